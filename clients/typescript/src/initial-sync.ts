@@ -1,0 +1,127 @@
+/**
+ * The initial sync: handshake, removed keys, then batches and acks until the
+ * session completes, then the checkpoint moves to the handshake's headRev.
+ *
+ * Ordering that matters (DESIGN.md, "Acks that mean nothing"): a batch is
+ * applied to the local store, which resolves only once it is durable, THEN
+ * its listeners fire, THEN it is acked. The checkpoint moves only after the
+ * last batch, so a crash anywhere resumes from the old checkpoint and the
+ * rev guard turns re-sent entries into no-ops.
+ */
+import { sleep } from './backoff.js';
+import { ProblemError, ProtocolError } from './errors.js';
+import { PROBLEMS, problemKind } from './protocol.js';
+import { fromWire } from './records.js';
+import { linkedController, request, type SyncContext } from './sync-context.js';
+import type { BatchResponse, HandshakeRequest, HandshakeResponse } from './types.js';
+
+/** `auto`: `since` when the store has a checkpoint, else `have`. */
+export type HandshakeMode = 'auto' | 'have';
+
+/**
+ * Runs initial syncs until one completes; returns its headRev (now the
+ * store's checkpoint). Throws ProblemError on failures that retrying cannot
+ * cure (401, 403, 404, 400), and the abort reason on unsubscribe.
+ */
+export async function initialSync(ctx: SyncContext, mode: HandshakeMode): Promise<number> {
+  for (;;) {
+    const checkpoint = await ctx.store.getCheckpoint();
+    const useSince = mode === 'auto' && checkpoint !== undefined;
+    const body: HandshakeRequest = useSince ? { since: checkpoint } : { have: await ctx.store.have(ctx.prefix) };
+    if (ctx.prefix !== undefined) body.prefix = ctx.prefix;
+    if (ctx.batchSize !== undefined) body.batchSize = ctx.batchSize;
+
+    const res = await request(ctx, () => ctx.api.handshake(ctx.storeId, body, ctx.signal));
+    if (res.error) {
+      const kind = problemKind(res.error.type);
+      if (res.error.status === 409 && (kind === PROBLEMS.sincePurged || kind === PROBLEMS.sinceAhead)) {
+        // since-ahead: the server lost revs we saw (restored from backup); its
+        // next revs will repeat ours, so our revs must not veto them.
+        if (kind === PROBLEMS.sinceAhead) await ctx.store.forgetRevisions();
+        mode = 'have';
+        continue;
+      }
+      throw new ProblemError(res.error, 'handshake');
+    }
+    const hs = res.data;
+    // A `have` handshake cannot be refused as since-ahead, so detect it here.
+    if (!useSince && checkpoint !== undefined && checkpoint > hs.headRev) await ctx.store.forgetRevisions();
+
+    ctx.emit(await ctx.store.remove(hs.removed, hs.headRev));
+    if ((await runSession(ctx, hs)) === 'expired') continue;
+
+    await ctx.store.applyBatch([], { checkpoint: hs.headRev });
+    return hs.headRev;
+  }
+}
+
+type Fetched = BatchResponse | 'expired';
+
+/**
+ * Fetches up to `window` batches ahead of the oldest unacked one, applies and
+ * acks them strictly in cursor order. 'expired' means handshake again.
+ */
+async function runSession(ctx: SyncContext, hs: HandshakeResponse): Promise<'done' | 'expired'> {
+  const total = hs.batches;
+  ctx.progress(0, total);
+  if (total === 0) return 'done';
+  const window = Math.max(1, hs.window);
+  // Prefetches still running when we return (expiry, error) are cut off here.
+  const session = linkedController(ctx.signal);
+  const signal = session.signal;
+  const sub: SyncContext = { ...ctx, signal };
+  const inflight = new Map<number, Promise<Fetched>>();
+  let acked = 0; // batches [0, acked) are acknowledged
+  let next = 0;
+  try {
+    for (let cursor = 0; cursor < total; cursor++) {
+      // The contract: fetch a batch only while fewer than `window` earlier
+      // batches are unacknowledged, i.e. cursor - acked < window.
+      while (next < total && next - acked < window) {
+        const p = fetchBatch(sub, hs.sessionId, next);
+        p.catch(() => undefined); // awaited below; avoid "unhandled" if we bail out first
+        inflight.set(next++, p);
+      }
+      const batch = await inflight.get(cursor);
+      inflight.delete(cursor);
+      if (batch === undefined) throw new Error(`internal: batch ${cursor} was not fetched`);
+      if (batch === 'expired') return 'expired';
+      if (batch.cursor !== cursor) throw new ProtocolError(`asked for batch ${cursor}, got ${batch.cursor}`);
+
+      ctx.emit(await ctx.store.applyBatch(batch.entries.map(fromWire)));
+
+      const ack = await request(sub, () => ctx.api.ack(ctx.storeId, hs.sessionId, cursor, signal));
+      if (ack.error) {
+        if (ack.error.status === 410) return 'expired';
+        throw new ProblemError(ack.error, `ack of batch ${cursor}`);
+      }
+      acked = cursor + 1;
+      ctx.progress(acked, total);
+    }
+    return 'done';
+  } finally {
+    session.abort();
+    if (ctx.signal.aborted) {
+      // Unsubscribed mid-session: free the server's session now rather than
+      // at its timeout. Best effort, without the aborted signal.
+      ctx.api.cancelSession(ctx.storeId, hs.sessionId).catch(() => undefined);
+    }
+  }
+}
+
+/** One batch, retried; 409 ack-required waits (the server counts acks we may not see yet). */
+async function fetchBatch(ctx: SyncContext, sessionId: string, cursor: number): Promise<Fetched> {
+  let waits = 0;
+  for (;;) {
+    const res = await request(ctx, () => ctx.api.batch(ctx.storeId, sessionId, cursor, ctx.signal));
+    if (!res.error) return res.data;
+    if (res.error.status === 410) return 'expired';
+    if (res.error.status === 409 && problemKind(res.error.type) === PROBLEMS.ackRequired) {
+      // Flow control, not a failure: our ack is on its way. Poll gently and
+      // leave the shared backoff and the client state alone.
+      await sleep(Math.min(1000, 25 * 2 ** waits++), ctx.signal);
+      continue;
+    }
+    throw new ProblemError(res.error, `batch ${cursor}`);
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * One connection of the live feed: open `GET .../events`, apply put/delete
+ * events through the rev guard, advance the checkpoint with every id
+ * (heartbeat ids included), and report how the connection ended. Reconnection
+ * policy lives in the caller (sync-client.ts).
+ */
+import { isRetryable, parseRetryAfter } from './backoff.js';
+import { ProblemError, ProtocolError } from './errors.js';
+import { EVENTS, HEADERS, problemKind } from './protocol.js';
+import { fromWire } from './records.js';
+import { readSse, type SseItem } from './sse.js';
+import { isTransient, linkedController, type SyncContext } from './sync-context.js';
+import { parseEventData, parseWireEntry } from './wire.js';
+
+/** How a connection ended. `eof`: closed without a reason, reconnect. */
+export type FeedEnd = 'eof' | 'reset' | 'store-deleted';
+
+/** A failure worth a reconnect (network, 5xx, 429...), with the server's wait hint. */
+export class FeedInterrupted extends Error {
+  override name = 'FeedInterrupted';
+  constructor(
+    override readonly cause: unknown,
+    readonly retryAfterMs?: number,
+  ) {
+    super('live feed interrupted', { cause });
+  }
+}
+
+export interface FeedHooks {
+  /** `event: ready`: backlog sent, now live. */
+  ready(): void;
+  /** The server's `retry:` field, in ms. */
+  retry(ms: number): void;
+}
+
+export interface FeedPosition {
+  /** The durable checkpoint; moved by this function as events apply. */
+  checkpoint: number;
+  /** The id sent as Last-Event-ID on reconnect: the last id seen and persisted. */
+  lastEventId: string | undefined;
+}
+
+/**
+ * Runs one connection until it ends. Throws FeedInterrupted for failures a
+ * reconnect may cure, ProblemError/ProtocolError/store errors for the rest.
+ */
+export async function runLiveFeed(ctx: SyncContext, pos: FeedPosition, hooks: FeedHooks): Promise<FeedEnd> {
+  const conn = linkedController(ctx.signal);
+  let end: FeedEnd = 'eof';
+  let fatal: unknown;
+
+  const onItem = async (item: SseItem): Promise<void> => {
+    try {
+      const stop = await handle(ctx, pos, hooks, item);
+      if (stop) {
+        end = stop;
+        conn.abort(); // the server closes after these; don't wait for it
+      }
+    } catch (error) {
+      // Errors of our own making (bad event, store failure) must not look
+      // like a dropped connection, or we would reconnect forever.
+      fatal = error;
+      conn.abort();
+    }
+  };
+
+  try {
+    const res = await ctx.api.events(ctx.storeId, {
+      since: pos.checkpoint,
+      prefix: ctx.prefix,
+      lastEventId: pos.lastEventId,
+      signal: conn.signal,
+    });
+    if (res.error) {
+      if (isRetryable(res.error.status, problemKind(res.error.type))) {
+        const wait = parseRetryAfter(res.response.headers.get(HEADERS.retryAfter));
+        throw new FeedInterrupted(new ProblemError(res.error, 'live feed'), wait);
+      }
+      throw new ProblemError(res.error, 'live feed');
+    }
+    await readSse(res.data, onItem, { signal: conn.signal, lastEventId: pos.lastEventId });
+    return end;
+  } catch (error) {
+    if (fatal !== undefined) throw fatal;
+    if (end !== 'eof') return end; // we aborted on purpose
+    if (error instanceof FeedInterrupted || !isTransient(error, ctx.signal)) throw error;
+    throw new FeedInterrupted(error);
+  } finally {
+    conn.abort();
+  }
+}
+
+async function handle(ctx: SyncContext, pos: FeedPosition, hooks: FeedHooks, item: SseItem): Promise<FeedEnd | undefined> {
+  switch (item.kind) {
+    case 'comment':
+      return undefined;
+    case 'retry':
+      hooks.retry(item.ms);
+      return undefined;
+    case 'id':
+      // Heartbeat: nothing matched our filter up to this rev, so the
+      // checkpoint may move there.
+      await advance(ctx, pos, item.lastEventId);
+      return undefined;
+    case 'event':
+      break;
+  }
+  switch (item.event) {
+    case EVENTS.put:
+    case EVENTS.delete: {
+      const entry = parseWireEntry(parseEventData(item.event, item.data));
+      const isDelete = 'deleted' in entry;
+      if (isDelete !== (item.event === EVENTS.delete)) {
+        throw new ProtocolError(`event "${item.event}" carries a ${isDelete ? 'tombstone' : 'value'}`);
+      }
+      const id = revOf(item.lastEventId) ?? entry.rev;
+      const checkpoint = Math.max(pos.checkpoint, entry.rev, id);
+      ctx.emit(await ctx.store.applyBatch([fromWire(entry)], { checkpoint }));
+      pos.checkpoint = checkpoint;
+      // What we send back is what is durable, not merely what we read.
+      pos.lastEventId = String(checkpoint);
+      return undefined;
+    }
+    case EVENTS.ready:
+      hooks.ready();
+      return undefined;
+    case EVENTS.reset:
+      return 'reset';
+    case EVENTS.storeDeleted:
+      return 'store-deleted';
+    default:
+      // Unknown events are ignored, so the server can add some later.
+      return undefined;
+  }
+}
+
+async function advance(ctx: SyncContext, pos: FeedPosition, id: string): Promise<void> {
+  const rev = revOf(id);
+  if (rev === undefined || rev <= pos.checkpoint) return;
+  await ctx.store.applyBatch([], { checkpoint: rev });
+  pos.checkpoint = rev;
+  pos.lastEventId = String(rev);
+}
+
+/** Ids of this feed are revs; anything else is ignored for the checkpoint. */
+function revOf(id: string): number | undefined {
+  if (!/^\d+$/.test(id)) return undefined;
+  const rev = Number(id);
+  return Number.isSafeInteger(rev) ? rev : undefined;
+}

@@ -1,0 +1,98 @@
+/**
+ * The replica's storage, behind one small async interface so memory, file
+ * (Node) and IndexedDB (browser, later) stores are interchangeable.
+ *
+ * Invariants every implementation keeps (the shared tests check them):
+ * - A record is applied only when its rev is newer than the one held for its
+ *   key. Revs decide, never clocks: see DESIGN.md, "Cross-machine clocks".
+ * - Deletes stay behind as tombstones (rev markers), so an older value that
+ *   arrives late (batch vs live feed race) cannot resurrect a deleted key.
+ * - `applyBatch` is atomic: all of its records and its checkpoint become
+ *   visible (and, for durable stores, durable) together, or none of them.
+ *   The sync loop acks a batch only after it resolves.
+ * - The checkpoint is the highest rev up to which every change is applied. It
+ *   moves only through `applyBatch`, so it can never get ahead of the data it
+ *   covers. The sync loop decides its value; stores do not second-guess it.
+ *
+ * A store holds one replica: one store id and one prefix. Share it between
+ * two subscriptions and their checkpoints will corrupt each other.
+ */
+
+interface RecordBase {
+  key: string;
+  /** Server rev of this version; 0 after `forgetRevisions()`. */
+  rev: number;
+}
+
+/** A JSON value as the server sent it. */
+export interface JsonRecord extends RecordBase {
+  kind: 'json';
+  ts: string;
+  value: unknown;
+}
+
+export interface BytesRecord extends RecordBase {
+  kind: 'bytes';
+  ts: string;
+  bytes: Uint8Array;
+  contentType: string;
+}
+
+/**
+ * A tombstone. `ts` is null when the delete came from a handshake's `removed`
+ * list, which carries no timestamp (we never invent one from the local clock).
+ */
+export interface DeletedRecord extends RecordBase {
+  kind: 'deleted';
+  ts: string | null;
+}
+
+export type LiveRecord = JsonRecord | BytesRecord;
+export type LocalRecord = LiveRecord | DeletedRecord;
+
+export interface ApplyOptions {
+  /** Move the checkpoint to this rev together with the records. */
+  checkpoint?: number | undefined;
+}
+
+export interface LocalStore {
+  /** The record of a key, tombstones included; undefined if never seen. */
+  get(key: string): Promise<LocalRecord | undefined>;
+
+  /**
+   * The handshake's `have` map: key → server ts of every live key (no
+   * tombstones) under `prefix`. The server compares ts values for equality.
+   */
+  have(prefix?: string): Promise<Record<string, string>>;
+
+  /** Highest rev fully applied, or undefined before the first complete sync. */
+  getCheckpoint(): Promise<number | undefined>;
+
+  /**
+   * Applies, atomically, each record whose rev is newer than the one held for
+   * its key, and moves the checkpoint if asked. Resolves once the result is
+   * durable. Returns the records that changed what a reader sees (puts, and
+   * deletes of live keys), in input order; the sync loop emits callbacks for
+   * exactly these.
+   */
+  applyBatch(records: readonly LocalRecord[], options?: ApplyOptions): Promise<LocalRecord[]>;
+
+  /**
+   * Deletes the handshake's `removed` keys, recording them as tombstones at
+   * `atRev` (the handshake's headRev), unless the key is held at `atRev` or
+   * later. Returns the records that were live and are now deleted.
+   */
+  remove(keys: readonly string[], atRev: number): Promise<DeletedRecord[]>;
+
+  /**
+   * Forgets server revisions: drops tombstones, sets every live record's rev
+   * to 0 and clears the checkpoint, keeping values and ts. Used when the
+   * server's revs are behind ours (restored from a backup: `since-ahead`), so
+   * its new, lower revs are not rejected as old. Values are kept, so the
+   * following `have` handshake re-downloads only what differs.
+   */
+  forgetRevisions(): Promise<void>;
+
+  /** Releases resources (file handles, locks). Further calls reject. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,111 @@
+/**
+ * Every protocol string of the keysync HTTP contract (API.md) in one place.
+ *
+ * The server imports this module by relative path, and so do the tests, so a
+ * renamed header or event cannot drift between the two sides. Keep it free of
+ * imports and of anything runtime-specific (no Node, no DOM): plain constants
+ * and pure functions only.
+ */
+
+/** Version prefix of every API route. */
+export const API_PREFIX = '/v1';
+
+/**
+ * UUIDv5 namespace of store ids (API.md, "Data model"). Changing it changes
+ * every store id in existence.
+ */
+export const STORE_ID_NAMESPACE = '6f1c2a4e-9a57-4f0e-8a51-1d3b5c7e9f20';
+
+/** Header names, in the canonical casing used in docs (HTTP is case-insensitive). */
+export const HEADERS = {
+  accept: 'Accept',
+  authorization: 'Authorization',
+  contentType: 'Content-Type',
+  cacheControl: 'Cache-Control',
+  etag: 'ETag',
+  ifMatch: 'If-Match',
+  ifNoneMatch: 'If-None-Match',
+  lastEventId: 'Last-Event-ID',
+  retryAfter: 'Retry-After',
+  /** Set on SSE responses so nginx-style proxies do not buffer the stream. */
+  accelBuffering: 'X-Accel-Buffering',
+  /** Rev and ts of the value returned by `GET .../keys/{key}`. */
+  rev: 'X-Keysync-Rev',
+  ts: 'X-Keysync-Ts',
+} as const;
+
+export const MEDIA_TYPES = {
+  json: 'application/json',
+  problem: 'application/problem+json',
+  eventStream: 'text/event-stream',
+} as const;
+
+/** SSE `event:` names of the live feed. */
+export const EVENTS = {
+  put: 'put',
+  delete: 'delete',
+  /** Backlog after `since` sent; the feed is live. Data: `{headRev}`. */
+  ready: 'ready',
+  /** `since` is purged or ahead of the head: handshake again with `have`. */
+  reset: 'reset',
+  /** The store was unregistered; the stream closes. */
+  storeDeleted: 'store-deleted',
+} as const;
+
+export type EventName = (typeof EVENTS)[keyof typeof EVENTS];
+
+/** The heartbeat comment text (`: ping`), followed by an `id:` line. */
+export const HEARTBEAT_COMMENT = 'ping';
+
+/** Every problem `type` is this base followed by a kind. */
+export const PROBLEM_TYPE_BASE = 'https://keysync.dev/problems/';
+
+/** Problem kinds: the suffix of a problem `type` URI. */
+export const PROBLEMS = {
+  /** 400: body or parameters failed validation; `errors` lists them. */
+  validation: 'validation',
+  /** 400: body is not parseable (malformed JSON, ...). */
+  badRequest: 'bad-request',
+  unauthorized: 'unauthorized',
+  forbidden: 'forbidden',
+  notFound: 'not-found',
+  methodNotAllowed: 'method-not-allowed',
+  /** 409: a batch fetched while `window` earlier batches are unacknowledged. */
+  ackRequired: 'ack-required',
+  /** 409: ack of a cursor that has not been delivered yet. */
+  notDelivered: 'not-delivered',
+  /** 409: `since` is older than the highest purged tombstone rev. */
+  sincePurged: 'since-purged',
+  /** 409: `since` is newer than the store's head (server restored from backup). */
+  sinceAhead: 'since-ahead',
+  /** 410: the sync session timed out; handshake again. */
+  sessionExpired: 'session-expired',
+  /** 412: `If-Match` / `If-None-Match` did not hold. */
+  preconditionFailed: 'precondition-failed',
+  payloadTooLarge: 'payload-too-large',
+  unsupportedMediaType: 'unsupported-media-type',
+  tooManyRequests: 'too-many-requests',
+  internal: 'internal',
+  unavailable: 'unavailable',
+} as const;
+
+export type ProblemKind = (typeof PROBLEMS)[keyof typeof PROBLEMS];
+
+/**
+ * The full problem `type` URI of a kind.
+ * @example problemType('since-purged') // 'https://keysync.dev/problems/since-purged'
+ */
+export function problemType(kind: ProblemKind): string {
+  return PROBLEM_TYPE_BASE + kind;
+}
+
+/**
+ * The kind (URI suffix) of a problem `type`, or undefined when the type is not
+ * a keysync problem (e.g. `about:blank` from a proxy).
+ * @example problemKind('https://keysync.dev/problems/ack-required') // 'ack-required'
+ */
+export function problemKind(type: string | undefined | null): string | undefined {
+  if (typeof type !== 'string' || !type.startsWith(PROBLEM_TYPE_BASE)) return undefined;
+  const kind = type.slice(PROBLEM_TYPE_BASE.length);
+  return kind === '' ? undefined : kind;
+}

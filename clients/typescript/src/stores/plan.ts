@@ -1,0 +1,71 @@
+/**
+ * The rev-guard rules as pure functions, shared by every LocalStore so that
+ * memory, file and future IndexedDB stores cannot disagree on what "newer"
+ * means. A store plans against its current state, then commits the writes
+ * in one atomic step of its own.
+ */
+import type { DeletedRecord, LocalRecord } from '../local-store.js';
+
+export interface Plan<C extends LocalRecord> {
+  /** Records to store (tombstones for never-seen keys included). */
+  writes: LocalRecord[];
+  /** Records a reader sees change; what the sync loop reports. */
+  changes: C[];
+}
+
+type Lookup = (key: string) => LocalRecord | undefined;
+
+/**
+ * Keeps each record only if its rev is newer than what is held (or planned
+ * earlier in the same batch). A tombstone for a key never seen is still
+ * written, as a marker against a late older value, but is no visible change.
+ */
+export function planApply(lookup: Lookup, records: readonly LocalRecord[]): Plan<LocalRecord> {
+  const planned = new Map<string, LocalRecord>();
+  const plan: Plan<LocalRecord> = { writes: [], changes: [] };
+  for (const record of records) {
+    const current = planned.get(record.key) ?? lookup(record.key);
+    if (current !== undefined && record.rev <= current.rev) continue;
+    planned.set(record.key, record);
+    plan.writes.push(record);
+    const visible = record.kind !== 'deleted' || (current !== undefined && current.kind !== 'deleted');
+    if (visible) plan.changes.push(record);
+  }
+  return plan;
+}
+
+/**
+ * Tombstones at `atRev` for the handshake's `removed` keys that are live
+ * locally at an older rev. Keys we do not hold, or hold deleted, need nothing.
+ */
+export function planRemove(lookup: Lookup, keys: readonly string[], atRev: number): Plan<DeletedRecord> {
+  const plan: Plan<DeletedRecord> = { writes: [], changes: [] };
+  const seen = new Set<string>();
+  for (const key of keys) {
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const current = lookup(key);
+    if (current === undefined || current.kind === 'deleted' || current.rev >= atRev) continue;
+    const tombstone: DeletedRecord = { key, rev: atRev, ts: null, kind: 'deleted' };
+    plan.writes.push(tombstone);
+    plan.changes.push(tombstone);
+  }
+  return plan;
+}
+
+/** The live records with rev 0: the state `forgetRevisions()` leaves behind. */
+export function forgetRevs(records: Iterable<LocalRecord>): LocalRecord[] {
+  const out: LocalRecord[] = [];
+  for (const r of records) if (r.kind !== 'deleted') out.push({ ...r, rev: 0 });
+  return out;
+}
+
+/** The `have` map of a set of records. */
+export function haveMap(records: Iterable<LocalRecord>, prefix = ''): Record<string, string> {
+  // A null-prototype object: keys like "__proto__" are ordinary keys here.
+  const have: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const r of records) {
+    if (r.kind !== 'deleted' && r.key.startsWith(prefix)) have[r.key] = r.ts;
+  }
+  return have;
+}

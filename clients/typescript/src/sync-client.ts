@@ -1,0 +1,216 @@
+/**
+ * SyncClient: keeps a LocalStore a replica of one server store.
+ *
+ *               start() / subscribe()
+ *                        │
+ *                        ▼
+ *      ┌──────────►  syncing   handshake (since | have), removed, batches + acks;
+ *      │ reset           │     checkpoint := headRev; onComplete (first time only);
+ *      │                 │     open the feed with ?since=headRev
+ *      │                 │ event: ready
+ *      │                 ▼
+ *      │               live ◄──────────────┐
+ *      │                 │ error / EOF     │ event: ready
+ *      │                 ▼                 │
+ *      └──────────  reconnecting ──────────┘ backoff (full jitter, Retry-After,
+ *                                            SSE retry), Last-Event-ID = checkpoint
+ *
+ *   syncing ⇄ reconnecting also while a handshake/batch/ack request is retried.
+ *   Inside syncing: 409 since-purged|since-ahead → handshake with `have`;
+ *   410 session-expired → handshake again.
+ *   Any state → stopped: unsubscribe() (quietly), or store-deleted, 401/403/404,
+ *   a contract violation or a local store failure (reported through onError).
+ */
+import { createApiClient } from './api.js';
+import { Backoff, sleep, type BackoffOptions } from './backoff.js';
+import { KeysyncError, StoreDeletedError } from './errors.js';
+import type { FetchLike } from './http.js';
+import { initialSync, type HandshakeMode } from './initial-sync.js';
+import { Listeners, type ChangeListener } from './listeners.js';
+import { FeedInterrupted, runLiveFeed, type FeedEnd, type FeedPosition } from './live-feed.js';
+import type { LocalStore } from './local-store.js';
+import type { Change } from './records.js';
+import type { SyncContext } from './sync-context.js';
+
+export type SyncState = 'syncing' | 'live' | 'reconnecting' | 'stopped';
+
+/** Batches of the current sync session: `done` of `total` applied and acked. */
+export interface SyncProgress {
+  done: number;
+  total: number;
+}
+
+export interface SubscribeOptions {
+  baseUrl: string;
+  token?: string | undefined;
+  fetch?: FetchLike | undefined;
+  storeId: string;
+  /** The replica. One store per (storeId, prefix). */
+  store: LocalStore;
+  /** Sync only keys under this prefix. */
+  prefix?: string | undefined;
+  /** Requested keys per batch; the server may choose another. */
+  batchSize?: number | undefined;
+  /** The first initial sync completed: the store mirrors the server at headRev. */
+  onComplete?: (() => void) | undefined;
+  /** The client stopped on an error, or a callback threw (CallbackError; the client goes on). */
+  onError?: ((error: Error) => void) | undefined;
+  /** Every applied change, once, in the order applied. */
+  onChange?: ChangeListener | undefined;
+  /** `error` is what caused a move to `reconnecting`. */
+  onStateChange?: ((state: SyncState, detail: { previous: SyncState; error?: unknown }) => void) | undefined;
+  backoff?: BackoffOptions | undefined;
+}
+
+export class SyncClient {
+  #state: SyncState = 'stopped';
+  #progress: SyncProgress = { done: 0, total: 0 };
+  #run: Promise<void> | undefined;
+  readonly #abort = new AbortController();
+  readonly #listeners: Listeners;
+  readonly #ctx: SyncContext;
+  #serverRetryMs: number | undefined;
+
+  constructor(readonly options: SubscribeOptions) {
+    this.#listeners = new Listeners(options.onChange, (error) => this.#report(error));
+    this.#ctx = {
+      api: createApiClient(options),
+      storeId: options.storeId,
+      store: options.store,
+      prefix: options.prefix,
+      batchSize: options.batchSize,
+      signal: this.#abort.signal,
+      backoff: new Backoff(options.backoff),
+      emit: (records) => this.#listeners.emit(records),
+      progress: (done, total) => {
+        this.#progress = { done, total };
+      },
+      retrying: (error) => this.#setState('reconnecting', error),
+      recovered: () => this.#setState('syncing'),
+    };
+  }
+
+  get state(): SyncState {
+    return this.#state;
+  }
+
+  get progress(): SyncProgress {
+    return { ...this.#progress };
+  }
+
+  /** Starts replicating. Call once. */
+  start(): this {
+    if (this.#run || this.#abort.signal.aborted) throw new Error('SyncClient already started or stopped');
+    this.#setState('syncing');
+    this.#run = this.#loop();
+    return this;
+  }
+
+  /**
+   * Calls `listener` for every applied change of `key`.
+   * @returns a function that removes the listener
+   * @example const off = client.on('config', (c) => apply(c.value));
+   */
+  on(key: string, listener: (change: Change) => void): () => void {
+    return this.#listeners.on(key, listener);
+  }
+
+  /** Stops replicating; resolves once no store write is in progress. */
+  async unsubscribe(): Promise<void> {
+    this.#setState('stopped');
+    this.#abort.abort(new DOMException('unsubscribed', 'AbortError'));
+    await this.#run;
+  }
+
+  async #loop(): Promise<void> {
+    const ctx = this.#ctx;
+    let mode: HandshakeMode = 'auto';
+    let completed = false;
+    try {
+      for (;;) {
+        const headRev = await initialSync(ctx, mode);
+        if (!completed) {
+          completed = true;
+          if (this.options.onComplete) this.#listeners.call('onComplete', this.options.onComplete);
+        }
+        const end = await this.#follow({ checkpoint: headRev, lastEventId: undefined });
+        if (end === 'store-deleted') throw new StoreDeletedError(ctx.storeId);
+        // reset: our position is unusable (purged, or ahead of the server).
+        mode = 'have';
+        this.#setState('syncing');
+      }
+    } catch (error) {
+      if (this.#abort.signal.aborted) return;
+      this.#setState('stopped');
+      this.#report(error instanceof Error ? error : new KeysyncError(String(error)));
+    }
+  }
+
+  /** Follows the live feed, reconnecting, until it says reset or store-deleted. */
+  async #follow(pos: FeedPosition): Promise<Exclude<FeedEnd, 'eof'>> {
+    const ctx = this.#ctx;
+    let sawReady = false;
+    const hooks = {
+      ready: () => {
+        sawReady = true;
+        ctx.backoff.reset();
+        this.#setState('live');
+      },
+      retry: (ms: number) => {
+        this.#serverRetryMs = ms;
+      },
+    };
+    for (;;) {
+      let cause: unknown;
+      let floor = this.#serverRetryMs;
+      try {
+        const end = await runLiveFeed(ctx, pos, hooks);
+        if (end !== 'eof') {
+          // A reset before the feed ever went live hints at a loop
+          // (handshake → reset → handshake); slow it down.
+          if (end === 'reset' && !sawReady) await sleep(ctx.backoff.next(floor), ctx.signal);
+          return end;
+        }
+        cause = new Error('live feed closed');
+      } catch (error) {
+        if (!(error instanceof FeedInterrupted)) throw error;
+        cause = error.cause;
+        if (error.retryAfterMs !== undefined) floor = Math.max(floor ?? 0, error.retryAfterMs);
+      }
+      sawReady = false;
+      const delay = ctx.backoff.next(floor);
+      this.#setState('reconnecting', cause);
+      await sleep(delay, ctx.signal);
+    }
+  }
+
+  #setState(state: SyncState, error?: unknown): void {
+    // Once stopped (after start), nothing moves it again.
+    if (state === this.#state || (this.#state === 'stopped' && this.#run !== undefined)) return;
+    const previous = this.#state;
+    this.#state = state;
+    const cb = this.options.onStateChange;
+    if (cb) this.#listeners.call('onStateChange', cb, state, error === undefined ? { previous } : { previous, error });
+  }
+
+  #report(error: Error): void {
+    const cb = this.options.onError;
+    if (!cb) return;
+    try {
+      cb(error);
+    } catch {
+      // Nowhere left to report an error thrown by the error handler.
+    }
+  }
+}
+
+/**
+ * Starts replicating `storeId` into `store` and returns the running client.
+ * @example
+ * const client = subscribe({ baseUrl, token, storeId: id, store: new MemoryStore(),
+ *   onComplete: () => console.log('in sync'), onError: console.error });
+ * client.on('settings', (c) => console.log(c.op, c.value));
+ */
+export function subscribe(options: SubscribeOptions): SyncClient {
+  return new SyncClient(options).start();
+}

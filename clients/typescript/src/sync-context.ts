@@ -1,0 +1,85 @@
+/**
+ * What the phases of the sync loop (initial-sync.ts, live-feed.ts) share, and
+ * the one retry policy they both use for single requests.
+ */
+import type { ApiClient } from './api.js';
+import { Backoff, isRetryable, parseRetryAfter, sleep } from './backoff.js';
+import { KeysyncError, ProblemError } from './errors.js';
+import type { HttpResult } from './http.js';
+import type { LocalRecord, LocalStore } from './local-store.js';
+import { HEADERS, problemKind } from './protocol.js';
+
+export interface SyncContext {
+  readonly api: ApiClient;
+  readonly storeId: string;
+  readonly store: LocalStore;
+  readonly prefix: string | undefined;
+  readonly batchSize: number | undefined;
+  /** Aborted by unsubscribe(); every wait and request listens to it. */
+  readonly signal: AbortSignal;
+  readonly backoff: Backoff;
+  /** Report applied records to listeners. */
+  emit(records: readonly LocalRecord[]): void;
+  progress(done: number, total: number): void;
+  /** A request failed and will be retried after `delayMs`. */
+  retrying(error: unknown, delayMs: number): void;
+  /** A request succeeded after failures. */
+  recovered(): void;
+}
+
+/**
+ * A thrown error that retrying may cure: a network failure (fetch rejects
+ * with a TypeError, a cut body with a TypeError or an AbortError of its own).
+ * Our own errors (ProtocolError...) and the caller's abort are final.
+ */
+export function isTransient(error: unknown, signal: AbortSignal): boolean {
+  return !signal.aborted && !(error instanceof KeysyncError);
+}
+
+/**
+ * Performs one request, retrying network failures and retryable statuses with
+ * backoff, and returns the first result that is a success or a failure the
+ * caller must handle (e.g. 410, 409 since-purged). `ack-required` is left to
+ * the caller because the cure is acking, not waiting.
+ */
+export async function request<T>(ctx: SyncContext, call: () => Promise<HttpResult<T>>): Promise<HttpResult<T>> {
+  let failed = false;
+  for (;;) {
+    let delay: number;
+    let failure: unknown;
+    try {
+      const res = await call();
+      const status = res.error?.status ?? res.response.status;
+      if (!res.error || status === 410 || status === 409 || !isRetryable(status, problemKind(res.error.type))) {
+        if (failed) ctx.recovered();
+        if (!res.error) ctx.backoff.reset();
+        return res;
+      }
+      failure = new ProblemError(res.error, 'request failed');
+      delay = ctx.backoff.next(parseRetryAfter(res.response.headers.get(HEADERS.retryAfter)));
+    } catch (error) {
+      if (!isTransient(error, ctx.signal)) throw error;
+      failure = error;
+      delay = ctx.backoff.next();
+    }
+    failed = true;
+    ctx.retrying(failure, delay);
+    await sleep(delay, ctx.signal);
+  }
+}
+
+/**
+ * A controller that also aborts when `parent` does. (AbortSignal.any would
+ * do, but it is missing from browsers before 2024.)
+ */
+export function linkedController(parent: AbortSignal): AbortController {
+  const controller = new AbortController();
+  if (parent.aborted) {
+    controller.abort(parent.reason);
+    return controller;
+  }
+  const onAbort = () => controller.abort(parent.reason);
+  parent.addEventListener('abort', onAbort, { once: true });
+  controller.signal.addEventListener('abort', () => parent.removeEventListener('abort', onAbort), { once: true });
+  return controller;
+}

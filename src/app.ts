@@ -1,0 +1,100 @@
+/**
+ * createApp(deps): the HTTP API as an OpenAPIHono app. No environment, no
+ * listening, no timers: everything it needs comes in through `deps`.
+ */
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { Scalar } from '@scalar/hono-api-reference';
+import type { Context } from 'hono';
+import { routePath } from 'hono/route';
+import type { AppDeps } from './deps.js';
+import { ProblemError, handleError, problemResponse, validationProblem } from './errors.js';
+import { openApiDocument } from './openapi.js';
+import { migrationsApplied } from './db/migrate.js';
+import { registerEventHandlers } from './routes/events.handlers.js';
+import { healthzRoute, metricsRoute, readyzRoute } from './routes/health.routes.js';
+import { registerKeyHandlers } from './routes/keys.handlers.js';
+import { registerStoreHandlers } from './routes/stores.handlers.js';
+import { registerSyncHandlers } from './routes/sync.handlers.js';
+
+export interface CreateAppOptions {
+  /** one JSON line per request; default: console.log */
+  log?: ((line: string) => void) | false;
+}
+
+export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): OpenAPIHono {
+  const app = new OpenAPIHono({
+    // Validation failures become problem+json with every offending path.
+    defaultHook: (result) => {
+      if (!result.success) {
+        throw validationProblem(
+          result.error.issues.map((issue) => ({ path: issue.path.map(String).join('.') || '(body)', message: issue.message })),
+        );
+      }
+    },
+  });
+  const log = opts.log === false ? undefined : (opts.log ?? ((line: string) => console.log(line)));
+
+  // Request log and metrics: the route pattern, never keys, values or tokens.
+  app.use(async (c, next) => {
+    const started = performance.now();
+    await next();
+    const matched = routePath(c, -1);
+    const route = matched && matched !== '*' && matched !== '/*' ? matched : 'unmatched';
+    const seconds = (performance.now() - started) / 1000;
+    deps.metrics.requests.inc({ method: c.req.method, route, status: String(c.res.status) });
+    deps.metrics.duration.observe({ method: c.req.method, route }, seconds);
+    log?.(
+      JSON.stringify({
+        t: new Date().toISOString(),
+        method: c.req.method,
+        route,
+        storeId: route.includes(':storeId') ? c.req.param('storeId') : undefined,
+        status: c.res.status,
+        ms: Math.round(seconds * 10000) / 10,
+      }),
+    );
+  });
+
+  app.onError(handleError);
+  app.notFound((c) => notFoundOrMethod(app, c));
+
+  app.openapi(healthzRoute, (c) => c.json({ status: 'ok' as const }, 200));
+  app.openapi(readyzRoute, async (c) => {
+    const ready = deps.accepting() && (await migrationsApplied(deps.database));
+    if (!ready) throw new ProblemError(503, 'unavailable', 'Not Ready', 'The database does not answer, migrations are missing, or the server is stopping');
+    return c.json({ status: 'ready' as const }, 200);
+  });
+  app.openapi(metricsRoute, async (c) =>
+    c.body(await deps.metrics.registry.metrics(), 200, { 'Content-Type': deps.metrics.registry.contentType }) as never,
+  );
+
+  registerStoreHandlers(app, deps);
+  registerKeyHandlers(app, deps);
+  registerSyncHandlers(app, deps);
+  registerEventHandlers(app, deps);
+
+  const document = openApiDocument();
+  app.get('/openapi.json', (c) => c.json(document));
+  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'keysync API' }));
+  return app;
+}
+
+/** 405 with `Allow` when the path exists under other methods, else 404; both problem+json. */
+function notFoundOrMethod(app: OpenAPIHono, c: Context): Response {
+  const path = c.req.path;
+  const allowed = new Set<string>();
+  for (const route of app.routes) {
+    if (route.method === 'ALL' || route.path === '/*') continue;
+    const pattern = '^' + route.path.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:[^/]+/g, '[^/]+').replace(/\*/g, '.*') + '$';
+    if (new RegExp(pattern).test(path)) allowed.add(route.method);
+  }
+  if (allowed.size > 0 && !allowed.has(c.req.method)) {
+    if (allowed.has('GET')) allowed.add('HEAD');
+    return problemResponse(
+      new ProblemError(405, 'method-not-allowed', 'Method Not Allowed', `${c.req.method} is not allowed here`, undefined, {
+        allow: [...allowed].sort().join(', '),
+      }),
+    );
+  }
+  return problemResponse(new ProblemError(404, 'not-found', 'Not Found', `No route for ${c.req.method} ${path}`));
+}

@@ -1,0 +1,73 @@
+/**
+ * Opens the database: PostgreSQL through postgres.js when a URL is given,
+ * otherwise PGlite (PostgreSQL in WASM) in a local folder. Both get the same
+ * drizzle schema, the same migrations and the same SQL.
+ */
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import postgres from 'postgres';
+import { schema } from './schema.js';
+
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+/** Payload listener for a NOTIFY channel; returns a function that stops it. */
+export type Listen = (channel: string, onPayload: (payload: string) => void) => Promise<() => Promise<void>>;
+
+export interface Database {
+  db: Db;
+  kind: 'postgres' | 'pglite';
+  listen: Listen;
+  /** Runs raw SQL and returns the rows (used for the few statements drizzle can't build). */
+  rows<T>(query: string, params?: unknown[]): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  databaseUrl?: string;
+  dataDir?: string;
+  /** postgres.js pool size */
+  maxConnections?: number;
+}
+
+export async function openDatabase(opts: OpenOptions): Promise<Database> {
+  return opts.databaseUrl ? openPostgres(opts.databaseUrl, opts.maxConnections ?? 10) : openPglite(opts.dataDir);
+}
+
+function openPostgres(url: string, max: number): Database {
+  // Fail fast while the database is down so requests answer 503 instead of hanging.
+  const pg = postgres(url, { max, onnotice: () => {}, connect_timeout: 5, idle_timeout: 60 });
+  const db = drizzlePostgres(pg, { schema }) as unknown as Db;
+  return {
+    db,
+    kind: 'postgres',
+    async listen(channel, onPayload) {
+      const sub = await pg.listen(channel, onPayload);
+      return () => sub.unlisten();
+    },
+    async rows<T>(query: string, params: unknown[] = []) {
+      return (await pg.unsafe(query, params as postgres.ParameterOrJSON<never>[])) as unknown as T[];
+    },
+    close: () => pg.end({ timeout: 5 }),
+  };
+}
+
+async function openPglite(dataDir: string | undefined): Promise<Database> {
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const client = dataDir ? new PGlite(dataDir) : new PGlite();
+  await client.waitReady;
+  const db = drizzlePglite(client, { schema }) as unknown as Db;
+  return {
+    db,
+    kind: 'pglite',
+    async listen(channel, onPayload) {
+      return client.listen(channel, onPayload);
+    },
+    async rows<T>(query: string, params: unknown[] = []) {
+      return (await client.query<T>(query, params)).rows;
+    },
+    close: () => client.close(),
+  };
+}

@@ -1,0 +1,20 @@
+/** What the HTTP layer needs from the rest of the server; built by createKeysync, passed to every route module. */
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { Database } from './db/client.js';
+import type { Limits } from './env.js';
+import type { LiveHub } from './live/hub.js';
+import type { Metrics } from './metrics.js';
+import type { PolicyRegistry } from './sync/policies.js';
+
+export interface AppDeps {
+  database: Database;
+  hub: LiveHub;
+  limits: Limits;
+  adminToken: string | undefined;
+  policies: PolicyRegistry;
+  metrics: Metrics;
+  /** false while shutting down: readiness fails and new live feeds are refused */
+  accepting: () => boolean;
+}
+
+export type App = OpenAPIHono;

@@ -1,0 +1,104 @@
+/**
+ * The only reader of `process.env`. Every setting is validated here so a bad
+ * value stops start-up with one line naming the variable, instead of failing
+ * later in a request.
+ */
+import { z } from 'zod';
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses `7d`, `12h`, `30m`, `45s`, `500ms` or a bare number of milliseconds. */
+export function parseDuration(text: string): number | undefined {
+  const match = /^(\d+)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!match) return undefined;
+  return Number(match[1]) * DURATION_UNITS[match[2] ?? 'ms']!;
+}
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const duration = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'must be a duration like 7d, 12h, 30m, 45s or 500ms' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const EnvSchema = z.object({
+  PORT: int(0, 65535).default(8787),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
+  KEYSYNC_DATA_DIR: z.string().min(1).default('./.keysync'),
+  KEYSYNC_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  KEYSYNC_BATCH_SIZE: int(1, 10_000).default(100),
+  KEYSYNC_BATCH_WINDOW: int(1, 1000).default(1),
+  KEYSYNC_BATCH_TIMEOUT_MS: int(100).default(30_000),
+  KEYSYNC_HEARTBEAT_MS: int(10).default(15_000),
+  KEYSYNC_MAX_VALUE_BYTES: int(1, 1024 * 1024 * 1024).default(8 * 1024 * 1024),
+  KEYSYNC_MAX_BODY_BYTES: int(1, 1024 * 1024 * 1024).optional(),
+  KEYSYNC_MAX_BULK_OPS: int(1, 100_000).default(1000),
+  KEYSYNC_MAX_HAVE_KEYS: int(1, 100_000_000).default(1_000_000),
+  KEYSYNC_SUBSCRIBER_QUEUE: int(1).default(10_000),
+  KEYSYNC_TOMBSTONE_RETENTION: duration.default(parseDuration('7d')!),
+  KEYSYNC_PURGE_INTERVAL_MS: int(10).default(60_000),
+  KEYSYNC_LOG: z.enum(['off', 'info']).default('info'),
+});
+
+export type Env = z.output<typeof EnvSchema>;
+
+/** Settings the app needs; index.ts maps the environment onto this. */
+export interface Limits {
+  batchSize: number;
+  batchWindow: number;
+  batchTimeoutMs: number;
+  heartbeatMs: number;
+  maxValueBytes: number;
+  maxBodyBytes: number;
+  maxBulkOps: number;
+  maxHaveKeys: number;
+  subscriberQueue: number;
+  tombstoneRetentionMs: number;
+}
+
+export const DEFAULT_LIMITS: Limits = limitsFrom(EnvSchema.parse({}));
+
+export function limitsFrom(env: Env): Limits {
+  return {
+    batchSize: env.KEYSYNC_BATCH_SIZE,
+    batchWindow: env.KEYSYNC_BATCH_WINDOW,
+    batchTimeoutMs: env.KEYSYNC_BATCH_TIMEOUT_MS,
+    heartbeatMs: env.KEYSYNC_HEARTBEAT_MS,
+    maxValueBytes: env.KEYSYNC_MAX_VALUE_BYTES,
+    // A bulk write carries many values; by default allow four values' worth.
+    maxBodyBytes: env.KEYSYNC_MAX_BODY_BYTES ?? Math.max(env.KEYSYNC_MAX_VALUE_BYTES * 4, 1024 * 1024),
+    maxBulkOps: env.KEYSYNC_MAX_BULK_OPS,
+    maxHaveKeys: env.KEYSYNC_MAX_HAVE_KEYS,
+    subscriberQueue: env.KEYSYNC_SUBSCRIBER_QUEUE,
+    tombstoneRetentionMs: env.KEYSYNC_TOMBSTONE_RETENTION,
+  };
+}
+
+/** Reads and validates the environment; throws an Error whose message is one line. */
+export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const present = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvSchema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`invalid configuration: ${issue.path.join('.')} ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost|\[::1\])$/;
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.test(host);
+}

@@ -1,0 +1,98 @@
+/**
+ * One error type for every failure the API reports, turned into an RFC 9457
+ * `application/problem+json` response in exactly one place (`problemResponse`).
+ */
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+
+import { PROBLEM_TYPE_BASE, MEDIA_TYPES, type ProblemKind } from '../clients/typescript/src/protocol.js';
+
+export type { ProblemKind };
+export const PROBLEM_CONTENT_TYPE = MEDIA_TYPES.problem;
+
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+export class ProblemError extends Error {
+  constructor(
+    readonly status: number,
+    readonly kind: ProblemKind,
+    readonly title: string,
+    readonly detail?: string,
+    readonly errors?: FieldError[],
+    readonly headers?: Record<string, string>,
+  ) {
+    super(detail ?? title);
+  }
+}
+
+export const notFound = (what: string) => new ProblemError(404, 'not-found', 'Not Found', `${what} does not exist`);
+
+export function validationProblem(errors: FieldError[], detail = 'The request is not valid'): ProblemError {
+  return new ProblemError(400, 'validation', 'Validation Failed', detail, errors);
+}
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  errors?: FieldError[];
+}
+
+export function problemBody(err: ProblemError): ProblemBody {
+  const body: ProblemBody = { type: PROBLEM_TYPE_BASE + err.kind, title: err.title, status: err.status };
+  if (err.detail !== undefined) body.detail = err.detail;
+  if (err.errors !== undefined) body.errors = err.errors;
+  return body;
+}
+
+export function problemResponse(err: ProblemError): Response {
+  return new Response(JSON.stringify(problemBody(err)), {
+    status: err.status,
+    headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...err.headers },
+  });
+}
+
+/** True for errors a database driver raises when the server is unreachable. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code;
+  return (
+    code === 'ECONNREFUSED' ||
+    code === 'ECONNRESET' ||
+    code === 'CONNECTION_CLOSED' ||
+    code === 'CONNECTION_ENDED' ||
+    code === 'CONNECT_TIMEOUT' ||
+    code === 'CONNECTION_DESTROYED' ||
+    code === '57P01' || // admin_shutdown
+    code === '57P03' // cannot_connect_now
+  );
+}
+
+/** Maps anything thrown by a handler onto a problem response. */
+export function toProblem(err: unknown): ProblemError {
+  if (err instanceof ProblemError) return err;
+  if (err instanceof HTTPException) {
+    if (err.status === 400) return new ProblemError(400, 'bad-request', 'Malformed Body', 'The request body could not be parsed');
+    if (err.status === 415) return new ProblemError(415, 'unsupported-media-type', 'Unsupported Media Type', 'Send the body as application/json');
+    if (err.status === 413) return new ProblemError(413, 'payload-too-large', 'Payload Too Large', err.message || undefined);
+    return new ProblemError(err.status, err.status === 404 ? 'not-found' : 'validation', err.message || 'Bad Request');
+  }
+  if (isDatabaseUnavailable(err)) {
+    return new ProblemError(503, 'unavailable', 'Service Unavailable', 'The database is not reachable; retry later', undefined, {
+      'retry-after': '1',
+    });
+  }
+  return new ProblemError(500, 'internal', 'Internal Server Error', 'An unexpected error occurred');
+}
+
+export function handleError(err: unknown, c: Context): Response {
+  const problem = toProblem(err);
+  if (problem.status >= 500 && problem.kind === 'internal') {
+    // Log the cause without request data (values and tokens stay out of logs).
+    console.error(JSON.stringify({ level: 'error', msg: 'unhandled', path: c.req.path, error: String((err as Error)?.stack ?? err) }));
+  }
+  return problemResponse(problem);
+}

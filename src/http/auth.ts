@@ -1,0 +1,51 @@
+/**
+ * Who may call what. One middleware per required scope; the routes only name
+ * the scope. Without an admin token the server runs open (index.ts allows
+ * that on loopback addresses only).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import type { MiddlewareHandler } from 'hono';
+import type { Db } from '../db/client.js';
+import { tokens } from '../db/schema.js';
+import { ProblemError } from '../errors.js';
+
+export type Scope = 'read' | 'write' | 'admin';
+
+export interface AuthSettings {
+  db: Db;
+  adminToken: string | undefined;
+}
+
+export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+
+function sameSecret(a: string, b: string): boolean {
+  // Compare digests so the comparison is constant-time whatever the lengths.
+  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
+}
+
+const unauthorized = () =>
+  new ProblemError(401, 'unauthorized', 'Unauthorized', 'A valid bearer token is required', undefined, {
+    'www-authenticate': 'Bearer realm="keysync"',
+  });
+const forbidden = (detail: string) => new ProblemError(403, 'forbidden', 'Forbidden', detail);
+
+export function authorize(settings: AuthSettings, scope: Scope): MiddlewareHandler {
+  return async (c, next) => {
+    if (settings.adminToken === undefined) return next();
+    const header = c.req.header('authorization') ?? '';
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!match) throw unauthorized();
+    const token = match[1]!;
+    if (sameSecret(token, settings.adminToken)) return next();
+    const [row] = await settings.db
+      .select({ storeId: tokens.storeId, scope: tokens.scope })
+      .from(tokens)
+      .where(eq(tokens.hash, hashToken(token)));
+    if (!row) throw unauthorized();
+    if (scope === 'admin') throw forbidden('This route needs the admin token');
+    if (row.storeId !== c.req.param('storeId')) throw forbidden('This token belongs to another store');
+    if (scope === 'write' && row.scope !== 'write') throw forbidden('This token may only read');
+    return next();
+  };
+}

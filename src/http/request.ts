@@ -1,0 +1,61 @@
+/** Reading the parts of a request the validators do not cover: raw key segments, bodies, revs in headers. */
+import type { Context, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { ProblemError, validationProblem } from '../errors.js';
+import { assertKey } from '../store/keys.js';
+
+/**
+ * The key from the raw URL, decoded exactly once. Hono's own param decoding
+ * keeps malformed escapes as text; a key must instead be a clean, valid
+ * percent-encoding of UTF-8 (else 400).
+ */
+export function keyFromPath(c: Context): string {
+  const path = new URL(c.req.url).pathname;
+  const marker = '/keys/';
+  const raw = path.slice(path.indexOf(marker) + marker.length);
+  let key: string;
+  try {
+    key = decodeURIComponent(raw);
+  } catch {
+    throw validationProblem([{ path: 'key', message: 'key is not valid percent-encoded UTF-8' }]);
+  }
+  assertKey(key);
+  return key;
+}
+
+export const isJsonType = (contentType: string | undefined) =>
+  !!contentType && /^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(contentType.trim());
+
+/** 415 unless the request declares a JSON body. */
+export const requireJson: MiddlewareHandler = async (c, next) => {
+  if (!isJsonType(c.req.header('content-type'))) {
+    throw new ProblemError(415, 'unsupported-media-type', 'Unsupported Media Type', 'Send the body as application/json');
+  }
+  return next();
+};
+
+/** Caps a request body (declared or streamed) at `maxBytes`, answering 413 as problem+json. */
+export function limitBody(maxBytes: number, what: string): MiddlewareHandler {
+  return bodyLimit({
+    maxSize: maxBytes,
+    onError: () => {
+      throw new ProblemError(413, 'payload-too-large', 'Payload Too Large', `${what} is larger than ${maxBytes} bytes`);
+    },
+  });
+}
+
+/** Minified JSON text of a request body, or 400 when it is not JSON. */
+export function parseJsonText(text: string): string {
+  try {
+    return JSON.stringify(JSON.parse(text));
+  } catch (err) {
+    throw new ProblemError(400, 'bad-request', 'Malformed JSON', `The body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** `"42"` or `W/"42"` → 42; anything else is a 400. */
+export function parseRevTag(header: string, name: string): number {
+  const match = /^(?:W\/)?"?(\d{1,15})"?$/.exec(header.trim());
+  if (!match) throw validationProblem([{ path: name, message: `${name} must be a quoted rev such as "42"` }]);
+  return Number(match[1]);
+}

@@ -1,0 +1,73 @@
+/**
+ * Process entry: read the environment, lock the embedded data folder, open
+ * the database, listen, and shut down gracefully on SIGTERM / SIGINT
+ * (stop accepting, end live feeds cleanly, let in-flight requests finish).
+ */
+import { serve } from '@hono/node-server';
+import { lockDataDir } from './db/lock.js';
+import { isLoopback, limitsFrom, readEnv } from './env.js';
+import { createKeysync } from './keysync.js';
+
+function fail(message: string): never {
+  console.error(`keysync: ${message}`);
+  process.exit(1);
+}
+
+async function main(): Promise<void> {
+  let env;
+  try {
+    env = readEnv();
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  if (!env.KEYSYNC_ADMIN_TOKEN && !isLoopback(env.HOST)) {
+    fail(`refusing to start without KEYSYNC_ADMIN_TOKEN on non-loopback HOST ${env.HOST}; set a token or listen on 127.0.0.1`);
+  }
+  let release: (() => void) | undefined;
+  if (!env.DATABASE_URL) {
+    try {
+      release = lockDataDir(env.KEYSYNC_DATA_DIR);
+    } catch (err) {
+      fail((err as Error).message);
+    }
+  }
+
+  const keysync = await createKeysync({
+    databaseUrl: env.DATABASE_URL,
+    dataDir: env.KEYSYNC_DATA_DIR,
+    adminToken: env.KEYSYNC_ADMIN_TOKEN,
+    limits: limitsFrom(env),
+    housekeepingMs: env.KEYSYNC_PURGE_INTERVAL_MS,
+    log: env.KEYSYNC_LOG === 'off' ? false : undefined,
+    defaultMetrics: true,
+  });
+
+  const server = serve({ fetch: keysync.app.fetch, port: env.PORT, hostname: env.HOST }, (info) => {
+    const where = env.DATABASE_URL ? 'PostgreSQL' : `embedded PGlite in ${env.KEYSYNC_DATA_DIR}`;
+    console.log(
+      JSON.stringify({ level: 'info', msg: `keysync listening on http://${env.HOST}:${info.port}`, database: where, auth: env.KEYSYNC_ADMIN_TOKEN ? 'tokens' : 'open (loopback only)' }),
+    );
+  });
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(JSON.stringify({ level: 'info', msg: `${signal}: shutting down` }));
+    // Stop accepting connections; in-flight requests (writes included) run to completion.
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    await keysync.close({ closeDatabase: false }); // ends live feeds cleanly
+    const force = setTimeout(() => {
+      if ('closeAllConnections' in server) server.closeAllConnections();
+    }, 10_000);
+    force.unref();
+    await closed;
+    await keysync.database.close();
+    release?.();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+void main().catch((err) => fail(String((err as Error)?.message ?? err)));

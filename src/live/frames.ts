@@ -1,0 +1,31 @@
+/**
+ * SSE frames as text. Values are minified JSON (no raw newlines), so each
+ * event is one `data:` line and the frame of a write is built once and sent
+ * to every subscriber.
+ */
+import { entryJson } from '../store/entry-json.js';
+import type { EntryRow } from '../store/reads.js';
+
+export interface LiveRow {
+  key: string;
+  rev: number;
+  frame: string;
+}
+
+export function rowFrame(row: EntryRow): LiveRow {
+  const event = row.deleted ? 'delete' : 'put';
+  return { key: row.key, rev: row.rev, frame: `event: ${event}\nid: ${row.rev}\ndata: ${entryJson(row)}\n\n` };
+}
+
+export const readyFrame = (headRev: number) => `event: ready\ndata: {"headRev":${headRev}}\n\n`;
+
+export const resetFrame = (reason: string, headRev: number, purgedRev: number) =>
+  `event: reset\ndata: ${JSON.stringify({ reason, headRev, purgedRev })}\n\n`;
+
+export const storeDeletedFrame = (storeId: string) => `event: store-deleted\ndata: ${JSON.stringify({ storeId })}\n\n`;
+
+/** A comment keeps proxies from cutting the idle connection; the id moves the client's Last-Event-ID. */
+export const heartbeatFrame = (rev: number) => `: ping\nid: ${rev}\n\n`;
+
+/** Tells the client how long to wait before reconnecting (ms). */
+export const retryFrame = (ms: number) => `retry: ${ms}\n\n`;

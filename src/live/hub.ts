@@ -1,0 +1,93 @@
+/**
+ * The live fan-out of this process: one tailer per store with subscribers,
+ * woken by NOTIFY (commits on any instance), by local commits, and by a
+ * periodic tick that also covers a NOTIFY lost while the listener reconnected.
+ */
+import type { Database } from '../db/client.js';
+import { NOTIFY_CHANNEL } from '../store/stores.js';
+import { Subscriber, type EndReason } from './subscriber.js';
+import { Tailer } from './tailer.js';
+
+export interface HubStats {
+  subscribers: number;
+  tailers: number;
+}
+
+export class LiveHub {
+  private readonly tailers = new Map<string, Tailer>();
+  private unlisten: (() => Promise<void>) | undefined;
+  private tick: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly database: Database,
+    private readonly opts: { queueLimit: number; tickMs: number; onError: (err: unknown) => void },
+  ) {}
+
+  async start(): Promise<void> {
+    this.unlisten = await this.database.listen(NOTIFY_CHANNEL, (payload) => this.onNotify(payload));
+    this.tick = setInterval(() => this.wakeAll(), this.opts.tickMs);
+    this.tick.unref();
+  }
+
+  /** Attaches a subscriber to the store's tailer; `headRev` starts a new tailer there. */
+  attach(storeId: string, accepts: (key: string) => boolean, headRev: number): { subscriber: Subscriber; tailer: Tailer } {
+    let tailer = this.tailers.get(storeId);
+    if (!tailer) {
+      tailer = new Tailer(this.database.db, storeId, headRev, this.opts.onError);
+      this.tailers.set(storeId, tailer);
+    }
+    const subscriber = new Subscriber(accepts, this.opts.queueLimit);
+    if (this.closed) subscriber.end('shutdown');
+    subscriber.passedRev = tailer.lastRev;
+    tailer.subscribers.add(subscriber);
+    return { subscriber, tailer };
+  }
+
+  detach(storeId: string, subscriber: Subscriber): void {
+    const tailer = this.tailers.get(storeId);
+    if (!tailer) return;
+    tailer.subscribers.delete(subscriber);
+    if (tailer.subscribers.size === 0) this.tailers.delete(storeId);
+  }
+
+  /** A local commit: wake the store's tailer without waiting for NOTIFY. */
+  committed(storeId: string): void {
+    this.tailers.get(storeId)?.wake();
+  }
+
+  storeDeleted(storeId: string): void {
+    this.endStore(storeId, 'store-deleted');
+  }
+
+  endStore(storeId: string, reason: EndReason, match: (s: Subscriber) => boolean = () => true): void {
+    const tailer = this.tailers.get(storeId);
+    if (!tailer) return;
+    for (const sub of tailer.subscribers) if (match(sub)) sub.end(reason);
+  }
+
+  stats(): HubStats {
+    let subscribers = 0;
+    for (const t of this.tailers.values()) subscribers += t.subscribers.size;
+    return { subscribers, tailers: this.tailers.size };
+  }
+
+  /** Ends every feed (they close cleanly; clients reconnect elsewhere) and stops listening. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.tick) clearInterval(this.tick);
+    for (const tailer of this.tailers.values()) for (const sub of tailer.subscribers) sub.end('shutdown');
+    await this.unlisten?.().catch(() => {});
+  }
+
+  private wakeAll(): void {
+    for (const tailer of this.tailers.values()) tailer.wake();
+  }
+
+  private onNotify(payload: string): void {
+    const sep = payload.lastIndexOf(':');
+    const storeId = payload.slice(0, sep);
+    if (payload.slice(sep + 1) === 'deleted') this.storeDeleted(storeId);
+    else this.committed(storeId);
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * One tailer per store with subscribers in this process: when woken (NOTIFY
+ * from any instance, a local commit, or the heartbeat tick) it reads the
+ * change log after the last rev it has seen, once, and hands the frames to
+ * every subscriber. Wake-ups during a read are coalesced into one more read.
+ */
+import type { Db } from '../db/client.js';
+import { readSince } from '../store/reads.js';
+import { rowFrame, type LiveRow } from './frames.js';
+import type { Subscriber } from './subscriber.js';
+
+const PAGE = 1000;
+
+export class Tailer {
+  readonly subscribers = new Set<Subscriber>();
+  private reading = false;
+  private again = false;
+
+  constructor(
+    private readonly db: Db,
+    readonly storeId: string,
+    /** every rev up to here has been handed to the subscribers */
+    public lastRev: number,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  wake(): void {
+    if (this.reading) {
+      this.again = true;
+      return;
+    }
+    this.reading = true;
+    void this.drain().finally(() => {
+      this.reading = false;
+    });
+  }
+
+  private async drain(): Promise<void> {
+    do {
+      this.again = false;
+      try {
+        for (;;) {
+          const rows = await readSince(this.db, this.storeId, { afterRev: this.lastRev, limit: PAGE });
+          if (rows.length === 0) break;
+          const live: LiveRow[] = rows.map(rowFrame);
+          this.lastRev = rows[rows.length - 1]!.rev;
+          for (const sub of this.subscribers) sub.push(live, this.lastRev);
+          if (rows.length < PAGE) break;
+        }
+      } catch (err) {
+        // The database may be down; the next wake (heartbeat tick at the latest) retries.
+        this.onError(err);
+        return;
+      }
+    } while (this.again && this.subscribers.size > 0);
+  }
+}

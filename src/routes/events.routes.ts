@@ -1,0 +1,48 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { EntrySchema, RevSchema, StoreIdParam, problem } from '../http/schemas.js';
+
+export const ReadyEventSchema = z.object({ headRev: RevSchema }).openapi('ReadyEvent', { description: 'Data of `event: ready`.' });
+export const ResetEventSchema = z
+  .object({ reason: z.enum(['since-purged', 'since-ahead']), headRev: RevSchema, purgedRev: RevSchema })
+  .openapi('ResetEvent', { description: 'Data of `event: reset`: handshake again with `have`; the stream then closes.' });
+export const StoreDeletedEventSchema = z
+  .object({ storeId: z.uuid() })
+  .openapi('StoreDeletedEvent', { description: 'Data of `event: store-deleted`; the stream then closes.' });
+export const LiveEventSchema = z
+  .object({
+    event: z.enum(['put', 'delete', 'ready', 'reset', 'store-deleted']),
+    id: z.string().optional().openapi({ description: 'The rev, on put and delete (and on heartbeats).' }),
+    data: z.union([EntrySchema, ReadyEventSchema, ResetEventSchema, StoreDeletedEventSchema]),
+  })
+  .openapi('LiveEvent', {
+    description:
+      'One Server-Sent Event. `put` and `delete` carry an Entry with `id: <rev>`; heartbeats are a `: ping` comment plus `id: <rev>`.',
+  });
+
+export const eventsRoute = createRoute({
+  method: 'get',
+  path: '/v1/stores/{storeId}/events',
+  tags: ['Live'],
+  summary: 'Live feed (Server-Sent Events)',
+  description:
+    'Backlog after `since` (or `Last-Event-ID`, which wins), compacted and in rev order, then `event: ready`, then every write as it commits. ' +
+    'Without either the feed starts at the head. Heartbeats every KEYSYNC_HEARTBEAT_MS. A subscriber that cannot keep up is disconnected and catches up on reconnect. Read scope.',
+  request: {
+    params: z.object({ storeId: StoreIdParam }),
+    query: z.object({
+      since: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().openapi({ description: 'Start after this rev.' }),
+      prefix: z.string().max(1024).optional().openapi({ description: 'Only keys under this prefix.' }),
+    }),
+    headers: z.object({
+      'last-event-id': z.string().regex(/^\d{1,15}$/, 'must be a rev').optional().openapi({ description: 'Set by reconnecting clients; wins over `since`.' }),
+    }),
+  },
+  responses: {
+    200: { description: 'The event stream', content: { 'text/event-stream': { schema: LiveEventSchema } } },
+    400: problem('The request is not valid'),
+    401: problem('No or unknown token'),
+    403: problem('The token lacks the scope or belongs to another store'),
+    404: problem('No such store'),
+    503: problem('The server is shutting down'),
+  },
+});

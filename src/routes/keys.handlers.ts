@@ -1,0 +1,114 @@
+import type { App, AppDeps } from '../deps.js';
+import { ProblemError, notFound, validationProblem } from '../errors.js';
+import { authorize } from '../http/auth.js';
+import { isJsonType, keyFromPath, limitBody, parseJsonText, parseRevTag, requireJson } from '../http/request.js';
+import { keyProblem } from '../store/keys.js';
+import { getEntry, listKeys } from '../store/reads.js';
+import { getStore } from '../store/stores.js';
+import { formatTs } from '../store/time.js';
+import { applyWrites, type WriteCondition, type WriteOp } from '../store/writes.js';
+import { bulkWriteRoute, deleteKeyRoute, getKeyRoute, listKeysRoute, putKeyRoute } from './keys.routes.js';
+
+const encoder = new TextEncoder();
+
+export function registerKeyHandlers(app: App, deps: AppDeps): void {
+  const { db } = deps.database;
+  const { limits } = deps;
+  const auth = { db, adminToken: deps.adminToken };
+  const onCommit = ({ storeId }: { storeId: string }) => deps.hub.committed(storeId);
+
+  app.on(['PUT', 'DELETE'], '/v1/stores/:storeId/keys/*', authorize(auth, 'write'));
+  app.on('GET', '/v1/stores/:storeId/keys/*', authorize(auth, 'read'));
+  app.on('GET', '/v1/stores/:storeId/keys', authorize(auth, 'read'));
+  app.on('POST', '/v1/stores/:storeId/writes', authorize(auth, 'write'));
+  app.put('/v1/stores/:storeId/keys/*', limitBody(limits.maxValueBytes, 'The value'));
+  app.post('/v1/stores/:storeId/writes', requireJson, limitBody(limits.maxBodyBytes, 'The request body'));
+
+  app.openapi(putKeyRoute, async (c) => {
+    const { storeId } = c.req.valid('param');
+    const key = keyFromPath(c);
+    const contentType = c.req.header('content-type');
+    let op: WriteOp;
+    if (isJsonType(contentType)) op = { op: 'put', key, json: parseJsonText(await c.req.text()) };
+    else op = { op: 'put', key, bytes: new Uint8Array(await c.req.arrayBuffer()), contentType: contentType?.trim() || 'application/octet-stream' };
+    const condition: WriteCondition = {};
+    const ifMatch = c.req.header('if-match');
+    const ifNoneMatch = c.req.header('if-none-match');
+    if (ifMatch !== undefined) condition.ifMatchRev = parseRevTag(ifMatch, 'If-Match');
+    if (ifNoneMatch !== undefined) {
+      if (ifNoneMatch.trim() !== '*') throw validationProblem([{ path: 'If-None-Match', message: 'only `*` is supported on writes' }]);
+      condition.ifAbsent = true;
+    }
+    const [result] = await applyWrites(db, storeId, [op], condition, onCommit);
+    deps.metrics.writes.inc();
+    return c.json(result!, 200);
+  });
+
+  app.openapi(getKeyRoute, async (c) => {
+    const { storeId } = c.req.valid('param');
+    const key = keyFromPath(c);
+    const row = await getEntry(db, storeId, key);
+    if (!row || row.deleted) {
+      await getStore(db, storeId); // a missing store is reported as such
+      throw notFound(`key ${JSON.stringify(key)}`);
+    }
+    const etag = `"${row.rev}"`;
+    const headers = { ETag: etag, 'X-Keysync-Rev': String(row.rev), 'X-Keysync-Ts': formatTs(row.tsUs), 'Cache-Control': 'no-cache' };
+    const inm = c.req.header('if-none-match');
+    if (inm && inm.split(',').some((t) => t.trim().replace(/^W\//, '') === etag || t.trim() === '*')) {
+      return c.body(null, 304, headers) as never;
+    }
+    if (row.json !== null) return c.body(row.json, 200, { ...headers, 'Content-Type': 'application/json' }) as never;
+    return c.body((row.bytes ?? new Uint8Array()) as Uint8Array<ArrayBuffer>, 200, { ...headers, 'Content-Type': row.contentType ?? 'application/octet-stream' }) as never;
+  });
+
+  app.openapi(deleteKeyRoute, async (c) => {
+    const { storeId } = c.req.valid('param');
+    const key = keyFromPath(c);
+    const condition: WriteCondition = { mustExist: true };
+    const ifMatch = c.req.header('if-match');
+    if (ifMatch !== undefined) condition.ifMatchRev = parseRevTag(ifMatch, 'If-Match');
+    const [result] = await applyWrites(db, storeId, [{ op: 'delete', key }], condition, onCommit);
+    deps.metrics.writes.inc();
+    return c.json(result!, 200);
+  });
+
+  app.openapi(bulkWriteRoute, async (c) => {
+    const { storeId } = c.req.valid('param');
+    const { ops } = c.req.valid('json');
+    if (ops.length > limits.maxBulkOps) {
+      throw validationProblem([{ path: 'ops', message: `at most ${limits.maxBulkOps} ops per request (KEYSYNC_MAX_BULK_OPS)` }]);
+    }
+    const writeOps = ops.map((op, i): WriteOp => {
+      const problem = keyProblem(op.key);
+      if (problem) throw validationProblem([{ path: `ops.${i}.key`, message: problem }]);
+      if (op.op === 'delete') return { op: 'delete', key: op.key };
+      if ('base64' in op) {
+        const bytes = Buffer.from(op.base64, 'base64');
+        checkValueSize(bytes.length, limits.maxValueBytes, i);
+        return { op: 'put', key: op.key, bytes: new Uint8Array(bytes), contentType: op.contentType };
+      }
+      if (op.value === undefined) throw validationProblem([{ path: `ops.${i}.value`, message: 'a put needs `value` or `base64`' }]);
+      const json = JSON.stringify(op.value);
+      checkValueSize(encoder.encode(json).length, limits.maxValueBytes, i);
+      return { op: 'put', key: op.key, json };
+    });
+    const results = await applyWrites(db, storeId, writeOps, {}, onCommit);
+    deps.metrics.writes.inc(results.length);
+    return c.json({ results }, 200);
+  });
+
+  app.openapi(listKeysRoute, async (c) => {
+    const { storeId } = c.req.valid('param');
+    const { prefix, after, limit } = c.req.valid('query');
+    const page = await listKeys(db, storeId, { prefix, after, limit });
+    if (page.items.length === 0) await getStore(db, storeId);
+    return c.json(page, 200);
+  });
+}
+
+function checkValueSize(bytes: number, max: number, index: number): void {
+  if (bytes > max) {
+    throw new ProblemError(413, 'payload-too-large', 'Payload Too Large', `ops.${index}: the value is larger than ${max} bytes (KEYSYNC_MAX_VALUE_BYTES)`);
+  }
+}

@@ -1,0 +1,48 @@
+import { assertStoreConfig, storeId as deriveStoreId } from '../../clients/typescript/src/store-id.js';
+import type { App, AppDeps } from '../deps.js';
+import { validationProblem } from '../errors.js';
+import { authorize } from '../http/auth.js';
+import { deleteStore, getStore, listStores, registerStore, updateOptions } from '../store/stores.js';
+import { deleteStoreRoute, getStoreRoute, listStoresRoute, patchStoreRoute, registerStoreRoute } from './stores.routes.js';
+
+export function registerStoreHandlers(app: App, deps: AppDeps): void {
+  const { db } = deps.database;
+  const auth = { db, adminToken: deps.adminToken };
+  app.on(['GET', 'POST'], '/v1/stores', authorize(auth, 'admin'));
+  app.on(['PATCH', 'DELETE'], '/v1/stores/:storeId', authorize(auth, 'admin'));
+  app.on('GET', '/v1/stores/:storeId', authorize(auth, 'read'));
+
+  app.openapi(registerStoreRoute, async (c) => {
+    const { config, options } = c.req.valid('json');
+    try {
+      assertStoreConfig(config);
+    } catch (err) {
+      throw validationProblem([{ path: 'config', message: (err as Error).message }]);
+    }
+    const id = deriveStoreId(config);
+    const { store, created } = await registerStore(db, id, config, options ?? {});
+    return c.json(store, created ? 201 : 200);
+  });
+
+  app.openapi(listStoresRoute, async (c) => {
+    const { after, limit } = c.req.valid('query');
+    return c.json(await listStores(db, after, limit), 200);
+  });
+
+  app.openapi(getStoreRoute, async (c) => c.json(await getStore(db, c.req.valid('param').storeId), 200));
+
+  app.openapi(patchStoreRoute, async (c) => {
+    const { storeId } = c.req.valid('param');
+    const store = await updateOptions(db, storeId, c.req.valid('json').options);
+    deps.policies.forget(storeId);
+    return c.json(store, 200);
+  });
+
+  app.openapi(deleteStoreRoute, async (c) => {
+    const { storeId } = c.req.valid('param');
+    if (!(await deleteStore(db, storeId))) await getStore(db, storeId); // throws 404
+    deps.policies.forget(storeId);
+    deps.hub.storeDeleted(storeId);
+    return c.body(null, 204);
+  });
+}

@@ -1,0 +1,58 @@
+import type { App, AppDeps } from '../deps.js';
+import { ProblemError } from '../errors.js';
+import { authorize } from '../http/auth.js';
+import { limitBody, requireJson } from '../http/request.js';
+import { handshake } from '../sync/handshake.js';
+import { acknowledge, cancelSession, fetchBatch, sessionStatus } from '../sync/sessions.js';
+import { ackRoute, batchRoute, cancelSessionRoute, handshakeRoute, sessionStatusRoute } from './sync.routes.js';
+
+export function registerSyncHandlers(app: App, deps: AppDeps): void {
+  const { db } = deps.database;
+  const { limits } = deps;
+  const timeoutMs = limits.batchTimeoutMs;
+  const auth = { db, adminToken: deps.adminToken };
+
+  app.use('/v1/stores/:storeId/sync', authorize(auth, 'read'));
+  app.use('/v1/stores/:storeId/sync/*', authorize(auth, 'read'));
+  // A `have` map of maxHaveKeys entries of ~100 bytes each fits.
+  app.post('/v1/stores/:storeId/sync', requireJson, limitBody(Math.max(limits.maxBodyBytes, limits.maxHaveKeys * 128), 'The handshake'));
+  app.post('/v1/stores/:storeId/sync/:sessionId/ack', requireJson, limitBody(4096, 'The ack'));
+
+  app.openapi(handshakeRoute, async (c) => {
+    const { storeId } = c.req.valid('param');
+    const request = c.req.valid('json');
+    if ('have' in request && Object.keys(request.have).length > limits.maxHaveKeys) {
+      throw new ProblemError(413, 'payload-too-large', 'Payload Too Large', `the have map holds more than ${limits.maxHaveKeys} keys (KEYSYNC_MAX_HAVE_KEYS)`);
+    }
+    const result = await handshake(db, storeId, request, (options) => deps.policies.policyFor(storeId, options), {
+      batchSize: limits.batchSize,
+      window: limits.batchWindow,
+      timeoutMs,
+    });
+    deps.metrics.syncSessions.inc();
+    return c.json(result, 201);
+  });
+
+  app.openapi(batchRoute, async (c) => {
+    const { storeId, sessionId, cursor } = c.req.valid('param');
+    const body = await fetchBatch(db, storeId, sessionId, cursor, timeoutMs);
+    deps.metrics.batches.inc();
+    return c.body(body, 200, { 'Content-Type': 'application/json' }) as never;
+  });
+
+  app.openapi(ackRoute, async (c) => {
+    const { storeId, sessionId } = c.req.valid('param');
+    return c.json(await acknowledge(db, storeId, sessionId, c.req.valid('json').cursor, timeoutMs), 200);
+  });
+
+  app.openapi(sessionStatusRoute, async (c) => {
+    const { storeId, sessionId } = c.req.valid('param');
+    return c.json(await sessionStatus(db, storeId, sessionId, timeoutMs), 200);
+  });
+
+  app.openapi(cancelSessionRoute, async (c) => {
+    const { storeId, sessionId } = c.req.valid('param');
+    await cancelSession(db, storeId, sessionId);
+    return c.body(null, 204);
+  });
+}

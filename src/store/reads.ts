@@ -1,0 +1,116 @@
+/** Reading entries: single keys, key listings, keys by name and the change log by rev. */
+import { and, asc, eq, gt, gte, inArray, lt, lte, sql, type SQL } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { entries } from '../db/schema.js';
+import { prefixSuccessor } from './keys.js';
+import { formatTs } from './time.js';
+
+export type EntryRow = Pick<typeof entries.$inferSelect, 'key' | 'rev' | 'tsUs' | 'deleted' | 'json' | 'bytes' | 'contentType'>;
+
+const entryColumns = {
+  key: entries.key,
+  rev: entries.rev,
+  tsUs: entries.tsUs,
+  deleted: entries.deleted,
+  json: entries.json,
+  bytes: entries.bytes,
+  contentType: entries.contentType,
+};
+
+/** `key` starts with `prefix`, written as an index range. */
+export function keyHasPrefix(prefix: string | undefined): SQL | undefined {
+  if (!prefix) return undefined;
+  const end = prefixSuccessor(prefix);
+  return end === undefined ? gte(entries.key, prefix) : and(gte(entries.key, prefix), lt(entries.key, end));
+}
+
+export async function getEntry(db: Db, storeId: string, key: string): Promise<EntryRow | undefined> {
+  const [row] = await db
+    .select(entryColumns)
+    .from(entries)
+    .where(and(eq(entries.storeId, storeId), eq(entries.key, key)));
+  return row;
+}
+
+export interface KeyMeta {
+  key: string;
+  rev: number;
+  ts: string;
+  deleted?: true;
+}
+
+/** A page of key metadata in key order (tombstones included, marked deleted). */
+export async function listKeys(
+  db: Db,
+  storeId: string,
+  opts: { prefix?: string; after?: string; limit: number },
+): Promise<{ items: KeyMeta[]; next: string | null }> {
+  const rows = await db
+    .select({ key: entries.key, rev: entries.rev, tsUs: entries.tsUs, deleted: entries.deleted })
+    .from(entries)
+    .where(and(eq(entries.storeId, storeId), keyHasPrefix(opts.prefix), opts.after !== undefined ? gt(entries.key, opts.after) : undefined))
+    .orderBy(asc(entries.key))
+    .limit(opts.limit + 1);
+  const items = rows.slice(0, opts.limit).map((r) => {
+    const meta: KeyMeta = { key: r.key, rev: r.rev, ts: formatTs(r.tsUs) };
+    if (r.deleted) meta.deleted = true;
+    return meta;
+  });
+  return { items, next: rows.length > opts.limit ? items[items.length - 1]!.key : null };
+}
+
+/** Current rows of the given keys (absent keys are simply missing). */
+export async function readByKeys(db: Db, storeId: string, keys: string[]): Promise<Map<string, EntryRow>> {
+  const found = new Map<string, EntryRow>();
+  for (let start = 0; start < keys.length; start += 1000) {
+    const rows = await db
+      .select(entryColumns)
+      .from(entries)
+      .where(and(eq(entries.storeId, storeId), inArray(entries.key, keys.slice(start, start + 1000))));
+    for (const row of rows) found.set(row.key, row);
+  }
+  return found;
+}
+
+/** The compacted change log after `afterRev` (up to `untilRev`), in rev order, one page. */
+export async function readSince(
+  db: Db,
+  storeId: string,
+  opts: { afterRev: number; untilRev?: number; prefix?: string; limit: number },
+): Promise<EntryRow[]> {
+  return db
+    .select(entryColumns)
+    .from(entries)
+    .where(
+      and(
+        eq(entries.storeId, storeId),
+        gt(entries.rev, opts.afterRev),
+        opts.untilRev !== undefined ? lte(entries.rev, opts.untilRev) : undefined,
+        keyHasPrefix(opts.prefix),
+      ),
+    )
+    .orderBy(asc(entries.rev))
+    .limit(opts.limit);
+}
+
+/** Rows for the handshake scan: metadata only, plus the JSON text when a value filter needs it. */
+export async function scanMeta(
+  db: Db,
+  storeId: string,
+  opts: { afterRev: number; untilRev: number; prefix?: string; limit: number; withJson: boolean },
+): Promise<Array<{ key: string; rev: number; tsUs: number; deleted: boolean; json: string | null }>> {
+  return db
+    .select({
+      key: entries.key,
+      rev: entries.rev,
+      tsUs: entries.tsUs,
+      deleted: entries.deleted,
+      json: opts.withJson ? entries.json : sql<null>`null`,
+    })
+    .from(entries)
+    .where(
+      and(eq(entries.storeId, storeId), gt(entries.rev, opts.afterRev), lte(entries.rev, opts.untilRev), keyHasPrefix(opts.prefix)),
+    )
+    .orderBy(asc(entries.rev))
+    .limit(opts.limit);
+}

@@ -1,0 +1,171 @@
+/**
+ * The handshake: compares what a client holds with the store and records a
+ * sync session whose batches deliver the stale keys.
+ *
+ * One pass over the store's (key, rev, ts) in rev order, inside a
+ * repeatable-read snapshot so `headRev`, the stale list and the removed list
+ * describe one consistent moment. Memory is the client's `have` map plus the
+ * stale key list (which the response carries anyway); values are not read
+ * unless a value-level filter or a walk needs them.
+ */
+import { randomUUID } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { stores, syncChunks, syncSessions } from '../db/schema.js';
+import { ProblemError, notFound } from '../errors.js';
+import type { StorePolicy } from '../options/index.js';
+import { readByKeys, scanMeta } from '../store/reads.js';
+import { formatTs, nowMicros } from '../store/time.js';
+
+export type HandshakeRequest =
+  | { have: Record<string, string>; prefix?: string; batchSize?: number }
+  | { since: number; prefix?: string; batchSize?: number };
+
+export interface HandshakeResult {
+  sessionId: string;
+  stale: string[];
+  removed: string[];
+  headRev: number;
+  batchSize: number;
+  batches: number;
+  window: number;
+  expiresAt: string;
+}
+
+export interface HandshakeSettings {
+  batchSize: number;
+  window: number;
+  timeoutMs: number;
+}
+
+const SCAN_PAGE = 5000;
+
+export async function handshake(
+  db: Db,
+  storeId: string,
+  request: HandshakeRequest,
+  policyFor: (options: Record<string, unknown>) => StorePolicy,
+  settings: HandshakeSettings,
+): Promise<HandshakeResult> {
+  const batchSize = Math.min(request.batchSize ?? settings.batchSize, settings.batchSize * 10);
+  return db.transaction(
+    async (txRaw) => {
+      const tx = txRaw as unknown as Db;
+      const [store] = await tx
+        .select({ headRev: stores.headRev, purgedRev: stores.purgedRev, options: stores.options })
+        .from(stores)
+        .where(eq(stores.id, storeId));
+      if (!store) throw notFound(`store ${storeId}`);
+      const { headRev, purgedRev } = store;
+      const policy = policyFor(store.options as Record<string, unknown>);
+
+      if ('since' in request) {
+        if (request.since < purgedRev) {
+          throw new ProblemError(409, 'since-purged', 'Since Purged', `tombstones up to rev ${purgedRev} were purged; handshake again with "have"`);
+        }
+        if (request.since > headRev) {
+          throw new ProblemError(409, 'since-ahead', 'Since Ahead', `rev ${request.since} is ahead of this store's head ${headRev}; handshake again with "have"`);
+        }
+      }
+
+      const reachable = policy.walk ? await policy.walk((keys) => readJsonValues(tx, storeId, keys)) : undefined;
+      const { staleByRank, removed } = await diff(tx, storeId, request, policy, reachable, headRev);
+
+      // Chunks in delivery order: rank ascending, rev order within a rank.
+      const stale: string[] = [];
+      const chunks: string[][] = [];
+      for (const rank of [...staleByRank.keys()].sort((a, b) => a - b)) {
+        const keys = staleByRank.get(rank)!;
+        for (const key of keys) stale.push(key);
+        for (let i = 0; i < keys.length; i += batchSize) chunks.push(keys.slice(i, i + batchSize));
+      }
+
+      const sessionId = randomUUID();
+      const now = nowMicros();
+      await tx.insert(syncSessions).values({
+        storeId,
+        id: sessionId,
+        headRev,
+        batchSize,
+        window: settings.window,
+        total: stale.length,
+        batches: chunks.length,
+        lastActiveUs: now,
+        createdUs: now,
+      });
+      for (let i = 0; i < chunks.length; i += 200) {
+        await tx.insert(syncChunks).values(chunks.slice(i, i + 200).map((keys, j) => ({ sessionId, cursor: i + j, keys })));
+      }
+      return {
+        sessionId,
+        stale,
+        removed,
+        headRev,
+        batchSize,
+        batches: chunks.length,
+        window: settings.window,
+        expiresAt: formatTs(now + settings.timeoutMs * 1000),
+      };
+    },
+    { isolationLevel: 'repeatable read' },
+  );
+}
+
+async function diff(
+  tx: Db,
+  storeId: string,
+  request: HandshakeRequest,
+  policy: StorePolicy,
+  reachable: Set<string> | undefined,
+  headRev: number,
+): Promise<{ staleByRank: Map<number, string[]>; removed: string[] }> {
+  const staleByRank = new Map<number, string[]>();
+  const addStale = (key: string) => {
+    const rank = policy.rankOf(key);
+    let bucket = staleByRank.get(rank);
+    if (!bucket) staleByRank.set(rank, (bucket = []));
+    bucket.push(key);
+  };
+  const inPrefix = (key: string) => !request.prefix || key.startsWith(request.prefix);
+  // Keys the client holds and the store does not serve (yet): removed unless seen live.
+  const pending = 'have' in request ? new Map(Object.entries(request.have).filter(([k]) => inPrefix(k))) : undefined;
+  const removed: string[] = [];
+  const withJson = policy.includesValue !== undefined;
+
+  let afterRev = 'since' in request ? request.since : 0;
+  for (;;) {
+    const page = await scanMeta(tx, storeId, { afterRev, untilRev: headRev, prefix: request.prefix, limit: SCAN_PAGE, withJson });
+    for (const row of page) {
+      if (row.deleted) {
+        if (!pending && policy.includesKey(row.key)) removed.push(row.key);
+        continue;
+      }
+      const synced =
+        policy.includesKey(row.key) &&
+        (!reachable || reachable.has(row.key)) &&
+        (!withJson || row.json === null || policy.includesValue!(row.key, JSON.parse(row.json)));
+      if (!synced) continue;
+      if (pending) {
+        const held = pending.get(row.key);
+        pending.delete(row.key);
+        if (held === formatTs(row.tsUs)) continue;
+      }
+      addStale(row.key);
+    }
+    if (page.length < SCAN_PAGE) break;
+    afterRev = page[page.length - 1]!.rev;
+  }
+  if (pending) for (const key of pending.keys()) removed.push(key);
+  return { staleByRank, removed };
+}
+
+/** JSON values of live keys for the walk; byte values map to undefined. */
+async function readJsonValues(tx: Db, storeId: string, keys: string[]): Promise<Map<string, unknown>> {
+  const rows = await readByKeys(tx, storeId, keys);
+  const values = new Map<string, unknown>();
+  for (const [key, row] of rows) {
+    if (row.deleted) continue;
+    values.set(key, row.json === null ? undefined : JSON.parse(row.json));
+  }
+  return values;
+}

@@ -1,0 +1,25 @@
+/**
+ * The compiled sync policy of each store: its `options` document plus, for
+ * people who embed keysync as a library, plain functions registered per store.
+ * Compiled once per options document and reused by handshakes and feeds.
+ */
+import { compilePolicy, type PolicyFunctions, type StorePolicy, type SyncOptions } from '../options/index.js';
+
+export class PolicyRegistry {
+  private readonly cache = new Map<string, { text: string; policy: StorePolicy }>();
+
+  constructor(private readonly functions: Record<string, PolicyFunctions> = {}) {}
+
+  policyFor(storeId: string, options: SyncOptions | Record<string, unknown>): StorePolicy {
+    const text = JSON.stringify(options ?? {});
+    const cached = this.cache.get(storeId);
+    if (cached && cached.text === text) return cached.policy;
+    const policy = compilePolicy(options as SyncOptions, this.functions[storeId]);
+    this.cache.set(storeId, { text, policy });
+    return policy;
+  }
+
+  forget(storeId: string): void {
+    this.cache.delete(storeId);
+  }
+}

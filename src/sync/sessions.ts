@@ -1,0 +1,159 @@
+/**
+ * Serving a sync session: batches by cursor with a flow-control window,
+ * acknowledgements, progress, cancel and idle expiry. Session state lives in
+ * the database, so any server instance can serve any call of a session; each
+ * call locks the session row, so concurrent calls of one session serialise.
+ */
+import { and, eq, lte, sql } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { syncChunks, syncSessions } from '../db/schema.js';
+import { ProblemError, notFound } from '../errors.js';
+import { entryJson } from '../store/entry-json.js';
+import { readByKeys } from '../store/reads.js';
+import { formatTs, nowMicros } from '../store/time.js';
+
+type SessionRow = typeof syncSessions.$inferSelect;
+
+export interface SessionStatus {
+  sessionId: string;
+  storeId: string;
+  headRev: number;
+  batchSize: number;
+  window: number;
+  total: number;
+  batches: number;
+  delivered: number;
+  acked: number;
+  remaining: number;
+  done: boolean;
+  expiresAt: string;
+}
+
+export interface AckResult {
+  acked: number;
+  next: number | null;
+  remaining: number;
+  done: boolean;
+}
+
+const isDone = (s: SessionRow) => s.acked >= s.batches - 1;
+
+function status(s: SessionRow, timeoutMs: number): SessionStatus {
+  return {
+    sessionId: s.id,
+    storeId: s.storeId,
+    headRev: s.headRev,
+    batchSize: s.batchSize,
+    window: s.window,
+    total: s.total,
+    batches: s.batches,
+    delivered: s.delivered,
+    acked: s.acked,
+    remaining: s.total - s.ackedKeys,
+    done: isDone(s),
+    expiresAt: formatTs(s.lastActiveUs + timeoutMs * 1000),
+  };
+}
+
+/** Locks and returns a live session of the store, or throws 404 / 410. */
+async function lockSession(tx: Db, storeId: string, sessionId: string, timeoutMs: number): Promise<SessionRow> {
+  const [session] = await tx
+    .select()
+    .from(syncSessions)
+    .where(and(eq(syncSessions.id, sessionId), eq(syncSessions.storeId, storeId)))
+    .for('update');
+  if (!session) throw notFound(`sync session ${sessionId}`);
+  // A completed session stays readable (acks are idempotent) until it is dropped.
+  if (!isDone(session) && nowMicros() - session.lastActiveUs > timeoutMs * 1000) {
+    throw new ProblemError(410, 'session-expired', 'Session Expired', `no fetch or ack for ${timeoutMs} ms; handshake again`);
+  }
+  return session;
+}
+
+function checkCursor(session: SessionRow, cursor: number): void {
+  if (cursor >= session.batches) {
+    throw new ProblemError(404, 'not-found', 'Not Found', `batch ${cursor} does not exist; the session has ${session.batches} batches`);
+  }
+}
+
+/**
+ * Returns batch `cursor` as response text: the current value of each of its
+ * keys. Refetching a cursor returns the same keys (safe retry).
+ */
+export async function fetchBatch(db: Db, storeId: string, sessionId: string, cursor: number, timeoutMs: number): Promise<string> {
+  return db.transaction(async (txRaw) => {
+    const tx = txRaw as unknown as Db;
+    const session = await lockSession(tx, storeId, sessionId, timeoutMs);
+    checkCursor(session, cursor);
+    if (cursor > session.acked + session.window) {
+      throw new ProblemError(
+        409,
+        'ack-required',
+        'Acknowledgement Required',
+        `acknowledge batch ${session.acked + 1} before fetching batch ${cursor} (window ${session.window})`,
+      );
+    }
+    await tx
+      .update(syncSessions)
+      .set({ delivered: Math.max(session.delivered, cursor), lastActiveUs: nowMicros() })
+      .where(eq(syncSessions.id, sessionId));
+    const [chunk] = await tx
+      .select({ keys: syncChunks.keys })
+      .from(syncChunks)
+      .where(and(eq(syncChunks.sessionId, sessionId), eq(syncChunks.cursor, cursor)));
+    if (!chunk) throw new ProblemError(410, 'session-expired', 'Session Expired', 'the session is complete and its batches were released');
+    const rows = await readByKeys(tx, storeId, chunk.keys);
+    // A key purged since the handshake is skipped: the feed or a new handshake covers it.
+    const parts = chunk.keys.flatMap((key) => {
+      const row = rows.get(key);
+      return row ? [entryJson(row)] : [];
+    });
+    const next = cursor + 1 < session.batches ? cursor + 1 : null;
+    return `{"cursor":${cursor},"entries":[${parts.join(',')}],"next":${next}}`;
+  });
+}
+
+/** Acknowledges `cursor` and every batch before it; idempotent. */
+export async function acknowledge(db: Db, storeId: string, sessionId: string, cursor: number, timeoutMs: number): Promise<AckResult> {
+  return db.transaction(async (txRaw) => {
+    const tx = txRaw as unknown as Db;
+    let session = await lockSession(tx, storeId, sessionId, timeoutMs);
+    checkCursor(session, cursor);
+    if (cursor > session.delivered) {
+      throw new ProblemError(409, 'not-delivered', 'Not Delivered', `batch ${cursor} has not been fetched yet`);
+    }
+    if (cursor > session.acked) {
+      const [sum] = await tx
+        .select({ n: sql<number>`coalesce(sum(cardinality(${syncChunks.keys})), 0)::int` })
+        .from(syncChunks)
+        .where(and(eq(syncChunks.sessionId, sessionId), lte(syncChunks.cursor, cursor)));
+      const [updated] = await tx
+        .update(syncSessions)
+        .set({ acked: cursor, ackedKeys: session.ackedKeys + Number(sum?.n ?? 0), lastActiveUs: nowMicros() })
+        .where(eq(syncSessions.id, sessionId))
+        .returning();
+      session = updated!;
+      // A completed session keeps its row for idempotent acks; its key lists can go.
+      if (isDone(session)) await tx.delete(syncChunks).where(eq(syncChunks.sessionId, sessionId));
+    } else {
+      await tx.update(syncSessions).set({ lastActiveUs: nowMicros() }).where(eq(syncSessions.id, sessionId));
+    }
+    const s = status(session, timeoutMs);
+    return { acked: s.acked, next: s.done ? null : s.acked + 1, remaining: s.remaining, done: s.done };
+  });
+}
+
+export async function sessionStatus(db: Db, storeId: string, sessionId: string, timeoutMs: number): Promise<SessionStatus> {
+  return db.transaction(async (tx) => status(await lockSession(tx as unknown as Db, storeId, sessionId, timeoutMs), timeoutMs));
+}
+
+export async function cancelSession(db: Db, storeId: string, sessionId: string): Promise<void> {
+  await db.transaction(async (tx) => {
+    const gone = await tx
+      .delete(syncSessions)
+      .where(and(eq(syncSessions.id, sessionId), eq(syncSessions.storeId, storeId)))
+      .returning({ id: syncSessions.id });
+    if (gone.length === 0) throw notFound(`sync session ${sessionId}`);
+    await tx.delete(syncChunks).where(eq(syncChunks.sessionId, sessionId));
+  });
+}
