@@ -5,12 +5,12 @@
  * policy lives in the caller (sync-client.ts).
  */
 import { isRetryable, parseRetryAfter } from './backoff.js';
-import { ProblemError, ProtocolError } from './errors.js';
-import { EVENTS, HEADERS, problemKind } from './protocol.js';
+import { ProblemError } from './errors.js';
+import { HEADERS, problemKind } from './protocol.js';
 import { fromWire } from './records.js';
 import { readSse, type SseItem } from './sse.js';
 import { isTransient, linkedController, type SyncContext } from './sync-context.js';
-import { parseEventData, parseWireEntry } from './wire.js';
+import { parseLiveEvent } from './wire.js';
 
 /** How a connection ended. `eof`: closed without a reason, reconnect. */
 export type FeedEnd = 'eof' | 'reset' | 'store-deleted';
@@ -105,32 +105,28 @@ async function handle(ctx: SyncContext, pos: FeedPosition, hooks: FeedHooks, ite
     case 'event':
       break;
   }
-  switch (item.event) {
-    case EVENTS.put:
-    case EVENTS.delete: {
-      const entry = parseWireEntry(parseEventData(item.event, item.data));
-      const isDelete = 'deleted' in entry;
-      if (isDelete !== (item.event === EVENTS.delete)) {
-        throw new ProtocolError(`event "${item.event}" carries a ${isDelete ? 'tombstone' : 'value'}`);
-      }
-      const id = revOf(item.lastEventId) ?? entry.rev;
-      const checkpoint = Math.max(pos.checkpoint, entry.rev, id);
+  const event = parseLiveEvent(item.event, item.data, item.lastEventId || undefined);
+  switch (event?.type) {
+    case undefined:
+      return undefined;
+    case 'put':
+    case 'delete': {
+      const { entry } = event;
+      const id = event.id === undefined ? undefined : revOf(event.id);
+      // Ids are revs; never let the checkpoint move backwards.
+      const checkpoint = Math.max(pos.checkpoint, entry.rev, id ?? 0);
       ctx.emit(await ctx.store.applyBatch([fromWire(entry)], { checkpoint }));
       pos.checkpoint = checkpoint;
       // What we send back is what is durable, not merely what we read.
       pos.lastEventId = String(checkpoint);
       return undefined;
     }
-    case EVENTS.ready:
+    case 'ready':
       hooks.ready();
       return undefined;
-    case EVENTS.reset:
-      return 'reset';
-    case EVENTS.storeDeleted:
-      return 'store-deleted';
-    default:
-      // Unknown events are ignored, so the server can add some later.
-      return undefined;
+    case 'reset':
+    case 'store-deleted':
+      return event.type;
   }
 }
 

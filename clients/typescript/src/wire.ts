@@ -4,7 +4,8 @@
  * before it is applied, not corrupt the replica.
  */
 import { ProtocolError } from './errors.js';
-import type { AckResponse, BatchResponse, HandshakeResponse, WireEntry } from './types.js';
+import { EVENTS } from './protocol.js';
+import type { AckResponse, BatchResponse, HandshakeResponse, LiveEvent, WireEntry } from './types.js';
 
 type Obj = Record<string, unknown>;
 
@@ -63,8 +64,38 @@ export function parseAck(v: unknown): AckResponse {
   return v as unknown as AckResponse;
 }
 
-/** Parses the JSON `data:` of an SSE event. */
-export function parseEventData(event: string, data: string): unknown {
+/**
+ * A live-feed event from its SSE name, data and id; undefined for event names
+ * we do not know, which are ignored so the server can add some later.
+ */
+export function parseLiveEvent(event: string, data: string, id: string | undefined): LiveEvent | undefined {
+  switch (event) {
+    case EVENTS.put:
+    case EVENTS.delete: {
+      const entry = parseWireEntry(parseJson(event, data));
+      if ('deleted' in entry) {
+        if (event === EVENTS.delete) return { type: 'delete', id, entry };
+      } else if (event === EVENTS.put) {
+        return { type: 'put', id, entry };
+      }
+      throw new ProtocolError(`event "${event}" carries ${'deleted' in entry ? 'a tombstone' : 'a value'}`);
+    }
+    case EVENTS.ready: {
+      const v = parseJson(event, data);
+      if (!isObj(v) || !isRev(v['headRev'])) fail('ready event', v);
+      return { type: 'ready', id, data: { headRev: v['headRev'] } };
+    }
+    // The data of these is not needed; it is there only so the event dispatches.
+    case EVENTS.reset:
+      return { type: 'reset', id };
+    case EVENTS.storeDeleted:
+      return { type: 'store-deleted', id };
+    default:
+      return undefined;
+  }
+}
+
+function parseJson(event: string, data: string): unknown {
   try {
     return JSON.parse(data) as unknown;
   } catch {
