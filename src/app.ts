@@ -15,10 +15,14 @@ import { healthzRoute, metricsRoute, readyzRoute } from './routes/health.routes.
 import { registerKeyHandlers } from './routes/keys.handlers.js';
 import { registerStoreHandlers } from './routes/stores.handlers.js';
 import { registerSyncHandlers } from './routes/sync.handlers.js';
+import { registerTokenHandlers } from './routes/tokens.handlers.js';
+import { corsMiddleware } from './http/cors.js';
 
 export interface CreateAppOptions {
   /** one JSON line per request; default: console.log */
   log?: ((line: string) => void) | false;
+  /** browser origins allowed to call the API (CORS); `*` for any; default none */
+  corsOrigins?: string[];
 }
 
 export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): OpenAPIHono {
@@ -33,6 +37,19 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): OpenAPIHo
     },
   });
   const log = opts.log === false ? undefined : (opts.log ?? ((line: string) => console.log(line)));
+
+  // While stopping, keep-alive clients are told to reconnect (to another instance), so
+  // busy connections drain and the process exits instead of serving them until the force timeout.
+  app.use(async (c, next) => {
+    await next();
+    if (!deps.accepting()) {
+      try {
+        c.res.headers.set('Connection', 'close');
+      } catch {
+        /* a response with immutable headers: the force timeout covers it */
+      }
+    }
+  });
 
   // Request log and metrics: the route pattern, never keys, values or tokens.
   app.use(async (c, next) => {
@@ -55,6 +72,9 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): OpenAPIHo
     );
   });
 
+  // Before every auth middleware: a preflight carries no token.
+  if (opts.corsOrigins && opts.corsOrigins.length > 0) app.use(corsMiddleware(opts.corsOrigins));
+
   app.onError(handleError);
   app.notFound((c) => notFoundOrMethod(app, c));
 
@@ -69,6 +89,7 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): OpenAPIHo
   );
 
   registerStoreHandlers(app, deps);
+  registerTokenHandlers(app, deps);
   registerKeyHandlers(app, deps);
   registerSyncHandlers(app, deps);
   registerEventHandlers(app, deps);

@@ -3,6 +3,8 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Database } from './db/client.js';
 import type { Limits } from './env.js';
 import type { LiveHub } from './live/hub.js';
+import type { Guard } from './http/guard.js';
+import type { Admission } from './live/admission.js';
 import type { Metrics } from './metrics.js';
 import type { PolicyRegistry } from './sync/policies.js';
 
@@ -13,6 +15,10 @@ export interface AppDeps {
   adminToken: string | undefined;
   policies: PolicyRegistry;
   metrics: Metrics;
+  /** per-client rate limits and session quotas (this process) */
+  guard: Guard;
+  /** live feed slots: per client, per store, per server */
+  admission: Admission;
   /** false while shutting down: readiness fails and new live feeds are refused */
   accepting: () => boolean;
 }

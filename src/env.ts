@@ -30,6 +30,24 @@ const duration = z.string().transform((text, ctx) => {
   return ms;
 });
 
+/** `https://app.example, http://localhost:3000` (or `*`): exact origins, no paths. */
+const corsOrigins = z.string().transform((text, ctx) => {
+  const origins = text.split(',').map((o) => o.trim()).filter((o) => o !== '');
+  for (const origin of origins) {
+    let ok = origin === '*';
+    try {
+      ok ||= new URL(origin).origin === origin;
+    } catch {
+      /* not a URL */
+    }
+    if (!ok) {
+      ctx.addIssue({ code: 'custom', message: `"${origin}" is not an origin like https://app.example.com (scheme, host, optional port; no path)` });
+      return z.NEVER;
+    }
+  }
+  return origins;
+});
+
 const EnvSchema = z.object({
   PORT: int(0, 65535).default(8787),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -51,6 +69,17 @@ const EnvSchema = z.object({
   KEYSYNC_TOMBSTONE_RETENTION: duration.default(parseDuration('7d')!),
   KEYSYNC_PURGE_INTERVAL_MS: int(10).default(60_000),
   KEYSYNC_LOG: z.enum(['off', 'info']).default('info'),
+  // Access control and abuse limits (docs/security.md has the table).
+  KEYSYNC_CORS_ORIGINS: corsOrigins.default([]),
+  KEYSYNC_RATE_LIMIT: int(0, 1_000_000).default(500),
+  KEYSYNC_RATE_BURST: int(1, 10_000_000).default(1000),
+  KEYSYNC_AUTH_FAILURE_LIMIT: int(0, 1_000_000).default(20),
+  KEYSYNC_MAX_SESSIONS_PER_STORE: int(1, 1_000_000).default(500),
+  KEYSYNC_MAX_SESSIONS_PER_CLIENT: int(1, 1_000_000).default(16),
+  KEYSYNC_MAX_SUBSCRIBERS: int(1, 1_000_000).default(5000),
+  KEYSYNC_MAX_SUBSCRIBERS_PER_STORE: int(1, 1_000_000).default(2000),
+  KEYSYNC_MAX_SUBSCRIBERS_PER_CLIENT: int(1, 1_000_000).default(32),
+  KEYSYNC_REQUEST_TIMEOUT_MS: int(100, 3_600_000).default(60_000),
 });
 
 export type Env = z.output<typeof EnvSchema>;
@@ -67,6 +96,21 @@ export interface Limits {
   maxHaveKeys: number;
   subscriberQueue: number;
   tombstoneRetentionMs: number;
+  /** requests per second per token and client address (token bucket refill); 0 disables */
+  rateLimit: number;
+  /** bucket size: requests a client may send at once before the rate applies */
+  rateBurst: number;
+  /** requests with an unknown token per second per client address (burst 5x); 0 disables */
+  authFailureLimit: number;
+  /** open (not done, not expired) sync sessions per store */
+  maxSessionsPerStore: number;
+  /** open sync sessions per token and client address, counted in this process */
+  maxSessionsPerClient: number;
+  /** live feeds of this process */
+  maxSubscribers: number;
+  maxSubscribersPerStore: number;
+  /** live feeds per token and client address */
+  maxSubscribersPerClient: number;
 }
 
 export const DEFAULT_LIMITS: Limits = limitsFrom(EnvSchema.parse({}));
@@ -84,6 +128,14 @@ export function limitsFrom(env: Env): Limits {
     maxHaveKeys: env.KEYSYNC_MAX_HAVE_KEYS,
     subscriberQueue: env.KEYSYNC_SUBSCRIBER_QUEUE,
     tombstoneRetentionMs: env.KEYSYNC_TOMBSTONE_RETENTION,
+    rateLimit: env.KEYSYNC_RATE_LIMIT,
+    rateBurst: env.KEYSYNC_RATE_BURST,
+    authFailureLimit: env.KEYSYNC_AUTH_FAILURE_LIMIT,
+    maxSessionsPerStore: env.KEYSYNC_MAX_SESSIONS_PER_STORE,
+    maxSessionsPerClient: env.KEYSYNC_MAX_SESSIONS_PER_CLIENT,
+    maxSubscribers: env.KEYSYNC_MAX_SUBSCRIBERS,
+    maxSubscribersPerStore: env.KEYSYNC_MAX_SUBSCRIBERS_PER_STORE,
+    maxSubscribersPerClient: env.KEYSYNC_MAX_SUBSCRIBERS_PER_CLIENT,
   };
 }
 

@@ -2,10 +2,12 @@
  * One error type for every failure the API reports, turned into an RFC 9457
  * `application/problem+json` response in exactly one place (`problemResponse`).
  */
+import { DrizzleQueryError } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 
 import { PROBLEM_TYPE_BASE, MEDIA_TYPES, type ProblemKind } from '../clients/typescript/src/protocol.js';
+import { WalkLimitError, WalkRefError } from './options/walk.js';
 
 export type { ProblemKind };
 export const PROBLEM_CONTENT_TYPE = MEDIA_TYPES.problem;
@@ -56,12 +58,28 @@ export function problemResponse(err: ProblemError): Response {
   });
 }
 
-/** True for errors a database driver raises when the server is unreachable. */
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+
+/**
+ * True for errors a database driver raises when the server is unreachable,
+ * shutting down or out of connections. drizzle wraps driver errors in a
+ * DrizzleQueryError whose `cause` holds the driver's error, so the cause
+ * chain is searched too.
+ */
 export function isDatabaseUnavailable(err: unknown): boolean {
-  const code = (err as { code?: string } | null)?.code;
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (isUnavailableCode((e as { code?: unknown }).code)) return true;
+  }
+  return false;
+}
+
+function isUnavailableCode(code: unknown): boolean {
+  if (typeof code !== 'string') return false;
   return (
-    code === 'ECONNREFUSED' ||
-    code === 'ECONNRESET' ||
+    UNAVAILABLE_CODES.has(code) ||
+    code.startsWith('08') || // connection_exception class
+    code === '53300' || // too_many_connections
+    code === '57P02' || // crash_shutdown
     code === 'CONNECTION_CLOSED' ||
     code === 'CONNECTION_ENDED' ||
     code === 'CONNECT_TIMEOUT' ||
@@ -80,6 +98,11 @@ export function toProblem(err: unknown): ProblemError {
     if (err.status === 413) return new ProblemError(413, 'payload-too-large', 'Payload Too Large', err.message || undefined);
     return new ProblemError(err.status, err.status === 404 ? 'not-found' : 'validation', err.message || 'Bad Request');
   }
+  // The store's walk option cannot be evaluated on its data: a problem of the
+  // store's configuration, not of the server, and retrying will not help.
+  if (err instanceof WalkLimitError || err instanceof WalkRefError) {
+    return new ProblemError(422, 'walk-failed', 'Walk Failed', err.message);
+  }
   if (isDatabaseUnavailable(err)) {
     return new ProblemError(503, 'unavailable', 'Service Unavailable', 'The database is not reachable; retry later', undefined, {
       'retry-after': '1',
@@ -92,7 +115,9 @@ export function handleError(err: unknown, c: Context): Response {
   const problem = toProblem(err);
   if (problem.status >= 500 && problem.kind === 'internal') {
     // Log the cause without request data (values and tokens stay out of logs).
-    console.error(JSON.stringify({ level: 'error', msg: 'unhandled', path: c.req.path, error: String((err as Error)?.stack ?? err) }));
+    // drizzle's wrapper message carries the query parameters (values, token hashes): log its cause instead.
+    const logged = err instanceof DrizzleQueryError && err.cause ? err.cause : err;
+    console.error(JSON.stringify({ level: 'error', msg: 'unhandled', path: c.req.path, error: String((logged as Error)?.stack ?? logged) }));
   }
   return problemResponse(problem);
 }

@@ -39,10 +39,11 @@ async function main(): Promise<void> {
     limits: limitsFrom(env),
     housekeepingMs: env.KEYSYNC_PURGE_INTERVAL_MS,
     log: env.KEYSYNC_LOG === 'off' ? false : undefined,
+    corsOrigins: env.KEYSYNC_CORS_ORIGINS,
     defaultMetrics: true,
   });
 
-  const server = serve({ fetch: keysync.app.fetch, port: env.PORT, hostname: env.HOST }, (info) => {
+  const server = serve({ fetch: keysync.app.fetch, port: env.PORT, hostname: env.HOST, serverOptions: requestTimeouts(env.KEYSYNC_REQUEST_TIMEOUT_MS) }, (info) => {
     const where = env.DATABASE_URL ? 'PostgreSQL' : `embedded PGlite in ${env.KEYSYNC_DATA_DIR}`;
     console.log(
       JSON.stringify({ level: 'info', msg: `keysync listening on http://${env.HOST}:${info.port}`, database: where, auth: env.KEYSYNC_ADMIN_TOKEN ? 'tokens' : 'open (loopback only)' }),
@@ -57,6 +58,8 @@ async function main(): Promise<void> {
     // Stop accepting connections; in-flight requests (writes included) run to completion.
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     await keysync.close({ closeDatabase: false }); // ends live feeds cleanly
+    // Connections left idle (keep-alive, ended feeds) would otherwise hold the exit for the keep-alive timeout.
+    if ('closeIdleConnections' in server) server.closeIdleConnections();
     const force = setTimeout(() => {
       if ('closeAllConnections' in server) server.closeAllConnections();
     }, 10_000);
@@ -68,6 +71,20 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+/**
+ * A client that trickles its headers or body (slowloris) holds a socket and
+ * a request; node drops it with 408 once the whole request has not arrived
+ * within the timeout. Responses (live feeds) are not limited by this.
+ */
+function requestTimeouts(ms: number) {
+  return {
+    requestTimeout: ms,
+    headersTimeout: Math.min(ms, 10_000),
+    // How often node checks those timeouts (its default, 30 s, would let a short timeout overrun).
+    connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(ms / 4))),
+  };
 }
 
 void main().catch((err) => fail(String((err as Error)?.message ?? err)));

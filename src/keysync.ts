@@ -9,9 +9,11 @@ import { createApp, type CreateAppOptions } from './app.js';
 import { openDatabase, type Database } from './db/client.js';
 import { migrate } from './db/migrate.js';
 import { DEFAULT_LIMITS, type Limits } from './env.js';
+import { Guard } from './http/guard.js';
+import { Admission } from './live/admission.js';
 import { LiveHub } from './live/hub.js';
 import { createMetrics } from './metrics.js';
-import type { PolicyFunctions } from './options/index.js';
+import type { CompileLimits, PolicyFunctions } from './options/index.js';
 import { dropIdleSessions, purgeTombstones } from './store/purge.js';
 import { PolicyRegistry } from './sync/policies.js';
 
@@ -27,6 +29,8 @@ export interface KeysyncOptions extends CreateAppOptions {
   housekeepingMs?: number;
   /** library form of the sync options, per store id: filter(key, value), sortKey(key), walk(read, roots) */
   policies?: Record<string, PolicyFunctions>;
+  /** bounds of the built-in walk: maxWalkKeys (default 10,000,000; beyond it a handshake answers 422 walk-failed), walkChunkSize */
+  walkLimits?: CompileLimits;
   /** process-wide metrics (GC, memory) on /metrics */
   defaultMetrics?: boolean;
 }
@@ -61,11 +65,13 @@ export async function createKeysync(options: KeysyncOptions = {}): Promise<Keysy
       hub,
       limits,
       adminToken: options.adminToken,
-      policies: new PolicyRegistry(options.policies),
+      policies: new PolicyRegistry(options.policies, options.walkLimits),
       metrics,
+      guard: new Guard(limits),
+      admission: new Admission(limits),
       accepting: () => accepting,
     },
-    { log: options.log },
+    { log: options.log, corsOrigins: options.corsOrigins },
   );
 
   const housekeeping = async () => ({

@@ -9,10 +9,11 @@ import * as health from './routes/health.routes.js';
 import * as keys from './routes/keys.routes.js';
 import * as storesRoutes from './routes/stores.routes.js';
 import * as sync from './routes/sync.routes.js';
+import * as tokensRoutes from './routes/tokens.routes.js';
 
 const isRoute = (v: unknown): v is RouteConfig => typeof v === 'object' && v !== null && 'method' in v && 'path' in v && 'responses' in v;
 
-export const ALL_ROUTES: RouteConfig[] = [health, storesRoutes, keys, sync, events].flatMap((mod) => Object.values(mod).filter(isRoute));
+export const ALL_ROUTES: RouteConfig[] = [health, storesRoutes, tokensRoutes, keys, sync, events].flatMap((mod) => Object.values(mod).filter(isRoute));
 
 const VERSION = '1.0.0';
 
@@ -38,6 +39,7 @@ export function openApiDocument(): ReturnType<OpenAPIHono['getOpenAPI31Document'
     security: [{ bearer: [] }],
     tags: [
       { name: 'Stores', description: 'Register and configure stores' },
+      { name: 'Tokens', description: 'Per-store read and write tokens (admin)' },
       { name: 'Keys', description: 'Read and write keys' },
       { name: 'Sync', description: 'Handshake, batches and acknowledgements' },
       { name: 'Live', description: 'Server-Sent Events feed' },

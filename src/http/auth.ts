@@ -9,12 +9,15 @@ import type { MiddlewareHandler } from 'hono';
 import type { Db } from '../db/client.js';
 import { tokens } from '../db/schema.js';
 import { ProblemError } from '../errors.js';
+import { clientAddress, setPrincipal, tooManyRequests, type Guard } from './guard.js';
 
 export type Scope = 'read' | 'write' | 'admin';
 
 export interface AuthSettings {
   db: Db;
   adminToken: string | undefined;
+  /** per-client rate limits (absent: none) */
+  guard?: Guard;
 }
 
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
@@ -32,17 +35,33 @@ const forbidden = (detail: string) => new ProblemError(403, 'forbidden', 'Forbid
 
 export function authorize(settings: AuthSettings, scope: Scope): MiddlewareHandler {
   return async (c, next) => {
-    if (settings.adminToken === undefined) return next();
+    if (settings.adminToken === undefined) {
+      setPrincipal(c, { kind: 'open' });
+      return next();
+    }
     const header = c.req.header('authorization') ?? '';
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match) throw unauthorized();
     const token = match[1]!;
-    if (sameSecret(token, settings.adminToken)) return next();
+    if (sameSecret(token, settings.adminToken)) {
+      setPrincipal(c, { kind: 'admin' });
+      return next();
+    }
+    // Unknown tokens cost a database lookup: an address that keeps guessing is slowed down.
+    const address = clientAddress(c);
+    const guessing = settings.guard?.authFailures.peek(address) ?? 0;
+    if (guessing > 0) throw tooManyRequests(guessing, 'Too many requests with unknown tokens from this address (KEYSYNC_AUTH_FAILURE_LIMIT)');
     const [row] = await settings.db
-      .select({ storeId: tokens.storeId, scope: tokens.scope })
+      .select({ id: tokens.id, storeId: tokens.storeId, scope: tokens.scope })
       .from(tokens)
       .where(eq(tokens.hash, hashToken(token)));
-    if (!row) throw unauthorized();
+    if (!row) {
+      settings.guard?.authFailures.take(address);
+      throw unauthorized();
+    }
+    setPrincipal(c, { kind: 'token', tokenId: row.id, storeId: row.storeId, scope: row.scope });
+    const wait = settings.guard?.requests.take(`${row.id}@${address}`) ?? 0;
+    if (wait > 0) throw tooManyRequests(wait, 'Request rate of this token exceeded (KEYSYNC_RATE_LIMIT)');
     if (scope === 'admin') throw forbidden('This route needs the admin token');
     if (row.storeId !== c.req.param('storeId')) throw forbidden('This token belongs to another store');
     if (scope === 'write' && row.scope !== 'write') throw forbidden('This token may only read');

@@ -18,6 +18,12 @@ export const ProblemSchema = z
 export const problemContent = { 'application/problem+json': { schema: ProblemSchema } };
 export const problem = (description: string) => ({ description, content: problemContent });
 
+/** Answers any route backed by the database may give under load or outage (docs/security.md). */
+export const limitProblems = {
+  429: problem('Rate or quota exceeded (too-many-requests, too-many-sessions, too-many-subscribers): retry after `Retry-After` seconds'),
+  503: problem('The database is not reachable or the server is at capacity (unavailable): retry after `Retry-After` seconds'),
+};
+
 export const StoreIdParam = z.uuid().openapi({
   param: { name: 'storeId', in: 'path' },
   description: 'Store id: UUIDv5 of the RFC 8785 canonical config.',

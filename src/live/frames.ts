@@ -9,12 +9,21 @@ import type { EntryRow } from '../store/reads.js';
 export interface LiveRow {
   key: string;
   rev: number;
+  deleted: boolean;
+  /** the JSON value's text (null for bytes and deletes), for a value-level filter */
+  json: string | null;
   frame: string;
 }
 
 export function rowFrame(row: EntryRow): LiveRow {
   const event = row.deleted ? 'delete' : 'put';
-  return { key: row.key, rev: row.rev, frame: `event: ${event}\nid: ${row.rev}\ndata: ${entryJson(row)}\n\n` };
+  return {
+    key: row.key,
+    rev: row.rev,
+    deleted: row.deleted,
+    json: row.json,
+    frame: `event: ${event}\nid: ${row.rev}\ndata: ${entryJson(row)}\n\n`,
+  };
 }
 
 export const readyFrame = (headRev: number) => `event: ready\ndata: {"headRev":${headRev}}\n\n`;
@@ -23,6 +32,9 @@ export const resetFrame = (reason: string, headRev: number, purgedRev: number) =
   `event: reset\ndata: ${JSON.stringify({ reason, headRev, purgedRev })}\n\n`;
 
 export const storeDeletedFrame = (storeId: string) => `event: store-deleted\ndata: ${JSON.stringify({ storeId })}\n\n`;
+
+/** The token that opened the feed was revoked; the stream closes. */
+export const revokedFrame = (storeId: string) => `event: revoked\ndata: ${JSON.stringify({ storeId })}\n\n`;
 
 /** A comment keeps proxies from cutting the idle connection; the id moves the client's Last-Event-ID. */
 export const heartbeatFrame = (rev: number) => `: ping\nid: ${rev}\n\n`;

@@ -85,6 +85,9 @@ export class LiveHub {
   }
 
   private onNotify(payload: string): void {
+    // `<storeId>:revoked:<tokenId>`: a token revoked on any instance ends the feeds it opened here.
+    const revoked = /^([^:]+):revoked:(.+)$/.exec(payload);
+    if (revoked) return this.endStore(revoked[1]!, 'revoked', (s) => s.tokenId === revoked[2]);
     const sep = payload.lastIndexOf(':');
     const storeId = payload.slice(0, sep);
     if (payload.slice(sep + 1) === 'deleted') this.storeDeleted(storeId);

@@ -13,6 +13,10 @@ export class Subscriber {
   /** highest rev the tailer has passed while this subscriber was attached */
   passedRev = 0;
   ended: EndReason | undefined;
+  /** id of the store token that opened this feed (admin and open mode: none), so revoking it ends the feed */
+  tokenId: string | undefined;
+  /** called once when the subscriber ends (the feed cuts the connection on overflow) */
+  onEnd: ((reason: EndReason) => void) | undefined;
   private notify: (() => void) | undefined;
 
   constructor(
@@ -23,12 +27,16 @@ export class Subscriber {
 
   push(rows: LiveRow[], upTo: number): void {
     if (this.ended) return;
+    // Behind means `limit` rows of earlier pushes still untaken. One push larger than the
+    // limit (a big atomic write, a tailer page) onto an empty mailbox is not falling behind;
+    // the bound is limit + one tailer page of shared frames.
+    const behind = this.queue.length;
     for (const row of rows) {
       if (!this.accepts(row.key)) continue;
       this.queue.push(row);
     }
     this.passedRev = upTo;
-    if (this.queue.length > this.limit) {
+    if (behind >= this.limit && this.queue.length > behind) {
       this.queue = [];
       this.end('overflow');
     }
@@ -36,7 +44,10 @@ export class Subscriber {
   }
 
   end(reason: EndReason): void {
-    if (!this.ended) this.ended = reason;
+    if (!this.ended) {
+      this.ended = reason;
+      this.onEnd?.(reason);
+    }
     this.wakeUp();
   }
 

@@ -8,11 +8,14 @@ export const ResetEventSchema = z
 export const StoreDeletedEventSchema = z
   .object({ storeId: z.uuid() })
   .openapi('StoreDeletedEvent', { description: 'Data of `event: store-deleted`; the stream then closes.' });
+export const RevokedEventSchema = z
+  .object({ storeId: z.uuid() })
+  .openapi('RevokedEvent', { description: 'Data of `event: revoked`: the token that opened the feed was revoked; the stream then closes.' });
 export const LiveEventSchema = z
   .object({
-    event: z.enum(['put', 'delete', 'ready', 'reset', 'store-deleted']),
+    event: z.enum(['put', 'delete', 'ready', 'reset', 'store-deleted', 'revoked']),
     id: z.string().optional().openapi({ description: 'The rev, on put and delete (and on heartbeats).' }),
-    data: z.union([EntrySchema, ReadyEventSchema, ResetEventSchema, StoreDeletedEventSchema]),
+    data: z.union([EntrySchema, ReadyEventSchema, ResetEventSchema, StoreDeletedEventSchema, RevokedEventSchema]),
   })
   .openapi('LiveEvent', {
     description:
@@ -43,6 +46,7 @@ export const eventsRoute = createRoute({
     401: problem('No or unknown token'),
     403: problem('The token lacks the scope or belongs to another store'),
     404: problem('No such store'),
-    503: problem('The server is shutting down'),
+    429: problem('Too many live feeds for this store or this client (too-many-subscribers), or the token\'s request rate is exceeded; retry after `Retry-After`'),
+    503: problem('The server is shutting down, or serves KEYSYNC_MAX_SUBSCRIBERS feeds already (too-many-subscribers); retry after `Retry-After`'),
   },
 });

@@ -14,7 +14,7 @@ const encoder = new TextEncoder();
 export function registerKeyHandlers(app: App, deps: AppDeps): void {
   const { db } = deps.database;
   const { limits } = deps;
-  const auth = { db, adminToken: deps.adminToken };
+  const auth = { db, adminToken: deps.adminToken, guard: deps.guard };
   const onCommit = ({ storeId }: { storeId: string }) => deps.hub.committed(storeId);
 
   app.on(['PUT', 'DELETE'], '/v1/stores/:storeId/keys/*', authorize(auth, 'write'));

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { KeyMetaSchema, KeyParam, ListQuery, StoreIdParam, WriteResultSchema, problem } from '../http/schemas.js';
+import { KeyMetaSchema, KeyParam, ListQuery, StoreIdParam, WriteResultSchema, limitProblems, problem } from '../http/schemas.js';
 
 const tags = ['Keys'];
 const json = <T>(schema: T) => ({ 'application/json': { schema } });
@@ -8,6 +8,7 @@ const common = {
   400: problem('The request is not valid (bad key, malformed JSON, bad header)'),
   401: problem('No or unknown token'),
   403: problem('The token lacks the scope or belongs to another store'),
+  ...limitProblems,
   404: problem('No such store (or key)'),
 };
 

@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { SyncOptionsSchema } from '../options/index.js';
-import { ListQuery, StoreConfigSchema, StoreIdParam, StoreSchema, problem } from '../http/schemas.js';
+import { ListQuery, StoreConfigSchema, StoreIdParam, StoreSchema, limitProblems, problem } from '../http/schemas.js';
 
 const tags = ['Stores'];
 const json = <T>(schema: T) => ({ 'application/json': { schema } });
@@ -8,6 +8,7 @@ const common = {
   400: problem('The request is not valid'),
   401: problem('No or unknown token'),
   403: problem('The token lacks the scope or belongs to another store'),
+  ...limitProblems,
   415: problem('The body is not application/json'),
 };
 

@@ -2,7 +2,9 @@ import type { App, AppDeps } from '../deps.js';
 import { ProblemError } from '../errors.js';
 import { authorize } from '../http/auth.js';
 import { limitBody, requireJson } from '../http/request.js';
+import { clientKey } from '../http/guard.js';
 import { handshake } from '../sync/handshake.js';
+import { admitSession } from '../sync/quota.js';
 import { acknowledge, cancelSession, fetchBatch, sessionStatus } from '../sync/sessions.js';
 import { ackRoute, batchRoute, cancelSessionRoute, handshakeRoute, sessionStatusRoute } from './sync.routes.js';
 
@@ -10,7 +12,7 @@ export function registerSyncHandlers(app: App, deps: AppDeps): void {
   const { db } = deps.database;
   const { limits } = deps;
   const timeoutMs = limits.batchTimeoutMs;
-  const auth = { db, adminToken: deps.adminToken };
+  const auth = { db, adminToken: deps.adminToken, guard: deps.guard };
 
   app.use('/v1/stores/:storeId/sync', authorize(auth, 'read'));
   app.use('/v1/stores/:storeId/sync/*', authorize(auth, 'read'));
@@ -29,20 +31,25 @@ export function registerSyncHandlers(app: App, deps: AppDeps): void {
       window: limits.batchWindow,
       timeoutMs,
     });
+    if (result.batches > 0) await admitSession(db, deps.guard, limits, storeId, clientKey(c), result.sessionId);
     deps.metrics.syncSessions.inc();
     return c.json(result, 201);
   });
 
   app.openapi(batchRoute, async (c) => {
     const { storeId, sessionId, cursor } = c.req.valid('param');
-    const body = await fetchBatch(db, storeId, sessionId, cursor, timeoutMs);
+    const body = await fetchBatch(db, storeId, sessionId, cursor, timeoutMs, (options) => deps.policies.policyFor(storeId, options));
+    deps.guard.sessions.touch(sessionId);
     deps.metrics.batches.inc();
     return c.body(body, 200, { 'Content-Type': 'application/json' }) as never;
   });
 
   app.openapi(ackRoute, async (c) => {
     const { storeId, sessionId } = c.req.valid('param');
-    return c.json(await acknowledge(db, storeId, sessionId, c.req.valid('json').cursor, timeoutMs), 200);
+    const result = await acknowledge(db, storeId, sessionId, c.req.valid('json').cursor, timeoutMs);
+    if (result.done) deps.guard.sessions.release(sessionId);
+    else deps.guard.sessions.touch(sessionId);
+    return c.json(result, 200);
   });
 
   app.openapi(sessionStatusRoute, async (c) => {
@@ -53,6 +60,7 @@ export function registerSyncHandlers(app: App, deps: AppDeps): void {
   app.openapi(cancelSessionRoute, async (c) => {
     const { storeId, sessionId } = c.req.valid('param');
     await cancelSession(db, storeId, sessionId);
+    deps.guard.sessions.release(sessionId);
     return c.body(null, 204);
   });
 }

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { EntrySchema, RevSchema, StoreIdParam, TsSchema, problem } from '../http/schemas.js';
+import { EntrySchema, RevSchema, StoreIdParam, TsSchema, limitProblems, problem } from '../http/schemas.js';
 
 const tags = ['Sync'];
 const json = <T>(schema: T) => ({ 'application/json': { schema } });
@@ -15,6 +15,7 @@ const common = {
   400: problem('The request is not valid'),
   401: problem('No or unknown token'),
   403: problem('The token lacks the scope or belongs to another store'),
+  ...limitProblems,
   404: problem('No such store, session or batch'),
 };
 const sessionGone = { 410: problem('The session expired (no fetch or ack within KEYSYNC_BATCH_TIMEOUT_MS); handshake again') };
@@ -71,6 +72,7 @@ export const handshakeRoute = createRoute({
     409: problem('`since` is older than the purged tombstones (since-purged) or ahead of the head (since-ahead): handshake again with `have`'),
     413: problem('The `have` map is too large'),
     415: problem('The body is not application/json'),
+    422: problem("The store's `walk` option could not be evaluated on its data (walk-failed): too many keys reached, or a value its ref paths cannot be evaluated on"),
   },
 });
 

@@ -72,6 +72,20 @@ export async function readByKeys(db: Db, storeId: string, keys: string[]): Promi
   return found;
 }
 
+/**
+ * JSON text of the live keys among `keys`, for the walk: null for a byte
+ * value (present, without refs); absent and deleted keys are missing. Bytes
+ * are never read, and the keys travel as one array parameter, not one
+ * parameter each.
+ */
+export async function readJsonByKeys(db: Db, storeId: string, keys: string[]): Promise<Map<string, string | null>> {
+  const rows = await db
+    .select({ key: entries.key, json: entries.json })
+    .from(entries)
+    .where(and(eq(entries.storeId, storeId), sql`${entries.key} = any(${sql.param(keys)}::text[])`, eq(entries.deleted, false)));
+  return new Map(rows.map((r) => [r.key, r.json]));
+}
+
 /** The compacted change log after `afterRev` (up to `untilRev`), in rev order, one page. */
 export async function readSince(
   db: Db,

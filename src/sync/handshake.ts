@@ -14,7 +14,7 @@ import type { Db } from '../db/client.js';
 import { stores, syncChunks, syncSessions } from '../db/schema.js';
 import { ProblemError, notFound } from '../errors.js';
 import type { StorePolicy } from '../options/index.js';
-import { readByKeys, scanMeta } from '../store/reads.js';
+import { readJsonByKeys, scanMeta } from '../store/reads.js';
 import { formatTs, nowMicros } from '../store/time.js';
 
 export type HandshakeRequest =
@@ -143,7 +143,8 @@ async function diff(
       const synced =
         policy.includesKey(row.key) &&
         (!reachable || reachable.has(row.key)) &&
-        (!withJson || row.json === null || policy.includesValue!(row.key, JSON.parse(row.json)));
+        // A byte value is passed as undefined (see StorePolicy.includesValue).
+        (!withJson || policy.includesValue!(row.key, row.json === null ? undefined : JSON.parse(row.json)));
       if (!synced) continue;
       if (pending) {
         const held = pending.get(row.key);
@@ -161,11 +162,7 @@ async function diff(
 
 /** JSON values of live keys for the walk; byte values map to undefined. */
 async function readJsonValues(tx: Db, storeId: string, keys: string[]): Promise<Map<string, unknown>> {
-  const rows = await readByKeys(tx, storeId, keys);
   const values = new Map<string, unknown>();
-  for (const [key, row] of rows) {
-    if (row.deleted) continue;
-    values.set(key, row.json === null ? undefined : JSON.parse(row.json));
-  }
+  for (const [key, json] of await readJsonByKeys(tx, storeId, keys)) values.set(key, json === null ? undefined : JSON.parse(json));
   return values;
 }

@@ -3,18 +3,21 @@
  * people who embed keysync as a library, plain functions registered per store.
  * Compiled once per options document and reused by handshakes and feeds.
  */
-import { compilePolicy, type PolicyFunctions, type StorePolicy, type SyncOptions } from '../options/index.js';
+import { compilePolicy, type CompileLimits, type PolicyFunctions, type StorePolicy, type SyncOptions } from '../options/index.js';
 
 export class PolicyRegistry {
   private readonly cache = new Map<string, { text: string; policy: StorePolicy }>();
 
-  constructor(private readonly functions: Record<string, PolicyFunctions> = {}) {}
+  constructor(
+    private readonly functions: Record<string, PolicyFunctions> = {},
+    private readonly limits: CompileLimits = {},
+  ) {}
 
   policyFor(storeId: string, options: SyncOptions | Record<string, unknown>): StorePolicy {
     const text = JSON.stringify(options ?? {});
     const cached = this.cache.get(storeId);
     if (cached && cached.text === text) return cached.policy;
-    const policy = compilePolicy(options as SyncOptions, this.functions[storeId]);
+    const policy = compilePolicy(options as SyncOptions, this.functions[storeId], this.limits);
     this.cache.set(storeId, { text, policy });
     return policy;
   }

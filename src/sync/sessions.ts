@@ -4,13 +4,15 @@
  * the database, so any server instance can serve any call of a session; each
  * call locks the session row, so concurrent calls of one session serialise.
  */
-import { and, eq, lte, sql } from 'drizzle-orm';
+import { and, eq, gt, lte, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { syncChunks, syncSessions } from '../db/schema.js';
+import { stores, syncChunks, syncSessions } from '../db/schema.js';
 import { ProblemError, notFound } from '../errors.js';
+import type { StorePolicy } from '../options/index.js';
 import { entryJson } from '../store/entry-json.js';
 import { readByKeys } from '../store/reads.js';
 import { formatTs, nowMicros } from '../store/time.js';
+import { acknowledgeFast, fetchBatchFast } from './fast-path.js';
 
 type SessionRow = typeof syncSessions.$inferSelect;
 
@@ -79,8 +81,21 @@ function checkCursor(session: SessionRow, cursor: number): void {
 /**
  * Returns batch `cursor` as response text: the current value of each of its
  * keys. Refetching a cursor returns the same keys (safe retry).
+ *
+ * With `policyFor`, the store's current policy is applied again: a key the
+ * filter no longer includes (options replaced since the handshake) is left
+ * out, and so is a put whose value a library `filter(key, value)` rejects now.
  */
-export async function fetchBatch(db: Db, storeId: string, sessionId: string, cursor: number, timeoutMs: number): Promise<string> {
+export async function fetchBatch(
+  db: Db,
+  storeId: string,
+  sessionId: string,
+  cursor: number,
+  timeoutMs: number,
+  policyFor?: (options: Record<string, unknown>) => StorePolicy,
+): Promise<string> {
+  const fast = await fetchBatchFast(db, storeId, sessionId, cursor, timeoutMs, policyFor);
+  if (fast !== undefined) return fast;
   return db.transaction(async (txRaw) => {
     const tx = txRaw as unknown as Db;
     const session = await lockSession(tx, storeId, sessionId, timeoutMs);
@@ -103,18 +118,30 @@ export async function fetchBatch(db: Db, storeId: string, sessionId: string, cur
       .where(and(eq(syncChunks.sessionId, sessionId), eq(syncChunks.cursor, cursor)));
     if (!chunk) throw new ProblemError(410, 'session-expired', 'Session Expired', 'the session is complete and its batches were released');
     const rows = await readByKeys(tx, storeId, chunk.keys);
+    const policy = policyFor ? await currentPolicy(tx, storeId, policyFor) : undefined;
     // A key purged since the handshake is skipped: the feed or a new handshake covers it.
     const parts = chunk.keys.flatMap((key) => {
       const row = rows.get(key);
-      return row ? [entryJson(row)] : [];
+      if (!row) return [];
+      if (policy && !policy.includesKey(key)) return [];
+      if (policy?.includesValue && !row.deleted && !policy.includesValue(key, row.json === null ? undefined : JSON.parse(row.json))) return [];
+      return [entryJson(row)];
     });
     const next = cursor + 1 < session.batches ? cursor + 1 : null;
     return `{"cursor":${cursor},"entries":[${parts.join(',')}],"next":${next}}`;
   });
 }
 
+async function currentPolicy(tx: Db, storeId: string, policyFor: (options: Record<string, unknown>) => StorePolicy): Promise<StorePolicy> {
+  const [store] = await tx.select({ options: stores.options }).from(stores).where(eq(stores.id, storeId));
+  if (!store) throw notFound(`store ${storeId}`);
+  return policyFor(store.options as Record<string, unknown>);
+}
+
 /** Acknowledges `cursor` and every batch before it; idempotent. */
 export async function acknowledge(db: Db, storeId: string, sessionId: string, cursor: number, timeoutMs: number): Promise<AckResult> {
+  const fast = await acknowledgeFast(db, storeId, sessionId, cursor, timeoutMs);
+  if (fast !== undefined) return fast;
   return db.transaction(async (txRaw) => {
     const tx = txRaw as unknown as Db;
     let session = await lockSession(tx, storeId, sessionId, timeoutMs);
@@ -126,7 +153,8 @@ export async function acknowledge(db: Db, storeId: string, sessionId: string, cu
       const [sum] = await tx
         .select({ n: sql<number>`coalesce(sum(cardinality(${syncChunks.keys})), 0)::int` })
         .from(syncChunks)
-        .where(and(eq(syncChunks.sessionId, sessionId), lte(syncChunks.cursor, cursor)));
+        // Only the batches this ack newly covers: the earlier ones are already in ackedKeys.
+        .where(and(eq(syncChunks.sessionId, sessionId), gt(syncChunks.cursor, session.acked), lte(syncChunks.cursor, cursor)));
       const [updated] = await tx
         .update(syncSessions)
         .set({ acked: cursor, ackedKeys: session.ackedKeys + Number(sum?.n ?? 0), lastActiveUs: nowMicros() })

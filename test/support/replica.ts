@@ -49,7 +49,11 @@ export class Replica {
   }
 
   /** Handshake (since when it has a checkpoint, else have), fetch and ack every batch. */
-  async sync(server: TestServer, storeId: string, opts: { mode?: 'have' | 'since'; prefix?: string; batchSize?: number } = {}) {
+  async sync(
+    server: TestServer,
+    storeId: string,
+    opts: { mode?: 'have' | 'since'; prefix?: string; batchSize?: number } = {},
+  ): Promise<{ stale: string[]; removed: string[]; headRev: number; batches: number; sessionId: string }> {
     const mode = opts.mode ?? (this.checkpoint > 0 ? 'since' : 'have');
     const body: Record<string, unknown> = mode === 'since' ? { since: this.checkpoint } : { have: this.have() };
     if (opts.prefix !== undefined) body['prefix'] = opts.prefix;

@@ -1,25 +1,32 @@
 /**
- * Typed calls of the keysync API that the sync loop uses.
+ * Typed calls of every route of openapi/openapi.json, one thin method each
+ * over openapi-fetch (`createClient<paths>()` on the generated schema.ts),
+ * so a route change that is regenerated but not followed here is a type
+ * error. Errors are values: `{data, response} | {error: Problem, response}`;
+ * only network failures, aborts and contract violations throw.
  *
- * TODO(schema): when `src/schema.d.ts` exists (npm run -w @keysync/client
- * generate), build this on openapi-fetch over the generated `paths`:
- *
- *   import createClient from 'openapi-fetch';
- *   import type { paths } from './schema.js';
- *   const client = createClient<paths>({ baseUrl, fetch, headers: auth(token) });
- *   handshake: (storeId, body, signal) =>
- *     client.POST('/v1/stores/{storeId}/sync', { params: { path: { storeId } }, body, signal })
- *
- * and expose `client` itself as `api.raw` for the routes the loop does not use
- * (keys, writes, stores, tokens). Keep the method names and the
- * `{data} | {error, response}` results below so sync-client.ts is unchanged;
- * openapi-fetch returns exactly that shape. `events` stays on http.ts, because
- * openapi-fetch parses bodies and SSE needs the raw stream.
+ * The sync path (handshake, batch, ack) also runs the wire.ts checks on what
+ * it receives: generated types are not runtime validation, and a bad entry
+ * must never reach the local store. `raw` is the openapi-fetch client itself,
+ * for middleware or anything the methods do not expose.
  */
-import { createHttp, type FetchLike, type HttpResult } from './http.js';
-import { API_PREFIX, HEADERS } from './protocol.js';
+import { encodeBase64 } from './base64.js';
+import { ProtocolError } from './errors.js';
+import { createRawClient, mediaType, settle, type FetchLike, type HttpResult, type RawClient } from './http.js';
+import { HEADERS, MEDIA_TYPES } from './protocol.js';
+import type { components, paths } from './schema.js';
 import type { AckResponse, BatchResponse, HandshakeRequest, HandshakeResponse } from './types.js';
 import { parseAck, parseBatch, parseHandshake } from './wire.js';
+
+type S = components['schemas'];
+type Query<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends { parameters: { query?: infer Q } }
+  ? NonNullable<Q>
+  : never;
+type Json200<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends {
+  responses: { 200: { content: { 'application/json': infer B } } };
+}
+  ? B
+  : never;
 
 export interface ApiClientOptions {
   baseUrl: string;
@@ -27,52 +34,259 @@ export interface ApiClientOptions {
   fetch?: FetchLike | undefined;
 }
 
-export interface EventsRequest {
+/** Per-call options. */
+export interface CallOptions {
+  signal?: AbortSignal | undefined;
+}
+
+/** Preconditions of a write: `ifMatch` = the rev the key must be at; `ifNoneMatch: '*'` = the key must not exist. */
+export interface WriteOptions extends CallOptions {
+  ifMatch?: number | undefined;
+  ifNoneMatch?: '*' | undefined;
+}
+
+export interface GetKeyOptions extends CallOptions {
+  /** An ETag (or rev) from an earlier read: answered `{kind: 'not-modified'}` when unchanged. */
+  ifNoneMatch?: string | number | undefined;
+}
+
+/** A value read with `getKey`, with its rev and ts from the response headers. */
+export type KeyValue =
+  | { kind: 'json'; key: string; value: unknown; rev: number; ts: string; etag: string }
+  | { kind: 'bytes'; key: string; bytes: Uint8Array; contentType: string; rev: number; ts: string; etag: string }
+  | { kind: 'not-modified'; key: string; etag: string };
+
+export interface EventsRequest extends CallOptions {
   since?: number | undefined;
   prefix?: string | undefined;
   /** Sent as `Last-Event-ID`; the server prefers it over `since`. */
   lastEventId?: string | undefined;
-  signal?: AbortSignal | undefined;
 }
 
+export type StoreQuery = Query<'/v1/stores', 'get'>;
+export type KeyQuery = Query<'/v1/stores/{storeId}/keys', 'get'>;
+export type Health = Json200<'/healthz', 'get'>;
+export type Readiness = Json200<'/readyz', 'get'>;
+
 export interface ApiClient {
-  handshake(storeId: string, body: HandshakeRequest, signal?: AbortSignal): Promise<HttpResult<HandshakeResponse>>;
-  batch(storeId: string, sessionId: string, cursor: number, signal?: AbortSignal): Promise<HttpResult<BatchResponse>>;
-  ack(storeId: string, sessionId: string, cursor: number, signal?: AbortSignal): Promise<HttpResult<AckResponse>>;
-  cancelSession(storeId: string, sessionId: string, signal?: AbortSignal): Promise<HttpResult<undefined>>;
-  /** Opens the live feed; `data` is the unread `text/event-stream` body. */
-  events(storeId: string, req: EventsRequest): Promise<HttpResult<ReadableStream<Uint8Array>>>;
+  /** The openapi-fetch client on the generated paths (auth and fetch already set). */
+  readonly raw: RawClient;
+
+  /** `GET /healthz` */
+  health(o?: CallOptions): Promise<HttpResult<Health>>;
+  /** `GET /readyz`: 503 (an error value) while the database is not ready. */
+  ready(o?: CallOptions): Promise<HttpResult<Readiness>>;
+  /** `GET /metrics`, Prometheus text. */
+  metrics(o?: CallOptions): Promise<HttpResult<string>>;
+
+  /** `GET /v1/stores` (admin), one page. */
+  listStores(query?: StoreQuery, o?: CallOptions): Promise<HttpResult<S['StoreList']>>;
+  /** `POST /v1/stores` (admin): `response.status` is 201 when new, 200 when already registered. */
+  registerStore(body: S['RegisterStore'], o?: CallOptions): Promise<HttpResult<S['Store']>>;
+  getStore(storeId: string, o?: CallOptions): Promise<HttpResult<S['Store']>>;
+  /** `PATCH /v1/stores/{storeId}` (admin): replaces the sync options. */
+  updateStore(storeId: string, body: S['PatchStore'], o?: CallOptions): Promise<HttpResult<S['Store']>>;
+  deleteStore(storeId: string, o?: CallOptions): Promise<HttpResult<undefined>>;
+
+  /** `POST /v1/stores/{storeId}/tokens` (admin): the secret is in this answer only. */
+  createToken(storeId: string, body: S['CreateToken'], o?: CallOptions): Promise<HttpResult<S['NewToken']>>;
+  listTokens(storeId: string, o?: CallOptions): Promise<HttpResult<S['TokenList']>>;
+  revokeToken(storeId: string, tokenId: string, o?: CallOptions): Promise<HttpResult<undefined>>;
+
+  /** `GET .../keys/{key}`; a deleted or absent key is a 404 problem. */
+  getKey(storeId: string, key: string, o?: GetKeyOptions): Promise<HttpResult<KeyValue>>;
+  /** `PUT .../keys/{key}` with a JSON value (`undefined` is not JSON and throws a TypeError). */
+  putKey(storeId: string, key: string, value: unknown, o?: WriteOptions): Promise<HttpResult<S['WriteResult']>>;
+  /** `PUT .../keys/{key}` with bytes; the content type is stored with them. */
+  putBytes(
+    storeId: string, key: string, bytes: Uint8Array, contentType: string, o?: WriteOptions,
+  ): Promise<HttpResult<S['WriteResult']>>;
+  deleteKey(storeId: string, key: string, o?: Omit<WriteOptions, 'ifNoneMatch'>): Promise<HttpResult<S['WriteResult']>>;
+  /** `POST .../writes`: all ops or none, consecutive revs in op order. */
+  write(storeId: string, body: S['BulkWrite'], o?: CallOptions): Promise<HttpResult<S['BulkWriteResult']>>;
+  /** `GET .../keys`: one metadata page in key order; pass `next` as `after` for the following one. */
+  listKeys(storeId: string, query?: KeyQuery, o?: CallOptions): Promise<HttpResult<S['KeyList']>>;
+
+  handshake(storeId: string, body: HandshakeRequest, o?: CallOptions): Promise<HttpResult<HandshakeResponse>>;
+  batch(storeId: string, sessionId: string, cursor: number, o?: CallOptions): Promise<HttpResult<BatchResponse>>;
+  ack(storeId: string, sessionId: string, cursor: number, o?: CallOptions): Promise<HttpResult<AckResponse>>;
+  sessionStatus(storeId: string, sessionId: string, o?: CallOptions): Promise<HttpResult<S['SessionStatus']>>;
+  cancelSession(storeId: string, sessionId: string, o?: CallOptions): Promise<HttpResult<undefined>>;
+  /** Opens the live feed; `data` is the unread `text/event-stream` body (read it with readSse). */
+  events(storeId: string, req?: EventsRequest): Promise<HttpResult<ReadableStream<Uint8Array>>>;
+}
+
+const quoted = (v: string | number) => (typeof v === 'number' ? `"${v}"` : v);
+
+function preconditions(o: WriteOptions | undefined): { 'if-match'?: string; 'if-none-match'?: string } {
+  const h: { 'if-match'?: string; 'if-none-match'?: string } = {};
+  if (o?.ifMatch !== undefined) h['if-match'] = quoted(o.ifMatch);
+  if (o?.ifNoneMatch !== undefined) h['if-none-match'] = o.ifNoneMatch;
+  return h;
 }
 
 /**
  * @example
  * const api = createApiClient({ baseUrl: 'http://127.0.0.1:8787', token });
- * const res = await api.handshake(id, { have: {} });
- * if (res.error) console.error(res.error.title); else console.log(res.data.batches);
+ * const res = await api.putKey(id, 'users/1', { name: 'Ada' });
+ * if (res.error) console.error(res.error.title); else console.log(res.data.rev);
  */
 export function createApiClient(options: ApiClientOptions): ApiClient {
-  const http = createHttp(options);
-  // Ids are UUIDs today, but a path segment is encoded all the same.
-  const store = (id: string) => `${API_PREFIX}/stores/${encodeURIComponent(id)}`;
-  const session = (id: string, sid: string) => `${store(id)}/sync/${encodeURIComponent(sid)}`;
+  const raw = createRawClient(options);
+  const store = (storeId: string) => ({ params: { path: { storeId } } });
+  const session = (storeId: string, sessionId: string) => ({ params: { path: { storeId, sessionId } } });
+  const keyPath = (storeId: string, key: string) => ({ storeId, key });
 
   return {
-    handshake: (storeId, body, signal) =>
-      http.json('POST', `${store(storeId)}/sync`, { body, signal, parse: parseHandshake }),
-    batch: (storeId, sessionId, cursor, signal) =>
-      http.json('GET', `${session(storeId, sessionId)}/batches/${cursor}`, { signal, parse: parseBatch }),
-    ack: (storeId, sessionId, cursor, signal) =>
-      http.json('POST', `${session(storeId, sessionId)}/ack`, { body: { cursor }, signal, parse: parseAck }),
-    cancelSession: (storeId, sessionId, signal) =>
-      http.json('DELETE', session(storeId, sessionId), { signal, parse: () => undefined }),
-    events(storeId, req) {
-      const query = new URLSearchParams();
-      if (req.since !== undefined) query.set('since', String(req.since));
-      if (req.prefix !== undefined) query.set('prefix', req.prefix);
-      const qs = query.toString() === '' ? '' : `?${query.toString()}`;
-      const headers: Record<string, string> = {};
-      if (req.lastEventId !== undefined) headers[HEADERS.lastEventId] = req.lastEventId;
-      return http.stream(`${store(storeId)}/events${qs}`, { headers, signal: req.signal });
+    raw,
+    health: (o) => settle('health', raw.GET('/healthz', { signal: o?.signal })),
+    ready: (o) => settle('ready', raw.GET('/readyz', { signal: o?.signal })),
+    metrics: (o) =>
+      settle('metrics', raw.GET('/metrics', { parseAs: 'text', headers: { [HEADERS.accept]: 'text/plain' }, signal: o?.signal })),
+
+    listStores: (query, o) => settle('list stores', raw.GET('/v1/stores', { params: { query }, signal: o?.signal })),
+    registerStore: (body, o) => settle('register store', raw.POST('/v1/stores', { body, signal: o?.signal })),
+    getStore: (storeId, o) => settle('get store', raw.GET('/v1/stores/{storeId}', { ...store(storeId), signal: o?.signal })),
+    updateStore: (storeId, body, o) =>
+      settle('update store', raw.PATCH('/v1/stores/{storeId}', { ...store(storeId), body, signal: o?.signal })),
+    deleteStore: (storeId, o) =>
+      settle('delete store', raw.DELETE('/v1/stores/{storeId}', { ...store(storeId), signal: o?.signal }), () => undefined),
+
+    createToken: (storeId, body, o) =>
+      settle('create token', raw.POST('/v1/stores/{storeId}/tokens', { ...store(storeId), body, signal: o?.signal })),
+    listTokens: (storeId, o) =>
+      settle('list tokens', raw.GET('/v1/stores/{storeId}/tokens', { ...store(storeId), signal: o?.signal })),
+    revokeToken: (storeId, tokenId, o) =>
+      settle(
+        'revoke token',
+        raw.DELETE('/v1/stores/{storeId}/tokens/{tokenId}', { params: { path: { storeId, tokenId } }, signal: o?.signal }),
+        () => undefined,
+      ),
+
+    async getKey(storeId, key, o) {
+      const header = o?.ifNoneMatch === undefined ? {} : { 'if-none-match': quoted(o.ifNoneMatch) };
+      const call = raw.GET('/v1/stores/{storeId}/keys/{key}', {
+        params: { path: keyPath(storeId, key), header },
+        headers: { [HEADERS.accept]: '*/*' },
+        parseAs: 'arrayBuffer',
+        signal: o?.signal,
+      });
+      const res = await call;
+      const etag = res.response.headers.get(HEADERS.etag) ?? '';
+      if (res.response.status === 304) {
+        return { data: { kind: 'not-modified', key, etag: etag || String(header['if-none-match']) }, response: res.response };
+      }
+      return settle('get key', Promise.resolve(res), (buf) => decodeValue(key, res.response, etag, buf));
+    },
+    putKey(storeId, key, value, o) {
+      if (value === undefined) throw new TypeError('putKey: undefined is not a JSON value');
+      return settle(
+        'put key',
+        raw.PUT('/v1/stores/{storeId}/keys/{key}', {
+          params: { path: keyPath(storeId, key), header: preconditions(o) },
+          body: value,
+          signal: o?.signal,
+        }),
+      );
+    },
+    putBytes: (storeId, key, bytes, contentType, o) =>
+      settle(
+        'put bytes',
+        raw.PUT('/v1/stores/{storeId}/keys/{key}', {
+          params: { path: keyPath(storeId, key), header: preconditions(o) },
+          // The generated type of a binary body is `string`; any BodyInit goes on the wire as is.
+          body: bytes as unknown as string,
+          bodySerializer: (b: unknown) => b,
+          headers: { [HEADERS.contentType]: contentType },
+          signal: o?.signal,
+        }),
+      ),
+    deleteKey: (storeId, key, o) =>
+      settle(
+        'delete key',
+        raw.DELETE('/v1/stores/{storeId}/keys/{key}', {
+          params: { path: keyPath(storeId, key), header: preconditions(o) },
+          signal: o?.signal,
+        }),
+      ),
+    write: (storeId, body, o) =>
+      settle('write', raw.POST('/v1/stores/{storeId}/writes', { ...store(storeId), body, signal: o?.signal })),
+    listKeys: (storeId, query, o) =>
+      settle('list keys', raw.GET('/v1/stores/{storeId}/keys', { params: { path: { storeId }, query }, signal: o?.signal })),
+
+    handshake: (storeId, body, o) =>
+      settle('handshake', raw.POST('/v1/stores/{storeId}/sync', { ...store(storeId), body, signal: o?.signal }), parseHandshake),
+    batch: (storeId, sessionId, cursor, o) =>
+      settle(
+        `batch ${cursor}`,
+        raw.GET('/v1/stores/{storeId}/sync/{sessionId}/batches/{cursor}', {
+          params: { path: { storeId, sessionId, cursor } },
+          signal: o?.signal,
+        }),
+        parseBatch,
+      ),
+    ack: (storeId, sessionId, cursor, o) =>
+      settle(
+        `ack ${cursor}`,
+        raw.POST('/v1/stores/{storeId}/sync/{sessionId}/ack', { ...session(storeId, sessionId), body: { cursor }, signal: o?.signal }),
+        parseAck,
+      ),
+    sessionStatus: (storeId, sessionId, o) =>
+      settle('session status', raw.GET('/v1/stores/{storeId}/sync/{sessionId}', { ...session(storeId, sessionId), signal: o?.signal })),
+    cancelSession: (storeId, sessionId, o) =>
+      settle(
+        'cancel session',
+        raw.DELETE('/v1/stores/{storeId}/sync/{sessionId}', { ...session(storeId, sessionId), signal: o?.signal }),
+        () => undefined,
+      ),
+
+    async events(storeId, req = {}) {
+      const res = await settle(
+        'live feed',
+        raw.GET('/v1/stores/{storeId}/events', {
+          params: {
+            path: { storeId },
+            query: { since: req.since, prefix: req.prefix },
+            header: req.lastEventId === undefined ? {} : { 'last-event-id': req.lastEventId },
+          },
+          headers: { [HEADERS.accept]: MEDIA_TYPES.eventStream },
+          parseAs: 'stream',
+          // Live feeds must never come from a cache.
+          cache: 'no-store',
+          signal: req.signal,
+        }),
+      );
+      if (res.error) return res;
+      const type = res.response.headers.get(HEADERS.contentType);
+      if (mediaType(type) !== MEDIA_TYPES.eventStream || !res.data) {
+        await res.response.body?.cancel().catch(() => undefined);
+        throw new ProtocolError(`GET events: expected ${MEDIA_TYPES.eventStream}, got "${type ?? ''}"`);
+      }
+      return { data: res.data, response: res.response };
     },
   };
+}
+
+/** The value of a `GET .../keys/{key}` answer: JSON for application/json, bytes for any other type. */
+function decodeValue(key: string, response: Response, etag: string, buf: ArrayBuffer | undefined): KeyValue {
+  const rev = Number(response.headers.get(HEADERS.rev));
+  const ts = response.headers.get(HEADERS.ts) ?? '';
+  if (!Number.isSafeInteger(rev) || ts === '') throw new ProtocolError(`get key "${key}": missing ${HEADERS.rev} / ${HEADERS.ts}`);
+  const bytes = new Uint8Array(buf ?? new ArrayBuffer(0));
+  const contentType = response.headers.get(HEADERS.contentType) ?? 'application/octet-stream';
+  if (mediaType(contentType) === MEDIA_TYPES.json) {
+    let value: unknown;
+    try {
+      value = JSON.parse(new TextDecoder().decode(bytes));
+    } catch {
+      throw new ProtocolError(`get key "${key}": application/json body is not JSON`);
+    }
+    return { kind: 'json', key, value, rev, ts, etag };
+  }
+  return { kind: 'bytes', key, bytes, contentType, rev, ts, etag };
+}
+
+/** For callers that hold bytes and want a `writes` op. */
+export function putBytesOp(key: string, bytes: Uint8Array, contentType: string): S['PutBytesOp'] {
+  return { op: 'put', key, base64: encodeBase64(bytes), contentType };
 }

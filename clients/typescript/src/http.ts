@@ -1,15 +1,21 @@
 /**
- * The smallest HTTP layer the sync loop needs, in the openapi-fetch style:
- * errors are values (`{data} | {error, response}`) and the only throws are
- * network failures, aborts and bodies that cannot be read or break the
- * contract (ProtocolError). `fetch` is injectable so tests, proxies and
- * runtimes without a global fetch all work.
+ * The bridge between openapi-fetch and the rest of the client, in the
+ * openapi-fetch style: errors are values (`{data} | {error, response}`, the
+ * error always a Problem) and the only throws are network failures, aborts
+ * and bodies that break the contract (ProtocolError). `fetch` is injectable
+ * so tests, proxies and runtimes without a global fetch all work.
  */
+import createClient, { type Client } from 'openapi-fetch';
 import { ProtocolError } from './errors.js';
 import { HEADERS, MEDIA_TYPES } from './protocol.js';
+import type { paths } from './schema.js';
 import type { Problem } from './types.js';
 
-/** What we need of `fetch`; the global one and most polyfills satisfy it. */
+/**
+ * What we need of `fetch`: called as `fetch(url, init)` with a string URL,
+ * never with a Request object, so the global fetch, polyfills and simple
+ * test doubles all satisfy it.
+ */
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
 export type HttpResult<T> =
@@ -24,96 +30,102 @@ export interface HttpOptions {
   fetch?: FetchLike | undefined;
 }
 
-export interface JsonRequest<T> {
-  body?: unknown;
-  signal?: AbortSignal | undefined;
-  /** Validates the success body; throw ProtocolError when it is wrong. */
-  parse: (body: unknown) => T;
+/** The openapi-fetch client over the generated `paths` of openapi/openapi.json. */
+export type RawClient = Client<paths>;
+
+const INIT = Symbol('keysync.requestInit');
+type Captured = Request & { [INIT]?: { url: string; init: RequestInit } };
+
+/**
+ * openapi-fetch builds a Request and passes it to `fetch`. A Request's body
+ * is a stream, which a `(url, init)` fetch cannot take back portably, so a
+ * Request subclass keeps the URL and init it was built from and the fetch
+ * shim below replays those.
+ */
+function capturingRequest(): typeof Request {
+  return class CapturingRequest extends globalThis.Request {
+    constructor(input: RequestInfo | URL, init: RequestInit = {}) {
+      super(input, init);
+      (this as Captured)[INIT] = { url: typeof input === 'string' ? input : String(input instanceof Request ? input.url : input), init };
+    }
+  };
 }
 
-export interface Http {
-  json<T>(method: string, path: string, req: JsonRequest<T>): Promise<HttpResult<T>>;
-  /** Opens a streaming GET; on success `data` is the unread body. */
-  stream(
-    path: string,
-    req: { headers?: Record<string, string>; signal?: AbortSignal | undefined },
-  ): Promise<HttpResult<ReadableStream<Uint8Array>>>;
-}
-
-export function createHttp(options: HttpOptions): Http {
-  const base = options.baseUrl.replace(/\/+$/, '');
+/**
+ * @example
+ * const raw = createRawClient({ baseUrl: 'http://127.0.0.1:8787' });
+ * const { data } = await raw.GET('/v1/stores/{storeId}', { params: { path: { storeId } } });
+ */
+export function createRawClient(options: HttpOptions): RawClient {
   // Calling a detached `fetch` throws "Illegal invocation" in browsers, so
   // look the global up at call time instead of storing a reference.
   const doFetch: FetchLike = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const headers: Record<string, string> = { [HEADERS.accept]: `${MEDIA_TYPES.json}, ${MEDIA_TYPES.problem}` };
+  if (options.token !== undefined) headers[HEADERS.authorization] = `Bearer ${options.token}`;
+  return createClient<paths>({
+    baseUrl: options.baseUrl.replace(/\/+$/, ''),
+    headers,
+    Request: capturingRequest(),
+    fetch: async (request: Request) => {
+      const captured = (request as Captured)[INIT];
+      if (captured) return doFetch(captured.url, captured.init);
+      // A middleware (raw.use) replaced the request: send what it built.
+      const body = request.body === null ? undefined : await request.arrayBuffer();
+      return doFetch(request.url, { method: request.method, headers: request.headers, body, signal: request.signal });
+    },
+  });
+}
 
-  function headers(extra?: Record<string, string>): Record<string, string> {
-    const h: Record<string, string> = { [HEADERS.accept]: MEDIA_TYPES.json, ...extra };
-    if (options.token !== undefined) h[HEADERS.authorization] = `Bearer ${options.token}`;
-    return h;
+type RawResult<D> = { data?: D; error?: unknown; response: Response };
+
+/**
+ * Turns an openapi-fetch result into an HttpResult: error bodies become
+ * Problems, success bodies go through `parse` (the wire.ts checks on the sync
+ * path) and a body that is not JSON becomes a ProtocolError.
+ */
+export async function settle<D, T = D>(
+  what: string,
+  call: Promise<RawResult<D>>,
+  parse?: (body: D | undefined) => T,
+): Promise<HttpResult<T>> {
+  let res: RawResult<D>;
+  try {
+    res = await call;
+  } catch (cause) {
+    // A cut connection surfaces as a TypeError: keep it a network failure.
+    if (cause instanceof SyntaxError) throw new ProtocolError(`${what}: response is not JSON`);
+    throw cause;
   }
-
-  return {
-    async json<T>(method: string, path: string, req: JsonRequest<T>): Promise<HttpResult<T>> {
-      const init: RequestInit = { method, headers: headers(), signal: req.signal ?? null };
-      if (req.body !== undefined) {
-        init.headers = headers({ [HEADERS.contentType]: MEDIA_TYPES.json });
-        init.body = JSON.stringify(req.body);
-      }
-      const response = await doFetch(base + path, init);
-      if (!response.ok) return { error: await readProblem(response), response };
-      if (response.status === 204) return { data: req.parse(undefined), response };
-      let body: unknown;
-      try {
-        body = await response.json();
-      } catch (cause) {
-        // A cut connection surfaces as a TypeError: keep it a network failure.
-        if (cause instanceof SyntaxError) {
-          throw new ProtocolError(`${method} ${path}: response is not JSON`);
-        }
-        throw cause;
-      }
-      return { data: req.parse(body), response };
-    },
-
-    async stream(path, req) {
-      const response = await doFetch(base + path, {
-        method: 'GET',
-        headers: headers({ [HEADERS.accept]: MEDIA_TYPES.eventStream, ...req.headers }),
-        signal: req.signal ?? null,
-        // Live feeds must never come from a cache.
-        cache: 'no-store',
-      });
-      if (!response.ok) return { error: await readProblem(response), response };
-      const type = response.headers.get(HEADERS.contentType) ?? '';
-      if (!type.toLowerCase().startsWith(MEDIA_TYPES.eventStream) || response.body === null) {
-        await response.body?.cancel().catch(() => undefined);
-        throw new ProtocolError(`GET ${path}: expected ${MEDIA_TYPES.eventStream}, got "${type}"`);
-      }
-      return { data: response.body, response };
-    },
-  };
+  const { response } = res;
+  if (!response.ok) return { error: toProblem(res.error, response), response };
+  return { data: parse ? parse(res.data) : (res.data as T), response };
 }
 
 /**
  * The problem body of an error response. Proxies and load balancers answer
  * with HTML or nothing; synthesize a problem from the status then, so callers
- * handle one shape.
+ * handle one shape. `body` is what openapi-fetch read: parsed JSON, the raw
+ * text, or undefined for an empty body.
  */
-export async function readProblem(response: Response): Promise<Problem> {
-  const text = await response.text();
-  try {
-    const body: unknown = JSON.parse(text);
-    if (typeof body === 'object' && body !== null && typeof (body as Problem).type === 'string') {
-      const p = body as Problem;
-      return { ...p, status: typeof p.status === 'number' ? p.status : response.status };
-    }
-  } catch {
-    // not JSON: fall through
+export function toProblem(body: unknown, response: Response): Problem {
+  if (typeof body === 'object' && body !== null && typeof (body as Problem).type === 'string') {
+    const p = body as Problem;
+    return {
+      ...p,
+      title: typeof p.title === 'string' ? p.title : response.statusText || `HTTP ${response.status}`,
+      status: typeof p.status === 'number' ? p.status : response.status,
+    };
   }
+  const text = typeof body === 'string' ? body : body === undefined ? '' : JSON.stringify(body);
   return {
     type: 'about:blank',
     title: response.statusText || `HTTP ${response.status}`,
     status: response.status,
     ...(text ? { detail: text.slice(0, 200) } : {}),
   };
+}
+
+/** The media type of a Content-Type header, lower case, without parameters. */
+export function mediaType(contentType: string | null): string {
+  return (contentType ?? '').split(';')[0]!.trim().toLowerCase();
 }

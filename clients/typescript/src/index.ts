@@ -2,10 +2,13 @@
  * @keysync/client: the browser-safe core. The Node file store is a separate
  * entry (`@keysync/client/file-store`) so bundlers never see `node:fs`.
  */
-export { createApiClient, type ApiClient, type ApiClientOptions, type EventsRequest } from './api.js';
+export {
+  createApiClient, putBytesOp, type ApiClient, type ApiClientOptions, type CallOptions, type EventsRequest,
+  type GetKeyOptions, type Health, type KeyQuery, type KeyValue, type Readiness, type StoreQuery, type WriteOptions,
+} from './api.js';
 export { Backoff, isRetryable, parseRetryAfter, type BackoffOptions } from './backoff.js';
 export { CallbackError, KeysyncError, ProblemError, ProtocolError, StoreDeletedError } from './errors.js';
-export type { FetchLike, HttpResult } from './http.js';
+export { toProblem, type FetchLike, type HttpResult, type RawClient } from './http.js';
 export type {
   ApplyOptions, BytesRecord, DeletedRecord, JsonRecord, LiveRecord, LocalRecord, LocalStore,
 } from './local-store.js';
@@ -14,6 +17,8 @@ export {
   problemKind, problemType, type EventName, type ProblemKind,
 } from './protocol.js';
 export type { Change } from './records.js';
+/** The generated OpenAPI types (openapi/openapi.json via openapi-typescript). */
+export type { components, operations, paths } from './schema.js';
 export { readSse, SseDecoder, type SseItem } from './sse.js';
 export { canonicalConfig, storeId, type StoreConfig } from './store-id.js';
 export { MemoryStore } from './stores/memory.js';

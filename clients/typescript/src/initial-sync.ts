@@ -31,7 +31,7 @@ export async function initialSync(ctx: SyncContext, mode: HandshakeMode): Promis
     if (ctx.prefix !== undefined) body.prefix = ctx.prefix;
     if (ctx.batchSize !== undefined) body.batchSize = ctx.batchSize;
 
-    const res = await request(ctx, () => ctx.api.handshake(ctx.storeId, body, ctx.signal));
+    const res = await request(ctx, () => ctx.api.handshake(ctx.storeId, body, { signal: ctx.signal }));
     if (res.error) {
       const kind = problemKind(res.error.type);
       if (res.error.status === 409 && (kind === PROBLEMS.sincePurged || kind === PROBLEMS.sinceAhead)) {
@@ -90,7 +90,7 @@ async function runSession(ctx: SyncContext, hs: HandshakeResponse): Promise<'don
 
       ctx.emit(await ctx.store.applyBatch(batch.entries.map(fromWire)));
 
-      const ack = await request(sub, () => ctx.api.ack(ctx.storeId, hs.sessionId, cursor, signal));
+      const ack = await request(sub, () => ctx.api.ack(ctx.storeId, hs.sessionId, cursor, { signal }));
       if (ack.error) {
         if (ack.error.status === 410) return 'expired';
         throw new ProblemError(ack.error, `ack of batch ${cursor}`);
@@ -113,7 +113,7 @@ async function runSession(ctx: SyncContext, hs: HandshakeResponse): Promise<'don
 async function fetchBatch(ctx: SyncContext, sessionId: string, cursor: number): Promise<Fetched> {
   let waits = 0;
   for (;;) {
-    const res = await request(ctx, () => ctx.api.batch(ctx.storeId, sessionId, cursor, ctx.signal));
+    const res = await request(ctx, () => ctx.api.batch(ctx.storeId, sessionId, cursor, { signal: ctx.signal }));
     if (!res.error) return res.data;
     if (res.error.status === 410) return 'expired';
     if (res.error.status === 409 && problemKind(res.error.type) === PROBLEMS.ackRequired) {

@@ -50,6 +50,8 @@ export const EVENTS = {
   reset: 'reset',
   /** The store was unregistered; the stream closes. */
   storeDeleted: 'store-deleted',
+  /** The token that opened the feed was revoked; the stream closes (reconnecting gets 401). */
+  revoked: 'revoked',
 } as const;
 
 export type EventName = (typeof EVENTS)[keyof typeof EVENTS];
@@ -82,9 +84,20 @@ export const PROBLEMS = {
   sessionExpired: 'session-expired',
   /** 412: `If-Match` / `If-None-Match` did not hold. */
   preconditionFailed: 'precondition-failed',
+  /**
+   * 422: the store's `walk` option could not be evaluated on its data (more
+   * keys than the walk limit, or a value the ref paths cannot be evaluated
+   * on); fix the store's options or data, retrying does not help.
+   */
+  walkFailed: 'walk-failed',
   payloadTooLarge: 'payload-too-large',
   unsupportedMediaType: 'unsupported-media-type',
+  /** 429: request rate of this token (per client address) exceeded; honour `Retry-After`. */
   tooManyRequests: 'too-many-requests',
+  /** 429: too many open sync sessions for this store or this client; honour `Retry-After`. */
+  tooManySessions: 'too-many-sessions',
+  /** 429 (this store or this client) / 503 (this server): too many live feeds; honour `Retry-After`. */
+  tooManySubscribers: 'too-many-subscribers',
   internal: 'internal',
   unavailable: 'unavailable',
 } as const;

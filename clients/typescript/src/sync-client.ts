@@ -70,8 +70,10 @@ export class SyncClient {
   readonly #listeners: Listeners;
   readonly #ctx: SyncContext;
   #serverRetryMs: number | undefined;
+  readonly #options: SubscribeOptions;
 
-  constructor(readonly options: SubscribeOptions) {
+  constructor(options: SubscribeOptions) {
+    this.#options = options;
     this.#listeners = new Listeners(options.onChange, (error) => this.#report(error));
     this.#ctx = {
       api: createApiClient(options),
@@ -131,7 +133,7 @@ export class SyncClient {
         const headRev = await initialSync(ctx, mode);
         if (!completed) {
           completed = true;
-          if (this.options.onComplete) this.#listeners.call('onComplete', this.options.onComplete);
+          if (this.#options.onComplete) this.#listeners.call('onComplete', this.#options.onComplete);
         }
         const end = await this.#follow({ checkpoint: headRev, lastEventId: undefined });
         if (end === 'store-deleted') throw new StoreDeletedError(ctx.storeId);
@@ -189,12 +191,12 @@ export class SyncClient {
     if (state === this.#state || (this.#state === 'stopped' && this.#run !== undefined)) return;
     const previous = this.#state;
     this.#state = state;
-    const cb = this.options.onStateChange;
+    const cb = this.#options.onStateChange;
     if (cb) this.#listeners.call('onStateChange', cb, state, error === undefined ? { previous } : { previous, error });
   }
 
   #report(error: Error): void {
-    const cb = this.options.onError;
+    const cb = this.#options.onError;
     if (!cb) return;
     try {
       cb(error);

@@ -1,10 +1,10 @@
 /**
- * Wire shapes of the HTTP contract (API.md), written by hand.
- *
- * TODO(schema): once `src/schema.d.ts` is generated from openapi/openapi.json,
- * turn each of these into an alias of `components['schemas'][...]` so drift
- * between server and client is a type error. Keep the names: the rest of the
- * client imports them from here.
+ * Wire shapes of the HTTP contract (API.md), written by hand on purpose:
+ * they are stricter than the generated `components['schemas']` of
+ * schema.ts (a JSON entry's `value` is required; a handshake has `have` or
+ * `since`, never both) and wire.ts checks responses against them at run
+ * time. test/schema-compat.test.ts pins them to the generated types, so a
+ * server change that breaks them fails typecheck.
  */
 
 /** Fields every entry carries. `ts` is server time (ISO-8601 UTC, microseconds). */

@@ -199,20 +199,21 @@ export class FileStore implements LocalStore {
     // From here on generation gen is the truth, even if we crash right now.
     // Failing past this point would leave us appending to a log that the
     // next open deletes, so any error stops the store instead.
+    const oldLog = this.#log;
+    const oldGen = this.#gen;
     try {
       await syncDir(this.dir);
-      const oldLog = this.#log;
-      const oldGen = this.#gen;
       this.#log = await open(join(this.dir, logName(gen)), 'a');
       this.#gen = gen;
       this.#logBytes = 0;
       await syncDir(this.dir);
-      await oldLog.close();
-      await rm(join(this.dir, logName(oldGen)), { force: true });
     } catch (error) {
       this.#failure = new Error('FileStore: compaction failed; reopen the store', { cause: error });
       throw error;
     }
+    // Leftovers are harmless: the next open deletes logs of other generations.
+    await oldLog.close().catch(() => undefined);
+    await rm(join(this.dir, logName(oldGen)), { force: true }).catch(() => undefined);
   }
 
   /** Runs `fn` after every earlier write; a failed write does not block later ones. */

@@ -30,6 +30,7 @@ export interface Call {
   method: string;
   path: string;
   body: unknown;
+  status: number;
 }
 
 const ts = (rev: number) => `2026-11-26T07:00:00.${String(rev).padStart(6, '0')}Z`;
@@ -74,7 +75,14 @@ export class FakeServer {
     const url = new URL(input);
     const method = init.method ?? 'GET';
     const body: unknown = typeof init.body === 'string' ? JSON.parse(init.body) : undefined;
-    this.calls.push({ method, path: url.pathname + url.search, body });
+    const call: Call = { method, path: url.pathname + url.search, body, status: 0 };
+    this.calls.push(call);
+    const response = await this.#route(url, method, body, init);
+    call.status = response.status;
+    return response;
+  };
+
+  async #route(url: URL, method: string, body: unknown, init: RequestInit): Promise<Response> {
     const fail = this.failNext.findIndex((f) => f.match.test(`${method} ${url.pathname}`));
     if (fail !== -1) {
       const [f] = this.failNext.splice(fail, 1);
@@ -90,7 +98,7 @@ export class FakeServer {
     if (!session || session.expired) return problem(410, 'session-expired');
     if (sub === 'batches') return this.#batch(sid, session, Number(cursor));
     return this.#ack(session, (body as { cursor: number }).cursor);
-  };
+  }
 
   #handshake(body: { have?: Record<string, string>; since?: number }): Response {
     let stale: WireEntry[];

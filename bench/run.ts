@@ -1,0 +1,93 @@
+/**
+ * `npm run bench -- [--quick|--full] [--backend pglite|postgres|both] [--only a,b] [--profile]`
+ *
+ * Runs each workload against a server in its own process, prints a row per
+ * result and writes bench/results/latest.{json,md}.
+ */
+import { parseArgs } from 'node:util';
+import { createBackend } from './lib/backend.js';
+import { contextFor, type BenchContext } from './lib/context.js';
+import { openFloorDb } from './lib/floor-db.js';
+import { waitQuiet } from './lib/machine-load.js';
+import { machine, markdown, printRow, writeReport, type Report, type Row } from './lib/report.js';
+import { handshakeHave } from './workloads/handshake.js';
+import { idleConnections } from './workloads/idle.js';
+import { initialSync } from './workloads/initial-sync.js';
+import { liveFanout } from './workloads/live.js';
+import { writes } from './workloads/writes.js';
+
+const ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+
+const PLAN = {
+  quick: { sync: [20_000], subscribers: [1, 100], liveSeconds: 5, writeSeconds: 5, handshakeKeys: 100_000, idle: 500 },
+  full: { sync: [100_000, 1_000_000], subscribers: [1, 100, 1000], liveSeconds: 15, writeSeconds: 10, handshakeKeys: 100_000, idle: 5000 },
+};
+
+const WORKLOADS: Record<string, (ctx: BenchContext, plan: (typeof PLAN)['quick']) => Promise<void>> = {
+  sync: async (ctx, plan) => {
+    for (const n of plan.sync) await initialSync(ctx, n);
+    // The same with the largest batches a client may ask for (10x the server's default): the cost of round trips.
+    await initialSync(ctx, plan.sync[0]!, 1000);
+  },
+  live: (ctx, plan) => liveFanout(ctx, plan.subscribers, plan.liveSeconds),
+  writes: (ctx, plan) => writes(ctx, plan.writeSeconds),
+  handshake: (ctx, plan) => handshakeHave(ctx, plan.handshakeKeys),
+  idle: (ctx, plan) => idleConnections(ctx, plan.idle),
+};
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      full: { type: 'boolean', default: false },
+      backend: { type: 'string' },
+      only: { type: 'string' },
+      profile: { type: 'string' },
+    },
+  });
+  const mode = values.full ? 'full' : 'quick';
+  const plan = PLAN[mode];
+  const backendArg = values.backend ?? (process.env.DATABASE_URL ? 'postgres' : 'pglite');
+  const kinds = backendArg === 'both' ? (['pglite', 'postgres'] as const) : [backendArg as 'pglite' | 'postgres'];
+  if (!kinds.every((k) => k === 'pglite' || k === 'postgres')) throw new Error(`--backend must be pglite, postgres or both, not ${backendArg}`);
+  const only = values.only?.split(',') ?? Object.keys(WORKLOADS);
+  const adminUrl = process.env.DATABASE_URL ?? ADMIN_URL;
+
+  const started = performance.now();
+  const rows: Row[] = [];
+  const versions: Record<string, string> = {};
+  console.log(`keysync bench (${mode}): ${kinds.join(', ')}; workloads ${only.join(', ')}`);
+  for (const kind of kinds) {
+    const backend = await createBackend(kind, adminUrl);
+    const floor = await openFloorDb(backend);
+    versions[kind] = kind === 'pglite' ? `PGlite (PostgreSQL ${floor.version})` : backend.version;
+    const ctx = contextFor(mode, backend, floor, (row) => (rows.push(row), printRow(row)), values.profile);
+    try {
+      for (const name of only) {
+        const others = await waitQuiet(mode === 'full' ? 120 : 15);
+        if (others >= 0.3) console.log(`  (the machine is busy: ${others.toFixed(1)} cores used by other processes)`);
+        ctx.mark();
+        const t = performance.now();
+        await WORKLOADS[name]!(ctx, plan);
+        console.log(`  (${kind} ${name}: ${((performance.now() - t) / 1000).toFixed(0)} s)`);
+      }
+    } finally {
+      await floor.close();
+      await backend.dispose();
+    }
+  }
+  const report: Report = {
+    mode,
+    startedAt: new Date().toISOString(),
+    seconds: (performance.now() - started) / 1000,
+    machine: machine(versions),
+    rows,
+  };
+  const dir = writeReport(report);
+  console.log(`\n${markdown(report)}\nwritten to ${dir}latest.{json,md} in ${report.seconds.toFixed(0)} s`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,53 @@
+/**
+ * Workload 5: a client that holds every key up to date (100,000 keys)
+ * handshakes with its `have` map; nothing is stale. Time (best and median of
+ * three) and the server's peak RSS during the handshake.
+ */
+import { fmt, type BenchContext } from '../lib/context.js';
+import { loadKeys } from '../lib/data.js';
+import { createStore } from '../lib/http.js';
+import { measured } from '../lib/proc.js';
+import { median } from '../lib/stats.js';
+
+export async function handshakeHave(ctx: BenchContext, n: number): Promise<void> {
+  // Loaded by one server process; a fresh one serves the handshakes (its memory and profile are theirs alone).
+  const loader = await ctx.server({ profile: false });
+  let storeId: string;
+  let body: string;
+  try {
+    storeId = await createStore(loader.url, `handshake-${n}`);
+    const { have } = await loadKeys(loader.url, storeId, { prefix: 'h', n, bytes: 200 });
+    body = JSON.stringify({ have });
+  } finally {
+    await loader.stop();
+  }
+  ctx.mark();
+  const server = await ctx.server();
+  try {
+    const times: number[] = [];
+    let peak = 0;
+    let before = 0;
+    for (let i = 0; i < 3; i++) {
+      const { value, peakMB, rssBeforeMB } = await measured(server.pid, async () => {
+        const started = performance.now();
+        const res = await fetch(`${server.url}/v1/stores/${storeId}/sync`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        const hs = (await res.json()) as { stale?: string[]; removed?: string[] };
+        if (res.status !== 201 || hs.stale?.length !== 0 || hs.removed?.length !== 0) throw new Error(`handshake: ${res.status} ${JSON.stringify(hs).slice(0, 200)}`);
+        return (performance.now() - started) / 1000;
+      });
+      times.push(value);
+      peak = Math.max(peak, peakMB);
+      before = before || rssBeforeMB;
+    }
+    const t = median(times);
+    ctx.emit({
+      workload: 'handshake (have)',
+      case: `${fmt.n(n)} up-to-date keys`,
+      result: `${fmt.s(t)} (best ${fmt.s(Math.min(...times))}); request ${fmt.mb(body.length / 2 ** 20)}; server peak ${fmt.mb(peak)} (before ${fmt.mb(before)})`,
+      target: { goal: '< 1 s', ok: t < 1 },
+      metrics: { keys: n, seconds: t, best: Math.min(...times), requestBytes: body.length, serverPeakMB: peak, serverRssBeforeMB: before },
+    });
+  } finally {
+    await server.stop();
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * Workloads 1 and 2: initial sync of N keys (~1 KiB JSON) into a fresh
+ * SyncClient + MemoryStore, next to the database and network floors; then
+ * 1% of the keys change and the replica reconnects with `since`, and a copy
+ * of it (no checkpoint) with its full `have` map.
+ */
+import { startChild } from '../lib/child.js';
+import { fmt, type BenchContext } from '../lib/context.js';
+import { keyOf, loadKeys, valueOf } from '../lib/data.js';
+import { canCopy } from '../lib/floor-db.js';
+import { createStore } from '../lib/http.js';
+import { loopbackSeconds } from '../lib/loopback.js';
+import { measured } from '../lib/proc.js';
+import { MB } from '../lib/stats.js';
+
+interface SyncRun {
+  seconds: number;
+  sent: number;
+  received: number;
+  bodyReceived: number;
+  requests: number;
+  clientCpuS: number;
+  keys?: number;
+  clientPeakMB?: number;
+}
+
+export async function initialSync(ctx: BenchContext, n: number, batchSize?: number): Promise<void> {
+  const label = `${fmt.n(n)} keys${batchSize ? `, batchSize ${batchSize}` : ''}`;
+  const prefix = 'doc';
+  // Loaded by one server process; a fresh one serves the sync (its memory and profile are the sync's alone).
+  const loader = await ctx.server({ profile: false });
+  let storeId: string;
+  try {
+    storeId = await createStore(loader.url, `initial-${n}-${batchSize ?? 'default'}`);
+    const load = await loadKeys(loader.url, storeId, { prefix, n });
+    ctx.emit({
+      workload: 'load (bulk 1000)',
+      case: `${fmt.n(n)} keys`,
+      result: `${fmt.n(n / load.seconds)} keys/s (${fmt.s(load.seconds)})`,
+      metrics: { keys: n, seconds: load.seconds, keysPerS: n / load.seconds },
+    });
+  } finally {
+    await loader.stop();
+  }
+  const server = await ctx.server();
+  try {
+
+    const child = startChild('sync-child.ts', { baseUrl: server.url, storeId, batchSize }, 16_384);
+    try {
+      const { value: run, cpuS, peakMB, rssBeforeMB } = await measured(server.pid, () => child.ask<SyncRun>({ cmd: 'initial' }));
+      if (run.keys !== n) throw new Error(`initial sync: the replica holds ${run.keys} keys, expected ${n}`);
+      const floors = await syncFloors(ctx, storeId, n, prefix, run.bodyReceived);
+      const mbps = run.bodyReceived / MB / run.seconds;
+      const versus = [
+        floors.cursorS !== undefined ? `${fmt.x(run.seconds / floors.cursorS)} ${floors.cursorName} (${fmt.s(floors.cursorS)})` : '',
+        `${fmt.x(run.seconds / floors.httpS)} one HTTP response (${fmt.s(floors.httpS)})`,
+      ].filter(Boolean);
+      ctx.emit({
+        workload: 'initial sync',
+        case: label,
+        result:
+          `${fmt.s(run.seconds)}, ${fmt.n(n / run.seconds)} keys/s, ${fmt.n(mbps)} MB/s; server ${cpuS.toFixed(1)} CPU s, ` +
+          `peak ${fmt.mb(peakMB)} (idle ${fmt.mb(rssBeforeMB)}); client ${run.clientCpuS.toFixed(1)} CPU s, peak ${fmt.mb(run.clientPeakMB!)}`,
+        versus: versus.join('; '),
+        target: floors.cursorS !== undefined ? { goal: '≤ 2x cursor floor', ok: run.seconds <= 2 * floors.cursorS } : undefined,
+        metrics: {
+          keys: n,
+          batchSize: batchSize ?? null,
+          seconds: run.seconds,
+          keysPerS: n / run.seconds,
+          mbPerS: mbps,
+          bytes: run.received,
+          requests: run.requests,
+          serverCpuS: cpuS,
+          serverPeakMB: peakMB,
+          serverRssBeforeMB: rssBeforeMB,
+          clientPeakMB: run.clientPeakMB!,
+          clientCpuS: run.clientCpuS,
+          cursorFloorS: floors.cursorS ?? null,
+          httpFloorS: floors.httpS,
+          ratioToCursor: floors.cursorS ? run.seconds / floors.cursorS : null,
+          ratioToHttp: run.seconds / floors.httpS,
+        },
+      });
+
+      // Workload 2: 1% of the keys change, then reconnect.
+      const changed = Math.max(1, Math.round(n / 100));
+      const step = Math.floor(n / changed);
+      await loadKeys(server.url, storeId, { prefix, n: changed, version: 1, keys: Array.from({ length: changed }, (_, i) => i * step) });
+      for (const mode of ['since', 'have'] as const) {
+        const re = await child.ask<SyncRun>({ cmd: mode });
+        const bytes = re.sent + re.received;
+        const base = run.sent + run.received;
+        const ok = re.seconds < 0.03 * run.seconds && bytes < 0.03 * base;
+        ctx.emit({
+          workload: 'reconnect after 1%',
+          case: `${mode}, ${label}`,
+          result: `${fmt.s(re.seconds)}, ${fmt.mb(bytes / MB)} on the wire (${fmt.n(changed)} keys changed)`,
+          versus: `${fmt.pct(re.seconds / run.seconds)} of the initial time, ${fmt.pct(bytes / base)} of its bytes`,
+          target: mode === 'since' ? { goal: '< 3% of time and bytes', ok } : undefined,
+          metrics: { keys: n, changed, mode, seconds: re.seconds, bytes, timeRatio: re.seconds / run.seconds, byteRatio: bytes / base },
+        });
+      }
+    } finally {
+      await child.stop();
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+/** The same rows read by rev straight from the database, and the same bytes over one HTTP response. */
+async function syncFloors(ctx: BenchContext, storeId: string, n: number, prefix: string, bytes: number) {
+  let cursorS: number | undefined;
+  let cursorName = 'postgres.js cursor';
+  const db = ctx.floor;
+  if (canCopy(db)) {
+    // PGlite: the rows are copied into an in-process PGlite and read there by rev pages.
+    cursorName = 'in-process PGlite';
+    const chunk = 10_000;
+    for (let i = 0; i < n; i += chunk) {
+      const rows = Array.from({ length: Math.min(chunk, n - i) }, (_, j) => ({ key: keyOf(prefix, i + j), json: JSON.stringify(valueOf(i + j)) }));
+      await db.copyRows(storeId, rows, i + 1);
+    }
+  }
+  const scan = async () => {
+    const started = performance.now();
+    const { rows } = await db.scan(storeId);
+    if (rows !== n) throw new Error(`floor scan: ${rows} rows, expected ${n}`);
+    return (performance.now() - started) / 1000;
+  };
+  await scan(); // warm the cache, as the sync before it did for the server
+  cursorS = await scan();
+  const httpS = await loopbackSeconds(bytes);
+  return { cursorS, cursorName, httpS };
+}

@@ -1,0 +1,62 @@
+/**
+ * Child process: a SyncClient into a MemoryStore, timed from start to
+ * onComplete, with every byte counted. Commands:
+ * - `initial`: a fresh replica; also keeps a copy without checkpoint (for `have`)
+ * - `since`: reconnect the replica (it has a checkpoint, so `since`)
+ * - `have`: reconnect the copy (no checkpoint, so its full `have` map)
+ */
+import { MemoryStore, SyncClient, type LocalStore } from '../../clients/typescript/src/index.js';
+import { childArgs, serveCommands } from '../lib/child.js';
+import { countingFetch } from '../lib/http.js';
+import { procStats, resetPeak } from '../lib/proc.js';
+
+const { baseUrl, storeId, batchSize } = childArgs<{ baseUrl: string; storeId: string; batchSize?: number }>();
+
+let replica: MemoryStore | undefined;
+let copy: MemoryStore | undefined;
+
+async function syncOnce(store: LocalStore) {
+  const counter = countingFetch();
+  const cpuBefore = procStats('self').cpuS;
+  const started = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    const client: SyncClient = new SyncClient({
+      baseUrl,
+      storeId,
+      store,
+      batchSize,
+      fetch: counter.fetch,
+      onComplete: () => {
+        void client.unsubscribe();
+        resolve();
+      },
+      onError: reject,
+    });
+    client.start();
+  });
+  const seconds = (performance.now() - started) / 1000;
+  return { seconds, clientCpuS: procStats('self').cpuS - cpuBefore, sent: counter.sent, received: counter.received, bodyReceived: counter.bodyReceived, requests: counter.requests };
+}
+
+async function snapshot(from: MemoryStore): Promise<MemoryStore> {
+  const keys = Object.keys(await from.have());
+  const records = await Promise.all(keys.map((k) => from.get(k)));
+  const to = new MemoryStore();
+  await to.applyBatch(records.filter((r) => r !== undefined));
+  return to;
+}
+
+serveCommands(async (msg: { cmd: 'initial' | 'since' | 'have' }) => {
+  if (msg.cmd === 'initial') {
+    resetPeak('self');
+    replica = new MemoryStore();
+    const result = await syncOnce(replica);
+    const keys = Object.keys(await replica.have()).length;
+    const mem = procStats('self');
+    copy = await snapshot(replica);
+    return { ...result, keys, clientPeakMB: mem.peakMB };
+  }
+  const store = msg.cmd === 'since' ? replica : copy;
+  if (!store) throw new Error('run `initial` first');
+  return syncOnce(store);
+});

@@ -1,0 +1,34 @@
+/**
+ * The hand-written wire types (src/types.ts) against the generated OpenAPI
+ * types (src/schema.ts). Checked by `tsc --noEmit` (the expectTypeOf calls
+ * are no-ops at runtime); a regenerated schema that drifts fails typecheck.
+ */
+import { describe, expectTypeOf, it } from 'vitest';
+import type { components } from '../src/schema.js';
+import type {
+  AckResponse, BatchResponse, BytesEntry, HandshakeRequest, HandshakeResponse, JsonEntry, Problem, ReadyEventData,
+  TombstoneEntry,
+} from '../src/types.js';
+
+type S = components['schemas'];
+
+describe('hand-written wire types', () => {
+  it('read every response the generated schema describes', () => {
+    expectTypeOf<S['Handshake']>().toExtend<HandshakeResponse>();
+    expectTypeOf<S['AckResult']>().toExtend<AckResponse>();
+    expectTypeOf<S['BytesEntry']>().toExtend<BytesEntry>();
+    expectTypeOf<S['Tombstone']>().toExtend<TombstoneEntry>();
+    expectTypeOf<S['ReadyEvent']>().toExtend<ReadyEventData>();
+    expectTypeOf<S['Problem']>().toExtend<Problem>();
+    // The schema marks `value` optional (zod's z.unknown()); the server always
+    // sends it, and wire.ts refuses an entry without it.
+    expectTypeOf<S['JsonEntry'] & { value: unknown }>().toExtend<JsonEntry>();
+    expectTypeOf<Omit<S['Batch'], 'entries'>>().toExtend<Omit<BatchResponse, 'entries'>>();
+  });
+
+  it('send only requests the generated schema accepts', () => {
+    expectTypeOf<HandshakeRequest>().toExtend<S['HandshakeRequest']>();
+    expectTypeOf<HandshakeResponse>().toExtend<S['Handshake']>();
+    expectTypeOf<JsonEntry>().toExtend<S['JsonEntry']>();
+  });
+});

@@ -1,0 +1,150 @@
+/**
+ * Per-client limits that need memory of recent requests: a token bucket per
+ * (token, client address), a bucket of failed authentications per address,
+ * and counts of open sync sessions per client. They live in this process:
+ * with several instances behind a balancer each instance enforces its own
+ * share. The admin token and open mode (loopback only) are not limited here;
+ * the per-store and per-server limits apply to everyone.
+ */
+import type { Context } from 'hono';
+import type { Limits } from '../env.js';
+import { ProblemError } from '../errors.js';
+
+/** Who made a request, as established by `authorize`. */
+export type Principal = { kind: 'open' } | { kind: 'admin' } | { kind: 'token'; tokenId: string; storeId: string; scope: string };
+
+const principals = new WeakMap<Request, Principal>();
+
+export function setPrincipal(c: Context, principal: Principal): void {
+  principals.set(c.req.raw, principal);
+}
+
+export function principalOf(c: Context): Principal {
+  return principals.get(c.req.raw) ?? { kind: 'open' };
+}
+
+/** The peer address of the connection (never a forwarded header: those are spoofable). */
+export function clientAddress(c: Context): string {
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
+  return env?.incoming?.socket?.remoteAddress ?? 'unknown';
+}
+
+/** Key of the per-client limits: the token at this address; undefined for admin and open mode. */
+export function clientKey(c: Context): string | undefined {
+  const p = principalOf(c);
+  return p.kind === 'token' ? `${p.tokenId}@${clientAddress(c)}` : undefined;
+}
+
+const MAX_KEYS = 100_000;
+
+/**
+ * Token buckets by key: `rate` per second refill, `burst` capacity.
+ * @example new TokenBuckets(10, 20).take('a') // 0 (allowed) or seconds to wait
+ */
+export class TokenBuckets {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(
+    private readonly rate: number,
+    private readonly burst: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** Takes one token: 0 when allowed, else the whole seconds until one is available. */
+  take(key: string): number {
+    const wait = this.peek(key);
+    if (wait === 0 && this.rate > 0) this.buckets.get(key)!.tokens -= 1;
+    return wait;
+  }
+
+  /** 0 when a token is available (without taking it), else the seconds to wait. */
+  peek(key: string): number {
+    if (this.rate <= 0) return 0;
+    const now = this.now();
+    let bucket = this.buckets.get(key);
+    if (!bucket) {
+      if (this.buckets.size >= MAX_KEYS) this.sweep(now);
+      bucket = { tokens: this.burst, at: now };
+      this.buckets.set(key, bucket);
+    } else {
+      bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.at) / 1000) * this.rate);
+      bucket.at = now;
+    }
+    return bucket.tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - bucket.tokens) / this.rate));
+  }
+
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  /** Forgets buckets that are full again (idle clients); if that frees nothing, the oldest. */
+  private sweep(now: number): void {
+    for (const [key, b] of this.buckets) {
+      if (b.tokens + ((now - b.at) / 1000) * this.rate >= this.burst) this.buckets.delete(key);
+    }
+    if (this.buckets.size >= MAX_KEYS) {
+      for (const key of this.buckets.keys()) {
+        this.buckets.delete(key);
+        if (this.buckets.size < MAX_KEYS / 2) break;
+      }
+    }
+  }
+}
+
+/** Open sync sessions per client: released when done or cancelled, forgotten when idle past the timeout. */
+export class SessionQuota {
+  private readonly byClient = new Map<string, Map<string, number>>();
+  private readonly clientOf = new Map<string, string>();
+
+  constructor(
+    private readonly idleMs: number,
+    private readonly now: () => number = () => Date.now(),
+  ) {}
+
+  count(client: string): number {
+    const sessions = this.byClient.get(client);
+    if (!sessions) return 0;
+    const now = this.now();
+    for (const [id, expires] of sessions) if (expires <= now) this.release(id);
+    return this.byClient.get(client)?.size ?? 0;
+  }
+
+  add(client: string, sessionId: string): void {
+    let sessions = this.byClient.get(client);
+    if (!sessions) this.byClient.set(client, (sessions = new Map()));
+    sessions.set(sessionId, this.now() + this.idleMs);
+    this.clientOf.set(sessionId, client);
+  }
+
+  /** A fetch or ack keeps the session open. */
+  touch(sessionId: string): void {
+    const client = this.clientOf.get(sessionId);
+    if (client) this.byClient.get(client)?.set(sessionId, this.now() + this.idleMs);
+  }
+
+  release(sessionId: string): void {
+    const client = this.clientOf.get(sessionId);
+    if (client === undefined) return;
+    this.clientOf.delete(sessionId);
+    const sessions = this.byClient.get(client);
+    sessions?.delete(sessionId);
+    if (sessions?.size === 0) this.byClient.delete(client);
+  }
+}
+
+/** The per-process limit state of one app. */
+export class Guard {
+  readonly requests: TokenBuckets;
+  readonly authFailures: TokenBuckets;
+  readonly sessions: SessionQuota;
+
+  constructor(readonly limits: Limits) {
+    this.requests = new TokenBuckets(limits.rateLimit, limits.rateBurst);
+    this.authFailures = new TokenBuckets(limits.authFailureLimit, limits.authFailureLimit * 5);
+    this.sessions = new SessionQuota(limits.batchTimeoutMs);
+  }
+}
+
+export function tooManyRequests(retryAfter: number, detail: string): ProblemError {
+  return new ProblemError(429, 'too-many-requests', 'Too Many Requests', detail, undefined, { 'retry-after': String(retryAfter) });
+}

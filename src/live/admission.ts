@@ -1,0 +1,58 @@
+/**
+ * Live feed slots: per client (token at an address), per store and per
+ * server. A feed takes its slots before the stream starts and gives them back
+ * when it ends, so the counts hold however a feed ends. Counted in this
+ * process; each instance of a cluster enforces its own.
+ */
+import type { Limits } from '../env.js';
+import { ProblemError } from '../errors.js';
+
+const RETRY_AFTER_S = 5;
+
+const full = (status: 429 | 503, detail: string) =>
+  new ProblemError(status, 'too-many-subscribers', 'Too Many Subscribers', detail, undefined, { 'retry-after': String(RETRY_AFTER_S) });
+
+export class Admission {
+  private total = 0;
+  private readonly perStore = new Map<string, number>();
+  private readonly perClient = new Map<string, number>();
+
+  constructor(private readonly limits: Pick<Limits, 'maxSubscribers' | 'maxSubscribersPerStore' | 'maxSubscribersPerClient'>) {}
+
+  /**
+   * Takes a slot for a feed of `storeId` opened by `client` (undefined: admin
+   * or open mode, no per-client limit) or throws 429 / 503; returns the
+   * release function (safe to call twice).
+   */
+  admit(storeId: string, client: string | undefined): () => void {
+    const { maxSubscribers, maxSubscribersPerStore, maxSubscribersPerClient } = this.limits;
+    if (client !== undefined && (this.perClient.get(client) ?? 0) >= maxSubscribersPerClient) {
+      throw full(429, `this token already has ${maxSubscribersPerClient} live feeds open from this address (KEYSYNC_MAX_SUBSCRIBERS_PER_CLIENT)`);
+    }
+    if ((this.perStore.get(storeId) ?? 0) >= maxSubscribersPerStore) {
+      throw full(429, `this store already has ${maxSubscribersPerStore} live feeds (KEYSYNC_MAX_SUBSCRIBERS_PER_STORE)`);
+    }
+    if (this.total >= maxSubscribers) throw full(503, `this server already serves ${maxSubscribers} live feeds (KEYSYNC_MAX_SUBSCRIBERS)`);
+    this.total++;
+    bump(this.perStore, storeId, 1);
+    if (client !== undefined) bump(this.perClient, client, 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.total--;
+      bump(this.perStore, storeId, -1);
+      if (client !== undefined) bump(this.perClient, client, -1);
+    };
+  }
+
+  stats(): { total: number; stores: number; clients: number } {
+    return { total: this.total, stores: this.perStore.size, clients: this.perClient.size };
+  }
+}
+
+function bump(map: Map<string, number>, key: string, by: number): void {
+  const n = (map.get(key) ?? 0) + by;
+  if (n <= 0) map.delete(key);
+  else map.set(key, n);
+}

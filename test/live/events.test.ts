@@ -1,0 +1,144 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { bulk, call, del, keyPath, newStore, put } from '../support/http.js';
+import { eventually, openRawFeed, type RawEvent, type RawFeed } from '../support/raw-feed.js';
+import { startServer, type TestServer } from '../support/server.js';
+import { sleep } from '../support/sync.js';
+
+let db: TestDatabase;
+let server: TestServer;
+beforeAll(async () => {
+  db = await createTestDatabase();
+  server = await startServer(db);
+});
+afterAll(async () => {
+  await server?.close();
+  await db?.drop();
+});
+
+const changes = (events: RawEvent[]) => events.filter((e) => e.event === 'put' || e.event === 'delete');
+
+async function liveFeed(storeId: string, query = ''): Promise<RawFeed> {
+  const feed = await openRawFeed(server, storeId, query);
+  expect(feed.status).toBe(200);
+  await feed.waitFor((f) => f.events.some((e) => e.event === 'ready'));
+  return feed;
+}
+
+async function putBytes(storeId: string, key: string, bytes: Uint8Array<ArrayBuffer>, contentType: string) {
+  const res = await call(server, keyPath(storeId, key), { method: 'PUT', headers: { 'content-type': contentType }, body: bytes });
+  expect(res.status).toBe(200);
+  return res.body as { key: string; rev: number; ts: string };
+}
+
+describe('live events', () => {
+  it('deliver puts, overwrites and deletes with their rev, ts and value (JSON and bytes)', async () => {
+    const storeId = await newStore(server);
+    const feed = await liveFeed(storeId);
+    try {
+      const first = await put(server, storeId, 'doc', { title: 'hello', tags: ['a', 'b'], n: 1.5, nested: { ok: true } });
+      const second = await put(server, storeId, 'doc', 'now a string');
+      const bytes = new Uint8Array([0, 1, 2, 253, 254, 255, 10, 13]);
+      const bin = await putBytes(storeId, 'blob', bytes, 'image/png');
+      const gone = await del(server, storeId, 'doc');
+      await feed.waitFor((f) => changes(f.events).length === 4);
+      expect(changes(feed.events)).toEqual([
+        { event: 'put', id: String(first.rev), data: { key: 'doc', rev: first.rev, ts: first.ts, value: { title: 'hello', tags: ['a', 'b'], n: 1.5, nested: { ok: true } } } },
+        { event: 'put', id: String(second.rev), data: { key: 'doc', rev: second.rev, ts: second.ts, value: 'now a string' } },
+        { event: 'put', id: String(bin.rev), data: { key: 'blob', rev: bin.rev, ts: bin.ts, base64: Buffer.from(bytes).toString('base64'), contentType: 'image/png' } },
+        { event: 'delete', id: String(gone.rev), data: { key: 'doc', rev: gone.rev, ts: gone.ts, deleted: true } },
+      ]);
+    } finally {
+      feed.close();
+    }
+  });
+
+  it('deliver a multi-key write in op order with consecutive revs', async () => {
+    const storeId = await newStore(server);
+    await put(server, storeId, 'z', 'old');
+    const feed = await liveFeed(storeId);
+    try {
+      const results = await bulk(server, storeId, [
+        { op: 'put', key: 'm', value: 1 },
+        { op: 'put', key: 'c', value: 2 },
+        { op: 'delete', key: 'z' },
+        { op: 'put', key: 'a', base64: Buffer.from('hi').toString('base64'), contentType: 'text/plain' },
+        { op: 'put', key: 'b', value: null },
+      ]);
+      expect(results.map((r) => r.rev)).toEqual([2, 3, 4, 5, 6]);
+      await feed.waitFor((f) => changes(f.events).length === 5);
+      expect(changes(feed.events).map((e) => [e.event, e.data.key, Number(e.id)])).toEqual([
+        ['put', 'm', 2],
+        ['put', 'c', 3],
+        ['delete', 'z', 4],
+        ['put', 'a', 5],
+        ['put', 'b', 6],
+      ]);
+      expect(changes(feed.events)[4]!.data).toEqual({ key: 'b', rev: 6, ts: results[4]!.ts, value: null });
+    } finally {
+      feed.close();
+    }
+  });
+
+  it('deliver sequential writes in write order', async () => {
+    const storeId = await newStore(server);
+    const feed = await liveFeed(storeId);
+    try {
+      const keys = Array.from({ length: 40 }, (_, i) => `seq/${(i * 17) % 40}`);
+      const revs: number[] = [];
+      for (const [i, key] of keys.entries()) revs.push((await put(server, storeId, key, i)).rev);
+      await feed.waitFor((f) => changes(f.events).length === keys.length);
+      expect(changes(feed.events).map((e) => e.data.key)).toEqual(keys);
+      expect(changes(feed.events).map((e) => e.data.rev)).toEqual(revs);
+      expect(changes(feed.events).map((e) => e.data.value)).toEqual(keys.map((_, i) => i));
+    } finally {
+      feed.close();
+    }
+  });
+
+  it('never leak between two stores', async () => {
+    const one = await newStore(server);
+    const two = await newStore(server);
+    const feedOne = await liveFeed(one);
+    const feedTwo = await liveFeed(two);
+    try {
+      for (let i = 0; i < 5; i++) {
+        await put(server, one, 'same-key', `one-${i}`);
+        await put(server, two, 'same-key', `two-${i}`);
+      }
+      await bulk(server, one, [{ op: 'put', key: 'only-one', value: 1 }]);
+      await del(server, two, 'same-key');
+      await feedOne.waitFor((f) => changes(f.events).length === 6);
+      await feedTwo.waitFor((f) => changes(f.events).length === 6);
+      await sleep(100);
+      expect(changes(feedOne.events).map((e) => e.data.value ?? 'deleted')).toEqual(['one-0', 'one-1', 'one-2', 'one-3', 'one-4', 1]);
+      expect(changes(feedTwo.events).map((e) => e.data.value ?? 'deleted')).toEqual(['two-0', 'two-1', 'two-2', 'two-3', 'two-4', 'deleted']);
+      // Each store has its own revs.
+      expect(changes(feedOne.events).map((e) => Number(e.id))).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(changes(feedTwo.events).map((e) => Number(e.id))).toEqual([1, 2, 3, 4, 5, 6]);
+    } finally {
+      feedOne.close();
+      feedTwo.close();
+    }
+  });
+
+  it('stop after the client closes, and the server drops the subscriber', async () => {
+    await eventually(() => server.keysync.hub.stats().subscribers === 0, 5000, 'earlier feeds to detach');
+    const storeId = await newStore(server);
+    const feed = await liveFeed(storeId);
+    const other = await liveFeed(storeId);
+    expect(server.keysync.hub.stats().subscribers).toBe(2);
+    await put(server, storeId, 'before', 1);
+    await feed.waitFor((f) => changes(f.events).length === 1);
+    feed.close();
+    await feed.closed;
+    await eventually(() => server.keysync.hub.stats().subscribers === 1, 5000, 'the closed feed to detach');
+    const seen = feed.frames.length;
+    await put(server, storeId, 'after', 2);
+    await other.waitFor((f) => changes(f.events).length === 2);
+    expect(feed.frames.length).toBe(seen);
+    other.close();
+    await eventually(() => server.keysync.hub.stats().subscribers === 0, 5000, 'every feed to detach');
+    expect(server.keysync.hub.stats().tailers).toBe(0);
+  });
+});

@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { bulk, newStore, put } from '../support/http.js';
+import { startServer, type TestServer } from '../support/server.js';
+import { openFeed } from '../support/sse.js';
+import { feedKeys, freshSync, syncAll } from './helpers.js';
+
+let db: TestDatabase;
+let server: TestServer;
+beforeAll(async () => {
+  db = await createTestDatabase();
+  server = await startServer(db);
+});
+afterAll(async () => {
+  await server?.close();
+  await db?.drop();
+});
+
+const order = [
+  { prefix: 'db', rank: 1 },
+  { prefix: 'meta/', rank: -1 },
+  { prefix: 'nodes/late/', rank: 5 },
+];
+// Written interleaved, so rev order differs from rank order.
+const WRITES = ['db', 'nodes/1', 'meta/a', 'nodes/late/x', 'nodes/2', 'dbx', 'meta/b', 'nodes/3', 'db/child'];
+const EXPECTED = ['meta/a', 'meta/b', 'nodes/1', 'nodes/2', 'nodes/3', 'db', 'dbx', 'db/child', 'nodes/late/x'];
+
+describe('options.order over HTTP', () => {
+  it('sends higher ranks later and keeps rev order within a rank; the stale list is the delivery order', async () => {
+    const storeId = await newStore(server, { order });
+    for (const key of WRITES) await put(server, storeId, key, key);
+    for (const batchSize of [1, 2, 4, 100]) {
+      const { hs, entries } = await freshSync(server, storeId, { batchSize });
+      expect(hs.stale).toEqual(EXPECTED);
+      expect(entries.map((e) => e.key)).toEqual(hs.stale);
+    }
+  });
+
+  it('orders by the latest rev of a key: a rewritten key moves to the end of its rank', async () => {
+    const storeId = await newStore(server, { order });
+    for (const key of WRITES) await put(server, storeId, key, key);
+    await put(server, storeId, 'nodes/1', 'again');
+    await put(server, storeId, 'db', 'again');
+    const { hs, entries } = await freshSync(server, storeId, { batchSize: 3 });
+    expect(hs.stale).toEqual(['meta/a', 'meta/b', 'nodes/2', 'nodes/3', 'nodes/1', 'dbx', 'db/child', 'db', 'nodes/late/x']);
+    expect(entries.map((e) => e.key)).toEqual(hs.stale);
+  });
+
+  it('lets the longest matching prefix decide the rank', async () => {
+    const storeId = await newStore(server, { order: [{ prefix: 'a', rank: 2 }, { prefix: 'ab', rank: -3 }, { prefix: '', rank: 1 }] });
+    await bulk(server, storeId, ['a1', 'ab1', 'z', 'abc', 'a2'].map((key) => ({ op: 'put', key, value: 0 })));
+    const { hs } = await freshSync(server, storeId);
+    expect(hs.stale).toEqual(['ab1', 'abc', 'z', 'a1', 'a2']);
+  });
+
+  it('orders a since handshake the same way', async () => {
+    const storeId = await newStore(server, { order });
+    await put(server, storeId, 'before', 0);
+    const { hs: first } = await freshSync(server, storeId);
+    for (const key of WRITES) await put(server, storeId, key, key);
+    const { hs, entries } = await syncAll(server, storeId, { since: first.headRev, batchSize: 2 });
+    expect(hs.stale).toEqual(EXPECTED);
+    expect(entries.map((e) => e.key)).toEqual(EXPECTED);
+  });
+
+  it('does not reorder the live feed: it stays in rev order', async () => {
+    const storeId = await newStore(server, { order });
+    const feed = await openFeed(server, storeId);
+    await feed.waitFor((evs) => evs.some((e) => e.event === 'ready'));
+    await bulk(server, storeId, WRITES.map((key) => ({ op: 'put', key, value: key })));
+    await feed.waitFor((evs) => feedKeys(evs).length === WRITES.length);
+    feed.close();
+    expect(feedKeys(feed.events)).toEqual(WRITES);
+  });
+});

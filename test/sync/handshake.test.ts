@@ -1,0 +1,166 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { bulk, del, newStore, put } from '../support/http.js';
+import { startServer, type TestServer } from '../support/server.js';
+import { expectProblem, handshake, startSync } from '../support/sync.js';
+
+let db: TestDatabase;
+let server: TestServer;
+beforeAll(async () => {
+  db = await createTestDatabase();
+  // Retention 0: a housekeeping pass purges every tombstone (the harness never runs it on its own).
+  server = await startServer(db, { limits: { tombstoneRetentionMs: 0 } });
+});
+afterAll(async () => {
+  await server?.close();
+  await db?.drop();
+});
+
+const OLD_TS = '2020-01-01T00:00:00.000000Z';
+
+describe('handshake by have', () => {
+  it('gives a fresh client every live key in rev order and nothing removed', async () => {
+    const storeId = await newStore(server);
+    await put(server, storeId, 'a', 1);
+    await put(server, storeId, 'b', 2);
+    await put(server, storeId, 'c', 3);
+    await put(server, storeId, 'd', 4);
+    await put(server, storeId, 'a', 11); // a moves behind d
+    const last = await del(server, storeId, 'c');
+
+    const hs = await startSync(server, storeId, { have: {} });
+    expect(hs.stale).toEqual(['b', 'd', 'a']);
+    expect(hs.removed).toEqual([]);
+    expect(hs.headRev).toBe(last.rev);
+    expect(hs.headRev).toBe(6);
+    expect(hs.window).toBe(1);
+    expect(hs.batches).toBe(1);
+    expect(hs.sessionId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(hs.expiresAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+  });
+
+  it('sends exactly the keys the client lacks or holds at another ts', async () => {
+    const storeId = await newStore(server);
+    const w: Record<string, { ts: string }> = {};
+    for (const key of ['a', 'b', 'c', 'd', 'e', 'f']) w[key] = await put(server, storeId, key, key);
+    const bOld = w['b']!.ts;
+    w['b'] = await put(server, storeId, 'b', 'b2');
+    w['d'] = await put(server, storeId, 'd', 'd2');
+
+    const hs = await startSync(server, storeId, {
+      have: {
+        a: w['a']!.ts, // up to date
+        b: bOld, // overwritten since
+        d: w['d']!.ts, // up to date after its overwrite
+        e: OLD_TS, // a ts the server never gave this key
+        f: w['a']!.ts, // another key's ts: still stale
+        // c missing
+      },
+    });
+    // rev order: c(3) e(5) f(6) b(7)
+    expect(hs.stale).toEqual(['c', 'e', 'f', 'b']);
+    expect(hs.removed).toEqual([]);
+  });
+
+  it('lists held keys that were deleted or never existed as removed, never as stale', async () => {
+    const storeId = await newStore(server);
+    const x = await put(server, storeId, 'x', 1);
+    const y = await put(server, storeId, 'y', 1);
+    await del(server, storeId, 'x');
+    const z1 = await put(server, storeId, 'z', 1);
+    await del(server, storeId, 'z');
+    await put(server, storeId, 'z', 2); // recreated: stale, not removed
+
+    const hs = await startSync(server, storeId, { have: { x: x.ts, y: y.ts, z: z1.ts, ghost: OLD_TS, 'also/ghost': y.ts } });
+    expect(hs.stale).toEqual(['z']);
+    expect([...hs.removed].sort()).toEqual(['also/ghost', 'ghost', 'x']);
+  });
+
+  it('never mentions keys outside the requested prefix', async () => {
+    const storeId = await newStore(server);
+    await put(server, storeId, 'users/1', 1);
+    const p1 = await put(server, storeId, 'posts/1', 1);
+    await put(server, storeId, 'users/2', 2);
+    await put(server, storeId, 'usersX', 'not under users/');
+    await put(server, storeId, 'posts/2', 2);
+    await del(server, storeId, 'posts/2');
+    const u3 = await put(server, storeId, 'users/3', 3);
+    await del(server, storeId, 'users/3');
+
+    const hs = await startSync(server, storeId, {
+      prefix: 'users/',
+      have: { 'posts/1': OLD_TS, 'posts/2': p1.ts, 'posts/ghost': OLD_TS, 'users/3': u3.ts, 'users/ghost': OLD_TS, usersX: OLD_TS },
+    });
+    expect(hs.stale).toEqual(['users/1', 'users/2']);
+    expect([...hs.removed].sort()).toEqual(['users/3', 'users/ghost']);
+
+    const bySince = await startSync(server, storeId, { prefix: 'posts/', since: 0 });
+    expect(bySince.stale).toEqual(['posts/1']);
+    expect(bySince.removed).toEqual(['posts/2']);
+  });
+
+  it('delivers by store order rank first, then rev', async () => {
+    const storeId = await newStore(server, { order: [{ prefix: 'db', rank: 1 }] });
+    await put(server, storeId, 'db/root', 1);
+    await put(server, storeId, 'node/1', 1);
+    await put(server, storeId, 'db/meta', 1);
+    await put(server, storeId, 'node/2', 1);
+    const hs = await startSync(server, storeId, { have: {}, batchSize: 2 });
+    expect(hs.stale).toEqual(['node/1', 'node/2', 'db/root', 'db/meta']);
+    expect(hs.batches).toBe(2);
+  });
+});
+
+describe('handshake by since', () => {
+  it('gives keys changed after the rev, compacted in rev order, and tombstones after it as removed', async () => {
+    const storeId = await newStore(server);
+    await bulk(server, storeId, [
+      { op: 'put', key: 'old', value: 1 },
+      { op: 'put', key: 'gone-before', value: 1 },
+      { op: 'put', key: 'gone-after', value: 1 },
+      { op: 'put', key: 'twice', value: 1 },
+    ]);
+    const mark = (await del(server, storeId, 'gone-before')).rev;
+    await put(server, storeId, 'twice', 2);
+    await put(server, storeId, 'new', 1);
+    await del(server, storeId, 'gone-after');
+    await put(server, storeId, 'twice', 3);
+    const born = await put(server, storeId, 'born-and-died', 1);
+    await del(server, storeId, 'born-and-died');
+
+    const hs = await startSync(server, storeId, { since: mark });
+    expect(hs.stale).toEqual(['new', 'twice']);
+    expect(hs.removed).toEqual(['gone-after', 'born-and-died']);
+    expect(hs.headRev).toBe(born.rev + 1);
+
+    const atHead = await startSync(server, storeId, { since: hs.headRev });
+    expect(atHead).toMatchObject({ stale: [], removed: [], batches: 0, headRev: hs.headRev });
+  });
+
+  it('refuses a since ahead of the head with 409 since-ahead', async () => {
+    const storeId = await newStore(server);
+    const w = await put(server, storeId, 'a', 1);
+    expectProblem(await handshake(server, storeId, { since: w.rev + 1 }), 409, 'since-ahead');
+    expectProblem(await handshake(server, storeId, { since: 1_000_000 }), 409, 'since-ahead');
+    expect((await handshake(server, storeId, { since: w.rev })).status).toBe(201);
+  });
+
+  it('refuses a since below the purged tombstones with 409 since-purged; have still converges', async () => {
+    const storeId = await newStore(server);
+    const a = await put(server, storeId, 'a', 1);
+    await put(server, storeId, 'b', 1);
+    const gone = await del(server, storeId, 'a');
+    await put(server, storeId, 'c', 1);
+    const { purged } = await server.keysync.housekeeping();
+    expect(purged).toBeGreaterThanOrEqual(1);
+
+    expectProblem(await handshake(server, storeId, { since: 0 }), 409, 'since-purged');
+    expectProblem(await handshake(server, storeId, { since: gone.rev - 1 }), 409, 'since-purged');
+    const fromPurged = await startSync(server, storeId, { since: gone.rev });
+    expect(fromPurged.stale).toEqual(['c']);
+    // A client that still holds `a` from before the purge is told to drop it.
+    const byHave = await startSync(server, storeId, { have: { a: a.ts } });
+    expect(byHave.stale).toEqual(['b', 'c']);
+    expect(byHave.removed).toEqual(['a']);
+  });
+});
