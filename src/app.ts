@@ -38,15 +38,19 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): OpenAPIHo
   });
   const log = opts.log === false ? undefined : (opts.log ?? ((line: string) => console.log(line)));
 
-  // While stopping, keep-alive clients are told to reconnect (to another instance), so
-  // busy connections drain and the process exits instead of serving them until the force timeout.
+  // `Connection: close` when the connection should not carry another request: while stopping
+  // (busy keep-alive clients move on and the process drains instead of waiting for the force
+  // timeout), and after an error answered before the request body was read (the unread body
+  // would otherwise stall the connection until the server drops it under the client's next request).
   app.use(async (c, next) => {
     await next();
-    if (!deps.accepting()) {
+    const hasBody = c.req.header('transfer-encoding') !== undefined || Number(c.req.header('content-length') ?? 0) > 0;
+    const unreadBody = hasBody && c.res.status >= 400 && (c.res.status === 413 || !c.req.raw.bodyUsed);
+    if (!deps.accepting() || unreadBody) {
       try {
         c.res.headers.set('Connection', 'close');
       } catch {
-        /* a response with immutable headers: the force timeout covers it */
+        /* a response with immutable headers */
       }
     }
   });

@@ -89,6 +89,19 @@ function isUnavailableCode(code: unknown): boolean {
   );
 }
 
+/**
+ * True when PostgreSQL refused a value of the request as text: U+0000 in a
+ * string (22021 character_not_in_repertoire, 22P05 untranslatable_character
+ * for `\u0000` in jsonb). Only client data gets there, so it is a 400.
+ */
+export function isUnstorableText(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === '22021' || code === '22P05') return true;
+  }
+  return false;
+}
+
 /** Maps anything thrown by a handler onto a problem response. */
 export function toProblem(err: unknown): ProblemError {
   if (err instanceof ProblemError) return err;
@@ -102,6 +115,11 @@ export function toProblem(err: unknown): ProblemError {
   // store's configuration, not of the server, and retrying will not help.
   if (err instanceof WalkLimitError || err instanceof WalkRefError) {
     return new ProblemError(422, 'walk-failed', 'Walk Failed', err.message);
+  }
+  if (isUnstorableText(err)) {
+    return new ProblemError(400, 'validation', 'Validation Failed', 'A string of the request cannot be stored: it contains U+0000', [
+      { path: '(request)', message: 'strings must not contain U+0000' },
+    ]);
   }
   if (isDatabaseUnavailable(err)) {
     return new ProblemError(503, 'unavailable', 'Service Unavailable', 'The database is not reachable; retry later', undefined, {

@@ -1,9 +1,19 @@
 /** Server timestamps are integer microseconds since the epoch; on the wire they are ISO-8601 UTC with six decimals. */
 
+// Consecutive timestamps mostly share their second: its ISO prefix is built once
+// (a handshake formats every ts of the store; Date#toISOString dominated that).
+let cachedSecond = NaN;
+let cachedPrefix = '';
+
 export function formatTs(micros: number): string {
   const ms = Math.floor(micros / 1000);
   const rest = micros - ms * 1000;
-  return `${new Date(ms).toISOString().slice(0, 23)}${String(rest).padStart(3, '0')}Z`;
+  const second = Math.floor(ms / 1000);
+  if (second !== cachedSecond) {
+    cachedPrefix = new Date(second * 1000).toISOString().slice(0, 20); // 2026-11-26T07:31:34.
+    cachedSecond = second;
+  }
+  return `${cachedPrefix}${String(ms - second * 1000).padStart(3, '0')}${String(rest).padStart(3, '0')}Z`;
 }
 
 export function nowMicros(): number {

@@ -97,7 +97,8 @@ afterAll(async () => {
 // ---- request pieces ------------------------------------------------------------------------
 
 const pct = fc.constantFrom('%', '%G1', '%C3%28', '%ED%A0%80', '%FF%FE', '%E0%A4%A', '%00', '%2e%2e', '%2F', '..', '%25', '%C0%AF');
-const garbageSegment = fc.oneof(pct, fc.string({ maxLength: 20 }).map(encodeURIComponent), fc.constant('x'.repeat(5000)), fc.constant(''));
+// Long, but the request head stays under node's 16 KiB header limit (beyond it node answers 431 itself; see slow-clients.test.ts).
+const garbageSegment = fc.oneof(pct, fc.string({ maxLength: 20 }).map(encodeURIComponent), fc.constant('x'.repeat(3000)), fc.constant(''));
 const uuid = fc.uuid();
 
 function pathParam(name: string): fc.Arbitrary<string> {
@@ -136,7 +137,7 @@ const numberish = fc.oneof(
 );
 function queryValue(name: string): fc.Arbitrary<string> {
   if (name === 'since' || name === 'limit') return numberish;
-  return fc.oneof(fc.string({ maxLength: 20 }), pct, fc.constant(HUGE.slice(0, 5000)), fc.constantFrom('k', 'a/', ''));
+  return fc.oneof(fc.string({ maxLength: 20 }), pct, fc.constant(HUGE.slice(0, 3000)), fc.constantFrom('k', 'a/', '', '%00', 'a\u0000b'));
 }
 
 const authorization = fc.oneof(
@@ -144,7 +145,7 @@ const authorization = fc.oneof(
   { arbitrary: fc.constant('@write'), weight: 2 },
   { arbitrary: fc.constant('@read'), weight: 2 },
   { arbitrary: fc.constant(`@other`), weight: 1 },
-  { arbitrary: fc.constantFrom(undefined, 'Bearer', 'Bearer nope', 'Basic YTpi', `Bearer ${ADMIN} x`, 'Bearer ' + 'A'.repeat(8000)), weight: 2 },
+  { arbitrary: fc.constantFrom(undefined, 'Bearer', 'Bearer nope', 'Basic YTpi', `Bearer ${ADMIN} x`, 'Bearer ' + 'A'.repeat(3000)), weight: 2 },
 );
 const contentType = fc.oneof(
   { arbitrary: fc.constant('application/json'), weight: 8 },
@@ -264,7 +265,9 @@ async function runCase(req: FuzzRequest): Promise<void> {
     else text = await res.text();
   } catch (err) {
     if (abort.signal.aborted && !stats.byStatus.has(-1)) throw new Error(`no answer within ${TIMEOUT_MS} ms: ${req.method} ${url.slice(0, 200)}`);
-    console.log('SOCKETERR', String((err as any).cause), 'PREV', previous);
+    let retry = '';
+    try { const r2 = await fetch(url, { ...init }); retry = `${r2.status} ${(await r2.text()).slice(0, 100)}`; } catch (e2) { retry = 'ERR ' + String((e2 as any).cause); }
+    console.log('SOCKETERR', String((err as any).cause), 'THIS', req.method, url.slice(0, 120), url.length, JSON.stringify(init.headers).slice(0, 300), typeof req.body === 'string' ? req.body.slice(0, 80) : req.body?.length, 'RETRY', retry);
     throw err;
   } finally {
     previous = `${req.method} ${url.slice(0, 150)} len=${url.length} hdr=${JSON.stringify(init.headers).length} body=${typeof req.body === 'string' ? req.body.length : req.body?.length}`;
