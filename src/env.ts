@@ -71,8 +71,8 @@ const EnvSchema = z.object({
   KEYSYNC_LOG: z.enum(['off', 'info']).default('info'),
   // Access control and abuse limits (docs/security.md has the table).
   KEYSYNC_CORS_ORIGINS: corsOrigins.default([]),
-  KEYSYNC_RATE_LIMIT: int(0, 1_000_000).default(500),
-  KEYSYNC_RATE_BURST: int(1, 10_000_000).default(1000),
+  KEYSYNC_RATE_LIMIT: int(0, 1_000_000).default(200),
+  KEYSYNC_RATE_BURST: int(1, 10_000_000).default(400),
   KEYSYNC_AUTH_FAILURE_LIMIT: int(0, 1_000_000).default(20),
   KEYSYNC_MAX_SESSIONS_PER_STORE: int(1, 1_000_000).default(500),
   KEYSYNC_MAX_SESSIONS_PER_CLIENT: int(1, 1_000_000).default(16),

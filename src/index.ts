@@ -6,6 +6,7 @@
 import { serve } from '@hono/node-server';
 import { lockDataDir } from './db/lock.js';
 import { isLoopback, limitsFrom, readEnv } from './env.js';
+import { answerClientErrors } from './http/client-error.js';
 import { createKeysync } from './keysync.js';
 
 function fail(message: string): never {
@@ -49,6 +50,8 @@ async function main(): Promise<void> {
       JSON.stringify({ level: 'info', msg: `keysync listening on http://${env.HOST}:${info.port}`, database: where, auth: env.KEYSYNC_ADMIN_TOKEN ? 'tokens' : 'open (loopback only)' }),
     );
   });
+
+  answerClientErrors(server);
 
   let stopping = false;
   const shutdown = async (signal: string) => {

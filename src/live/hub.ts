@@ -52,8 +52,8 @@ export class LiveHub {
   }
 
   /** A local commit: wake the store's tailer without waiting for NOTIFY. */
-  committed(storeId: string): void {
-    this.tailers.get(storeId)?.wake();
+  committed(storeId: string, headRev?: number): void {
+    this.tailers.get(storeId)?.wake(headRev);
   }
 
   storeDeleted(storeId: string): void {
@@ -91,6 +91,6 @@ export class LiveHub {
     const sep = payload.lastIndexOf(':');
     const storeId = payload.slice(0, sep);
     if (payload.slice(sep + 1) === 'deleted') this.storeDeleted(storeId);
-    else this.committed(storeId);
+    else this.committed(storeId, Number(payload.slice(sep + 1)) || undefined);
   }
 }

@@ -15,6 +15,8 @@ export class Tailer {
   readonly subscribers = new Set<Subscriber>();
   private reading = false;
   private again = false;
+  /** highest rev a wake-up during the current read asked for (Infinity: unknown, read anyway) */
+  private wanted = 0;
 
   constructor(
     private readonly db: Db,
@@ -24,7 +26,14 @@ export class Tailer {
     private readonly onError: (err: unknown) => void,
   ) {}
 
-  wake(): void {
+  /**
+   * `rev`: the commit that caused the wake-up, when known. A local commit
+   * wakes the tailer and its NOTIFY does again a moment later; a rev the
+   * tailer has already handed out needs no second read.
+   */
+  wake(rev = Infinity): void {
+    if (rev <= this.lastRev) return;
+    this.wanted = Math.max(this.wanted, rev);
     if (this.reading) {
       this.again = true;
       return;
@@ -38,6 +47,7 @@ export class Tailer {
   private async drain(): Promise<void> {
     do {
       this.again = false;
+      this.wanted = 0;
       try {
         for (;;) {
           const rows = await readSince(this.db, this.storeId, { afterRev: this.lastRev, limit: PAGE });
@@ -52,6 +62,6 @@ export class Tailer {
         this.onError(err);
         return;
       }
-    } while (this.again && this.subscribers.size > 0);
+    } while (this.again && this.subscribers.size > 0 && this.lastRev < this.wanted);
   }
 }

@@ -15,7 +15,7 @@ export function registerKeyHandlers(app: App, deps: AppDeps): void {
   const { db } = deps.database;
   const { limits } = deps;
   const auth = { db, adminToken: deps.adminToken, guard: deps.guard };
-  const onCommit = ({ storeId }: { storeId: string }) => deps.hub.committed(storeId);
+  const onCommit = ({ storeId, headRev }: { storeId: string; headRev: number }) => deps.hub.committed(storeId, headRev);
 
   app.on(['PUT', 'DELETE'], '/v1/stores/:storeId/keys/*', authorize(auth, 'write'));
   app.on('GET', '/v1/stores/:storeId/keys/*', authorize(auth, 'read'));

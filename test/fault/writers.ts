@@ -20,7 +20,7 @@ export interface WriteStream {
   stop(): Promise<void>;
 }
 
-export function streamWrites(baseUrl: string, storeId: string, opts: { writers?: number; headers?: Record<string, string>; bulkEvery?: number } = {}): WriteStream {
+export function streamWrites(baseUrl: string, storeId: string, opts: { writers?: number; headers?: Record<string, string>; bulkEvery?: number; prefix?: string } = {}): WriteStream {
   const writers = opts.writers ?? 8;
   const bulkEvery = opts.bulkEvery ?? 5;
   const acked: Acked[] = [];
@@ -31,7 +31,8 @@ export function streamWrites(baseUrl: string, storeId: string, opts: { writers?:
   const loop = async (w: number) => {
     for (let i = 0; running; i++) {
       const bulk = i % bulkEvery === bulkEvery - 1;
-      const keys = bulk ? [0, 1, 2].map((j) => `w${w}/${i}/${j}`) : [`w${w}/${i}`];
+      const base = `${opts.prefix ?? ''}w${w}/${i}`;
+      const keys = bulk ? [0, 1, 2].map((j) => `${base}/${j}`) : [base];
       const values = keys.map((key) => ({ key, pad: 'x'.repeat(64) }));
       let res: Response;
       try {

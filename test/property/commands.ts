@@ -40,6 +40,9 @@ export type Cmd =
   | { t: 'restart' }
   | { t: 'wait' };
 
+/** fc.record without null-prototype objects, so counterexamples print plainly */
+const rec = <T,>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }): fc.Arbitrary<T> => fc.record(model as never, { noNullPrototype: true }) as fc.Arbitrary<T>;
+
 const key = fc.constantFrom(...KEYS);
 const client = fc.integer({ min: 0, max: 2 });
 const value: fc.Arbitrary<unknown> = fc.oneof(
@@ -51,38 +54,38 @@ const bytes = fc.uint8Array({ maxLength: 12 });
 const contentType = fc.constantFrom(...CONTENT_TYPES);
 
 const bulkOp: fc.Arbitrary<BulkOp> = fc.oneof(
-  { arbitrary: fc.record({ op: fc.constant('put' as const), key, value }), weight: 3 },
-  { arbitrary: fc.record({ op: fc.constant('put' as const), key, bytes, contentType }), weight: 1 },
-  { arbitrary: fc.record({ op: fc.constant('delete' as const), key }), weight: 2 },
+  { arbitrary: rec({ op: fc.constant('put' as const), key, value }), weight: 3 },
+  { arbitrary: rec({ op: fc.constant('put' as const), key, bytes, contentType }), weight: 1 },
+  { arbitrary: rec({ op: fc.constant('delete' as const), key }), weight: 2 },
 );
 
 export const command: fc.Arbitrary<Cmd> = fc.oneof(
-  { arbitrary: fc.record({ t: fc.constant('put' as const), key, value }), weight: 6 },
-  { arbitrary: fc.record({ t: fc.constant('putBytes' as const), key, bytes, contentType }), weight: 2 },
-  { arbitrary: fc.record({ t: fc.constant('del' as const), key }), weight: 3 },
-  { arbitrary: fc.record({ t: fc.constant('bulk' as const), ops: fc.array(bulkOp, { minLength: 1, maxLength: 4 }) }), weight: 3 },
-  { arbitrary: fc.record({ t: fc.constant('get' as const), key }), weight: 1 },
+  { arbitrary: rec({ t: fc.constant('put' as const), key, value }), weight: 6 },
+  { arbitrary: rec({ t: fc.constant('putBytes' as const), key, bytes, contentType }), weight: 2 },
+  { arbitrary: rec({ t: fc.constant('del' as const), key }), weight: 3 },
+  { arbitrary: rec({ t: fc.constant('bulk' as const), ops: fc.array(bulkOp, { minLength: 1, maxLength: 4 }) }), weight: 3 },
+  { arbitrary: rec({ t: fc.constant('get' as const), key }), weight: 1 },
   {
-    arbitrary: fc.record({ t: fc.constant('burst' as const), ops: fc.array(bulkOp, { minLength: 2, maxLength: 4 }), feedOpen: fc.option(client) }),
+    arbitrary: rec({ t: fc.constant('burst' as const), ops: fc.array(bulkOp, { minLength: 2, maxLength: 4 }), feedOpen: fc.option(client, { nil: null }) as fc.Arbitrary<number | null> }),
     weight: 2,
   },
-  { arbitrary: fc.record({ t: fc.constant('sync' as const), c: client, mode: fc.constantFrom('since' as const, 'have' as const) }), weight: 2 },
+  { arbitrary: rec({ t: fc.constant('sync' as const), c: client, mode: fc.constantFrom('since' as const, 'have' as const) }), weight: 2 },
   {
-    arbitrary: fc.record({ t: fc.constant('handshake' as const), c: client, mode: fc.constantFrom('since' as const, 'have' as const), batchSize: fc.integer({ min: 1, max: 3 }) }),
+    arbitrary: rec({ t: fc.constant('handshake' as const), c: client, mode: fc.constantFrom('since' as const, 'have' as const), batchSize: fc.integer({ min: 1, max: 3 }) }),
     weight: 4,
   },
-  { arbitrary: fc.record({ t: fc.constant('fetch' as const), c: client, which: fc.constantFrom('next' as const, 'again' as const, 'ahead' as const) }), weight: 6 },
-  { arbitrary: fc.record({ t: fc.constant('ack' as const), c: client, which: fc.constantFrom('fetched' as const, 'next' as const) }), weight: 4 },
-  { arbitrary: fc.record({ t: fc.constant('cancel' as const), c: client, how: fc.constantFrom('forget' as const, 'delete' as const) }), weight: 1 },
-  { arbitrary: fc.record({ t: fc.constant('feedOpen' as const), c: client, resume: fc.boolean() }), weight: 3 },
-  { arbitrary: fc.record({ t: fc.constant('feedRead' as const), c: client, n: fc.integer({ min: 1, max: 6 }) }), weight: 4 },
-  { arbitrary: fc.record({ t: fc.constant('feedClose' as const), c: client }), weight: 1 },
+  { arbitrary: rec({ t: fc.constant('fetch' as const), c: client, which: fc.constantFrom('next' as const, 'again' as const, 'ahead' as const) }), weight: 6 },
+  { arbitrary: rec({ t: fc.constant('ack' as const), c: client, which: fc.constantFrom('fetched' as const, 'next' as const) }), weight: 4 },
+  { arbitrary: rec({ t: fc.constant('cancel' as const), c: client, how: fc.constantFrom('forget' as const, 'delete' as const) }), weight: 1 },
+  { arbitrary: rec({ t: fc.constant('feedOpen' as const), c: client, resume: fc.boolean() }), weight: 3 },
+  { arbitrary: rec({ t: fc.constant('feedRead' as const), c: client, n: fc.integer({ min: 1, max: 6 }) }), weight: 4 },
+  { arbitrary: rec({ t: fc.constant('feedClose' as const), c: client }), weight: 1 },
   { arbitrary: fc.constant({ t: 'purge' as const }), weight: 2 },
   { arbitrary: fc.constant({ t: 'restart' as const }), weight: 1 },
   { arbitrary: fc.constant({ t: 'wait' as const }), weight: 1 },
 );
 
-export const scenario = fc.record({
+export const scenario = rec({
   clients: fc.integer({ min: 2, max: 3 }),
   commands: fc.noBias(fc.array(command, { maxLength: 40, size: 'max' })),
 });

@@ -15,7 +15,8 @@ import { call, json, keyPath, newStore } from '../support/http.js';
 import { serverSnapshot } from '../support/replica.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { describe, scenario, type BulkOp, type Cmd } from './commands.js';
-import { SimClient, count, stats, type Ctx } from './sim-client.js';
+import { SimClient } from './sim-client.js';
+import { count, stats, type Ctx } from './sync-client.js';
 import { StoreModel, tsMicros, type Written } from './store-model.js';
 
 const TIMEOUT_MS = 200;
@@ -28,20 +29,14 @@ const byCodePoint = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buf
 let db: TestDatabase;
 let server: TestServer;
 beforeAll(async () => {
-  const t = Date.now();
   db = await createTestDatabase();
-  console.log('db', Date.now() - t);
   server = await startServer(db, {
     limits: { batchTimeoutMs: TIMEOUT_MS, batchWindow: WINDOW, tombstoneRetentionMs: 0, heartbeatMs: 50 },
   });
 });
 afterAll(async () => {
-  let t = Date.now();
   await server?.close();
-  console.log('close', Date.now() - t);
-  t = Date.now();
   await db?.drop();
-  console.log('drop', Date.now() - t);
 });
 
 async function write(ctx: Ctx, written: Written, res: { status: number; body: any }): Promise<void> {
@@ -86,6 +81,7 @@ async function execute(ctx: Ctx, clients: SimClient[], cmd: Cmd): Promise<void> 
       // Single-key writes in parallel (a delete of an absent key is a 404 and writes nothing).
       const sent = cmd.ops.map(bulkWire);
       const opening = cmd.feedOpen === null ? undefined : clients[cmd.feedOpen % clients.length]!;
+      await opening?.feedClose(); // then reconnect while the writes commit
       const [results] = await Promise.all([
         Promise.all(
           sent.map(({ written }) =>

@@ -264,11 +264,8 @@ async function runCase(req: FuzzRequest): Promise<void> {
     if (type?.startsWith('text/event-stream')) abort.abort(); // a live feed: the headers are the answer
     else text = await res.text();
   } catch (err) {
-    if (abort.signal.aborted && !stats.byStatus.has(-1)) throw new Error(`no answer within ${TIMEOUT_MS} ms: ${req.method} ${url.slice(0, 200)}`);
-    let retry = '';
-    try { const r2 = await fetch(url, { ...init }); retry = `${r2.status} ${(await r2.text()).slice(0, 100)}`; } catch (e2) { retry = 'ERR ' + String((e2 as any).cause); }
-    console.log('SOCKETERR', String((err as any).cause), 'THIS', req.method, url.slice(0, 120), url.length, JSON.stringify(init.headers).slice(0, 300), typeof req.body === 'string' ? req.body.slice(0, 80) : req.body?.length, 'RETRY', retry);
-    throw err;
+    if (abort.signal.aborted) throw new Error(`no answer within ${TIMEOUT_MS} ms: ${req.method} ${url.slice(0, 200)}`);
+    throw new Error(`transport error (${String((err as Error).cause ?? err)}) on ${req.method} ${url.slice(0, 200)}; previous request: ${previous}`);
   } finally {
     previous = `${req.method} ${url.slice(0, 150)} len=${url.length} hdr=${JSON.stringify(init.headers).length} body=${typeof req.body === 'string' ? req.body.length : req.body?.length}`;
     clearTimeout(timer);

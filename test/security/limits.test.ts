@@ -35,8 +35,8 @@ const retryAfter = (res: { res: Response }) => Number(res.res.headers.get('retry
 describe('documented defaults', () => {
   it('are generous for honest clients and configurable through the environment', () => {
     expect(DEFAULT_LIMITS).toMatchObject({
-      rateLimit: 500,
-      rateBurst: 1000,
+      rateLimit: 200,
+      rateBurst: 400,
       authFailureLimit: 20,
       maxSessionsPerStore: 500,
       maxSessionsPerClient: 16,

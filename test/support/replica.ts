@@ -61,7 +61,11 @@ export class Replica {
     const hs = await call(server, `/v1/stores/${storeId}/sync`, json(body));
     if (hs.status === 409) return this.sync(server, storeId, { ...opts, mode: 'have' });
     expect(hs.status, JSON.stringify(hs.body)).toBe(201);
-    for (const key of hs.body.removed as string[]) this.apply({ key, rev: hs.body.headRev, ts: '', deleted: true });
+    // Removed keys become rev-0 tombstones: with options a key can come back at its old rev.
+    for (const key of hs.body.removed as string[]) {
+      const held = this.data.get(key);
+      if (held && held.rev < hs.body.headRev) this.data.set(key, { rev: 0, ts: '', deleted: true });
+    }
     for (let cursor = 0; cursor < hs.body.batches; cursor++) {
       const batch = await call(server, `/v1/stores/${storeId}/sync/${hs.body.sessionId}/batches/${cursor}`);
       expect(batch.status, JSON.stringify(batch.body)).toBe(200);

@@ -78,9 +78,10 @@ export interface LocalStore {
   applyBatch(records: readonly LocalRecord[], options?: ApplyOptions): Promise<LocalRecord[]>;
 
   /**
-   * Deletes the handshake's `removed` keys, recording them as tombstones at
-   * `atRev` (the handshake's headRev), unless the key is held at `atRev` or
-   * later. Returns the records that were live and are now deleted.
+   * Deletes the handshake's `removed` keys, unless the key is held at `atRev`
+   * (the handshake's headRev) or later. The tombstones have rev 0, so any
+   * later server entry of the key is accepted (see planRemove). Returns the
+   * records that were live and are now deleted.
    */
   remove(keys: readonly string[], atRev: number): Promise<DeletedRecord[]>;
 

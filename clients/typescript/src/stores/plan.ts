@@ -35,8 +35,15 @@ export function planApply(lookup: Lookup, records: readonly LocalRecord[]): Plan
 }
 
 /**
- * Tombstones at `atRev` for the handshake's `removed` keys that are live
- * locally at an older rev. Keys we do not hold, or hold deleted, need nothing.
+ * Tombstones for the handshake's `removed` keys that are live locally at a
+ * rev older than `atRev` (the handshake's headRev). Keys we do not hold, or
+ * hold deleted, need nothing.
+ *
+ * The tombstone's rev is 0, not `atRev`: with store options a removed key can
+ * come back at its old rev without being rewritten (a PATCH includes it again,
+ * or a root reaches it again), and a tombstone at headRev would refuse it
+ * forever. Nothing older can arrive after the handshake (the feed starts at
+ * headRev), so rev 0 loses no protection.
  */
 export function planRemove(lookup: Lookup, keys: readonly string[], atRev: number): Plan<DeletedRecord> {
   const plan: Plan<DeletedRecord> = { writes: [], changes: [] };
@@ -46,7 +53,7 @@ export function planRemove(lookup: Lookup, keys: readonly string[], atRev: numbe
     seen.add(key);
     const current = lookup(key);
     if (current === undefined || current.kind === 'deleted' || current.rev >= atRev) continue;
-    const tombstone: DeletedRecord = { key, rev: atRev, ts: null, kind: 'deleted' };
+    const tombstone: DeletedRecord = { key, rev: 0, ts: null, kind: 'deleted' };
     plan.writes.push(tombstone);
     plan.changes.push(tombstone);
   }

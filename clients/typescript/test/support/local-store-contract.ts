@@ -82,16 +82,23 @@ export function describeLocalStore(name: string, open: () => Promise<StoreHarnes
       expect(await store.getCheckpoint()).toBe(5);
     });
 
-    it('removes handshake keys as tombstones at headRev without a ts', async () => {
+    it('removes handshake keys held below headRev as rev-0 tombstones without a ts', async () => {
       const { store } = await open();
       await store.applyBatch([put('old', 1), put('newer', 9), put('gone', 2), del('gone', 3)]);
       const changes = await store.remove(['old', 'newer', 'gone', 'unknown', 'old'], 8);
-      expect(changes).toEqual([{ kind: 'deleted', key: 'old', rev: 8, ts: null }]);
-      expect(await store.get('old')).toEqual({ kind: 'deleted', key: 'old', rev: 8, ts: null });
+      expect(changes).toEqual([{ kind: 'deleted', key: 'old', rev: 0, ts: null }]);
+      expect(await store.get('old')).toEqual({ kind: 'deleted', key: 'old', rev: 0, ts: null });
       expect(await store.get('newer')).toEqual(put('newer', 9));
       expect(await store.get('gone')).toEqual(del('gone', 3));
       expect(await store.get('unknown')).toBeUndefined();
-      expect(await store.applyBatch([put('old', 7)])).toEqual([]);
+    });
+
+    it('accepts a removed key again at its old rev (store options can bring it back unchanged)', async () => {
+      const { store } = await open();
+      await store.applyBatch([put('old', 1)]);
+      await store.remove(['old'], 8);
+      expect(await store.applyBatch([put('old', 1)])).toEqual([put('old', 1)]);
+      expect(await store.get('old')).toEqual(put('old', 1));
     });
 
     it('stores bytes with their content type', async () => {
@@ -130,7 +137,7 @@ export function describeLocalStore(name: string, open: () => Promise<StoreHarnes
       await h.store.applyBatch([del('b', 3)], { checkpoint: 3 });
       await h.store.remove(['a'], 4);
       const again = await h.reopen!();
-      expect(await again.get('a')).toEqual({ kind: 'deleted', key: 'a', rev: 4, ts: null });
+      expect(await again.get('a')).toEqual({ kind: 'deleted', key: 'a', rev: 0, ts: null });
       expect(await again.get('b')).toEqual(del('b', 3));
       expect(await again.getCheckpoint()).toBe(3);
       expect(await again.applyBatch([put('b', 2)])).toEqual([]);
