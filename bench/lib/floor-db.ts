@@ -84,7 +84,7 @@ async function openPgliteFloor(): Promise<FloorDb & { copyRows(storeId: string, 
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {
     await db.exec(readFileSync(join(dir, file), 'utf8').replaceAll('--> statement-breakpoint', ''));
   }
-  const version = String((await db.query<{ v: string }>('show server_version')).rows[0]!.v);
+  const version = String((await db.query<{ v: string }>(`select current_setting('server_version') as v`)).rows[0]!.v);
   const query = async (text: string, params: unknown[]) => (await db.query<Record<string, unknown>>(text, params)).rows;
   return {
     version,

@@ -74,7 +74,10 @@ export function markdown(report: Report): string {
 export function writeReport(report: Report): string {
   const dir = fileURLToPath(new URL('../results/', import.meta.url));
   mkdirSync(dir, { recursive: true });
-  writeFileSync(`${dir}latest.json`, JSON.stringify(report, null, 2) + '\n');
-  writeFileSync(`${dir}latest.md`, markdown(report));
+  // latest.* is the last run; quick.* / full.* keep the last run of each mode.
+  for (const name of ['latest', report.mode]) {
+    writeFileSync(`${dir}${name}.json`, JSON.stringify(report, null, 2) + '\n');
+    writeFileSync(`${dir}${name}.md`, markdown(report));
+  }
   return dir;
 }

@@ -52,6 +52,7 @@ async function runCase(ctx: BenchContext, pid: number, child: Child, url: string
   const interval = (1000 * perRequest) / RATE;
   const acks = new Map<number, number>();
   let errors = 0;
+  let firstError = '';
   const write = async (i: number) => {
     const ts = clock();
     let results: WriteResult[];
@@ -74,7 +75,10 @@ async function runCase(ctx: BenchContext, pid: number, child: Child, url: string
       // Steady schedule: request i leaves at started + i * interval, whatever the previous ones do.
       const wait = started + i * interval - clock();
       if (wait > 1) await sleep(wait);
-      const p = write(i).catch(() => void errors++);
+      const p = write(i).catch((err: Error) => {
+        errors++;
+        firstError ||= err.message.slice(0, 120);
+      });
       inflight.add(p);
       void p.finally(() => inflight.delete(p));
     }
@@ -100,7 +104,7 @@ async function runCase(ctx: BenchContext, pid: number, child: Child, url: string
       `p50 ${fmt.ms(collected.p50)}, p99 ${fmt.ms(collected.p99)}, max ${fmt.ms(collected.max)}; ${fmt.n(perS)} events/s delivered; ` +
       `server ${cpuS.toFixed(1)} CPU s, subscribers ${subscribersCpuS.toFixed(1)} CPU s; ` +
       (clean ? 'every subscriber got every event once, in order' : `missed ${collected.missing}, late ${collected.late}, dup ${collected.duplicates}, ` +
-        `out of order ${collected.outOfOrder}, disconnected ${collected.disconnected}, write errors ${errors}`),
+        `out of order ${collected.outOfOrder}, disconnected ${collected.disconnected}, write errors ${errors}${firstError ? ` (${firstError})` : ''}`),
     target: { goal: goal.text, ok: goal.ok && clean },
     metrics: { subscribers: s, perRequest, rate: RATE, seconds, writes: collected.events, delivered, eventsPerS: perS, serverCpuS: cpuS, subscribersCpuS, ...collected, writeErrors: errors },
   });

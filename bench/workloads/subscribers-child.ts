@@ -107,14 +107,12 @@ async function collect(firstRev: number, acks: number[], timeoutMs: number) {
 
 serveCommands(async (msg: { cmd: 'open'; count: number; capacity: number } | { cmd: 'collect'; firstRev: number; acks: number[]; timeoutMs: number } | { cmd: 'close' }) => {
   if (msg.cmd === 'open') {
-    const opened: Feed[] = [];
-    // Opened in waves so the server's accept queue is not the thing measured.
+    // Opened in waves so the server's accept queue is not the thing measured; `open` adds to the feeds already open.
     for (let i = 0; i < msg.count; i += 200) {
       const wave = Array.from({ length: Math.min(200, msg.count - i) }, () => new Feed(msg.capacity));
       await Promise.all(wave.map((f) => f.ready));
-      opened.push(...wave);
+      feeds.push(...wave);
     }
-    feeds = opened;
     return { open: feeds.length };
   }
   if (msg.cmd === 'collect') return collect(msg.firstRev, msg.acks, msg.timeoutMs);

@@ -28,12 +28,14 @@ export interface Database {
 export interface OpenOptions {
   databaseUrl?: string;
   dataDir?: string;
+  /** PGlite only: start from this data-folder dump (PGlite.dumpDataDir) instead of initdb; tests use it */
+  pgliteTemplate?: Blob;
   /** postgres.js pool size */
   maxConnections?: number;
 }
 
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
-  return opts.databaseUrl ? openPostgres(opts.databaseUrl, opts.maxConnections ?? 10) : openPglite(opts.dataDir);
+  return opts.databaseUrl ? openPostgres(opts.databaseUrl, opts.maxConnections ?? 10) : openPglite(opts.dataDir, opts.pgliteTemplate);
 }
 
 function openPostgres(url: string, max: number): Database {
@@ -57,9 +59,9 @@ function openPostgres(url: string, max: number): Database {
   };
 }
 
-async function openPglite(dataDir: string | undefined): Promise<Database> {
+async function openPglite(dataDir: string | undefined, template: Blob | undefined): Promise<Database> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const client = dataDir ? new PGlite(dataDir) : new PGlite();
+  const client = new PGlite(dataDir, template ? { loadDataDir: template } : {});
   await client.waitReady;
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   return {

@@ -23,6 +23,7 @@ export const LiveEventSchema = z
   });
 
 export const eventsRoute = createRoute({
+  operationId: 'events',
   method: 'get',
   path: '/v1/stores/{storeId}/events',
   tags: ['Live'],

@@ -4,6 +4,7 @@ import { problem } from '../http/schemas.js';
 const tags = ['Operations'];
 
 export const healthzRoute = createRoute({
+  operationId: 'healthz',
   method: 'get',
   path: '/healthz',
   tags,
@@ -13,6 +14,7 @@ export const healthzRoute = createRoute({
 });
 
 export const readyzRoute = createRoute({
+  operationId: 'readyz',
   method: 'get',
   path: '/readyz',
   tags,
@@ -26,6 +28,7 @@ export const readyzRoute = createRoute({
 });
 
 export const metricsRoute = createRoute({
+  operationId: 'metrics',
   method: 'get',
   path: '/metrics',
   tags,

@@ -13,6 +13,7 @@ const common = {
 };
 
 export const putKeyRoute = createRoute({
+  operationId: 'putKey',
   method: 'put',
   path: '/v1/stores/{storeId}/keys/{key}',
   tags,
@@ -44,6 +45,7 @@ export const putKeyRoute = createRoute({
 });
 
 export const getKeyRoute = createRoute({
+  operationId: 'getKey',
   method: 'get',
   path: '/v1/stores/{storeId}/keys/{key}',
   tags,
@@ -72,6 +74,7 @@ export const getKeyRoute = createRoute({
 });
 
 export const deleteKeyRoute = createRoute({
+  operationId: 'deleteKey',
   method: 'delete',
   path: '/v1/stores/{storeId}/keys/{key}',
   tags,
@@ -90,6 +93,7 @@ const DeleteOp = z.object({ op: z.literal('delete'), key: z.string() }).strict()
 export const WriteOpSchema = z.union([PutBytesOp, PutJsonOp, DeleteOp]).openapi('WriteOp');
 
 export const bulkWriteRoute = createRoute({
+  operationId: 'bulkWrite',
   method: 'post',
   path: '/v1/stores/{storeId}/writes',
   tags,
@@ -108,6 +112,7 @@ export const bulkWriteRoute = createRoute({
 });
 
 export const listKeysRoute = createRoute({
+  operationId: 'listKeys',
   method: 'get',
   path: '/v1/stores/{storeId}/keys',
   tags,

@@ -13,6 +13,7 @@ const common = {
 };
 
 export const registerStoreRoute = createRoute({
+  operationId: 'registerStore',
   method: 'post',
   path: '/v1/stores',
   tags,
@@ -32,6 +33,7 @@ export const registerStoreRoute = createRoute({
 });
 
 export const listStoresRoute = createRoute({
+  operationId: 'listStores',
   method: 'get',
   path: '/v1/stores',
   tags,
@@ -48,6 +50,7 @@ export const listStoresRoute = createRoute({
 });
 
 export const getStoreRoute = createRoute({
+  operationId: 'getStore',
   method: 'get',
   path: '/v1/stores/{storeId}',
   tags,
@@ -61,6 +64,7 @@ export const getStoreRoute = createRoute({
 });
 
 export const patchStoreRoute = createRoute({
+  operationId: 'patchStore',
   method: 'patch',
   path: '/v1/stores/{storeId}',
   tags,
@@ -78,6 +82,7 @@ export const patchStoreRoute = createRoute({
 });
 
 export const deleteStoreRoute = createRoute({
+  operationId: 'deleteStore',
   method: 'delete',
   path: '/v1/stores/{storeId}',
   tags,

@@ -60,6 +60,7 @@ export const HandshakeResponseSchema = z
   .openapi('Handshake');
 
 export const handshakeRoute = createRoute({
+  operationId: 'handshake',
   method: 'post',
   path: '/v1/stores/{storeId}/sync',
   tags,
@@ -77,6 +78,7 @@ export const handshakeRoute = createRoute({
 });
 
 export const batchRoute = createRoute({
+  operationId: 'batch',
   method: 'get',
   path: '/v1/stores/{storeId}/sync/{sessionId}/batches/{cursor}',
   tags,
@@ -95,6 +97,7 @@ export const batchRoute = createRoute({
 });
 
 export const ackRoute = createRoute({
+  operationId: 'ack',
   method: 'post',
   path: '/v1/stores/{storeId}/sync/{sessionId}/ack',
   tags,
@@ -138,6 +141,7 @@ export const SessionStatusSchema = z
   .openapi('SessionStatus');
 
 export const sessionStatusRoute = createRoute({
+  operationId: 'sessionStatus',
   method: 'get',
   path: '/v1/stores/{storeId}/sync/{sessionId}',
   tags,
@@ -147,6 +151,7 @@ export const sessionStatusRoute = createRoute({
 });
 
 export const cancelSessionRoute = createRoute({
+  operationId: 'cancelSession',
   method: 'delete',
   path: '/v1/stores/{storeId}/sync/{sessionId}',
   tags,

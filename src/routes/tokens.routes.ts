@@ -28,6 +28,7 @@ export const NewTokenSchema = z
   .openapi('NewToken');
 
 export const createTokenRoute = createRoute({
+  operationId: 'createToken',
   method: 'post',
   path: '/v1/stores/{storeId}/tokens',
   tags,
@@ -45,6 +46,7 @@ export const createTokenRoute = createRoute({
 });
 
 export const listTokensRoute = createRoute({
+  operationId: 'listTokens',
   method: 'get',
   path: '/v1/stores/{storeId}/tokens',
   tags,
@@ -58,6 +60,7 @@ export const listTokensRoute = createRoute({
 });
 
 export const revokeTokenRoute = createRoute({
+  operationId: 'revokeToken',
   method: 'delete',
   path: '/v1/stores/{storeId}/tokens/{tokenId}',
   tags,

@@ -46,7 +46,7 @@ async function killMidStream(proc: ServerProcess, url: string, storeId: string):
   const writes = streamWrites(url, storeId, { writers: 8 });
   // Kill only once a good number of writes is acknowledged, at a moment no test code chose.
   const deadline = Date.now() + 20_000;
-  while (writes.acked.length < 300 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  while (writes.acked.length < 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   await new Promise((r) => setTimeout(r, Math.random() * 200));
   proc.kill('SIGKILL');
   expect(await exitWithin(proc, 10_000)).toBe('SIGKILL');

@@ -69,7 +69,7 @@ describe(`graceful shutdown under load (${PG_URL ? 'PostgreSQL' : 'PGlite'})`, (
 
     const writes = streamWrites(first.url, storeId, { writers: 8 });
     const deadline = Date.now() + 20_000;
-    while (writes.acked.length < 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (writes.acked.length < 100 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     const termAt = performance.now();
     first.proc.kill('SIGTERM');
     const code = await exitWithin(first.proc, 20_000);

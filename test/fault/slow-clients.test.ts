@@ -182,8 +182,8 @@ describe('slow and stuck clients', () => {
       s.write(`GET /v1/stores/${storeId}/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\nAuthorization: Bearer ${ADMIN}\r\n\r\n`);
       s.pause();
     }
-    await sleep(300);
     const metric = async () => Number(/^keysync_live_subscribers (\d+)/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1]);
+    for (let i = 0; i < 100 && (await metric()) < STUCK + 1; i++) await sleep(100);
     expect(await metric()).toBe(STUCK + 1);
 
     // ~16 MB of writes: 4 KB values, 50 per bulk write.

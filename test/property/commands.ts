@@ -38,7 +38,8 @@ export type Cmd =
   | { t: 'feedClose'; c: number }
   | { t: 'purge' }
   | { t: 'restart' }
-  | { t: 'wait' };
+  /** sleep past the session timeout, then maybe touch the client's session (expect 410 unless it was complete) */
+  | { t: 'wait'; c: number; then: 'nothing' | 'fetch' | 'ack' };
 
 /** fc.record without null-prototype objects, so counterexamples print plainly */
 const rec = <T,>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }): fc.Arbitrary<T> => fc.record(model as never, { noNullPrototype: true }) as fc.Arbitrary<T>;
@@ -82,7 +83,7 @@ export const command: fc.Arbitrary<Cmd> = fc.oneof(
   { arbitrary: rec({ t: fc.constant('feedClose' as const), c: client }), weight: 1 },
   { arbitrary: fc.constant({ t: 'purge' as const }), weight: 2 },
   { arbitrary: fc.constant({ t: 'restart' as const }), weight: 1 },
-  { arbitrary: fc.constant({ t: 'wait' as const }), weight: 1 },
+  { arbitrary: rec({ t: fc.constant('wait' as const), c: client, then: fc.constantFrom('fetch' as const, 'ack' as const, 'nothing' as const) }), weight: 1 },
 );
 
 export const scenario = rec({

@@ -6,7 +6,9 @@
  * of the store kept from the write responses.
  *
  * Reproduce a failure with KEYSYNC_FC_SEED=<seed> (and KEYSYNC_FC_PATH=<path>
- * to replay the shrunk case directly); KEYSYNC_FC_RUNS raises the run count.
+ * to replay the shrunk case directly); KEYSYNC_FC_RUNS raises the run count,
+ * KEYSYNC_FC_TIME_LIMIT_MS the time after which fast-check stops (default 40 s;
+ * a failure found by then is still reported, shrunk as far as it got).
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe as group, expect, it } from 'vitest';
@@ -151,8 +153,6 @@ async function execute(ctx: Ctx, clients: SimClient[], cmd: Cmd): Promise<void> 
         await sleep(2);
       }
       return;
-    case 'wait':
-      return sleep(TIMEOUT_MS + 30);
   }
   const client = clients[cmd.c % clients.length]!;
   const s = client.session;
@@ -179,6 +179,16 @@ async function execute(ctx: Ctx, clients: SimClient[], cmd: Cmd): Promise<void> 
       return client.feedRead(cmd.n);
     case 'feedClose':
       return client.feedClose();
+    case 'wait': {
+      // An abandoned session: (start one and fetch a batch,) go quiet past the timeout, come back.
+      if (!client.session) await client.handshake('have', 1);
+      if (client.session && client.session.delivered < 0) await client.fetch(0);
+      const idle = client.session;
+      await sleep(TIMEOUT_MS + 30);
+      if (!idle || cmd.then === 'nothing') return;
+      count(`wait, then ${cmd.then}`);
+      return cmd.then === 'fetch' ? client.fetch(Math.min(idle.delivered + 1, idle.batches - 1)) : client.ack(Math.max(idle.delivered, 0));
+    }
   }
 }
 

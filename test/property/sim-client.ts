@@ -20,6 +20,12 @@ interface Conn {
 export class SimClient extends SyncClient {
   feed: Conn | undefined;
 
+  protected override beforeHave(): void {
+    super.beforeHave();
+    this.feed?.reader.close();
+    this.feed = undefined;
+  }
+
   async feedOpen(resume: boolean): Promise<void> {
     if (this.feed && !this.feed.reader.closed) return;
     await this.feedClose(true);
@@ -45,7 +51,7 @@ export class SimClient extends SyncClient {
     this.ctx.log(`  ${this.name} feed opened from ${from}${headers['last-event-id'] ? ' (Last-Event-ID)' : ''}`);
   }
 
-  /** Processes what is left of the connection, then drops it (a client reads its buffer before it notices the end). */
+  /** Drops the connection; with `processRest`, first processes what it received (a client reads its buffer before it notices the end). */
   async feedClose(processRest = false): Promise<void> {
     const c = this.feed;
     if (!c) return;

@@ -4,7 +4,9 @@
  * by `drop`). Tests never depend on leftovers.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import postgres from 'postgres';
+import { inject } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';
 
@@ -20,7 +22,8 @@ export interface TestDatabase {
 export async function createTestDatabase(): Promise<TestDatabase> {
   const adminUrl = process.env.TEST_DATABASE_URL;
   if (!adminUrl) {
-    const database = await openDatabase({});
+    const template = inject('pgliteTemplate');
+    const database = await openDatabase(template ? { pgliteTemplate: new Blob([readFileSync(template)]) } : {});
     await migrate(database);
     return { database, drop: () => database.close() };
   }
