@@ -18,7 +18,9 @@ export interface Child {
 export function startChild(script: string, args: unknown, heapMB = 8192): Child {
   const path = fileURLToPath(new URL(`../workloads/${script}`, import.meta.url));
   const child: ChildProcess = fork(path, [JSON.stringify(args)], {
-    execArgv: ['--import', 'tsx', `--max-old-space-size=${heapMB}`],
+    // --no-warnings: undici's fetch leaves an abort listener per request on the client's long-lived
+    // session signal until GC, and a 1,000,000-key sync would print thousands of MaxListeners warnings.
+    execArgv: ['--import', 'tsx', '--no-warnings', `--max-old-space-size=${heapMB}`],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
