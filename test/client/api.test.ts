@@ -4,29 +4,21 @@
  * once at least, successes come back as typed data and failures as Problem
  * values (never thrown).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createApiClient, type ApiClient } from '../../clients/typescript/src/api.js';
 import { readSse } from '../../clients/typescript/src/sse.js';
 import { storeId as deriveStoreId } from '../../clients/typescript/src/store-id.js';
 import openapi from '../../openapi/openapi.json' with { type: 'json' };
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { useTestServer } from '../support/server.js';
 
 const ADMIN = 'admin-token-for-client-tests';
-let db: TestDatabase;
-let server: TestServer;
 let admin: ApiClient;
 /** "METHOD /path/template" of every call made through the client, from the fetch it was given. */
 const called = new Set<string>();
 
+const env = useTestServer({ adminToken: ADMIN });
 beforeAll(async () => {
-  db = await createTestDatabase();
-  server = await startServer(db, { adminToken: ADMIN });
   admin = client(ADMIN);
-});
-afterAll(async () => {
-  await server?.close();
-  await db?.drop();
 });
 
 const templates = Object.entries(openapi.paths).flatMap(([path, ops]) =>
@@ -35,7 +27,7 @@ const templates = Object.entries(openapi.paths).flatMap(([path, ops]) =>
 
 function client(token?: string): ApiClient {
   return createApiClient({
-    baseUrl: `${server.url}/`,
+    baseUrl: `${env.server.url}/`,
     token,
     fetch: (input, init) => {
       const path = new URL(input).pathname;
@@ -165,7 +157,7 @@ describe('createApiClient against the server', () => {
 
     // A proxy answering HTML is still a Problem value.
     const proxied = createApiClient({
-      baseUrl: server.url,
+      baseUrl: env.server.url,
       fetch: async () => new Response('<html>bad gateway</html>', { status: 502, statusText: 'Bad Gateway', headers: { 'content-type': 'text/html' } }),
     });
     const res = await proxied.getStore(deriveStoreId(config));

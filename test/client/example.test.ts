@@ -7,26 +7,16 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { describe, expect, it } from 'vitest';
 import { call, json, put } from '../support/http.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { useTestServer } from '../support/server.js';
 import { eventually } from './support.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const config = { scope: 'a1b2c3d4-e5f6-7890-abcd-ef1234567890', backend: 'file', path: 'data/my-store' };
 const STORE = '58c4b668-ca6b-5f9d-8989-3a4a0ff13619';
 
-let db: TestDatabase;
-let server: TestServer;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  server = await startServer(db);
-});
-afterAll(async () => {
-  await server?.close();
-  await db?.drop();
-});
+const env = useTestServer();
 
 describe('the docs/client.md example', () => {
   it('is examples/mirror.ts, word for word', async () => {
@@ -36,13 +26,13 @@ describe('the docs/client.md example', () => {
   });
 
   it('mirrors the store, reacts to changes and stops on SIGINT', async () => {
-    expect((await call(server, '/v1/stores', json({ config }))).body.storeId).toBe(STORE);
-    await put(server, STORE, 'users/1', { name: 'Ada' });
-    await put(server, STORE, 'settings', { theme: 'dark' });
+    expect((await call(env.server, '/v1/stores', json({ config }))).body.storeId).toBe(STORE);
+    await put(env.server, STORE, 'users/1', { name: 'Ada' });
+    await put(env.server, STORE, 'settings', { theme: 'dark' });
 
     const child = spawn(process.execPath, ['--conditions=keysync-source', '--import', 'tsx', 'examples/mirror.ts'], {
       cwd: ROOT,
-      env: { ...process.env, KEYSYNC_URL: server.url },
+      env: { ...process.env, KEYSYNC_URL: env.server.url },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -52,7 +42,7 @@ describe('the docs/client.md example', () => {
     try {
       await eventually(() => expect(out).toContain('in sync: 2 keys'), 20_000);
       expect(out).toContain("settings are now { theme: 'dark' }");
-      await put(server, STORE, 'settings', { theme: 'light' });
+      await put(env.server, STORE, 'settings', { theme: 'light' });
       await eventually(() => expect(out).toContain("settings are now { theme: 'light' }"));
       expect(out).toContain('put settings rev 3');
     } finally {

@@ -3,41 +3,31 @@
  * sync, a reconnect that moves only what changed, an expired session and a
  * purged `since`, each ending with the replica equal to the server's store.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../clients/typescript/src/stores/memory.js';
 import type { ApplyOptions, LocalRecord } from '../../clients/typescript/src/local-store.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { bulk, del, newStore, put } from '../support/http.js';
 import { serverSnapshot } from '../support/replica.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { startServer, useTestServer } from '../support/server.js';
 import { eventually, expectRevsIncreasePerKey, manyOps, replicaSnapshot, sleep, start, traffic } from './support.js';
 
-let db: TestDatabase;
-let server: TestServer;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  server = await startServer(db);
-});
-afterAll(async () => {
-  await server?.close();
-  await db?.drop();
-});
+const env = useTestServer();
 
 describe('initial sync', () => {
   it('mirrors a store of many batches into a fresh MemoryStore, each key once, with progress', async () => {
-    const storeId = await newStore(server);
-    await bulk(server, storeId, manyOps(200));
-    await bulk(server, storeId, [{ op: 'delete', key: 'users/k0003' }, { op: 'put', key: 'docs/a b/k0001', value: 'changed' }]);
+    const storeId = await newStore(env.server);
+    await bulk(env.server, storeId, manyOps(200));
+    await bulk(env.server, storeId, [{ op: 'delete', key: 'users/k0003' }, { op: 'put', key: 'docs/a b/k0001', value: 'changed' }]);
     const t = traffic();
     const store = new MemoryStore();
     const progress: Array<{ done: number; total: number }> = [];
-    const run = start(server, {
+    const run = start(env.server, {
       storeId, store, fetch: t.fetch, batchSize: 20,
       onChange: () => progress.push(run.client.progress),
     });
     await run.completed;
     try {
-      expect(await replicaSnapshot(store)).toEqual(await serverSnapshot(server, storeId));
+      expect(await replicaSnapshot(store)).toEqual(await serverSnapshot(env.server, storeId));
       expect(Object.keys(await replicaSnapshot(store))).toHaveLength(199);
       // 199 live keys in ceil(199/20) = 10 batches, each key exactly once.
       expect(t.handshakes).toEqual([{ have: {}, batchSize: 20 }]);
@@ -63,33 +53,33 @@ describe('initial sync', () => {
   });
 
   it('after a time offline moves only the changed keys (since) and applies the deletes', async () => {
-    const storeId = await newStore(server);
-    await bulk(server, storeId, manyOps(150));
+    const storeId = await newStore(env.server);
+    await bulk(env.server, storeId, manyOps(150));
     const store = new MemoryStore();
-    const first = start(server, { storeId, store, batchSize: 50 });
+    const first = start(env.server, { storeId, store, batchSize: 50 });
     await first.completed;
     await first.client.unsubscribe();
     const checkpoint = await store.getCheckpoint();
     expect(checkpoint).toBe(150);
 
     // Offline: 3 keys change, 2 are new, 4 are deleted (one of them changed first).
-    await put(server, storeId, 'users/k0000', { changed: 1 });
-    await put(server, storeId, 'docs/a b/k0001', { changed: 2 });
-    await put(server, storeId, 'ünï/k0002', { changed: 3 });
-    await put(server, storeId, 'new/1', 1);
-    await put(server, storeId, 'new/2', 2);
-    await put(server, storeId, 'users/k0006', 'soon gone');
-    for (const key of ['users/k0003', 'users/k0006', 'docs/a b/k0004', 'ünï/k0005']) await del(server, storeId, key);
+    await put(env.server, storeId, 'users/k0000', { changed: 1 });
+    await put(env.server, storeId, 'docs/a b/k0001', { changed: 2 });
+    await put(env.server, storeId, 'ünï/k0002', { changed: 3 });
+    await put(env.server, storeId, 'new/1', 1);
+    await put(env.server, storeId, 'new/2', 2);
+    await put(env.server, storeId, 'users/k0006', 'soon gone');
+    for (const key of ['users/k0003', 'users/k0006', 'docs/a b/k0004', 'ünï/k0005']) await del(env.server, storeId, key);
 
     const t = traffic();
-    const again = start(server, { storeId, store, batchSize: 50, fetch: t.fetch });
+    const again = start(env.server, { storeId, store, batchSize: 50, fetch: t.fetch });
     await again.completed;
     try {
       expect(t.handshakes).toEqual([{ since: 150, batchSize: 50 }]);
       expect(t.handshakeAnswers[0]!.body.removed.sort()).toEqual(['docs/a b/k0004', 'users/k0003', 'users/k0006', 'ünï/k0005']);
       // Only the 5 changed or new live keys travel.
       expect(t.batchKeys.sort()).toEqual(['docs/a b/k0001', 'new/1', 'new/2', 'users/k0000', 'ünï/k0002']);
-      expect(await replicaSnapshot(store)).toEqual(await serverSnapshot(server, storeId));
+      expect(await replicaSnapshot(store)).toEqual(await serverSnapshot(env.server, storeId));
       for (const key of ['users/k0003', 'users/k0006', 'docs/a b/k0004', 'ünï/k0005']) {
         expect((await store.get(key))?.kind).toBe('deleted');
       }
@@ -102,7 +92,7 @@ describe('initial sync', () => {
   });
 
   it('re-handshakes when its session expires during a slow apply, and converges', async () => {
-    const quick = await startServer(db, { limits: { batchTimeoutMs: 300 } });
+    const quick = await startServer(env.db, { limits: { batchTimeoutMs: 300 } });
     try {
       const storeId = await newStore(quick);
       await bulk(quick, storeId, manyOps(120));
@@ -143,7 +133,7 @@ describe('initial sync', () => {
   });
 
   it('falls back to a `have` handshake when its `since` was purged, moving only what changed', async () => {
-    const purging = await startServer(db, { limits: { tombstoneRetentionMs: 0 } });
+    const purging = await startServer(env.db, { limits: { tombstoneRetentionMs: 0 } });
     try {
       const storeId = await newStore(purging);
       await bulk(purging, storeId, manyOps(100));

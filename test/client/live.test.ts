@@ -6,37 +6,27 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { StoreDeletedError } from '../../clients/typescript/src/errors.js';
 import type { Change } from '../../clients/typescript/src/records.js';
 import { FileStore } from '../../clients/typescript/src/stores/file.js';
 import { MemoryStore } from '../../clients/typescript/src/stores/memory.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { bulk, call, del, newStore, put } from '../support/http.js';
 import { serverSnapshot } from '../support/replica.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { useTestServer } from '../support/server.js';
 import { eventually, expectRevsIncrease, manyOps, replicaSnapshot, sleep, start, traffic } from './support.js';
 
-let db: TestDatabase;
-let server: TestServer;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  server = await startServer(db);
-});
-afterAll(async () => {
-  await server?.close();
-  await db?.drop();
-});
+const env = useTestServer();
 
-const subscribers = () => server.keysync.hub.stats().subscribers;
+const subscribers = () => env.server.keysync.hub.stats().subscribers;
 const brief = (c: Change) => [c.op, c.value, c.rev];
 
 describe('live feed', () => {
   it('fires per-key callbacks once per change, in rev order; unsubscribe stops them and closes the feed', async () => {
-    const storeId = await newStore(server);
-    await put(server, storeId, 'a', 0);
+    const storeId = await newStore(env.server);
+    await put(env.server, storeId, 'a', 0);
     const store = new MemoryStore();
-    const run = start(server, { storeId, store });
+    const run = start(env.server, { storeId, store });
     const onA: Change[] = [];
     const onB: Change[] = [];
     const onBToo: Change[] = [];
@@ -53,20 +43,20 @@ describe('live feed', () => {
       // A later write of the same key waits until the earlier one is seen:
       // the server keeps only each key's latest version, so two writes of a
       // key that land before the feed reads them arrive once, at the later rev.
-      const r1 = await put(server, storeId, 'a', 1);
+      const r1 = await put(env.server, storeId, 'a', 1);
       await eventually(() => expect(onA).toHaveLength(2));
-      const r2 = await put(server, storeId, 'b', 1);
+      const r2 = await put(env.server, storeId, 'b', 1);
       // One transaction: `a` is put then deleted, so only the delete exists to send.
-      const [r3, r4, r5] = await bulk(server, storeId, [
+      const [r3, r4, r5] = await bulk(env.server, storeId, [
         { op: 'put', key: 'a', value: 2 },
         { op: 'delete', key: 'a' },
         { op: 'put', key: 'c', value: 1 },
       ]);
       await eventually(() => expect(onA).toHaveLength(3));
-      const r6 = await put(server, storeId, 'a', 3);
+      const r6 = await put(env.server, storeId, 'a', 3);
       await eventually(() => expect(onA).toHaveLength(4));
       offBToo();
-      const r7 = await put(server, storeId, 'b', 2);
+      const r7 = await put(env.server, storeId, 'b', 2);
       await eventually(() => expect(onB).toHaveLength(2));
 
       expect(onA.slice(1).map(brief)).toEqual([['put', 1, r1.rev], ['delete', undefined, r4!.rev], ['put', 3, r6.rev]]);
@@ -83,8 +73,8 @@ describe('live feed', () => {
     }
     expect(run.client.state).toBe('stopped');
     await eventually(() => expect(subscribers()).toBe(0));
-    await put(server, storeId, 'a', 4);
-    await put(server, storeId, 'b', 3);
+    await put(env.server, storeId, 'a', 4);
+    await put(env.server, storeId, 'b', 3);
     await sleep(600); // more than a heartbeat: a feed still open would have delivered by now
     expect(onA).toHaveLength(4);
     expect(onB).toHaveLength(2);
@@ -93,14 +83,14 @@ describe('live feed', () => {
   });
 
   it('stops with StoreDeletedError through onError when the store is deleted', async () => {
-    const storeId = await newStore(server);
-    await bulk(server, storeId, manyOps(10));
-    const run = start(server, { storeId, store: new MemoryStore() });
+    const storeId = await newStore(env.server);
+    await bulk(env.server, storeId, manyOps(10));
+    const run = start(env.server, { storeId, store: new MemoryStore() });
     await run.completed;
     await eventually(() => expect(run.client.state).toBe('live'));
     expect(subscribers()).toBe(1);
 
-    expect((await call(server, `/v1/stores/${storeId}`, { method: 'DELETE' })).status).toBe(204);
+    expect((await call(env.server, `/v1/stores/${storeId}`, { method: 'DELETE' })).status).toBe(204);
     await eventually(() => expect(run.errors).toHaveLength(1));
     expect(run.errors[0]).toBeInstanceOf(StoreDeletedError);
     expect((run.errors[0] as StoreDeletedError).storeId).toBe(storeId);
@@ -113,27 +103,27 @@ describe('live feed', () => {
   it('keeps a FileStore replica across a client restart and resumes with `since`, moving only the changes', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'keysync-e2e-'));
     try {
-      const storeId = await newStore(server);
-      await bulk(server, storeId, manyOps(80));
+      const storeId = await newStore(env.server);
+      await bulk(env.server, storeId, manyOps(80));
       let store = await FileStore.open(dir);
-      const first = start(server, { storeId, store, batchSize: 20 });
+      const first = start(env.server, { storeId, store, batchSize: 20 });
       await first.completed;
-      await put(server, storeId, 'live/1', 'seen live');
+      await put(env.server, storeId, 'live/1', 'seen live');
       await eventually(async () => expect((await store.get('live/1'))?.rev).toBe(81));
       await first.client.unsubscribe();
       await store.close();
 
       // While no client runs: 2 changes, 1 new key, 2 deletes.
-      await put(server, storeId, 'users/k0000', 'changed');
-      await put(server, storeId, 'docs/a b/k0001', 'changed');
-      await put(server, storeId, 'new', 1);
-      await del(server, storeId, 'ünï/k0002');
-      await del(server, storeId, 'live/1');
+      await put(env.server, storeId, 'users/k0000', 'changed');
+      await put(env.server, storeId, 'docs/a b/k0001', 'changed');
+      await put(env.server, storeId, 'new', 1);
+      await del(env.server, storeId, 'ünï/k0002');
+      await del(env.server, storeId, 'live/1');
 
       store = await FileStore.open(dir);
       expect(await store.getCheckpoint()).toBe(81);
       const t = traffic();
-      const again = start(server, { storeId, store, fetch: t.fetch, batchSize: 20 });
+      const again = start(env.server, { storeId, store, fetch: t.fetch, batchSize: 20 });
       await again.completed;
       try {
         expect(t.handshakes).toEqual([{ since: 81, batchSize: 20 }]);
@@ -142,7 +132,7 @@ describe('live feed', () => {
         expect(again.changes.map((c) => [c.key, c.op]).sort()).toEqual([
           ['docs/a b/k0001', 'put'], ['live/1', 'delete'], ['new', 'put'], ['users/k0000', 'put'], ['ünï/k0002', 'delete'],
         ]);
-        expect(await replicaSnapshot(store)).toEqual(await serverSnapshot(server, storeId));
+        expect(await replicaSnapshot(store)).toEqual(await serverSnapshot(env.server, storeId));
         expect(await store.getCheckpoint()).toBe(86);
         // The feed resumes from the new checkpoint.
         await eventually(() => expect(t.feeds.length).toBeGreaterThan(0));

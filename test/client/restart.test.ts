@@ -4,39 +4,29 @@
  * client's initial sync and in the middle of its live feed. The client must
  * resume, lose nothing and never see a rev go backwards.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../clients/typescript/src/stores/memory.js';
 import type { FetchLike } from '../../clients/typescript/src/http.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { bulk, del, newStore, put } from '../support/http.js';
 import { serverSnapshot } from '../support/replica.js';
 import { restartSettled } from '../support/restart.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { useTestServer } from '../support/server.js';
 import {
   eventually, expectRevsIncrease, expectRevsIncreasePerKey, manyOps, replicaSnapshot, start,
 } from './support.js';
 
-let db: TestDatabase;
-let server: TestServer;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  server = await startServer(db);
-});
-afterAll(async () => {
-  await server?.close();
-  await db?.drop();
-});
+const env = useTestServer();
 
 describe('server restarts', () => {
   it('mid initial sync: the client retries through the outage, resumes its session and converges', async () => {
-    const storeId = await newStore(server);
-    await bulk(server, storeId, manyOps(120));
+    const storeId = await newStore(env.server);
+    await bulk(env.server, storeId, manyOps(120));
     let restarting: Promise<void> | undefined;
     let failed = 0;
     // The server goes down while the request for batch 3 is on its way.
     const fetchDuringRestart: FetchLike = async (input, init) => {
       if (restarting === undefined && /\/batches\/3$/.test(new URL(input).pathname)) {
-        restarting = server.restart();
+        restarting = env.server.restart();
       }
       try {
         return await fetch(input, init);
@@ -46,7 +36,7 @@ describe('server restarts', () => {
       }
     };
     const store = new MemoryStore();
-    const run = start(server, { storeId, store, batchSize: 12, fetch: fetchDuringRestart });
+    const run = start(env.server, { storeId, store, batchSize: 12, fetch: fetchDuringRestart });
     await run.completed;
     await restarting;
     try {
@@ -60,34 +50,34 @@ describe('server restarts', () => {
       expectRevsIncreasePerKey(run.changes);
 
       // And it goes live afterwards: later writes arrive.
-      await put(server, storeId, 'after/restart', 1);
-      await eventually(async () => expect(await replicaSnapshot(store)).toEqual(await serverSnapshot(server, storeId)));
+      await put(env.server, storeId, 'after/restart', 1);
+      await eventually(async () => expect(await replicaSnapshot(store)).toEqual(await serverSnapshot(env.server, storeId)));
     } finally {
       await run.client.unsubscribe();
     }
   });
 
   it('mid live feed: the client reconnects with Last-Event-ID and gets every write once, in rev order', async () => {
-    const storeId = await newStore(server);
-    await bulk(server, storeId, manyOps(30));
+    const storeId = await newStore(env.server);
+    await bulk(env.server, storeId, manyOps(30));
     const store = new MemoryStore();
-    const run = start(server, { storeId, store });
+    const run = start(env.server, { storeId, store });
     await run.completed;
     await eventually(() => expect(run.client.state).toBe('live'));
     const fromInitial = run.changes.length;
     try {
-      await put(server, storeId, 'live/1', 1);
-      await del(server, storeId, 'users/k0000');
+      await put(env.server, storeId, 'live/1', 1);
+      await del(env.server, storeId, 'users/k0000');
       await eventually(() => expect(run.changes.length).toBe(fromInitial + 2));
 
-      await restartSettled(server);
+      await restartSettled(env.server);
       // Written while the client is (probably) still reconnecting: they come from the backlog.
-      await put(server, storeId, 'live/2', 2);
-      await bulk(server, storeId, [{ op: 'put', key: 'live/1', value: 'one' }, { op: 'delete', key: 'docs/a b/k0001' }]);
+      await put(env.server, storeId, 'live/2', 2);
+      await bulk(env.server, storeId, [{ op: 'put', key: 'live/1', value: 'one' }, { op: 'delete', key: 'docs/a b/k0001' }]);
       await eventually(() => expect(run.client.state).toBe('live'));
-      await put(server, storeId, 'live/3', 3);
+      await put(env.server, storeId, 'live/3', 3);
 
-      await eventually(async () => expect(await replicaSnapshot(store)).toEqual(await serverSnapshot(server, storeId)));
+      await eventually(async () => expect(await replicaSnapshot(store)).toEqual(await serverSnapshot(env.server, storeId)));
       expect(run.states).toContain('reconnecting');
       expect(run.errors).toEqual([]);
       // Live changes: exactly the 6 writes, each once, in strictly increasing rev order.

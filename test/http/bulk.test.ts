@@ -1,30 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { describe, expect, it } from 'vitest';
 import { bulk, call, json, keyPath, newStore, put } from '../support/http.js';
 import { TS_FORMAT, expectProblem, expectValidation } from '../support/problem.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { useTestServer } from '../support/server.js';
 import { openFeed } from '../support/sse.js';
 
-let db: TestDatabase;
-let server: TestServer;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  server = await startServer(db, { limits: { maxBulkOps: 5, maxValueBytes: 1024 } });
-});
-afterAll(async () => {
-  await server?.close();
-  await db?.drop();
-});
+const env = useTestServer({ limits: { maxBulkOps: 5, maxValueBytes: 1024 } });
 
-const writes = (id: string, body: unknown) => call(server, `/v1/stores/${id}/writes`, json(body));
-const headRev = async (id: string) => (await call(server, `/v1/stores/${id}`)).body.headRev as number;
-const keysOf = async (id: string) => (await call(server, `/v1/stores/${id}/keys?limit=1000`)).body.items;
+const writes = (id: string, body: unknown) => call(env.server, `/v1/stores/${id}/writes`, json(body));
+const headRev = async (id: string) => (await call(env.server, `/v1/stores/${id}`)).body.headRev as number;
+const keysOf = async (id: string) => (await call(env.server, `/v1/stores/${id}/keys?limit=1000`)).body.items;
 
 describe('bulk writes', () => {
   it('gives the ops consecutive revs and increasing ts in op order', async () => {
-    const id = await newStore(server);
-    await put(server, id, 'before', 0);
-    const results = await bulk(server, id, [
+    const id = await newStore(env.server);
+    await put(env.server, id, 'before', 0);
+    const results = await bulk(env.server, id, [
       { op: 'put', key: 'z', value: 1 },
       { op: 'put', key: 'a', value: { two: 2 } },
       { op: 'delete', key: 'before' },
@@ -47,20 +37,20 @@ describe('bulk writes', () => {
   });
 
   it('stores base64 ops as bytes with their content type, all 256 byte values intact', async () => {
-    const id = await newStore(server);
+    const id = await newStore(env.server);
     const bytes = Uint8Array.from({ length: 256 }, (_, i) => i);
-    await bulk(server, id, [{ op: 'put', key: 'bin', base64: Buffer.from(bytes).toString('base64'), contentType: 'image/x-test' }]);
-    const res = await server.fetch(keyPath(id, 'bin'));
+    await bulk(env.server, id, [{ op: 'put', key: 'bin', base64: Buffer.from(bytes).toString('base64'), contentType: 'image/x-test' }]);
+    const res = await env.server.fetch(keyPath(id, 'bin'));
     expect(res.headers.get('content-type')).toBe('image/x-test');
     expect(new Uint8Array(await res.arrayBuffer())).toEqual(bytes);
   });
 
   it('stores JSON values of every kind, null included', async () => {
-    const id = await newStore(server);
+    const id = await newStore(env.server);
     const values = ['s', null, false, [1.5, [2]], { a: { b: 'ü🎉' } }];
-    await bulk(server, id, values.map((value, i) => ({ op: 'put', key: `v${i}`, value })));
+    await bulk(env.server, id, values.map((value, i) => ({ op: 'put', key: `v${i}`, value })));
     for (const [i, value] of values.entries()) {
-      const res = await server.fetch(keyPath(id, `v${i}`));
+      const res = await env.server.fetch(keyPath(id, `v${i}`));
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/^application\/json/);
       expect(await res.json()).toEqual(value);
@@ -68,23 +58,23 @@ describe('bulk writes', () => {
   });
 
   it('makes delete ops tombstones: the key reads 404 and lists as deleted', async () => {
-    const id = await newStore(server);
-    await put(server, id, 'gone', 1);
-    const [result] = await bulk(server, id, [{ op: 'delete', key: 'gone' }]);
+    const id = await newStore(env.server);
+    await put(env.server, id, 'gone', 1);
+    const [result] = await bulk(env.server, id, [{ op: 'delete', key: 'gone' }]);
     expect(result).toEqual({ key: 'gone', rev: 2, ts: expect.stringMatching(TS_FORMAT), deleted: true });
-    expectProblem(await call(server, keyPath(id, 'gone')), 404, 'not-found');
+    expectProblem(await call(env.server, keyPath(id, 'gone')), 404, 'not-found');
     expect(await keysOf(id)).toEqual([{ key: 'gone', rev: 2, ts: result!.ts, deleted: true }]);
   });
 
   it('keeps the last op when one bulk writes the same key twice', async () => {
-    const id = await newStore(server);
-    const results = await bulk(server, id, [
+    const id = await newStore(env.server);
+    const results = await bulk(env.server, id, [
       { op: 'put', key: 'k', value: 'first' },
       { op: 'put', key: 'other', value: 0 },
       { op: 'put', key: 'k', value: 'last' },
     ]);
     expect(results.map((r) => r.rev)).toEqual([1, 2, 3]);
-    const res = await server.fetch(keyPath(id, 'k'));
+    const res = await env.server.fetch(keyPath(id, 'k'));
     expect(await res.json()).toBe('last');
     expect(res.headers.get('x-keysync-rev')).toBe('3');
     expect(res.headers.get('x-keysync-ts')).toBe(results[2]!.ts);
@@ -95,23 +85,23 @@ describe('bulk writes', () => {
   });
 
   it('keeps a put after a delete of the same key, and a delete after a put', async () => {
-    const id = await newStore(server);
-    await put(server, id, 'a', 'old');
-    await bulk(server, id, [
+    const id = await newStore(env.server);
+    await put(env.server, id, 'a', 'old');
+    await bulk(env.server, id, [
       { op: 'delete', key: 'a' },
       { op: 'put', key: 'a', value: 'new' },
       { op: 'put', key: 'b', value: 'short-lived' },
       { op: 'delete', key: 'b' },
     ]);
-    expect(await (await server.fetch(keyPath(id, 'a'))).json()).toBe('new');
-    expectProblem(await call(server, keyPath(id, 'b')), 404, 'not-found');
+    expect(await (await env.server.fetch(keyPath(id, 'a'))).json()).toBe('new');
+    expectProblem(await call(env.server, keyPath(id, 'b')), 404, 'not-found');
   });
 
   it('delivers a bulk on the live feed in op order', async () => {
-    const id = await newStore(server);
-    const feed = await openFeed(server, id);
+    const id = await newStore(env.server);
+    const feed = await openFeed(env.server, id);
     await feed.waitFor((evs) => evs.some((e) => e.event === 'ready'));
-    await bulk(server, id, [
+    await bulk(env.server, id, [
       { op: 'put', key: 'c', value: 1 },
       { op: 'put', key: 'a', value: 2 },
       { op: 'put', key: 'b', value: 3 },
@@ -136,8 +126,8 @@ describe('bulk writes are all or nothing', () => {
   }
 
   it('writes nothing when one op has an invalid key', async () => {
-    const id = await newStore(server);
-    await put(server, id, 'existing', 'v');
+    const id = await newStore(env.server);
+    await put(env.server, id, 'existing', 'v');
     await expectUnchanged(id, async () => {
       const res = await writes(id, { ops: [{ op: 'put', key: 'ok', value: 1 }, { op: 'delete', key: 'existing' }, { op: 'put', key: '', value: 2 }] });
       expectValidation(res, 'ops.2.key');
@@ -146,11 +136,11 @@ describe('bulk writes are all or nothing', () => {
       const res = await writes(id, { ops: [{ op: 'put', key: 'ok', value: 1 }, { op: 'put', key: 'x'.repeat(1025), value: 2 }] });
       expectValidation(res, 'ops.1.key');
     });
-    expectProblem(await call(server, keyPath(id, 'ok')), 404);
+    expectProblem(await call(env.server, keyPath(id, 'ok')), 404);
   });
 
   it('writes nothing when one op is malformed', async () => {
-    const id = await newStore(server);
+    const id = await newStore(env.server);
     await expectUnchanged(id, async () => {
       expectValidation(await writes(id, { ops: [{ op: 'put', key: 'ok', value: 1 }, { op: 'frob', key: 'x' }] }), /^ops\.1/);
     });
@@ -169,7 +159,7 @@ describe('bulk writes are all or nothing', () => {
   });
 
   it('writes nothing when one value is larger than the value limit (413)', async () => {
-    const id = await newStore(server);
+    const id = await newStore(env.server);
     await expectUnchanged(id, async () => {
       const res = await writes(id, { ops: [{ op: 'put', key: 'ok', value: 1 }, { op: 'put', key: 'big', value: 'x'.repeat(2000) }] });
       expectProblem(res, 413, 'payload-too-large');
@@ -181,14 +171,14 @@ describe('bulk writes are all or nothing', () => {
   });
 
   it('rejects more ops than the bulk limit with 400 and writes nothing', async () => {
-    const id = await newStore(server);
+    const id = await newStore(env.server);
     const ops = (n: number) => Array.from({ length: n }, (_, i) => ({ op: 'put', key: `k${i}`, value: i }));
     await expectUnchanged(id, async () => expectValidation(await writes(id, { ops: ops(6) }), 'ops'));
     expect((await writes(id, { ops: ops(5) })).status).toBe(200);
   });
 
   it('rejects an empty ops list, a missing ops list and unknown fields with 400', async () => {
-    const id = await newStore(server);
+    const id = await newStore(env.server);
     await expectUnchanged(id, async () => {
       expectValidation(await writes(id, { ops: [] }), 'ops');
       expectValidation(await writes(id, {}), 'ops');

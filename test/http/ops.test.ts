@@ -1,22 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { describe, expect, it } from 'vitest';
 import { call, json, keyPath, newStore, put } from '../support/http.js';
 import { expectProblem } from '../support/problem.js';
 import { REPO_ROOT } from '../support/process.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { startServer, useTestServer } from '../support/server.js';
 
-let db: TestDatabase;
-let server: TestServer;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  server = await startServer(db);
-});
-afterAll(async () => {
-  await server?.close();
-  await db?.drop();
-});
+const env = useTestServer();
 
 /** Every route of API.md, as OpenAPI path and method. */
 const CONTRACT_ROUTES: Array<[string, string]> = [
@@ -44,21 +34,21 @@ const CONTRACT_ROUTES: Array<[string, string]> = [
 
 describe('health', () => {
   it('answers /healthz with 200 {status: "ok"}', async () => {
-    const res = await call(server, '/healthz');
+    const res = await call(env.server, '/healthz');
     expect(res.status).toBe(200);
     expect(res.res.headers.get('content-type')).toMatch(/^application\/json/);
     expect(res.body).toEqual({ status: 'ok' });
   });
 
   it('answers /readyz with 200 while the database answers, and 503 problem+json once the server is closing', async () => {
-    const second = await startServer(db);
+    const second = await startServer(env.db);
     try {
       const ready = await call(second, '/readyz');
       expect(ready.status).toBe(200);
       await second.keysync.close({ closeDatabase: false });
       expectProblem(await call(second, '/readyz'), 503, 'unavailable');
       expect((await call(second, '/healthz')).status).toBe(200);
-      expect((await call(server, '/readyz')).status).toBe(200);
+      expect((await call(env.server, '/readyz')).status).toBe(200);
     } finally {
       await second.close();
     }
@@ -67,10 +57,10 @@ describe('health', () => {
 
 describe('metrics', () => {
   it('serves Prometheus text with request and write counters that follow traffic', async () => {
-    const id = await newStore(server);
-    await put(server, id, 'k', 1);
-    await call(server, `/v1/stores/${id}/writes`, json({ ops: [{ op: 'put', key: 'a', value: 1 }, { op: 'delete', key: 'k' }] }));
-    const res = await server.fetch('/metrics');
+    const id = await newStore(env.server);
+    await put(env.server, id, 'k', 1);
+    await call(env.server, `/v1/stores/${id}/writes`, json({ ops: [{ op: 'put', key: 'a', value: 1 }, { op: 'delete', key: 'k' }] }));
+    const res = await env.server.fetch('/metrics');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await res.text();
@@ -83,9 +73,9 @@ describe('metrics', () => {
   });
 
   it('labels requests by route pattern, never by key or store id', async () => {
-    const id = await newStore(server);
-    await put(server, id, 'metric-secret-key', 1);
-    const text = await (await server.fetch('/metrics')).text();
+    const id = await newStore(env.server);
+    await put(env.server, id, 'metric-secret-key', 1);
+    const text = await (await env.server.fetch('/metrics')).text();
     expect(text).not.toContain('metric-secret-key');
     expect(text).not.toContain(id);
   });
@@ -93,7 +83,7 @@ describe('metrics', () => {
 
 describe('API documents', () => {
   it('serves an OpenAPI 3.1 document with every route of API.md', async () => {
-    const res = await call(server, '/openapi.json');
+    const res = await call(env.server, '/openapi.json');
     expect(res.status).toBe(200);
     expect(res.res.headers.get('content-type')).toMatch(/^application\/json/);
     expect(res.body.openapi).toMatch(/^3\.1\./);
@@ -103,11 +93,11 @@ describe('API documents', () => {
 
   it('serves the same document as openapi/openapi.json in the repo', async () => {
     const committed = JSON.parse(readFileSync(join(REPO_ROOT, 'openapi', 'openapi.json'), 'utf8'));
-    expect((await call(server, '/openapi.json')).body).toEqual(committed);
+    expect((await call(env.server, '/openapi.json')).body).toEqual(committed);
   });
 
   it('serves an HTML API reference at /docs that loads /openapi.json', async () => {
-    const res = await server.fetch('/docs');
+    const res = await env.server.fetch('/docs');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/html/);
     const html = await res.text();
@@ -123,7 +113,7 @@ describe('request logs', () => {
 
   it('writes one JSON line per request with method, route and status, and never the key, value or token', async () => {
     const lines: string[] = [];
-    const logged = await startServer(db, { adminToken: TOKEN, log: (line) => lines.push(line) });
+    const logged = await startServer(env.db, { adminToken: TOKEN, log: (line) => lines.push(line) });
     try {
       const auth = { authorization: `Bearer ${TOKEN}` };
       const id = await (async () => {

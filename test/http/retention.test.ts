@@ -1,24 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { describe, expect, it } from 'vitest';
 import { call, del, json, keyPath, newStore, put } from '../support/http.js';
 import { expectProblem } from '../support/problem.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { startServer, useTestServer } from '../support/server.js';
 import { openFeed, type Feed } from '../support/sse.js';
 
-let db: TestDatabase;
-let server: TestServer;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  server = await startServer(db, { limits: { tombstoneRetentionMs: 0 } });
-});
-afterAll(async () => {
-  await server?.close();
-  await db?.drop();
-});
+const env = useTestServer({ limits: { tombstoneRetentionMs: 0 } });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const listed = async (id: string) => (await call(server, `/v1/stores/${id}/keys?limit=1000`)).body.items as Array<{ key: string; deleted?: true }>;
-const handshake = (id: string, body: unknown) => call(server, `/v1/stores/${id}/sync`, json(body));
+const listed = async (id: string) => (await call(env.server, `/v1/stores/${id}/keys?limit=1000`)).body.items as Array<{ key: string; deleted?: true }>;
+const handshake = (id: string, body: unknown) => call(env.server, `/v1/stores/${id}/sync`, json(body));
 
 async function closedWithin(feed: Feed, ms: number): Promise<void> {
   await Promise.race([feed.closed, sleep(ms).then(() => Promise.reject(new Error(`feed still open; events: ${JSON.stringify(feed.events)}`)))]);
@@ -26,14 +16,14 @@ async function closedWithin(feed: Feed, ms: number): Promise<void> {
 
 /** A store with puts a (1), b (2), c (3), then b deleted (4) and d put (5); tombstones purged. */
 async function purgedStore(): Promise<string> {
-  const id = await newStore(server);
-  await put(server, id, 'a', 1);
-  await put(server, id, 'b', 2);
-  await put(server, id, 'c', 3);
-  await del(server, id, 'b');
-  await put(server, id, 'd', 4);
+  const id = await newStore(env.server);
+  await put(env.server, id, 'a', 1);
+  await put(env.server, id, 'b', 2);
+  await put(env.server, id, 'c', 3);
+  await del(env.server, id, 'b');
+  await put(env.server, id, 'd', 4);
   await sleep(5); // the purge cutoff is "older than now - retention", at millisecond resolution
-  const { purged } = await server.keysync.housekeeping();
+  const { purged } = await env.server.keysync.housekeeping();
   expect(purged).toBeGreaterThanOrEqual(1);
   return id;
 }
@@ -42,14 +32,14 @@ describe('tombstone retention', () => {
   it('purges tombstones older than the retention from the key listing, leaving live keys', async () => {
     const id = await purgedStore();
     expect((await listed(id)).map((m) => m.key)).toEqual(['a', 'c', 'd']);
-    expectProblem(await call(server, keyPath(id, 'b')), 404, 'not-found');
-    expectProblem(await call(server, keyPath(id, 'b'), { method: 'DELETE' }), 404, 'not-found');
-    expect((await call(server, `/v1/stores/${id}`)).body.headRev).toBe(5);
-    expect((await put(server, id, 'b', 'back')).rev).toBe(6);
+    expectProblem(await call(env.server, keyPath(id, 'b')), 404, 'not-found');
+    expectProblem(await call(env.server, keyPath(id, 'b'), { method: 'DELETE' }), 404, 'not-found');
+    expect((await call(env.server, `/v1/stores/${id}`)).body.headRev).toBe(5);
+    expect((await put(env.server, id, 'b', 'back')).rev).toBe(6);
   });
 
   it('keeps tombstones younger than the retention', async () => {
-    const keeping = await startServer(db, { limits: { tombstoneRetentionMs: 3_600_000 } });
+    const keeping = await startServer(env.db, { limits: { tombstoneRetentionMs: 3_600_000 } });
     try {
       const id = await newStore(keeping);
       await put(keeping, id, 'x', 1);
@@ -83,7 +73,7 @@ describe('tombstone retention', () => {
 
   it('sends event: reset (since-purged) and closes a live feed whose since is older than the purged rev', async () => {
     const id = await purgedStore();
-    const feed = await openFeed(server, id, '?since=2');
+    const feed = await openFeed(env.server, id, '?since=2');
     expect(feed.status).toBe(200);
     await closedWithin(feed, 5000);
     expect(feed.events.map((e) => e.event)).toEqual(['reset']);
@@ -92,14 +82,14 @@ describe('tombstone retention', () => {
 
   it('applies the same reset to Last-Event-ID', async () => {
     const id = await purgedStore();
-    const feed = await openFeed(server, id, '?since=5', { 'last-event-id': '1' });
+    const feed = await openFeed(env.server, id, '?since=5', { 'last-event-id': '1' });
     await closedWithin(feed, 5000);
     expect(feed.events.map((e) => e.event)).toEqual(['reset']);
   });
 
   it('serves a live feed whose since is at the purged rev', async () => {
     const id = await purgedStore();
-    const feed = await openFeed(server, id, '?since=4');
+    const feed = await openFeed(env.server, id, '?since=4');
     await feed.waitFor((evs) => evs.some((e) => e.event === 'ready'));
     feed.close();
     expect(feed.events.map((e) => [e.event, e.id])).toEqual([
@@ -111,16 +101,16 @@ describe('tombstone retention', () => {
 
 describe('since ahead of the head', () => {
   it('answers a since handshake beyond headRev with 409 since-ahead', async () => {
-    const id = await newStore(server);
-    await put(server, id, 'a', 1);
+    const id = await newStore(env.server);
+    await put(env.server, id, 'a', 1);
     expectProblem(await handshake(id, { since: 2 }), 409, 'since-ahead');
     expect((await handshake(id, { since: 1 })).status).toBe(201);
   });
 
   it('sends event: reset (since-ahead) and closes a live feed whose since is beyond the head', async () => {
-    const id = await newStore(server);
-    await put(server, id, 'a', 1);
-    const feed = await openFeed(server, id, '?since=7');
+    const id = await newStore(env.server);
+    await put(env.server, id, 'a', 1);
+    const feed = await openFeed(env.server, id, '?since=7');
     await closedWithin(feed, 5000);
     expect(feed.events.map((e) => e.event)).toEqual(['reset']);
     expect(feed.events[0]!.data).toMatchObject({ reason: 'since-ahead', headRev: 1 });

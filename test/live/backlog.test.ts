@@ -1,20 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { describe, expect, it } from 'vitest';
 import { bulk, del, newStore, put } from '../support/http.js';
 import { eventually, openRawFeed, type RawEvent } from '../support/raw-feed.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { useTestServer } from '../support/server.js';
 import { openFeed } from '../support/sse.js';
 
-let db: TestDatabase;
-let server: TestServer;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  server = await startServer(db);
-});
-afterAll(async () => {
-  await server?.close();
-  await db?.drop();
-});
+const env = useTestServer();
 
 const changes = (events: RawEvent[]) => events.filter((e) => e.event === 'put' || e.event === 'delete');
 const summary = (events: RawEvent[]) => changes(events).map((e) => [e.event, e.data.key, Number(e.id)]);
@@ -22,18 +12,18 @@ const isReady = (e: RawEvent) => e.event === 'ready';
 
 describe('the backlog after since', () => {
   it('is compacted, in strictly increasing id order, then ready with headRev', async () => {
-    const storeId = await newStore(server);
-    await put(server, storeId, 'a', 0);
-    await put(server, storeId, 'b', 0);
-    const since = (await put(server, storeId, 'c', 0)).rev; // 3
-    await put(server, storeId, 'a', 1); // 4
-    await put(server, storeId, 'b', 1); // 5
-    await put(server, storeId, 'a', 2); // 6
-    const c = await del(server, storeId, 'c'); // 7
-    const a = await put(server, storeId, 'a', 3); // 8
-    await put(server, storeId, 'd', 1); // 9
+    const storeId = await newStore(env.server);
+    await put(env.server, storeId, 'a', 0);
+    await put(env.server, storeId, 'b', 0);
+    const since = (await put(env.server, storeId, 'c', 0)).rev; // 3
+    await put(env.server, storeId, 'a', 1); // 4
+    await put(env.server, storeId, 'b', 1); // 5
+    await put(env.server, storeId, 'a', 2); // 6
+    const c = await del(env.server, storeId, 'c'); // 7
+    const a = await put(env.server, storeId, 'a', 3); // 8
+    await put(env.server, storeId, 'd', 1); // 9
 
-    const feed = await openRawFeed(server, storeId, `?since=${since}`);
+    const feed = await openRawFeed(env.server, storeId, `?since=${since}`);
     try {
       await feed.waitFor((f) => f.events.some(isReady));
       expect(summary(feed.events)).toEqual([
@@ -54,11 +44,11 @@ describe('the backlog after since', () => {
   });
 
   it('pages through a long backlog in strictly increasing order', async () => {
-    const storeId = await newStore(server);
-    await bulk(server, storeId, Array.from({ length: 1000 }, (_, i) => ({ op: 'put', key: `k${i}`, value: i })));
-    await bulk(server, storeId, Array.from({ length: 200 }, (_, i) => ({ op: 'put', key: `k${1000 + i}`, value: 1000 + i })));
-    await bulk(server, storeId, Array.from({ length: 300 }, (_, i) => ({ op: 'put', key: `k${i * 4}`, value: -i })));
-    const feed = await openRawFeed(server, storeId, '?since=100');
+    const storeId = await newStore(env.server);
+    await bulk(env.server, storeId, Array.from({ length: 1000 }, (_, i) => ({ op: 'put', key: `k${i}`, value: i })));
+    await bulk(env.server, storeId, Array.from({ length: 200 }, (_, i) => ({ op: 'put', key: `k${1000 + i}`, value: 1000 + i })));
+    await bulk(env.server, storeId, Array.from({ length: 300 }, (_, i) => ({ op: 'put', key: `k${i * 4}`, value: -i })));
+    const feed = await openRawFeed(env.server, storeId, '?since=100');
     try {
       await feed.waitFor((f) => f.events.some(isReady));
       const ids = changes(feed.events).map((e) => Number(e.id));
@@ -73,13 +63,13 @@ describe('the backlog after since', () => {
   });
 
   it('starts at the head without since or Last-Event-ID', async () => {
-    const storeId = await newStore(server);
-    for (let i = 0; i < 5; i++) await put(server, storeId, `k${i}`, i);
-    const feed = await openRawFeed(server, storeId);
+    const storeId = await newStore(env.server);
+    for (let i = 0; i < 5; i++) await put(env.server, storeId, `k${i}`, i);
+    const feed = await openRawFeed(env.server, storeId);
     try {
       await feed.waitFor((f) => f.events.some(isReady));
       expect(feed.events).toEqual([{ event: 'ready', data: { headRev: 5 } }]);
-      const w = await put(server, storeId, 'after', true);
+      const w = await put(env.server, storeId, 'after', true);
       await feed.waitFor((f) => changes(f.events).length === 1);
       expect(changes(feed.events)[0]).toEqual({ event: 'put', id: '6', data: { key: 'after', rev: w.rev, ts: w.ts, value: true } });
     } finally {
@@ -88,10 +78,10 @@ describe('the backlog after since', () => {
   });
 
   it('lets Last-Event-ID win over since', async () => {
-    const storeId = await newStore(server);
-    for (let i = 1; i <= 6; i++) await put(server, storeId, `k${i}`, i);
-    const later = await openRawFeed(server, storeId, '?since=1', { 'Last-Event-ID': '4' });
-    const earlier = await openRawFeed(server, storeId, '?since=5', { 'Last-Event-ID': '2' });
+    const storeId = await newStore(env.server);
+    for (let i = 1; i <= 6; i++) await put(env.server, storeId, `k${i}`, i);
+    const later = await openRawFeed(env.server, storeId, '?since=1', { 'Last-Event-ID': '4' });
+    const earlier = await openRawFeed(env.server, storeId, '?since=5', { 'Last-Event-ID': '2' });
     try {
       await later.waitFor((f) => f.events.some(isReady));
       await earlier.waitFor((f) => f.events.some(isReady));
@@ -104,14 +94,14 @@ describe('the backlog after since', () => {
   });
 
   it('refuses a since or Last-Event-ID that is not a rev with a 400 problem', async () => {
-    const storeId = await newStore(server);
+    const storeId = await newStore(env.server);
     for (const [query, headers] of [
       ['?since=-1', {}],
       ['?since=abc', {}],
       ['', { 'Last-Event-ID': 'abc' }],
       ['', { 'Last-Event-ID': '-3' }],
     ] as const) {
-      const res = await server.fetch(`/v1/stores/${storeId}/events${query}`, { headers: { accept: 'text/event-stream', ...headers } });
+      const res = await env.server.fetch(`/v1/stores/${storeId}/events${query}`, { headers: { accept: 'text/event-stream', ...headers } });
       expect(res.status, `${query} ${JSON.stringify(headers)}`).toBe(400);
       expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
       await res.arrayBuffer();
@@ -119,13 +109,13 @@ describe('the backlog after since', () => {
   });
 
   it('applies the prefix to the backlog and to live events', async () => {
-    const storeId = await newStore(server);
-    await put(server, storeId, 'users/1', 1);
-    await put(server, storeId, 'posts/1', 1);
-    await put(server, storeId, 'usersX', 1);
-    await put(server, storeId, 'users/2', 2);
-    await del(server, storeId, 'users/1');
-    const feed = await openRawFeed(server, storeId, `?since=0&prefix=${encodeURIComponent('users/')}`);
+    const storeId = await newStore(env.server);
+    await put(env.server, storeId, 'users/1', 1);
+    await put(env.server, storeId, 'posts/1', 1);
+    await put(env.server, storeId, 'usersX', 1);
+    await put(env.server, storeId, 'users/2', 2);
+    await del(env.server, storeId, 'users/1');
+    const feed = await openRawFeed(env.server, storeId, `?since=0&prefix=${encodeURIComponent('users/')}`);
     try {
       await feed.waitFor((f) => f.events.some(isReady));
       expect(summary(feed.events)).toEqual([
@@ -133,13 +123,13 @@ describe('the backlog after since', () => {
         ['delete', 'users/1', 5],
       ]);
       expect(feed.events.find(isReady)!.data).toEqual({ headRev: 5 });
-      await bulk(server, storeId, [
+      await bulk(env.server, storeId, [
         { op: 'put', key: 'posts/2', value: 2 },
         { op: 'put', key: 'users/3', value: 3 },
         { op: 'put', key: 'user', value: 0 },
       ]);
-      await put(server, storeId, 'posts/3', 3);
-      await put(server, storeId, 'users/4', 4);
+      await put(env.server, storeId, 'posts/3', 3);
+      await put(env.server, storeId, 'users/4', 4);
       await feed.waitFor((f) => changes(f.events).some((e) => e.data.key === 'users/4'));
       expect(summary(feed.events).slice(2)).toEqual([
         ['put', 'users/3', 7],
@@ -151,18 +141,18 @@ describe('the backlog after since', () => {
   });
 
   it('answers with event-stream, no-cache and no proxy buffering', async () => {
-    const storeId = await newStore(server);
-    const feed = await openFeed(server, storeId);
+    const storeId = await newStore(env.server);
+    const feed = await openFeed(env.server, storeId);
     try {
       expect(feed.status).toBe(200);
       expect(feed.headers.get('content-type')).toMatch(/^text\/event-stream/);
       expect(feed.headers.get('cache-control')).toBe('no-cache');
       expect(feed.headers.get('x-accel-buffering')).toBe('no');
       await feed.waitFor((evs) => evs.some((e) => e.event === 'ready'));
-      expect(server.keysync.hub.stats().subscribers).toBe(1);
+      expect(env.server.keysync.hub.stats().subscribers).toBe(1);
     } finally {
       feed.close();
     }
-    await eventually(() => server.keysync.hub.stats().subscribers === 0, 5000, 'the feed to detach');
+    await eventually(() => env.server.keysync.hub.stats().subscribers === 0, 5000, 'the feed to detach');
   });
 });

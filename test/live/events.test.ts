@@ -1,53 +1,43 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { describe, expect, it } from 'vitest';
 import { bulk, call, del, keyPath, newStore, put } from '../support/http.js';
 import { eventually, openRawFeed, type RawEvent, type RawFeed } from '../support/raw-feed.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { useTestServer } from '../support/server.js';
 import { sleep } from '../support/sync.js';
 
-let db: TestDatabase;
-let server: TestServer;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  server = await startServer(db);
-});
-afterAll(async () => {
-  await server?.close();
-  await db?.drop();
-});
+const env = useTestServer();
 
 const changes = (events: RawEvent[]) => events.filter((e) => e.event === 'put' || e.event === 'delete');
 
 async function liveFeed(storeId: string, query = ''): Promise<RawFeed> {
-  const feed = await openRawFeed(server, storeId, query);
+  const feed = await openRawFeed(env.server, storeId, query);
   expect(feed.status).toBe(200);
   await feed.waitFor((f) => f.events.some((e) => e.event === 'ready'));
   return feed;
 }
 
 async function putBytes(storeId: string, key: string, bytes: Uint8Array<ArrayBuffer>, contentType: string) {
-  const res = await call(server, keyPath(storeId, key), { method: 'PUT', headers: { 'content-type': contentType }, body: bytes });
+  const res = await call(env.server, keyPath(storeId, key), { method: 'PUT', headers: { 'content-type': contentType }, body: bytes });
   expect(res.status).toBe(200);
   return res.body as { key: string; rev: number; ts: string };
 }
 
 describe('live events', () => {
   it('deliver puts, overwrites and deletes with their rev, ts and value (JSON and bytes)', async () => {
-    const storeId = await newStore(server);
+    const storeId = await newStore(env.server);
     const feed = await liveFeed(storeId);
     try {
       // The change log is compacted: an overwrite that lands before the feed
       // reads the first write replaces it. Each write therefore waits for its
       // event, so every version is observable and the assertion stays exact.
       const seen = (n: number) => feed.waitFor((f) => changes(f.events).length === n);
-      const first = await put(server, storeId, 'doc', { title: 'hello', tags: ['a', 'b'], n: 1.5, nested: { ok: true } });
+      const first = await put(env.server, storeId, 'doc', { title: 'hello', tags: ['a', 'b'], n: 1.5, nested: { ok: true } });
       await seen(1);
-      const second = await put(server, storeId, 'doc', 'now a string');
+      const second = await put(env.server, storeId, 'doc', 'now a string');
       await seen(2);
       const bytes = new Uint8Array([0, 1, 2, 253, 254, 255, 10, 13]);
       const bin = await putBytes(storeId, 'blob', bytes, 'image/png');
       await seen(3);
-      const gone = await del(server, storeId, 'doc');
+      const gone = await del(env.server, storeId, 'doc');
       await seen(4);
       expect(changes(feed.events)).toEqual([
         { event: 'put', id: String(first.rev), data: { key: 'doc', rev: first.rev, ts: first.ts, value: { title: 'hello', tags: ['a', 'b'], n: 1.5, nested: { ok: true } } } },
@@ -61,11 +51,11 @@ describe('live events', () => {
   });
 
   it('deliver a multi-key write in op order with consecutive revs', async () => {
-    const storeId = await newStore(server);
-    await put(server, storeId, 'z', 'old');
+    const storeId = await newStore(env.server);
+    await put(env.server, storeId, 'z', 'old');
     const feed = await liveFeed(storeId);
     try {
-      const results = await bulk(server, storeId, [
+      const results = await bulk(env.server, storeId, [
         { op: 'put', key: 'm', value: 1 },
         { op: 'put', key: 'c', value: 2 },
         { op: 'delete', key: 'z' },
@@ -88,12 +78,12 @@ describe('live events', () => {
   });
 
   it('deliver sequential writes in write order', async () => {
-    const storeId = await newStore(server);
+    const storeId = await newStore(env.server);
     const feed = await liveFeed(storeId);
     try {
       const keys = Array.from({ length: 40 }, (_, i) => `seq/${(i * 17) % 40}`);
       const revs: number[] = [];
-      for (const [i, key] of keys.entries()) revs.push((await put(server, storeId, key, i)).rev);
+      for (const [i, key] of keys.entries()) revs.push((await put(env.server, storeId, key, i)).rev);
       await feed.waitFor((f) => changes(f.events).length === keys.length);
       expect(changes(feed.events).map((e) => e.data.key)).toEqual(keys);
       expect(changes(feed.events).map((e) => e.data.rev)).toEqual(revs);
@@ -104,17 +94,17 @@ describe('live events', () => {
   });
 
   it('never leak between two stores', async () => {
-    const one = await newStore(server);
-    const two = await newStore(server);
+    const one = await newStore(env.server);
+    const two = await newStore(env.server);
     const feedOne = await liveFeed(one);
     const feedTwo = await liveFeed(two);
     try {
       for (let i = 0; i < 5; i++) {
-        await put(server, one, 'same-key', `one-${i}`);
-        await put(server, two, 'same-key', `two-${i}`);
+        await put(env.server, one, 'same-key', `one-${i}`);
+        await put(env.server, two, 'same-key', `two-${i}`);
       }
-      await bulk(server, one, [{ op: 'put', key: 'only-one', value: 1 }]);
-      await del(server, two, 'same-key');
+      await bulk(env.server, one, [{ op: 'put', key: 'only-one', value: 1 }]);
+      await del(env.server, two, 'same-key');
       await feedOne.waitFor((f) => changes(f.events).length === 6);
       await feedTwo.waitFor((f) => changes(f.events).length === 6);
       await sleep(100);
@@ -130,22 +120,22 @@ describe('live events', () => {
   });
 
   it('stop after the client closes, and the server drops the subscriber', async () => {
-    await eventually(() => server.keysync.hub.stats().subscribers === 0, 5000, 'earlier feeds to detach');
-    const storeId = await newStore(server);
+    await eventually(() => env.server.keysync.hub.stats().subscribers === 0, 5000, 'earlier feeds to detach');
+    const storeId = await newStore(env.server);
     const feed = await liveFeed(storeId);
     const other = await liveFeed(storeId);
-    expect(server.keysync.hub.stats().subscribers).toBe(2);
-    await put(server, storeId, 'before', 1);
+    expect(env.server.keysync.hub.stats().subscribers).toBe(2);
+    await put(env.server, storeId, 'before', 1);
     await feed.waitFor((f) => changes(f.events).length === 1);
     feed.close();
     await feed.closed;
-    await eventually(() => server.keysync.hub.stats().subscribers === 1, 5000, 'the closed feed to detach');
+    await eventually(() => env.server.keysync.hub.stats().subscribers === 1, 5000, 'the closed feed to detach');
     const seen = feed.frames.length;
-    await put(server, storeId, 'after', 2);
+    await put(env.server, storeId, 'after', 2);
     await other.waitFor((f) => changes(f.events).length === 2);
     expect(feed.frames.length).toBe(seen);
     other.close();
-    await eventually(() => server.keysync.hub.stats().subscribers === 0, 5000, 'every feed to detach');
-    expect(server.keysync.hub.stats().tailers).toBe(0);
+    await eventually(() => env.server.keysync.hub.stats().subscribers === 0, 5000, 'every feed to detach');
+    expect(env.server.keysync.hub.stats().tailers).toBe(0);
   });
 });

@@ -1,20 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { describe, expect, it } from 'vitest';
 import { bulk, newStore, put } from '../support/http.js';
 import { openRawFeed, type Frame, type RawEvent } from '../support/raw-feed.js';
-import { TEST_LIMITS, startServer, type TestServer } from '../support/server.js';
+import { TEST_LIMITS, useTestServer } from '../support/server.js';
 import { openFeed } from '../support/sse.js';
 
-let db: TestDatabase;
-let server: TestServer;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  server = await startServer(db);
-});
-afterAll(async () => {
-  await server?.close();
-  await db?.drop();
-});
+const env = useTestServer();
 
 const changes = (events: RawEvent[]) => events.filter((e) => e.event === 'put' || e.event === 'delete');
 const pings = (feed: { frames: Frame[] }) => feed.frames.filter((f) => f.comments.includes('ping'));
@@ -22,10 +12,10 @@ const pings = (feed: { frames: Frame[] }) => feed.frames.filter((f) => f.comment
 describe('heartbeats', () => {
   it('keep a quiet feed alive with a ping comment and an id line at the head', async () => {
     expect(TEST_LIMITS.heartbeatMs).toBe(500);
-    const storeId = await newStore(server);
-    await put(server, storeId, 'a', 1);
-    await put(server, storeId, 'b', 2);
-    const feed = await openRawFeed(server, storeId);
+    const storeId = await newStore(env.server);
+    await put(env.server, storeId, 'a', 1);
+    await put(env.server, storeId, 'b', 2);
+    const feed = await openRawFeed(env.server, storeId);
     try {
       const opened = Date.now();
       await feed.waitFor((f) => pings(f).length >= 2, 5000);
@@ -37,7 +27,7 @@ describe('heartbeats', () => {
       expect(changes(feed.events)).toEqual([]);
 
       // The harness reader sees the same: comments and the id of id-only frames.
-      const sse = await openFeed(server, storeId);
+      const sse = await openFeed(env.server, storeId);
       try {
         await sse.waitFor(() => sse.comments.length >= 1, 5000);
         expect(sse.comments[0]!.trim()).toBe('ping');
@@ -51,14 +41,14 @@ describe('heartbeats', () => {
   });
 
   it('move a filtered feed that matches nothing up to the head, so a reconnect has no stale backlog', async () => {
-    const storeId = await newStore(server);
-    await put(server, storeId, 'seed', 0);
-    const feed = await openRawFeed(server, storeId, '?since=1&prefix=nothing%2F');
+    const storeId = await newStore(env.server);
+    await put(env.server, storeId, 'seed', 0);
+    const feed = await openRawFeed(env.server, storeId, '?since=1&prefix=nothing%2F');
     let head = 0;
     try {
       await feed.waitFor((f) => f.events.some((e) => e.event === 'ready'));
-      for (let i = 0; i < 10; i++) head = (await put(server, storeId, `other/${i}`, i)).rev;
-      head = (await bulk(server, storeId, Array.from({ length: 30 }, (_, i) => ({ op: 'put', key: `bulk/${i}`, value: i })))).at(-1)!.rev;
+      for (let i = 0; i < 10; i++) head = (await put(env.server, storeId, `other/${i}`, i)).rev;
+      head = (await bulk(env.server, storeId, Array.from({ length: 30 }, (_, i) => ({ op: 'put', key: `bulk/${i}`, value: i })))).at(-1)!.rev;
       expect(head).toBe(41);
       await feed.waitFor((f) => f.lastId === String(head), 5000);
       expect(changes(feed.events)).toEqual([]);
@@ -69,7 +59,7 @@ describe('heartbeats', () => {
 
     // Reconnecting with that id: nothing stale, whether or not the filter is repeated.
     for (const query of ['?prefix=nothing%2F', '']) {
-      const again = await openRawFeed(server, storeId, query, { 'Last-Event-ID': feed.lastId! });
+      const again = await openRawFeed(env.server, storeId, query, { 'Last-Event-ID': feed.lastId! });
       try {
         await again.waitFor((f) => f.events.some((e) => e.event === 'ready'));
         expect(changes(again.events)).toEqual([]);
@@ -81,19 +71,19 @@ describe('heartbeats', () => {
   });
 
   it('only ever raise the id of a partly matching filtered feed, and keep delivering its matches', async () => {
-    const storeId = await newStore(server);
-    const feed = await openRawFeed(server, storeId, '?prefix=a%2F');
+    const storeId = await newStore(env.server);
+    const feed = await openRawFeed(env.server, storeId, '?prefix=a%2F');
     try {
       await feed.waitFor((f) => f.events.some((e) => e.event === 'ready'));
-      await put(server, storeId, 'b/1', 1); // 1
-      await put(server, storeId, 'a/1', 1); // 2
-      await put(server, storeId, 'b/2', 1); // 3
+      await put(env.server, storeId, 'b/1', 1); // 1
+      await put(env.server, storeId, 'a/1', 1); // 2
+      await put(env.server, storeId, 'b/2', 1); // 3
       await feed.waitFor((f) => f.lastId === '3', 5000);
       expect(changes(feed.events).map((e) => e.id)).toEqual(['2']);
       // Ids only ever grow, across events and heartbeats.
       const ids = feed.frames.filter((f) => f.id !== undefined).map((f) => Number(f.id));
       for (let i = 1; i < ids.length; i++) expect(ids[i]!).toBeGreaterThanOrEqual(ids[i - 1]!);
-      await put(server, storeId, 'a/2', 2); // 4
+      await put(env.server, storeId, 'a/2', 2); // 4
       await feed.waitFor((f) => changes(f.events).length === 2);
       expect(changes(feed.events)[1]).toMatchObject({ event: 'put', id: '4', data: { key: 'a/2', value: 2 } });
     } finally {

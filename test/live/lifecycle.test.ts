@@ -1,42 +1,33 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/client.js';
-import { backend, createTestDatabase, type TestDatabase } from '../support/db.js';
+import { backend } from '../support/db.js';
 import { call, del, newStore, put } from '../support/http.js';
 import { eventually, openRawFeed, type RawEvent } from '../support/raw-feed.js';
 import { restartSettled } from '../support/restart.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { startServer, useTestServer } from '../support/server.js';
 
-let db: TestDatabase;
-let server: TestServer;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  // Retention 0: a housekeeping pass purges every tombstone (the harness never runs it on its own).
-  server = await startServer(db, { limits: { tombstoneRetentionMs: 0 } });
-});
-afterAll(async () => {
-  await server?.close();
-  await db?.drop();
-});
+// Retention 0: a housekeeping pass purges every tombstone (the harness never runs it on its own).
+const env = useTestServer({ limits: { tombstoneRetentionMs: 0 } });
 
 const changes = (events: RawEvent[]) => events.filter((e) => e.event === 'put' || e.event === 'delete');
 
 describe('a deleted store', () => {
   it('sends store-deleted to every open feed and closes them', async () => {
-    const storeId = await newStore(server);
-    await put(server, storeId, 'a', 1);
-    const plain = await openRawFeed(server, storeId, '?since=0');
-    const filtered = await openRawFeed(server, storeId, '?prefix=zzz');
+    const storeId = await newStore(env.server);
+    await put(env.server, storeId, 'a', 1);
+    const plain = await openRawFeed(env.server, storeId, '?since=0');
+    const filtered = await openRawFeed(env.server, storeId, '?prefix=zzz');
     await plain.waitFor((f) => f.events.some((e) => e.event === 'ready'));
     await filtered.waitFor((f) => f.events.some((e) => e.event === 'ready'));
 
-    expect((await call(server, `/v1/stores/${storeId}`, { method: 'DELETE' })).status).toBe(204);
+    expect((await call(env.server, `/v1/stores/${storeId}`, { method: 'DELETE' })).status).toBe(204);
     for (const feed of [plain, filtered]) {
       await feed.closed;
       expect(feed.events.at(-1)!.event).toBe('store-deleted');
     }
-    await eventually(() => server.keysync.hub.stats().subscribers === 0, 5000, 'the feeds to detach');
+    await eventually(() => env.server.keysync.hub.stats().subscribers === 0, 5000, 'the feeds to detach');
     // A feed of a store that is gone is a plain 404.
-    const late = await call(server, `/v1/stores/${storeId}/events`, { headers: { accept: 'text/event-stream' } });
+    const late = await call(env.server, `/v1/stores/${storeId}/events`, { headers: { accept: 'text/event-stream' } });
     expect(late.status).toBe(404);
     expect(late.res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   });
@@ -44,33 +35,33 @@ describe('a deleted store', () => {
 
 describe('reset', () => {
   it('is sent for a since ahead of the head, and the stream closes', async () => {
-    const storeId = await newStore(server);
-    await put(server, storeId, 'a', 1);
+    const storeId = await newStore(env.server);
+    await put(env.server, storeId, 'a', 1);
     for (const [query, headers] of [
       ['?since=2', {}],
       ['?since=1000', {}],
       ['?since=0', { 'Last-Event-ID': '5' }],
     ] as const) {
-      const feed = await openRawFeed(server, storeId, query, headers);
+      const feed = await openRawFeed(env.server, storeId, query, headers);
       await feed.closed;
       expect(feed.events.map((e) => e.event), query).toEqual(['reset']);
     }
   });
 
   it('is sent for a since below the purged tombstones, and the stream closes', async () => {
-    const storeId = await newStore(server);
-    await put(server, storeId, 'a', 1); // 1
-    await put(server, storeId, 'b', 1); // 2
-    await del(server, storeId, 'a'); // 3
-    await put(server, storeId, 'c', 1); // 4
-    expect((await server.keysync.housekeeping()).purged).toBeGreaterThanOrEqual(1);
+    const storeId = await newStore(env.server);
+    await put(env.server, storeId, 'a', 1); // 1
+    await put(env.server, storeId, 'b', 1); // 2
+    await del(env.server, storeId, 'a'); // 3
+    await put(env.server, storeId, 'c', 1); // 4
+    expect((await env.server.keysync.housekeeping()).purged).toBeGreaterThanOrEqual(1);
 
     for (const query of ['?since=0', '?since=2']) {
-      const feed = await openRawFeed(server, storeId, query);
+      const feed = await openRawFeed(env.server, storeId, query);
       await feed.closed;
       expect(feed.events.map((e) => e.event), query).toEqual(['reset']);
     }
-    const fromPurged = await openRawFeed(server, storeId, '?since=3');
+    const fromPurged = await openRawFeed(env.server, storeId, '?since=3');
     try {
       await fromPurged.waitFor((f) => f.events.some((e) => e.event === 'ready'));
       expect(changes(fromPurged.events).map((e) => e.data.key)).toEqual(['c']);
@@ -82,23 +73,23 @@ describe('reset', () => {
 
 describe('a server restart mid feed', () => {
   it('closes the feed; a reconnect with Last-Event-ID gets what was written meanwhile, nothing lost or repeated', async () => {
-    const storeId = await newStore(server);
-    for (let i = 0; i < 5; i++) await put(server, storeId, `before/${i}`, i); // 1..5
-    const first = await openRawFeed(server, storeId, '?since=2');
+    const storeId = await newStore(env.server);
+    for (let i = 0; i < 5; i++) await put(env.server, storeId, `before/${i}`, i); // 1..5
+    const first = await openRawFeed(env.server, storeId, '?since=2');
     await first.waitFor((f) => f.events.some((e) => e.event === 'ready'));
-    for (let i = 0; i < 5; i++) await put(server, storeId, `live/${i}`, i); // 6..10
+    for (let i = 0; i < 5; i++) await put(env.server, storeId, `live/${i}`, i); // 6..10
     await first.waitFor((f) => f.lastId === '10');
 
-    await restartSettled(server);
+    await restartSettled(env.server);
     await first.closed;
     const written: number[] = [];
-    for (let i = 0; i < 5; i++) written.push((await put(server, storeId, `offline/${i}`, i)).rev); // 11..15
-    await put(server, storeId, 'live/0', 'rewritten'); // 16: compacts away rev 6
+    for (let i = 0; i < 5; i++) written.push((await put(env.server, storeId, `offline/${i}`, i)).rev); // 11..15
+    await put(env.server, storeId, 'live/0', 'rewritten'); // 16: compacts away rev 6
 
-    const second = await openRawFeed(server, storeId, '', { 'Last-Event-ID': first.lastId! });
+    const second = await openRawFeed(env.server, storeId, '', { 'Last-Event-ID': first.lastId! });
     try {
       await second.waitFor((f) => f.events.some((e) => e.event === 'ready'));
-      const w = await put(server, storeId, 'after-reconnect', true); // 17
+      const w = await put(env.server, storeId, 'after-reconnect', true); // 17
       await second.waitFor((f) => f.lastId === String(w.rev));
       const one = changes(first.events).map((e) => Number(e.id));
       const two = changes(second.events).map((e) => Number(e.id));
@@ -114,14 +105,14 @@ describe('a server restart mid feed', () => {
 describe('two server instances on one database', () => {
   it.runIf(backend === 'postgres')('a write and an unregister on one instance reach the feeds of the other', async () => {
     // A separate connection pool, as a second process would have.
-    const second = await openDatabase({ databaseUrl: db.url!, maxConnections: 4 });
+    const second = await openDatabase({ databaseUrl: env.db.url!, maxConnections: 4 });
     const other = await startServer({ database: second, drop: () => second.close() });
     try {
-      const storeId = await newStore(server);
-      const feed = await openRawFeed(server, storeId);
+      const storeId = await newStore(env.server);
+      const feed = await openRawFeed(env.server, storeId);
       await feed.waitFor((f) => f.events.some((e) => e.event === 'ready'));
       const w1 = await put(other, storeId, 'from-other', 1);
-      const w2 = await put(server, storeId, 'from-here', 2);
+      const w2 = await put(env.server, storeId, 'from-here', 2);
       const w3 = await del(other, storeId, 'from-other');
       await feed.waitFor((f) => f.lastId === String(w3.rev));
       expect(changes(feed.events).map((e) => [e.event, e.data.key, e.data.rev])).toEqual([

@@ -1,19 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { describe, expect, it } from 'vitest';
 import { bulk, newStore } from '../support/http.js';
 import { eventually, openRawFeed, type RawEvent } from '../support/raw-feed.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { useTestServer } from '../support/server.js';
 
-let db: TestDatabase;
-let server: TestServer;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  server = await startServer(db, { limits: { subscriberQueue: 50 } });
-});
-afterAll(async () => {
-  await server?.close();
-  await db?.drop();
-});
+const env = useTestServer({ limits: { subscriberQueue: 50 } });
 
 const WRITES = 2000;
 const PER_CALL = 20; // below the queue limit: one commit alone never overflows a reader that keeps up
@@ -24,17 +14,17 @@ const changes = (events: RawEvent[]) => events.filter((e) => e.event === 'put' |
 
 describe('a subscriber that stops reading', () => {
   it('is disconnected while the others receive everything, and catches up on reconnect losing nothing', async () => {
-    const storeId = await newStore(server);
-    const fast = await openRawFeed(server, storeId, '?since=0');
-    const slow = await openRawFeed(server, storeId, '?since=0');
+    const storeId = await newStore(env.server);
+    const fast = await openRawFeed(env.server, storeId, '?since=0');
+    const slow = await openRawFeed(env.server, storeId, '?since=0');
     await fast.waitFor((f) => f.events.some((e) => e.event === 'ready'));
     await slow.waitFor((f) => f.events.some((e) => e.event === 'ready'));
-    expect(server.keysync.hub.stats().subscribers).toBe(2);
+    expect(env.server.keysync.hub.stats().subscribers).toBe(2);
     slow.pause();
 
     for (let start = 0; start < WRITES; start += PER_CALL) {
       await bulk(
-        server,
+        env.server,
         storeId,
         Array.from({ length: PER_CALL }, (_, i) => ({ op: 'put', key: `k${String(start + i).padStart(4, '0')}`, value: { i: start + i, pad: PAD } })),
       );
@@ -48,7 +38,7 @@ describe('a subscriber that stops reading', () => {
     expect(fast.isClosed()).toBe(false);
 
     // The stalled one is dropped by the server without waiting for it to read.
-    await eventually(() => server.keysync.hub.stats().subscribers === 1, 5000, 'the slow subscriber to be dropped');
+    await eventually(() => env.server.keysync.hub.stats().subscribers === 1, 5000, 'the slow subscriber to be dropped');
     slow.resume();
     await slow.closed;
     const firstLeg = changes(slow.events);
@@ -59,7 +49,7 @@ describe('a subscriber that stops reading', () => {
     // Reconnecting with its Last-Event-ID catches up from the database.
     const lastId = slow.lastId ?? '0';
     expect(Number(lastId)).toBe(firstIds.at(-1) ?? 0);
-    const again = await openRawFeed(server, storeId, '', { 'last-event-id': lastId });
+    const again = await openRawFeed(env.server, storeId, '', { 'last-event-id': lastId });
     try {
       await again.waitFor((f) => f.events.some((e) => e.event === 'ready'), 20_000);
       const secondIds = changes(again.events).map((e) => Number(e.id));
@@ -70,25 +60,25 @@ describe('a subscriber that stops reading', () => {
       again.close();
       fast.close();
     }
-    await eventually(() => server.keysync.hub.stats().subscribers === 0, 5000, 'all subscribers to leave');
+    await eventually(() => env.server.keysync.hub.stats().subscribers === 0, 5000, 'all subscribers to leave');
   });
 });
 
 describe('a subscriber that keeps up', () => {
   it('is not dropped by one write larger than its queue', async () => {
-    const storeId = await newStore(server);
-    const feed = await openRawFeed(server, storeId);
+    const storeId = await newStore(env.server);
+    const feed = await openRawFeed(env.server, storeId);
     try {
       await feed.waitFor((f) => f.events.some((e) => e.event === 'ready'));
       // One atomic write of 120 ops: more than the queue of 50, but the reader has nothing pending.
-      await bulk(server, storeId, Array.from({ length: 120 }, (_, i) => ({ op: 'put', key: `big/${i}`, value: i })));
+      await bulk(env.server, storeId, Array.from({ length: 120 }, (_, i) => ({ op: 'put', key: `big/${i}`, value: i })));
       await feed.waitFor((f) => changes(f.events).length >= 120 || f.isClosed());
       expect(feed.isClosed()).toBe(false);
-      await bulk(server, storeId, Array.from({ length: 120 }, (_, i) => ({ op: 'put', key: `big/${i}`, value: -i })));
+      await bulk(env.server, storeId, Array.from({ length: 120 }, (_, i) => ({ op: 'put', key: `big/${i}`, value: -i })));
       await feed.waitFor((f) => changes(f.events).length >= 240 || f.isClosed());
       expect(feed.isClosed()).toBe(false);
       expect(changes(feed.events).map((e) => Number(e.id))).toEqual(Array.from({ length: 240 }, (_, i) => i + 1));
-      expect(server.keysync.hub.stats().subscribers).toBe(1);
+      expect(env.server.keysync.hub.stats().subscribers).toBe(1);
     } finally {
       feed.close();
     }

@@ -6,23 +6,13 @@
  * walk roots, and the batches came in rank order, rev order within a rank.
  */
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { describe, expect, it } from 'vitest';
 import { bulk, call, json, newStore } from '../support/http.js';
 import { serverSnapshot } from '../support/replica.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { useTestServer } from '../support/server.js';
 import { passesFilter, reachable, subset, syncAll, type Entry } from './helpers.js';
 
-let db: TestDatabase;
-let server: TestServer;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  server = await startServer(db);
-});
-afterAll(async () => {
-  await server?.close();
-  await db?.drop();
-});
+const env = useTestServer();
 
 const KEYS = ['a', 'a/1', 'a/2', 'b', 'b/1', 'db', 'db/x', 'c'];
 const PREFIXES = ['', 'a', 'a/', 'b', 'b/1', 'db', 'c', 'zz'];
@@ -94,7 +84,7 @@ class ModelReplica {
     let body: Record<string, unknown>;
     if (mode === 'since' && this.checkpoint !== undefined) body = { since: this.checkpoint, batchSize: 3 };
     else body = { have: Object.fromEntries([...this.data].map(([k, e]) => [k, e.ts])), batchSize: 3 };
-    const { hs, entries } = await syncAll(server, storeId, body);
+    const { hs, entries } = await syncAll(env.server, storeId, body);
     for (const key of hs.removed) this.data.delete(key);
     for (const e of entries) {
       const held = this.data.get(e.key);
@@ -121,12 +111,12 @@ describe('random options and writes', () => {
     await fc.assert(
       fc.asyncProperty(optionsArb, fc.array(stepArb, { minLength: 1, maxLength: 12 }), async (initial, steps) => {
         let options = initial;
-        const storeId = await newStore(server, options);
+        const storeId = await newStore(env.server, options);
         const replica = new ModelReplica();
         for (const step of steps) {
           if (step.kind === 'write') {
             await bulk(
-              server,
+              env.server,
               storeId,
               step.ops.map((o) =>
                 o.op === 'delete'
@@ -138,14 +128,14 @@ describe('random options and writes', () => {
             );
           } else if (step.kind === 'patch') {
             options = step.options;
-            expect((await call(server, `/v1/stores/${storeId}`, json({ options }, { method: 'PATCH' }))).status).toBe(200);
+            expect((await call(env.server, `/v1/stores/${storeId}`, json({ options }, { method: 'PATCH' }))).status).toBe(200);
           } else {
             await replica.sync(storeId, step.mode);
           }
         }
         const { stale, entries } = await replica.sync(storeId, 'have');
 
-        const snapshot = await serverSnapshot(server, storeId);
+        const snapshot = await serverSnapshot(env.server, storeId);
         const live = options.walk ? reachable(snapshot, options.walk.roots, refsFor(options.walk.refs)) : undefined;
         const expected = subset(snapshot, (k) => passesFilter(k, options.filter) && (!live || live.has(k)));
         expect(replica.snapshot()).toEqual(expected);

@@ -5,26 +5,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DB_KEY, FANOUT, KeysyncTree, TREE_OPTIONS, readTree, treeKeys, type TreeNode, type TreeOp } from '../../examples/tree-store/tree.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { call } from '../support/http.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { useTestServer } from '../support/server.js';
 import { openFeed } from '../support/sse.js';
 import { feedKeys, freshSync, syncAll, type Entry } from './helpers.js';
 
-let db: TestDatabase;
-let server: TestServer;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  server = await startServer(db);
-});
-afterAll(async () => {
-  await server?.close();
-  await db?.drop();
-});
+const env = useTestServer();
 
-const newTree = () => KeysyncTree.register({ baseUrl: server.url }, { scope: randomUUID(), example: 'tree-store' });
+const newTree = () => KeysyncTree.register({ baseUrl: env.server.url }, { scope: randomUUID(), example: 'tree-store' });
 const pad = (i: number) => `k${String(i).padStart(4, '0')}`;
 
 /** All keys of the store (live ones), from the key listing. */
@@ -33,7 +23,7 @@ async function storeKeys(storeId: string): Promise<Map<string, string>> {
   let after: string | undefined;
   for (;;) {
     const q = new URLSearchParams({ limit: '1000', ...(after !== undefined ? { after } : {}) });
-    const page = await call(server, `/v1/stores/${storeId}/keys?${q}`);
+    const page = await call(env.server, `/v1/stores/${storeId}/keys?${q}`);
     for (const item of page.body.items) if (!item.deleted) out.set(item.key, item.ts);
     if (!page.body.next) return out;
     after = page.body.next;
@@ -46,7 +36,7 @@ const replicaReader = (held: Map<string, Entry>) => async (key: string) => held.
 describe('examples/tree-store', () => {
   it('registers the store with a walk from db and db ranked last', async () => {
     const tree = await newTree();
-    const store = await call(server, `/v1/stores/${tree.storeId}`);
+    const store = await call(env.server, `/v1/stores/${tree.storeId}`);
     expect(store.body.options).toEqual(TREE_OPTIONS);
   });
 
@@ -66,7 +56,7 @@ describe('examples/tree-store', () => {
     const live = await treeKeys((key) => tree.readKey(key));
     expect(all.size).toBeGreaterThan(live.size); // there is garbage
 
-    const { hs, entries } = await freshSync(server, tree.storeId, { batchSize: 7 });
+    const { hs, entries } = await freshSync(env.server, tree.storeId, { batchSize: 7 });
     expect(new Set(hs.stale)).toEqual(live);
     expect(entries.map((e) => e.key)).toEqual(hs.stale);
     expect(entries[entries.length - 1]!.key).toBe(DB_KEY);
@@ -85,7 +75,7 @@ describe('examples/tree-store', () => {
   it('reports the garbage nodes a client holds as removed on a have handshake, and converges', async () => {
     const tree = await newTree();
     await tree.update(Array.from({ length: 100 }, (_, i) => ({ key: pad(i), value: i })));
-    const first = await freshSync(server, tree.storeId);
+    const first = await freshSync(env.server, tree.storeId);
     const held = new Map(first.entries.map((e) => [e.key, e]));
 
     for (let v = 1; v <= 3; v++) await tree.update([{ key: pad(v * 10), value: `v${v}` }, { key: pad(200 + v), value: v }, { key: pad(v), delete: true }]);
@@ -94,13 +84,13 @@ describe('examples/tree-store', () => {
     expect(garbageHeld.length).toBeGreaterThan(0);
 
     // since: only changes; garbage is not deleted, so nothing is removed.
-    const since = await syncAll(server, tree.storeId, { since: first.hs.headRev });
+    const since = await syncAll(env.server, tree.storeId, { since: first.hs.headRev });
     expect(since.hs.removed).toEqual([]);
     expect(since.hs.stale.filter((k) => !live.has(k))).toEqual([]);
     expect(since.hs.stale[since.hs.stale.length - 1]).toBe(DB_KEY);
 
     const have = Object.fromEntries([...held].map(([k, e]) => [k, e.ts]));
-    const { hs, entries } = await syncAll(server, tree.storeId, { have });
+    const { hs, entries } = await syncAll(env.server, tree.storeId, { have });
     expect([...hs.removed].sort()).toEqual(garbageHeld);
     // Nodes never change once written: a held node is never stale, only db is.
     expect(hs.stale.filter((k) => !live.has(k) || (held.has(k) && k !== DB_KEY))).toEqual([]);
@@ -115,7 +105,7 @@ describe('examples/tree-store', () => {
   it('delivers an update on the live feed nodes first, db last', async () => {
     const tree = await newTree();
     await tree.update(Array.from({ length: 30 }, (_, i) => ({ key: pad(i), value: i })));
-    const feed = await openFeed(server, tree.storeId);
+    const feed = await openFeed(env.server, tree.storeId);
     await feed.waitFor((evs) => evs.some((e) => e.event === 'ready'));
     const { nodesWritten } = await tree.update([{ key: pad(5), value: 'new' }, { key: pad(99), value: 'added' }]);
     await feed.waitFor((evs) => feedKeys(evs).includes(DB_KEY));
@@ -139,7 +129,7 @@ describe('examples/tree-store', () => {
         for (const op of ops) ('delete' in op ? model.delete(op.key) : model.set(op.key, op.value));
         const expected = [...model].sort(([a], [b]) => (a < b ? -1 : 1));
         expect(await tree.entries()).toEqual(expected);
-        const { hs, entries } = await syncAll(server, tree.storeId, { have: Object.fromEntries([...held].map(([k, e]) => [k, e.ts])) });
+        const { hs, entries } = await syncAll(env.server, tree.storeId, { have: Object.fromEntries([...held].map(([k, e]) => [k, e.ts])) });
         for (const key of hs.removed) held.delete(key);
         for (const e of entries) held.set(e.key, e);
         expect(await readTree(replicaReader(held))).toEqual(expected);

@@ -11,11 +11,10 @@
  * a failure found by then is still reported, shrunk as far as it got).
  */
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe as group, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { describe as group, expect, it } from 'vitest';
 import { call, json, keyPath, newStore } from '../support/http.js';
 import { serverSnapshot } from '../support/replica.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { useTestServer } from '../support/server.js';
 import { describe, scenario, type BulkOp, type Cmd } from './commands.js';
 import { SimClient } from './sim-client.js';
 import { count, stats, type Ctx } from './sync-client.js';
@@ -28,17 +27,8 @@ const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
 /** keys compare in code point order on the server (C collation) */
 const byCodePoint = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
-let db: TestDatabase;
-let server: TestServer;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  server = await startServer(db, {
-    limits: { batchTimeoutMs: TIMEOUT_MS, batchWindow: WINDOW, tombstoneRetentionMs: 0, heartbeatMs: 50 },
-  });
-});
-afterAll(async () => {
-  await server?.close();
-  await db?.drop();
+const env = useTestServer({
+  limits: { batchTimeoutMs: TIMEOUT_MS, batchWindow: WINDOW, tombstoneRetentionMs: 0, heartbeatMs: 50 },
 });
 
 async function write(ctx: Ctx, written: Written, res: { status: number; body: any }): Promise<void> {
@@ -60,20 +50,20 @@ async function execute(ctx: Ctx, clients: SimClient[], cmd: Cmd): Promise<void> 
   const path = (key: string) => keyPath(ctx.storeId, key);
   switch (cmd.t) {
     case 'put':
-      return write(ctx, { key: cmd.key, value: cmd.value }, await call(server, path(cmd.key), json(cmd.value, { method: 'PUT' })));
+      return write(ctx, { key: cmd.key, value: cmd.value }, await call(env.server, path(cmd.key), json(cmd.value, { method: 'PUT' })));
     case 'putBytes': {
-      const res = await call(server, path(cmd.key), { method: 'PUT', headers: { 'content-type': cmd.contentType }, body: new Uint8Array(cmd.bytes) });
+      const res = await call(env.server, path(cmd.key), { method: 'PUT', headers: { 'content-type': cmd.contentType }, body: new Uint8Array(cmd.bytes) });
       return write(ctx, { key: cmd.key, base64: b64(cmd.bytes), contentType: cmd.contentType }, res);
     }
     case 'del': {
-      const res = await call(server, path(cmd.key), { method: 'DELETE' });
+      const res = await call(env.server, path(cmd.key), { method: 'DELETE' });
       if (model.isLive(cmd.key)) return write(ctx, { key: cmd.key, deleted: true }, res);
       expect(res.status, `delete of absent ${JSON.stringify(cmd.key)}`).toBe(404);
       return;
     }
     case 'bulk': {
       const ops = cmd.ops.map(bulkWire);
-      const res = await call(server, `/v1/stores/${ctx.storeId}/writes`, json({ ops: ops.map((o) => o.wire) }));
+      const res = await call(env.server, `/v1/stores/${ctx.storeId}/writes`, json({ ops: ops.map((o) => o.wire) }));
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       expect(res.body.results).toHaveLength(ops.length);
       ops.forEach((o, i) => model.record(o.written, res.body.results[i]));
@@ -88,10 +78,10 @@ async function execute(ctx: Ctx, clients: SimClient[], cmd: Cmd): Promise<void> 
         Promise.all(
           sent.map(({ written }) =>
             'deleted' in written
-              ? call(server, path(written.key), { method: 'DELETE' })
+              ? call(env.server, path(written.key), { method: 'DELETE' })
               : 'base64' in written
-                ? call(server, path(written.key), { method: 'PUT', headers: { 'content-type': written.contentType }, body: Buffer.from(written.base64, 'base64') })
-                : call(server, path(written.key), json(written.value, { method: 'PUT' })),
+                ? call(env.server, path(written.key), { method: 'PUT', headers: { 'content-type': written.contentType }, body: Buffer.from(written.base64, 'base64') })
+                : call(env.server, path(written.key), json(written.value, { method: 'PUT' })),
           ),
         ),
         opening?.feedOpen(true),
@@ -112,7 +102,7 @@ async function execute(ctx: Ctx, clients: SimClient[], cmd: Cmd): Promise<void> 
       return;
     }
     case 'get': {
-      const res = await server.fetch(path(cmd.key));
+      const res = await env.server.fetch(path(cmd.key));
       const entry = model.current.get(cmd.key);
       if (!entry || entry.deleted) {
         expect(res.status).toBe(404);
@@ -134,10 +124,10 @@ async function execute(ctx: Ctx, clients: SimClient[], cmd: Cmd): Promise<void> 
       // Retention 0: once the clock is past the last write's ts, every tombstone is old enough.
       const lastMs = model.lastTs ? Math.floor(tsMicros(model.lastTs) / 1000) : 0;
       while (Date.now() <= lastMs) await sleep(1);
-      const { purged } = await server.keysync.housekeeping();
+      const { purged } = await env.server.keysync.housekeeping();
       expect(purged).toBeGreaterThanOrEqual(model.tombstones().length);
       model.purgeAll();
-      const listing = await call(server, `/v1/stores/${ctx.storeId}/keys?limit=1000`);
+      const listing = await call(env.server, `/v1/stores/${ctx.storeId}/keys?limit=1000`);
       const expected = [...model.current.values()]
         .sort((a, b) => byCodePoint(a.key, b.key))
         .map((e) => ({ key: e.key, rev: e.rev, ts: e.ts, ...(e.deleted ? { deleted: true } : {}) }));
@@ -145,7 +135,7 @@ async function execute(ctx: Ctx, clients: SimClient[], cmd: Cmd): Promise<void> 
       return;
     }
     case 'restart':
-      await server.restart();
+      await env.server.restart();
       // restart() resolves before the old server's sockets are really closed (PGlite blocks the loop
       // while the new instance starts): let both ends see the close before undici reuses a socket.
       for (let i = 0; i < 3; i++) {
@@ -215,8 +205,8 @@ async function finalSync(ctx: Ctx, client: SimClient): Promise<void> {
 async function run(input: { clients: number; commands: Cmd[] }): Promise<void> {
   const trace: string[] = [];
   const ctx: Ctx = {
-    server,
-    storeId: await newStore(server),
+    server: env.server,
+    storeId: await newStore(env.server),
     model: new StoreModel(),
     timeoutMs: TIMEOUT_MS,
     window: WINDOW,
@@ -232,13 +222,13 @@ async function run(input: { clients: number; commands: Cmd[] }): Promise<void> {
       for (const c of clients) c.checkConverged();
     }
     for (const c of clients) await finalSync(ctx, c);
-    expect(await serverSnapshot(server, ctx.storeId), 'server snapshot').toEqual(ctx.model.snapshot());
+    expect(await serverSnapshot(env.server, ctx.storeId), 'server snapshot').toEqual(ctx.model.snapshot());
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     throw new Error(`${message}\n--- trace (store ${ctx.storeId}) ---\n${trace.slice(-60).join('\n')}`, { cause: err });
   } finally {
     for (const c of clients) c.feed?.reader.close();
-    await call(server, `/v1/stores/${ctx.storeId}`, { method: 'DELETE' });
+    await call(env.server, `/v1/stores/${ctx.storeId}`, { method: 'DELETE' });
   }
 }
 

@@ -5,8 +5,9 @@
  */
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
+import { afterAll, beforeAll } from 'vitest';
 import { createKeysync, type Keysync, type KeysyncOptions } from '../../src/keysync.js';
-import type { TestDatabase } from './db.js';
+import { createTestDatabase, type TestDatabase } from './db.js';
 
 export interface TestServer {
   url: string;
@@ -47,6 +48,34 @@ export async function startServer(db: TestDatabase, options: KeysyncOptions = {}
     close: () => stop(current),
   };
   return self;
+}
+
+/**
+ * Registers beforeAll/afterAll that give this test file its own database and
+ * server (started with `options`). Read `server` and `db` from the result in
+ * hooks and tests; they are there once beforeAll has run.
+ */
+export function useTestServer(options?: KeysyncOptions): { readonly server: TestServer; readonly db: TestDatabase } {
+  let db: TestDatabase | undefined;
+  let server: TestServer | undefined;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    server = await startServer(db, options);
+  });
+  afterAll(async () => {
+    await server?.close();
+    await db?.drop();
+  });
+  return {
+    get server() {
+      if (!server) throw new Error('useTestServer: no server before beforeAll has run');
+      return server;
+    },
+    get db() {
+      if (!db) throw new Error('useTestServer: no database before beforeAll has run');
+      return db;
+    },
+  };
 }
 
 function listen(keysync: Keysync, port: number): Promise<ServerType> {

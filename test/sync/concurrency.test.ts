@@ -1,20 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { describe, expect, it } from 'vitest';
 import { bulk, newStore, put } from '../support/http.js';
 import { Replica, serverSnapshot, type Held } from '../support/replica.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { useTestServer } from '../support/server.js';
 import { openFeed, type Feed } from '../support/sse.js';
 
-let db: TestDatabase;
-let server: TestServer;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  server = await startServer(db);
-});
-afterAll(async () => {
-  await server?.close();
-  await db?.drop();
-});
+const env = useTestServer();
 
 const WRITERS = 20;
 const WRITES = 50;
@@ -39,8 +29,8 @@ interface Written {
 describe('concurrent writers with a live subscriber and a polling reader', () => {
   // ~6 s on an idle machine; the generous timeout only guards against a loaded one.
   it('hand out revs 1..N once each, and every reader sees every key at its final rev, in order', { timeout: 90_000 }, async () => {
-    const storeId = await newStore(server);
-    const feed = await openFeed(server, storeId, '?since=0');
+    const storeId = await newStore(env.server);
+    const feed = await openFeed(env.server, storeId, '?since=0');
     await feed.waitFor((evs) => evs.some((e) => e.event === 'ready'));
 
     const written: Written[] = [];
@@ -49,7 +39,7 @@ describe('concurrent writers with a live subscriber and a polling reader', () =>
         const shared = `shared/${(w * 7 + i) % 30}`; // contended by every writer
         if (i % 5 === 4) {
           written.push(
-            ...(await bulk(server, storeId, [
+            ...(await bulk(env.server, storeId, [
               { op: 'put', key: shared, value: { w, i, bulk: true } },
               { op: 'put', key: `own/${w}/tmp`, value: i },
               { op: 'delete', key: `own/${w}/tmp` },
@@ -57,7 +47,7 @@ describe('concurrent writers with a live subscriber and a polling reader', () =>
             ])),
           );
         } else {
-          written.push(await put(server, storeId, i % 2 ? shared : `own/${w}/${i % 3}`, { w, i }));
+          written.push(await put(env.server, storeId, i % 2 ? shared : `own/${w}/${i % 3}`, { w, i }));
         }
       }
     };
@@ -68,7 +58,7 @@ describe('concurrent writers with a live subscriber and a polling reader', () =>
     let writing = true;
     const polling = (async () => {
       while (writing) {
-        const hs = await poller.sync(server, storeId, { batchSize: 25 });
+        const hs = await poller.sync(env.server, storeId, { batchSize: 25 });
         heads.push(hs.headRev);
       }
     })();
@@ -108,13 +98,13 @@ describe('concurrent writers with a live subscriber and a polling reader', () =>
     const live = new StrictReplica();
     for (const e of changes) live.apply(e.data);
     expect(live.backwards).toEqual([]);
-    const snapshot = await serverSnapshot(server, storeId);
+    const snapshot = await serverSnapshot(env.server, storeId);
     expect(live.snapshot()).toEqual(snapshot);
 
     // Poller: head never went backwards, no entry older than one it held, and one more pass converges.
     expect(heads.length).toBeGreaterThan(1);
     for (let i = 1; i < heads.length; i++) expect(heads[i]!).toBeGreaterThanOrEqual(heads[i - 1]!);
-    await poller.sync(server, storeId);
+    await poller.sync(env.server, storeId);
     expect(poller.backwards).toEqual([]);
     expect(poller.checkpoint).toBe(N);
     expect(poller.snapshot()).toEqual(snapshot);
@@ -123,13 +113,13 @@ describe('concurrent writers with a live subscriber and a polling reader', () =>
 
 describe('feeds opened while writers run', () => {
   it('miss nothing at the seam between backlog and live events', { timeout: 90_000 }, async () => {
-    const storeId = await newStore(server);
+    const storeId = await newStore(env.server);
     const written: Written[] = [];
     let writing = true;
     const writers = Array.from({ length: 6 }, async (_, w) => {
       for (let i = 0; writing; i++) {
-        if (i % 4 === 3) written.push(...(await bulk(server, storeId, [{ op: 'put', key: `k${(w + i) % 15}`, value: i }, { op: 'put', key: `w${w}`, value: i }])));
-        else written.push(await put(server, storeId, `k${(w * 3 + i) % 15}`, { w, i }));
+        if (i % 4 === 3) written.push(...(await bulk(env.server, storeId, [{ op: 'put', key: `k${(w + i) % 15}`, value: i }, { op: 'put', key: `w${w}`, value: i }])));
+        else written.push(await put(env.server, storeId, `k${(w * 3 + i) % 15}`, { w, i }));
       }
     });
     // Open feeds one after another while the writes go on, each from the head it sees (or 0).
@@ -137,7 +127,7 @@ describe('feeds opened while writers run', () => {
     for (let n = 0; n < 6; n++) {
       await new Promise((resolve) => setTimeout(resolve, 60));
       const since = n % 2 ? Math.max(0, ...written.map((r) => r.rev)) : 0;
-      feeds.push({ feed: await openFeed(server, storeId, `?since=${since}`), since });
+      feeds.push({ feed: await openFeed(env.server, storeId, `?since=${since}`), since });
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
     writing = false;
@@ -145,7 +135,7 @@ describe('feeds opened while writers run', () => {
     const head = Math.max(...written.map((r) => r.rev));
     const finalRev = new Map<string, number>();
     for (const r of [...written].sort((a, b) => a.rev - b.rev)) finalRev.set(r.key, r.rev);
-    const snapshot = await serverSnapshot(server, storeId);
+    const snapshot = await serverSnapshot(env.server, storeId);
     for (const { feed, since } of feeds) {
       try {
         await feed.waitFor((evs) => evs.some((e) => Number(e.id) === head), 30_000);
