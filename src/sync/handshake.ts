@@ -16,21 +16,14 @@ import { ProblemError, notFound } from '../errors.js';
 import type { StorePolicy } from '../options/index.js';
 import { readJsonByKeys, scanMeta } from '../store/reads.js';
 import { formatTs, nowMicros } from '../store/time.js';
+import type { HandshakeResponse } from '../../clients/typescript/src/types.js';
 
 export type HandshakeRequest =
   | { have: Record<string, string>; prefix?: string; batchSize?: number }
   | { since: number; prefix?: string; batchSize?: number };
 
-export interface HandshakeResult {
-  sessionId: string;
-  stale: string[];
-  removed: string[];
-  headRev: number;
-  batchSize: number;
-  batches: number;
-  window: number;
-  expiresAt: string;
-}
+/** The wire shape of the handshake's answer, shared with the client. */
+export type HandshakeResult = HandshakeResponse;
 
 export interface HandshakeSettings {
   batchSize: number;

@@ -4,19 +4,11 @@
  */
 import { expect } from 'vitest';
 import { PROBLEM_TYPE_BASE } from '../../clients/typescript/src/protocol.js';
+import type { HandshakeResponse } from '../../clients/typescript/src/types.js';
 import { call, json } from './http.js';
 import type { TestServer } from './server.js';
 
-export interface HandshakeBody {
-  sessionId: string;
-  stale: string[];
-  removed: string[];
-  headRev: number;
-  batchSize: number;
-  batches: number;
-  window: number;
-  expiresAt: string;
-}
+export type HandshakeBody = HandshakeResponse;
 
 export interface BatchEntry {
   key: string;
