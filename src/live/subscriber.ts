@@ -6,7 +6,7 @@
  */
 import type { LiveRow } from './frames.js';
 
-export type EndReason = 'overflow' | 'store-deleted' | 'shutdown' | 'revoked';
+export type EndReason = 'overflow' | 'store-deleted' | 'shutdown' | 'revoked' | 'lagged';
 
 export class Subscriber {
   private queue: LiveRow[] = [];

@@ -5,7 +5,7 @@
  * every subscriber. Wake-ups during a read are coalesced into one more read.
  */
 import type { Db } from '../db/client.js';
-import { readSince } from '../store/reads.js';
+import { readTail } from '../store/reads.js';
 import { rowFrame, type LiveRow } from './frames.js';
 import type { Subscriber } from './subscriber.js';
 
@@ -50,8 +50,14 @@ export class Tailer {
       this.wanted = 0;
       try {
         for (;;) {
-          const rows = await readSince(this.db, this.storeId, { afterRev: this.lastRev, limit: PAGE });
+          const { rows, purgedRev } = await readTail(this.db, this.storeId, this.lastRev, PAGE);
           if (rows.length === 0) break;
+          if (purgedRev > this.lastRev) {
+            // A purge ran past revs this tailer had not read (it lagged more than the
+            // tombstone retention): a delete may be lost. End the feeds; they reconnect
+            // with Last-Event-ID, are told to reset, and handshake again with `have`.
+            for (const sub of this.subscribers) sub.end('lagged');
+          }
           const live: LiveRow[] = rows.map(rowFrame);
           this.lastRev = rows[rows.length - 1]!.rev;
           for (const sub of this.subscribers) sub.push(live, this.lastRev);

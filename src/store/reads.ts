@@ -1,7 +1,7 @@
 /** Reading entries: single keys, key listings, keys by name and the change log by rev. */
 import { and, asc, eq, gt, gte, inArray, lt, lte, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { entries } from '../db/schema.js';
+import { entries, stores } from '../db/schema.js';
 import { prefixSuccessor } from './keys.js';
 import { formatTs } from './time.js';
 
@@ -105,6 +105,27 @@ export async function readSince(
     )
     .orderBy(asc(entries.rev))
     .limit(opts.limit);
+}
+
+/**
+ * One page of the change log for a live tailer, together with the store's
+ * purged rev read in the same statement (one snapshot): when that rev is
+ * above `afterRev`, tombstones the tailer had not read yet may be gone.
+ */
+export async function readTail(
+  db: Db,
+  storeId: string,
+  afterRev: number,
+  limit: number,
+): Promise<{ rows: EntryRow[]; purgedRev: number }> {
+  const found = await db
+    .select({ ...entryColumns, purgedRev: sql<string | number>`(select purged_rev from ${stores} where id = ${storeId})` })
+    .from(entries)
+    .where(and(eq(entries.storeId, storeId), gt(entries.rev, afterRev)))
+    .orderBy(asc(entries.rev))
+    .limit(limit);
+  const rows = found.map(({ purgedRev: _purged, ...row }) => row);
+  return { rows, purgedRev: Number(found[0]?.purgedRev ?? 0) };
 }
 
 /** Rows for the handshake scan: metadata only, plus the JSON text when a value filter needs it. */
