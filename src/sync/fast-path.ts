@@ -10,9 +10,9 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import type { StorePolicy } from '../options/index.js';
-import { entryJson } from '../store/entry-json.js';
 import type { EntryRow } from '../store/reads.js';
 import { nowMicros } from '../store/time.js';
+import { batchBody } from './batch-body.js';
 import type { AckResult } from './sessions.js';
 
 /** Rows of a raw statement: postgres.js gives an array (bigints as strings), PGlite `{rows}`. */
@@ -64,18 +64,13 @@ export async function fetchBatchFast(
   // A chunk holds at least one key, so no row means the session row was not touched.
   if (rows.length === 0) return undefined;
   const policy = policyFor ? policyFor(JSON.parse(rows[0]!.options) as Record<string, unknown>) : undefined;
-  const parts: string[] = [];
-  for (const r of rows) {
-    // A key purged since the handshake is skipped: the feed or a new handshake covers it.
-    if (r.key === null) continue;
-    const row: EntryRow = { key: r.key, rev: Number(r.rev), tsUs: Number(r.ts_us), deleted: r.deleted, json: r.json, bytes: r.bytes, contentType: r.content_type };
-    if (policy && !policy.includesKey(row.key)) continue;
-    if (policy?.includesValue && !row.deleted && !policy.includesValue(row.key, row.json === null ? undefined : JSON.parse(row.json))) continue;
-    parts.push(entryJson(row));
-  }
-  const batches = Number(rows[0]!.batches);
-  const next = cursor + 1 < batches ? cursor + 1 : null;
-  return `{"cursor":${cursor},"entries":[${parts.join(',')}],"next":${next}}`;
+  // A null key is a key purged since the handshake (left join); batchBody skips it.
+  const entries = rows.map((r): EntryRow | undefined =>
+    r.key === null
+      ? undefined
+      : { key: r.key, rev: Number(r.rev), tsUs: Number(r.ts_us), deleted: r.deleted, json: r.json, bytes: r.bytes, contentType: r.content_type },
+  );
+  return batchBody(cursor, Number(rows[0]!.batches), entries, policy);
 }
 
 /** Acknowledges a delivered, not yet acknowledged cursor; undefined when the full path must decide. */

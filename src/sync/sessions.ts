@@ -9,9 +9,9 @@ import type { Db } from '../db/client.js';
 import { stores, syncChunks, syncSessions } from '../db/schema.js';
 import { ProblemError, notFound } from '../errors.js';
 import type { StorePolicy } from '../options/index.js';
-import { entryJson } from '../store/entry-json.js';
 import { readByKeys } from '../store/reads.js';
 import { formatTs, nowMicros } from '../store/time.js';
+import { batchBody } from './batch-body.js';
 import { acknowledgeFast, fetchBatchFast } from './fast-path.js';
 
 type SessionRow = typeof syncSessions.$inferSelect;
@@ -119,16 +119,7 @@ export async function fetchBatch(
     if (!chunk) throw new ProblemError(410, 'session-expired', 'Session Expired', 'the session is complete and its batches were released');
     const rows = await readByKeys(tx, storeId, chunk.keys);
     const policy = policyFor ? await currentPolicy(tx, storeId, policyFor) : undefined;
-    // A key purged since the handshake is skipped: the feed or a new handshake covers it.
-    const parts = chunk.keys.flatMap((key) => {
-      const row = rows.get(key);
-      if (!row) return [];
-      if (policy && !policy.includesKey(key)) return [];
-      if (policy?.includesValue && !row.deleted && !policy.includesValue(key, row.json === null ? undefined : JSON.parse(row.json))) return [];
-      return [entryJson(row)];
-    });
-    const next = cursor + 1 < session.batches ? cursor + 1 : null;
-    return `{"cursor":${cursor},"entries":[${parts.join(',')}],"next":${next}}`;
+    return batchBody(cursor, session.batches, chunk.keys.map((key) => rows.get(key)), policy);
   });
 }
 

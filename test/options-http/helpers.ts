@@ -4,18 +4,11 @@
  * computed independently of the server (filter, then reachability).
  */
 import { expect } from 'vitest';
+import type { Entry } from '../support/wire.js';
 import { call, json } from '../support/http.js';
 import type { TestServer } from '../support/server.js';
 
-export interface Entry {
-  key: string;
-  rev: number;
-  ts: string;
-  deleted?: true;
-  value?: unknown;
-  base64?: string;
-  contentType?: string;
-}
+export type { Entry } from '../support/wire.js';
 
 export interface Handshake {
   sessionId: string;

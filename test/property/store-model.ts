@@ -5,16 +5,9 @@
  * answers of handshakes, batches and feeds are computed from it.
  */
 import { expect } from 'vitest';
+import type { Entry } from '../support/wire.js';
 
-export interface Entry {
-  key: string;
-  rev: number;
-  ts: string;
-  deleted?: true;
-  value?: unknown;
-  base64?: string;
-  contentType?: string;
-}
+export type { Entry } from '../support/wire.js';
 
 export type Written = { key: string; value: unknown } | { key: string; base64: string; contentType: string } | { key: string; deleted: true };
 
