@@ -55,6 +55,7 @@ export async function createKeysync(options: KeysyncOptions = {}): Promise<Keysy
   const hub = new LiveHub(database, {
     queueLimit: limits.subscriberQueue,
     tickMs: Math.min(limits.heartbeatMs, 5000),
+    heartbeatMs: limits.heartbeatMs,
     onError: (err) => console.error(JSON.stringify({ level: 'warn', msg: 'live tailer read failed', error: String(err) })),
   });
   await hub.start();

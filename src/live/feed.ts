@@ -12,16 +12,22 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { stores } from '../db/schema.js';
 import { readSince } from '../store/reads.js';
-import { heartbeatFrame, readyFrame, resetFrame, retryFrame, revokedFrame, rowFrame, storeDeletedFrame, type LiveRow } from './frames.js';
+import { heartbeatFrame, joinFrames, readyFrame, resetFrame, retryFrame, revokedFrame, rowFrame, storeDeletedFrame, type FrameBatch, type LiveRow } from './frames.js';
 import type { LiveHub } from './hub.js';
 import type { EndReason } from './subscriber.js';
 
 const BACKLOG_PAGE = 500;
 
+/** Where a feed writes: the client's connection. */
 export interface FeedSink {
-  write(text: string): Promise<void>;
-  /** resolves the feed's end when the client goes away */
-  onAbort(cb: () => void): void;
+  /** Queues frames for the client; a FrameBatch is the tailer's shared batch (encoded once for all). */
+  write(data: string | FrameBatch): void;
+  /** true while bytes written earlier wait for the client to take them */
+  backlogged(): boolean;
+  /** resolves once the client has taken what was written, or has gone */
+  drained(): Promise<void>;
+  /** `cb` runs once when the client goes away */
+  onClose(cb: () => void): void;
   /**
    * Cuts the connection at once. Used when a subscriber overflows: it is not
    * reading, so a polite end would sit behind the unread bytes forever.
@@ -40,7 +46,6 @@ export interface FeedRequest {
    * to puts; `value` is undefined for bytes. Deletes pass on the key alone.
    */
   includesValue?: (key: string, value: unknown) => boolean;
-  heartbeatMs: number;
   /** the store token that opened the feed, if any: revoking it ends the feed */
   tokenId?: string;
   /** checked once the feed is attached, so a revocation racing the open is not missed */
@@ -73,16 +78,20 @@ function valueCheck(includesValue: (key: string, value: unknown) => boolean): (r
   };
 }
 
-/** Runs the feed until the client leaves, the store goes, the server stops or the subscriber overflows. */
+/**
+ * Runs the feed until the client leaves, the store goes, the server stops or
+ * the subscriber overflows. The response ends when the returned promise
+ * settles.
+ */
 export async function runFeed(db: Db, hub: LiveHub, req: FeedRequest, sink: FeedSink, onFrames?: (n: number) => void): Promise<FeedEnd> {
   const heads = await storeHeads(db, req.storeId);
   if (!heads) {
-    await sink.write(storeDeletedFrame(req.storeId));
+    sink.write(storeDeletedFrame(req.storeId));
     return 'store-deleted';
   }
   const start = req.since ?? heads.headRev;
   if (start < heads.purgedRev || start > heads.headRev) {
-    await sink.write(resetFrame(start < heads.purgedRev ? 'since-purged' : 'since-ahead', heads.headRev, heads.purgedRev));
+    sink.write(resetFrame(start < heads.purgedRev ? 'since-purged' : 'since-ahead', heads.headRev, heads.purgedRev));
     return 'reset';
   }
 
@@ -93,63 +102,76 @@ export async function runFeed(db: Db, hub: LiveHub, req: FeedRequest, sink: Feed
   const { subscriber } = hub.attach(req.storeId, accepts, heads.headRev);
   subscriber.tokenId = req.tokenId;
   let clientGone = false;
+  let ended: () => void = () => {};
+  const whenEnded = new Promise<void>((resolve) => (ended = resolve));
   subscriber.onEnd = (reason) => {
     if (reason === 'overflow') sink.terminate();
+    ended();
   };
-  sink.onAbort(() => {
+  sink.onClose(() => {
     clientGone = true;
     subscriber.end('shutdown');
   });
   try {
     if (req.stillAuthorized && !(await req.stillAuthorized())) subscriber.end('revoked');
-    await sink.write(retryFrame(1000));
+    sink.write(retryFrame(1000));
     let pos = start;
-    // Backlog, page by page, straight from the change log.
+    // Backlog, page by page, straight from the change log, at the pace the client reads.
     for (;;) {
       const rows = await readSince(db, req.storeId, { afterRev: pos, prefix: req.prefix, limit: BACKLOG_PAGE });
       if (rows.length > 0) {
         const wanted = wantedValues(rows.filter((r) => accepts(r.key)).map(rowFrame));
-        if (wanted.length > 0) await sink.write(wanted.map((r) => r.frame).join(''));
+        if (wanted.length > 0) sink.write(joinFrames(wanted));
         onFrames?.(wanted.length);
         pos = rows[rows.length - 1]!.rev;
+        if (sink.backlogged()) await sink.drained();
       }
       if (rows.length < BACKLOG_PAGE || subscriber.ended) break;
     }
     // A purge that ran during the backlog may have removed tombstones we had not sent yet.
     const after = await storeHeads(db, req.storeId);
     if (after && after.purgedRev > start) {
-      await sink.write(resetFrame('since-purged', after.headRev, after.purgedRev));
+      sink.write(resetFrame('since-purged', after.headRev, after.purgedRev));
       return 'reset';
     }
-    if (!subscriber.ended) await sink.write(readyFrame(Math.max(pos, subscriber.passedRev)));
 
-    let lastWrite = Date.now();
-    while (!subscriber.ended) {
-      const taken = subscriber.take().filter((r) => r.rev > pos);
-      if (taken.length > 0) {
-        pos = taken[taken.length - 1]!.rev;
-        const rows = wantedValues(taken);
-        if (rows.length === 0) continue; // the next heartbeat carries pos
-        await sink.write(rows.map((r) => r.frame).join(''));
-        onFrames?.(rows.length);
+    if (!subscriber.ended) {
+      // Live: from here the tailer's pushes are written in the tailer's turn (see Subscriber).
+      sink.write(readyFrame(Math.max(pos, subscriber.passedRev)));
+      let lastWrite = Date.now();
+      // Events written while the client had not yet taken earlier bytes off the socket.
+      let behind = 0;
+      const send = (rows: LiveRow[], batch?: FrameBatch) => {
+        const fresh = rows.length > 0 && rows[0]!.rev <= pos ? rows.filter((r) => r.rev > pos) : rows;
+        if (fresh.length === 0) return;
+        pos = fresh[fresh.length - 1]!.rev;
+        const out = wantedValues(fresh);
+        if (out.length === 0) return; // the next heartbeat carries pos
+        if (!sink.backlogged()) behind = 0;
+        else if (behind >= subscriber.limit) return subscriber.end('overflow');
+        // Rows are a subset of the batch: the same count means every frame of it.
+        sink.write(batch && out.length === batch.rows.length ? batch : joinFrames(out));
+        if (sink.backlogged()) behind += out.length;
+        onFrames?.(out.length);
         lastWrite = Date.now();
-        continue;
-      }
-      if (Date.now() - lastWrite >= req.heartbeatMs) {
-        // Only now, with the mailbox empty, is every rev up to passedRev accounted for.
+      };
+      send(subscriber.goLive(send));
+      subscriber.onBeat = (now) => {
+        if (now - lastWrite < hub.heartbeatMs) return;
+        // Nothing waits in a live mailbox: every rev up to passedRev is written or filtered out.
         pos = Math.max(pos, subscriber.passedRev);
-        await sink.write(heartbeatFrame(pos));
-        lastWrite = Date.now();
-      }
-      await subscriber.wait(Math.max(1, req.heartbeatMs - (Date.now() - lastWrite)));
+        sink.write(heartbeatFrame(pos));
+        lastWrite = now;
+      };
+      await whenEnded;
     }
     if (clientGone) return 'client-gone';
-    // Whatever was queued before the end still goes out, in order.
+    // Whatever was queued before the end (during the backlog) still goes out, in order.
     const rest = wantedValues(subscriber.take().filter((r) => r.rev > pos));
     // A revoked token gets nothing more, not even what was already queued.
-    if (rest.length > 0 && subscriber.ended !== 'overflow' && subscriber.ended !== 'revoked') await sink.write(rest.map((r) => r.frame).join(''));
-    if (subscriber.ended === 'store-deleted') await sink.write(storeDeletedFrame(req.storeId));
-    if (subscriber.ended === 'revoked') await sink.write(revokedFrame(req.storeId));
+    if (rest.length > 0 && subscriber.ended !== 'overflow' && subscriber.ended !== 'revoked') sink.write(joinFrames(rest));
+    if (subscriber.ended === 'store-deleted') sink.write(storeDeletedFrame(req.storeId));
+    if (subscriber.ended === 'revoked') sink.write(revokedFrame(req.storeId));
     return subscriber.ended ?? 'shutdown';
   } finally {
     hub.detach(req.storeId, subscriber);

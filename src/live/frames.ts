@@ -26,6 +26,26 @@ export function rowFrame(row: EntryRow): LiveRow {
   };
 }
 
+/**
+ * The frames of one tailer read, handed to every subscriber of the store. A
+ * subscriber that takes all of them writes the batch itself, so the frames
+ * are joined, and encoded for the wire, once per read rather than once per
+ * subscriber.
+ */
+export class FrameBatch {
+  private joined: string | undefined;
+  /** the sink's wire encoding of `text`, made by the first subscriber that writes the batch and reused by the rest */
+  wire: Buffer | undefined;
+
+  constructor(readonly rows: LiveRow[]) {}
+
+  get text(): string {
+    return (this.joined ??= joinFrames(this.rows));
+  }
+}
+
+export const joinFrames = (rows: LiveRow[]) => rows.map((r) => r.frame).join('');
+
 export const readyFrame = (headRev: number) => `event: ready\ndata: {"headRev":${headRev}}\n\n`;
 
 export const resetFrame = (reason: string, headRev: number, purgedRev: number) =>

@@ -2,6 +2,8 @@
  * The live fan-out of this process: one tailer per store with subscribers,
  * woken by NOTIFY (commits on any instance), by local commits, and by a
  * periodic tick that also covers a NOTIFY lost while the listener reconnected.
+ * One heartbeat timer serves every live feed (a timer per feed costs memory
+ * per idle connection).
  */
 import type { Database } from '../db/client.js';
 import { NOTIFY_CHANNEL } from '../store/stores.js';
@@ -17,17 +19,31 @@ export class LiveHub {
   private readonly tailers = new Map<string, Tailer>();
   private unlisten: (() => Promise<void>) | undefined;
   private tick: NodeJS.Timeout | undefined;
+  private beat: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(
     private readonly database: Database,
-    private readonly opts: { queueLimit: number; tickMs: number; onError: (err: unknown) => void },
+    private readonly opts: {
+      queueLimit: number;
+      tickMs: number;
+      /** a live feed that wrote nothing for this long gets a heartbeat */
+      heartbeatMs: number;
+      onError: (err: unknown) => void;
+    },
   ) {}
+
+  get heartbeatMs(): number {
+    return this.opts.heartbeatMs;
+  }
 
   async start(): Promise<void> {
     this.unlisten = await this.database.listen(NOTIFY_CHANNEL, (payload) => this.onNotify(payload));
     this.tick = setInterval(() => this.wakeAll(), this.opts.tickMs);
     this.tick.unref();
+    // Quarter steps: a quiet feed hears a beat between 1 and 1.25 heartbeat intervals after its last write.
+    this.beat = setInterval(() => this.beatAll(), Math.max(10, Math.floor(this.opts.heartbeatMs / 4)));
+    this.beat.unref();
   }
 
   /** Attaches a subscriber to the store's tailer; `headRev` starts a new tailer there. */
@@ -76,12 +92,18 @@ export class LiveHub {
   async close(): Promise<void> {
     this.closed = true;
     if (this.tick) clearInterval(this.tick);
+    if (this.beat) clearInterval(this.beat);
     for (const tailer of this.tailers.values()) for (const sub of tailer.subscribers) sub.end('shutdown');
     await this.unlisten?.().catch(() => {});
   }
 
   private wakeAll(): void {
     for (const tailer of this.tailers.values()) tailer.wake();
+  }
+
+  private beatAll(): void {
+    const now = Date.now();
+    for (const tailer of this.tailers.values()) for (const sub of tailer.subscribers) sub.onBeat?.(now);
   }
 
   private onNotify(payload: string): void {

@@ -6,7 +6,7 @@
  */
 import type { Db } from '../db/client.js';
 import { readTail } from '../store/reads.js';
-import { rowFrame, type LiveRow } from './frames.js';
+import { FrameBatch, rowFrame } from './frames.js';
 import type { Subscriber } from './subscriber.js';
 
 const PAGE = 1000;
@@ -58,9 +58,11 @@ export class Tailer {
             // with Last-Event-ID, are told to reset, and handshake again with `have`.
             for (const sub of this.subscribers) sub.end('lagged');
           }
-          const live: LiveRow[] = rows.map(rowFrame);
+          // One batch for all: live feeds write it to their sockets during this loop, so
+          // wake-ups that arrive meanwhile gather into the next, larger read.
+          const batch = new FrameBatch(rows.map(rowFrame));
           this.lastRev = rows[rows.length - 1]!.rev;
-          for (const sub of this.subscribers) sub.push(live, this.lastRev);
+          for (const sub of this.subscribers) sub.push(batch, this.lastRev);
           if (rows.length < PAGE) break;
         }
       } catch (err) {

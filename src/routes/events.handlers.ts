@@ -1,10 +1,13 @@
-import { streamSSE } from 'hono/streaming';
+import { ServerResponse } from 'node:http';
+import type { HttpBindings } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { App, AppDeps } from '../deps.js';
 import { ProblemError } from '../errors.js';
 import { authorize } from '../http/auth.js';
 import { clientKey, principalOf } from '../http/guard.js';
+import { SSE_HEADERS, runOnNodeResponse, sseBody } from '../http/sse-response.js';
 import { feedAccess } from '../live/feed-access.js';
-import { runFeed } from '../live/feed.js';
+import { runFeed, type FeedSink } from '../live/feed.js';
 import { getStore } from '../store/stores.js';
 import { eventsRoute } from './events.routes.js';
 
@@ -21,38 +24,28 @@ export function registerEventHandlers(app: App, deps: AppDeps): void {
     }
     const store = await getStore(db, storeId); // 404 before the stream starts
     const policy = deps.policies.policyFor(storeId, store.options);
-    c.header('X-Accel-Buffering', 'no');
-    c.header('Cache-Control', 'no-cache');
     // Slots (per client, store, server) are taken before the stream starts and freed however it ends.
     const release = deps.admission.admit(storeId, clientKey(c));
     const access = feedAccess(db, principalOf(c));
-    return streamSSE(c, async (stream) => {
-      await runFeed(
-        db,
-        deps.hub,
-        {
-          storeId,
-          since: lastEventId !== undefined ? Number(lastEventId) : since,
-          prefix,
-          includesKey: (key) => policy.includesKey(key),
-          ...(policy.includesValue ? { includesValue: policy.includesValue } : {}),
-          heartbeatMs: deps.limits.heartbeatMs,
-          ...access,
-        },
-        {
-          write: async (text) => {
-            if (!stream.aborted) await stream.write(text);
-          },
-          onAbort: (cb) => stream.onAbort(cb),
-          terminate: () => {
-            // On node-server the raw response is in the bindings; destroying it frees the socket now.
-            const outgoing = (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing;
-            if (outgoing) outgoing.destroy();
-            stream.abort();
-          },
-        },
-        (n) => deps.metrics.events.inc(n),
-      ).finally(release);
-    }) as never;
+    const feed = {
+      storeId,
+      since: lastEventId !== undefined ? Number(lastEventId) : since,
+      prefix,
+      includesKey: (key: string) => policy.includesKey(key),
+      ...(policy.includesValue ? { includesValue: policy.includesValue } : {}),
+      ...access,
+    };
+    const run = (sink: FeedSink) => runFeed(db, deps.hub, feed, sink, (n) => deps.metrics.events.inc(n)).finally(release);
+    const outgoing = (c.env as Partial<HttpBindings> | undefined)?.outgoing;
+    if (!(outgoing instanceof ServerResponse)) return c.body(sseBody(run), 200, SSE_HEADERS) as never;
+    // On node-server the feed owns the raw response (see http/sse-response). Its head carries
+    // what the middleware set so far (CORS); `c.res` is then replaced without a copy (Hono would
+    // copy it into a Response that node-server answers itself) by node-server's marker for a
+    // response already sent. No middleware touches the response after the handler (see http/cors).
+    const headers = c.res.headers;
+    c.res = undefined;
+    c.res = RESPONSE_ALREADY_SENT;
+    runOnNodeResponse(outgoing, headers, run);
+    return c.res as never;
   });
 }

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { call, json } from '../support/http.js';
+import { openRawFeed } from '../support/raw-feed.js';
 import type { TestServer } from '../support/server.js';
 import { admin, adminStore, startSecured } from './support.js';
 
@@ -58,6 +59,23 @@ describe('CORS', () => {
     const missing = await server.fetch('/nope', { headers: { origin: APP } });
     expect(missing.status).toBe(404);
     expect(missing.headers.get('access-control-allow-origin')).toBe(APP);
+  });
+
+  it('lets the allowed origin read a live feed (its head is written by the feed itself)', async () => {
+    const feed = await openRawFeed(server, storeId, '?since=0', { ...admin, origin: APP });
+    try {
+      expect(feed.status).toBe(200);
+      expect(feed.headers.get('access-control-allow-origin')).toBe(APP);
+      expect(list(feed.headers.get('vary'))).toContain('origin');
+      expect(feed.headers.get('content-type')).toBe('text/event-stream');
+      expect(feed.headers.get('cache-control')).toBe('no-cache');
+      await feed.waitFor((f) => f.events.some((e) => e.event === 'ready'));
+      expect(feed.events.map((e) => e.event)).toEqual(['put', 'ready']);
+      await call(server, `/v1/stores/${storeId}/keys/k2`, json(2, { method: 'PUT', headers: admin }));
+      await feed.waitFor((f) => f.events.some((e) => e.event === 'put' && e.data.key === 'k2'));
+    } finally {
+      feed.close();
+    }
   });
 
   it('gives other origins nothing a browser would accept', async () => {
