@@ -9,6 +9,7 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import postgres from 'postgres';
+import { rawDb } from './raw.js';
 import { schema } from './schema.js';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -52,9 +53,7 @@ function openPostgres(url: string, max: number): Database {
       const sub = await pg.listen(channel, onPayload);
       return () => sub.unlisten();
     },
-    async rows<T>(query: string, params: unknown[] = []) {
-      return (await pg.unsafe(query, params as postgres.ParameterOrJSON<never>[])) as unknown as T[];
-    },
+    rows: rawDb(db).query,
     close: () => pg.end({ timeout: 5 }),
   };
 }
@@ -70,9 +69,7 @@ async function openPglite(dataDir: string | undefined, template: Blob | undefine
     async listen(channel, onPayload) {
       return client.listen(channel, onPayload);
     },
-    async rows<T>(query: string, params: unknown[] = []) {
-      return (await client.query<T>(query, params)).rows;
-    },
+    rows: rawDb(db).query,
     close: () => client.close(),
   };
 }

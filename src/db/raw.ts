@@ -1,0 +1,54 @@
+/**
+ * Raw SQL on the driver under a drizzle instance, for hot statements.
+ *
+ * drizzle's `execute` sends every statement unnamed with a describe round
+ * trip first (as postgres.js's `unsafe` does unless told to prepare), so
+ * PostgreSQL parses and plans it again on each call and the driver writes to
+ * the socket twice. Prepared, a statement is parsed once per connection
+ * (postgres.js caches it by its text) and then costs one write and one round
+ * trip. PGlite runs in process either way.
+ */
+import type { PGlite, Transaction as PgliteTransaction } from '@electric-sql/pglite';
+import type postgres from 'postgres';
+import type { Db } from './client.js';
+
+/** Runs one statement with `$n` parameters and returns its rows. */
+export type RawQuery = <T>(text: string, params?: unknown[]) => Promise<T[]>;
+
+export interface RawDb {
+  query: RawQuery;
+  /** Runs `fn` in a transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(fn: (query: RawQuery) => Promise<T>): Promise<T>;
+}
+
+type Driver = postgres.Sql | PGlite;
+
+const postgresQuery =
+  (sql: postgres.Sql | postgres.TransactionSql): RawQuery =>
+  async <T>(text: string, params: unknown[] = []) =>
+    (await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })) as unknown as T[];
+
+const pgliteQuery =
+  (pg: PGlite | PgliteTransaction): RawQuery =>
+  async <T>(text: string, params: unknown[] = []) =>
+    (await pg.query<T>(text, params)).rows;
+
+const raws = new WeakMap<Db, RawDb>();
+
+/** The raw driver of a drizzle instance built by `openDatabase` (drizzle keeps it as `$client`). */
+export function rawDb(db: Db): RawDb {
+  let raw = raws.get(db);
+  if (!raw) raws.set(db, (raw = wrap((db as unknown as { $client: Driver }).$client)));
+  return raw;
+}
+
+function wrap(driver: Driver): RawDb {
+  if ('unsafe' in driver) {
+    return {
+      query: postgresQuery(driver),
+      // postgres.js types `begin`'s result as an array-flattening helper; fn's value is returned as is.
+      transaction: async <T>(fn: (query: RawQuery) => Promise<T>) => (await driver.begin((tx) => fn(postgresQuery(tx)))) as T,
+    };
+  }
+  return { query: pgliteQuery(driver), transaction: (fn) => driver.transaction((tx) => fn(pgliteQuery(tx))) };
+}
