@@ -10,9 +10,11 @@ import { assertKey } from '../store/keys.js';
  * percent-encoding of UTF-8 (else 400).
  */
 export function keyFromPath(c: Context): string {
-  const path = new URL(c.req.url).pathname;
-  const marker = '/keys/';
-  const raw = path.slice(path.indexOf(marker) + marker.length);
+  // The raw URL, not `c.req.path` (already decoded once); no URL object for a slice of a string.
+  const url = c.req.url;
+  const marker = url.indexOf('/keys/');
+  const query = url.indexOf('?', marker);
+  const raw = url.slice(marker + '/keys/'.length, query === -1 ? undefined : query);
   let key: string;
   try {
     key = decodeURIComponent(raw);
@@ -34,14 +36,28 @@ export const requireJson: MiddlewareHandler = async (c, next) => {
   return next();
 };
 
-/** Caps a request body (declared or streamed) at `maxBytes`, answering 413 as problem+json. */
+/**
+ * Caps a request body (declared or streamed) at `maxBytes`, answering 413 as problem+json.
+ * A body with a Content-Length is checked here (node's parser never reads past it);
+ * only a chunked body goes through hono's `bodyLimit`, which counts the bytes as they
+ * stream in. Touching `c.req.raw.body` at all (as `bodyLimit` does first) turns
+ * node-server's direct body read into a web stream, which costs more than the rest
+ * of a small write.
+ */
 export function limitBody(maxBytes: number, what: string): MiddlewareHandler {
-  return bodyLimit({
+  const tooLarge = () => new ProblemError(413, 'payload-too-large', 'Payload Too Large', `${what} is larger than ${maxBytes} bytes`);
+  const streamed = bodyLimit({
     maxSize: maxBytes,
     onError: () => {
-      throw new ProblemError(413, 'payload-too-large', 'Payload Too Large', `${what} is larger than ${maxBytes} bytes`);
+      throw tooLarge();
     },
   });
+  return async (c, next) => {
+    const length = c.req.header('content-length');
+    if (length === undefined || c.req.header('transfer-encoding') !== undefined) return streamed(c, next);
+    if (Number(length) > maxBytes) throw tooLarge();
+    return next();
+  };
 }
 
 /** Minified JSON text of a request body, or 400 when it is not JSON. */

@@ -9,8 +9,6 @@ import { formatTs } from '../store/time.js';
 import { applyWrites, type WriteCondition, type WriteOp } from '../store/writes.js';
 import { bulkWriteRoute, deleteKeyRoute, getKeyRoute, listKeysRoute, putKeyRoute } from './keys.routes.js';
 
-const encoder = new TextEncoder();
-
 export function registerKeyHandlers(app: App, deps: AppDeps): void {
   const { db } = deps.database;
   const { limits } = deps;
@@ -90,7 +88,7 @@ export function registerKeyHandlers(app: App, deps: AppDeps): void {
       }
       if (op.value === undefined) throw validationProblem([{ path: `ops.${i}.value`, message: 'a put needs `value` or `base64`' }]);
       const json = JSON.stringify(op.value);
-      checkValueSize(encoder.encode(json).length, limits.maxValueBytes, i);
+      checkValueSize(Buffer.byteLength(json), limits.maxValueBytes, i);
       return { op: 'put', key: op.key, json };
     });
     const results = await applyWrites(db, storeId, writeOps, {}, onCommit);
