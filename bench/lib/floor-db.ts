@@ -71,7 +71,8 @@ function openPostgresFloor(url: string): FloorDb {
       });
       return { rows, bytes };
     },
-    write: async (storeId, rows) => void (await sql.unsafe(WRITE, writeParams(storeId, rows) as never[])),
+    // Prepared, as keysync sends it (postgres.js's `unsafe` would otherwise parse and plan it on every call).
+    write: async (storeId, rows) => void (await sql.unsafe(WRITE, writeParams(storeId, rows) as never[], { prepare: true })),
     addStore: async (storeId) => void (await sql.unsafe(ADD_STORE, [storeId])),
     close: () => sql.end({ timeout: 5 }),
   };
