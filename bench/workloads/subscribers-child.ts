@@ -5,17 +5,22 @@
  * rev, then latency from each write's 2xx, misses, duplicates), `close`.
  *
  * A thousand feeds share this process, so reading must cost far less than
- * the server's writing, or the bench measures itself: raw node:http and a
- * scan for the `event:` lines instead of a full SSE parser. The scan relies
- * on what the protocol guarantees: `data:` lines hold minified JSON (no raw
- * newline), and keysync writes `id:` right after `event: put|delete`.
+ * the server's writing, or the bench measures itself: a plain socket (no
+ * HTTP client) and a scan for the `event:` lines instead of a full SSE
+ * parser. The scan relies on what the protocol guarantees: `data:` lines hold
+ * minified JSON (no raw newline), and keysync writes `id:` right after
+ * `event: put|delete`, and never splits a frame across HTTP chunks, so the
+ * chunk-size lines between frames (`\r\n5c\r\n`) are skipped like the
+ * response head.
  */
-import { request, type ClientRequest, type IncomingMessage } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { childArgs, serveCommands } from '../lib/child.js';
 import { clock, sleep, summarize } from '../lib/stats.js';
 
 const { baseUrl, storeId } = childArgs<{ baseUrl: string; storeId: string }>();
 const url = new URL(`/v1/stores/${storeId}/events`, baseUrl);
+const REQUEST = `GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nAccept: text/event-stream\r\n\r\n`;
+const OK = Buffer.from('HTTP/1.1 200 ');
 
 const EVENT = Buffer.from('\nevent: ');
 const FRAME_END = Buffer.from('\n\n');
@@ -27,8 +32,9 @@ class Feed {
   lastRev = 0;
   ready: Promise<void>;
   ended = false;
-  private req: ClientRequest | undefined;
+  private socket: Socket | undefined;
   private closing = false;
+  private checked = false;
   /** the unfinished frame of the previous chunk, with a leading newline so every event line follows one */
   private carry = Buffer.from('\n');
 
@@ -36,20 +42,22 @@ class Feed {
     this.revs = new Float64Array(capacity);
     this.times = new Float64Array(capacity);
     this.ready = new Promise((resolve, reject) => {
-      const req = request(url, { headers: { accept: 'text/event-stream' }, agent: false }, (res: IncomingMessage) => {
-        if (res.statusCode !== 200) return reject(new Error(`events: HTTP ${res.statusCode}`));
-        res.on('data', (chunk: Buffer) => {
-          if (this.scan(chunk, clock())) resolve();
-        });
-        res.on('end', () => (this.ended = true));
-        res.on('error', () => (this.ended = true));
+      const socket = connect(Number(url.port), url.hostname, () => socket.write(REQUEST));
+      socket.setNoDelay(true);
+      socket.on('data', (chunk: Buffer) => {
+        const at = clock();
+        if (!this.checked) {
+          this.checked = true;
+          if (!chunk.subarray(0, OK.length).equals(OK)) return reject(new Error(`events: ${chunk.toString('latin1', 0, 40)}`));
+        }
+        if (this.scan(chunk, at)) resolve();
       });
-      req.on('error', (err) => {
+      socket.on('close', () => (this.ended = true));
+      socket.on('error', (err) => {
         this.ended = true;
         if (!this.closing) reject(err);
       });
-      req.end();
-      this.req = req;
+      this.socket = socket;
     });
     this.ready.catch(() => {});
   }
@@ -93,7 +101,7 @@ class Feed {
 
   close(): void {
     this.closing = true;
-    this.req?.destroy();
+    this.socket?.destroy();
   }
 }
 
