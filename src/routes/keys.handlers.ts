@@ -6,14 +6,17 @@ import { keyProblem } from '../store/keys.js';
 import { getEntry, listKeys } from '../store/reads.js';
 import { getStore } from '../store/stores.js';
 import { formatTs } from '../store/time.js';
-import { applyWrites, type WriteCondition, type WriteOp } from '../store/writes.js';
+import { WriteBatcher } from '../store/write-batch.js';
+import { applyWrites, type CommitNotice, type WriteCondition, type WriteOp } from '../store/writes.js';
 import { bulkWriteRoute, deleteKeyRoute, getKeyRoute, listKeysRoute, putKeyRoute } from './keys.routes.js';
 
 export function registerKeyHandlers(app: App, deps: AppDeps): void {
   const { db } = deps.database;
   const { limits } = deps;
   const auth = { db, adminToken: deps.adminToken, guard: deps.guard };
-  const onCommit = ({ storeId, headRev }: { storeId: string; headRev: number }) => deps.hub.committed(storeId, headRev);
+  const onCommit = ({ storeId, headRev }: CommitNotice) => deps.hub.committed(storeId, headRev);
+  // Unconditional writes of a store that arrive together commit together (see write-batch.ts).
+  const batcher = new WriteBatcher(db, onCommit);
 
   app.on(['PUT', 'DELETE'], '/v1/stores/:storeId/keys/*', authorize(auth, 'write'));
   app.on('GET', '/v1/stores/:storeId/keys/*', authorize(auth, 'read'));
@@ -37,7 +40,8 @@ export function registerKeyHandlers(app: App, deps: AppDeps): void {
       if (ifNoneMatch.trim() !== '*') throw validationProblem([{ path: 'If-None-Match', message: 'only `*` is supported on writes' }]);
       condition.ifAbsent = true;
     }
-    const [result] = await applyWrites(db, storeId, [op], condition, onCommit);
+    const conditional = condition.ifMatchRev !== undefined || condition.ifAbsent;
+    const [result] = conditional ? await applyWrites(db, storeId, [op], condition, onCommit) : await batcher.write(storeId, [op]);
     deps.metrics.writes.inc();
     return c.json(result!, 200);
   });
@@ -91,7 +95,7 @@ export function registerKeyHandlers(app: App, deps: AppDeps): void {
       checkValueSize(Buffer.byteLength(json), limits.maxValueBytes, i);
       return { op: 'put', key: op.key, json };
     });
-    const results = await applyWrites(db, storeId, writeOps, {}, onCommit);
+    const results = await batcher.write(storeId, writeOps);
     deps.metrics.writes.inc(results.length);
     return c.json({ results }, 200);
   });
