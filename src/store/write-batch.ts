@@ -11,8 +11,9 @@
  * Each request keeps its own guarantees: its ops are contiguous in the batch,
  * so they get consecutive revs in op order, and the batch commits or fails as
  * a whole, so a request is never half applied. A request is answered only
- * after the batch commits. A lone writer waits for nobody: a batch goes out
- * as soon as fewer than `inFlight` batches of the store are running.
+ * after the batch commits. A lone writer waits only for the end of the current
+ * turn of the event loop: a batch goes out then, or as soon as fewer than
+ * `inFlight` batches of the store are running.
  */
 import type { Db } from '../db/client.js';
 import { isDatabaseUnavailable } from '../errors.js';
@@ -27,6 +28,8 @@ interface Pending {
 interface StoreQueue {
   waiting: Pending[];
   running: number;
+  /** a pump is due at the end of this turn of the event loop */
+  scheduled: boolean;
 }
 
 export interface WriteBatchOptions {
@@ -54,9 +57,17 @@ export class WriteBatcher {
   write(storeId: string, ops: WriteOp[]): Promise<WriteResult[]> {
     if (ops.length === 0) return Promise.resolve([]);
     let queue = this.stores.get(storeId);
-    if (!queue) this.stores.set(storeId, (queue = { waiting: [], running: 0 }));
+    if (!queue) this.stores.set(storeId, (queue = { waiting: [], running: 0, scheduled: false }));
     const done = new Promise<WriteResult[]>((resolve, reject) => queue.waiting.push({ ops, resolve, reject }));
-    this.pump(storeId, queue);
+    if (!queue.scheduled) {
+      // After the requests that arrived in this turn of the event loop: an embedded
+      // database runs in this thread, so no request could arrive while a batch runs.
+      queue.scheduled = true;
+      setImmediate(() => {
+        queue.scheduled = false;
+        this.pump(storeId, queue);
+      });
+    }
     return done;
   }
 
@@ -66,7 +77,7 @@ export class WriteBatcher {
       queue.running++;
       void this.run(storeId, batch).finally(() => {
         queue.running--;
-        if (queue.running === 0 && queue.waiting.length === 0) this.stores.delete(storeId);
+        if (queue.running === 0 && queue.waiting.length === 0 && !queue.scheduled) this.stores.delete(storeId);
         else this.pump(storeId, queue);
       });
     }
