@@ -1,5 +1,7 @@
 /**
- * `npm run bench -- [--quick|--full] [--backend pglite|postgres|both] [--only a,b] [--profile]`
+ * `npm run bench -- [--quick|--full] [--backend pglite|postgres|both] [--only a,b] [--subscribers 1000] [--profile <dir>]`
+ *
+ * `--subscribers` replaces the plan's live fan-out subscriber counts (to rerun one case).
  *
  * Runs each workload against a server in its own process, prints a row per
  * result and writes bench/results/latest.{json,md}.
@@ -43,10 +45,12 @@ async function main(): Promise<void> {
       backend: { type: 'string' },
       only: { type: 'string' },
       profile: { type: 'string' },
+      subscribers: { type: 'string' },
     },
   });
   const mode = values.full ? 'full' : 'quick';
-  const plan = PLAN[mode];
+  const plan = { ...PLAN[mode] };
+  if (values.subscribers) plan.subscribers = values.subscribers.split(',').map(Number);
   const backendArg = values.backend ?? (process.env.DATABASE_URL ? 'postgres' : 'pglite');
   const kinds = backendArg === 'both' ? (['pglite', 'postgres'] as const) : [backendArg as 'pglite' | 'postgres'];
   if (!kinds.every((k) => k === 'pglite' || k === 'postgres')) throw new Error(`--backend must be pglite, postgres or both, not ${backendArg}`);

@@ -21,6 +21,17 @@ export interface ServerOptions {
   env?: Record<string, string>;
   /** folder for a V8 CPU profile written at exit */
   cpuProfDir?: string;
+  /** load server-probe.ts (with --expose-gc): `probe()` then collects garbage and reports memory */
+  probe?: boolean;
+}
+
+/** The server's memory right after two full garbage collections (bytes). */
+export interface Probe {
+  gc: boolean;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+  rss: number;
 }
 
 export interface BenchServer {
@@ -28,6 +39,8 @@ export interface BenchServer {
   pid: number;
   stats(): ProcStats;
   resetPeak(): void;
+  /** full GC in the server, then its memory use (needs `probe: true`) */
+  probe(): Promise<Probe>;
   stop(): Promise<void>;
 }
 
@@ -53,6 +66,7 @@ export async function startServer(backend: Backend, opts: ServerOptions = {}): P
 
   const nodeArgs = ['--import', 'tsx'];
   if (opts.cpuProfDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`);
+  if (opts.probe) nodeArgs.push('--expose-gc', '--import', fileURLToPath(new URL('./server-probe.ts', import.meta.url)));
   // `exec` keeps the pid: /proc/<pid> is node's own.
   const script = `ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"`;
   // BENCH_SERVER_ROOT: another checkout's server (before/after comparisons of a change).
@@ -61,18 +75,25 @@ export async function startServer(backend: Backend, opts: ServerOptions = {}): P
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const url = await listening(child);
+  const probes: Array<(p: Probe) => void> = [];
+  const url = await listening(child, (p) => probes.shift()?.(p));
   const pid = child.pid!;
   return {
     url,
     pid,
     stats: () => procStats(pid),
     resetPeak: () => void resetPeak(pid),
+    probe: () => {
+      if (!opts.probe) return Promise.reject(new Error('probe() needs a server started with probe: true'));
+      const answer = new Promise<Probe>((resolve) => probes.push(resolve));
+      child.kill('SIGUSR2');
+      return answer;
+    },
     stop: () => stop(child),
   };
 }
 
-function listening(child: ChildProcess): Promise<string> {
+function listening(child: ChildProcess, onProbe: (p: Probe) => void): Promise<string> {
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
@@ -82,8 +103,14 @@ function listening(child: ChildProcess): Promise<string> {
       out += chunk.toString();
       const m = /listening on (http:\/\/[^"\s]+)/.exec(out);
       if (m) {
-        out = '';
+        out = out.slice(m.index + m[0].length);
         resolve(m[1]!);
+      }
+      // Probe answers (server-probe.ts): one line each.
+      for (let nl = out.indexOf('\n'); nl >= 0; nl = out.indexOf('\n')) {
+        const line = out.slice(0, nl);
+        out = out.slice(nl + 1);
+        if (line.startsWith('{"benchProbe":')) onProbe((JSON.parse(line) as { benchProbe: Probe }).benchProbe);
       }
       if (out.length > 1e5) out = out.slice(-1000);
     });
