@@ -11,6 +11,7 @@
  * streaming Response body.
  */
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FeedSink } from '../live/feed.js';
 import type { FrameBatch } from '../live/frames.js';
 
@@ -30,12 +31,9 @@ function httpChunk(text: string): Buffer {
  * the response ends when `run` settles.
  */
 export function runOnNodeResponse(res: ServerResponse, headers: Headers, run: (sink: FeedSink) => Promise<unknown>): void {
-  const head: Record<string, string> = {};
-  headers.forEach((value, name) => (head[name] = value));
-  for (const [name, value] of Object.entries(SSE_HEADERS)) head[name.toLowerCase()] = value;
-  res.writeHead(200, head);
+  res.writeHead(200, responseHead(headers));
   res.flushHeaders();
-  void run(nodeSink(res)).then(
+  void run(new NodeSink(res)).then(
     () => {
       if (!res.destroyed) res.end();
     },
@@ -47,38 +45,69 @@ export function runOnNodeResponse(res: ServerResponse, headers: Headers, run: (s
   );
 }
 
-function nodeSink(res: ServerResponse): FeedSink {
-  const socket = res.socket;
-  // Straight to the socket when the head is on it (a pipelined response waiting for
-  // its turn holds its bytes in `res`) and the body is chunked (HTTP/1.1) or raw (1.0).
-  const direct = socket !== null && res.writableLength === socket.writableLength;
-  const framed = direct && res.chunkedEncoding;
-  const encode = framed ? httpChunk : (text: string) => text;
-  const put = direct ? (data: Buffer | string) => socket.write(data) : (data: Buffer | string) => res.write(data);
-  const closed = () => res.destroyed || res.writableEnded;
-  return {
-    write(data) {
-      if (closed()) return;
-      if (typeof data === 'string') put(encode(data));
-      else put(framed ? (data.wire ??= httpChunk(data.text)) : data.text);
-    },
-    backlogged: () => res.writableLength > 0,
-    drained: () =>
-      res.writableLength === 0 || closed()
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => {
-            const emitter = direct ? socket : res;
-            const done = () => {
-              emitter.off('drain', done);
-              res.off('close', done);
-              resolve();
-            };
-            emitter.once('drain', done);
-            res.once('close', done);
-          }),
-    onClose: (cb) => void res.once('close', cb),
-    terminate: () => void res.destroy(),
-  };
+function responseHead(headers: Headers): Record<string, string> {
+  const head: Record<string, string> = {};
+  headers.forEach((value, name) => (head[name] = value));
+  for (const [name, value] of Object.entries(SSE_HEADERS)) head[name.toLowerCase()] = value;
+  return head;
+}
+
+/** A feed's sink on a Node response: a class, so an idle feed holds one small object here, not a closure per method. */
+class NodeSink implements FeedSink {
+  /** the connection, when frames go straight onto it rather than through `res` */
+  private readonly socket: Socket | undefined;
+  /** the body is chunked (HTTP/1.1): frames go out as HTTP chunks */
+  private readonly framed: boolean;
+
+  constructor(private readonly res: ServerResponse) {
+    const socket = res.socket;
+    // Straight to the socket when the head is on it (a pipelined response waiting for
+    // its turn holds its bytes in `res`) and the body is chunked (HTTP/1.1) or raw (1.0).
+    this.socket = socket !== null && res.writableLength === socket.writableLength ? socket : undefined;
+    this.framed = this.socket !== undefined && res.chunkedEncoding;
+  }
+
+  private closed(): boolean {
+    return this.res.destroyed || this.res.writableEnded;
+  }
+
+  private put(data: Buffer | string): void {
+    if (this.socket) this.socket.write(data);
+    else this.res.write(data);
+  }
+
+  write(data: string | FrameBatch): void {
+    if (this.closed()) return;
+    if (typeof data === 'string') this.put(this.framed ? httpChunk(data) : data);
+    else this.put(this.framed ? (data.wire ??= httpChunk(data.text)) : data.text);
+  }
+
+  backlogged(): boolean {
+    return this.res.writableLength > 0;
+  }
+
+  drained(): Promise<void> {
+    const { res } = this;
+    if (res.writableLength === 0 || this.closed()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const emitter = this.socket ?? res;
+      const done = () => {
+        emitter.off('drain', done);
+        res.off('close', done);
+        resolve();
+      };
+      emitter.once('drain', done);
+      res.once('close', done);
+    });
+  }
+
+  onClose(cb: () => void): void {
+    this.res.once('close', cb);
+  }
+
+  terminate(): void {
+    this.res.destroy();
+  }
 }
 
 /** A streaming body for `run`, for runtimes without a Node response; it ends when `run` settles. */

@@ -8,13 +8,11 @@
  * or both; a frame is written only when its rev is above the last one
  * written, so order is strictly increasing and duplicates are dropped.
  */
-import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { stores } from '../db/schema.js';
-import { readSince } from '../store/reads.js';
+import { feedStore, readFeedPage, type StoreHeads } from '../store/feed-reads.js';
 import { heartbeatFrame, joinFrames, readyFrame, resetFrame, retryFrame, revokedFrame, rowFrame, storeDeletedFrame, type FrameBatch, type LiveRow } from './frames.js';
 import type { LiveHub } from './hub.js';
-import type { EndReason } from './subscriber.js';
+import type { EndReason, Subscriber, SubscriberOwner } from './subscriber.js';
 
 const BACKLOG_PAGE = 500;
 
@@ -50,13 +48,15 @@ export interface FeedRequest {
   tokenId?: string;
   /** checked once the feed is attached, so a revocation racing the open is not missed */
   stillAuthorized?: () => Promise<boolean>;
+  /** the store's heads as read with its row before the feed opens (read here when absent) */
+  heads?: StoreHeads;
 }
 
 export type FeedEnd = EndReason | 'reset' | 'client-gone';
 
-export async function storeHeads(db: Db, storeId: string): Promise<{ headRev: number; purgedRev: number } | undefined> {
-  const [row] = await db.select({ headRev: stores.headRev, purgedRev: stores.purgedRev }).from(stores).where(eq(stores.id, storeId));
-  return row;
+export async function storeHeads(db: Db, storeId: string): Promise<StoreHeads | undefined> {
+  const store = await feedStore(db, storeId);
+  return store && { headRev: store.headRev, purgedRev: store.purgedRev };
 }
 
 // Verdicts of each value filter per live write: the tailer hands one LiveRow
@@ -84,7 +84,7 @@ function valueCheck(includesValue: (key: string, value: unknown) => boolean): (r
  * settles.
  */
 export async function runFeed(db: Db, hub: LiveHub, req: FeedRequest, sink: FeedSink, onFrames?: (n: number) => void): Promise<FeedEnd> {
-  const heads = await storeHeads(db, req.storeId);
+  const heads = req.heads ?? (await storeHeads(db, req.storeId));
   if (!heads) {
     sink.write(storeDeletedFrame(req.storeId));
     return 'store-deleted';
@@ -95,79 +95,51 @@ export async function runFeed(db: Db, hub: LiveHub, req: FeedRequest, sink: Feed
     return 'reset';
   }
 
-  const accepts = (key: string) => (!req.prefix || key.startsWith(req.prefix)) && req.includesKey(key);
-  // Only a value filter makes the feed look at values; without one, frames pass untouched.
-  const valueOk = req.includesValue ? valueCheck(req.includesValue) : undefined;
-  const wantedValues = (rows: LiveRow[]) => (valueOk ? rows.filter(valueOk) : rows);
-  const { subscriber } = hub.attach(req.storeId, accepts, heads.headRev);
+  const { prefix, includesKey } = req;
+  // Without a prefix the store's filter is the whole test (no closure per feed).
+  const accepts = prefix ? (key: string) => key.startsWith(prefix) && includesKey(key) : includesKey;
+  const feed = new LiveFeed(sink, hub.heartbeatMs, start, req.includesValue ? valueCheck(req.includesValue) : undefined, onFrames);
+  const subscriber = (feed.subscriber = hub.attach(req.storeId, accepts, heads.headRev, feed).subscriber);
   subscriber.tokenId = req.tokenId;
-  let clientGone = false;
-  let ended: () => void = () => {};
-  const whenEnded = new Promise<void>((resolve) => (ended = resolve));
-  subscriber.onEnd = (reason) => {
-    if (reason === 'overflow') sink.terminate();
-    ended();
-  };
-  sink.onClose(() => {
-    clientGone = true;
-    subscriber.end('shutdown');
-  });
+  sink.onClose(() => feed.clientLeft());
   try {
     if (req.stillAuthorized && !(await req.stillAuthorized())) subscriber.end('revoked');
     sink.write(retryFrame(1000));
-    let pos = start;
-    // Backlog, page by page, straight from the change log, at the pace the client reads.
+    // Backlog, page by page, straight from the change log, at the pace the client reads. Each
+    // page carries the store's purged rev from its own snapshot: a purge that ran since the feed
+    // read the heads may have removed tombstones it had not sent yet.
     for (;;) {
-      const rows = await readSince(db, req.storeId, { afterRev: pos, prefix: req.prefix, limit: BACKLOG_PAGE });
+      const page = await readFeedPage(db, req.storeId, { afterRev: feed.pos, prefix, limit: BACKLOG_PAGE });
+      if (!page.heads) {
+        // The store went while the feed opened (its deletion ends attached feeds too).
+        subscriber.end('store-deleted');
+        break;
+      }
+      if (page.heads.purgedRev > start) {
+        sink.write(resetFrame('since-purged', page.heads.headRev, page.heads.purgedRev));
+        return 'reset';
+      }
+      const { rows } = page;
       if (rows.length > 0) {
-        const wanted = wantedValues(rows.filter((r) => accepts(r.key)).map(rowFrame));
+        const wanted = feed.wantedValues(rows.filter((r) => accepts(r.key)).map(rowFrame));
         if (wanted.length > 0) sink.write(joinFrames(wanted));
         onFrames?.(wanted.length);
-        pos = rows[rows.length - 1]!.rev;
+        feed.pos = rows[rows.length - 1]!.rev;
         if (sink.backlogged()) await sink.drained();
       }
       if (rows.length < BACKLOG_PAGE || subscriber.ended) break;
     }
-    // A purge that ran during the backlog may have removed tombstones we had not sent yet.
-    const after = await storeHeads(db, req.storeId);
-    if (after && after.purgedRev > start) {
-      sink.write(resetFrame('since-purged', after.headRev, after.purgedRev));
-      return 'reset';
-    }
 
     if (!subscriber.ended) {
-      // Live: from here the tailer's pushes are written in the tailer's turn (see Subscriber).
-      sink.write(readyFrame(Math.max(pos, subscriber.passedRev)));
-      let lastWrite = Date.now();
-      // Events written while the client had not yet taken earlier bytes off the socket.
-      let behind = 0;
-      const send = (rows: LiveRow[], batch?: FrameBatch) => {
-        const fresh = rows.length > 0 && rows[0]!.rev <= pos ? rows.filter((r) => r.rev > pos) : rows;
-        if (fresh.length === 0) return;
-        pos = fresh[fresh.length - 1]!.rev;
-        const out = wantedValues(fresh);
-        if (out.length === 0) return; // the next heartbeat carries pos
-        if (!sink.backlogged()) behind = 0;
-        else if (behind >= subscriber.limit) return subscriber.end('overflow');
-        // Rows are a subset of the batch: the same count means every frame of it.
-        sink.write(batch && out.length === batch.rows.length ? batch : joinFrames(out));
-        if (sink.backlogged()) behind += out.length;
-        onFrames?.(out.length);
-        lastWrite = Date.now();
-      };
-      send(subscriber.goLive(send));
-      subscriber.onBeat = (now) => {
-        if (now - lastWrite < hub.heartbeatMs) return;
-        // Nothing waits in a live mailbox: every rev up to passedRev is written or filtered out.
-        pos = Math.max(pos, subscriber.passedRev);
-        sink.write(heartbeatFrame(pos));
-        lastWrite = now;
-      };
-      await whenEnded;
+      // Live: from here the tailer's pushes are written in the tailer's turn (LiveFeed.deliver).
+      sink.write(readyFrame(Math.max(feed.pos, subscriber.passedRev)));
+      feed.lastWrite = Date.now();
+      feed.deliver(subscriber.goLive());
+      await feed.whenEnded;
     }
-    if (clientGone) return 'client-gone';
+    if (feed.clientGone) return 'client-gone';
     // Whatever was queued before the end (during the backlog) still goes out, in order.
-    const rest = wantedValues(subscriber.take().filter((r) => r.rev > pos));
+    const rest = feed.wantedValues(subscriber.take().filter((r) => r.rev > feed.pos));
     // A revoked token gets nothing more, not even what was already queued.
     if (rest.length > 0 && subscriber.ended !== 'overflow' && subscriber.ended !== 'revoked') sink.write(joinFrames(rest));
     if (subscriber.ended === 'store-deleted') sink.write(storeDeletedFrame(req.storeId));
@@ -175,5 +147,73 @@ export async function runFeed(db: Db, hub: LiveHub, req: FeedRequest, sink: Feed
     return subscriber.ended ?? 'shutdown';
   } finally {
     hub.detach(req.storeId, subscriber);
+  }
+}
+
+/**
+ * A feed's state once it is open: where it is in the change log, when it
+ * last wrote, how far the client is behind. The tailer and the heartbeat
+ * call its methods (see SubscriberOwner); an idle feed is this object, its
+ * subscriber and its sink.
+ */
+class LiveFeed implements SubscriberOwner {
+  subscriber: Subscriber | undefined;
+  /** every rev up to here is written to the client or filtered out */
+  pos: number;
+  lastWrite = 0;
+  /** events written while the client had not yet taken earlier bytes off the socket */
+  private behind = 0;
+  clientGone = false;
+  readonly whenEnded: Promise<void>;
+  private resolveEnded!: () => void;
+
+  constructor(
+    private readonly sink: FeedSink,
+    private readonly heartbeatMs: number,
+    start: number,
+    /** the value filter; only a value filter makes the feed look at values */
+    private readonly valueOk: ((row: LiveRow) => boolean) | undefined,
+    private readonly onFrames: ((n: number) => void) | undefined,
+  ) {
+    this.pos = start;
+    this.whenEnded = new Promise<void>((resolve) => (this.resolveEnded = resolve));
+  }
+
+  wantedValues(rows: LiveRow[]): LiveRow[] {
+    return this.valueOk ? rows.filter(this.valueOk) : rows;
+  }
+
+  deliver(rows: LiveRow[], batch?: FrameBatch): void {
+    const fresh = rows.length > 0 && rows[0]!.rev <= this.pos ? rows.filter((r) => r.rev > this.pos) : rows;
+    if (fresh.length === 0) return;
+    this.pos = fresh[fresh.length - 1]!.rev;
+    const out = this.wantedValues(fresh);
+    if (out.length === 0) return; // the next heartbeat carries pos
+    const { sink, subscriber } = this;
+    if (!sink.backlogged()) this.behind = 0;
+    else if (this.behind >= subscriber!.limit) return subscriber!.end('overflow');
+    // Rows are a subset of the batch: the same count means every frame of it.
+    sink.write(batch && out.length === batch.rows.length ? batch : joinFrames(out));
+    if (sink.backlogged()) this.behind += out.length;
+    this.onFrames?.(out.length);
+    this.lastWrite = Date.now();
+  }
+
+  beat(now: number): void {
+    if (now - this.lastWrite < this.heartbeatMs) return;
+    // Nothing waits in a live mailbox: every rev up to passedRev is written or filtered out.
+    this.pos = Math.max(this.pos, this.subscriber!.passedRev);
+    this.sink.write(heartbeatFrame(this.pos));
+    this.lastWrite = now;
+  }
+
+  ended(reason: EndReason): void {
+    if (reason === 'overflow') this.sink.terminate();
+    this.resolveEnded();
+  }
+
+  clientLeft(): void {
+    this.clientGone = true;
+    this.subscriber?.end('shutdown');
   }
 }

@@ -36,8 +36,27 @@ export class FrameBatch {
   private joined: string | undefined;
   /** the sink's wire encoding of `text`, made by the first subscriber that writes the batch and reused by the rest */
   wire: Buffer | undefined;
+  /** rows each key filter accepts: feeds of a store without a prefix share the store's filter, so it runs once per read */
+  private accepted: Map<(key: string) => boolean, LiveRow[]> | undefined;
 
   constructor(readonly rows: LiveRow[]) {}
+
+  /** The rows `accepts` takes, in order: `rows` itself when it takes all (most feeds). */
+  acceptedBy(accepts: (key: string) => boolean): LiveRow[] {
+    let mine = this.accepted?.get(accepts);
+    if (mine) return mine;
+    const { rows } = this;
+    mine = rows;
+    for (let i = 0; i < rows.length; i++) {
+      if (accepts(rows[i]!.key)) continue;
+      // First refused key: copy what this filter takes.
+      mine = rows.slice(0, i);
+      for (let j = i + 1; j < rows.length; j++) if (accepts(rows[j]!.key)) mine.push(rows[j]!);
+      break;
+    }
+    (this.accepted ??= new Map()).set(accepts, mine);
+    return mine;
+  }
 
   get text(): string {
     return (this.joined ??= joinFrames(this.rows));

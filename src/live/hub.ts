@@ -7,7 +7,7 @@
  */
 import type { Database } from '../db/client.js';
 import { NOTIFY_CHANNEL } from '../store/stores.js';
-import { Subscriber, type EndReason } from './subscriber.js';
+import { Subscriber, type EndReason, type SubscriberOwner } from './subscriber.js';
 import { Tailer } from './tailer.js';
 
 export interface HubStats {
@@ -46,14 +46,14 @@ export class LiveHub {
     this.beat.unref();
   }
 
-  /** Attaches a subscriber to the store's tailer; `headRev` starts a new tailer there. */
-  attach(storeId: string, accepts: (key: string) => boolean, headRev: number): { subscriber: Subscriber; tailer: Tailer } {
+  /** Attaches a subscriber of `owner` to the store's tailer; `headRev` starts a new tailer there. */
+  attach(storeId: string, accepts: (key: string) => boolean, headRev: number, owner?: SubscriberOwner): { subscriber: Subscriber; tailer: Tailer } {
     let tailer = this.tailers.get(storeId);
     if (!tailer) {
       tailer = new Tailer(this.database.db, storeId, headRev, this.opts.onError);
       this.tailers.set(storeId, tailer);
     }
-    const subscriber = new Subscriber(accepts, this.opts.queueLimit);
+    const subscriber = new Subscriber(accepts, this.opts.queueLimit, owner);
     if (this.closed) subscriber.end('shutdown');
     subscriber.passedRev = tailer.lastRev;
     tailer.subscribers.add(subscriber);
@@ -103,7 +103,7 @@ export class LiveHub {
 
   private beatAll(): void {
     const now = Date.now();
-    for (const tailer of this.tailers.values()) for (const sub of tailer.subscribers) sub.onBeat?.(now);
+    for (const tailer of this.tailers.values()) for (const sub of tailer.subscribers) if (sub.live) sub.owner!.beat(now);
   }
 
   private onNotify(payload: string): void {

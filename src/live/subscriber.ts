@@ -13,43 +13,44 @@ import type { FrameBatch, LiveRow } from './frames.js';
 
 export type EndReason = 'overflow' | 'store-deleted' | 'shutdown' | 'revoked' | 'lagged';
 
-/** Writes a tailer read to the client: `rows` are the ones this subscriber accepts (all of `batch`, or fewer). */
-export type Deliver = (rows: LiveRow[], batch: FrameBatch) => void;
+/**
+ * The feed a subscriber belongs to, as the tailer and the hub call it: one
+ * object with methods rather than a closure each, so an idle feed holds few
+ * objects.
+ */
+export interface SubscriberOwner {
+  /** once live: writes a tailer read to the client; `rows` are the ones this subscriber accepts (all of `batch`, or fewer) */
+  deliver(rows: LiveRow[], batch: FrameBatch): void;
+  /** once live: the shared heartbeat's tick */
+  beat(now: number): void;
+  /** called once when the subscriber ends (the feed then finishes or cuts the response) */
+  ended(reason: EndReason): void;
+}
 
 export class Subscriber {
   private queue: LiveRow[] = [];
-  private deliver: Deliver | undefined;
+  /** pushes go straight to `owner.deliver` (set by goLive, cleared by end) */
+  live = false;
   /** highest rev the tailer has passed while this subscriber was attached */
   passedRev = 0;
   ended: EndReason | undefined;
   /** id of the store token that opened this feed (admin and open mode: none), so revoking it ends the feed */
   tokenId: string | undefined;
-  /** the shared heartbeat calls this on every tick once the feed is live */
-  onBeat: ((now: number) => void) | undefined;
-  /** called once when the subscriber ends (the feed then finishes or cuts the response) */
-  onEnd: ((reason: EndReason) => void) | undefined;
 
   constructor(
     /** which keys this feed carries (request prefix and the store's filter) */
     readonly accepts: (key: string) => boolean,
     readonly limit: number,
+    readonly owner?: SubscriberOwner,
   ) {}
 
   push(batch: FrameBatch, upTo: number): void {
     if (this.ended) return;
-    const { rows } = batch;
-    let mine = rows;
-    for (let i = 0; i < rows.length; i++) {
-      if (this.accepts(rows[i]!.key)) continue;
-      // First refused key: copy what this feed carries (most feeds take every row, and skip this).
-      mine = rows.slice(0, i);
-      for (let j = i + 1; j < rows.length; j++) if (this.accepts(rows[j]!.key)) mine.push(rows[j]!);
-      break;
-    }
-    if (this.deliver) {
+    const mine = batch.acceptedBy(this.accepts);
+    if (this.live) {
       // passedRev first: a heartbeat written by `deliver` may already carry it.
       this.passedRev = upTo;
-      if (mine.length > 0) this.deliver(mine, batch);
+      if (mine.length > 0) this.owner!.deliver(mine, batch);
       return;
     }
     // Behind means `limit` rows of earlier pushes still untaken. One push larger than the
@@ -65,11 +66,11 @@ export class Subscriber {
   }
 
   /**
-   * From now on pushes go to `deliver` as they come. Returns what queued up
-   * before (the feed writes it first, so nothing is lost or reordered).
+   * From now on pushes go to the owner's `deliver` as they come. Returns what
+   * queued up before (the feed writes it first, so nothing is lost or reordered).
    */
-  goLive(deliver: Deliver): LiveRow[] {
-    this.deliver = deliver;
+  goLive(): LiveRow[] {
+    if (!this.ended && this.owner) this.live = true;
     return this.take();
   }
 
@@ -83,8 +84,7 @@ export class Subscriber {
   end(reason: EndReason): void {
     if (this.ended) return;
     this.ended = reason;
-    this.deliver = undefined;
-    this.onBeat = undefined;
-    this.onEnd?.(reason);
+    this.live = false;
+    this.owner?.ended(reason);
   }
 }

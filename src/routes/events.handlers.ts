@@ -2,13 +2,13 @@ import { ServerResponse } from 'node:http';
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { App, AppDeps } from '../deps.js';
-import { ProblemError } from '../errors.js';
+import { ProblemError, notFound } from '../errors.js';
 import { authorize } from '../http/auth.js';
 import { clientKey, principalOf } from '../http/guard.js';
 import { SSE_HEADERS, runOnNodeResponse, sseBody } from '../http/sse-response.js';
 import { feedAccess } from '../live/feed-access.js';
 import { runFeed, type FeedSink } from '../live/feed.js';
-import { getStore } from '../store/stores.js';
+import { feedStore } from '../store/feed-reads.js';
 import { eventsRoute } from './events.routes.js';
 
 export function registerEventHandlers(app: App, deps: AppDeps): void {
@@ -22,7 +22,9 @@ export function registerEventHandlers(app: App, deps: AppDeps): void {
     if (!deps.accepting()) {
       throw new ProblemError(503, 'unavailable', 'Service Unavailable', 'The server is shutting down; reconnect', undefined, { 'retry-after': '1' });
     }
-    const store = await getStore(db, storeId); // 404 before the stream starts
+    // The store row with its heads: 404 before the stream starts, and the feed opens from these heads.
+    const store = await feedStore(db, storeId);
+    if (!store) throw notFound(`store ${storeId}`);
     const policy = deps.policies.policyFor(storeId, store.options);
     // Slots (per client, store, server) are taken before the stream starts and freed however it ends.
     const release = deps.admission.admit(storeId, clientKey(c));
@@ -31,9 +33,10 @@ export function registerEventHandlers(app: App, deps: AppDeps): void {
       storeId,
       since: lastEventId !== undefined ? Number(lastEventId) : since,
       prefix,
-      includesKey: (key: string) => policy.includesKey(key),
+      includesKey: policy.includesKey,
       ...(policy.includesValue ? { includesValue: policy.includesValue } : {}),
       ...access,
+      heads: { headRev: store.headRev, purgedRev: store.purgedRev },
     };
     const run = (sink: FeedSink) => runFeed(db, deps.hub, feed, sink, (n) => deps.metrics.events.inc(n)).finally(release);
     const outgoing = (c.env as Partial<HttpBindings> | undefined)?.outgoing;
