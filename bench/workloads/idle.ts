@@ -9,6 +9,10 @@
  * feeds hold, not the garbage their opening left (which an idle server may
  * not collect for a long time, or ever: nothing allocates). That garbage is
  * reported too, as the RSS growth before the second collection.
+ *
+ * The cost is the larger of the RSS and JS heap growth: freed pages the
+ * heap kept from start-up can take a few hundred feeds without RSS growing,
+ * which would understate what each one holds.
  */
 import { startChild } from '../lib/child.js';
 import { fmt, type BenchContext } from '../lib/context.js';
@@ -44,13 +48,15 @@ export async function idleConnections(ctx: BenchContext, n: number): Promise<voi
       const perConnKB = ((after.rssMB - before.rssMB) * 1024) / opened;
       const heapKB = (after.heapUsed - before.heapUsed) / 1024 / opened;
       const garbageKB = ((uncollectedMB - after.rssMB) * 1024) / opened;
+      const costKB = Math.max(perConnKB, heapKB);
       ctx.emit({
         workload: 'idle connections',
         case: `${fmt.n(n)} live subscribers`,
         result:
-          `${perConnKB.toFixed(1)} KB per connection (RSS after a full GC: ${fmt.mb(before.rssMB)} at ${fmt.n(first)} → ${fmt.mb(after.rssMB)} at ${fmt.n(n)}; ` +
-          `JS heap +${heapKB.toFixed(1)} KB each); before that GC ${fmt.mb(uncollectedMB)} (${garbageKB.toFixed(1)} KB per open not yet collected); ${fmt.n(opened)} opened in ${fmt.s(openS)}`,
-        target: { goal: '< 20 KB each (RSS after GC)', ok: perConnKB < 20 },
+          `${costKB.toFixed(1)} KB per connection: after a full GC RSS +${perConnKB.toFixed(1)} KB, JS heap +${heapKB.toFixed(1)} KB each ` +
+          `(RSS ${fmt.mb(before.rssMB)} at ${fmt.n(first)} → ${fmt.mb(after.rssMB)} at ${fmt.n(n)}); before that GC ${fmt.mb(uncollectedMB)} ` +
+          `(${garbageKB.toFixed(1)} KB per open not yet collected); ${fmt.n(opened)} opened in ${fmt.s(openS)}`,
+        target: { goal: '< 20 KB each (the larger of RSS and heap growth, after GC)', ok: costKB < 20 },
         metrics: {
           connections: n,
           rssBeforeMB: before.rssMB,
@@ -58,7 +64,8 @@ export async function idleConnections(ctx: BenchContext, n: number): Promise<voi
           rssUncollectedMB: uncollectedMB,
           heapBeforeMB: before.heapUsed / MB,
           heapAfterMB: after.heapUsed / MB,
-          perConnKB,
+          perConnKB: costKB,
+          rssPerConnKB: perConnKB,
           heapPerConnKB: heapKB,
           garbagePerOpenKB: garbageKB,
           openS,
