@@ -57,31 +57,66 @@ export async function initialSync(ctx: SyncContext, mode: HandshakeMode): Promis
 
 type Fetched = BatchResponse | 'expired';
 
+/** Thrown inside the ack chain when the server says the session expired (410). */
+const EXPIRED = Symbol('expired');
+
 /**
  * Fetches up to `window` batches ahead of the oldest unacked one, applies and
  * acks them strictly in cursor order. 'expired' means handshake again.
+ *
+ * Acks are pipelined: once batch c is applied (durably) and its listeners
+ * have fired, its ack is queued and batch c+1, if already fetched, is applied
+ * while that ack is on the wire. A fetch starts only when the server has
+ * confirmed enough acks for it to be inside the window, so the client never
+ * provokes a 409 ack-required. With `window` 1 there is nothing to overlap
+ * and the loop is fetch, apply, ack, as the contract's backpressure wants.
  */
 async function runSession(ctx: SyncContext, hs: HandshakeResponse): Promise<'done' | 'expired'> {
   const total = hs.batches;
   ctx.progress(0, total);
   if (total === 0) return 'done';
   const window = Math.max(1, hs.window);
-  // Prefetches still running when we return (expiry, error) are cut off here.
+  // Prefetches and acks still running when we return (expiry, error) are cut off here.
   const session = linkedController(ctx.signal);
   const signal = session.signal;
   const sub: SyncContext = { ...ctx, signal };
   const inflight = new Map<number, Promise<Fetched>>();
-  let acked = 0; // batches [0, acked) are acknowledged
-  let next = 0;
+  let confirmed = 0; // batches [0, confirmed) are acknowledged by the server
+  let next = 0; // the next cursor to fetch
+  const startFetches = () => {
+    // The contract: fetch a batch only while fewer than `window` earlier
+    // batches are unacknowledged, i.e. cursor - acked < window.
+    while (next < total && next - confirmed < window) {
+      const p = fetchBatch(sub, hs.sessionId, next);
+      p.catch(() => undefined); // awaited below; avoid "unhandled" if we bail out first
+      inflight.set(next++, p);
+    }
+  };
+  // Acks go out one after another (each covers all before it) and each
+  // confirmation may open the window for the next fetches.
+  let acks: Promise<void> = Promise.resolve();
+  const ackOf = new Map<number, Promise<void>>();
+  const queueAck = (cursor: number) => {
+    acks = acks.then(async () => {
+      const ack = await request(sub, () => ctx.api.ack(ctx.storeId, hs.sessionId, cursor, { signal }));
+      if (ack.error) {
+        if (ack.error.status === 410) throw EXPIRED;
+        throw new ProblemError(ack.error, `ack of batch ${cursor}`);
+      }
+      confirmed = cursor + 1;
+      ctx.progress(confirmed, total);
+      startFetches();
+    });
+    acks.catch(() => undefined); // awaited below
+    ackOf.set(cursor, acks);
+  };
   try {
     for (let cursor = 0; cursor < total; cursor++) {
-      // The contract: fetch a batch only while fewer than `window` earlier
-      // batches are unacknowledged, i.e. cursor - acked < window.
-      while (next < total && next - acked < window) {
-        const p = fetchBatch(sub, hs.sessionId, next);
-        p.catch(() => undefined); // awaited below; avoid "unhandled" if we bail out first
-        inflight.set(next++, p);
-      }
+      startFetches();
+      // Outside the window until the ack of cursor - window is confirmed
+      // (not the later ones: they may wait on this batch's own apply).
+      if (!inflight.has(cursor)) await ackOf.get(cursor - window);
+      ackOf.delete(cursor - window);
       const batch = await inflight.get(cursor);
       inflight.delete(cursor);
       if (batch === undefined) throw new Error(`internal: batch ${cursor} was not fetched`);
@@ -89,16 +124,13 @@ async function runSession(ctx: SyncContext, hs: HandshakeResponse): Promise<'don
       if (batch.cursor !== cursor) throw new ProtocolError(`asked for batch ${cursor}, got ${batch.cursor}`);
 
       ctx.emit(await ctx.store.applyBatch(batch.entries.map(fromWire)));
-
-      const ack = await request(sub, () => ctx.api.ack(ctx.storeId, hs.sessionId, cursor, { signal }));
-      if (ack.error) {
-        if (ack.error.status === 410) return 'expired';
-        throw new ProblemError(ack.error, `ack of batch ${cursor}`);
-      }
-      acked = cursor + 1;
-      ctx.progress(acked, total);
+      queueAck(cursor);
     }
+    await acks;
     return 'done';
+  } catch (error) {
+    if (error === EXPIRED) return 'expired';
+    throw error;
   } finally {
     session.abort();
     if (ctx.signal.aborted) {
