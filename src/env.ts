@@ -59,6 +59,9 @@ const EnvSchema = z.object({
   KEYSYNC_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   KEYSYNC_BATCH_SIZE: int(1, 10_000).default(100),
   KEYSYNC_BATCH_WINDOW: int(1, 1000).default(1),
+  // Largest batchSize a client may ask for (default 10x KEYSYNC_BATCH_SIZE).
+  KEYSYNC_MAX_BATCH_SIZE: int(1, 100_000).optional(),
+  KEYSYNC_BATCH_BYTES: int(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
   KEYSYNC_BATCH_TIMEOUT_MS: int(100).default(30_000),
   KEYSYNC_HEARTBEAT_MS: int(10).default(15_000),
   KEYSYNC_MAX_VALUE_BYTES: int(1, 1024 * 1024 * 1024).default(8 * 1024 * 1024),
@@ -88,6 +91,10 @@ export type Env = z.output<typeof EnvSchema>;
 export interface Limits {
   batchSize: number;
   batchWindow: number;
+  /** the most keys per batch a client may ask for */
+  maxBatchSize: number;
+  /** a batch closes once its values reach this many bytes (it always holds at least one key) */
+  batchBytes: number;
   batchTimeoutMs: number;
   heartbeatMs: number;
   maxValueBytes: number;
@@ -119,6 +126,8 @@ export function limitsFrom(env: Env): Limits {
   return {
     batchSize: env.KEYSYNC_BATCH_SIZE,
     batchWindow: env.KEYSYNC_BATCH_WINDOW,
+    maxBatchSize: env.KEYSYNC_MAX_BATCH_SIZE ?? Math.min(100_000, env.KEYSYNC_BATCH_SIZE * 10),
+    batchBytes: env.KEYSYNC_BATCH_BYTES,
     batchTimeoutMs: env.KEYSYNC_BATCH_TIMEOUT_MS,
     heartbeatMs: env.KEYSYNC_HEARTBEAT_MS,
     maxValueBytes: env.KEYSYNC_MAX_VALUE_BYTES,

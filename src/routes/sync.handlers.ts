@@ -28,6 +28,8 @@ export function registerSyncHandlers(app: App, deps: AppDeps): void {
     }
     const result = await handshake(db, storeId, request, (options) => deps.policies.policyFor(storeId, options), {
       batchSize: limits.batchSize,
+      maxBatchSize: limits.maxBatchSize,
+      batchBytes: limits.batchBytes,
       window: limits.batchWindow,
       timeoutMs,
     });

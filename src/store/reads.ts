@@ -128,12 +128,17 @@ export async function readTail(
   return { rows, purgedRev: Number(found[0]?.purgedRev ?? 0) };
 }
 
-/** Rows for the handshake scan: metadata only, plus the JSON text when a value filter needs it. */
+/**
+ * Rows for the handshake scan: metadata only, plus the JSON text when a value
+ * filter needs it. `size` is the value's length on the wire as far as the
+ * database knows it without reading the value (octet_length of a TOASTed
+ * column reads its header only): JSON text as is, bytes as base64.
+ */
 export async function scanMeta(
   db: Db,
   storeId: string,
   opts: { afterRev: number; untilRev: number; prefix?: string; limit: number; withJson: boolean },
-): Promise<Array<{ key: string; rev: number; tsUs: number; deleted: boolean; json: string | null }>> {
+): Promise<Array<{ key: string; rev: number; tsUs: number; deleted: boolean; json: string | null; size: number }>> {
   return db
     .select({
       key: entries.key,
@@ -141,6 +146,7 @@ export async function scanMeta(
       tsUs: entries.tsUs,
       deleted: entries.deleted,
       json: opts.withJson ? entries.json : sql<null>`null`,
+      size: sql<number>`coalesce(octet_length(${entries.json}), (octet_length(${entries.bytes}) + 2) / 3 * 4, 0)`.mapWith(Number),
     })
     .from(entries)
     .where(

@@ -26,12 +26,19 @@ export type HandshakeRequest =
 export type HandshakeResult = HandshakeResponse;
 
 export interface HandshakeSettings {
+  /** keys per batch when the client does not ask */
   batchSize: number;
+  /** the most keys per batch a client may ask for */
+  maxBatchSize: number;
+  /** value bytes after which a batch closes (a batch holds at least one key) */
+  batchBytes: number;
   window: number;
   timeoutMs: number;
 }
 
 const SCAN_PAGE = 5000;
+/** Wire bytes of an entry besides its value: key, rev, ts and punctuation (about). */
+const ENTRY_OVERHEAD = 100;
 
 export async function handshake(
   db: Db,
@@ -40,7 +47,7 @@ export async function handshake(
   policyFor: (options: Record<string, unknown>) => StorePolicy,
   settings: HandshakeSettings,
 ): Promise<HandshakeResult> {
-  const batchSize = Math.min(request.batchSize ?? settings.batchSize, settings.batchSize * 10);
+  const batchSize = Math.min(request.batchSize ?? settings.batchSize, settings.maxBatchSize);
   return db.transaction(
     async (txRaw) => {
       const tx = txRaw as unknown as Db;
@@ -68,9 +75,9 @@ export async function handshake(
       const stale: string[] = [];
       const chunks: string[][] = [];
       for (const rank of [...staleByRank.keys()].sort((a, b) => a - b)) {
-        const keys = staleByRank.get(rank)!;
+        const { keys, sizes } = staleByRank.get(rank)!;
         for (const key of keys) stale.push(key);
-        for (let i = 0; i < keys.length; i += batchSize) chunks.push(keys.slice(i, i + batchSize));
+        chunks.push(...chunked(keys, sizes, batchSize, settings.batchBytes));
       }
 
       const sessionId = randomUUID();
@@ -104,6 +111,34 @@ export async function handshake(
   );
 }
 
+/** Stale keys of one rank in rev order, with their value sizes (parallel arrays: a million keys stay compact). */
+interface StaleKeys {
+  keys: string[];
+  sizes: number[];
+}
+
+/**
+ * Splits keys into batches of at most `maxKeys` keys and, unless a single
+ * value is larger, at most `maxBytes` of entries: with large values a batch
+ * of the requested size would hold gigabytes on both ends.
+ */
+export function chunked(keys: string[], sizes: number[], maxKeys: number, maxBytes: number): string[][] {
+  const chunks: string[][] = [];
+  let start = 0;
+  let bytes = 0;
+  for (let i = 0; i < keys.length; i++) {
+    const size = sizes[i]! + ENTRY_OVERHEAD;
+    if (i > start && (i - start >= maxKeys || bytes + size > maxBytes)) {
+      chunks.push(keys.slice(start, i));
+      start = i;
+      bytes = 0;
+    }
+    bytes += size;
+  }
+  if (start < keys.length) chunks.push(keys.slice(start));
+  return chunks;
+}
+
 async function diff(
   tx: Db,
   storeId: string,
@@ -111,13 +146,14 @@ async function diff(
   policy: StorePolicy,
   reachable: Set<string> | undefined,
   headRev: number,
-): Promise<{ staleByRank: Map<number, string[]>; removed: string[] }> {
-  const staleByRank = new Map<number, string[]>();
-  const addStale = (key: string) => {
+): Promise<{ staleByRank: Map<number, StaleKeys>; removed: string[] }> {
+  const staleByRank = new Map<number, StaleKeys>();
+  const addStale = (key: string, size: number) => {
     const rank = policy.rankOf(key);
     let bucket = staleByRank.get(rank);
-    if (!bucket) staleByRank.set(rank, (bucket = []));
-    bucket.push(key);
+    if (!bucket) staleByRank.set(rank, (bucket = { keys: [], sizes: [] }));
+    bucket.keys.push(key);
+    bucket.sizes.push(size);
   };
   const inPrefix = (key: string) => !request.prefix || key.startsWith(request.prefix);
   // Keys the client holds and the store does not serve (yet): removed unless seen live.
@@ -149,7 +185,7 @@ async function diff(
         pending.delete(row.key);
         if (held === formatTs(row.tsUs)) continue;
       }
-      addStale(row.key);
+      addStale(row.key, row.size);
     }
   }
   if (pending) for (const key of pending.keys()) removed.push(key);

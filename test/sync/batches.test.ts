@@ -96,6 +96,37 @@ describe('batches and acknowledgements', () => {
     expect((await ack(windowed, storeId, hs.sessionId, 5)).body).toEqual({ acked: 5, next: null, remaining: 0, done: true });
   });
 
+  it('closes a batch early once its values reach KEYSYNC_BATCH_BYTES, and caps the batchSize a client may ask for', async () => {
+    const capped = await startServer(db, { limits: { batchBytes: 4096, maxBatchSize: 50 } });
+    extra.push(capped);
+    const storeId = await newStore(capped);
+    const big = 'x'.repeat(3000);
+    const bin = Buffer.alloc(2400, 7).toString('base64'); // 3,200 characters of base64 on the wire
+    await bulk(capped, storeId, [
+      { op: 'put', key: 'a', value: { big } }, // 3 KB: a batch of its own once the next one is added
+      { op: 'put', key: 'b', value: 1 },
+      { op: 'put', key: 'c', value: { big } },
+      { op: 'put', key: 'd', base64: bin, contentType: 'application/octet-stream' },
+      { op: 'put', key: 'e', value: { big: big + big } }, // 6 KB: alone, bigger than the budget
+      ...Array.from({ length: 120 }, (_, i) => ({ op: 'put', key: `s${String(i).padStart(3, '0')}`, value: i })),
+    ]);
+    const hs = await startSync(capped, storeId, { have: {}, batchSize: 100_000 });
+    expect(hs.batchSize).toBe(50);
+    const batches: string[][] = [];
+    for (let cursor = 0; cursor < hs.batches; cursor++) {
+      const res = await fetchBatch(capped, storeId, hs.sessionId, cursor);
+      batches.push(res.body.entries.map((e) => e.key));
+      // A batch over the budget holds one key: a value larger than the budget on its own.
+      if (res.body.entries.length > 1) expect(Buffer.byteLength(JSON.stringify(res.body))).toBeLessThanOrEqual(4096);
+      await ack(capped, storeId, hs.sessionId, cursor);
+    }
+    expect(batches.slice(0, 4)).toEqual([['a', 'b'], ['c'], ['d'], ['e']]);
+    // Small values: as many keys as fit the budget (each entry counts its value plus ~100 bytes), never over 50.
+    const small = batches.slice(4);
+    expect(small.map((b) => b.length)).toEqual([40, 40, 39, 1]);
+    expect(batches.flat()).toEqual(hs.stale);
+  });
+
   it('carries the current value of a key rewritten after the handshake and a tombstone for one deleted since', async () => {
     const storeId = await storeWith(server, 4);
     const hs = await startSync(server, storeId, { have: {}, batchSize: 2 });
