@@ -32,6 +32,9 @@ import type { LocalStore } from './local-store.js';
 import type { Change } from './records.js';
 import type { SyncContext } from './sync-context.js';
 
+/** Keys per batch the client asks for unless told otherwise (see `batchSize`). */
+const DEFAULT_BATCH_SIZE = 1000;
+
 export type SyncState = 'syncing' | 'live' | 'reconnecting' | 'stopped';
 
 /** Batches of the current sync session: `done` of `total` applied and acked. */
@@ -49,7 +52,13 @@ export interface SubscribeOptions {
   store: LocalStore;
   /** Sync only keys under this prefix. */
   prefix?: string | undefined;
-  /** Requested keys per batch; the server may choose another. */
+  /**
+   * Requested keys per batch (default 1000). The server caps it
+   * (KEYSYNC_MAX_BATCH_SIZE, by default 10x its own default of 100) and
+   * closes a batch early at its byte budget (KEYSYNC_BATCH_BYTES), so large
+   * values never make large batches. Fewer, larger batches mean fewer round
+   * trips: an initial sync is several times faster than at 100.
+   */
   batchSize?: number | undefined;
   /** The first initial sync completed: the store mirrors the server at headRev. */
   onComplete?: (() => void) | undefined;
@@ -80,7 +89,7 @@ export class SyncClient {
       storeId: options.storeId,
       store: options.store,
       prefix: options.prefix,
-      batchSize: options.batchSize,
+      batchSize: options.batchSize ?? DEFAULT_BATCH_SIZE,
       signal: this.#abort.signal,
       backoff: new Backoff(options.backoff),
       emit: (records) => this.#listeners.emit(records),

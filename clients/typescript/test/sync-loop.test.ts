@@ -83,6 +83,46 @@ describe('sync loop', () => {
     expect(server.calls.filter((c) => c.status === 409)).toEqual([]);
   });
 
+  it('applies the next fetched batch while the previous ack is on the wire (window > 1), acks still in order', async () => {
+    const server = new FakeServer();
+    server.window = 3;
+    for (let i = 0; i < 12; i++) server.put(`k${i}`, i);
+    const store = new MemoryStore();
+    const acked: number[] = [];
+    let overlapped = 0;
+    server.onAck = async (cursor) => {
+      // While this ack is held, the batch after it (already fetched) must get applied.
+      const nextKeys = [`k${2 * cursor + 2}`, `k${2 * cursor + 3}`];
+      for (let i = 0; i < 50 && cursor < 5; i++) {
+        if ((await Promise.all(nextKeys.map((k) => store.get(k)))).every(Boolean)) {
+          overlapped++;
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      acked.push(cursor);
+    };
+    const { completed } = start(server, store);
+    await vi.waitFor(() => expect(completed).toHaveBeenCalled());
+    expect(acked).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(overlapped).toBe(5);
+    expect(server.calls.filter((c) => c.status === 409)).toEqual([]);
+  });
+
+  it('with window 1 fetches batch c+1 only after the ack of c is answered', async () => {
+    const server = new FakeServer();
+    for (let i = 0; i < 6; i++) server.put(`k${i}`, i);
+    const order: string[] = [];
+    server.onBatch = (_sid, cursor) => void order.push(`fetch ${cursor}`);
+    server.onAck = async (cursor) => {
+      await new Promise((r) => setTimeout(r, 3));
+      order.push(`ack ${cursor}`);
+    };
+    const { completed } = start(server, new MemoryStore());
+    await vi.waitFor(() => expect(completed).toHaveBeenCalled());
+    expect(order).toEqual(['fetch 0', 'ack 0', 'fetch 1', 'ack 1', 'fetch 2', 'ack 2']);
+  });
+
   it('sets the checkpoint to headRev only after the last ack, then opens the feed from headRev', async () => {
     const server = new FakeServer();
     for (let i = 0; i < 3; i++) server.put(`k${i}`, i);
@@ -123,7 +163,7 @@ describe('sync loop', () => {
     server.put('c', 3);
     const { changes, completed } = start(server, store);
     await vi.waitFor(() => expect(completed).toHaveBeenCalled());
-    expect(handshakes(server)[0]!.body).toEqual({ since: 2 });
+    expect(handshakes(server)[0]!.body).toEqual({ since: 2, batchSize: 1000 });
     expect(await store.get('a')).toEqual({ kind: 'deleted', key: 'a', rev: 0, ts: null });
     expect(changes.map((c) => `${c.op} ${c.key}`)).toEqual(['delete a', 'put c']);
   });
@@ -137,7 +177,7 @@ describe('sync loop', () => {
     await store.applyBatch([{ kind: 'json', key: 'a', rev: 1, ts: server.entries.get('a')!.ts, value: 1 }], { checkpoint: 1 });
     const { completed } = start(server, store);
     await vi.waitFor(() => expect(completed).toHaveBeenCalled());
-    expect(handshakes(server).map((c) => c.body)).toEqual([{ since: 1 }, { have: { a: server.entries.get('a')!.ts } }]);
+    expect(handshakes(server).map((c) => c.body)).toEqual([{ since: 1, batchSize: 1000 }, { have: { a: server.entries.get('a')!.ts }, batchSize: 1000 }]);
     expect((await store.get('b'))?.rev).toBe(2);
   });
 
@@ -233,7 +273,7 @@ describe('live feed', () => {
     await vi.waitFor(() => expect(server.feeds).toHaveLength(2));
     const hs = handshakes(server);
     expect(hs).toHaveLength(2);
-    expect(hs[1]!.body).toEqual({ have: { a: server.entries.get('a')!.ts } });
+    expect(hs[1]!.body).toEqual({ have: { a: server.entries.get('a')!.ts }, batchSize: 1000 });
     expect(completed).toHaveBeenCalledTimes(1);
   });
 
