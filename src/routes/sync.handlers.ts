@@ -40,7 +40,15 @@ export function registerSyncHandlers(app: App, deps: AppDeps): void {
 
   app.openapi(batchRoute, async (c) => {
     const { storeId, sessionId, cursor } = c.req.valid('param');
-    const body = await fetchBatch(db, storeId, sessionId, cursor, timeoutMs, (options) => deps.policies.policyFor(storeId, options));
+    const body = await fetchBatch(
+      db,
+      storeId,
+      sessionId,
+      cursor,
+      timeoutMs,
+      (options) => deps.policies.policyFor(storeId, options),
+      deps.policies.isOpen(storeId),
+    );
     deps.guard.sessions.touch(sessionId);
     deps.metrics.batches.inc();
     return c.body(body, 200, { 'Content-Type': 'application/json' }) as never;

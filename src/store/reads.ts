@@ -1,5 +1,5 @@
 /** Reading entries: single keys, key listings, keys by name and the change log by rev. */
-import { and, asc, eq, gt, gte, inArray, lt, lte, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, gt, gte, lt, lte, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { entries, stores } from '../db/schema.js';
 import { prefixSuccessor } from './keys.js';
@@ -57,19 +57,6 @@ export async function listKeys(
     return meta;
   });
   return { items, next: rows.length > opts.limit ? items[items.length - 1]!.key : null };
-}
-
-/** Current rows of the given keys (absent keys are simply missing). */
-export async function readByKeys(db: Db, storeId: string, keys: string[]): Promise<Map<string, EntryRow>> {
-  const found = new Map<string, EntryRow>();
-  for (let start = 0; start < keys.length; start += 1000) {
-    const rows = await db
-      .select(entryColumns)
-      .from(entries)
-      .where(and(eq(entries.storeId, storeId), inArray(entries.key, keys.slice(start, start + 1000))));
-    for (const row of rows) found.set(row.key, row);
-  }
-  return found;
 }
 
 /**

@@ -3,8 +3,13 @@
  * the locked full path so both answer byte for byte the same.
  */
 import type { StorePolicy } from '../options/index.js';
-import { entryJson } from '../store/entry-json.js';
-import type { EntryRow } from '../store/reads.js';
+import type { EntryText } from '../store/entry-sql.js';
+
+/** The batch response around entry texts already joined with commas. */
+export function batchEnvelope(cursor: number, batches: number, joinedEntries: string): string {
+  const next = cursor + 1 < batches ? cursor + 1 : null;
+  return `{"cursor":${cursor},"entries":[${joinedEntries}],"next":${next}}`;
+}
 
 /**
  * `rows` are the batch's keys in delivery order, undefined for a key purged
@@ -12,14 +17,14 @@ import type { EntryRow } from '../store/reads.js';
  * a policy, the store's current options apply again: a key the filter no
  * longer includes is left out, and so is a put a value filter rejects now.
  */
-export function batchBody(cursor: number, batches: number, rows: Iterable<EntryRow | undefined>, policy?: StorePolicy): string {
+export function batchBody(cursor: number, batches: number, rows: Iterable<EntryText | undefined>, policy?: StorePolicy): string {
   const parts: string[] = [];
   for (const row of rows) {
     if (!row) continue;
     if (policy && !policy.includesKey(row.key)) continue;
-    if (policy?.includesValue && !row.deleted && !policy.includesValue(row.key, row.json === null ? undefined : JSON.parse(row.json))) continue;
-    parts.push(entryJson(row));
+    // A library value filter (rare) sees the value parsed back from the text; undefined for bytes.
+    if (policy?.includesValue && !row.deleted && !policy.includesValue(row.key, (JSON.parse(row.text) as { value?: unknown }).value)) continue;
+    parts.push(row.text);
   }
-  const next = cursor + 1 < batches ? cursor + 1 : null;
-  return `{"cursor":${cursor},"entries":[${parts.join(',')}],"next":${next}}`;
+  return batchEnvelope(cursor, batches, parts.join(','));
 }

@@ -22,6 +22,15 @@ export class PolicyRegistry {
     return policy;
   }
 
+  /**
+   * The store had no options when its policy was last compiled, and no library
+   * value filter is registered: every entry of a batch goes out as it is.
+   * A hint only (the options may have changed since); callers recheck.
+   */
+  isOpen(storeId: string): boolean {
+    return this.cache.get(storeId)?.text === '{}' && !this.functions[storeId]?.filter;
+  }
+
   forget(storeId: string): void {
     this.cache.delete(storeId);
   }

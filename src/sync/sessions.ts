@@ -9,7 +9,7 @@ import type { Db } from '../db/client.js';
 import { stores, syncChunks, syncSessions } from '../db/schema.js';
 import { ProblemError, notFound } from '../errors.js';
 import type { StorePolicy } from '../options/index.js';
-import { readByKeys } from '../store/reads.js';
+import { readEntryTexts } from '../store/entry-sql.js';
 import { formatTs, nowMicros } from '../store/time.js';
 import { batchBody } from './batch-body.js';
 import { acknowledgeFast, fetchBatchFast } from './fast-path.js';
@@ -93,8 +93,9 @@ export async function fetchBatch(
   cursor: number,
   timeoutMs: number,
   policyFor?: (options: Record<string, unknown>) => StorePolicy,
+  open = false,
 ): Promise<string> {
-  const fast = await fetchBatchFast(db, storeId, sessionId, cursor, timeoutMs, policyFor);
+  const fast = await fetchBatchFast(db, storeId, sessionId, cursor, timeoutMs, policyFor, open);
   if (fast !== undefined) return fast;
   return db.transaction(async (txRaw) => {
     const tx = txRaw as unknown as Db;
@@ -117,7 +118,7 @@ export async function fetchBatch(
       .from(syncChunks)
       .where(and(eq(syncChunks.sessionId, sessionId), eq(syncChunks.cursor, cursor)));
     if (!chunk) throw new ProblemError(410, 'session-expired', 'Session Expired', 'the session is complete and its batches were released');
-    const rows = await readByKeys(tx, storeId, chunk.keys);
+    const rows = await readEntryTexts(tx, storeId, chunk.keys);
     const policy = policyFor ? await currentPolicy(tx, storeId, policyFor) : undefined;
     return batchBody(cursor, session.batches, chunk.keys.map((key) => rows.get(key)), policy);
   });

@@ -113,4 +113,21 @@ describe('options.filter over HTTP', () => {
     }
     expect(delivered).toEqual(['db', 'dbx']);
   });
+
+  it('applies options that another server instance set (this one still thinks the store is open)', async () => {
+    const storeId = await newStore(env.server);
+    await bulk(env.server, storeId, ['a1', 'b1', 'a2', 'b2'].map((key) => ({ op: 'put', key, value: key })));
+    const hs = await call(env.server, `/v1/stores/${storeId}/sync`, json({ have: {}, batchSize: 2 }));
+    expect(hs.body.stale).toEqual(['a1', 'b1', 'a2', 'b2']);
+    // Written straight to the database, as another instance's PATCH would: this instance's cache is not told.
+    const { sql } = await import('drizzle-orm');
+    await env.server.keysync.database.db.execute(sql`update stores set options = '{"filter":{"prefixes":["a"]}}'::jsonb where id = ${storeId}::uuid`);
+    const delivered: string[] = [];
+    for (let cursor = 0; cursor < hs.body.batches; cursor++) {
+      const batch = await call(env.server, `/v1/stores/${storeId}/sync/${hs.body.sessionId}/batches/${cursor}`);
+      delivered.push(...batch.body.entries.map((e: { key: string }) => e.key));
+      await call(env.server, `/v1/stores/${storeId}/sync/${hs.body.sessionId}/ack`, json({ cursor }));
+    }
+    expect(delivered).toEqual(['a1', 'a2']);
+  });
 });
