@@ -51,7 +51,8 @@ export function registerSyncHandlers(app: App, deps: AppDeps): void {
     );
     deps.guard.sessions.touch(sessionId);
     deps.metrics.batches.inc();
-    return c.body(body, 200, { 'Content-Type': 'application/json' }) as never;
+    // Encoded once here: a string body would be measured (Content-Length) and encoded again on write.
+    return c.body(Buffer.from(body), 200, { 'Content-Type': 'application/json' }) as never;
   });
 
   app.openapi(ackRoute, async (c) => {

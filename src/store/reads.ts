@@ -3,6 +3,7 @@ import { and, asc, eq, gt, gte, lt, lte, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { entries, stores } from '../db/schema.js';
 import { prefixSuccessor } from './keys.js';
+import { rowsOf } from './entry-sql.js';
 import { formatTs } from './time.js';
 
 export type EntryRow = Pick<typeof entries.$inferSelect, 'key' | 'rev' | 'tsUs' | 'deleted' | 'json' | 'bytes' | 'contentType'>;
@@ -126,19 +127,15 @@ export async function scanMeta(
   storeId: string,
   opts: { afterRev: number; untilRev: number; prefix?: string; limit: number; withJson: boolean },
 ): Promise<Array<{ key: string; rev: number; tsUs: number; deleted: boolean; json: string | null; size: number }>> {
-  return db
-    .select({
-      key: entries.key,
-      rev: entries.rev,
-      tsUs: entries.tsUs,
-      deleted: entries.deleted,
-      json: opts.withJson ? entries.json : sql<null>`null`,
-      size: sql<number>`coalesce(octet_length(${entries.json}), (octet_length(${entries.bytes}) + 2) / 3 * 4, 0)`.mapWith(Number),
-    })
-    .from(entries)
-    .where(
-      and(eq(entries.storeId, storeId), gt(entries.rev, opts.afterRev), lte(entries.rev, opts.untilRev), keyHasPrefix(opts.prefix)),
-    )
-    .orderBy(asc(entries.rev))
-    .limit(opts.limit);
+  // A raw statement: the handshake reads every row of the store, and drizzle's
+  // per-field row mapping cost more than the query (a third of a 20,000-key handshake).
+  const rows = rowsOf<{ key: string; rev: string | number; ts_us: string | number; deleted: boolean; json: string | null; size: number }>(
+    await db.execute(sql`select ${entries.key} as key, ${entries.rev} as rev, ${entries.tsUs} as ts_us, ${entries.deleted} as deleted,
+        ${opts.withJson ? entries.json : sql`null`} as json,
+        coalesce(octet_length(${entries.json}), (octet_length(${entries.bytes}) + 2) / 3 * 4, 0)::int as size
+      from ${entries}
+      where ${and(eq(entries.storeId, storeId), gt(entries.rev, opts.afterRev), lte(entries.rev, opts.untilRev), keyHasPrefix(opts.prefix))}
+      order by ${entries.rev} limit ${opts.limit}`),
+  );
+  return rows.map((r) => ({ key: r.key, rev: Number(r.rev), tsUs: Number(r.ts_us), deleted: r.deleted, json: r.json, size: r.size }));
 }
