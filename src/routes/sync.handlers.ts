@@ -6,6 +6,7 @@ import { clientKey } from '../http/guard.js';
 import { handshake } from '../sync/handshake.js';
 import { admitSession } from '../sync/quota.js';
 import { acknowledge, cancelSession, fetchBatch, sessionStatus } from '../sync/sessions.js';
+import { handshakeBody } from '../sync/stale-list.js';
 import { ackRoute, batchRoute, cancelSessionRoute, handshakeRoute, sessionStatusRoute } from './sync.routes.js';
 
 export function registerSyncHandlers(app: App, deps: AppDeps): void {
@@ -35,7 +36,8 @@ export function registerSyncHandlers(app: App, deps: AppDeps): void {
     });
     if (result.batches > 0) await admitSession(db, deps.guard, limits, storeId, clientKey(c), result.sessionId);
     deps.metrics.syncSessions.inc();
-    return c.json(result, 201);
+    // Streamed: the stale list is read back from the session's chunks (stale-list.ts).
+    return c.body(handshakeBody(db, result), 201, { 'Content-Type': 'application/json' }) as never;
   });
 
   app.openapi(batchRoute, async (c) => {

@@ -4,26 +4,32 @@
  *
  * One pass over the store's (key, rev, ts) in rev order, inside a
  * repeatable-read snapshot so `headRev`, the stale list and the removed list
- * describe one consistent moment. Memory is the client's `have` map plus the
- * stale key list (which the response carries anyway); values are not read
- * unless a value-level filter or a walk needs them.
+ * describe one consistent moment. Values are not read unless a value-level
+ * filter or a walk needs them.
+ *
+ * Memory does not grow with the store: stale keys go to the session's chunks
+ * in the database page by page as the scan finds them, and the response
+ * streams the stale list back from there (stale-list.ts). Only a store with
+ * `order` ranks holds its stale keys until the scan ends (a later page may
+ * hold an earlier rank); the client's `have` map is in memory either way.
  */
 import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { stores, syncChunks, syncSessions } from '../db/schema.js';
+import { stores, syncSessions } from '../db/schema.js';
 import { ProblemError, notFound } from '../errors.js';
 import type { StorePolicy } from '../options/index.js';
 import { readJsonByKeys, scanMeta } from '../store/reads.js';
 import { formatTs, nowMicros } from '../store/time.js';
 import type { HandshakeResponse } from '../../clients/typescript/src/types.js';
+import { ChunkWriter } from './chunk-writer.js';
 
 export type HandshakeRequest =
   | { have: Record<string, string>; prefix?: string; batchSize?: number }
   | { since: number; prefix?: string; batchSize?: number };
 
-/** The wire shape of the handshake's answer, shared with the client. */
-export type HandshakeResult = HandshakeResponse;
+/** The handshake's answer without its stale list, which the route streams from the session's chunks. */
+export type HandshakeResult = Omit<HandshakeResponse, 'stale'>;
 
 export interface HandshakeSettings {
   /** keys per batch when the client does not ask */
@@ -37,8 +43,6 @@ export interface HandshakeSettings {
 }
 
 const SCAN_PAGE = 5000;
-/** Wire bytes of an entry besides its value: key, rev, ts and punctuation (about). */
-const ENTRY_OVERHEAD = 100;
 
 export async function handshake(
   db: Db,
@@ -69,18 +73,11 @@ export async function handshake(
       }
 
       const reachable = policy.walk ? await policy.walk((keys) => readJsonValues(tx, storeId, keys)) : undefined;
-      const { staleByRank, removed } = await diff(tx, storeId, request, policy, reachable, headRev);
-
-      // Chunks in delivery order: rank ascending, rev order within a rank.
-      const stale: string[] = [];
-      const chunks: string[][] = [];
-      for (const rank of [...staleByRank.keys()].sort((a, b) => a - b)) {
-        const { keys, sizes } = staleByRank.get(rank)!;
-        for (const key of keys) stale.push(key);
-        chunks.push(...chunked(keys, sizes, batchSize, settings.batchBytes));
-      }
-
       const sessionId = randomUUID();
+      const chunks = new ChunkWriter(tx, sessionId, batchSize, settings.batchBytes);
+      const removed = await diff(tx, storeId, request, policy, reachable, headRev, chunks);
+      await chunks.finish();
+
       const now = nowMicros();
       await tx.insert(syncSessions).values({
         storeId,
@@ -88,55 +85,23 @@ export async function handshake(
         headRev,
         batchSize,
         window: settings.window,
-        total: stale.length,
-        batches: chunks.length,
+        total: chunks.keys,
+        batches: chunks.batches,
         lastActiveUs: now,
         createdUs: now,
       });
-      for (let i = 0; i < chunks.length; i += 200) {
-        await tx.insert(syncChunks).values(chunks.slice(i, i + 200).map((keys, j) => ({ sessionId, cursor: i + j, keys })));
-      }
       return {
         sessionId,
-        stale,
         removed,
         headRev,
         batchSize,
-        batches: chunks.length,
+        batches: chunks.batches,
         window: settings.window,
         expiresAt: formatTs(now + settings.timeoutMs * 1000),
       };
     },
     { isolationLevel: 'repeatable read' },
   );
-}
-
-/** Stale keys of one rank in rev order, with their value sizes (parallel arrays: a million keys stay compact). */
-interface StaleKeys {
-  keys: string[];
-  sizes: number[];
-}
-
-/**
- * Splits keys into batches of at most `maxKeys` keys and, unless a single
- * value is larger, at most `maxBytes` of entries: with large values a batch
- * of the requested size would hold gigabytes on both ends.
- */
-export function chunked(keys: string[], sizes: number[], maxKeys: number, maxBytes: number): string[][] {
-  const chunks: string[][] = [];
-  let start = 0;
-  let bytes = 0;
-  for (let i = 0; i < keys.length; i++) {
-    const size = sizes[i]! + ENTRY_OVERHEAD;
-    if (i > start && (i - start >= maxKeys || bytes + size > maxBytes)) {
-      chunks.push(keys.slice(start, i));
-      start = i;
-      bytes = 0;
-    }
-    bytes += size;
-  }
-  if (start < keys.length) chunks.push(keys.slice(start));
-  return chunks;
 }
 
 async function diff(
@@ -146,12 +111,17 @@ async function diff(
   policy: StorePolicy,
   reachable: Set<string> | undefined,
   headRev: number,
-): Promise<{ staleByRank: Map<number, StaleKeys>; removed: string[] }> {
-  const staleByRank = new Map<number, StaleKeys>();
-  const addStale = (key: string, size: number) => {
+  chunks: ChunkWriter,
+): Promise<string[]> {
+  // Delivery order is rank ascending, then rev. With one rank the scan's own
+  // (rev) order is it, and keys go straight to the chunks; with several, each
+  // rank is held until the scan ends.
+  const ranked = policy.ranks?.length === 1 ? undefined : new Map<number, { keys: string[]; sizes: number[] }>();
+  const addStale = async (key: string, size: number) => {
+    if (!ranked) return chunks.add(key, size);
     const rank = policy.rankOf(key);
-    let bucket = staleByRank.get(rank);
-    if (!bucket) staleByRank.set(rank, (bucket = { keys: [], sizes: [] }));
+    let bucket = ranked.get(rank);
+    if (!bucket) ranked.set(rank, (bucket = { keys: [], sizes: [] }));
     bucket.keys.push(key);
     bucket.sizes.push(size);
   };
@@ -185,11 +155,17 @@ async function diff(
         pending.delete(row.key);
         if (held === formatTs(row.tsUs)) continue;
       }
-      addStale(row.key, row.size);
+      await addStale(row.key, row.size);
     }
   }
   if (pending) for (const key of pending.keys()) removed.push(key);
-  return { staleByRank, removed };
+  if (ranked) {
+    for (const rank of [...ranked.keys()].sort((a, b) => a - b)) {
+      const { keys, sizes } = ranked.get(rank)!;
+      for (let i = 0; i < keys.length; i++) await chunks.add(keys[i]!, sizes[i]!);
+    }
+  }
+  return removed;
 }
 
 /** JSON values of live keys for the walk; byte values map to undefined. */

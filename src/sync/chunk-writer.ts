@@ -1,0 +1,63 @@
+/**
+ * Cuts a session's stale keys, in delivery order, into batches (chunks) and
+ * writes them to `sync_chunks` as they fill, so a handshake over a million
+ * keys never holds them all. A batch closes at `maxKeys` keys, or before its
+ * entries would pass `maxBytes` (a single larger value gets a batch of its
+ * own): with large values a batch of the requested size would hold
+ * gigabytes on both ends.
+ */
+import type { Db } from '../db/client.js';
+import { syncChunks } from '../db/schema.js';
+
+/** Wire bytes of an entry besides its value: key, rev, ts and punctuation (about). */
+const ENTRY_OVERHEAD = 100;
+/** Chunks per INSERT: few statements, bounded parameter lists. */
+const CHUNKS_PER_INSERT = 100;
+
+export class ChunkWriter {
+  /** stale keys added so far */
+  keys = 0;
+  /** chunks closed so far (the session's `batches` once finished) */
+  batches = 0;
+  #current: string[] = [];
+  #bytes = 0;
+  #pending: Array<{ sessionId: string; cursor: number; keys: string[] }> = [];
+
+  constructor(
+    private readonly tx: Db,
+    private readonly sessionId: string,
+    private readonly maxKeys: number,
+    private readonly maxBytes: number,
+  ) {}
+
+  /** Adds the next stale key; `size` is its value's wire size (scanMeta). */
+  async add(key: string, size: number): Promise<void> {
+    const bytes = size + ENTRY_OVERHEAD;
+    if (this.#current.length > 0 && (this.#current.length >= this.maxKeys || this.#bytes + bytes > this.maxBytes)) {
+      await this.#close();
+    }
+    this.#current.push(key);
+    this.#bytes += bytes;
+    this.keys++;
+  }
+
+  /** Closes the last chunk and writes what is still pending. */
+  async finish(): Promise<void> {
+    if (this.#current.length > 0) await this.#close();
+    await this.#flush();
+  }
+
+  async #close(): Promise<void> {
+    this.#pending.push({ sessionId: this.sessionId, cursor: this.batches++, keys: this.#current });
+    this.#current = [];
+    this.#bytes = 0;
+    if (this.#pending.length >= CHUNKS_PER_INSERT) await this.#flush();
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#pending.length === 0) return;
+    const rows = this.#pending;
+    this.#pending = [];
+    await this.tx.insert(syncChunks).values(rows);
+  }
+}
