@@ -24,14 +24,21 @@ interface SyncRun {
   clientPeakMB?: number;
 }
 
-export async function initialSync(ctx: BenchContext, n: number, batchSize?: number): Promise<void> {
-  const label = `${fmt.n(n)} keys${batchSize ? `, batchSize ${batchSize}` : ''}`;
+export interface SyncVariant {
+  /** the batchSize the client asks for (default: the TS client's own default, 1000) */
+  batchSize?: number;
+  /** the server's KEYSYNC_BATCH_WINDOW (default: the contract's 1) */
+  window?: number;
+}
+
+export async function initialSync(ctx: BenchContext, n: number, { batchSize, window }: SyncVariant = {}): Promise<void> {
+  const label = [`${fmt.n(n)} keys`, batchSize ? `batchSize ${batchSize}` : '', window ? `window ${window}` : ''].filter(Boolean).join(', ');
   const prefix = 'doc';
   // Loaded by one server process; a fresh one serves the sync (its memory and profile are the sync's alone).
   const loader = await ctx.server({ profile: false });
   let storeId: string;
   try {
-    storeId = await createStore(loader.url, `initial-${n}-${batchSize ?? 'default'}`);
+    storeId = await createStore(loader.url, `initial-${n}-${batchSize ?? 'default'}-${window ?? 1}`);
     const load = await loadKeys(loader.url, storeId, { prefix, n });
     ctx.emit({
       workload: 'load (bulk 1000)',
@@ -42,7 +49,7 @@ export async function initialSync(ctx: BenchContext, n: number, batchSize?: numb
   } finally {
     await loader.stop();
   }
-  const server = await ctx.server();
+  const server = await ctx.server(window ? { env: { KEYSYNC_BATCH_WINDOW: String(window) } } : {});
   try {
 
     const child = startChild('sync-child.ts', { baseUrl: server.url, storeId, batchSize }, 16_384);
@@ -66,6 +73,7 @@ export async function initialSync(ctx: BenchContext, n: number, batchSize?: numb
         metrics: {
           keys: n,
           batchSize: batchSize ?? null,
+          window: window ?? 1,
           seconds: run.seconds,
           keysPerS: n / run.seconds,
           mbPerS: mbps,
