@@ -13,15 +13,18 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 
-/** The entry text of the `entries` row aliased `e`. */
-export const ENTRY_TEXT: SQL = sql.raw(`('{"key":' || to_json(e.key)::text || ',"rev":' || e.rev
+/** The entry text of the `entries` row aliased `e`, as SQL text (for raw prepared statements). */
+export const ENTRY_TEXT_SQL = `('{"key":' || to_json(e.key)::text || ',"rev":' || e.rev
   || ',"ts":"' || to_char(timestamp '1970-01-01' + e.ts_us * interval '1 microsecond', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || '"'
   || case
        when e.deleted then ',"deleted":true}'
        when e.json is not null then ',"value":' || e.json || '}'
        else ',"base64":"' || translate(encode(coalesce(e.bytes, ''::bytea), 'base64'), E'\\n', '')
          || '","contentType":' || to_json(coalesce(e.content_type, 'application/octet-stream'))::text || '}'
-     end)`);
+     end)`;
+
+/** The same as a drizzle fragment. */
+export const ENTRY_TEXT: SQL = sql.raw(ENTRY_TEXT_SQL);
 
 /** An entry as batch text: `deleted` and `key` for the policy, `text` for the wire. */
 export interface EntryText {
