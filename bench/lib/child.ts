@@ -18,12 +18,9 @@ export interface Child {
 export function startChild(script: string, args: unknown, heapMB = 8192): Child {
   const path = fileURLToPath(new URL(`../workloads/${script}`, import.meta.url));
   const child: ChildProcess = fork(path, [JSON.stringify(args)], {
-    // --no-warnings: undici's fetch leaves an abort listener per request on the client's long-lived
-    // session signal until GC, and a 1,000,000-key sync would print thousands of MaxListeners warnings.
     execArgv: [
       '--import',
       'tsx',
-      '--no-warnings',
       `--max-old-space-size=${heapMB}`,
       // KEYSYNC_BENCH_CHILD_PROF=<dir>: a V8 CPU profile of each helper process too (the client side of a workload).
       ...(process.env.KEYSYNC_BENCH_CHILD_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.KEYSYNC_BENCH_CHILD_PROF}`] : []),

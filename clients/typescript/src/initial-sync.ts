@@ -31,7 +31,7 @@ export async function initialSync(ctx: SyncContext, mode: HandshakeMode): Promis
     if (ctx.prefix !== undefined) body.prefix = ctx.prefix;
     if (ctx.batchSize !== undefined) body.batchSize = ctx.batchSize;
 
-    const res = await request(ctx, () => ctx.api.handshake(ctx.storeId, body, { signal: ctx.signal }));
+    const res = await request(ctx, (signal) => ctx.api.handshake(ctx.storeId, body, { signal }));
     if (res.error) {
       const kind = problemKind(res.error.type);
       if (res.error.status === 409 && (kind === PROBLEMS.sincePurged || kind === PROBLEMS.sinceAhead)) {
@@ -98,7 +98,7 @@ async function runSession(ctx: SyncContext, hs: HandshakeResponse): Promise<'don
   const ackOf = new Map<number, Promise<void>>();
   const queueAck = (cursor: number) => {
     acks = acks.then(async () => {
-      const ack = await request(sub, () => ctx.api.ack(ctx.storeId, hs.sessionId, cursor, { signal }));
+      const ack = await request(sub, (attempt) => ctx.api.ack(ctx.storeId, hs.sessionId, cursor, { signal: attempt }));
       if (ack.error) {
         if (ack.error.status === 410) throw EXPIRED;
         throw new ProblemError(ack.error, `ack of batch ${cursor}`);
@@ -145,7 +145,7 @@ async function runSession(ctx: SyncContext, hs: HandshakeResponse): Promise<'don
 async function fetchBatch(ctx: SyncContext, sessionId: string, cursor: number): Promise<Fetched> {
   let waits = 0;
   for (;;) {
-    const res = await request(ctx, () => ctx.api.batch(ctx.storeId, sessionId, cursor, { signal: ctx.signal }));
+    const res = await request(ctx, (signal) => ctx.api.batch(ctx.storeId, sessionId, cursor, { signal }));
     if (!res.error) return res.data;
     if (res.error.status === 410) return 'expired';
     if (res.error.status === 409 && problemKind(res.error.type) === PROBLEMS.ackRequired) {

@@ -41,14 +41,21 @@ export function isTransient(error: unknown, signal: AbortSignal): boolean {
  * backoff, and returns the first result that is a success or a failure the
  * caller must handle (e.g. 410, 409 since-purged). `ack-required` is left to
  * the caller because the cure is acking, not waiting.
+ *
+ * Each attempt gets its own signal, linked to `ctx.signal` only while it
+ * runs: fetch leaves an abort listener on the signal it is given until that
+ * request is garbage-collected, so a long sync that passed one shared
+ * signal to every request piled up thousands of listeners on it (and
+ * MaxListenersExceeded warnings).
  */
-export async function request<T>(ctx: SyncContext, call: () => Promise<HttpResult<T>>): Promise<HttpResult<T>> {
+export async function request<T>(ctx: SyncContext, call: (signal: AbortSignal) => Promise<HttpResult<T>>): Promise<HttpResult<T>> {
   let failed = false;
   for (;;) {
     let delay: number;
     let failure: unknown;
+    const attempt = linkedController(ctx.signal);
     try {
-      const res = await call();
+      const res = await call(attempt.signal);
       const status = res.error?.status ?? res.response.status;
       if (!res.error || status === 410 || status === 409 || !isRetryable(status, problemKind(res.error.type))) {
         if (failed) ctx.recovered();
@@ -61,6 +68,8 @@ export async function request<T>(ctx: SyncContext, call: () => Promise<HttpResul
       if (!isTransient(error, ctx.signal)) throw error;
       failure = error;
       delay = ctx.backoff.next();
+    } finally {
+      attempt.detach();
     }
     failed = true;
     ctx.retrying(failure, delay);
@@ -69,17 +78,19 @@ export async function request<T>(ctx: SyncContext, call: () => Promise<HttpResul
 }
 
 /**
- * A controller that also aborts when `parent` does. (AbortSignal.any would
- * do, but it is missing from browsers before 2024.)
+ * A controller that also aborts when `parent` does, until it aborts itself or
+ * `detach()` unlinks it. (AbortSignal.any would do the linking, but it is
+ * missing from browsers before 2024 and cannot be unlinked.)
  */
-export function linkedController(parent: AbortSignal): AbortController {
-  const controller = new AbortController();
+export function linkedController(parent: AbortSignal): AbortController & { detach(): void } {
+  const controller = Object.assign(new AbortController(), { detach: () => undefined as void });
   if (parent.aborted) {
     controller.abort(parent.reason);
     return controller;
   }
   const onAbort = () => controller.abort(parent.reason);
   parent.addEventListener('abort', onAbort, { once: true });
-  controller.signal.addEventListener('abort', () => parent.removeEventListener('abort', onAbort), { once: true });
+  controller.detach = () => parent.removeEventListener('abort', onAbort);
+  controller.signal.addEventListener('abort', controller.detach, { once: true });
   return controller;
 }
