@@ -15,8 +15,17 @@ import type { Db } from './client.js';
 /** Runs one statement with `$n` parameters and returns its rows. */
 export type RawQuery = <T>(text: string, params?: unknown[]) => Promise<T[]>;
 
+/**
+ * Runs one statement and returns its rows as arrays of column bytes (text as
+ * UTF-8, null for NULL): a large text result goes out without a round trip
+ * through a JavaScript string. PGlite, in process, gives strings; they are
+ * encoded here.
+ */
+export type RawBytesQuery = (text: string, params?: unknown[]) => Promise<Array<Array<Buffer | null>>>;
+
 export interface RawDb {
   query: RawQuery;
+  queryBytes: RawBytesQuery;
   /** Runs `fn` in a transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(fn: (query: RawQuery) => Promise<T>): Promise<T>;
 }
@@ -33,6 +42,18 @@ const pgliteQuery =
   async <T>(text: string, params: unknown[] = []) =>
     (await pg.query<T>(text, params)).rows;
 
+const postgresBytes =
+  (sql: postgres.Sql): RawBytesQuery =>
+  async (text, params = []) =>
+    (await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true }).raw()) as unknown as Array<Array<Buffer | null>>;
+
+const pgliteBytes =
+  (pg: PGlite): RawBytesQuery =>
+  async (text, params = []) =>
+    (await pg.query<unknown[]>(text, params, { rowMode: 'array' })).rows.map((row) =>
+      row.map((v) => (v === null || v === undefined ? null : Buffer.from(typeof v === 'string' ? v : String(v)))),
+    );
+
 const raws = new WeakMap<Db, RawDb>();
 
 /** The raw driver of a drizzle instance built by `openDatabase` (drizzle keeps it as `$client`). */
@@ -46,9 +67,14 @@ function wrap(driver: Driver): RawDb {
   if ('unsafe' in driver) {
     return {
       query: postgresQuery(driver),
+      queryBytes: postgresBytes(driver),
       // postgres.js types `begin`'s result as an array-flattening helper; fn's value is returned as is.
       transaction: async <T>(fn: (query: RawQuery) => Promise<T>) => (await driver.begin((tx) => fn(postgresQuery(tx)))) as T,
     };
   }
-  return { query: pgliteQuery(driver), transaction: (fn) => driver.transaction((tx) => fn(pgliteQuery(tx))) };
+  return {
+    query: pgliteQuery(driver),
+    queryBytes: pgliteBytes(driver),
+    transaction: (fn) => driver.transaction((tx) => fn(pgliteQuery(tx))),
+  };
 }

@@ -53,8 +53,8 @@ export function registerSyncHandlers(app: App, deps: AppDeps): void {
     );
     deps.guard.sessions.touch(sessionId);
     deps.metrics.batches.inc();
-    // Encoded once here: a string body would be measured (Content-Length) and encoded again on write.
-    return c.body(Buffer.from(body), 200, { 'Content-Type': 'application/json' }) as never;
+    // Bytes: a string body would be measured (Content-Length) and encoded again on write.
+    return c.body((typeof body === 'string' ? Buffer.from(body) : body) as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/json' }) as never;
   });
 
   app.openapi(ackRoute, async (c) => {

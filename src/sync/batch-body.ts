@@ -5,11 +5,11 @@
 import type { StorePolicy } from '../options/index.js';
 import type { EntryText } from '../store/entry-sql.js';
 
-/** The batch response around entry texts already joined with commas. */
-export function batchEnvelope(cursor: number, batches: number, joinedEntries: string): string {
-  const next = cursor + 1 < batches ? cursor + 1 : null;
-  return `{"cursor":${cursor},"entries":[${joinedEntries}],"next":${next}}`;
-}
+/** What comes before a batch's entries, joined with commas... */
+export const batchHead = (cursor: number) => `{"cursor":${cursor},"entries":[`;
+
+/** ...and what comes after them. */
+export const batchTail = (cursor: number, batches: number) => `],"next":${cursor + 1 < batches ? cursor + 1 : null}}`;
 
 /**
  * `rows` are the batch's keys in delivery order, undefined for a key purged
@@ -26,5 +26,5 @@ export function batchBody(cursor: number, batches: number, rows: Iterable<EntryT
     if (policy?.includesValue && !row.deleted && !policy.includesValue(row.key, (JSON.parse(row.text) as { value?: unknown }).value)) continue;
     parts.push(row.text);
   }
-  return batchEnvelope(cursor, batches, parts.join(','));
+  return batchHead(cursor) + parts.join(',') + batchTail(cursor, batches);
 }

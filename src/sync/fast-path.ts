@@ -12,7 +12,7 @@ import { rawDb } from '../db/raw.js';
 import type { StorePolicy } from '../options/index.js';
 import { ENTRY_TEXT_SQL, type EntryText } from '../store/entry-sql.js';
 import { nowMicros } from '../store/time.js';
-import { batchBody, batchEnvelope } from './batch-body.js';
+import { batchBody, batchHead, batchTail } from './batch-body.js';
 import type { AckResult } from './sessions.js';
 
 // Raw prepared statements: each is parsed once per connection, and a call is
@@ -61,11 +61,12 @@ const ACK = `with s as (
   select acked, batches, total, acked_keys from s`;
 
 /**
- * Batch `cursor` as response text, or undefined when the full path must decide.
+ * Batch `cursor` as the response body, or undefined when the full path must decide.
  *
  * `open` says the store had no options when last seen and has no library
  * value filter (PolicyRegistry.isOpen): the database then joins the whole
- * batch into one string and the server only passes it on. Otherwise, or when
+ * batch into one string and the server passes its bytes on without decoding
+ * them. Otherwise, or when
  * the options turn out to have changed, each entry comes as its own row and
  * the store's current policy picks them.
  */
@@ -77,13 +78,17 @@ export async function fetchBatchFast(
   timeoutMs: number,
   policyFor?: (options: Record<string, unknown>) => StorePolicy,
   open = false,
-): Promise<string | undefined> {
-  const { query } = rawDb(db);
+): Promise<string | Buffer | undefined> {
+  const { query, queryBytes } = rawDb(db);
   const params = [storeId, sessionId, cursor, nowMicros(), timeoutMs * 1000];
   if (open) {
-    const [row] = await query<{ batches: number; options: string; body: string | null }>(FETCH_JOINED, params);
+    const [row] = await queryBytes(FETCH_JOINED, params);
     if (!row) return undefined;
-    if (row.options === '{}') return batchEnvelope(cursor, Number(row.batches), row.body ?? '');
+    const [batches, options, body] = row;
+    if (options!.toString() === '{}') {
+      const tail = batchTail(cursor, Number(batches!.toString()));
+      return Buffer.concat([Buffer.from(batchHead(cursor)), body ?? Buffer.alloc(0), Buffer.from(tail)]);
+    }
     // The options changed since: fall through (delivering again is idempotent).
   }
   const rows = await query<{ batches: number; options: string; key: string | null; deleted: boolean; text: string | null }>(FETCH_ROWS, params);

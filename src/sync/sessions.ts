@@ -94,7 +94,7 @@ export async function fetchBatch(
   timeoutMs: number,
   policyFor?: (options: Record<string, unknown>) => StorePolicy,
   open = false,
-): Promise<string> {
+): Promise<string | Buffer> {
   const fast = await fetchBatchFast(db, storeId, sessionId, cursor, timeoutMs, policyFor, open);
   if (fast !== undefined) return fast;
   return db.transaction(async (txRaw) => {
