@@ -31,7 +31,7 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): OpenAPIHo
     defaultHook: (result) => {
       if (!result.success) {
         throw validationProblem(
-          result.error.issues.map((issue) => ({ path: issue.path.map(String).join('.') || '(body)', message: issue.message })),
+          unionBranchIssues(result.error.issues).map((issue) => ({ path: issue.path.map(String).join('.') || '(body)', message: issue.message })),
         );
       }
     },
@@ -122,4 +122,26 @@ function notFoundOrMethod(app: OpenAPIHono, c: Context): Response {
     );
   }
   return problemResponse(new ProblemError(404, 'not-found', 'Not Found', `No route for ${c.req.method} ${path}`));
+}
+
+interface Issue {
+  code: string;
+  path: PropertyKey[];
+  message: string;
+  errors?: Issue[][];
+}
+
+/**
+ * A body that matches no branch of a union (the handshake's have | since)
+ * fails with one "Invalid input" at the root. Report instead the issues of
+ * the branch the body meant: the one that does not reject its keys as
+ * unrecognized, else the one with the fewest issues.
+ */
+function unionBranchIssues(issues: readonly Issue[]): Issue[] {
+  return issues.flatMap((issue) => {
+    if (issue.code !== 'invalid_union' || !issue.errors?.length) return [issue];
+    const rejectsKeys = (branch: Issue[]) => branch.some((i) => i.code === 'unrecognized_keys' && i.path.length === 0);
+    const ranked = [...issue.errors].sort((a, b) => Number(rejectsKeys(a)) - Number(rejectsKeys(b)) || a.length - b.length);
+    return unionBranchIssues(ranked[0]!).map((i) => ({ ...i, path: [...issue.path, ...i.path] }));
+  });
 }

@@ -137,6 +137,11 @@ describe('malformed requests', () => {
     expectProblem(await call(env.server, `/v1/stores/${storeId}/writes`, json({ ops: [{ op: 'delete', key: 'a' }], extra: 1 })), 400);
     expectProblem(await call(env.server, `/v1/stores/${storeId}/sync`, json({ have: {}, extra: 1 })), 400);
     expectProblem(await call(env.server, `/v1/stores/${storeId}/sync`, json({ since: 0, have: {} })), 400);
+    for (const have of [[], null, 'x', { a: 1 }, { a: null }, { a: 't'.repeat(65) }, { a: { b: 'c' } }]) {
+      const bad = await call(env.server, `/v1/stores/${storeId}/sync`, json({ have }));
+      expectProblem(bad, 400);
+      expect(JSON.stringify(bad.body.errors), JSON.stringify(have)).toContain('have');
+    }
     const hs = await call(env.server, `/v1/stores/${storeId}/sync`, json({ have: {} }));
     expect(hs.status).toBe(201);
     expectProblem(await call(env.server, `/v1/stores/${storeId}/sync/${hs.body.sessionId}/ack`, json({ cursor: 0, extra: 1 })), 400);
