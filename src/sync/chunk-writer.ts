@@ -13,6 +13,8 @@ import { syncChunks } from '../db/schema.js';
 const ENTRY_OVERHEAD = 100;
 /** Chunks per INSERT: few statements, bounded parameter lists. */
 const CHUNKS_PER_INSERT = 100;
+/** Up to this many stale keys the chunks are also kept here, so the response needs no read back. */
+const RETAIN_KEYS = 50_000;
 
 export class ChunkWriter {
   /** stale keys added so far */
@@ -22,6 +24,8 @@ export class ChunkWriter {
   #current: string[] = [];
   #bytes = 0;
   #pending: Array<{ sessionId: string; cursor: number; keys: string[] }> = [];
+  /** every chunk so far, while there are at most RETAIN_KEYS keys; then undefined */
+  retained: string[][] | undefined = [];
 
   constructor(
     private readonly tx: Db,
@@ -49,6 +53,8 @@ export class ChunkWriter {
 
   async #close(): Promise<void> {
     this.#pending.push({ sessionId: this.sessionId, cursor: this.batches++, keys: this.#current });
+    if (this.retained && this.keys <= RETAIN_KEYS) this.retained.push(this.#current);
+    else this.retained = undefined;
     this.#current = [];
     this.#bytes = 0;
     if (this.#pending.length >= CHUNKS_PER_INSERT) await this.#flush();

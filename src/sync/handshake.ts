@@ -28,8 +28,12 @@ export type HandshakeRequest =
   | { have: Record<string, string>; prefix?: string; batchSize?: number }
   | { since: number; prefix?: string; batchSize?: number };
 
-/** The handshake's answer without its stale list, which the route streams from the session's chunks. */
-export type HandshakeResult = Omit<HandshakeResponse, 'stale'>;
+/**
+ * The handshake's answer without its stale list, which the route streams
+ * from the session's chunks; `chunks` holds them when they were few enough
+ * to keep (no read back then).
+ */
+export type HandshakeResult = Omit<HandshakeResponse, 'stale'> & { chunks?: string[][] };
 
 export interface HandshakeSettings {
   /** keys per batch when the client does not ask */
@@ -98,6 +102,7 @@ export async function handshake(
         batches: chunks.batches,
         window: settings.window,
         expiresAt: formatTs(now + settings.timeoutMs * 1000),
+        chunks: chunks.retained,
       };
     },
     { isolationLevel: 'repeatable read' },

@@ -16,7 +16,7 @@ import type { HandshakeResult } from './handshake.js';
 const CHUNKS_PER_READ = 50;
 
 export function handshakeBody(db: Db, result: HandshakeResult): ReadableStream<Uint8Array> {
-  const { sessionId, batches, ...rest } = result;
+  const { sessionId, batches, chunks, ...rest } = result;
   const encoder = new TextEncoder();
   let cursor = 0;
   let started = false;
@@ -26,6 +26,12 @@ export function handshakeBody(db: Db, result: HandshakeResult): ReadableStream<U
       if (!started) {
         started = true;
         controller.enqueue(encoder.encode(`{"sessionId":${JSON.stringify(sessionId)},"stale":[`));
+        return;
+      }
+      if (cursor < batches && chunks) {
+        // Kept by the handshake: no read back.
+        controller.enqueue(encoder.encode(chunks.map((keys) => keys.map((key) => JSON.stringify(key)).join(',')).join(',')));
+        cursor = batches;
         return;
       }
       if (cursor < batches) {

@@ -34,12 +34,23 @@ describe('the streamed stale list', () => {
     expect(Object.keys(hs)).toEqual(['sessionId', 'stale', 'removed', 'headRev', 'batchSize', 'batches', 'window', 'expiresAt']);
   });
 
+  it('reads the chunks back when the handshake did not keep them, with the same text', async () => {
+    const storeId = await storeWith(1_234);
+    const db = env.server.keysync.database.db;
+    const result = await handshake(db, storeId, { have: {}, batchSize: 7 }, () => OPEN_POLICY, SETTINGS);
+    expect(result.chunks).toHaveLength(Math.ceil(1_234 / 7));
+    const kept = await new Response(handshakeBody(db, result)).text();
+    const readBack = await new Response(handshakeBody(db, { ...result, chunks: undefined })).text();
+    expect(readBack).toBe(kept);
+    expect(JSON.parse(kept).stale).toHaveLength(1_234);
+  });
+
   it('errors instead of ending short when the chunks go away while it is sent', async () => {
     const storeId = await storeWith(500);
     const db = env.server.keysync.database.db;
     const result = await handshake(db, storeId, { have: {}, batchSize: 1 }, () => OPEN_POLICY, SETTINGS);
     expect(result.batches).toBe(500);
-    const reader = handshakeBody(db, result).getReader();
+    const reader = handshakeBody(db, { ...result, chunks: undefined }).getReader();
     const decoder = new TextDecoder();
     let text = decoder.decode((await reader.read()).value);
     text += decoder.decode((await reader.read()).value); // the first 50 chunks
