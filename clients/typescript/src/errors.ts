@@ -35,6 +35,14 @@ export class StoreDeletedError extends KeysyncError {
   }
 }
 
+/** The client's token was revoked on the server (`event: revoked`); the client stopped. */
+export class TokenRevokedError extends KeysyncError {
+  override name = 'TokenRevokedError';
+  constructor(readonly storeId: string) {
+    super(`the token used for store ${storeId} was revoked; the client stopped`);
+  }
+}
+
 /** The server sent something that breaks the contract (malformed body, bad entry). */
 export class ProtocolError extends KeysyncError {
   override name = 'ProtocolError';

@@ -7,7 +7,7 @@ export {
   type GetKeyOptions, type Health, type KeyQuery, type KeyValue, type Readiness, type StoreQuery, type WriteOptions,
 } from './api.js';
 export { Backoff, isRetryable, parseRetryAfter, type BackoffOptions } from './backoff.js';
-export { CallbackError, KeysyncError, ProblemError, ProtocolError, StoreDeletedError } from './errors.js';
+export { CallbackError, KeysyncError, ProblemError, ProtocolError, StoreDeletedError, TokenRevokedError } from './errors.js';
 export { toProblem, type FetchLike, type HttpResult, type RawClient } from './http.js';
 export type {
   ApplyOptions, BytesRecord, DeletedRecord, JsonRecord, LiveRecord, LocalRecord, LocalStore,

@@ -13,7 +13,7 @@ import { isTransient, linkedController, type SyncContext } from './sync-context.
 import { parseLiveEvent } from './wire.js';
 
 /** How a connection ended. `eof`: closed without a reason, reconnect. */
-export type FeedEnd = 'eof' | 'reset' | 'store-deleted';
+export type FeedEnd = 'eof' | 'reset' | 'store-deleted' | 'revoked';
 
 /** A failure worth a reconnect (network, 5xx, 429...), with the server's wait hint. */
 export class FeedInterrupted extends Error {
@@ -126,6 +126,7 @@ async function handle(ctx: SyncContext, pos: FeedPosition, hooks: FeedHooks, ite
       return undefined;
     case 'reset':
     case 'store-deleted':
+    case 'revoked':
       return event.type;
   }
 }

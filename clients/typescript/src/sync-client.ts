@@ -23,7 +23,7 @@
  */
 import { createApiClient } from './api.js';
 import { Backoff, sleep, type BackoffOptions } from './backoff.js';
-import { KeysyncError, StoreDeletedError } from './errors.js';
+import { KeysyncError, StoreDeletedError, TokenRevokedError } from './errors.js';
 import type { FetchLike } from './http.js';
 import { initialSync, type HandshakeMode } from './initial-sync.js';
 import { Listeners, type ChangeListener } from './listeners.js';
@@ -146,6 +146,8 @@ export class SyncClient {
         }
         const end = await this.#follow({ checkpoint: headRev, lastEventId: undefined });
         if (end === 'store-deleted') throw new StoreDeletedError(ctx.storeId);
+        // Reconnecting would only get 401: say what happened instead.
+        if (end === 'revoked') throw new TokenRevokedError(ctx.storeId);
         // reset: our position is unusable (purged, or ahead of the server).
         mode = 'have';
         this.#setState('syncing');
@@ -157,7 +159,7 @@ export class SyncClient {
     }
   }
 
-  /** Follows the live feed, reconnecting, until it says reset or store-deleted. */
+  /** Follows the live feed, reconnecting, until it says reset, store-deleted or revoked. */
   async #follow(pos: FeedPosition): Promise<Exclude<FeedEnd, 'eof'>> {
     const ctx = this.#ctx;
     let sawReady = false;

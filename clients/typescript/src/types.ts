@@ -90,4 +90,5 @@ export type LiveEvent =
   | { type: 'delete'; id: string | undefined; entry: TombstoneEntry }
   | { type: 'ready'; id: string | undefined; data: ReadyEventData }
   | { type: 'reset'; id: string | undefined }
-  | { type: 'store-deleted'; id: string | undefined };
+  | { type: 'store-deleted'; id: string | undefined }
+  | { type: 'revoked'; id: string | undefined };

@@ -90,6 +90,8 @@ export function parseLiveEvent(event: string, data: string, id: string | undefin
       return { type: 'reset', id };
     case EVENTS.storeDeleted:
       return { type: 'store-deleted', id };
+    case EVENTS.revoked:
+      return { type: 'revoked', id };
     default:
       return undefined;
   }

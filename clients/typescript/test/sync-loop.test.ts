@@ -5,7 +5,7 @@
  * apply before ack, the window, checkpoint timing, fallbacks and the feed.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ProblemError, StoreDeletedError } from '../src/errors.js';
+import { ProblemError, StoreDeletedError, TokenRevokedError } from '../src/errors.js';
 import type { LocalStore } from '../src/local-store.js';
 import type { Change } from '../src/records.js';
 import { MemoryStore } from '../src/stores/memory.js';
@@ -283,6 +283,16 @@ describe('live feed', () => {
     await vi.waitFor(() => expect(client.state).toBe('stopped'));
     expect(errors).toHaveLength(1);
     expect(errors[0]).toBeInstanceOf(StoreDeletedError);
+  });
+
+  it('stops and reports TokenRevokedError on revoked, without reconnecting', async () => {
+    const { client, errors, feed, server } = await live();
+    const feedsBefore = server.feeds.length;
+    feed.push('event: revoked\ndata: {}\n\n');
+    await vi.waitFor(() => expect(client.state).toBe('stopped'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(TokenRevokedError);
+    expect(server.feeds).toHaveLength(feedsBefore);
   });
 
   it('stops quietly on unsubscribe and closes the feed', async () => {
