@@ -6,13 +6,10 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createApiClient, type ApiClient } from '../../clients/typescript/src/api.js';
-import { TokenRevokedError } from '../../clients/typescript/src/errors.js';
 import { readSse } from '../../clients/typescript/src/sse.js';
-import { MemoryStore } from '../../clients/typescript/src/stores/memory.js';
 import { storeId as deriveStoreId } from '../../clients/typescript/src/store-id.js';
 import openapi from '../../openapi/openapi.json' with { type: 'json' };
 import { useTestServer } from '../support/server.js';
-import { eventually, start } from './support.js';
 
 const ADMIN = 'admin-token-for-client-tests';
 let admin: ApiClient;
@@ -81,19 +78,6 @@ describe('createApiClient against the server', () => {
     expect((await admin.revokeToken(id, issued.data!.id)).response.status).toBe(204);
     expect((await reader.listKeys(id)).error).toMatchObject({ status: 401 });
     expect((await client().getStore(id)).error).toMatchObject({ status: 401, type: expect.stringMatching(/unauthorized$/) });
-  });
-
-  it('stops a SyncClient with TokenRevokedError when its token is revoked', async () => {
-    const id = deriveStoreId(config);
-    await admin.putKey(id, 'revoke/a', 1);
-    const issued = await admin.createToken(id, { scope: 'read' });
-    const run = start(env.server, { storeId: id, prefix: 'revoke/', token: issued.data!.token, store: new MemoryStore() });
-    await run.completed;
-    await eventually(() => expect(run.client.state).toBe('live'));
-    expect((await admin.revokeToken(id, issued.data!.id)).response.status).toBe(204);
-    await eventually(() => expect(run.errors).toHaveLength(1));
-    expect(run.errors[0]).toBeInstanceOf(TokenRevokedError);
-    expect(run.client.state).toBe('stopped');
   });
 
   it('writes and reads JSON and bytes under any key, with preconditions and ETags', async () => {

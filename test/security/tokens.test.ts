@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryStore, SyncClient, type ProblemError as ClientProblem } from '../../clients/typescript/src/index.js';
+import { MemoryStore, SyncClient, TokenRevokedError } from '../../clients/typescript/src/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { call, json } from '../support/http.js';
 import { expectProblem } from '../support/problem.js';
@@ -143,7 +143,7 @@ describe('revoking a token with open live feeds', () => {
     }
   });
 
-  it('stops the TypeScript client with a 401 problem', async () => {
+  it('stops the TypeScript client with a TokenRevokedError (the feed said revoked; no reconnect into a 401)', async () => {
     const storeId = await adminStore(server);
     const { id, token } = await issueToken(server, storeId, 'read');
     const errors: Error[] = [];
@@ -161,7 +161,8 @@ describe('revoking a token with open live feeds', () => {
       await revokeToken(server, storeId, id);
       for (let i = 0; i < 200 && client.state !== 'stopped'; i++) await new Promise((r) => setTimeout(r, 25));
       expect(client.state).toBe('stopped');
-      expect((errors[0] as ClientProblem | undefined)?.status).toBe(401);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toBeInstanceOf(TokenRevokedError);
     } finally {
       await client.unsubscribe();
     }
