@@ -140,10 +140,15 @@ export async function runFeed(db: Db, hub: LiveHub, req: FeedRequest, sink: Feed
     if (feed.clientGone) return 'client-gone';
     // Whatever was queued before the end (during the backlog) still goes out, in order.
     const rest = feed.wantedValues(subscriber.take().filter((r) => r.rev > feed.pos));
-    // A revoked token gets nothing more, not even what was already queued.
-    if (rest.length > 0 && subscriber.ended !== 'overflow' && subscriber.ended !== 'revoked') sink.write(joinFrames(rest));
+    // A revoked token gets nothing more, not even what was already queued; after an options
+    // change the client handshakes again anyway, and what was queued passed the old filter.
+    const flushRest = subscriber.ended !== 'overflow' && subscriber.ended !== 'revoked' && subscriber.ended !== 'options-changed';
+    if (rest.length > 0 && flushRest) sink.write(joinFrames(rest));
     if (subscriber.ended === 'store-deleted') sink.write(storeDeletedFrame(req.storeId));
     if (subscriber.ended === 'revoked') sink.write(revokedFrame(req.storeId));
+    // The feed's filter is the old one, and keys the new options include were never sent
+    // (a `since` cannot find them): the client handshakes again with `have` on reset.
+    if (subscriber.ended === 'options-changed') sink.write(resetFrame('options-changed', feed.pos, heads.purgedRev));
     return subscriber.ended ?? 'shutdown';
   } finally {
     hub.detach(req.storeId, subscriber);

@@ -11,7 +11,7 @@
  */
 import type { FrameBatch, LiveRow } from './frames.js';
 
-export type EndReason = 'overflow' | 'store-deleted' | 'shutdown' | 'revoked' | 'lagged';
+export type EndReason = 'overflow' | 'store-deleted' | 'shutdown' | 'revoked' | 'lagged' | 'options-changed';
 
 /**
  * The feed a subscriber belongs to, as the tailer and the hub call it: one

@@ -3,7 +3,13 @@ import { EntrySchema, RevSchema, StoreIdParam, problem } from '../http/schemas.j
 
 export const ReadyEventSchema = z.object({ headRev: RevSchema }).openapi('ReadyEvent', { description: 'Data of `event: ready`.' });
 export const ResetEventSchema = z
-  .object({ reason: z.enum(['since-purged', 'since-ahead']), headRev: RevSchema, purgedRev: RevSchema })
+  .object({
+    reason: z.enum(['since-purged', 'since-ahead', 'options-changed']).openapi({
+      description: '`options-changed`: the store\'s options were replaced while the feed was open (newly included keys need a `have` handshake).',
+    }),
+    headRev: RevSchema,
+    purgedRev: RevSchema,
+  })
   .openapi('ResetEvent', { description: 'Data of `event: reset`: handshake again with `have`; the stream then closes.' });
 export const StoreDeletedEventSchema = z
   .object({ storeId: z.uuid() })

@@ -43,6 +43,9 @@ export function registerStoreHandlers(app: App, deps: AppDeps): void {
     const { storeId } = c.req.valid('param');
     const store = await updateOptions(db, storeId, c.req.valid('json').options);
     deps.policies.forget(storeId);
+    // Open feeds filter with the old options: they end with `reset`, and their clients
+    // handshake again with `have` (removed: newly excluded keys; stale: newly included).
+    deps.hub.endStore(storeId, 'options-changed');
     return c.json(store, 200);
   });
 

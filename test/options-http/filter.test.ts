@@ -3,6 +3,8 @@ import { bulk, call, del, json, newStore, put } from '../support/http.js';
 import { Replica, serverSnapshot } from '../support/replica.js';
 import { useTestServer } from '../support/server.js';
 import { openFeed } from '../support/sse.js';
+import { MemoryStore } from '../../clients/typescript/src/stores/memory.js';
+import { eventually, replicaSnapshot, start } from '../client/support.js';
 import { feedKeys, freshSync, passesFilter, subset, syncAll } from './helpers.js';
 
 const env = useTestServer();
@@ -82,6 +84,35 @@ describe('options.filter over HTTP', () => {
     expect(keys.slice(SYNCED.length)).toEqual(['app/live', 'app/a', 'db']);
     const ids = feed.events.filter((e) => e.id !== undefined).map((e) => Number(e.id));
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
+  });
+
+  it('ends open feeds with reset (reason options-changed) when the options are replaced', async () => {
+    const storeId = await filteredStore();
+    const feed = await openFeed(env.server, storeId, '?since=0');
+    await feed.waitFor((evs) => evs.some((e) => e.event === 'ready'));
+    const patched = await call(env.server, `/v1/stores/${storeId}`, json({ options: { filter: { prefixes: ['other/'] } } }, { method: 'PATCH' }));
+    expect(patched.status).toBe(200);
+    await feed.closed;
+    const last = feed.events[feed.events.length - 1]!;
+    expect(last.event).toBe('reset');
+    expect(last.data).toMatchObject({ reason: 'options-changed' });
+  });
+
+  it('brings a live TypeScript client to the new filter after the options change', async () => {
+    const storeId = await filteredStore();
+    const store = new MemoryStore();
+    const run = start(env.server, { storeId, store });
+    await run.completed;
+    await eventually(() => expect(run.client.state).toBe('live'));
+    expect(Object.keys(await replicaSnapshot(store)).sort()).toEqual([...SYNCED].sort());
+
+    const next = { prefixes: ['other/', 'app/tmp/'] };
+    await call(env.server, `/v1/stores/${storeId}`, json({ options: { filter: next } }, { method: 'PATCH' }));
+    await put(env.server, storeId, 'other/after', 1);
+    const expected = subset(await serverSnapshot(env.server, storeId), (key) => passesFilter(key, next));
+    await eventually(async () => expect(await replicaSnapshot(store)).toEqual(expected));
+    expect(run.errors).toEqual([]);
+    await run.client.unsubscribe();
   });
 
   it('delivers a multi-key write on the live feed in op order, with consecutive revs', async () => {

@@ -727,8 +727,11 @@ export interface components {
         };
         /** @description Data of `event: reset`: handshake again with `have`; the stream then closes. */
         ResetEvent: {
-            /** @enum {string} */
-            reason: "since-purged" | "since-ahead";
+            /**
+             * @description `options-changed`: the store's options were replaced while the feed was open (newly included keys need a `have` handshake).
+             * @enum {string}
+             */
+            reason: "since-purged" | "since-ahead" | "options-changed";
             /**
              * @description Store revision (safe integer).
              * @example 42
