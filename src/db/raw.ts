@@ -54,6 +54,15 @@ const pgliteBytes =
       row.map((v) => (v === null || v === undefined ? null : Buffer.from(typeof v === 'string' ? v : String(v)))),
     );
 
+/**
+ * Rows of drizzle's `execute`, which returns the driver's own result:
+ * postgres.js an array, PGlite `{rows}`. For statements that must run on a
+ * drizzle transaction (rawDb runs on the pool, outside it).
+ */
+export function rowsOf<T>(result: unknown): T[] {
+  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
+}
+
 const raws = new WeakMap<Db, RawDb>();
 
 /** The raw driver of a drizzle instance built by `openDatabase` (drizzle keeps it as `$client`). */

@@ -42,15 +42,14 @@ export function registerSyncHandlers(app: App, deps: AppDeps): void {
 
   app.openapi(batchRoute, async (c) => {
     const { storeId, sessionId, cursor } = c.req.valid('param');
-    const body = await fetchBatch(
-      db,
+    const body = await fetchBatch(db, {
       storeId,
       sessionId,
       cursor,
       timeoutMs,
-      (options) => deps.policies.policyFor(storeId, options),
-      deps.policies.isOpen(storeId),
-    );
+      policyFor: (options) => deps.policies.policyFor(storeId, options),
+      open: deps.policies.isOpen(storeId),
+    });
     deps.guard.sessions.touch(sessionId);
     deps.metrics.batches.inc();
     // Bytes: a string body would be measured (Content-Length) and encoded again on write.

@@ -12,6 +12,7 @@
  */
 import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
+import { rowsOf } from '../db/raw.js';
 
 /** The entry text of the `entries` row aliased `e`, as SQL text (for raw prepared statements). */
 export const ENTRY_TEXT_SQL = `('{"key":' || to_json(e.key)::text || ',"rev":' || e.rev
@@ -31,11 +32,6 @@ export interface EntryText {
   key: string;
   deleted: boolean;
   text: string;
-}
-
-/** Rows of a raw statement: postgres.js gives an array, PGlite `{rows}`. */
-export function rowsOf<T>(result: unknown): T[] {
-  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
 }
 
 /** The entry text of each present key among `keys` (absent keys are missing from the map). */

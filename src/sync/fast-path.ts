@@ -9,11 +9,10 @@
  */
 import type { Db } from '../db/client.js';
 import { rawDb } from '../db/raw.js';
-import type { StorePolicy } from '../options/index.js';
 import { ENTRY_TEXT_SQL, type EntryText } from '../store/entry-sql.js';
 import { nowMicros } from '../store/time.js';
 import { batchBody, batchHead, batchTail } from './batch-body.js';
-import type { AckResult } from './sessions.js';
+import type { AckResult, BatchRequest } from './sessions.js';
 
 // Raw prepared statements: each is parsed once per connection, and a call is
 // one round trip (drizzle's execute adds a describe round trip per call).
@@ -63,22 +62,13 @@ const ACK = `with s as (
 /**
  * Batch `cursor` as the response body, or undefined when the full path must decide.
  *
- * `open` says the store had no options when last seen and has no library
- * value filter (PolicyRegistry.isOpen): the database then joins the whole
- * batch into one string and the server passes its bytes on without decoding
- * them. Otherwise, or when
- * the options turn out to have changed, each entry comes as its own row and
- * the store's current policy picks them.
+ * With `open` the database joins the whole batch into one string and the
+ * server passes its bytes on without decoding them. Otherwise, or when the
+ * options turn out to have changed, each entry comes as its own row and the
+ * store's current policy picks them.
  */
-export async function fetchBatchFast(
-  db: Db,
-  storeId: string,
-  sessionId: string,
-  cursor: number,
-  timeoutMs: number,
-  policyFor?: (options: Record<string, unknown>) => StorePolicy,
-  open = false,
-): Promise<string | Buffer | undefined> {
+export async function fetchBatchFast(db: Db, req: BatchRequest): Promise<string | Buffer | undefined> {
+  const { storeId, sessionId, cursor, timeoutMs, policyFor, open } = req;
   const { query, queryBytes } = rawDb(db);
   const params = [storeId, sessionId, cursor, nowMicros(), timeoutMs * 1000];
   if (open) {

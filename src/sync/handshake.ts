@@ -40,7 +40,7 @@ export interface HandshakeSettings {
   batchSize: number;
   /** the most keys per batch a client may ask for */
   maxBatchSize: number;
-  /** value bytes after which a batch closes (a batch holds at least one key) */
+  /** entry bytes a batch may hold (a single larger entry gets a batch of its own) */
   batchBytes: number;
   window: number;
   timeoutMs: number;

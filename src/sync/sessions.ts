@@ -11,6 +11,7 @@ import { ProblemError, notFound } from '../errors.js';
 import type { StorePolicy } from '../options/index.js';
 import { readEntryTexts } from '../store/entry-sql.js';
 import { formatTs, nowMicros } from '../store/time.js';
+import type { AckResponse } from '../../clients/typescript/src/types.js';
 import { batchBody } from './batch-body.js';
 import { acknowledgeFast, fetchBatchFast } from './fast-path.js';
 
@@ -31,11 +32,26 @@ export interface SessionStatus {
   expiresAt: string;
 }
 
-export interface AckResult {
-  acked: number;
-  next: number | null;
-  remaining: number;
-  done: boolean;
+/** The ack's answer: the wire type the client reads. */
+export type AckResult = AckResponse;
+
+/** A batch fetch: which batch of which session, and how the store's options apply to it. */
+export interface BatchRequest {
+  storeId: string;
+  sessionId: string;
+  cursor: number;
+  timeoutMs: number;
+  /**
+   * The store's current policy for its options document: a key the filter no
+   * longer includes (options replaced since the handshake) is left out, and
+   * so is a put whose value a library `filter(key, value)` rejects now.
+   */
+  policyFor?: (options: Record<string, unknown>) => StorePolicy;
+  /**
+   * A hint that the store had no options when last seen and has no library
+   * value filter (PolicyRegistry.isOpen); the batch is then checked, not trusted.
+   */
+  open?: boolean;
 }
 
 const isDone = (s: SessionRow) => s.acked >= s.batches - 1;
@@ -79,24 +95,13 @@ function checkCursor(session: SessionRow, cursor: number): void {
 }
 
 /**
- * Returns batch `cursor` as response text: the current value of each of its
- * keys. Refetching a cursor returns the same keys (safe retry).
- *
- * With `policyFor`, the store's current policy is applied again: a key the
- * filter no longer includes (options replaced since the handshake) is left
- * out, and so is a put whose value a library `filter(key, value)` rejects now.
+ * Returns batch `cursor` as the response body: the current value of each of
+ * its keys. Refetching a cursor returns the same keys (safe retry).
  */
-export async function fetchBatch(
-  db: Db,
-  storeId: string,
-  sessionId: string,
-  cursor: number,
-  timeoutMs: number,
-  policyFor?: (options: Record<string, unknown>) => StorePolicy,
-  open = false,
-): Promise<string | Buffer> {
-  const fast = await fetchBatchFast(db, storeId, sessionId, cursor, timeoutMs, policyFor, open);
+export async function fetchBatch(db: Db, req: BatchRequest): Promise<string | Buffer> {
+  const fast = await fetchBatchFast(db, req);
   if (fast !== undefined) return fast;
+  const { storeId, sessionId, cursor, timeoutMs, policyFor } = req;
   return db.transaction(async (txRaw) => {
     const tx = txRaw as unknown as Db;
     const session = await lockSession(tx, storeId, sessionId, timeoutMs);

@@ -16,48 +16,42 @@ import type { HandshakeResult } from './handshake.js';
 const CHUNKS_PER_READ = 50;
 
 export function handshakeBody(db: Db, result: HandshakeResult): ReadableStream<Uint8Array> {
-  const { sessionId, batches, chunks, ...rest } = result;
+  const { sessionId, chunks, removed, headRev, batchSize, batches, window, expiresAt } = result;
   const encoder = new TextEncoder();
-  let cursor = 0;
-  let started = false;
-  let first = true;
+  let cursor = -1; // -1: the head is not sent yet
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      if (!started) {
-        started = true;
+      if (cursor < 0) {
         controller.enqueue(encoder.encode(`{"sessionId":${JSON.stringify(sessionId)},"stale":[`));
-        return;
+        cursor = 0;
+      } else if (cursor < batches) {
+        // Kept by the handshake when few, else read back a page at a time.
+        const page = chunks ?? (await readChunks(db, sessionId, cursor));
+        controller.enqueue(encoder.encode((cursor > 0 ? ',' : '') + page.map((keys) => keys.map((k) => JSON.stringify(k)).join(',')).join(',')));
+        cursor += page.length;
+      } else {
+        const tail = JSON.stringify({ removed, headRev, batchSize, batches, window, expiresAt });
+        controller.enqueue(encoder.encode(`],${tail.slice(1)}`));
+        controller.close();
       }
-      if (cursor < batches && chunks) {
-        // Kept by the handshake: no read back.
-        controller.enqueue(encoder.encode(chunks.map((keys) => keys.map((key) => JSON.stringify(key)).join(',')).join(',')));
-        cursor = batches;
-        return;
-      }
-      if (cursor < batches) {
-        const rows = await db
-          .select({ cursor: syncChunks.cursor, keys: syncChunks.keys })
-          .from(syncChunks)
-          .where(and(eq(syncChunks.sessionId, sessionId), gte(syncChunks.cursor, cursor)))
-          .orderBy(asc(syncChunks.cursor))
-          .limit(CHUNKS_PER_READ);
-        // Fewer or other chunks than the session has: they were released or dropped meanwhile.
-        if (rows.length === 0 || rows[0]!.cursor !== cursor) throw new Error(`sync session ${sessionId}: its chunks went away while the handshake was being sent`);
-        let text = '';
-        for (const row of rows) {
-          if (row.cursor !== cursor) break;
-          for (const key of row.keys) {
-            text += first ? JSON.stringify(key) : `,${JSON.stringify(key)}`;
-            first = false;
-          }
-          cursor++;
-        }
-        controller.enqueue(encoder.encode(text));
-        return;
-      }
-      const tail = { removed: rest.removed, headRev: rest.headRev, batchSize: rest.batchSize, batches, window: rest.window, expiresAt: rest.expiresAt };
-      controller.enqueue(encoder.encode(`],${JSON.stringify(tail).slice(1)}`));
-      controller.close();
     },
   });
+}
+
+/** The key lists of consecutive chunks from `cursor` on (at least one, or it throws). */
+async function readChunks(db: Db, sessionId: string, cursor: number): Promise<string[][]> {
+  const rows = await db
+    .select({ cursor: syncChunks.cursor, keys: syncChunks.keys })
+    .from(syncChunks)
+    .where(and(eq(syncChunks.sessionId, sessionId), gte(syncChunks.cursor, cursor)))
+    .orderBy(asc(syncChunks.cursor))
+    .limit(CHUNKS_PER_READ);
+  const page: string[][] = [];
+  for (const row of rows) {
+    if (row.cursor !== cursor + page.length) break;
+    page.push(row.keys);
+  }
+  // Fewer or other chunks than the session has: they were released or dropped meanwhile.
+  if (page.length === 0) throw new Error(`sync session ${sessionId}: its chunks went away while the handshake was being sent`);
+  return page;
 }

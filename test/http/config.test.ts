@@ -24,7 +24,12 @@ describe('reading the environment', () => {
       heartbeatMs: 15_000,
       maxValueBytes: 8 * 1024 * 1024,
       tombstoneRetentionMs: 7 * 24 * 3_600_000,
+      maxBatchSize: 1000,
+      batchBytes: 4 * 1024 * 1024,
     });
+    // The largest batch a client may ask for follows the default batch size unless set.
+    expect(limitsFrom(readEnv({ KEYSYNC_BATCH_SIZE: '5' })).maxBatchSize).toBe(50);
+    expect(limitsFrom(readEnv({ KEYSYNC_BATCH_SIZE: '5', KEYSYNC_MAX_BATCH_SIZE: '7' })).maxBatchSize).toBe(7);
   });
 
   it('parses good values, durations included', () => {
@@ -45,6 +50,8 @@ describe('reading the environment', () => {
     ['KEYSYNC_BATCH_SIZE', '0'],
     ['KEYSYNC_BATCH_SIZE', '1.5'],
     ['KEYSYNC_BATCH_WINDOW', '0'],
+    ['KEYSYNC_MAX_BATCH_SIZE', '0'],
+    ['KEYSYNC_BATCH_BYTES', '100'],
     ['KEYSYNC_BATCH_TIMEOUT_MS', 'soon'],
     ['KEYSYNC_HEARTBEAT_MS', '1e3'],
     ['KEYSYNC_MAX_VALUE_BYTES', '0'],
