@@ -52,6 +52,50 @@ describe('initial sync', () => {
     }
   });
 
+  it('with a window of 3 pipelines fetches and acks, never provokes ack-required, and ends equal to the store while it is written to', async () => {
+    const windowed = await startServer(env.db, { limits: { batchWindow: 3 } });
+    try {
+      const storeId = await newStore(windowed);
+      await bulk(windowed, storeId, manyOps(300));
+      const t = traffic();
+      const store = new MemoryStore();
+      // Writes land while the batches are fetched: rewrites, deletes, new keys.
+      const writes: Promise<unknown>[] = [];
+      const key = (i: number) => `${['users/', 'docs/a b/', 'ünï/'][i % 3]}k${String(i).padStart(4, '0')}`;
+      const run = start(windowed, {
+        storeId, store, fetch: t.fetch, batchSize: 10,
+        onChange: () => {
+          if (writes.length >= 30) return;
+          const n = writes.length;
+          writes.push(
+            bulk(windowed, storeId, [
+              { op: 'put', key: key(290 - 9 * n), value: `rewritten ${n}` },
+              { op: 'delete', key: key(9 * n + 1) },
+              { op: 'put', key: `new/${n}`, value: n },
+            ]),
+          );
+        },
+      });
+      await run.completed;
+      try {
+        await Promise.all(writes);
+        expect(writes).toHaveLength(30);
+        // The window was used (several batches in flight) and never overstepped.
+        const fetched = t.answers.filter((a) => /\/batches\/\d+$/.test(a.path));
+        expect(fetched.every((a) => a.status === 200)).toBe(true);
+        expect(t.answers.filter((a) => a.status === 409)).toEqual([]);
+        // Once the feed has caught up, the replica is the store.
+        await eventually(async () => expect(await replicaSnapshot(store)).toEqual(await serverSnapshot(windowed, storeId)));
+        expectRevsIncreasePerKey(run.changes);
+        expect(run.errors).toEqual([]);
+      } finally {
+        await run.client.unsubscribe();
+      }
+    } finally {
+      await windowed.close();
+    }
+  });
+
   it('after a time offline moves only the changed keys (since) and applies the deletes', async () => {
     const storeId = await newStore(env.server);
     await bulk(env.server, storeId, manyOps(150));
