@@ -68,6 +68,8 @@ const EnvSchema = z.object({
   KEYSYNC_MAX_BODY_BYTES: int(1, 1024 * 1024 * 1024).optional(),
   KEYSYNC_MAX_BULK_OPS: int(1, 100_000).default(1000),
   KEYSYNC_MAX_HAVE_KEYS: int(1, 100_000_000).default(1_000_000),
+  // Nesting of JSON values, configs and options; capped where the server's own recursive code stays safe.
+  KEYSYNC_MAX_JSON_DEPTH: int(1, 1000).default(256),
   KEYSYNC_SUBSCRIBER_QUEUE: int(1).default(10_000),
   KEYSYNC_TOMBSTONE_RETENTION: duration.default(parseDuration('7d')!),
   KEYSYNC_PURGE_INTERVAL_MS: int(10).default(60_000),
@@ -101,6 +103,8 @@ export interface Limits {
   maxBodyBytes: number;
   maxBulkOps: number;
   maxHaveKeys: number;
+  /** arrays and objects a JSON value, config or options object may nest (bodies: plus their envelope) */
+  maxJsonDepth: number;
   subscriberQueue: number;
   tombstoneRetentionMs: number;
   /** requests per second per token and client address (token bucket refill); 0 disables */
@@ -135,6 +139,7 @@ export function limitsFrom(env: Env): Limits {
     maxBodyBytes: env.KEYSYNC_MAX_BODY_BYTES ?? Math.max(env.KEYSYNC_MAX_VALUE_BYTES * 4, 1024 * 1024),
     maxBulkOps: env.KEYSYNC_MAX_BULK_OPS,
     maxHaveKeys: env.KEYSYNC_MAX_HAVE_KEYS,
+    maxJsonDepth: env.KEYSYNC_MAX_JSON_DEPTH,
     subscriberQueue: env.KEYSYNC_SUBSCRIBER_QUEUE,
     tombstoneRetentionMs: env.KEYSYNC_TOMBSTONE_RETENTION,
     rateLimit: env.KEYSYNC_RATE_LIMIT,

@@ -106,7 +106,7 @@ export function isUnstorableText(err: unknown): boolean {
 export function toProblem(err: unknown): ProblemError {
   if (err instanceof ProblemError) return err;
   if (err instanceof HTTPException) {
-    if (err.status === 400) return new ProblemError(400, 'bad-request', 'Malformed Body', 'The request body could not be parsed');
+    if (err.status === 400) return new ProblemError(400, 'bad-request', 'Malformed JSON', 'The body is not valid JSON');
     if (err.status === 415) return new ProblemError(415, 'unsupported-media-type', 'Unsupported Media Type', 'Send the body as application/json');
     if (err.status === 413) return new ProblemError(413, 'payload-too-large', 'Payload Too Large', err.message || undefined);
     return new ProblemError(err.status, err.status === 404 ? 'not-found' : 'validation', err.message || 'Bad Request');

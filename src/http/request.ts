@@ -29,10 +29,15 @@ export const isJsonType = (contentType: string | undefined) =>
   !!contentType && /^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(contentType.trim());
 
 /** 415 unless the request declares a JSON body. */
-export const requireJson: MiddlewareHandler = async (c, next) => {
+export function assertJsonType(c: Context): void {
   if (!isJsonType(c.req.header('content-type'))) {
     throw new ProblemError(415, 'unsupported-media-type', 'Unsupported Media Type', 'Send the body as application/json');
   }
+}
+
+/** 415 unless the request declares a JSON body. */
+export const requireJson: MiddlewareHandler = async (c, next) => {
+  assertJsonType(c);
   return next();
 };
 
@@ -58,15 +63,6 @@ export function limitBody(maxBytes: number, what: string): MiddlewareHandler {
     if (Number(length) > maxBytes) throw tooLarge();
     return next();
   };
-}
-
-/** Minified JSON text of a request body, or 400 when it is not JSON. */
-export function parseJsonText(text: string): string {
-  try {
-    return JSON.stringify(JSON.parse(text));
-  } catch (err) {
-    throw new ProblemError(400, 'bad-request', 'Malformed JSON', `The body is not valid JSON: ${(err as Error).message}`);
-  }
 }
 
 /** `"42"` or `W/"42"` → 42; anything else is a 400. */

@@ -1,7 +1,8 @@
 import type { App, AppDeps } from '../deps.js';
 import { ProblemError, notFound, validationProblem } from '../errors.js';
 import { authorize } from '../http/auth.js';
-import { isJsonType, keyFromPath, limitBody, parseJsonText, parseRevTag, requireJson } from '../http/request.js';
+import { jsonBody, jsonValueBody, rawValue } from '../http/json-body.js';
+import { isJsonType, keyFromPath, limitBody, parseRevTag, requireJson } from '../http/request.js';
 import { keyProblem } from '../store/keys.js';
 import { getEntry, listKeys } from '../store/reads.js';
 import { getStore } from '../store/stores.js';
@@ -22,15 +23,21 @@ export function registerKeyHandlers(app: App, deps: AppDeps): void {
   app.on('GET', '/v1/stores/:storeId/keys/*', authorize(auth, 'read'));
   app.on('GET', '/v1/stores/:storeId/keys', authorize(auth, 'read'));
   app.on('POST', '/v1/stores/:storeId/writes', authorize(auth, 'write'));
-  app.put('/v1/stores/:storeId/keys/*', limitBody(limits.maxValueBytes, 'The value'));
-  app.post('/v1/stores/:storeId/writes', requireJson, limitBody(limits.maxBodyBytes, 'The request body'));
+  app.put('/v1/stores/:storeId/keys/*', limitBody(limits.maxValueBytes, 'The value'), jsonValueBody({ maxDepth: limits.maxJsonDepth }));
+  // Each op's `value` is kept as the text the client wrote (json-body.ts).
+  app.post(
+    '/v1/stores/:storeId/writes',
+    requireJson,
+    limitBody(limits.maxBodyBytes, 'The request body'),
+    jsonBody({ maxDepth: limits.maxJsonDepth, envelope: 3, capture: ['ops', '*', 'value'] }),
+  );
 
   app.openapi(putKeyRoute, async (c) => {
     const { storeId } = c.req.valid('param');
     const key = keyFromPath(c);
     const contentType = c.req.header('content-type');
     let op: WriteOp;
-    if (isJsonType(contentType)) op = { op: 'put', key, json: parseJsonText(await c.req.text()) };
+    if (isJsonType(contentType)) op = { op: 'put', key, json: rawValue(c) };
     else op = { op: 'put', key, bytes: new Uint8Array(await c.req.arrayBuffer()), contentType: contentType?.trim() || 'application/octet-stream' };
     const condition: WriteCondition = {};
     const ifMatch = c.req.header('if-match');
@@ -91,7 +98,8 @@ export function registerKeyHandlers(app: App, deps: AppDeps): void {
         return { op: 'put', key: op.key, bytes: new Uint8Array(bytes), contentType: op.contentType };
       }
       if (op.value === undefined) throw validationProblem([{ path: `ops.${i}.value`, message: 'a put needs `value` or `base64`' }]);
-      const json = JSON.stringify(op.value);
+      // The validator saw a placeholder: the value's index among the body's values.
+      const json = rawValue(c, op.value as number);
       checkValueSize(Buffer.byteLength(json), limits.maxValueBytes, i);
       return { op: 'put', key: op.key, json };
     });

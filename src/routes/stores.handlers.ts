@@ -3,6 +3,7 @@ import { validate as isUuid } from 'uuid';
 import type { App, AppDeps } from '../deps.js';
 import { validationProblem } from '../errors.js';
 import { authorize } from '../http/auth.js';
+import { jsonBody } from '../http/json-body.js';
 import { limitBody } from '../http/request.js';
 import { deleteStore, getStore, listStores, registerStore, updateOptions } from '../store/stores.js';
 import { deleteStoreRoute, getStoreRoute, listStoresRoute, patchStoreRoute, registerStoreRoute } from './stores.routes.js';
@@ -13,8 +14,9 @@ export function registerStoreHandlers(app: App, deps: AppDeps): void {
   app.on(['GET', 'POST'], '/v1/stores', authorize(auth, 'admin'));
   app.on(['PATCH', 'DELETE'], '/v1/stores/:storeId', authorize(auth, 'admin'));
   app.on('GET', '/v1/stores/:storeId', authorize(auth, 'read'));
-  app.post('/v1/stores', limitBody(deps.limits.maxBodyBytes, 'The request body'));
-  app.patch('/v1/stores/:storeId', limitBody(deps.limits.maxBodyBytes, 'The request body'));
+  const body = jsonBody({ maxDepth: deps.limits.maxJsonDepth, envelope: 1 });
+  app.post('/v1/stores', limitBody(deps.limits.maxBodyBytes, 'The request body'), body);
+  app.patch('/v1/stores/:storeId', limitBody(deps.limits.maxBodyBytes, 'The request body'), body);
 
   app.openapi(registerStoreRoute, async (c) => {
     const { config, options } = c.req.valid('json');

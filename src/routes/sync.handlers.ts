@@ -1,6 +1,7 @@
 import type { App, AppDeps } from '../deps.js';
 import { ProblemError } from '../errors.js';
 import { authorize } from '../http/auth.js';
+import { jsonBody } from '../http/json-body.js';
 import { limitBody, requireJson } from '../http/request.js';
 import { clientKey } from '../http/guard.js';
 import { handshake } from '../sync/handshake.js';
@@ -18,8 +19,9 @@ export function registerSyncHandlers(app: App, deps: AppDeps): void {
   app.use('/v1/stores/:storeId/sync', authorize(auth, 'read'));
   app.use('/v1/stores/:storeId/sync/*', authorize(auth, 'read'));
   // A `have` map of maxHaveKeys entries of ~100 bytes each fits.
-  app.post('/v1/stores/:storeId/sync', requireJson, limitBody(Math.max(limits.maxBodyBytes, limits.maxHaveKeys * 128), 'The handshake'));
-  app.post('/v1/stores/:storeId/sync/:sessionId/ack', requireJson, limitBody(4096, 'The ack'));
+  const body = jsonBody({ maxDepth: limits.maxJsonDepth, envelope: 1 });
+  app.post('/v1/stores/:storeId/sync', requireJson, limitBody(Math.max(limits.maxBodyBytes, limits.maxHaveKeys * 128), 'The handshake'), body);
+  app.post('/v1/stores/:storeId/sync/:sessionId/ack', requireJson, limitBody(4096, 'The ack'), body);
 
   app.openapi(handshakeRoute, async (c) => {
     const { storeId } = c.req.valid('param');

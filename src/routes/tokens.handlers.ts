@@ -1,6 +1,7 @@
 import type { App, AppDeps } from '../deps.js';
 import { notFound } from '../errors.js';
 import { authorize } from '../http/auth.js';
+import { jsonBody } from '../http/json-body.js';
 import { requireJson, limitBody } from '../http/request.js';
 import { getStore } from '../store/stores.js';
 import { createToken, listTokens, revokeToken } from '../store/tokens.js';
@@ -11,7 +12,7 @@ export function registerTokenHandlers(app: App, deps: AppDeps): void {
   const admin = authorize({ db, adminToken: deps.adminToken, guard: deps.guard }, 'admin');
   app.on(['GET', 'POST'], '/v1/stores/:storeId/tokens', admin);
   app.on('DELETE', '/v1/stores/:storeId/tokens/:tokenId', admin);
-  app.post('/v1/stores/:storeId/tokens', requireJson, limitBody(4096, 'The request body'));
+  app.post('/v1/stores/:storeId/tokens', requireJson, limitBody(4096, 'The request body'), jsonBody({ maxDepth: deps.limits.maxJsonDepth, envelope: 1 }));
 
   app.openapi(createTokenRoute, async (c) => {
     const { storeId } = c.req.valid('param');

@@ -66,8 +66,10 @@ export const PROBLEM_TYPE_BASE = 'https://keysync.dev/problems/';
 export const PROBLEMS = {
   /** 400: body or parameters failed validation; `errors` lists them. */
   validation: 'validation',
-  /** 400: body is not parseable (malformed JSON, ...). */
+  /** 400: body is not parseable (malformed JSON, not UTF-8, ...). */
   badRequest: 'bad-request',
+  /** 400: a JSON body nests deeper than the server's limit (KEYSYNC_MAX_JSON_DEPTH, named in `detail`). */
+  jsonTooDeep: 'json-too-deep',
   unauthorized: 'unauthorized',
   forbidden: 'forbidden',
   notFound: 'not-found',

@@ -1,0 +1,116 @@
+/**
+ * Every JSON request body goes through here, so the same mistake gets the
+ * same answer on every route, and nesting is bounded before any recursive
+ * code (JSON.parse, zod, canonicalize, walks) sees the body:
+ * - not UTF-8, empty, truncated, trailing text, not JSON: 400 `bad-request`
+ *   "Malformed JSON", with what is wrong and where;
+ * - nested deeper than KEYSYNC_MAX_JSON_DEPTH: 400 `json-too-deep`;
+ * - a value naming an object member twice: 400 `validation` (readers in
+ *   other languages would disagree on which one counts);
+ * - a content type that is not JSON: 415.
+ *
+ * The body is checked by one linear scan (json-text.ts) that also finds the
+ * raw text of values, which is what is stored: nothing here turns a value
+ * into JavaScript numbers and back.
+ */
+import type { Context, MiddlewareHandler } from 'hono';
+import { JsonTextError, scanJson, spanText, withPlaceholders, type JsonSpan } from '../../clients/typescript/src/json-text.js';
+import { ProblemError, validationProblem } from '../errors.js';
+import { assertJsonType, isJsonType } from './request.js';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A scanned body: its text, and the raw text of each value at the route's capture path. */
+interface ScannedBody {
+  text: string;
+  spans: JsonSpan[];
+}
+
+const scanned = new WeakMap<Request, ScannedBody>();
+
+export interface JsonBodyOptions {
+  /** KEYSYNC_MAX_JSON_DEPTH: how deep a value, config or options object may nest */
+  maxDepth: number;
+  /**
+   * Levels the body adds around what it carries (`{"config":…}` 1,
+   * `{"ops":[{"value":…}]}` 3): the body may nest that much deeper, so a
+   * value within the limit is accepted on every route.
+   */
+  envelope: number;
+  /** values kept as text: their path in the body (see scanJson) */
+  capture?: readonly string[];
+}
+
+/**
+ * Reads and checks a JSON body for the route's validator (which then finds
+ * it in hono's body cache). Values at `capture` reach the validator as
+ * placeholders (their index); the handler takes their text with `rawValue`.
+ */
+export function jsonBody(opts: JsonBodyOptions): MiddlewareHandler {
+  return async (c, next) => {
+    assertJsonType(c);
+    const body = await scanBody(c, { maxDepth: opts.maxDepth + opts.envelope, limit: opts.maxDepth, capture: opts.capture ?? [] });
+    const shape = opts.capture ? withPlaceholders(body.text, body.spans) : body.text;
+    // The validator's `c.req.json()` parses the cached text: the checked body, values as placeholders.
+    (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(shape);
+    scanned.set(c.req.raw, body);
+    return next();
+  };
+}
+
+/**
+ * For a route whose body is a value of any content type (key PUT): a JSON
+ * body is checked here, and `rawValue(c)` is its text without whitespace.
+ */
+export function jsonValueBody(opts: Pick<JsonBodyOptions, 'maxDepth'>): MiddlewareHandler {
+  return async (c, next) => {
+    if (isJsonType(c.req.header('content-type'))) {
+      scanned.set(c.req.raw, await scanBody(c, { maxDepth: opts.maxDepth, limit: opts.maxDepth, capture: [] }));
+    }
+    return next();
+  };
+}
+
+/**
+ * The text of a value of the body as written, less insignificant whitespace:
+ * the whole body on a value route, else the value whose placeholder is `index`.
+ */
+export function rawValue(c: Context, index = 0): string {
+  const body = scanned.get(c.req.raw);
+  const span = body?.spans[index];
+  if (!body || !span) throw new Error('rawValue: no scanned JSON value (is jsonBody/jsonValueBody on this route?)');
+  return spanText(body.text, span);
+}
+
+async function scanBody(c: Context, o: { maxDepth: number; limit: number; capture: readonly string[] }): Promise<ScannedBody> {
+  const bytes = new Uint8Array(await c.req.arrayBuffer());
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw malformed('the body is not valid UTF-8 (JSON text must be UTF-8)');
+  }
+  try {
+    return { text, spans: scanJson(text, { maxDepth: o.maxDepth, capture: o.capture, uniqueKeys: true }) };
+  } catch (err) {
+    if (!(err instanceof JsonTextError)) throw err;
+    if (err.problem === 'depth') {
+      throw new ProblemError(
+        400,
+        'json-too-deep',
+        'JSON Too Deep',
+        `JSON values, configs and options may nest at most ${o.limit} arrays and objects (KEYSYNC_MAX_JSON_DEPTH); ` +
+          `this body goes deeper at line ${err.line}, column ${err.column}`,
+      );
+    }
+    if (err.problem === 'duplicate-key') {
+      throw validationProblem(
+        [{ path: '(body)', message: `${err.message}: a JSON value must name each member of an object once` }],
+        'The body names an object member twice',
+      );
+    }
+    throw malformed(err.message);
+  }
+}
+
+const malformed = (why: string) => new ProblemError(400, 'bad-request', 'Malformed JSON', `The body is not valid JSON: ${why}`);
