@@ -16,7 +16,7 @@ import { createRawClient, mediaType, settle, type FetchLike, type HttpResult, ty
 import { HEADERS, MEDIA_TYPES } from './protocol.js';
 import type { components, paths } from './schema.js';
 import type { AckResponse, BatchResponse, HandshakeRequest, HandshakeResponse } from './types.js';
-import { parseAck, parseBatch, parseHandshake } from './wire.js';
+import { parseAck, parseBatch, parseBatchText, parseHandshake, type ValueParser } from './wire.js';
 
 type S = components['schemas'];
 type Query<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends { parameters: { query?: infer Q } }
@@ -32,6 +32,13 @@ export interface ApiClientOptions {
   baseUrl: string;
   token?: string | undefined;
   fetch?: FetchLike | undefined;
+  /**
+   * Turns each JSON value received (`getKey`, batches; the sync client also
+   * uses it for live events) from its text, exactly as the server stores it,
+   * into what you hold. Default: JSON.parse, which rounds integers past 2^53
+   * and long decimals. See docs/client.md, "Exact values".
+   */
+  parseValue?: ValueParser | undefined;
 }
 
 /** Per-call options. */
@@ -71,6 +78,8 @@ export type Readiness = Json200<'/readyz', 'get'>;
 export interface ApiClient {
   /** The openapi-fetch client on the generated paths (auth and fetch already set). */
   readonly raw: RawClient;
+  /** The `parseValue` option, if one was given. */
+  readonly parseValue: ValueParser | undefined;
 
   /** `GET /healthz` */
   health(o?: CallOptions): Promise<HttpResult<Health>>;
@@ -136,9 +145,12 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   const store = (storeId: string) => ({ params: { path: { storeId } } });
   const session = (storeId: string, sessionId: string) => ({ params: { path: { storeId, sessionId } } });
   const keyPath = (storeId: string, key: string) => ({ storeId, key });
+  const { parseValue } = options;
+  const batchPath = (storeId: string, sessionId: string, cursor: number) => ({ params: { path: { storeId, sessionId, cursor } } });
 
   return {
     raw,
+    parseValue,
     health: (o) => settle('health', raw.GET('/healthz', { signal: o?.signal })),
     ready: (o) => settle('ready', raw.GET('/readyz', { signal: o?.signal })),
     metrics: (o) =>
@@ -176,7 +188,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       if (res.response.status === 304) {
         return { data: { kind: 'not-modified', key, etag: etag || String(header['if-none-match']) }, response: res.response };
       }
-      return settle('get key', Promise.resolve(res), (buf) => decodeValue(key, res.response, etag, buf));
+      return settle('get key', Promise.resolve(res), (buf) => decodeValue(key, res.response, etag, buf, parseValue));
     },
     putKey(storeId, key, value, o) {
       if (value === undefined) throw new TypeError('putKey: undefined is not a JSON value');
@@ -217,14 +229,18 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     handshake: (storeId, body, o) =>
       settle('handshake', raw.POST('/v1/stores/{storeId}/sync', { ...store(storeId), body, signal: o?.signal }), parseHandshake),
     batch: (storeId, sessionId, cursor, o) =>
-      settle(
-        `batch ${cursor}`,
-        raw.GET('/v1/stores/{storeId}/sync/{sessionId}/batches/{cursor}', {
-          params: { path: { storeId, sessionId, cursor } },
-          signal: o?.signal,
-        }),
-        parseBatch,
-      ),
+      parseValue
+        ? // As text, so that each value reaches parseValue as written.
+          settle(
+            `batch ${cursor}`,
+            raw.GET('/v1/stores/{storeId}/sync/{sessionId}/batches/{cursor}', { ...batchPath(storeId, sessionId, cursor), parseAs: 'text', signal: o?.signal }),
+            (text) => parseBatchText(text ?? '', parseValue),
+          )
+        : settle(
+            `batch ${cursor}`,
+            raw.GET('/v1/stores/{storeId}/sync/{sessionId}/batches/{cursor}', { ...batchPath(storeId, sessionId, cursor), signal: o?.signal }),
+            parseBatch,
+          ),
     ack: (storeId, sessionId, cursor, o) =>
       settle(
         `ack ${cursor}`,
@@ -268,7 +284,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
 }
 
 /** The value of a `GET .../keys/{key}` answer: JSON for application/json, bytes for any other type. */
-function decodeValue(key: string, response: Response, etag: string, buf: ArrayBuffer | undefined): KeyValue {
+function decodeValue(key: string, response: Response, etag: string, buf: ArrayBuffer | undefined, parseValue: ValueParser = JSON.parse): KeyValue {
   const rev = Number(response.headers.get(HEADERS.rev));
   const ts = response.headers.get(HEADERS.ts) ?? '';
   if (!Number.isSafeInteger(rev) || ts === '') throw new ProtocolError(`get key "${key}": missing ${HEADERS.rev} / ${HEADERS.ts}`);
@@ -277,7 +293,7 @@ function decodeValue(key: string, response: Response, etag: string, buf: ArrayBu
   if (mediaType(contentType) === MEDIA_TYPES.json) {
     let value: unknown;
     try {
-      value = JSON.parse(new TextDecoder().decode(bytes));
+      value = parseValue(new TextDecoder().decode(bytes));
     } catch {
       throw new ProtocolError(`get key "${key}": application/json body is not JSON`);
     }

@@ -19,6 +19,7 @@ export {
 export type { Change } from './records.js';
 /** The generated OpenAPI types (openapi/openapi.json via openapi-typescript). */
 export type { components, operations, paths } from './schema.js';
+export { JsonTextError, scanJson, spanText, withPlaceholders, type JsonSpan, type ScanOptions } from './json-text.js';
 export { readSse, SseDecoder, type SseItem } from './sse.js';
 export { canonicalConfig, storeId, type StoreConfig } from './store-id.js';
 export { MemoryStore } from './stores/memory.js';
@@ -29,3 +30,4 @@ export type {
   AckResponse, BatchResponse, BytesEntry, EntryMeta, HandshakeRequest, HandshakeResponse, JsonEntry,
   LiveEvent, Problem, ReadyEventData, TombstoneEntry, WireEntry,
 } from './types.js';
+export type { ValueParser } from './wire.js';

@@ -105,7 +105,7 @@ async function handle(ctx: SyncContext, pos: FeedPosition, hooks: FeedHooks, ite
     case 'event':
       break;
   }
-  const event = parseLiveEvent(item.event, item.data, item.lastEventId || undefined);
+  const event = parseLiveEvent(item.event, item.data, item.lastEventId || undefined, ctx.api.parseValue);
   switch (event?.type) {
     case undefined:
       return undefined;

@@ -31,6 +31,7 @@ import { FeedInterrupted, runLiveFeed, type FeedEnd, type FeedPosition } from '.
 import type { LocalStore } from './local-store.js';
 import type { Change } from './records.js';
 import type { SyncContext } from './sync-context.js';
+import type { ValueParser } from './wire.js';
 
 /** Keys per batch the client asks for unless told otherwise (see `batchSize`). */
 const DEFAULT_BATCH_SIZE = 1000;
@@ -60,6 +61,12 @@ export interface SubscribeOptions {
    * trips: an initial sync is several times faster than at 100.
    */
   batchSize?: number | undefined;
+  /**
+   * Turns each JSON value received (batches and live events) from its text,
+   * exactly as the server stores it, into what the local store holds.
+   * Default: JSON.parse. See docs/client.md, "Exact values".
+   */
+  parseValue?: ValueParser | undefined;
   /** The first initial sync completed: the store mirrors the server at headRev. */
   onComplete?: (() => void) | undefined;
   /** The client stopped on an error, or a callback threw (CallbackError; the client goes on). */

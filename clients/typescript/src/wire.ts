@@ -4,6 +4,7 @@
  * before it is applied, not corrupt the replica.
  */
 import { ProtocolError } from './errors.js';
+import { JsonTextError, scanJson, spanText, withPlaceholders, type JsonSpan } from './json-text.js';
 import { EVENTS } from './protocol.js';
 import type { AckResponse, BatchResponse, HandshakeResponse, LiveEvent, WireEntry } from './types.js';
 
@@ -59,6 +60,41 @@ export function parseBatch(v: unknown): BatchResponse {
   return { cursor: v['cursor'], entries: v['entries'].map(parseWireEntry), next: v['next'] };
 }
 
+/**
+ * Turns the text of a JSON value as the server stores it (exactly as it was
+ * written, less whitespace) into what the application holds. The default is
+ * JSON.parse; a lossless parser keeps int64 values and long decimals exact.
+ */
+export type ValueParser = (text: string) => unknown;
+
+/**
+ * A batch from its response text, each JSON value handed to `parseValue` as
+ * its own text. One linear scan finds the values; the rest of the batch is
+ * parsed with the values left out.
+ */
+export function parseBatchText(text: string, parseValue: ValueParser): BatchResponse {
+  const spans = valueSpans(text, ['entries', '*', 'value'], 'batch response');
+  const batch = parseBatch(JSON.parse(withPlaceholders(text, spans)));
+  for (const entry of batch.entries) if ('value' in entry) entry.value = parseValue(valueText(text, spans, entry.value));
+  return batch;
+}
+
+function valueSpans(text: string, path: string[], what: string): JsonSpan[] {
+  try {
+    return scanJson(text, { capture: path });
+  } catch (err) {
+    if (err instanceof JsonTextError) throw new ProtocolError(`${what} is not JSON: ${err.message}`);
+    throw err;
+  }
+}
+
+/** The text of the value whose placeholder (its index among the spans) is `placeholder`. */
+function valueText(text: string, spans: JsonSpan[], placeholder: unknown): string {
+  const span = typeof placeholder === 'number' ? spans[placeholder] : undefined;
+  if (!span) throw new ProtocolError('malformed entry: a value out of place');
+  return spanText(text, span);
+}
+
 export function parseAck(v: unknown): AckResponse {
   if (!isObj(v) || typeof v['done'] !== 'boolean') fail('ack response', v);
   return v as unknown as AckResponse;
@@ -68,11 +104,11 @@ export function parseAck(v: unknown): AckResponse {
  * A live-feed event from its SSE name, data and id; undefined for event names
  * we do not know, which are ignored so the server can add some later.
  */
-export function parseLiveEvent(event: string, data: string, id: string | undefined): LiveEvent | undefined {
+export function parseLiveEvent(event: string, data: string, id: string | undefined, parseValue?: ValueParser): LiveEvent | undefined {
   switch (event) {
     case EVENTS.put:
     case EVENTS.delete: {
-      const entry = parseWireEntry(parseJson(event, data));
+      const entry = parseValue ? parseEntryText(event, data, parseValue) : parseWireEntry(parseJson(event, data));
       if ('deleted' in entry) {
         if (event === EVENTS.delete) return { type: 'delete', id, entry };
       } else if (event === EVENTS.put) {
@@ -95,6 +131,14 @@ export function parseLiveEvent(event: string, data: string, id: string | undefin
     default:
       return undefined;
   }
+}
+
+/** An event's entry with its JSON value handed to `parseValue` as text. */
+function parseEntryText(event: string, data: string, parseValue: ValueParser): WireEntry {
+  const spans = valueSpans(data, ['value'], `event "${event}" data`);
+  const entry = parseWireEntry(parseJson(event, withPlaceholders(data, spans)));
+  if ('value' in entry) entry.value = parseValue(valueText(data, spans, entry.value));
+  return entry;
 }
 
 function parseJson(event: string, data: string): unknown {
