@@ -76,6 +76,16 @@ describe('parseValue', () => {
     expect(batch.data!.entries).toEqual([expect.objectContaining({ key: 'order', value: `raw:${minified(TEXTS.order!)}` })]);
   });
 
+  it('putJsonText stores a value given as text exactly (a lossless round trip)', async () => {
+    const storeId = await newStore(env.server);
+    const api = createApiClient({ baseUrl: env.server.url, parseValue: (text) => losslessParse(text) });
+    const user = losslessParse(`{"id": ${BIG}, "score": 1.10}`);
+    expect((await api.putJsonText(storeId, 'users/1', losslessStringify(user)!)).data).toMatchObject({ key: 'users/1', rev: 1 });
+    expect(await (await env.server.fetch(keyPath(storeId, 'users/1'))).text()).toBe(`{"id":${BIG},"score":1.10}`);
+    const got = await api.getKey(storeId, 'users/1');
+    expect(losslessStringify((got.data as { value: unknown }).value)).toBe(`{"id":${BIG},"score":1.10}`);
+  });
+
   it('defaults to JSON.parse', async () => {
     const storeId = await newStore(env.server);
     await putText(storeId, 'order', TEXTS.order!);

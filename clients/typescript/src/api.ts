@@ -106,6 +106,11 @@ export interface ApiClient {
   getKey(storeId: string, key: string, o?: GetKeyOptions): Promise<HttpResult<KeyValue>>;
   /** `PUT .../keys/{key}` with a JSON value (`undefined` is not JSON and throws a TypeError). */
   putKey(storeId: string, key: string, value: unknown, o?: WriteOptions): Promise<HttpResult<S['WriteResult']>>;
+  /**
+   * `PUT .../keys/{key}` with a JSON value given as text, stored exactly as
+   * written (e.g. the output of a lossless JSON library's stringify).
+   */
+  putJsonText(storeId: string, key: string, text: string, o?: WriteOptions): Promise<HttpResult<S['WriteResult']>>;
   /** `PUT .../keys/{key}` with bytes; the content type is stored with them. */
   putBytes(
     storeId: string, key: string, bytes: Uint8Array, contentType: string, o?: WriteOptions,
@@ -201,6 +206,17 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
         }),
       );
     },
+    putJsonText: (storeId, key, text, o) =>
+      settle(
+        'put key',
+        raw.PUT('/v1/stores/{storeId}/keys/{key}', {
+          params: { path: keyPath(storeId, key), header: preconditions(o) },
+          body: text,
+          bodySerializer: (b: unknown) => b,
+          headers: { [HEADERS.contentType]: MEDIA_TYPES.json },
+          signal: o?.signal,
+        }),
+      ),
     putBytes: (storeId, key, bytes, contentType, o) =>
       settle(
         'put bytes',
