@@ -6,7 +6,8 @@
  *   "Malformed JSON", with what is wrong and where;
  * - nested deeper than KEYSYNC_MAX_JSON_DEPTH: 400 `json-too-deep`;
  * - a value naming an object member twice: 400 `validation` (readers in
- *   other languages would disagree on which one counts);
+ *   other languages would disagree on which one counts; request envelopes
+ *   are read as JSON.parse reads them, the last one counts);
  * - a content type that is not JSON: 415.
  *
  * The body is checked by one linear scan (json-text.ts) that also finds the
@@ -49,8 +50,10 @@ export interface JsonBodyOptions {
 export function jsonBody(opts: JsonBodyOptions): MiddlewareHandler {
   return async (c, next) => {
     assertJsonType(c);
-    const body = await scanBody(c, { maxDepth: opts.maxDepth + opts.envelope, limit: opts.maxDepth, capture: opts.capture ?? [] });
-    const shape = opts.capture ? withPlaceholders(body.text, body.spans) : body.text;
+    // Member names are checked for duplicates inside values only (not in a have map of a million keys).
+    const values = opts.capture !== undefined;
+    const body = await scanBody(c, { maxDepth: opts.maxDepth + opts.envelope, limit: opts.maxDepth, capture: opts.capture ?? [], uniqueKeys: values });
+    const shape = values ? withPlaceholders(body.text, body.spans) : body.text;
     // The validator's `c.req.json()` parses the cached text: the checked body, values as placeholders.
     (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(shape);
     scanned.set(c.req.raw, body);
@@ -65,7 +68,7 @@ export function jsonBody(opts: JsonBodyOptions): MiddlewareHandler {
 export function jsonValueBody(opts: Pick<JsonBodyOptions, 'maxDepth'>): MiddlewareHandler {
   return async (c, next) => {
     if (isJsonType(c.req.header('content-type'))) {
-      scanned.set(c.req.raw, await scanBody(c, { maxDepth: opts.maxDepth, limit: opts.maxDepth, capture: [] }));
+      scanned.set(c.req.raw, await scanBody(c, { maxDepth: opts.maxDepth, limit: opts.maxDepth, capture: [], uniqueKeys: true }));
     }
     return next();
   };
@@ -82,7 +85,7 @@ export function rawValue(c: Context, index = 0): string {
   return spanText(body.text, span);
 }
 
-async function scanBody(c: Context, o: { maxDepth: number; limit: number; capture: readonly string[] }): Promise<ScannedBody> {
+async function scanBody(c: Context, o: { maxDepth: number; limit: number; capture: readonly string[]; uniqueKeys: boolean }): Promise<ScannedBody> {
   const bytes = new Uint8Array(await c.req.arrayBuffer());
   let text: string;
   try {
@@ -91,7 +94,7 @@ async function scanBody(c: Context, o: { maxDepth: number; limit: number; captur
     throw malformed('the body is not valid UTF-8 (JSON text must be UTF-8)');
   }
   try {
-    return { text, spans: scanJson(text, { maxDepth: o.maxDepth, capture: o.capture, uniqueKeys: true }) };
+    return { text, spans: scanJson(text, { maxDepth: o.maxDepth, capture: o.capture, uniqueKeys: o.uniqueKeys }) };
   } catch (err) {
     if (!(err instanceof JsonTextError)) throw err;
     if (err.problem === 'depth') {
