@@ -32,8 +32,16 @@ export const StoreIdParam = z.uuid().openapi({
 
 export const KeyParam = z.string().openapi({
   param: { name: 'key', in: 'path' },
-  description: 'The key, percent-encoded as one path segment (`a/b` is `a%2Fb`).',
+  description:
+    'The key, percent-encoded as one path segment (`users/42` is `users%2F42`). The keys `.` and `..` cannot be sent ' +
+    'in a path by clients that normalise URLs: use the `/key?key=` form for them.',
   example: 'users%2F42',
+});
+
+export const KeyQueryParam = z.string().openapi({
+  param: { name: 'key', in: 'query' },
+  description: 'The key, percent-encoded as a query value (`+` is a space). Reaches every key, `.` and `..` included.',
+  example: 'users/42',
 });
 
 export const RevSchema = z.number().int().min(0).openapi({ description: 'Store revision (safe integer).', example: 42 });

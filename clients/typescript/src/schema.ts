@@ -171,6 +171,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/stores/{storeId}/key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a key (key in the query)
+         * @description The value with its content type, `ETag: "<rev>"`, `X-Keysync-Rev` and `X-Keysync-Ts`. 404 when absent or deleted. Read scope. The same operation as on `/keys/{key}`, with the key in the `key` query parameter: this form reaches every key, including `.` and `..`, which URL-normalising clients rewrite when they are a path segment.
+         */
+        get: operations["getKeyByQuery"];
+        /**
+         * Write a key (key in the query)
+         * @description The body is the value: `application/json` stores JSON, any other content type stores the bytes with that type. `If-Match: "<rev>"` writes only if the key is at that rev; `If-None-Match: *` only if it does not exist. Write scope. The same operation as on `/keys/{key}`, with the key in the `key` query parameter: this form reaches every key, including `.` and `..`, which URL-normalising clients rewrite when they are a path segment.
+         */
+        put: operations["putKeyByQuery"];
+        post?: never;
+        /**
+         * Delete a key (key in the query)
+         * @description Writes a tombstone, synced like a write. 404 when the key is absent or already deleted. Write scope. The same operation as on `/keys/{key}`, with the key in the `key` query parameter: this form reaches every key, including `.` and `..`, which URL-normalising clients rewrite when they are a path segment.
+         */
+        delete: operations["deleteKeyByQuery"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/stores/{storeId}/keys/{key}": {
         parameters: {
             query?: never;
@@ -180,7 +208,7 @@ export interface paths {
         };
         /**
          * Read a key
-         * @description The value with its content type, `ETag: "<rev>"`, `X-Keysync-Rev` and `X-Keysync-Ts`. 404 when absent or deleted.
+         * @description The value with its content type, `ETag: "<rev>"`, `X-Keysync-Rev` and `X-Keysync-Ts`. 404 when absent or deleted. Read scope.
          */
         get: operations["getKey"];
         /**
@@ -191,7 +219,7 @@ export interface paths {
         post?: never;
         /**
          * Delete a key
-         * @description Writes a tombstone, synced like a write. Write scope.
+         * @description Writes a tombstone, synced like a write. 404 when the key is absent or already deleted. Write scope.
          */
         delete: operations["deleteKey"];
         options?: never;
@@ -1606,6 +1634,303 @@ export interface operations {
             };
         };
     };
+    getKeyByQuery: {
+        parameters: {
+            query: {
+                /** @description The key, percent-encoded as a query value (`+` is a space). Reaches every key, `.` and `..` included. */
+                key: string;
+            };
+            header?: {
+                /** @description An ETag from an earlier read; 304 when unchanged. */
+                "if-none-match"?: string;
+            };
+            path: {
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                storeId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The value: JSON as written, or the bytes with the content type they were written with */
+            200: {
+                headers: {
+                    /** @description The rev, quoted. */
+                    ETag: string;
+                    /** @description The rev of the value. */
+                    "X-Keysync-Rev": string;
+                    /** @description The ts of the value. */
+                    "X-Keysync-Ts": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is not valid (bad key, malformed JSON, bad header) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No or unknown token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the scope or belongs to another store */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such store (or key) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate or quota exceeded (too-many-requests, too-many-sessions, too-many-subscribers): retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is not reachable or the server is at capacity (unavailable): retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putKeyByQuery: {
+        parameters: {
+            query: {
+                /** @description The key, percent-encoded as a query value (`+` is a space). Reaches every key, `.` and `..` included. */
+                key: string;
+            };
+            header?: {
+                /** @description Write only if the key is at this rev, e.g. `"42"`. */
+                "if-match"?: string;
+                /** @description `*`: write only if the key does not exist. */
+                "if-none-match"?: string;
+            };
+            path: {
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                storeId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": unknown;
+                "*/*": string;
+            };
+        };
+        responses: {
+            /** @description Written */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WriteResult"];
+                };
+            };
+            /** @description The request is not valid (bad key, malformed JSON, bad header) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No or unknown token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the scope or belongs to another store */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such store (or key) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match or If-None-Match did not hold (precondition-failed) */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The value is larger than KEYSYNC_MAX_VALUE_BYTES (payload-too-large) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate or quota exceeded (too-many-requests, too-many-sessions, too-many-subscribers): retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is not reachable or the server is at capacity (unavailable): retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteKeyByQuery: {
+        parameters: {
+            query: {
+                /** @description The key, percent-encoded as a query value (`+` is a space). Reaches every key, `.` and `..` included. */
+                key: string;
+            };
+            header?: {
+                /** @description Delete only if the key is at this rev, e.g. `"42"`. */
+                "if-match"?: string;
+            };
+            path: {
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                storeId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted: the tombstone's rev and ts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WriteResult"];
+                };
+            };
+            /** @description The request is not valid (bad key, malformed JSON, bad header) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No or unknown token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the scope or belongs to another store */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such store (or key) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match did not hold (precondition-failed) */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate or quota exceeded (too-many-requests, too-many-sessions, too-many-subscribers): retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is not reachable or the server is at capacity (unavailable): retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getKey: {
         parameters: {
             query?: never;
@@ -1616,18 +1941,21 @@ export interface operations {
             path: {
                 /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
                 storeId: string;
-                /** @description The key, percent-encoded as one path segment (`a/b` is `a%2Fb`). */
+                /** @description The key, percent-encoded as one path segment (`users/42` is `users%2F42`). The keys `.` and `..` cannot be sent in a path by clients that normalise URLs: use the `/key?key=` form for them. */
                 key: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The value */
+            /** @description The value: JSON as written, or the bytes with the content type they were written with */
             200: {
                 headers: {
+                    /** @description The rev, quoted. */
                     ETag: string;
+                    /** @description The rev of the value. */
                     "X-Keysync-Rev": string;
+                    /** @description The ts of the value. */
                     "X-Keysync-Ts": string;
                     [name: string]: unknown;
                 };
@@ -1711,7 +2039,7 @@ export interface operations {
             path: {
                 /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
                 storeId: string;
-                /** @description The key, percent-encoded as one path segment (`a/b` is `a%2Fb`). */
+                /** @description The key, percent-encoded as one path segment (`users/42` is `users%2F42`). The keys `.` and `..` cannot be sent in a path by clients that normalise URLs: use the `/key?key=` form for them. */
                 key: string;
             };
             cookie?: never;
@@ -1768,7 +2096,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match or If-None-Match did not hold */
+            /** @description If-Match or If-None-Match did not hold (precondition-failed) */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -1777,7 +2105,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The value is larger than KEYSYNC_MAX_VALUE_BYTES */
+            /** @description The value is larger than KEYSYNC_MAX_VALUE_BYTES (payload-too-large) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1810,19 +2138,20 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description Delete only if the key is at this rev, e.g. `"42"`. */
                 "if-match"?: string;
             };
             path: {
                 /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
                 storeId: string;
-                /** @description The key, percent-encoded as one path segment (`a/b` is `a%2Fb`). */
+                /** @description The key, percent-encoded as one path segment (`users/42` is `users%2F42`). The keys `.` and `..` cannot be sent in a path by clients that normalise URLs: use the `/key?key=` form for them. */
                 key: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Deleted */
+            /** @description Deleted: the tombstone's rev and ts */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1867,7 +2196,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not hold */
+            /** @description If-Match did not hold (precondition-failed) */
             412: {
                 headers: {
                     [name: string]: unknown;
