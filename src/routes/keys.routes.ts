@@ -132,13 +132,37 @@ export const deleteKeyByQueryRoute = createRoute({
   responses: deleteResponses,
 });
 
-const PutJsonOp = z.object({ op: z.literal('put'), key: z.string(), value: z.unknown() }).strict().openapi('PutJsonOp');
-const PutBytesOp = z
-  .object({ op: z.literal('put'), key: z.string(), base64: z.base64(), contentType: z.string().min(1).max(255) })
+const OpKey = z.string().openapi({ description: 'The key (not encoded; any key, `.` and `..` included).', example: 'users/42' });
+const PutJsonOp = z
+  .object({
+    op: z.literal('put'),
+    key: OpKey,
+    // z.unknown() accepts undefined (and generators would call it optional): a put needs its value.
+    value: z
+      .unknown()
+      .refine((v) => v !== undefined, 'a put needs `value` (JSON) or `base64` and `contentType` (bytes)')
+      .openapi({ description: 'The JSON value (any JSON, `null` included).', example: { name: 'Ada' } }),
+  })
   .strict()
-  .openapi('PutBytesOp');
-const DeleteOp = z.object({ op: z.literal('delete'), key: z.string() }).strict().openapi('DeleteOp');
-export const WriteOpSchema = z.union([PutBytesOp, PutJsonOp, DeleteOp]).openapi('WriteOp');
+  .openapi('PutJsonOp', { description: 'Write a JSON value.' });
+const PutBytesOp = z
+  .object({
+    op: z.literal('put'),
+    key: OpKey,
+    base64: z.base64().openapi({ description: 'The bytes, standard base64.', example: 'iVBORw0KGgo=' }),
+    contentType: z.string().min(1).max(255).openapi({ description: 'Stored with the bytes and served with them.', example: 'image/png' }),
+  })
+  .strict()
+  .openapi('PutBytesOp', { description: 'Write bytes with a content type.' });
+const DeleteOp = z.object({ op: z.literal('delete'), key: OpKey }).strict().openapi('DeleteOp', { description: 'Delete a key (writes a tombstone).' });
+/**
+ * Validated as a flat union; the document describes it as `op`-discriminated
+ * (put: PutOp, itself PutJsonOp | PutBytesOp by their required fields), see src/openapi.ts.
+ */
+export const WriteOpSchema = z.union([PutBytesOp, PutJsonOp, DeleteOp]).openapi('WriteOp', { description: 'One op of a bulk write; `op` says which.' });
+export const PutOpSchema = z
+  .union([PutJsonOp, PutBytesOp])
+  .openapi('PutOp', { description: 'A put: `value` for JSON, or `base64` and `contentType` for bytes.' });
 
 export const bulkWriteRoute = createRoute({
   operationId: 'bulkWrite',
@@ -149,10 +173,18 @@ export const bulkWriteRoute = createRoute({
   description: 'All or nothing; ops get consecutive revs in op order, and live feeds deliver them in that order. Write scope.',
   request: {
     params: z.object({ storeId: StoreIdParam }),
-    body: { required: true, content: json(z.object({ ops: z.array(WriteOpSchema).min(1) }).strict().openapi('BulkWrite')) },
+    body: {
+      required: true,
+      content: json(
+        z
+          .object({ ops: z.array(WriteOpSchema).min(1).openapi({ description: 'The ops, applied in order (at most KEYSYNC_MAX_BULK_OPS).' }) })
+          .strict()
+          .openapi('BulkWrite'),
+      ),
+    },
   },
   responses: {
-    200: { description: 'Written', content: json(z.object({ results: z.array(WriteResultSchema) }).openapi('BulkWriteResult')) },
+    200: { description: 'Written', content: json(z.object({ results: z.array(WriteResultSchema).openapi({ description: 'One result per op, in op order.' }) }).openapi('BulkWriteResult')) },
     ...common,
     413: problem('The body or a value is too large'),
     415: problem('The body is not application/json'),
@@ -171,7 +203,14 @@ export const listKeysRoute = createRoute({
     query: ListQuery.extend({ prefix: z.string().optional().openapi({ description: 'Only keys starting with this.' }) }),
   },
   responses: {
-    200: { description: 'A page', content: json(z.object({ items: z.array(KeyMetaSchema), next: z.string().nullable() }).openapi('KeyList')) },
+    200: { description: 'A page', content: json(
+        z
+          .object({
+            items: z.array(KeyMetaSchema),
+            next: z.string().nullable().openapi({ description: 'Pass as `after` for the next page; null on the last page.' }),
+          })
+          .openapi('KeyList'),
+      ) },
     ...common,
   },
 });

@@ -349,34 +349,123 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** @description RFC 9457 problem details; every error response has this shape. */
-        Problem: {
-            /** @example https://keysync.dev/problems/validation */
-            type: string;
-            /** @example Validation Failed */
-            title: string;
-            /** @example 400 */
-            status: number;
-            /** @example The request is not valid */
-            detail?: string;
-            /** @description Present on validation failures: each offending field and why. */
-            errors?: {
-                path: string;
-                message: string;
-            }[];
+        /** @description A put: `value` for JSON, or `base64` and `contentType` for bytes. */
+        PutOp: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "put";
+        } & (components["schemas"]["PutJsonOp"] | components["schemas"]["PutBytesOp"]);
+        /** @description Write a JSON value. */
+        PutJsonOp: {
+            /** @enum {string} */
+            op: "put";
+            /**
+             * @description The key (not encoded; any key, `.` and `..` included).
+             * @example users/42
+             */
+            key: string;
+            /**
+             * @description The JSON value (any JSON, `null` included).
+             * @example {
+             *       "name": "Ada"
+             *     }
+             */
+            value: unknown;
         };
+        /** @description Write bytes with a content type. */
+        PutBytesOp: {
+            /** @enum {string} */
+            op: "put";
+            /**
+             * @description The key (not encoded; any key, `.` and `..` included).
+             * @example users/42
+             */
+            key: string;
+            /**
+             * @description The bytes, standard base64.
+             * @example iVBORw0KGgo=
+             */
+            base64: string;
+            /**
+             * @description Stored with the bytes and served with them.
+             * @example image/png
+             */
+            contentType: string;
+        };
+        /** @description RFC 9457 problem details (`application/problem+json`); every error response has this shape. Dispatch on `type`. */
+        Problem: components["schemas"]["ValidationProblem"] | components["schemas"]["GeneralProblem"];
+        /** @description A request that failed validation (400): `errors` names every offending field. */
+        ValidationProblem: {
+            /**
+             * @description The problem type. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "https://keysync.dev/problems/validation";
+            /**
+             * @description Short summary of the problem type.
+             * @example Validation Failed
+             */
+            title: string;
+            /**
+             * @description The HTTP status of the response.
+             * @example 400
+             */
+            status: number;
+            /**
+             * @description What went wrong with this request, for a human.
+             * @example The request is not valid
+             */
+            detail?: string;
+            /** @description Each offending field and why. */
+            errors: components["schemas"]["FieldError"][];
+        };
+        FieldError: {
+            /** @description The offending field: dotted path into the body (`ops.0.key`), a parameter or header name, or `(body)`. */
+            path: string;
+            /** @description What is wrong with it. */
+            message: string;
+        };
+        /** @description Any other problem: the `type` says which, `detail` says why. */
+        GeneralProblem: {
+            /**
+             * @description The problem type: `https://keysync.dev/problems/` followed by its kind. docs/API.md lists each with its status. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "https://keysync.dev/problems/bad-request" | "https://keysync.dev/problems/unauthorized" | "https://keysync.dev/problems/forbidden" | "https://keysync.dev/problems/not-found" | "https://keysync.dev/problems/method-not-allowed" | "https://keysync.dev/problems/ack-required" | "https://keysync.dev/problems/not-delivered" | "https://keysync.dev/problems/since-purged" | "https://keysync.dev/problems/since-ahead" | "https://keysync.dev/problems/session-expired" | "https://keysync.dev/problems/precondition-failed" | "https://keysync.dev/problems/walk-failed" | "https://keysync.dev/problems/payload-too-large" | "https://keysync.dev/problems/unsupported-media-type" | "https://keysync.dev/problems/too-many-requests" | "https://keysync.dev/problems/too-many-sessions" | "https://keysync.dev/problems/too-many-subscribers" | "https://keysync.dev/problems/request-timeout" | "https://keysync.dev/problems/headers-too-large" | "https://keysync.dev/problems/internal" | "https://keysync.dev/problems/unavailable";
+            /**
+             * @description Short summary of the problem type.
+             * @example Validation Failed
+             */
+            title: string;
+            /**
+             * @description The HTTP status of the response.
+             * @example 400
+             */
+            status: number;
+            /**
+             * @description What went wrong with this request, for a human.
+             * @example The request is not valid
+             */
+            detail?: string;
+        };
+        /** @description A registered store. */
         Store: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description UUIDv5 of the RFC 8785 canonical config.
+             */
             storeId: string;
             config: components["schemas"]["StoreConfig"];
             options: components["schemas"]["SyncOptions"];
             /**
-             * @description Store revision (safe integer).
+             * @description The rev of the store's latest write (0 before the first).
              * @example 42
              */
             headRev: number;
             /**
-             * @description Server write time, ISO-8601 UTC with microseconds.
+             * @description When the store was registered. RFC 3339, UTC, microseconds.
              * @example 2026-11-26T07:31:34.123456Z
              */
             createdAt: string;
@@ -514,7 +603,7 @@ export interface components {
              */
             scope: "read" | "write";
             /**
-             * @description Server write time, ISO-8601 UTC with microseconds.
+             * @description When the server committed the write (strictly increasing per store); send it back unchanged in a `have` map. RFC 3339, UTC, microseconds.
              * @example 2026-11-26T07:31:34.123456Z
              */
             createdAt: string;
@@ -539,157 +628,228 @@ export interface components {
              */
             scope: "read" | "write";
             /**
-             * @description Server write time, ISO-8601 UTC with microseconds.
+             * @description When the server committed the write (strictly increasing per store); send it back unchanged in a `have` map. RFC 3339, UTC, microseconds.
              * @example 2026-11-26T07:31:34.123456Z
              */
             createdAt: string;
         };
         BulkWriteResult: {
+            /** @description One result per op, in op order. */
             results: components["schemas"]["WriteResult"][];
         };
+        /** @description The rev and ts a write was given; `deleted: true` for a delete. */
         WriteResult: {
+            /**
+             * @description The key (not encoded).
+             * @example users/42
+             */
             key: string;
             /**
-             * @description Store revision (safe integer).
+             * @description Store revision: 1, 2, 3, ... per store, in commit order (a safe integer).
              * @example 42
              */
             rev: number;
             /**
-             * @description Server write time, ISO-8601 UTC with microseconds.
+             * @description When the server committed the write (strictly increasing per store); send it back unchanged in a `have` map. RFC 3339, UTC, microseconds.
              * @example 2026-11-26T07:31:34.123456Z
              */
             ts: string;
-            /** @enum {boolean} */
+            /**
+             * @description Present (and true) only when the key is deleted: a tombstone.
+             * @enum {boolean}
+             */
             deleted?: true;
         };
         BulkWrite: {
+            /** @description The ops, applied in order (at most KEYSYNC_MAX_BULK_OPS). */
             ops: components["schemas"]["WriteOp"][];
         };
-        WriteOp: components["schemas"]["PutBytesOp"] | components["schemas"]["PutJsonOp"] | components["schemas"]["DeleteOp"];
-        PutBytesOp: {
-            /** @enum {string} */
-            op: "put";
-            key: string;
-            base64: string;
-            contentType: string;
-        };
-        PutJsonOp: {
-            /** @enum {string} */
-            op: "put";
-            key: string;
-            value?: unknown;
-        };
+        /** @description One op of a bulk write; `op` says which. */
+        WriteOp: components["schemas"]["PutOp"] | components["schemas"]["DeleteOp"];
+        /** @description Delete a key (writes a tombstone). */
         DeleteOp: {
-            /** @enum {string} */
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
             op: "delete";
+            /**
+             * @description The key (not encoded; any key, `.` and `..` included).
+             * @example users/42
+             */
             key: string;
         };
         KeyList: {
             items: components["schemas"]["KeyMeta"][];
+            /** @description Pass as `after` for the next page; null on the last page. */
             next: string | null;
         };
+        /** @description A key's latest rev and ts, without its value; `deleted: true` for a tombstone. */
         KeyMeta: {
+            /**
+             * @description The key (not encoded).
+             * @example users/42
+             */
             key: string;
             /**
-             * @description Store revision (safe integer).
+             * @description Store revision: 1, 2, 3, ... per store, in commit order (a safe integer).
              * @example 42
              */
             rev: number;
             /**
-             * @description Server write time, ISO-8601 UTC with microseconds.
+             * @description When the server committed the write (strictly increasing per store); send it back unchanged in a `have` map. RFC 3339, UTC, microseconds.
              * @example 2026-11-26T07:31:34.123456Z
              */
             ts: string;
-            /** @enum {boolean} */
+            /**
+             * @description Present (and true) only when the key is deleted: a tombstone.
+             * @enum {boolean}
+             */
             deleted?: true;
         };
+        /** @description The session's progress after the acknowledgement. */
         AckResult: {
+            /** @description The highest acknowledged cursor. */
             acked: number;
+            /** @description The next cursor to fetch, or null when the session is done. */
             next: number | null;
+            /** @description Stale keys not yet acknowledged. */
             remaining: number;
+            /** @description Every batch is acknowledged: the initial sync is complete. */
             done: boolean;
         };
         Ack: {
+            /** @description The batch applied; acknowledges it and every batch before it. */
             cursor: number;
         };
+        /** @description One batch of a sync session. */
         Batch: {
+            /** @description This batch's number. */
             cursor: number;
+            /** @description The current entry of each key of this batch, tombstones included. */
             entries: components["schemas"]["Entry"][];
+            /** @description The next cursor, or null after the last batch. */
             next: number | null;
         };
+        /** @description A key at its latest rev, as batches and live events carry it; `kind` says which of the three. */
         Entry: components["schemas"]["JsonEntry"] | components["schemas"]["BytesEntry"] | components["schemas"]["Tombstone"];
+        /** @description A key holding a JSON value. */
         JsonEntry: {
+            /**
+             * @description The key (not encoded).
+             * @example users/42
+             */
             key: string;
             /**
-             * @description Store revision (safe integer).
+             * @description Store revision: 1, 2, 3, ... per store, in commit order (a safe integer).
              * @example 42
              */
             rev: number;
             /**
-             * @description Server write time, ISO-8601 UTC with microseconds.
+             * @description When the server committed the write (strictly increasing per store); send it back unchanged in a `have` map. RFC 3339, UTC, microseconds.
              * @example 2026-11-26T07:31:34.123456Z
              */
             ts: string;
-            /** @description The JSON value. */
-            value?: unknown;
+            /**
+             * @description The entry holds a JSON value. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            kind: "json";
+            /** @description The JSON value, exactly as written (whitespace aside). */
+            value: unknown;
         };
+        /** @description A key holding bytes with a content type. */
         BytesEntry: {
+            /**
+             * @description The key (not encoded).
+             * @example users/42
+             */
             key: string;
             /**
-             * @description Store revision (safe integer).
+             * @description Store revision: 1, 2, 3, ... per store, in commit order (a safe integer).
              * @example 42
              */
             rev: number;
             /**
-             * @description Server write time, ISO-8601 UTC with microseconds.
+             * @description When the server committed the write (strictly increasing per store); send it back unchanged in a `have` map. RFC 3339, UTC, microseconds.
              * @example 2026-11-26T07:31:34.123456Z
              */
             ts: string;
-            /** @description The bytes, base64. */
+            /**
+             * @description The entry holds bytes. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            kind: "bytes";
+            /** @description The bytes, standard base64 with padding. */
             base64: string;
+            /**
+             * @description The content type the bytes were written with.
+             * @example image/png
+             */
             contentType: string;
         };
+        /** @description A deleted key: the replica deletes it (if it holds an older rev). */
         Tombstone: {
+            /**
+             * @description The key (not encoded).
+             * @example users/42
+             */
             key: string;
             /**
-             * @description Store revision (safe integer).
+             * @description Store revision: 1, 2, 3, ... per store, in commit order (a safe integer).
              * @example 42
              */
             rev: number;
             /**
-             * @description Server write time, ISO-8601 UTC with microseconds.
+             * @description When the server committed the write (strictly increasing per store); send it back unchanged in a `have` map. RFC 3339, UTC, microseconds.
              * @example 2026-11-26T07:31:34.123456Z
              */
             ts: string;
-            /** @enum {boolean} */
+            /**
+             * @description The key was deleted. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            kind: "tombstone";
+            /**
+             * @description Always true.
+             * @enum {boolean}
+             */
             deleted: true;
         };
+        /** @description A started sync session. */
         Handshake: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The sync session; used in the batch, ack and status routes.
+             */
             sessionId: string;
-            /** @description Keys to fetch, in delivery order. */
+            /** @description Keys the batches will deliver, in delivery order. */
             stale: string[];
-            /** @description Keys the client must delete. */
+            /** @description Keys the client must delete (deleted on the server, never there, or no longer synced). */
             removed: string[];
             /**
-             * @description Store revision (safe integer).
+             * @description The store's rev when the handshake was taken: open the live feed with `since=headRev`.
              * @example 42
              */
             headRev: number;
+            /** @description The most keys a batch holds (a batch may hold fewer: KEYSYNC_BATCH_BYTES). */
             batchSize: number;
+            /** @description How many batches the session has (0: nothing to fetch; the session is already complete). */
             batches: number;
-            /** @description How many batches may be unacknowledged at once. */
+            /** @description How many batches may be fetched ahead of the acknowledgements. */
             window: number;
             /**
-             * @description Server write time, ISO-8601 UTC with microseconds.
+             * @description When the session expires unless a batch is fetched or acknowledged before; each fetch and ack moves it. RFC 3339, UTC, microseconds.
              * @example 2026-11-26T07:31:34.123456Z
              */
             expiresAt: string;
         };
+        /** @description Either `have` or `since`, never both. */
         HandshakeRequest: components["schemas"]["HandshakeByHave"] | components["schemas"]["HandshakeBySince"];
+        /** @description A handshake from what the client holds (first sync, or after a reset). */
         HandshakeByHave: {
             /**
-             * @description Keys the client holds, with the ts the server gave them. Empty for a fresh client.
+             * @description Keys the client holds, each with the ts the server gave it (send it back as received; compared as an instant). Empty for a fresh client.
              * @example {
              *       "users/1": "2026-11-26T07:31:34.123456Z"
              *     }
@@ -697,84 +857,154 @@ export interface components {
             have: {
                 [key: string]: string;
             };
-            /** @description Sync only keys under this prefix. */
+            /** @description Sync only keys starting with this prefix. */
             prefix?: string;
-            /** @description Keys per batch (capped by the server). */
+            /** @description The most keys per batch (capped at KEYSYNC_MAX_BATCH_SIZE; default KEYSYNC_BATCH_SIZE). */
             batchSize?: number;
         };
+        /** @description A cheap reconnect: only what changed after the rev the client has applied. */
         HandshakeBySince: {
             /**
              * @description The highest rev the client has applied.
              * @example 42
              */
             since: number;
-            /** @description Sync only keys under this prefix. */
+            /** @description Sync only keys starting with this prefix. */
             prefix?: string;
-            /** @description Keys per batch (capped by the server). */
+            /** @description The most keys per batch (capped at KEYSYNC_MAX_BATCH_SIZE; default KEYSYNC_BATCH_SIZE). */
             batchSize?: number;
         };
+        /** @description The progress of a sync session. */
         SessionStatus: {
             /** Format: uuid */
             sessionId: string;
             /** Format: uuid */
             storeId: string;
             /**
-             * @description Store revision (safe integer).
+             * @description The store's rev when the handshake was taken.
              * @example 42
              */
             headRev: number;
+            /** @description The most keys a batch holds. */
             batchSize: number;
+            /** @description How many batches may be fetched ahead of the acknowledgements. */
             window: number;
+            /** @description Stale keys of the session (the length of the handshake's `stale`). */
             total: number;
+            /** @description How many batches the session has (0: nothing to fetch; the session is already complete). */
             batches: number;
+            /** @description The highest cursor fetched so far; -1 before the first fetch (and always when `batches` is 0). */
             delivered: number;
+            /** @description The highest cursor acknowledged; -1 before the first ack (and always when `batches` is 0). */
             acked: number;
+            /** @description Stale keys not yet acknowledged. */
             remaining: number;
+            /** @description Every batch is acknowledged (true from the start when `batches` is 0). */
             done: boolean;
             /**
-             * @description Server write time, ISO-8601 UTC with microseconds.
+             * @description When the session expires unless a batch is fetched or acknowledged before; each fetch and ack moves it. RFC 3339, UTC, microseconds.
              * @example 2026-11-26T07:31:34.123456Z
              */
             expiresAt: string;
         };
-        /** @description One Server-Sent Event. `put` and `delete` carry an Entry with `id: <rev>`; heartbeats are a `: ping` comment plus `id: <rev>`. */
-        LiveEvent: {
-            /** @enum {string} */
-            event: "put" | "delete" | "ready" | "reset" | "store-deleted" | "revoked";
-            /** @description The rev, on put and delete (and on heartbeats). */
-            id?: string;
-            data: components["schemas"]["JsonEntry"] | components["schemas"]["BytesEntry"] | components["schemas"]["Tombstone"] | components["schemas"]["ReadyEvent"] | components["schemas"]["ResetEvent"] | components["schemas"]["StoreDeletedEvent"] | components["schemas"]["RevokedEvent"];
+        /** @description One Server-Sent Event, as `event:`, optional `id:` and one `data:` line of JSON. Between events the server sends heartbeats: a `: ping` comment and an `id: <rev>` line, which dispatch no event but move `Last-Event-ID`. */
+        LiveEvent: components["schemas"]["LivePut"] | components["schemas"]["LiveDelete"] | components["schemas"]["LiveReady"] | components["schemas"]["LiveReset"] | components["schemas"]["LiveStoreDeleted"] | components["schemas"]["LiveRevoked"];
+        /** @description A key was written (`id: <rev>`). */
+        LivePut: {
+            /**
+             * @description The SSE `event:` line. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            event: "put";
+            /**
+             * @description The SSE `id:` line: the rev, the client's `Last-Event-ID` on reconnect.
+             * @example 42
+             */
+            id: string;
+            data: components["schemas"]["ValueEntry"];
+        };
+        /** @description A key holding a value (the data of `event: put`). */
+        ValueEntry: components["schemas"]["JsonEntry"] | components["schemas"]["BytesEntry"];
+        /** @description A key was deleted (`id: <rev>`). */
+        LiveDelete: {
+            /**
+             * @description The SSE `event:` line. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            event: "delete";
+            /**
+             * @description The SSE `id:` line: the rev, the client's `Last-Event-ID` on reconnect.
+             * @example 42
+             */
+            id: string;
+            data: components["schemas"]["Tombstone"];
+        };
+        /** @description The backlog is sent; the feed is live from here. */
+        LiveReady: {
+            /**
+             * @description The SSE `event:` line. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            event: "ready";
+            data: components["schemas"]["ReadyEvent"];
         };
         /** @description Data of `event: ready`. */
         ReadyEvent: {
             /**
-             * @description Store revision (safe integer).
+             * @description The rev the feed has reached: the backlog up to it is sent.
              * @example 42
              */
             headRev: number;
         };
+        /** @description The feed cannot continue from `since`: handshake again with `have`. The stream closes. */
+        LiveReset: {
+            /**
+             * @description The SSE `event:` line. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            event: "reset";
+            data: components["schemas"]["ResetEvent"];
+        };
         /** @description Data of `event: reset`: handshake again with `have`; the stream then closes. */
         ResetEvent: {
             /**
-             * @description `options-changed`: the store's options were replaced while the feed was open (newly included keys need a `have` handshake).
+             * @description `since-purged`: `since` is older than the purged tombstones; `since-ahead`: `since` is past the store's head (restored from a backup); `options-changed`: the store's options were replaced while the feed was open (newly included keys need a `have` handshake).
              * @enum {string}
              */
             reason: "since-purged" | "since-ahead" | "options-changed";
             /**
-             * @description Store revision (safe integer).
+             * @description The store's head rev.
              * @example 42
              */
             headRev: number;
             /**
-             * @description Store revision (safe integer).
+             * @description The highest rev of a purged tombstone (0 when none was purged).
              * @example 42
              */
             purgedRev: number;
+        };
+        /** @description The store was unregistered. The stream closes. */
+        LiveStoreDeleted: {
+            /**
+             * @description The SSE `event:` line. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            event: "store-deleted";
+            data: components["schemas"]["StoreDeletedEvent"];
         };
         /** @description Data of `event: store-deleted`; the stream then closes. */
         StoreDeletedEvent: {
             /** Format: uuid */
             storeId: string;
+        };
+        /** @description The token that opened the feed was revoked. The stream closes. */
+        LiveRevoked: {
+            /**
+             * @description The SSE `event:` line. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            event: "revoked";
+            data: components["schemas"]["RevokedEvent"];
         };
         /** @description Data of `event: revoked`: the token that opened the feed was revoked; the stream then closes. */
         RevokedEvent: {
