@@ -45,7 +45,7 @@ function refineUnions(doc: Document): Document {
   // An object schema (as discriminator mappings expect) whose two forms are told apart by their required fields.
   schemas['PutOp'] = {
     type: 'object',
-    properties: { op: { type: 'string', enum: ['put'] } },
+    properties: { op: { type: 'string', enum: ['put'], description: 'Write the key.' } },
     required: ['op'],
     oneOf: [ref('PutJsonOp'), ref('PutBytesOp')],
     ...described('PutOp'),

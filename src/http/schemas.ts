@@ -8,7 +8,7 @@ const FieldErrorSchema = z
     path: z.string().openapi({ description: 'The offending field: dotted path into the body (`ops.0.key`), a parameter or header name, or `(body)`.' }),
     message: z.string().openapi({ description: 'What is wrong with it.' }),
   })
-  .openapi('FieldError');
+  .openapi('FieldError', { description: 'One offending field of a request.' });
 
 const problemFields = {
   title: z.string().openapi({ description: 'Short summary of the problem type.', example: 'Validation Failed' }),
@@ -88,7 +88,7 @@ export const timestamp = (description: string) =>
 export const TsSchema = timestamp('When the server committed the write (strictly increasing per store); send it back unchanged in a `have` map.');
 
 export const StoreConfigSchema = z
-  .object({ scope: z.uuid().openapi({ example: 'a1b2c3d4-e5f6-7890-abcd-ef1234567890' }) })
+  .object({ scope: z.uuid().openapi({ description: 'A UUID; part of the config like any other member.', example: 'a1b2c3d4-e5f6-7890-abcd-ef1234567890' }) })
   .catchall(z.unknown())
   .openapi('StoreConfig', {
     description: 'Any JSON object with a `scope` UUID; the store id is derived from it.',

@@ -16,10 +16,10 @@ export const ResetEventSchema = z
   })
   .openapi('ResetEvent', { description: 'Data of `event: reset`: handshake again with `have`; the stream then closes.' });
 export const StoreDeletedEventSchema = z
-  .object({ storeId: z.uuid() })
+  .object({ storeId: z.uuid().openapi({ description: 'The deleted store.' }) })
   .openapi('StoreDeletedEvent', { description: 'Data of `event: store-deleted`; the stream then closes.' });
 export const RevokedEventSchema = z
-  .object({ storeId: z.uuid() })
+  .object({ storeId: z.uuid().openapi({ description: 'The store of the feed.' }) })
   .openapi('RevokedEvent', { description: 'Data of `event: revoked`: the token that opened the feed was revoked; the stream then closes.' });
 
 const RevId = z.string().openapi({ description: 'The SSE `id:` line: the rev, the client\'s `Last-Event-ID` on reconnect.', example: '42' });

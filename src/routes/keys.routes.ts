@@ -133,9 +133,10 @@ export const deleteKeyByQueryRoute = createRoute({
 });
 
 const OpKey = z.string().openapi({ description: 'The key (not encoded; any key, `.` and `..` included).', example: 'users/42' });
+const PutLiteral = z.literal('put').openapi({ description: 'Write the key.' });
 const PutJsonOp = z
   .object({
-    op: z.literal('put'),
+    op: PutLiteral,
     key: OpKey,
     // z.unknown() accepts undefined (and generators would call it optional): a put needs its value.
     value: z
@@ -147,14 +148,14 @@ const PutJsonOp = z
   .openapi('PutJsonOp', { description: 'Write a JSON value.' });
 const PutBytesOp = z
   .object({
-    op: z.literal('put'),
+    op: PutLiteral,
     key: OpKey,
     base64: z.base64().openapi({ description: 'The bytes, standard base64.', example: 'iVBORw0KGgo=' }),
     contentType: z.string().min(1).max(255).openapi({ description: 'Stored with the bytes and served with them.', example: 'image/png' }),
   })
   .strict()
   .openapi('PutBytesOp', { description: 'Write bytes with a content type.' });
-const DeleteOp = z.object({ op: z.literal('delete'), key: OpKey }).strict().openapi('DeleteOp', { description: 'Delete a key (writes a tombstone).' });
+const DeleteOp = z.object({ op: z.literal('delete').openapi({ description: 'Delete the key.' }), key: OpKey }).strict().openapi('DeleteOp', { description: 'Delete a key (writes a tombstone).' });
 /**
  * Validated as a flat union; the document describes it as `op`-discriminated
  * (put: PutOp, itself PutJsonOp | PutBytesOp by their required fields), see src/openapi.ts.
@@ -179,12 +180,12 @@ export const bulkWriteRoute = createRoute({
         z
           .object({ ops: z.array(WriteOpSchema).min(1).openapi({ description: 'The ops, applied in order (at most KEYSYNC_MAX_BULK_OPS).' }) })
           .strict()
-          .openapi('BulkWrite'),
+          .openapi('BulkWrite', { description: 'An atomic multi-key write.' }),
       ),
     },
   },
   responses: {
-    200: { description: 'Written', content: json(z.object({ results: z.array(WriteResultSchema).openapi({ description: 'One result per op, in op order.' }) }).openapi('BulkWriteResult')) },
+    200: { description: 'Written', content: json(z.object({ results: z.array(WriteResultSchema).openapi({ description: 'One result per op, in op order.' }) }).openapi('BulkWriteResult', { description: 'The revs and ts the ops were given.' })) },
     ...common,
     413: problem('The body or a value is too large'),
     415: problem('The body is not application/json'),
@@ -206,10 +207,10 @@ export const listKeysRoute = createRoute({
     200: { description: 'A page', content: json(
         z
           .object({
-            items: z.array(KeyMetaSchema),
+            items: z.array(KeyMetaSchema).openapi({ description: 'Keys in code point order, tombstones included.' }),
             next: z.string().nullable().openapi({ description: 'Pass as `after` for the next page; null on the last page.' }),
           })
-          .openapi('KeyList'),
+          .openapi('KeyList', { description: 'A page of key metadata.' }),
       ) },
     ...common,
   },

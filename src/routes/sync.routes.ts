@@ -155,7 +155,7 @@ export const ackRoute = createRoute({
         z
           .object({ cursor: z.number().int().min(0).max(2_147_483_647).openapi({ description: 'The batch applied; acknowledges it and every batch before it.' }) })
           .strict()
-          .openapi('Ack'),
+          .openapi('Ack', { description: 'The batch the client has applied.' }),
       ),
     },
   },
@@ -182,8 +182,8 @@ export const ackRoute = createRoute({
 
 export const SessionStatusSchema = z
   .object({
-    sessionId: z.uuid(),
-    storeId: z.uuid(),
+    sessionId: z.uuid().openapi({ description: 'The session.' }),
+    storeId: z.uuid().openapi({ description: 'Its store.' }),
     headRev: RevSchema.openapi({ description: 'The store\'s rev when the handshake was taken.' }),
     batchSize: z.number().int().min(1).openapi({ description: 'The most keys a batch holds.' }),
     window: WindowField,

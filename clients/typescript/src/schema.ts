@@ -352,14 +352,17 @@ export interface components {
         /** @description A put: `value` for JSON, or `base64` and `contentType` for bytes. */
         PutOp: {
             /**
-             * @description discriminator enum property added by openapi-typescript
+             * @description Write the key. (enum property replaced by openapi-typescript)
              * @enum {string}
              */
             op: "put";
         } & (components["schemas"]["PutJsonOp"] | components["schemas"]["PutBytesOp"]);
         /** @description Write a JSON value. */
         PutJsonOp: {
-            /** @enum {string} */
+            /**
+             * @description Write the key.
+             * @enum {string}
+             */
             op: "put";
             /**
              * @description The key (not encoded; any key, `.` and `..` included).
@@ -376,7 +379,10 @@ export interface components {
         };
         /** @description Write bytes with a content type. */
         PutBytesOp: {
-            /** @enum {string} */
+            /**
+             * @description Write the key.
+             * @enum {string}
+             */
             op: "put";
             /**
              * @description The key (not encoded; any key, `.` and `..` included).
@@ -421,6 +427,7 @@ export interface components {
             /** @description Each offending field and why. */
             errors: components["schemas"]["FieldError"][];
         };
+        /** @description One offending field of a request. */
         FieldError: {
             /** @description The offending field: dotted path into the body (`ops.0.key`), a parameter or header name, or `(body)`. */
             path: string;
@@ -481,6 +488,7 @@ export interface components {
         StoreConfig: {
             /**
              * Format: uuid
+             * @description A UUID; part of the config like any other member.
              * @example a1b2c3d4-e5f6-7890-abcd-ef1234567890
              */
             scope: string;
@@ -578,19 +586,28 @@ export interface components {
              */
             refs: string[];
         };
+        /** @description A page of stores. */
         StoreList: {
+            /** @description Stores in id order. */
             items: components["schemas"]["Store"][];
+            /** @description Pass as `after` for the next page; null on the last page. */
             next: string | null;
         };
+        /** @description The new sync options, replacing the old as a whole. */
         PatchStore: {
             options: components["schemas"]["SyncOptions"];
         };
+        /** @description The config the store id is derived from, and optional sync options. */
         RegisterStore: {
             config: components["schemas"]["StoreConfig"];
             options?: components["schemas"]["SyncOptions"];
         };
+        /** @description A new token with its secret (shown this once). */
         NewToken: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The token's id (not its secret): names it for revocation.
+             */
             id: string;
             /**
              * @description The bearer secret. Shown only in this response; the server keeps its SHA-256.
@@ -603,11 +620,12 @@ export interface components {
              */
             scope: "read" | "write";
             /**
-             * @description When the server committed the write (strictly increasing per store); send it back unchanged in a `have` map. RFC 3339, UTC, microseconds.
+             * @description When the token was issued. RFC 3339, UTC, microseconds.
              * @example 2026-11-26T07:31:34.123456Z
              */
             createdAt: string;
         };
+        /** @description The scope of the new token. */
         CreateToken: {
             /**
              * @description `read`: reads, sync and the live feed of the store; `write` also writes.
@@ -615,12 +633,17 @@ export interface components {
              */
             scope: "read" | "write";
         };
+        /** @description The tokens of a store. */
         TokenList: {
+            /** @description The store's tokens, without their secrets. */
             items: components["schemas"]["TokenInfo"][];
         };
         /** @description A token without its secret. */
         TokenInfo: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The token's id (not its secret): names it for revocation.
+             */
             id: string;
             /**
              * @description `read`: reads, sync and the live feed of the store; `write` also writes.
@@ -628,11 +651,12 @@ export interface components {
              */
             scope: "read" | "write";
             /**
-             * @description When the server committed the write (strictly increasing per store); send it back unchanged in a `have` map. RFC 3339, UTC, microseconds.
+             * @description When the token was issued. RFC 3339, UTC, microseconds.
              * @example 2026-11-26T07:31:34.123456Z
              */
             createdAt: string;
         };
+        /** @description The revs and ts the ops were given. */
         BulkWriteResult: {
             /** @description One result per op, in op order. */
             results: components["schemas"]["WriteResult"][];
@@ -660,6 +684,7 @@ export interface components {
              */
             deleted?: true;
         };
+        /** @description An atomic multi-key write. */
         BulkWrite: {
             /** @description The ops, applied in order (at most KEYSYNC_MAX_BULK_OPS). */
             ops: components["schemas"]["WriteOp"][];
@@ -669,7 +694,7 @@ export interface components {
         /** @description Delete a key (writes a tombstone). */
         DeleteOp: {
             /**
-             * @description discriminator enum property added by openapi-typescript
+             * @description Delete the key. (enum property replaced by openapi-typescript)
              * @enum {string}
              */
             op: "delete";
@@ -679,7 +704,9 @@ export interface components {
              */
             key: string;
         };
+        /** @description A page of key metadata. */
         KeyList: {
+            /** @description Keys in code point order, tombstones included. */
             items: components["schemas"]["KeyMeta"][];
             /** @description Pass as `after` for the next page; null on the last page. */
             next: string | null;
@@ -718,6 +745,7 @@ export interface components {
             /** @description Every batch is acknowledged: the initial sync is complete. */
             done: boolean;
         };
+        /** @description The batch the client has applied. */
         Ack: {
             /** @description The batch applied; acknowledges it and every batch before it. */
             cursor: number;
@@ -876,9 +904,15 @@ export interface components {
         };
         /** @description The progress of a sync session. */
         SessionStatus: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The session.
+             */
             sessionId: string;
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description Its store.
+             */
             storeId: string;
             /**
              * @description The store's rev when the handshake was taken.
@@ -994,7 +1028,10 @@ export interface components {
         };
         /** @description Data of `event: store-deleted`; the stream then closes. */
         StoreDeletedEvent: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The deleted store.
+             */
             storeId: string;
         };
         /** @description The token that opened the feed was revoked. The stream closes. */
@@ -1008,7 +1045,10 @@ export interface components {
         };
         /** @description Data of `event: revoked`: the token that opened the feed was revoked; the stream then closes. */
         RevokedEvent: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The store of the feed.
+             */
             storeId: string;
         };
     };
