@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { MAX_KEY_BYTES } from '../store/keys.js';
 import { RevSchema, StoreIdParam, TombstoneSchema, ValueEntrySchema, problem } from '../http/schemas.js';
 
 export const ReadyEventSchema = z
@@ -61,7 +62,7 @@ export const eventsRoute = createRoute({
     query: z.object({
       since: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().openapi({ description: 'Start after this rev.' }),
       // Checked here: the feed reads with it only after the stream has started (a 200 by then).
-      prefix: z.string().max(1024).regex(/^[^\u0000]*$/, 'must not contain U+0000').optional().openapi({ description: 'Only keys under this prefix.' }),
+      prefix: z.string().max(MAX_KEY_BYTES).regex(/^[^\u0000]*$/, 'must not contain U+0000').optional().openapi({ description: 'Only keys under this prefix.' }),
     }),
     headers: z.object({
       'last-event-id': z.string().regex(/^\d{1,15}$/, 'must be a rev').optional().openapi({ description: 'Set by reconnecting clients; wins over `since`.' }),

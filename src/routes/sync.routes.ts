@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { MAX_KEY_BYTES } from '../store/keys.js';
 import { EntrySchema, RevSchema, StoreIdParam, limitProblems, problem, timestamp } from '../http/schemas.js';
 
 const tags = ['Sync'];
@@ -20,7 +21,7 @@ const common = {
 };
 const sessionGone = { 410: problem('The session expired (no fetch or ack within KEYSYNC_BATCH_TIMEOUT_MS); handshake again') };
 
-const PrefixField = z.string().max(1024).optional().openapi({ description: 'Sync only keys starting with this prefix.' });
+const PrefixField = z.string().max(MAX_KEY_BYTES).optional().openapi({ description: 'Sync only keys starting with this prefix.' });
 const BatchSizeField = z
   .number()
   .int()
