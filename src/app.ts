@@ -107,6 +107,8 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): OpenAPIHo
 /** 405 with `Allow` when the path exists under other methods, else 404; both problem+json. */
 function notFoundOrMethod(app: OpenAPIHono, c: Context): Response {
   const path = c.req.path;
+  const unencoded = unencodedKeyProblem(c.req.method, path);
+  if (unencoded) return problemResponse(unencoded);
   const allowed = new Set<string>();
   for (const route of app.routes) {
     if (route.method === 'ALL' || route.path === '/*') continue;
@@ -122,6 +124,22 @@ function notFoundOrMethod(app: OpenAPIHono, c: Context): Response {
     );
   }
   return problemResponse(new ProblemError(404, 'not-found', 'Not Found', `No route for ${c.req.method} ${path}`));
+}
+
+const SPLIT_KEY = /^(\/v1\/stores\/[^/]+\/keys\/)([^/]*\/.*)$/;
+
+/**
+ * `/keys/users/1`: a key sent with its slashes unencoded reaches no route.
+ * Rather than a bare 404 (which a client could take for "no such key"),
+ * say how to send it.
+ */
+function unencodedKeyProblem(method: string, path: string): ProblemError | undefined {
+  const match = ['GET', 'HEAD', 'PUT', 'DELETE'].includes(method) ? SPLIT_KEY.exec(path) : null;
+  if (!match) return undefined;
+  const encoded = match[2]!.replaceAll('/', '%2F');
+  const store = match[1]!.slice(0, -'keys/'.length);
+  const message = `percent-encode the key as one path segment (${match[1]}${encoded}), or send it in the query (${store}key?key=${encoded})`;
+  return validationProblem([{ path: 'key', message }], `A key is one path segment: its slashes must be percent-encoded as %2F (${encoded})`);
 }
 
 interface Issue {

@@ -109,7 +109,7 @@ export function toProblem(err: unknown): ProblemError {
     if (err.status === 400) return new ProblemError(400, 'bad-request', 'Malformed JSON', 'The body is not valid JSON');
     if (err.status === 415) return new ProblemError(415, 'unsupported-media-type', 'Unsupported Media Type', 'Send the body as application/json');
     if (err.status === 413) return new ProblemError(413, 'payload-too-large', 'Payload Too Large', err.message || undefined);
-    return new ProblemError(err.status, err.status === 404 ? 'not-found' : 'validation', err.message || 'Bad Request');
+    return new ProblemError(err.status, err.status === 404 ? 'not-found' : 'bad-request', err.message || 'Bad Request');
   }
   // The store's walk option cannot be evaluated on its data: a problem of the
   // store's configuration, not of the server, and retrying will not help.

@@ -3,10 +3,14 @@
  * handlers, no database), so `scripts/emit-openapi.ts` and `GET /openapi.json`
  * produce the same document.
  */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { OpenAPIHono, type RouteConfig } from '@hono/zod-openapi';
+import { migrationsFolder } from './db/migrate.js';
 import * as events from './routes/events.routes.js';
 import * as health from './routes/health.routes.js';
 import * as keys from './routes/keys.routes.js';
+import { PutOpSchema } from './routes/keys.routes.js';
 import * as storesRoutes from './routes/stores.routes.js';
 import * as sync from './routes/sync.routes.js';
 import * as tokensRoutes from './routes/tokens.routes.js';
@@ -15,9 +19,42 @@ const isRoute = (v: unknown): v is RouteConfig => typeof v === 'object' && v !==
 
 export const ALL_ROUTES: RouteConfig[] = [health, storesRoutes, tokensRoutes, keys, sync, events].flatMap((mod) => Object.values(mod).filter(isRoute));
 
-const VERSION = '1.0.0';
+/** The package's version: the document describes the server it ships with. */
+export const PACKAGE_VERSION: string = (JSON.parse(readFileSync(join(dirname(migrationsFolder()), 'package.json'), 'utf8')) as { version: string }).version;
 
-export function openApiDocument(): ReturnType<OpenAPIHono['getOpenAPI31Document']> {
+type Document = ReturnType<OpenAPIHono['getOpenAPI31Document']>;
+type SchemaObject = Record<string, unknown>;
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+/**
+ * What zod cannot say in the document. zod-to-openapi writes every z.union
+ * as a flat `anyOf`: the write ops become `op`-discriminated (the two puts
+ * share `op: "put"`, so they form PutOp, told apart by their required
+ * fields), and unions whose branches exclude each other (strict objects with
+ * different required fields) become `oneOf`.
+ */
+function refineUnions(doc: Document): Document {
+  const schemas = doc.components!.schemas as Record<string, SchemaObject>;
+  const described = (name: string) => ({ description: schemas[name]!.description });
+  schemas['WriteOp'] = {
+    oneOf: [ref('PutOp'), ref('DeleteOp')],
+    discriminator: { propertyName: 'op', mapping: { put: ref('PutOp').$ref, delete: ref('DeleteOp').$ref } },
+    ...described('WriteOp'),
+  };
+  // An object schema (as discriminator mappings expect) whose two forms are told apart by their required fields.
+  schemas['PutOp'] = {
+    type: 'object',
+    properties: { op: { type: 'string', enum: ['put'], description: 'Write the key.' } },
+    required: ['op'],
+    oneOf: [ref('PutJsonOp'), ref('PutBytesOp')],
+    ...described('PutOp'),
+  };
+  schemas['HandshakeRequest'] = { oneOf: [ref('HandshakeByHave'), ref('HandshakeBySince')], ...described('HandshakeRequest') };
+  return doc;
+}
+
+export function openApiDocument(): Document {
   const app = new OpenAPIHono();
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
@@ -25,11 +62,12 @@ export function openApiDocument(): ReturnType<OpenAPIHono['getOpenAPI31Document'
     description: 'KEYSYNC_ADMIN_TOKEN, or a per-store read/write token. Not needed in open mode (no admin token, loopback only).',
   });
   for (const route of ALL_ROUTES) app.openAPIRegistry.registerPath(route);
-  return app.getOpenAPI31Document({
+  app.openAPIRegistry.register('PutOp', PutOpSchema);
+  const doc = app.getOpenAPI31Document({
     openapi: '3.1.0',
     info: {
       title: 'keysync',
-      version: VERSION,
+      version: PACKAGE_VERSION,
       description:
         'Keeps many replicas of a key-value store in sync with one primary over HTTP: a handshake returns the stale keys, ' +
         'acknowledged batches deliver them, and a Server-Sent Events feed pushes every later write.',
@@ -46,4 +84,5 @@ export function openApiDocument(): ReturnType<OpenAPIHono['getOpenAPI31Document'
       { name: 'Operations', description: 'Health, readiness and metrics' },
     ],
   });
+  return refineUnions(doc);
 }

@@ -2,26 +2,46 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { ProblemError, validationProblem } from '../errors.js';
-import { assertKey } from '../store/keys.js';
+import { keyProblem } from '../store/keys.js';
 
 /**
- * The key from the raw URL, decoded exactly once. Hono's own param decoding
- * keeps malformed escapes as text; a key must instead be a clean, valid
- * percent-encoding of UTF-8 (else 400).
+ * The key from the raw URL path, decoded exactly once. Hono's own param
+ * decoding keeps malformed escapes as text; a key must instead be a clean,
+ * valid percent-encoding of UTF-8 (else 400).
  */
 export function keyFromPath(c: Context): string {
   // The raw URL, not `c.req.path` (already decoded once); no URL object for a slice of a string.
   const url = c.req.url;
   const marker = url.indexOf('/keys/');
   const query = url.indexOf('?', marker);
-  const raw = url.slice(marker + '/keys/'.length, query === -1 ? undefined : query);
+  return decodeKey(url.slice(marker + '/keys/'.length, query === -1 ? undefined : query), 'key');
+}
+
+/**
+ * The key from the `key` query parameter (`/v1/stores/{id}/key?key=...`), the
+ * form that reaches every key, `.` and `..` included, which URL-normalising
+ * clients rewrite in a path. Form encoding: `+` is a space.
+ */
+export function keyFromQuery(c: Context): string {
+  const url = c.req.url;
+  const start = url.indexOf('?');
+  const hash = url.indexOf('#');
+  const raws = start === -1 ? [] : url.slice(start + 1, hash === -1 ? undefined : hash).split('&').filter((p) => p === 'key' || p.startsWith('key='));
+  if (raws.length !== 1) {
+    throw validationProblem([{ path: 'key', message: raws.length === 0 ? 'the `key` query parameter is required' : 'give the `key` query parameter once' }]);
+  }
+  return decodeKey(raws[0]!.slice('key='.length).replaceAll('+', ' '), 'key');
+}
+
+function decodeKey(raw: string, path: string): string {
   let key: string;
   try {
     key = decodeURIComponent(raw);
   } catch {
-    throw validationProblem([{ path: 'key', message: 'key is not valid percent-encoded UTF-8' }]);
+    throw validationProblem([{ path, message: 'key is not valid percent-encoded UTF-8' }]);
   }
-  assertKey(key);
+  const problem = keyProblem(key);
+  if (problem) throw new ProblemError(400, 'validation', 'Validation Failed', problem, [{ path, message: problem }]);
   return key;
 }
 

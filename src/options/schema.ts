@@ -6,7 +6,7 @@
  */
 import { z } from '@hono/zod-openapi';
 import { parseRefPath } from './json-path.js';
-import { MAX_KEY_BYTES, isStoredText } from './key-name.js';
+import { MAX_KEY_BYTES, isStoredText } from '../store/keys.js';
 
 export const OPTION_LIMITS = {
   prefixes: 100,

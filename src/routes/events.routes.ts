@@ -1,31 +1,51 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { EntrySchema, RevSchema, StoreIdParam, problem } from '../http/schemas.js';
+import { MAX_KEY_BYTES } from '../store/keys.js';
+import { RevSchema, StoreIdParam, TombstoneSchema, ValueEntrySchema, problem } from '../http/schemas.js';
 
-export const ReadyEventSchema = z.object({ headRev: RevSchema }).openapi('ReadyEvent', { description: 'Data of `event: ready`.' });
+export const ReadyEventSchema = z
+  .object({ headRev: RevSchema.openapi({ description: 'The rev the feed has reached: the backlog up to it is sent.' }) })
+  .openapi('ReadyEvent', { description: 'Data of `event: ready`.' });
 export const ResetEventSchema = z
   .object({
     reason: z.enum(['since-purged', 'since-ahead', 'options-changed']).openapi({
-      description: '`options-changed`: the store\'s options were replaced while the feed was open (newly included keys need a `have` handshake).',
+      description:
+        '`since-purged`: `since` is older than the purged tombstones; `since-ahead`: `since` is past the store\'s head (restored from a backup); ' +
+        '`options-changed`: the store\'s options were replaced while the feed was open (newly included keys need a `have` handshake).',
     }),
-    headRev: RevSchema,
-    purgedRev: RevSchema,
+    headRev: RevSchema.openapi({ description: 'The store\'s head rev.' }),
+    purgedRev: RevSchema.openapi({ description: 'The highest rev of a purged tombstone (0 when none was purged).' }),
   })
   .openapi('ResetEvent', { description: 'Data of `event: reset`: handshake again with `have`; the stream then closes.' });
 export const StoreDeletedEventSchema = z
-  .object({ storeId: z.uuid() })
+  .object({ storeId: z.uuid().openapi({ description: 'The deleted store.' }) })
   .openapi('StoreDeletedEvent', { description: 'Data of `event: store-deleted`; the stream then closes.' });
 export const RevokedEventSchema = z
-  .object({ storeId: z.uuid() })
+  .object({ storeId: z.uuid().openapi({ description: 'The store of the feed.' }) })
   .openapi('RevokedEvent', { description: 'Data of `event: revoked`: the token that opened the feed was revoked; the stream then closes.' });
+
+const RevId = z.string().openapi({ description: 'The SSE `id:` line: the rev, the client\'s `Last-Event-ID` on reconnect.', example: '42' });
+const frame = <E extends string, D extends z.ZodType>(event: E, data: D, name: string, description: string, id = false) =>
+  z
+    .object({
+      event: z.literal(event).openapi({ description: 'The SSE `event:` line.' }),
+      ...(id ? { id: RevId } : {}),
+      data,
+    })
+    .openapi(name, { description });
+
 export const LiveEventSchema = z
-  .object({
-    event: z.enum(['put', 'delete', 'ready', 'reset', 'store-deleted', 'revoked']),
-    id: z.string().optional().openapi({ description: 'The rev, on put and delete (and on heartbeats).' }),
-    data: z.union([EntrySchema, ReadyEventSchema, ResetEventSchema, StoreDeletedEventSchema, RevokedEventSchema]),
-  })
+  .discriminatedUnion('event', [
+    frame('put', ValueEntrySchema, 'LivePut', 'A key was written (`id: <rev>`).', true),
+    frame('delete', TombstoneSchema, 'LiveDelete', 'A key was deleted (`id: <rev>`).', true),
+    frame('ready', ReadyEventSchema, 'LiveReady', 'The backlog is sent; the feed is live from here.'),
+    frame('reset', ResetEventSchema, 'LiveReset', 'The feed cannot continue from `since`: handshake again with `have`. The stream closes.'),
+    frame('store-deleted', StoreDeletedEventSchema, 'LiveStoreDeleted', 'The store was unregistered. The stream closes.'),
+    frame('revoked', RevokedEventSchema, 'LiveRevoked', 'The token that opened the feed was revoked. The stream closes.'),
+  ])
   .openapi('LiveEvent', {
     description:
-      'One Server-Sent Event. `put` and `delete` carry an Entry with `id: <rev>`; heartbeats are a `: ping` comment plus `id: <rev>`.',
+      'One Server-Sent Event, as `event:`, optional `id:` and one `data:` line of JSON. Between events the server sends ' +
+      'heartbeats: a `: ping` comment and an `id: <rev>` line, which dispatch no event but move `Last-Event-ID`.',
   });
 
 export const eventsRoute = createRoute({
@@ -42,7 +62,7 @@ export const eventsRoute = createRoute({
     query: z.object({
       since: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().openapi({ description: 'Start after this rev.' }),
       // Checked here: the feed reads with it only after the stream has started (a 200 by then).
-      prefix: z.string().max(1024).regex(/^[^\u0000]*$/, 'must not contain U+0000').optional().openapi({ description: 'Only keys under this prefix.' }),
+      prefix: z.string().max(MAX_KEY_BYTES).regex(/^[^\u0000]*$/, 'must not contain U+0000').optional().openapi({ description: 'Only keys under this prefix.' }),
     }),
     headers: z.object({
       'last-event-id': z.string().regex(/^\d{1,15}$/, 'must be a rev').optional().openapi({ description: 'Set by reconnecting clients; wins over `since`.' }),

@@ -1,15 +1,18 @@
+import type { Context } from 'hono';
 import type { App, AppDeps } from '../deps.js';
 import { ProblemError, notFound, validationProblem } from '../errors.js';
 import { authorize } from '../http/auth.js';
 import { jsonBody, jsonValueBody, rawValue } from '../http/json-body.js';
-import { isJsonType, keyFromPath, limitBody, parseRevTag, requireJson } from '../http/request.js';
+import { isJsonType, keyFromPath, keyFromQuery, limitBody, parseRevTag, requireJson } from '../http/request.js';
 import { keyProblem } from '../store/keys.js';
 import { getEntry, listKeys } from '../store/reads.js';
 import { getStore } from '../store/stores.js';
 import { formatTs } from '../store/time.js';
 import { WriteBatcher } from '../store/write-batch.js';
 import { applyWrites, type CommitNotice, type WriteCondition, type WriteOp } from '../store/writes.js';
-import { bulkWriteRoute, deleteKeyRoute, getKeyRoute, listKeysRoute, putKeyRoute } from './keys.routes.js';
+import {
+  bulkWriteRoute, deleteKeyByQueryRoute, deleteKeyRoute, getKeyByQueryRoute, getKeyRoute, listKeysRoute, putKeyByQueryRoute, putKeyRoute,
+} from './keys.routes.js';
 
 export function registerKeyHandlers(app: App, deps: AppDeps): void {
   const { db } = deps.database;
@@ -19,11 +22,13 @@ export function registerKeyHandlers(app: App, deps: AppDeps): void {
   // Unconditional writes of a store that arrive together commit together (see write-batch.ts).
   const batcher = new WriteBatcher(db, onCommit);
 
-  app.on(['PUT', 'DELETE'], '/v1/stores/:storeId/keys/*', authorize(auth, 'write'));
-  app.on('GET', '/v1/stores/:storeId/keys/*', authorize(auth, 'read'));
+  for (const single of ['/v1/stores/:storeId/keys/*', '/v1/stores/:storeId/key']) {
+    app.on(['PUT', 'DELETE'], single, authorize(auth, 'write'));
+    app.on('GET', single, authorize(auth, 'read'));
+    app.put(single, limitBody(limits.maxValueBytes, 'The value'), jsonValueBody({ maxDepth: limits.maxJsonDepth }));
+  }
   app.on('GET', '/v1/stores/:storeId/keys', authorize(auth, 'read'));
   app.on('POST', '/v1/stores/:storeId/writes', authorize(auth, 'write'));
-  app.put('/v1/stores/:storeId/keys/*', limitBody(limits.maxValueBytes, 'The value'), jsonValueBody({ maxDepth: limits.maxJsonDepth }));
   // Each op's `value` is kept as the text the client wrote (json-body.ts).
   app.post(
     '/v1/stores/:storeId/writes',
@@ -32,9 +37,7 @@ export function registerKeyHandlers(app: App, deps: AppDeps): void {
     jsonBody({ maxDepth: limits.maxJsonDepth, envelope: 3, capture: ['ops', '*', 'value'] }),
   );
 
-  app.openapi(putKeyRoute, async (c) => {
-    const { storeId } = c.req.valid('param');
-    const key = keyFromPath(c);
+  const putKey = async (c: Context, storeId: string, key: string): Promise<Response> => {
     const contentType = c.req.header('content-type');
     let op: WriteOp;
     if (isJsonType(contentType)) op = { op: 'put', key, json: rawValue(c) };
@@ -51,11 +54,9 @@ export function registerKeyHandlers(app: App, deps: AppDeps): void {
     const [result] = conditional ? await applyWrites(db, storeId, [op], condition, onCommit) : await batcher.write(storeId, [op]);
     deps.metrics.writes.inc();
     return c.json(result!, 200);
-  });
+  };
 
-  app.openapi(getKeyRoute, async (c) => {
-    const { storeId } = c.req.valid('param');
-    const key = keyFromPath(c);
+  const getKey = async (c: Context, storeId: string, key: string): Promise<Response> => {
     const row = await getEntry(db, storeId, key);
     if (!row || row.deleted) {
       await getStore(db, storeId); // a missing store is reported as such
@@ -65,22 +66,28 @@ export function registerKeyHandlers(app: App, deps: AppDeps): void {
     const headers = { ETag: etag, 'X-Keysync-Rev': String(row.rev), 'X-Keysync-Ts': formatTs(row.tsUs), 'Cache-Control': 'no-cache' };
     const inm = c.req.header('if-none-match');
     if (inm && inm.split(',').some((t) => t.trim().replace(/^W\//, '') === etag || t.trim() === '*')) {
-      return c.body(null, 304, headers) as never;
+      return c.body(null, 304, headers);
     }
-    if (row.json !== null) return c.body(row.json, 200, { ...headers, 'Content-Type': 'application/json' }) as never;
-    return c.body((row.bytes ?? new Uint8Array()) as Uint8Array<ArrayBuffer>, 200, { ...headers, 'Content-Type': row.contentType ?? 'application/octet-stream' }) as never;
-  });
+    if (row.json !== null) return c.body(row.json, 200, { ...headers, 'Content-Type': 'application/json' });
+    return c.body((row.bytes ?? new Uint8Array()) as Uint8Array<ArrayBuffer>, 200, { ...headers, 'Content-Type': row.contentType ?? 'application/octet-stream' });
+  };
 
-  app.openapi(deleteKeyRoute, async (c) => {
-    const { storeId } = c.req.valid('param');
-    const key = keyFromPath(c);
+  const deleteKey = async (c: Context, storeId: string, key: string): Promise<Response> => {
     const condition: WriteCondition = { mustExist: true };
     const ifMatch = c.req.header('if-match');
     if (ifMatch !== undefined) condition.ifMatchRev = parseRevTag(ifMatch, 'If-Match');
     const [result] = await applyWrites(db, storeId, [{ op: 'delete', key }], condition, onCommit);
     deps.metrics.writes.inc();
     return c.json(result!, 200);
-  });
+  };
+
+  // Each single-key operation twice: the key as a path segment, and in the query (reaches `.` and `..`).
+  app.openapi(putKeyRoute, (c) => putKey(c, c.req.valid('param').storeId, keyFromPath(c)) as never);
+  app.openapi(putKeyByQueryRoute, (c) => putKey(c, c.req.valid('param').storeId, keyFromQuery(c)) as never);
+  app.openapi(getKeyRoute, (c) => getKey(c, c.req.valid('param').storeId, keyFromPath(c)) as never);
+  app.openapi(getKeyByQueryRoute, (c) => getKey(c, c.req.valid('param').storeId, keyFromQuery(c)) as never);
+  app.openapi(deleteKeyRoute, (c) => deleteKey(c, c.req.valid('param').storeId, keyFromPath(c)) as never);
+  app.openapi(deleteKeyByQueryRoute, (c) => deleteKey(c, c.req.valid('param').storeId, keyFromQuery(c)) as never);
 
   app.openapi(bulkWriteRoute, async (c) => {
     const { storeId } = c.req.valid('param');

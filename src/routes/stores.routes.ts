@@ -22,7 +22,12 @@ export const registerStoreRoute = createRoute({
   request: {
     body: {
       required: true,
-      content: json(z.object({ config: StoreConfigSchema, options: SyncOptionsSchema.optional() }).strict().openapi('RegisterStore')),
+      content: json(
+        z
+          .object({ config: StoreConfigSchema, options: SyncOptionsSchema.optional() })
+          .strict()
+          .openapi('RegisterStore', { description: 'The config the store id is derived from, and optional sync options.' }),
+      ),
     },
   },
   responses: {
@@ -43,7 +48,14 @@ export const listStoresRoute = createRoute({
   responses: {
     200: {
       description: 'A page of stores',
-      content: json(z.object({ items: z.array(StoreSchema), next: z.string().nullable() }).openapi('StoreList')),
+      content: json(
+        z
+          .object({
+            items: z.array(StoreSchema).openapi({ description: 'Stores in id order.' }),
+            next: z.string().nullable().openapi({ description: 'Pass as `after` for the next page; null on the last page.' }),
+          })
+          .openapi('StoreList', { description: 'A page of stores.' }),
+      ),
     },
     ...common,
   },
@@ -72,7 +84,7 @@ export const patchStoreRoute = createRoute({
   description: 'Replaces the store\'s `options` (filter, order, walk) as a whole. Admin only.',
   request: {
     params: z.object({ storeId: StoreIdParam }),
-    body: { required: true, content: json(z.object({ options: SyncOptionsSchema }).strict().openapi('PatchStore')) },
+    body: { required: true, content: json(z.object({ options: SyncOptionsSchema }).strict().openapi('PatchStore', { description: 'The new sync options, replacing the old as a whole.' })) },
   },
   responses: {
     200: { description: 'The store with its new options', content: json(StoreSchema) },

@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { EntrySchema, RevSchema, StoreIdParam, TsSchema, limitProblems, problem } from '../http/schemas.js';
+import { MAX_KEY_BYTES } from '../store/keys.js';
+import { EntrySchema, RevSchema, StoreIdParam, limitProblems, problem, timestamp } from '../http/schemas.js';
 
 const tags = ['Sync'];
 const json = <T>(schema: T) => ({ 'application/json': { schema } });
@@ -20,8 +21,14 @@ const common = {
 };
 const sessionGone = { 410: problem('The session expired (no fetch or ack within KEYSYNC_BATCH_TIMEOUT_MS); handshake again') };
 
-const PrefixField = z.string().max(1024).optional().openapi({ description: 'Sync only keys under this prefix.' });
-const BatchSizeField = z.number().int().min(1).max(100_000).optional().openapi({ description: 'Keys per batch (capped by the server).' });
+const PrefixField = z.string().max(MAX_KEY_BYTES).optional().openapi({ description: 'Sync only keys starting with this prefix.' });
+const BatchSizeField = z
+  .number()
+  .int()
+  .min(1)
+  .max(100_000)
+  .optional()
+  .openapi({ description: 'The most keys per batch (capped at KEYSYNC_MAX_BATCH_SIZE; default KEYSYNC_BATCH_SIZE).' });
 
 /** The longest ts a client can hold: the server's own are 27 characters. */
 const MAX_TS_LENGTH = 64;
@@ -46,7 +53,8 @@ const HaveMap = z
   .openapi({
     type: 'object',
     additionalProperties: { type: 'string', maxLength: MAX_TS_LENGTH },
-    description: 'Keys the client holds, with the ts the server gave them. Empty for a fresh client.',
+    description:
+      'Keys the client holds, each with the ts the server gave it (send it back as received; compared as an instant). Empty for a fresh client.',
     example: { 'users/1': '2026-11-26T07:31:34.123456Z' },
   });
 
@@ -59,7 +67,7 @@ export const HandshakeRequestSchema = z
         batchSize: BatchSizeField,
       })
       .strict()
-      .openapi('HandshakeByHave'),
+      .openapi('HandshakeByHave', { description: 'A handshake from what the client holds (first sync, or after a reset).' }),
     z
       .object({
         since: RevSchema.openapi({ description: 'The highest rev the client has applied.' }),
@@ -67,22 +75,26 @@ export const HandshakeRequestSchema = z
         batchSize: BatchSizeField,
       })
       .strict()
-      .openapi('HandshakeBySince'),
+      .openapi('HandshakeBySince', { description: 'A cheap reconnect: only what changed after the rev the client has applied.' }),
   ])
-  .openapi('HandshakeRequest');
+  .openapi('HandshakeRequest', { description: 'Either `have` or `since`, never both.' });
+
+const BatchCountField = z.number().int().min(0).openapi({ description: 'How many batches the session has (0: nothing to fetch; the session is already complete).' });
+const WindowField = z.number().int().min(1).openapi({ description: 'How many batches may be fetched ahead of the acknowledgements.' });
+const ExpiresAtField = timestamp('When the session expires unless a batch is fetched or acknowledged before; each fetch and ack moves it.');
 
 export const HandshakeResponseSchema = z
   .object({
-    sessionId: z.uuid(),
-    stale: z.array(z.string()).openapi({ description: 'Keys to fetch, in delivery order.' }),
-    removed: z.array(z.string()).openapi({ description: 'Keys the client must delete.' }),
-    headRev: RevSchema,
-    batchSize: z.number().int(),
-    batches: z.number().int(),
-    window: z.number().int().openapi({ description: 'How many batches may be unacknowledged at once.' }),
-    expiresAt: TsSchema,
+    sessionId: z.uuid().openapi({ description: 'The sync session; used in the batch, ack and status routes.' }),
+    stale: z.array(z.string()).openapi({ description: 'Keys the batches will deliver, in delivery order.' }),
+    removed: z.array(z.string()).openapi({ description: 'Keys the client must delete (deleted on the server, never there, or no longer synced).' }),
+    headRev: RevSchema.openapi({ description: 'The store\'s rev when the handshake was taken: open the live feed with `since=headRev`.' }),
+    batchSize: z.number().int().min(1).openapi({ description: 'The most keys a batch holds (a batch may hold fewer: KEYSYNC_BATCH_BYTES).' }),
+    batches: BatchCountField,
+    window: WindowField,
+    expiresAt: ExpiresAtField,
   })
-  .openapi('Handshake');
+  .openapi('Handshake', { description: 'A started sync session.' });
 
 export const handshakeRoute = createRoute({
   operationId: 'handshake',
@@ -113,7 +125,15 @@ export const batchRoute = createRoute({
   responses: {
     200: {
       description: 'The batch',
-      content: json(z.object({ cursor: z.number().int(), entries: z.array(EntrySchema), next: z.number().int().nullable() }).openapi('Batch')),
+      content: json(
+        z
+          .object({
+            cursor: z.number().int().min(0).openapi({ description: 'This batch\'s number.' }),
+            entries: z.array(EntrySchema).openapi({ description: 'The current entry of each key of this batch, tombstones included.' }),
+            next: z.number().int().nullable().openapi({ description: 'The next cursor, or null after the last batch.' }),
+          })
+          .openapi('Batch', { description: 'One batch of a sync session.' }),
+      ),
     },
     ...common,
     409: problem('Acknowledge earlier batches first (ack-required)'),
@@ -130,15 +150,28 @@ export const ackRoute = createRoute({
   description: 'Acknowledges the batch `cursor` and all before it, once the client has applied them. Idempotent.',
   request: {
     params: sessionParams,
-    body: { required: true, content: json(z.object({ cursor: z.number().int().min(0).max(2_147_483_647) }).strict().openapi('Ack')) },
+    body: {
+      required: true,
+      content: json(
+        z
+          .object({ cursor: z.number().int().min(0).max(2_147_483_647).openapi({ description: 'The batch applied; acknowledges it and every batch before it.' }) })
+          .strict()
+          .openapi('Ack', { description: 'The batch the client has applied.' }),
+      ),
+    },
   },
   responses: {
     200: {
       description: 'Progress',
       content: json(
         z
-          .object({ acked: z.number().int(), next: z.number().int().nullable(), remaining: z.number().int(), done: z.boolean() })
-          .openapi('AckResult'),
+          .object({
+            acked: z.number().int().min(-1).openapi({ description: 'The highest acknowledged cursor.' }),
+            next: z.number().int().nullable().openapi({ description: 'The next cursor to fetch, or null when the session is done.' }),
+            remaining: z.number().int().min(0).openapi({ description: 'Stale keys not yet acknowledged.' }),
+            done: z.boolean().openapi({ description: 'Every batch is acknowledged: the initial sync is complete.' }),
+          })
+          .openapi('AckResult', { description: 'The session\'s progress after the acknowledgement.' }),
       ),
     },
     ...common,
@@ -150,20 +183,20 @@ export const ackRoute = createRoute({
 
 export const SessionStatusSchema = z
   .object({
-    sessionId: z.uuid(),
-    storeId: z.uuid(),
-    headRev: RevSchema,
-    batchSize: z.number().int(),
-    window: z.number().int(),
-    total: z.number().int(),
-    batches: z.number().int(),
-    delivered: z.number().int(),
-    acked: z.number().int(),
-    remaining: z.number().int(),
-    done: z.boolean(),
-    expiresAt: TsSchema,
+    sessionId: z.uuid().openapi({ description: 'The session.' }),
+    storeId: z.uuid().openapi({ description: 'Its store.' }),
+    headRev: RevSchema.openapi({ description: 'The store\'s rev when the handshake was taken.' }),
+    batchSize: z.number().int().min(1).openapi({ description: 'The most keys a batch holds.' }),
+    window: WindowField,
+    total: z.number().int().min(0).openapi({ description: 'Stale keys of the session (the length of the handshake\'s `stale`).' }),
+    batches: BatchCountField,
+    delivered: z.number().int().min(-1).openapi({ description: 'The highest cursor fetched so far; -1 before the first fetch (and always when `batches` is 0).' }),
+    acked: z.number().int().min(-1).openapi({ description: 'The highest cursor acknowledged; -1 before the first ack (and always when `batches` is 0).' }),
+    remaining: z.number().int().min(0).openapi({ description: 'Stale keys not yet acknowledged.' }),
+    done: z.boolean().openapi({ description: 'Every batch is acknowledged (true from the start when `batches` is 0).' }),
+    expiresAt: ExpiresAtField,
   })
-  .openapi('SessionStatus');
+  .openapi('SessionStatus', { description: 'The progress of a sync session.' });
 
 export const sessionStatusRoute = createRoute({
   operationId: 'sessionStatus',

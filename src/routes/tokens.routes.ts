@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { StoreIdParam, TsSchema, limitProblems, problem } from '../http/schemas.js';
+import { StoreIdParam, limitProblems, problem, timestamp } from '../http/schemas.js';
 
 const tags = ['Tokens'];
 const json = <T>(schema: T) => ({ 'application/json': { schema } });
@@ -12,20 +12,22 @@ const common = {
 };
 
 const ScopeSchema = z.enum(['read', 'write']).openapi({ description: '`read`: reads, sync and the live feed of the store; `write` also writes.' });
+const TokenId = z.uuid().openapi({ description: 'The token\'s id (not its secret): names it for revocation.' });
+const IssuedAt = timestamp('When the token was issued.');
 const TokenIdParam = z.uuid().openapi({ param: { name: 'tokenId', in: 'path' }, description: 'Token id (not the secret).' });
 
 export const TokenInfoSchema = z
-  .object({ id: z.uuid(), scope: ScopeSchema, createdAt: TsSchema })
+  .object({ id: TokenId, scope: ScopeSchema, createdAt: IssuedAt })
   .openapi('TokenInfo', { description: 'A token without its secret.' });
 
 export const NewTokenSchema = z
   .object({
-    id: z.uuid(),
+    id: TokenId,
     token: z.string().openapi({ description: 'The bearer secret. Shown only in this response; the server keeps its SHA-256.', example: 'q0yL9v1m3k...' }),
     scope: ScopeSchema,
-    createdAt: TsSchema,
+    createdAt: IssuedAt,
   })
-  .openapi('NewToken');
+  .openapi('NewToken', { description: 'A new token with its secret (shown this once).' });
 
 export const createTokenRoute = createRoute({
   operationId: 'createToken',
@@ -36,7 +38,7 @@ export const createTokenRoute = createRoute({
   description: 'Issues a `read` or `write` token valid for this store only (403 on every other store). The secret is returned once. Admin only.',
   request: {
     params: z.object({ storeId: StoreIdParam }),
-    body: { required: true, content: json(z.object({ scope: ScopeSchema }).strict().openapi('CreateToken')) },
+    body: { required: true, content: json(z.object({ scope: ScopeSchema }).strict().openapi('CreateToken', { description: 'The scope of the new token.' })) },
   },
   responses: {
     201: { description: 'Issued', content: json(NewTokenSchema) },
@@ -54,7 +56,11 @@ export const listTokensRoute = createRoute({
   description: 'The store\'s tokens without their secrets, oldest first. Admin only.',
   request: { params: z.object({ storeId: StoreIdParam }) },
   responses: {
-    200: { description: 'The tokens', content: json(z.object({ items: z.array(TokenInfoSchema) }).openapi('TokenList')) },
+    200: { description: 'The tokens', content: json(
+        z
+          .object({ items: z.array(TokenInfoSchema).openapi({ description: 'The store\'s tokens, without their secrets.' }) })
+          .openapi('TokenList', { description: 'The tokens of a store.' }),
+      ) },
     ...common,
   },
 });

@@ -18,9 +18,9 @@ import { rowsOf } from '../db/raw.js';
 export const ENTRY_TEXT_SQL = `('{"key":' || to_json(e.key)::text || ',"rev":' || e.rev
   || ',"ts":"' || to_char(timestamp '1970-01-01' + e.ts_us * interval '1 microsecond', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || '"'
   || case
-       when e.deleted then ',"deleted":true}'
-       when e.json is not null then ',"value":' || e.json || '}'
-       else ',"base64":"' || translate(encode(coalesce(e.bytes, ''::bytea), 'base64'), E'\\n', '')
+       when e.deleted then ',"kind":"tombstone","deleted":true}'
+       when e.json is not null then ',"kind":"json","value":' || e.json || '}'
+       else ',"kind":"bytes","base64":"' || translate(encode(coalesce(e.bytes, ''::bytea), 'base64'), E'\\n', '')
          || '","contentType":' || to_json(coalesce(e.content_type, 'application/octet-stream'))::text || '}'
      end)`;
 

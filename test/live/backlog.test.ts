@@ -33,10 +33,10 @@ describe('the backlog after since', () => {
         ['put', 'd', 9],
       ]);
       expect(feed.events.at(-1)).toEqual({ event: 'ready', data: { headRev: 9 } });
-      expect(changes(feed.events).find((e) => e.data.key === 'a')!.data).toEqual({ key: 'a', rev: a.rev, ts: a.ts, value: 3 });
-      expect(changes(feed.events).find((e) => e.data.key === 'c')!.data).toEqual({ key: 'c', rev: c.rev, ts: c.ts, deleted: true });
+      expect(changes(feed.events).find((e) => e.data.key === 'a')!.data).toEqual({ key: 'a', rev: a.rev, ts: a.ts, kind: 'json', value: 3 });
+      expect(changes(feed.events).find((e) => e.data.key === 'c')!.data).toEqual({ key: 'c', rev: c.rev, ts: c.ts, kind: 'tombstone', deleted: true });
       // Exact frames: one data line per event, the id is the rev.
-      expect(feed.frames.find((f) => f.event === 'put')!.raw).toBe(`event: put\nid: 5\ndata: {"key":"b","rev":5,"ts":"${changes(feed.events)[0]!.data.ts}","value":1}`);
+      expect(feed.frames.find((f) => f.event === 'put')!.raw).toBe(`event: put\nid: 5\ndata: {"key":"b","rev":5,"ts":"${changes(feed.events)[0]!.data.ts}","kind":"json","value":1}`);
       expect(feed.frames.find((f) => f.event === 'ready')!.raw).toBe('event: ready\ndata: {"headRev":9}');
     } finally {
       feed.close();
@@ -71,7 +71,7 @@ describe('the backlog after since', () => {
       expect(feed.events).toEqual([{ event: 'ready', data: { headRev: 5 } }]);
       const w = await put(env.server, storeId, 'after', true);
       await feed.waitFor((f) => changes(f.events).length === 1);
-      expect(changes(feed.events)[0]).toEqual({ event: 'put', id: '6', data: { key: 'after', rev: w.rev, ts: w.ts, value: true } });
+      expect(changes(feed.events)[0]).toEqual({ event: 'put', id: '6', data: { key: 'after', rev: w.rev, ts: w.ts, kind: 'json', value: true } });
     } finally {
       feed.close();
     }

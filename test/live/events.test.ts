@@ -40,10 +40,10 @@ describe('live events', () => {
       const gone = await del(env.server, storeId, 'doc');
       await seen(4);
       expect(changes(feed.events)).toEqual([
-        { event: 'put', id: String(first.rev), data: { key: 'doc', rev: first.rev, ts: first.ts, value: { title: 'hello', tags: ['a', 'b'], n: 1.5, nested: { ok: true } } } },
-        { event: 'put', id: String(second.rev), data: { key: 'doc', rev: second.rev, ts: second.ts, value: 'now a string' } },
-        { event: 'put', id: String(bin.rev), data: { key: 'blob', rev: bin.rev, ts: bin.ts, base64: Buffer.from(bytes).toString('base64'), contentType: 'image/png' } },
-        { event: 'delete', id: String(gone.rev), data: { key: 'doc', rev: gone.rev, ts: gone.ts, deleted: true } },
+        { event: 'put', id: String(first.rev), data: { key: 'doc', rev: first.rev, ts: first.ts, kind: 'json', value: { title: 'hello', tags: ['a', 'b'], n: 1.5, nested: { ok: true } } } },
+        { event: 'put', id: String(second.rev), data: { key: 'doc', rev: second.rev, ts: second.ts, kind: 'json', value: 'now a string' } },
+        { event: 'put', id: String(bin.rev), data: { key: 'blob', rev: bin.rev, ts: bin.ts, kind: 'bytes', base64: Buffer.from(bytes).toString('base64'), contentType: 'image/png' } },
+        { event: 'delete', id: String(gone.rev), data: { key: 'doc', rev: gone.rev, ts: gone.ts, kind: 'tombstone', deleted: true } },
       ]);
     } finally {
       feed.close();
@@ -71,7 +71,7 @@ describe('live events', () => {
         ['put', 'a', 5],
         ['put', 'b', 6],
       ]);
-      expect(changes(feed.events)[4]!.data).toEqual({ key: 'b', rev: 6, ts: results[4]!.ts, value: null });
+      expect(changes(feed.events)[4]!.data).toEqual({ key: 'b', rev: 6, ts: results[4]!.ts, kind: 'json', value: null });
     } finally {
       feed.close();
     }

@@ -31,9 +31,9 @@ export class StoreModel {
     expect(result.ts > this.lastTs, `ts ${result.ts} after ${this.lastTs}`).toBe(true);
     expect(result.deleted === true, 'deleted flag of the write result').toBe('deleted' in written);
     const entry: Entry = { key: written.key, rev: result.rev, ts: result.ts };
-    if ('deleted' in written) entry.deleted = true;
-    else if ('base64' in written) Object.assign(entry, { base64: written.base64, contentType: written.contentType });
-    else entry.value = JSON.parse(JSON.stringify(written.value));
+    if ('deleted' in written) Object.assign(entry, { kind: 'tombstone', deleted: true });
+    else if ('base64' in written) Object.assign(entry, { kind: 'bytes', base64: written.base64, contentType: written.contentType });
+    else Object.assign(entry, { kind: 'json', value: JSON.parse(JSON.stringify(written.value)) });
     this.head = result.rev;
     this.lastTs = result.ts;
     this.history.set(entry.rev, entry);

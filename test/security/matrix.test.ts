@@ -152,6 +152,30 @@ const ROWS: Row[] = [
     },
   },
   {
+    method: 'PUT',
+    route: '/v1/stores/{storeId}/key',
+    expect: authed(403, 200, 403, 200),
+    prepare: async (f, c) => ({ path: `${A(f)}/key?key=..`, init: withAuth(f, c, json({ by: c }, { method: 'PUT' })) }),
+  },
+  {
+    method: 'GET',
+    route: '/v1/stores/{storeId}/key',
+    expect: authed(200, 200, 403, 200),
+    prepare: async (f, c) => {
+      await put(f, 'g');
+      return { path: `${A(f)}/key?key=g`, init: withAuth(f, c) };
+    },
+  },
+  {
+    method: 'DELETE',
+    route: '/v1/stores/{storeId}/key',
+    expect: authed(403, 200, 403, 200),
+    prepare: async (f, c) => {
+      await put(f, `del-${c}`);
+      return { path: `${A(f)}/key?key=del-${c}`, init: withAuth(f, c, { method: 'DELETE' }) };
+    },
+  },
+  {
     method: 'POST',
     route: '/v1/stores/{storeId}/writes',
     expect: authed(403, 200, 403, 200),

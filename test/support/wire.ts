@@ -7,6 +7,7 @@ export interface Entry {
   key: string;
   rev: number;
   ts: string;
+  kind?: 'json' | 'bytes' | 'tombstone';
   deleted?: true;
   value?: unknown;
   base64?: string;

@@ -136,8 +136,8 @@ describe('batches and acknowledgements', () => {
 
     const entries = await drain(server, storeId, hs);
     expect(entries.map((e) => e.key)).toEqual(['k0', 'k1', 'k2', 'k3']);
-    expect(entries[1]).toEqual({ key: 'k1', rev: rewritten.rev, ts: rewritten.ts, value: 'new value' });
-    expect(entries[2]).toEqual({ key: 'k2', rev: deleted.rev, ts: deleted.ts, deleted: true });
+    expect(entries[1]).toEqual({ key: 'k1', rev: rewritten.rev, ts: rewritten.ts, kind: 'json', value: 'new value' });
+    expect(entries[2]).toEqual({ key: 'k2', rev: deleted.rev, ts: deleted.ts, kind: 'tombstone', deleted: true });
     expect(entries[0]).toMatchObject({ key: 'k0', rev: 1, value: { i: 0 } });
   });
 

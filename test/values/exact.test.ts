@@ -30,8 +30,8 @@ interface Written {
   min: string;
 }
 
-/** The entry text batches and events must carry (API.md: `{key, rev, ts, value}`), the value spliced in as stored. */
-const entryText = (w: Written) => `{"key":${JSON.stringify(w.key)},"rev":${w.rev},"ts":"${w.ts}","value":${w.min}}`;
+/** The entry text batches and events must carry (API.md: `{key, rev, ts, kind, value}`), the value spliced in as stored. */
+const entryText = (w: Written) => `{"key":${JSON.stringify(w.key)},"rev":${w.rev},"ts":"${w.ts}","kind":"json","value":${w.min}}`;
 
 const put = (key: string, body: string | Uint8Array<ArrayBuffer>) =>
   call(env.server, keyPath(storeId, key), { method: 'PUT', headers: { 'content-type': 'application/json' }, body });

@@ -102,7 +102,7 @@ export interface ApiClient {
   listTokens(storeId: string, o?: CallOptions): Promise<HttpResult<S['TokenList']>>;
   revokeToken(storeId: string, tokenId: string, o?: CallOptions): Promise<HttpResult<undefined>>;
 
-  /** `GET .../keys/{key}`; a deleted or absent key is a 404 problem. */
+  /** `GET .../keys/{key}` (`.../key?key=` for `.` and `..`); a deleted or absent key is a 404 problem. */
   getKey(storeId: string, key: string, o?: GetKeyOptions): Promise<HttpResult<KeyValue>>;
   /** `PUT .../keys/{key}` with a JSON value (`undefined` is not JSON and throws a TypeError). */
   putKey(storeId: string, key: string, value: unknown, o?: WriteOptions): Promise<HttpResult<S['WriteResult']>>;
@@ -129,6 +129,12 @@ export interface ApiClient {
   /** Opens the live feed; `data` is the unread `text/event-stream` body (read it with readSse). */
   events(storeId: string, req?: EventsRequest): Promise<HttpResult<ReadableStream<Uint8Array>>>;
 }
+
+/**
+ * `.` and `..` as a path segment are removed by URL normalisation (fetch
+ * does it), so those keys travel in the query form of the same routes.
+ */
+const inQuery = (key: string) => key === '.' || key === '..';
 
 const quoted = (v: string | number) => (typeof v === 'number' ? `"${v}"` : v);
 
@@ -182,13 +188,10 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
 
     async getKey(storeId, key, o) {
       const header = o?.ifNoneMatch === undefined ? {} : { 'if-none-match': quoted(o.ifNoneMatch) };
-      const call = raw.GET('/v1/stores/{storeId}/keys/{key}', {
-        params: { path: keyPath(storeId, key), header },
-        headers: { [HEADERS.accept]: '*/*' },
-        parseAs: 'arrayBuffer',
-        signal: o?.signal,
-      });
-      const res = await call;
+      const init = { headers: { [HEADERS.accept]: '*/*' }, parseAs: 'arrayBuffer', signal: o?.signal } as const;
+      const res = await (inQuery(key)
+        ? raw.GET('/v1/stores/{storeId}/key', { params: { path: { storeId }, query: { key }, header }, ...init })
+        : raw.GET('/v1/stores/{storeId}/keys/{key}', { params: { path: keyPath(storeId, key), header }, ...init }));
       const etag = res.response.headers.get(HEADERS.etag) ?? '';
       if (res.response.status === 304) {
         return { data: { kind: 'not-modified', key, etag: etag || String(header['if-none-match']) }, response: res.response };
@@ -197,46 +200,55 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     },
     putKey(storeId, key, value, o) {
       if (value === undefined) throw new TypeError('putKey: undefined is not a JSON value');
+      const header = preconditions(o);
+      const init = { body: value, signal: o?.signal };
       return settle(
         'put key',
-        raw.PUT('/v1/stores/{storeId}/keys/{key}', {
-          params: { path: keyPath(storeId, key), header: preconditions(o) },
-          body: value,
-          signal: o?.signal,
-        }),
+        inQuery(key)
+          ? raw.PUT('/v1/stores/{storeId}/key', { params: { path: { storeId }, query: { key }, header }, ...init })
+          : raw.PUT('/v1/stores/{storeId}/keys/{key}', { params: { path: keyPath(storeId, key), header }, ...init }),
       );
     },
-    putJsonText: (storeId, key, text, o) =>
-      settle(
+    putJsonText(storeId, key, text, o) {
+      const header = preconditions(o);
+      const init = {
+        body: text,
+        bodySerializer: (b: unknown) => b,
+        headers: { [HEADERS.contentType]: MEDIA_TYPES.json },
+        signal: o?.signal,
+      };
+      return settle(
         'put key',
-        raw.PUT('/v1/stores/{storeId}/keys/{key}', {
-          params: { path: keyPath(storeId, key), header: preconditions(o) },
-          body: text,
-          bodySerializer: (b: unknown) => b,
-          headers: { [HEADERS.contentType]: MEDIA_TYPES.json },
-          signal: o?.signal,
-        }),
-      ),
-    putBytes: (storeId, key, bytes, contentType, o) =>
-      settle(
+        inQuery(key)
+          ? raw.PUT('/v1/stores/{storeId}/key', { params: { path: { storeId }, query: { key }, header }, ...init })
+          : raw.PUT('/v1/stores/{storeId}/keys/{key}', { params: { path: keyPath(storeId, key), header }, ...init }),
+      );
+    },
+    putBytes(storeId, key, bytes, contentType, o) {
+      const header = preconditions(o);
+      const init = {
+        // The generated type of a binary body is `string`; any BodyInit goes on the wire as is.
+        body: bytes as unknown as string,
+        bodySerializer: (b: unknown) => b,
+        headers: { [HEADERS.contentType]: contentType },
+        signal: o?.signal,
+      };
+      return settle(
         'put bytes',
-        raw.PUT('/v1/stores/{storeId}/keys/{key}', {
-          params: { path: keyPath(storeId, key), header: preconditions(o) },
-          // The generated type of a binary body is `string`; any BodyInit goes on the wire as is.
-          body: bytes as unknown as string,
-          bodySerializer: (b: unknown) => b,
-          headers: { [HEADERS.contentType]: contentType },
-          signal: o?.signal,
-        }),
-      ),
-    deleteKey: (storeId, key, o) =>
-      settle(
+        inQuery(key)
+          ? raw.PUT('/v1/stores/{storeId}/key', { params: { path: { storeId }, query: { key }, header }, ...init })
+          : raw.PUT('/v1/stores/{storeId}/keys/{key}', { params: { path: keyPath(storeId, key), header }, ...init }),
+      );
+    },
+    deleteKey(storeId, key, o) {
+      const header = preconditions(o);
+      return settle(
         'delete key',
-        raw.DELETE('/v1/stores/{storeId}/keys/{key}', {
-          params: { path: keyPath(storeId, key), header: preconditions(o) },
-          signal: o?.signal,
-        }),
-      ),
+        inQuery(key)
+          ? raw.DELETE('/v1/stores/{storeId}/key', { params: { path: { storeId }, query: { key }, header }, signal: o?.signal })
+          : raw.DELETE('/v1/stores/{storeId}/keys/{key}', { params: { path: keyPath(storeId, key), header }, signal: o?.signal }),
+      );
+    },
     write: (storeId, body, o) =>
       settle('write', raw.POST('/v1/stores/{storeId}/writes', { ...store(storeId), body, signal: o?.signal })),
     listKeys: (storeId, query, o) =>

@@ -171,6 +171,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/stores/{storeId}/key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a key (key in the query)
+         * @description The value with its content type, `ETag: "<rev>"`, `X-Keysync-Rev` and `X-Keysync-Ts`. 404 when absent or deleted. Read scope. The same operation as on `/keys/{key}`, with the key in the `key` query parameter: this form reaches every key, including `.` and `..`, which URL-normalising clients rewrite when they are a path segment.
+         */
+        get: operations["getKeyByQuery"];
+        /**
+         * Write a key (key in the query)
+         * @description The body is the value: `application/json` stores JSON, any other content type stores the bytes with that type. `If-Match: "<rev>"` writes only if the key is at that rev; `If-None-Match: *` only if it does not exist. Write scope. The same operation as on `/keys/{key}`, with the key in the `key` query parameter: this form reaches every key, including `.` and `..`, which URL-normalising clients rewrite when they are a path segment.
+         */
+        put: operations["putKeyByQuery"];
+        post?: never;
+        /**
+         * Delete a key (key in the query)
+         * @description Writes a tombstone, synced like a write. 404 when the key is absent or already deleted. Write scope. The same operation as on `/keys/{key}`, with the key in the `key` query parameter: this form reaches every key, including `.` and `..`, which URL-normalising clients rewrite when they are a path segment.
+         */
+        delete: operations["deleteKeyByQuery"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/stores/{storeId}/keys/{key}": {
         parameters: {
             query?: never;
@@ -180,7 +208,7 @@ export interface paths {
         };
         /**
          * Read a key
-         * @description The value with its content type, `ETag: "<rev>"`, `X-Keysync-Rev` and `X-Keysync-Ts`. 404 when absent or deleted.
+         * @description The value with its content type, `ETag: "<rev>"`, `X-Keysync-Rev` and `X-Keysync-Ts`. 404 when absent or deleted. Read scope.
          */
         get: operations["getKey"];
         /**
@@ -191,7 +219,7 @@ export interface paths {
         post?: never;
         /**
          * Delete a key
-         * @description Writes a tombstone, synced like a write. Write scope.
+         * @description Writes a tombstone, synced like a write. 404 when the key is absent or already deleted. Write scope.
          */
         delete: operations["deleteKey"];
         options?: never;
@@ -321,34 +349,130 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** @description RFC 9457 problem details; every error response has this shape. */
-        Problem: {
-            /** @example https://keysync.dev/problems/validation */
-            type: string;
-            /** @example Validation Failed */
-            title: string;
-            /** @example 400 */
-            status: number;
-            /** @example The request is not valid */
-            detail?: string;
-            /** @description Present on validation failures: each offending field and why. */
-            errors?: {
-                path: string;
-                message: string;
-            }[];
+        /** @description A put: `value` for JSON, or `base64` and `contentType` for bytes. */
+        PutOp: {
+            /**
+             * @description Write the key. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            op: "put";
+        } & (components["schemas"]["PutJsonOp"] | components["schemas"]["PutBytesOp"]);
+        /** @description Write a JSON value. */
+        PutJsonOp: {
+            /**
+             * @description Write the key.
+             * @enum {string}
+             */
+            op: "put";
+            /**
+             * @description The key (not encoded; any key, `.` and `..` included).
+             * @example users/42
+             */
+            key: string;
+            /**
+             * @description The JSON value (any JSON, `null` included).
+             * @example {
+             *       "name": "Ada"
+             *     }
+             */
+            value: unknown;
         };
+        /** @description Write bytes with a content type. */
+        PutBytesOp: {
+            /**
+             * @description Write the key.
+             * @enum {string}
+             */
+            op: "put";
+            /**
+             * @description The key (not encoded; any key, `.` and `..` included).
+             * @example users/42
+             */
+            key: string;
+            /**
+             * @description The bytes, standard base64.
+             * @example iVBORw0KGgo=
+             */
+            base64: string;
+            /**
+             * @description Stored with the bytes and served with them.
+             * @example image/png
+             */
+            contentType: string;
+        };
+        /** @description RFC 9457 problem details (`application/problem+json`); every error response has this shape. Dispatch on `type`. */
+        Problem: components["schemas"]["ValidationProblem"] | components["schemas"]["GeneralProblem"];
+        /** @description A request that failed validation (400): `errors` names every offending field. */
+        ValidationProblem: {
+            /**
+             * @description The problem type. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "https://keysync.dev/problems/validation";
+            /**
+             * @description Short summary of the problem type.
+             * @example Validation Failed
+             */
+            title: string;
+            /**
+             * @description The HTTP status of the response.
+             * @example 400
+             */
+            status: number;
+            /**
+             * @description What went wrong with this request, for a human.
+             * @example The request is not valid
+             */
+            detail?: string;
+            /** @description Each offending field and why. */
+            errors: components["schemas"]["FieldError"][];
+        };
+        /** @description One offending field of a request. */
+        FieldError: {
+            /** @description The offending field: dotted path into the body (`ops.0.key`), a parameter or header name, or `(body)`. */
+            path: string;
+            /** @description What is wrong with it. */
+            message: string;
+        };
+        /** @description Any other problem: the `type` says which, `detail` says why. */
+        GeneralProblem: {
+            /**
+             * @description The problem type: `https://keysync.dev/problems/` followed by its kind. docs/API.md lists each with its status. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "https://keysync.dev/problems/bad-request" | "https://keysync.dev/problems/json-too-deep" | "https://keysync.dev/problems/unauthorized" | "https://keysync.dev/problems/forbidden" | "https://keysync.dev/problems/not-found" | "https://keysync.dev/problems/method-not-allowed" | "https://keysync.dev/problems/ack-required" | "https://keysync.dev/problems/not-delivered" | "https://keysync.dev/problems/since-purged" | "https://keysync.dev/problems/since-ahead" | "https://keysync.dev/problems/session-expired" | "https://keysync.dev/problems/precondition-failed" | "https://keysync.dev/problems/walk-failed" | "https://keysync.dev/problems/payload-too-large" | "https://keysync.dev/problems/unsupported-media-type" | "https://keysync.dev/problems/too-many-requests" | "https://keysync.dev/problems/too-many-sessions" | "https://keysync.dev/problems/too-many-subscribers" | "https://keysync.dev/problems/request-timeout" | "https://keysync.dev/problems/headers-too-large" | "https://keysync.dev/problems/internal" | "https://keysync.dev/problems/unavailable";
+            /**
+             * @description Short summary of the problem type.
+             * @example Validation Failed
+             */
+            title: string;
+            /**
+             * @description The HTTP status of the response.
+             * @example 400
+             */
+            status: number;
+            /**
+             * @description What went wrong with this request, for a human.
+             * @example The request is not valid
+             */
+            detail?: string;
+        };
+        /** @description A registered store. */
         Store: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description UUIDv5 of the RFC 8785 canonical config.
+             */
             storeId: string;
             config: components["schemas"]["StoreConfig"];
             options: components["schemas"]["SyncOptions"];
             /**
-             * @description Store revision (safe integer).
+             * @description The rev of the store's latest write (0 before the first).
              * @example 42
              */
             headRev: number;
             /**
-             * @description Server write time, ISO-8601 UTC with microseconds.
+             * @description When the store was registered. RFC 3339, UTC, microseconds.
              * @example 2026-11-26T07:31:34.123456Z
              */
             createdAt: string;
@@ -364,6 +488,7 @@ export interface components {
         StoreConfig: {
             /**
              * Format: uuid
+             * @description A UUID; part of the config like any other member.
              * @example a1b2c3d4-e5f6-7890-abcd-ef1234567890
              */
             scope: string;
@@ -461,19 +586,28 @@ export interface components {
              */
             refs: string[];
         };
+        /** @description A page of stores. */
         StoreList: {
+            /** @description Stores in id order. */
             items: components["schemas"]["Store"][];
+            /** @description Pass as `after` for the next page; null on the last page. */
             next: string | null;
         };
+        /** @description The new sync options, replacing the old as a whole. */
         PatchStore: {
             options: components["schemas"]["SyncOptions"];
         };
+        /** @description The config the store id is derived from, and optional sync options. */
         RegisterStore: {
             config: components["schemas"]["StoreConfig"];
             options?: components["schemas"]["SyncOptions"];
         };
+        /** @description A new token with its secret (shown this once). */
         NewToken: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The token's id (not its secret): names it for revocation.
+             */
             id: string;
             /**
              * @description The bearer secret. Shown only in this response; the server keeps its SHA-256.
@@ -486,11 +620,12 @@ export interface components {
              */
             scope: "read" | "write";
             /**
-             * @description Server write time, ISO-8601 UTC with microseconds.
+             * @description When the token was issued. RFC 3339, UTC, microseconds.
              * @example 2026-11-26T07:31:34.123456Z
              */
             createdAt: string;
         };
+        /** @description The scope of the new token. */
         CreateToken: {
             /**
              * @description `read`: reads, sync and the live feed of the store; `write` also writes.
@@ -498,12 +633,17 @@ export interface components {
              */
             scope: "read" | "write";
         };
+        /** @description The tokens of a store. */
         TokenList: {
+            /** @description The store's tokens, without their secrets. */
             items: components["schemas"]["TokenInfo"][];
         };
         /** @description A token without its secret. */
         TokenInfo: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The token's id (not its secret): names it for revocation.
+             */
             id: string;
             /**
              * @description `read`: reads, sync and the live feed of the store; `write` also writes.
@@ -511,157 +651,233 @@ export interface components {
              */
             scope: "read" | "write";
             /**
-             * @description Server write time, ISO-8601 UTC with microseconds.
+             * @description When the token was issued. RFC 3339, UTC, microseconds.
              * @example 2026-11-26T07:31:34.123456Z
              */
             createdAt: string;
         };
+        /** @description The revs and ts the ops were given. */
         BulkWriteResult: {
+            /** @description One result per op, in op order. */
             results: components["schemas"]["WriteResult"][];
         };
+        /** @description The rev and ts a write was given; `deleted: true` for a delete. */
         WriteResult: {
+            /**
+             * @description The key (not encoded).
+             * @example users/42
+             */
             key: string;
             /**
-             * @description Store revision (safe integer).
+             * @description Store revision: 1, 2, 3, ... per store, in commit order (a safe integer).
              * @example 42
              */
             rev: number;
             /**
-             * @description Server write time, ISO-8601 UTC with microseconds.
+             * @description When the server committed the write (strictly increasing per store); send it back unchanged in a `have` map. RFC 3339, UTC, microseconds.
              * @example 2026-11-26T07:31:34.123456Z
              */
             ts: string;
-            /** @enum {boolean} */
+            /**
+             * @description Present (and true) only when the key is deleted: a tombstone.
+             * @enum {boolean}
+             */
             deleted?: true;
         };
+        /** @description An atomic multi-key write. */
         BulkWrite: {
+            /** @description The ops, applied in order (at most KEYSYNC_MAX_BULK_OPS). */
             ops: components["schemas"]["WriteOp"][];
         };
-        WriteOp: components["schemas"]["PutBytesOp"] | components["schemas"]["PutJsonOp"] | components["schemas"]["DeleteOp"];
-        PutBytesOp: {
-            /** @enum {string} */
-            op: "put";
-            key: string;
-            base64: string;
-            contentType: string;
-        };
-        PutJsonOp: {
-            /** @enum {string} */
-            op: "put";
-            key: string;
-            value?: unknown;
-        };
+        /** @description One op of a bulk write; `op` says which. */
+        WriteOp: components["schemas"]["PutOp"] | components["schemas"]["DeleteOp"];
+        /** @description Delete a key (writes a tombstone). */
         DeleteOp: {
-            /** @enum {string} */
+            /**
+             * @description Delete the key. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
             op: "delete";
+            /**
+             * @description The key (not encoded; any key, `.` and `..` included).
+             * @example users/42
+             */
             key: string;
         };
+        /** @description A page of key metadata. */
         KeyList: {
+            /** @description Keys in code point order, tombstones included. */
             items: components["schemas"]["KeyMeta"][];
+            /** @description Pass as `after` for the next page; null on the last page. */
             next: string | null;
         };
+        /** @description A key's latest rev and ts, without its value; `deleted: true` for a tombstone. */
         KeyMeta: {
+            /**
+             * @description The key (not encoded).
+             * @example users/42
+             */
             key: string;
             /**
-             * @description Store revision (safe integer).
+             * @description Store revision: 1, 2, 3, ... per store, in commit order (a safe integer).
              * @example 42
              */
             rev: number;
             /**
-             * @description Server write time, ISO-8601 UTC with microseconds.
+             * @description When the server committed the write (strictly increasing per store); send it back unchanged in a `have` map. RFC 3339, UTC, microseconds.
              * @example 2026-11-26T07:31:34.123456Z
              */
             ts: string;
-            /** @enum {boolean} */
+            /**
+             * @description Present (and true) only when the key is deleted: a tombstone.
+             * @enum {boolean}
+             */
             deleted?: true;
         };
+        /** @description The session's progress after the acknowledgement. */
         AckResult: {
+            /** @description The highest acknowledged cursor. */
             acked: number;
+            /** @description The next cursor to fetch, or null when the session is done. */
             next: number | null;
+            /** @description Stale keys not yet acknowledged. */
             remaining: number;
+            /** @description Every batch is acknowledged: the initial sync is complete. */
             done: boolean;
         };
+        /** @description The batch the client has applied. */
         Ack: {
+            /** @description The batch applied; acknowledges it and every batch before it. */
             cursor: number;
         };
+        /** @description One batch of a sync session. */
         Batch: {
+            /** @description This batch's number. */
             cursor: number;
+            /** @description The current entry of each key of this batch, tombstones included. */
             entries: components["schemas"]["Entry"][];
+            /** @description The next cursor, or null after the last batch. */
             next: number | null;
         };
+        /** @description A key at its latest rev, as batches and live events carry it; `kind` says which of the three. */
         Entry: components["schemas"]["JsonEntry"] | components["schemas"]["BytesEntry"] | components["schemas"]["Tombstone"];
+        /** @description A key holding a JSON value. */
         JsonEntry: {
+            /**
+             * @description The key (not encoded).
+             * @example users/42
+             */
             key: string;
             /**
-             * @description Store revision (safe integer).
+             * @description Store revision: 1, 2, 3, ... per store, in commit order (a safe integer).
              * @example 42
              */
             rev: number;
             /**
-             * @description Server write time, ISO-8601 UTC with microseconds.
+             * @description When the server committed the write (strictly increasing per store); send it back unchanged in a `have` map. RFC 3339, UTC, microseconds.
              * @example 2026-11-26T07:31:34.123456Z
              */
             ts: string;
-            /** @description The JSON value. */
-            value?: unknown;
+            /**
+             * @description The entry holds a JSON value. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            kind: "json";
+            /** @description The JSON value, exactly as written (whitespace aside). */
+            value: unknown;
         };
+        /** @description A key holding bytes with a content type. */
         BytesEntry: {
+            /**
+             * @description The key (not encoded).
+             * @example users/42
+             */
             key: string;
             /**
-             * @description Store revision (safe integer).
+             * @description Store revision: 1, 2, 3, ... per store, in commit order (a safe integer).
              * @example 42
              */
             rev: number;
             /**
-             * @description Server write time, ISO-8601 UTC with microseconds.
+             * @description When the server committed the write (strictly increasing per store); send it back unchanged in a `have` map. RFC 3339, UTC, microseconds.
              * @example 2026-11-26T07:31:34.123456Z
              */
             ts: string;
-            /** @description The bytes, base64. */
+            /**
+             * @description The entry holds bytes. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            kind: "bytes";
+            /** @description The bytes, standard base64 with padding. */
             base64: string;
+            /**
+             * @description The content type the bytes were written with.
+             * @example image/png
+             */
             contentType: string;
         };
+        /** @description A deleted key: the replica deletes it (if it holds an older rev). */
         Tombstone: {
+            /**
+             * @description The key (not encoded).
+             * @example users/42
+             */
             key: string;
             /**
-             * @description Store revision (safe integer).
+             * @description Store revision: 1, 2, 3, ... per store, in commit order (a safe integer).
              * @example 42
              */
             rev: number;
             /**
-             * @description Server write time, ISO-8601 UTC with microseconds.
+             * @description When the server committed the write (strictly increasing per store); send it back unchanged in a `have` map. RFC 3339, UTC, microseconds.
              * @example 2026-11-26T07:31:34.123456Z
              */
             ts: string;
-            /** @enum {boolean} */
+            /**
+             * @description The key was deleted. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            kind: "tombstone";
+            /**
+             * @description Always true.
+             * @enum {boolean}
+             */
             deleted: true;
         };
+        /** @description A started sync session. */
         Handshake: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The sync session; used in the batch, ack and status routes.
+             */
             sessionId: string;
-            /** @description Keys to fetch, in delivery order. */
+            /** @description Keys the batches will deliver, in delivery order. */
             stale: string[];
-            /** @description Keys the client must delete. */
+            /** @description Keys the client must delete (deleted on the server, never there, or no longer synced). */
             removed: string[];
             /**
-             * @description Store revision (safe integer).
+             * @description The store's rev when the handshake was taken: open the live feed with `since=headRev`.
              * @example 42
              */
             headRev: number;
+            /** @description The most keys a batch holds (a batch may hold fewer: KEYSYNC_BATCH_BYTES). */
             batchSize: number;
+            /** @description How many batches the session has (0: nothing to fetch; the session is already complete). */
             batches: number;
-            /** @description How many batches may be unacknowledged at once. */
+            /** @description How many batches may be fetched ahead of the acknowledgements. */
             window: number;
             /**
-             * @description Server write time, ISO-8601 UTC with microseconds.
+             * @description When the session expires unless a batch is fetched or acknowledged before; each fetch and ack moves it. RFC 3339, UTC, microseconds.
              * @example 2026-11-26T07:31:34.123456Z
              */
             expiresAt: string;
         };
+        /** @description Either `have` or `since`, never both. */
         HandshakeRequest: components["schemas"]["HandshakeByHave"] | components["schemas"]["HandshakeBySince"];
+        /** @description A handshake from what the client holds (first sync, or after a reset). */
         HandshakeByHave: {
             /**
-             * @description Keys the client holds, with the ts the server gave them. Empty for a fresh client.
+             * @description Keys the client holds, each with the ts the server gave it (send it back as received; compared as an instant). Empty for a fresh client.
              * @example {
              *       "users/1": "2026-11-26T07:31:34.123456Z"
              *     }
@@ -669,88 +885,170 @@ export interface components {
             have: {
                 [key: string]: string;
             };
-            /** @description Sync only keys under this prefix. */
+            /** @description Sync only keys starting with this prefix. */
             prefix?: string;
-            /** @description Keys per batch (capped by the server). */
+            /** @description The most keys per batch (capped at KEYSYNC_MAX_BATCH_SIZE; default KEYSYNC_BATCH_SIZE). */
             batchSize?: number;
         };
+        /** @description A cheap reconnect: only what changed after the rev the client has applied. */
         HandshakeBySince: {
             /**
              * @description The highest rev the client has applied.
              * @example 42
              */
             since: number;
-            /** @description Sync only keys under this prefix. */
+            /** @description Sync only keys starting with this prefix. */
             prefix?: string;
-            /** @description Keys per batch (capped by the server). */
+            /** @description The most keys per batch (capped at KEYSYNC_MAX_BATCH_SIZE; default KEYSYNC_BATCH_SIZE). */
             batchSize?: number;
         };
+        /** @description The progress of a sync session. */
         SessionStatus: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The session.
+             */
             sessionId: string;
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description Its store.
+             */
             storeId: string;
             /**
-             * @description Store revision (safe integer).
+             * @description The store's rev when the handshake was taken.
              * @example 42
              */
             headRev: number;
+            /** @description The most keys a batch holds. */
             batchSize: number;
+            /** @description How many batches may be fetched ahead of the acknowledgements. */
             window: number;
+            /** @description Stale keys of the session (the length of the handshake's `stale`). */
             total: number;
+            /** @description How many batches the session has (0: nothing to fetch; the session is already complete). */
             batches: number;
+            /** @description The highest cursor fetched so far; -1 before the first fetch (and always when `batches` is 0). */
             delivered: number;
+            /** @description The highest cursor acknowledged; -1 before the first ack (and always when `batches` is 0). */
             acked: number;
+            /** @description Stale keys not yet acknowledged. */
             remaining: number;
+            /** @description Every batch is acknowledged (true from the start when `batches` is 0). */
             done: boolean;
             /**
-             * @description Server write time, ISO-8601 UTC with microseconds.
+             * @description When the session expires unless a batch is fetched or acknowledged before; each fetch and ack moves it. RFC 3339, UTC, microseconds.
              * @example 2026-11-26T07:31:34.123456Z
              */
             expiresAt: string;
         };
-        /** @description One Server-Sent Event. `put` and `delete` carry an Entry with `id: <rev>`; heartbeats are a `: ping` comment plus `id: <rev>`. */
-        LiveEvent: {
-            /** @enum {string} */
-            event: "put" | "delete" | "ready" | "reset" | "store-deleted" | "revoked";
-            /** @description The rev, on put and delete (and on heartbeats). */
-            id?: string;
-            data: components["schemas"]["JsonEntry"] | components["schemas"]["BytesEntry"] | components["schemas"]["Tombstone"] | components["schemas"]["ReadyEvent"] | components["schemas"]["ResetEvent"] | components["schemas"]["StoreDeletedEvent"] | components["schemas"]["RevokedEvent"];
+        /** @description One Server-Sent Event, as `event:`, optional `id:` and one `data:` line of JSON. Between events the server sends heartbeats: a `: ping` comment and an `id: <rev>` line, which dispatch no event but move `Last-Event-ID`. */
+        LiveEvent: components["schemas"]["LivePut"] | components["schemas"]["LiveDelete"] | components["schemas"]["LiveReady"] | components["schemas"]["LiveReset"] | components["schemas"]["LiveStoreDeleted"] | components["schemas"]["LiveRevoked"];
+        /** @description A key was written (`id: <rev>`). */
+        LivePut: {
+            /**
+             * @description The SSE `event:` line. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            event: "put";
+            /**
+             * @description The SSE `id:` line: the rev, the client's `Last-Event-ID` on reconnect.
+             * @example 42
+             */
+            id: string;
+            data: components["schemas"]["ValueEntry"];
+        };
+        /** @description A key holding a value (the data of `event: put`). */
+        ValueEntry: components["schemas"]["JsonEntry"] | components["schemas"]["BytesEntry"];
+        /** @description A key was deleted (`id: <rev>`). */
+        LiveDelete: {
+            /**
+             * @description The SSE `event:` line. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            event: "delete";
+            /**
+             * @description The SSE `id:` line: the rev, the client's `Last-Event-ID` on reconnect.
+             * @example 42
+             */
+            id: string;
+            data: components["schemas"]["Tombstone"];
+        };
+        /** @description The backlog is sent; the feed is live from here. */
+        LiveReady: {
+            /**
+             * @description The SSE `event:` line. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            event: "ready";
+            data: components["schemas"]["ReadyEvent"];
         };
         /** @description Data of `event: ready`. */
         ReadyEvent: {
             /**
-             * @description Store revision (safe integer).
+             * @description The rev the feed has reached: the backlog up to it is sent.
              * @example 42
              */
             headRev: number;
+        };
+        /** @description The feed cannot continue from `since`: handshake again with `have`. The stream closes. */
+        LiveReset: {
+            /**
+             * @description The SSE `event:` line. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            event: "reset";
+            data: components["schemas"]["ResetEvent"];
         };
         /** @description Data of `event: reset`: handshake again with `have`; the stream then closes. */
         ResetEvent: {
             /**
-             * @description `options-changed`: the store's options were replaced while the feed was open (newly included keys need a `have` handshake).
+             * @description `since-purged`: `since` is older than the purged tombstones; `since-ahead`: `since` is past the store's head (restored from a backup); `options-changed`: the store's options were replaced while the feed was open (newly included keys need a `have` handshake).
              * @enum {string}
              */
             reason: "since-purged" | "since-ahead" | "options-changed";
             /**
-             * @description Store revision (safe integer).
+             * @description The store's head rev.
              * @example 42
              */
             headRev: number;
             /**
-             * @description Store revision (safe integer).
+             * @description The highest rev of a purged tombstone (0 when none was purged).
              * @example 42
              */
             purgedRev: number;
         };
+        /** @description The store was unregistered. The stream closes. */
+        LiveStoreDeleted: {
+            /**
+             * @description The SSE `event:` line. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            event: "store-deleted";
+            data: components["schemas"]["StoreDeletedEvent"];
+        };
         /** @description Data of `event: store-deleted`; the stream then closes. */
         StoreDeletedEvent: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The deleted store.
+             */
             storeId: string;
+        };
+        /** @description The token that opened the feed was revoked. The stream closes. */
+        LiveRevoked: {
+            /**
+             * @description The SSE `event:` line. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            event: "revoked";
+            data: components["schemas"]["RevokedEvent"];
         };
         /** @description Data of `event: revoked`: the token that opened the feed was revoked; the stream then closes. */
         RevokedEvent: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The store of the feed.
+             */
             storeId: string;
         };
     };
@@ -1606,6 +1904,303 @@ export interface operations {
             };
         };
     };
+    getKeyByQuery: {
+        parameters: {
+            query: {
+                /** @description The key, percent-encoded as a query value (`+` is a space). Reaches every key, `.` and `..` included. */
+                key: string;
+            };
+            header?: {
+                /** @description An ETag from an earlier read; 304 when unchanged. */
+                "if-none-match"?: string;
+            };
+            path: {
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                storeId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The value: JSON as written, or the bytes with the content type they were written with */
+            200: {
+                headers: {
+                    /** @description The rev, quoted. */
+                    ETag: string;
+                    /** @description The rev of the value. */
+                    "X-Keysync-Rev": string;
+                    /** @description The ts of the value. */
+                    "X-Keysync-Ts": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is not valid (bad key, malformed JSON, bad header) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No or unknown token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the scope or belongs to another store */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such store (or key) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate or quota exceeded (too-many-requests, too-many-sessions, too-many-subscribers): retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is not reachable or the server is at capacity (unavailable): retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putKeyByQuery: {
+        parameters: {
+            query: {
+                /** @description The key, percent-encoded as a query value (`+` is a space). Reaches every key, `.` and `..` included. */
+                key: string;
+            };
+            header?: {
+                /** @description Write only if the key is at this rev, e.g. `"42"`. */
+                "if-match"?: string;
+                /** @description `*`: write only if the key does not exist. */
+                "if-none-match"?: string;
+            };
+            path: {
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                storeId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": unknown;
+                "*/*": string;
+            };
+        };
+        responses: {
+            /** @description Written */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WriteResult"];
+                };
+            };
+            /** @description The request is not valid (bad key, malformed JSON, bad header) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No or unknown token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the scope or belongs to another store */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such store (or key) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match or If-None-Match did not hold (precondition-failed) */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The value is larger than KEYSYNC_MAX_VALUE_BYTES (payload-too-large) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate or quota exceeded (too-many-requests, too-many-sessions, too-many-subscribers): retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is not reachable or the server is at capacity (unavailable): retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteKeyByQuery: {
+        parameters: {
+            query: {
+                /** @description The key, percent-encoded as a query value (`+` is a space). Reaches every key, `.` and `..` included. */
+                key: string;
+            };
+            header?: {
+                /** @description Delete only if the key is at this rev, e.g. `"42"`. */
+                "if-match"?: string;
+            };
+            path: {
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                storeId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted: the tombstone's rev and ts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WriteResult"];
+                };
+            };
+            /** @description The request is not valid (bad key, malformed JSON, bad header) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No or unknown token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the scope or belongs to another store */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such store (or key) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match did not hold (precondition-failed) */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate or quota exceeded (too-many-requests, too-many-sessions, too-many-subscribers): retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is not reachable or the server is at capacity (unavailable): retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getKey: {
         parameters: {
             query?: never;
@@ -1616,18 +2211,21 @@ export interface operations {
             path: {
                 /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
                 storeId: string;
-                /** @description The key, percent-encoded as one path segment (`a/b` is `a%2Fb`). */
+                /** @description The key, percent-encoded as one path segment (`users/42` is `users%2F42`). The keys `.` and `..` cannot be sent in a path by clients that normalise URLs: use the `/key?key=` form for them. */
                 key: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The value */
+            /** @description The value: JSON as written, or the bytes with the content type they were written with */
             200: {
                 headers: {
+                    /** @description The rev, quoted. */
                     ETag: string;
+                    /** @description The rev of the value. */
                     "X-Keysync-Rev": string;
+                    /** @description The ts of the value. */
                     "X-Keysync-Ts": string;
                     [name: string]: unknown;
                 };
@@ -1711,7 +2309,7 @@ export interface operations {
             path: {
                 /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
                 storeId: string;
-                /** @description The key, percent-encoded as one path segment (`a/b` is `a%2Fb`). */
+                /** @description The key, percent-encoded as one path segment (`users/42` is `users%2F42`). The keys `.` and `..` cannot be sent in a path by clients that normalise URLs: use the `/key?key=` form for them. */
                 key: string;
             };
             cookie?: never;
@@ -1768,7 +2366,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match or If-None-Match did not hold */
+            /** @description If-Match or If-None-Match did not hold (precondition-failed) */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -1777,7 +2375,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The value is larger than KEYSYNC_MAX_VALUE_BYTES */
+            /** @description The value is larger than KEYSYNC_MAX_VALUE_BYTES (payload-too-large) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1810,19 +2408,20 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description Delete only if the key is at this rev, e.g. `"42"`. */
                 "if-match"?: string;
             };
             path: {
                 /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
                 storeId: string;
-                /** @description The key, percent-encoded as one path segment (`a/b` is `a%2Fb`). */
+                /** @description The key, percent-encoded as one path segment (`users/42` is `users%2F42`). The keys `.` and `..` cannot be sent in a path by clients that normalise URLs: use the `/key?key=` form for them. */
                 key: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Deleted */
+            /** @description Deleted: the tombstone's rev and ts */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1867,7 +2466,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not hold */
+            /** @description If-Match did not hold (precondition-failed) */
             412: {
                 headers: {
                     [name: string]: unknown;

@@ -14,19 +14,26 @@ export interface EntryMeta {
   ts: string;
 }
 
-/** A JSON value. `unknown` because any JSON is allowed and we never inspect it. */
+/**
+ * A JSON value. `unknown` because any JSON is allowed and we never inspect it.
+ * `kind` is the wire's discriminator; optional here because the payload field
+ * (`value`, `base64`, `deleted`) tells the three apart just as well.
+ */
 export interface JsonEntry extends EntryMeta {
+  kind?: 'json';
   value: unknown;
 }
 
 /** Bytes with their content type, base64 on the wire. */
 export interface BytesEntry extends EntryMeta {
+  kind?: 'bytes';
   base64: string;
   contentType: string;
 }
 
 /** A delete; synced like a write so replicas learn about it. */
 export interface TombstoneEntry extends EntryMeta {
+  kind?: 'tombstone';
   deleted: true;
 }
 

@@ -7,7 +7,7 @@ import { describe, expectTypeOf, it } from 'vitest';
 import type { components } from '../src/schema.js';
 import type {
   AckResponse, BatchResponse, BytesEntry, HandshakeRequest, HandshakeResponse, JsonEntry, Problem, ReadyEventData,
-  TombstoneEntry,
+  TombstoneEntry, WireEntry,
 } from '../src/types.js';
 
 type S = components['schemas'];
@@ -20,15 +20,17 @@ describe('hand-written wire types', () => {
     expectTypeOf<S['Tombstone']>().toExtend<TombstoneEntry>();
     expectTypeOf<S['ReadyEvent']>().toExtend<ReadyEventData>();
     expectTypeOf<S['Problem']>().toExtend<Problem>();
-    // The schema marks `value` optional (zod's z.unknown()); the server always
-    // sends it, and wire.ts refuses an entry without it.
-    expectTypeOf<S['JsonEntry'] & { value: unknown }>().toExtend<JsonEntry>();
+    expectTypeOf<S['JsonEntry']>().toExtend<JsonEntry>();
+    expectTypeOf<S['Entry']>().toExtend<WireEntry>();
     expectTypeOf<Omit<S['Batch'], 'entries'>>().toExtend<Omit<BatchResponse, 'entries'>>();
   });
 
   it('send only requests the generated schema accepts', () => {
     expectTypeOf<HandshakeRequest>().toExtend<S['HandshakeRequest']>();
     expectTypeOf<HandshakeResponse>().toExtend<S['Handshake']>();
-    expectTypeOf<JsonEntry>().toExtend<S['JsonEntry']>();
+    // `kind` is optional in the hand-written types (the payload field discriminates as well).
+    expectTypeOf<Required<JsonEntry>>().toExtend<S['JsonEntry']>();
+    expectTypeOf<Required<BytesEntry>>().toExtend<S['BytesEntry']>();
+    expectTypeOf<Required<TombstoneEntry>>().toExtend<S['Tombstone']>();
   });
 });
