@@ -78,6 +78,7 @@ describe('FileStore', () => {
     const again = await openAt(dir);
     const have = await again.have();
     expect(Object.keys(have)).toHaveLength(n - n / 10);
+    for (const key of Object.keys(have)) expect((await again.get(key))?.rev, key).toBe(0);
     expect(await again.get('k0')).toBeUndefined();
     expect(await again.get('k9999')).toEqual({ ...put('k9999', 10_000), rev: 0 });
     expect(await again.getCheckpoint()).toBeUndefined();
