@@ -154,11 +154,6 @@ export class FileStore implements LocalStore {
     });
   }
 
-  /** Kept for callers of the log-based store; LMDB needs no compaction. */
-  async compact(): Promise<void> {
-    this.#check();
-  }
-
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.#queue.catch(() => undefined);
