@@ -36,6 +36,7 @@ let store: LocalStore | undefined;
 async function sync(): Promise<Record<string, number>> {
   store = kind === 'memory' ? new MemoryStore() : await (await fileStore()).open(dir!);
   resetPeak('self');
+  const startMB = procStats('self').rssMB;
   const writtenBefore = writtenBytes('self');
   const cpuBefore = procStats('self').cpuS;
   const started = performance.now();
@@ -57,7 +58,7 @@ async function sync(): Promise<Record<string, number>> {
   const mem = procStats('self');
   const parts = rssParts('self');
   const keys = Object.keys(await store.have()).length;
-  return { seconds, written, keys, clientCpuS: mem.cpuS - cpuBefore, peakMB: mem.peakMB, rssMB: mem.rssMB, ...parts };
+  return { seconds, written, keys, clientCpuS: mem.cpuS - cpuBefore, startMB, peakMB: mem.peakMB, rssMB: mem.rssMB, ...parts };
 }
 
 async function reopen(): Promise<Record<string, number>> {
