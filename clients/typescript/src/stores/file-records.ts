@@ -6,6 +6,9 @@
  *
  *   meta:   key → [rev, ts | null, kind, contentType?]   (msgpack, by lmdb)
  *   values: key → JSON text (UTF-8) | raw bytes          (absent for tombstones)
+ *
+ * JSON values are handed over as text and bytes as bytes; the database writes
+ * either straight into its pages (one copy), and `kind` says how to read back.
  */
 import type { LocalRecord } from '../local-store.js';
 
@@ -22,16 +25,14 @@ export interface RecordHead {
   kind: LocalRecord['kind'];
 }
 
-const utf8 = new TextEncoder();
-const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function encodeMeta(record: LocalRecord): Meta {
   if (record.kind === 'bytes') return [record.rev, record.ts, KIND.bytes, record.contentType];
   return [record.rev, record.ts, KIND[record.kind]];
 }
 
-/** The value bytes to store, or undefined for a tombstone. Throws before anything is written if the value cannot be encoded. */
-export function encodeValue(record: LocalRecord): Uint8Array | undefined {
+/** What to store as the value: JSON text, bytes, or undefined for a tombstone. Throws if the value is not JSON. */
+export function encodeValue(record: LocalRecord): string | Uint8Array | undefined {
   switch (record.kind) {
     case 'deleted':
       return undefined;
@@ -40,7 +41,7 @@ export function encodeValue(record: LocalRecord): Uint8Array | undefined {
     case 'json': {
       const text = JSON.stringify(record.value);
       if (text === undefined) throw new TypeError(`FileStore: the value of "${record.key}" is not JSON`);
-      return utf8.encode(text);
+      return text;
     }
   }
 }
@@ -54,16 +55,17 @@ export function decodeHead(key: string, meta: unknown): RecordHead {
   return { key, rev: meta[0], ts: meta[1] as string | null, kind };
 }
 
-/** The full record from its meta entry and its stored value (a copy: the database may reuse its buffer). */
-export function decodeRecord(key: string, meta: unknown, value: Uint8Array | undefined): LocalRecord {
+/** The full record from its meta entry and its stored value (bytes are copied: the database may reuse its buffer). */
+export function decodeRecord(key: string, meta: unknown, value: string | Uint8Array | undefined): LocalRecord {
   const head = decodeHead(key, meta);
   if (head.kind === 'deleted') return { kind: 'deleted', key, rev: head.rev, ts: head.ts };
   if (value === undefined) throw new Error(`FileStore: the value of "${key}" is missing`);
   const ts = head.ts as string;
   if (head.kind === 'bytes') {
     const contentType = (meta as Meta)[3];
-    if (typeof contentType !== 'string') throw new Error(`FileStore: damaged meta entry for "${key}"`);
+    if (typeof contentType !== 'string' || typeof value === 'string') throw new Error(`FileStore: damaged meta entry for "${key}"`);
     return { kind: 'bytes', key, rev: head.rev, ts, bytes: new Uint8Array(value), contentType };
   }
-  return { kind: 'json', key, rev: head.rev, ts, value: JSON.parse(fromUtf8.decode(value)) as unknown };
+  if (typeof value !== 'string') throw new Error(`FileStore: damaged value of "${key}"`);
+  return { kind: 'json', key, rev: head.rev, ts, value: JSON.parse(value) as unknown };
 }

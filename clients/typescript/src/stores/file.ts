@@ -22,7 +22,7 @@
  */
 import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
+import { asBinary, open as openLmdb, type Database, type RootDatabase } from 'lmdb';
 import type { ApplyOptions, DeletedRecord, LocalRecord, LocalStore } from '../local-store.js';
 import { decodeSnapshot, LEGACY_FILE, LEGACY_SNAPSHOT, legacyLogName, replayLog } from './file-format.js';
 import { decodeHead, decodeRecord, encodeMeta, encodeValue, type RecordHead } from './file-records.js';
@@ -53,7 +53,7 @@ export class FileStore implements LocalStore {
     readonly dir: string,
     private readonly env: RootDatabase,
     private readonly meta: Database<unknown, Buffer>,
-    private readonly values: Database<Buffer, Buffer>,
+    private readonly values: Database<string, Buffer>,
     private readonly state: Database<unknown, string>,
   ) {}
 
@@ -74,7 +74,7 @@ export class FileStore implements LocalStore {
         path,
         env,
         env.openDB({ name: 'meta', keyEncoding: 'binary' }),
-        env.openDB({ name: 'values', keyEncoding: 'binary', encoding: 'binary' }),
+        env.openDB({ name: 'values', keyEncoding: 'binary', encoding: 'string' }),
         env.openDB({ name: 'state' }),
       );
       await store.#prepare();
@@ -90,7 +90,10 @@ export class FileStore implements LocalStore {
     this.#check();
     const k = keyBytes(key);
     const meta = this.meta.get(k);
-    return meta === undefined ? undefined : decodeRecord(key, meta, this.values.get(k));
+    if (meta === undefined) return undefined;
+    const head = decodeHead(key, meta);
+    const value = head.kind === 'bytes' ? this.values.getBinary(k) : head.kind === 'json' ? this.values.get(k) : undefined;
+    return decodeRecord(key, meta, value);
   }
 
   async have(prefix = ''): Promise<Record<string, string>> {
@@ -222,7 +225,9 @@ export class FileStore implements LocalStore {
     const value = encodeValue(record);
     this.meta.putSync(k, encodeMeta(record));
     if (value === undefined) this.values.removeSync(k);
-    else this.values.putSync(k, Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+    else if (typeof value === 'string') this.values.putSync(k, value);
+    // asBinary stores the bytes as they are, past the table's string encoding (its typing knows only strings).
+    else this.values.putSync(k, asBinary(value) as unknown as string);
   }
 
   /**
