@@ -1,6 +1,8 @@
 /**
  * `npm run bench -- [--quick|--full] [--backend pglite|postgres|both] [--only a,b] [--subscribers 1000] [--profile <dir>]`
  *
+ * `--only durable` measures just the durable Node store (FileStore against MemoryStore).
+ *
  * `--subscribers` replaces the plan's live fan-out subscriber counts (to rerun one case).
  *
  * Runs each workload against a server in its own process, prints a row per
@@ -14,6 +16,7 @@ import { waitQuiet } from './lib/machine-load.js';
 import { machine, markdown, printRow, writeReport, type Report, type Row } from './lib/report.js';
 import { handshakeHave } from './workloads/handshake.js';
 import { idleConnections } from './workloads/idle.js';
+import { durableStore } from './workloads/durable.js';
 import { initialSync } from './workloads/initial-sync.js';
 import { liveFanout } from './workloads/live.js';
 import { writes } from './workloads/writes.js';
@@ -21,8 +24,8 @@ import { writes } from './workloads/writes.js';
 const ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
 const PLAN = {
-  quick: { sync: [20_000], subscribers: [1, 100], liveSeconds: 5, writeSeconds: 5, handshakeKeys: 100_000, idle: 500 },
-  full: { sync: [100_000, 1_000_000], subscribers: [1, 100, 1000], liveSeconds: 15, writeSeconds: 10, handshakeKeys: 100_000, idle: 5000 },
+  quick: { sync: [20_000], subscribers: [1, 100], liveSeconds: 5, writeSeconds: 5, handshakeKeys: 100_000, idle: 500, durable: [100_000] },
+  full: { sync: [100_000, 1_000_000], subscribers: [1, 100, 1000], liveSeconds: 15, writeSeconds: 10, handshakeKeys: 100_000, idle: 5000, durable: [100_000, 1_000_000] },
 };
 
 const WORKLOADS: Record<string, (ctx: BenchContext, plan: (typeof PLAN)['quick']) => Promise<void>> = {
@@ -37,6 +40,9 @@ const WORKLOADS: Record<string, (ctx: BenchContext, plan: (typeof PLAN)['quick']
   writes: (ctx, plan) => writes(ctx, plan.writeSeconds),
   handshake: (ctx, plan) => handshakeHave(ctx, plan.handshakeKeys),
   idle: (ctx, plan) => idleConnections(ctx, plan.idle),
+  durable: async (ctx, plan) => {
+    for (const n of plan.durable) await durableStore(ctx, n);
+  },
 };
 
 async function main(): Promise<void> {
@@ -57,6 +63,8 @@ async function main(): Promise<void> {
   const kinds = backendArg === 'both' ? (['pglite', 'postgres'] as const) : [backendArg as 'pglite' | 'postgres'];
   if (!kinds.every((k) => k === 'pglite' || k === 'postgres')) throw new Error(`--backend must be pglite, postgres or both, not ${backendArg}`);
   const only = values.only?.split(',') ?? Object.keys(WORKLOADS);
+  const unknown = only.filter((name) => !(name in WORKLOADS));
+  if (unknown.length > 0) throw new Error(`--only: no workload ${unknown.join(', ')} (there are ${Object.keys(WORKLOADS).join(', ')})`);
   const adminUrl = process.env.DATABASE_URL ?? ADMIN_URL;
 
   const started = performance.now();

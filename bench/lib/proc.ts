@@ -41,3 +41,16 @@ export async function measured<T>(pid: number, fn: () => Promise<T>): Promise<{ 
   const after = procStats(pid);
   return { value, cpuS: after.cpuS - before.cpuS, peakMB: after.peakMB, rssBeforeMB: before.rssMB };
 }
+
+/** Bytes this process has caused to be written to storage so far (`write_bytes` of /proc/<pid>/io). */
+export function writtenBytes(pid: number | 'self'): number {
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+  return Number(/^write_bytes:\s+(\d+)/m.exec(io)?.[1] ?? NaN);
+}
+
+/** Current RSS split into the process's own memory (anonymous) and mapped files (shared, reclaimable page cache). */
+export function rssParts(pid: number | 'self'): { anonMB: number; fileMB: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { anonMB: kb('RssAnon') / 1024, fileMB: kb('RssFile') / 1024 };
+}

@@ -1,14 +1,16 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { LocalRecord } from '../src/local-store.js';
 import { FileStore } from '../src/stores/file.js';
-import { del, describeLocalStore, put } from './support/local-store-contract.js';
+import { writeLegacyDir } from './support/legacy-file-format.js';
+import { del, describeLocalStore, put, ts } from './support/local-store-contract.js';
 import { useTmpDirs } from './support/tmp-dir.js';
 
 const tmp = useTmpDirs();
 
-async function openAt(dir: string, compactAfterBytes?: number): Promise<FileStore> {
-  const store = await FileStore.open(dir, compactAfterBytes === undefined ? {} : { compactAfterBytes });
+async function openAt(dir: string): Promise<FileStore> {
+  const store = await FileStore.open(dir);
   tmp.onCleanup(() => store.close());
   return store;
 }
@@ -25,56 +27,60 @@ describeLocalStore('FileStore', async () => {
   };
 });
 
+const bytes = (key: string, rev: number): LocalRecord => ({
+  kind: 'bytes', key, rev, ts: ts(rev), bytes: new Uint8Array([rev, 0, 255]), contentType: 'application/octet-stream',
+});
+
 describe('FileStore', () => {
-  it('writes one log line per batch, with the checkpoint in the same line as its data', async () => {
+  it('keeps its records in one LMDB file in the directory', async () => {
     const dir = await tmp.make();
     const store = await openAt(dir);
-    await store.applyBatch([put('a', 1), put('b', 2)], { checkpoint: 2 });
-    const log = await readFile(join(dir, 'log-0.jsonl'), 'utf8');
-    expect(log.split('\n')).toHaveLength(2);
-    expect(JSON.parse(log.split('\n')[0]!)).toEqual({
-      records: [
-        { key: 'a', rev: 1, ts: put('a', 1).ts, value: 'v1' },
-        { key: 'b', rev: 2, ts: put('b', 2).ts, value: 'v2' },
-      ],
-      checkpoint: 2,
-    });
+    await store.applyBatch([put('a', 1), bytes('b', 2)], { checkpoint: 2 });
+    expect((await readdir(dir)).sort()).toEqual(['replica.lmdb', 'replica.lmdb-lock']);
   });
 
-  it('writes nothing for a batch that changes nothing', async () => {
+  it('keeps revs beyond 32 bits exactly', async () => {
     const dir = await tmp.make();
     const store = await openAt(dir);
-    await store.applyBatch([put('a', 3)], { checkpoint: 3 });
-    const before = await readFile(join(dir, 'log-0.jsonl'), 'utf8');
-    await store.applyBatch([put('a', 2)], { checkpoint: 3 });
-    expect(await readFile(join(dir, 'log-0.jsonl'), 'utf8')).toBe(before);
-  });
-
-  it('compacts into a snapshot past the size limit, drops the old log, and reopens to the same state', async () => {
-    const dir = await tmp.make();
-    const store = await openAt(dir, 300);
-    for (let rev = 1; rev <= 20; rev++) await store.applyBatch([put(`k${rev % 5}`, rev)], { checkpoint: rev });
-    await store.applyBatch([del('k0', 21)], { checkpoint: 21 });
-    const files = await readdir(dir);
-    expect(files).toContain('snapshot.json');
-    expect(files.filter((f) => f.startsWith('log-'))).toHaveLength(1);
-    expect(files).not.toContain('log-0.jsonl');
-    const expected = await Promise.all(['k0', 'k1', 'k2', 'k3', 'k4'].map((k) => store.get(k)));
+    const rev = 2 ** 40 + 3;
+    await store.applyBatch([put('a', rev)], { checkpoint: rev });
     await store.close();
     const again = await openAt(dir);
-    expect(await Promise.all(['k0', 'k1', 'k2', 'k3', 'k4'].map((k) => again.get(k)))).toEqual(expected);
-    expect(await again.getCheckpoint()).toBe(21);
+    expect((await again.get('a'))?.rev).toBe(rev);
+    expect(await again.getCheckpoint()).toBe(rev);
   });
 
-  it('persists forgetRevisions through a reopen', async () => {
+  it('rolls a batch back whole when one of its records cannot be stored, and keeps working', async () => {
     const dir = await tmp.make();
     const store = await openAt(dir);
-    await store.applyBatch([put('a', 9), del('b', 10)], { checkpoint: 10 });
+    await store.applyBatch([put('a', 1)], { checkpoint: 1 });
+    const tooLong = 'k'.repeat(3000);
+    await expect(store.applyBatch([put('a', 2), put('b', 2), put(tooLong, 3)], { checkpoint: 3 })).rejects.toThrow(/longer than/);
+    expect(await store.get('a')).toEqual(put('a', 1));
+    expect(await store.get('b')).toBeUndefined();
+    expect(await store.getCheckpoint()).toBe(1);
+    await store.applyBatch([put('b', 4)], { checkpoint: 4 });
+    await store.close();
+    const again = await openAt(dir);
+    expect(await again.get('a')).toEqual(put('a', 1));
+    expect(await again.get('b')).toEqual(put('b', 4));
+    expect(await again.getCheckpoint()).toBe(4);
+  });
+
+  it('forgets revisions of more keys than it reads at once, through a reopen', async () => {
+    const dir = await tmp.make();
+    const store = await openAt(dir);
+    const n = 10_000;
+    const records = Array.from({ length: n }, (_, i) => (i % 10 === 0 ? del(`k${i}`, i + 1) : put(`k${i}`, i + 1)));
+    await store.applyBatch(records, { checkpoint: n });
     await store.forgetRevisions();
     await store.close();
     const again = await openAt(dir);
-    expect(await again.get('a')).toEqual({ ...put('a', 9), rev: 0 });
-    expect(await again.get('b')).toBeUndefined();
+    const have = await again.have();
+    expect(Object.keys(have)).toHaveLength(n - n / 10);
+    for (const key of Object.keys(have)) expect((await again.get(key))?.rev, key).toBe(0);
+    expect(await again.get('k0')).toBeUndefined();
+    expect(await again.get('k9999')).toEqual({ ...put('k9999', 10_000), rev: 0 });
     expect(await again.getCheckpoint()).toBeUndefined();
   });
 
@@ -91,5 +97,65 @@ describe('FileStore', () => {
     await store.close();
     const again = await openAt(dir);
     expect(Object.keys(await again.have())).toHaveLength(50);
+  });
+});
+
+describe('FileStore, directories of the log-based format 1', () => {
+  const removedTombstone: LocalRecord = { kind: 'deleted', key: 'gone', rev: 0, ts: null };
+
+  it('migrates snapshot and log on open, leaving out a torn last line, and deletes the old files', async () => {
+    const dir = await tmp.make();
+    await writeLegacyDir(dir, {
+      snapshot: { checkpoint: 3, records: [put('a', 1), bytes('b', 2), del('c', 3)] },
+      lines: [{ records: [put('d', 4), removedTombstone], checkpoint: 4 }, { records: [put('a', 5)] }],
+      tail: '{"records":[{"key":"torn","rev":9,"ts":"t","value":1}],"checkpoint":9', // no newline: never committed
+    });
+    await writeFile(join(dir, 'snapshot.json.tmp'), '{"format":1,"gen":2,"checkpoint":99,"records":[]}');
+    await writeFile(join(dir, 'log-0.jsonl'), '{"records":[{"key":"old","rev":1,"ts":"t","value":1}],"checkpoint":1}\n');
+    const store = await openAt(dir);
+    expect(await store.get('a')).toEqual(put('a', 5));
+    expect(await store.get('b')).toEqual(bytes('b', 2));
+    expect(await store.get('c')).toEqual(del('c', 3));
+    expect(await store.get('d')).toEqual(put('d', 4));
+    expect(await store.get('gone')).toEqual(removedTombstone);
+    expect(await store.get('torn')).toBeUndefined();
+    expect(await store.get('old')).toBeUndefined();
+    expect(await store.getCheckpoint()).toBe(4);
+    expect((await readdir(dir)).sort()).toEqual(['replica.lmdb', 'replica.lmdb-lock']);
+    await store.close();
+    const again = await openAt(dir);
+    expect({ ...(await again.have()) }).toEqual({ a: ts(5), b: ts(2), d: ts(4) });
+    expect(await again.getCheckpoint()).toBe(4);
+  });
+
+  it('migrates a directory that never compacted (a log without snapshot)', async () => {
+    const dir = await tmp.make();
+    await writeLegacyDir(dir, { lines: [{ records: [put('a', 1)] }, { records: [put('b', 2)], checkpoint: 2 }] });
+    const store = await openAt(dir);
+    expect({ ...(await store.have()) }).toEqual({ a: ts(1), b: ts(2) });
+    expect(await store.getCheckpoint()).toBe(2);
+  });
+
+  it('does not migrate twice: old files left by a crash after the migration committed are only deleted', async () => {
+    const dir = await tmp.make();
+    await writeLegacyDir(dir, { lines: [{ records: [put('a', 1)], checkpoint: 1 }] });
+    const store = await openAt(dir);
+    await store.applyBatch([put('a', 2)], { checkpoint: 2 });
+    await store.close();
+    await writeLegacyDir(dir, { lines: [{ records: [put('a', 1), put('z', 1)], checkpoint: 1 }] });
+    const again = await openAt(dir);
+    expect(await again.get('a')).toEqual(put('a', 2));
+    expect(await again.get('z')).toBeUndefined();
+    expect(await again.getCheckpoint()).toBe(2);
+    expect(await readdir(dir)).not.toContain('log-0.jsonl');
+  });
+
+  it('refuses a damaged snapshot with a clear message and leaves the files as they were', async () => {
+    const dir = await tmp.make();
+    await writeFile(join(dir, 'snapshot.json'), '{"format":7}');
+    await expect(FileStore.open(dir)).rejects.toThrow(/snapshot.json is not a format-1 snapshot/);
+    expect(await readdir(dir)).toContain('snapshot.json');
+    // The refusal released the directory.
+    await expect(FileStore.open(dir)).rejects.toThrow(/format-1/);
   });
 });

@@ -1,83 +1,69 @@
 /**
- * On-disk format of FileStore. Records use the wire shapes (readable with
- * `jq`, and the same code path as the network); tombstones from a
- * handshake may carry `ts: null`.
+ * FileStore's format 1, read only to migrate it: before the store kept its
+ * records in LMDB it wrote
  *
  *   snapshot.json     {"format":1,"gen":G,"checkpoint":N|null,"records":[...]}
  *   log-<G>.jsonl     one line per committed applyBatch/remove:
  *                     {"records":[...],"checkpoint":N?}\n
  *
- * The log of generation G holds exactly what happened after snapshot G, so
- * replay never applies a line twice. A line counts only with its newline:
- * a torn tail (crash mid-write) is cut off on open.
+ * with records in their wire shapes (tombstones from a handshake may carry
+ * `ts: null`). The log of generation G holds exactly what happened after
+ * snapshot G; a line counts only with its newline (a torn tail is a batch
+ * that never committed); logs of other generations and `snapshot.json.tmp`
+ * are leftovers of an interrupted compaction and are ignored.
  */
 import type { LocalRecord } from '../local-store.js';
 import { decodeBase64 } from '../base64.js';
-import { toStored } from '../records.js';
 
-export const FORMAT = 1;
-export const SNAPSHOT = 'snapshot.json';
-export const SNAPSHOT_TMP = 'snapshot.json.tmp';
-export const logName = (gen: number): string => `log-${gen}.jsonl`;
-export const LOG_PATTERN = /^log-(\d+)\.jsonl$/;
+export const LEGACY_SNAPSHOT = 'snapshot.json';
+export const LEGACY_FILE = /^(snapshot\.json(\.tmp)?|log-\d+\.jsonl)$/;
+export const legacyLogName = (gen: number): string => `log-${gen}.jsonl`;
 
-export interface Snapshot {
+export interface LegacyState {
   gen: number;
   checkpoint: number | undefined;
-  records: LocalRecord[];
+  /** The replica's records, the last version of each key. */
+  records: Map<string, LocalRecord>;
 }
 
-export interface LogLine {
-  records: LocalRecord[];
-  checkpoint: number | undefined;
-}
-
-export function encodeSnapshot(s: Snapshot): string {
-  return JSON.stringify({
-    format: FORMAT,
-    gen: s.gen,
-    checkpoint: s.checkpoint ?? null,
-    records: s.records.map(toStored),
-  });
-}
-
-export function decodeSnapshot(text: string): Snapshot {
+/** The snapshot's generation, checkpoint and records (an empty generation 0 without a snapshot). */
+export function decodeSnapshot(text: string | undefined): LegacyState {
+  if (text === undefined) return { gen: 0, checkpoint: undefined, records: new Map() };
   const v: unknown = JSON.parse(text);
-  if (!isObj(v) || v['format'] !== FORMAT || !isInt(v['gen']) || !Array.isArray(v['records'])) {
+  if (!isObj(v) || v['format'] !== 1 || !isInt(v['gen']) || !Array.isArray(v['records'])) {
     throw new Error('FileStore: snapshot.json is not a format-1 snapshot');
   }
-  return { gen: v['gen'], checkpoint: optionalInt(v['checkpoint']), records: v['records'].map(decodeRecord) };
-}
-
-export function encodeLogLine(line: LogLine): string {
-  const out: Record<string, unknown> = { records: line.records.map(toStored) };
-  if (line.checkpoint !== undefined) out['checkpoint'] = line.checkpoint;
-  return `${JSON.stringify(out)}\n`;
+  const records = new Map<string, LocalRecord>();
+  for (const r of v['records'].map(decodeRecord)) records.set(r.key, r);
+  return { gen: v['gen'], checkpoint: optionalInt(v['checkpoint']), records };
 }
 
 /**
- * Splits a log into the lines that committed and the byte length they span;
- * everything from the first incomplete or unreadable line on is torn.
+ * Replays the committed lines of the snapshot's log onto `state`; everything
+ * from the first incomplete or unreadable line on is torn and left out.
  */
-export function decodeLog(bytes: Uint8Array): { lines: LogLine[]; validBytes: number } {
-  const lines: LogLine[] = [];
+export function replayLog(state: LegacyState, bytes: Uint8Array | undefined): LegacyState {
+  if (bytes === undefined) return state;
   const text = new TextDecoder('utf-8', { fatal: false });
   let start = 0;
   for (;;) {
     const end = bytes.indexOf(0x0a, start);
     if (end === -1) break;
-    let line: LogLine;
+    let records: LocalRecord[];
+    let checkpoint: number | undefined;
     try {
       const v: unknown = JSON.parse(text.decode(bytes.subarray(start, end)));
       if (!isObj(v) || !Array.isArray(v['records'])) break;
-      line = { records: v['records'].map(decodeRecord), checkpoint: optionalInt(v['checkpoint']) };
+      records = v['records'].map(decodeRecord);
+      checkpoint = optionalInt(v['checkpoint']);
     } catch {
       break;
     }
-    lines.push(line);
+    for (const r of records) state.records.set(r.key, r);
+    if (checkpoint !== undefined) state.checkpoint = checkpoint;
     start = end + 1;
   }
-  return { lines, validBytes: start };
+  return state;
 }
 
 function decodeRecord(v: unknown): LocalRecord {

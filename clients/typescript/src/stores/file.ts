@@ -1,226 +1,246 @@
 /**
- * A durable LocalStore for Node: an in-memory map backed by an append-only,
- * fsynced log plus a snapshot that is replaced by write-temp-then-rename.
- * Imported from `@keysync/client/file-store` so the core stays browser-safe.
+ * The durable LocalStore for Node, on LMDB (through the `lmdb` package,
+ * which ships its prebuilt binaries). Imported from
+ * `@keysync/client/file-store` so the core stays browser-safe.
  *
- * Why this shape: a batch must be durable before the sync loop acks it, and a
- * crash at any instant must leave a state the loop can resume from. One log
- * line per applyBatch, fsynced before the call resolves, gives atomic batches
- * (a torn last line is cut off on open, taking the whole batch with it) and a
- * checkpoint that never outruns its data (it is written in the same line).
- * Compaction writes the whole map to `snapshot.json.tmp`, fsyncs, renames it
- * over `snapshot.json` (atomic on POSIX) and starts the next generation's log;
- * see file-format.ts.
+ * Why LMDB: the sync loop's rev guard reads the held rev of every key of a
+ * batch, and LMDB's reads are synchronous, so a batch is planned (plan.ts)
+ * and written inside one write transaction, with no window between the two.
+ * Its copy-on-write B-tree commits by writing the changed pages and then one
+ * meta page; a crash before the meta page leaves the previous commit intact,
+ * so there is nothing to replay on open. Each applyBatch is one transaction
+ * holding the records and the checkpoint, fsynced before the call resolves:
+ * atomic, durable before the ack, and a checkpoint that never outruns its data.
  *
- * Limits: the whole replica lives in memory; one process per directory (a
- * second FileStore on the same directory in this process is refused, across
- * processes it is on you).
+ * Memory: values stay on disk (see file-records.ts for the layout); `have()`
+ * builds the handshake's key → ts map, which the contract asks for whole.
+ * Older directories (format 1: snapshot.json plus a log) are migrated on
+ * open; a directory written by a newer format is refused.
+ *
+ * One process per directory: a second FileStore on the same directory in
+ * this process is refused; across processes it is on you.
  */
-import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { asBinary, open as openLmdb, type Database, type RootDatabase } from 'lmdb';
 import type { ApplyOptions, DeletedRecord, LocalRecord, LocalStore } from '../local-store.js';
-import {
-  decodeLog, decodeSnapshot, encodeLogLine, encodeSnapshot, LOG_PATTERN, logName, SNAPSHOT, SNAPSHOT_TMP,
-} from './file-format.js';
-import { forgetRevs, haveMap, planApply, planRemove } from './plan.js';
+import { decodeSnapshot, LEGACY_FILE, LEGACY_SNAPSHOT, legacyLogName, replayLog } from './file-format.js';
+import { decodeHead, decodeRecord, encodeMeta, encodeValue, type RecordHead } from './file-records.js';
+import { planApply, planRemove } from './plan.js';
 
 export interface FileStoreOptions {
-  /** Compact once the log grows past this many bytes. Default 8 MiB. */
+  /** @deprecated Ignored: the database reuses freed pages by itself, there is no log to compact. */
   compactAfterBytes?: number;
 }
+
+/** The database file inside the store's directory (LMDB adds `replica.lmdb-lock` beside it). */
+export const DATA_FILE = 'replica.lmdb';
+/** Format 1 was snapshot.json plus log-<gen>.jsonl; format 2 is LMDB. */
+const FORMAT = 2;
+/** LMDB's limit with 4 KiB pages; the server allows 1 KiB keys. */
+const MAX_KEY_BYTES = 1978;
+/** Meta entries read per step when `forgetRevisions` rewrites them all. */
+const PAGE = 4096;
 
 const openDirs = new Set<string>();
 
 export class FileStore implements LocalStore {
-  #records = new Map<string, LocalRecord>();
-  #checkpoint: number | undefined;
-  #gen = 0;
-  #log!: FileHandle;
-  #logBytes = 0;
   #queue: Promise<unknown> = Promise.resolve();
-  #failure: Error | undefined;
   #closed = false;
+  #closing: Promise<void> | undefined;
 
   private constructor(
     readonly dir: string,
-    readonly options: Required<FileStoreOptions>,
+    private readonly env: RootDatabase,
+    private readonly meta: Database<unknown, Buffer>,
+    private readonly values: Database<string, Buffer>,
+    private readonly state: Database<unknown, string>,
   ) {}
 
   /**
-   * Opens (creating if needed) the store in `dir`, recovering from any crash.
+   * Opens (creating if needed) the store in `dir`, migrating a format-1 directory.
    * @example const store = await FileStore.open('./replica');
    */
-  static async open(dir: string, options: FileStoreOptions = {}): Promise<FileStore> {
+  static async open(dir: string, _options: FileStoreOptions = {}): Promise<FileStore> {
     const path = resolve(dir);
     if (openDirs.has(path)) throw new Error(`FileStore: ${path} is already open in this process`);
     openDirs.add(path);
-    const store = new FileStore(path, { compactAfterBytes: options.compactAfterBytes ?? 8 * 1024 * 1024 });
+    let env: RootDatabase | undefined;
     try {
-      await store.#recover();
+      await mkdir(path, { recursive: true });
+      // overlappingSync off: a commit resolves only once it is fsynced, which is what the ack waits for.
+      env = openLmdb({ path: join(path, DATA_FILE), overlappingSync: false });
+      const store = new FileStore(
+        path,
+        env,
+        env.openDB({ name: 'meta', keyEncoding: 'binary' }),
+        env.openDB({ name: 'values', keyEncoding: 'binary', encoding: 'string' }),
+        env.openDB({ name: 'state' }),
+      );
+      await store.#prepare();
+      return store;
     } catch (error) {
       openDirs.delete(path);
+      await env?.close().catch(() => undefined);
       throw error;
     }
-    return store;
   }
 
   async get(key: string): Promise<LocalRecord | undefined> {
     this.#check();
-    return this.#records.get(key);
+    const k = keyBytes(key);
+    const meta = this.meta.get(k);
+    if (meta === undefined) return undefined;
+    const head = decodeHead(key, meta);
+    const value = head.kind === 'bytes' ? this.values.getBinary(k) : head.kind === 'json' ? this.values.get(k) : undefined;
+    return decodeRecord(key, meta, value);
   }
 
-  async have(prefix?: string): Promise<Record<string, string>> {
+  async have(prefix = ''): Promise<Record<string, string>> {
     this.#check();
-    return haveMap(this.#records.values(), prefix);
+    // A null-prototype object: keys like "__proto__" are ordinary keys here.
+    const have: Record<string, string> = Object.create(null) as Record<string, string>;
+    // Keys are UTF-8 bytes in byte order, so the keys under a prefix are one contiguous range.
+    for (const { key, value } of this.meta.getRange(prefix === '' ? {} : { start: keyBytes(prefix) })) {
+      const k = key.toString('utf8');
+      if (!k.startsWith(prefix)) break;
+      const head = decodeHead(k, value);
+      if (head.kind !== 'deleted') have[k] = head.ts as string;
+    }
+    return have;
   }
 
   async getCheckpoint(): Promise<number | undefined> {
     this.#check();
-    return this.#checkpoint;
+    return this.#checkpoint();
   }
 
   applyBatch(records: readonly LocalRecord[], options: ApplyOptions = {}): Promise<LocalRecord[]> {
-    return this.#exclusive(async () => {
-      const plan = planApply((k) => this.#records.get(k), records);
-      const moves = options.checkpoint !== undefined && options.checkpoint !== this.#checkpoint;
-      if (plan.writes.length === 0 && !moves) return plan.changes;
-      await this.#append(plan.writes, moves ? options.checkpoint : undefined);
-      for (const r of plan.writes) this.#records.set(r.key, r);
-      if (moves) this.#checkpoint = options.checkpoint;
-      await this.#maybeCompact();
+    return this.#write(() => {
+      const plan = planApply((k) => this.#head(k), records);
+      for (const r of plan.writes) this.#put(r);
+      if (options.checkpoint !== undefined && options.checkpoint !== this.#checkpoint()) {
+        this.state.putSync('checkpoint', options.checkpoint);
+      }
       return plan.changes;
     });
   }
 
   remove(keys: readonly string[], atRev: number): Promise<DeletedRecord[]> {
-    return this.#exclusive(async () => {
-      const plan = planRemove((k) => this.#records.get(k), keys, atRev);
-      if (plan.writes.length === 0) return plan.changes;
-      await this.#append(plan.writes, undefined);
-      for (const r of plan.writes) this.#records.set(r.key, r);
-      await this.#maybeCompact();
+    return this.#write(() => {
+      const plan = planRemove((k) => this.#head(k), keys, atRev);
+      for (const r of plan.writes) this.#put(r);
       return plan.changes;
     });
   }
 
   forgetRevisions(): Promise<void> {
-    // A snapshot, not a log line: replaying "forget" is easy to get wrong,
-    // and the rename makes the whole rewrite atomic.
-    return this.#exclusive(async () => {
-      const records = forgetRevs(this.#records.values());
-      await this.#writeSnapshot(records, undefined);
-      this.#records = new Map(records.map((r) => [r.key, r]));
-      this.#checkpoint = undefined;
+    // One transaction, so a crash leaves either the old revs or none; the
+    // meta entries are read a page at a time to keep memory flat.
+    return this.#write(() => {
+      let start: Buffer | undefined;
+      for (;;) {
+        const page = [...this.meta.getRange({ start, exclusiveStart: start !== undefined, limit: PAGE })];
+        for (const { key, value } of page) {
+          const head = decodeHead(key.toString('utf8'), value);
+          if (head.kind === 'deleted') {
+            this.meta.removeSync(key);
+          } else {
+            const meta = value as unknown[];
+            this.meta.putSync(key, [0, ...meta.slice(1)]);
+          }
+        }
+        if (page.length < PAGE) break;
+        start = page.at(-1)!.key;
+      }
+      this.state.removeSync('checkpoint');
     });
   }
 
-  /** Rewrites the snapshot and starts an empty log. Runs by itself past `compactAfterBytes`. */
-  compact(): Promise<void> {
-    return this.#exclusive(() => this.#writeSnapshot([...this.#records.values()], this.#checkpoint));
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#queue.catch(() => undefined);
+      this.#closed = true;
+      try {
+        await this.env.close();
+      } finally {
+        openDirs.delete(this.dir);
+      }
+    })();
+    return this.#closing;
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    await this.#queue.catch(() => undefined);
-    this.#closed = true;
-    openDirs.delete(this.dir);
-    await this.#log.close();
-  }
-
-  async #recover(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    // A temp snapshot is a compaction that never reached its rename: the
-    // previous snapshot plus its log are still the truth.
-    await rm(join(this.dir, SNAPSHOT_TMP), { force: true });
-    const snapshotText = await readFile(join(this.dir, SNAPSHOT), 'utf8').catch(ifMissing(undefined));
-    if (snapshotText !== undefined) {
-      const snapshot = decodeSnapshot(snapshotText);
-      this.#gen = snapshot.gen;
-      this.#checkpoint = snapshot.checkpoint;
-      for (const r of snapshot.records) this.#records.set(r.key, r);
+  /** Creates the format marker, migrates a format-1 directory, refuses a newer format. */
+  async #prepare(): Promise<void> {
+    const format = this.state.get('format');
+    if (format !== undefined && format !== FORMAT) {
+      throw new Error(
+        `FileStore: ${this.dir} holds format ${String(format)}, written by a newer @keysync/client; this version reads format ${FORMAT}`,
+      );
     }
-    // Logs of other generations are leftovers of a compaction that renamed
-    // its snapshot but crashed before deleting the old log.
-    for (const name of await readdir(this.dir)) {
-      const m = LOG_PATTERN.exec(name);
-      if (m && Number(m[1]) !== this.#gen) await rm(join(this.dir, name), { force: true });
+    const legacy = (await readdir(this.dir)).filter((name) => LEGACY_FILE.test(name));
+    if (format === undefined) {
+      if (legacy.length > 0) await this.#migrate();
+      else await this.env.transaction(() => this.state.putSync('format', FORMAT));
     }
-    const logPath = join(this.dir, logName(this.#gen));
-    const bytes = await readFile(logPath).catch(ifMissing(undefined));
-    const { lines, validBytes } = bytes ? decodeLog(bytes) : { lines: [], validBytes: 0 };
-    for (const line of lines) {
-      for (const r of line.records) this.#records.set(r.key, r);
-      if (line.checkpoint !== undefined) this.#checkpoint = line.checkpoint;
-    }
-    this.#log = await open(logPath, 'a');
-    if (bytes && validBytes < bytes.length) {
-      // Cut the torn tail, or the next append would be glued onto it.
-      await this.#log.truncate(validBytes);
-      await this.#log.sync();
-    }
-    this.#logBytes = validBytes;
-    await syncDir(this.dir);
-  }
-
-  async #append(records: LocalRecord[], checkpoint: number | undefined): Promise<void> {
-    const line = Buffer.from(encodeLogLine({ records, checkpoint }), 'utf8');
-    try {
-      await this.#log.write(line);
-      await this.#log.datasync();
-      this.#logBytes += line.length;
-    } catch (error) {
-      // Roll the file back to the last committed line; if even that fails,
-      // stop: appending after a partial line would corrupt the log.
-      await this.#log.truncate(this.#logBytes).catch((e: unknown) => {
-        this.#failure = new Error('FileStore: log is damaged; reopen the store', { cause: e });
-      });
-      throw error;
-    }
-  }
-
-  async #maybeCompact(): Promise<void> {
-    if (this.#logBytes >= this.options.compactAfterBytes) {
-      await this.#writeSnapshot([...this.#records.values()], this.#checkpoint);
-    }
-  }
-
-  /** Snapshot of generation gen+1, then the empty log of gen+1, then drop log gen. */
-  async #writeSnapshot(records: LocalRecord[], checkpoint: number | undefined): Promise<void> {
-    const gen = this.#gen + 1;
-    const tmp = join(this.dir, SNAPSHOT_TMP);
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(encodeSnapshot({ gen, checkpoint, records }), 'utf8');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, join(this.dir, SNAPSHOT));
-    // From here on generation gen is the truth, even if we crash right now.
-    // Failing past this point would leave us appending to a log that the
-    // next open deletes, so any error stops the store instead.
-    const oldLog = this.#log;
-    const oldGen = this.#gen;
-    try {
+    // Format-1 files that are left after the migration committed (it deletes them only then).
+    if (legacy.length > 0) {
+      for (const name of legacy) await rm(join(this.dir, name), { force: true });
       await syncDir(this.dir);
-      this.#log = await open(join(this.dir, logName(gen)), 'a');
-      this.#gen = gen;
-      this.#logBytes = 0;
-      await syncDir(this.dir);
-    } catch (error) {
-      this.#failure = new Error('FileStore: compaction failed; reopen the store', { cause: error });
-      throw error;
     }
-    // Leftovers are harmless: the next open deletes logs of other generations.
-    await oldLog.close().catch(() => undefined);
-    await rm(join(this.dir, logName(oldGen)), { force: true }).catch(() => undefined);
   }
 
-  /** Runs `fn` after every earlier write; a failed write does not block later ones. */
-  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(() => {
+  /**
+   * Loads a format-1 directory (snapshot plus the committed lines of its log,
+   * as that store did on every open) and writes it, with the format marker,
+   * in one transaction: a crash before its commit leaves the old files to
+   * migrate again.
+   */
+  async #migrate(): Promise<void> {
+    const snapshotText = await readFile(join(this.dir, LEGACY_SNAPSHOT), 'utf8').catch(ifMissing(undefined));
+    const state = decodeSnapshot(snapshotText);
+    replayLog(state, await readFile(join(this.dir, legacyLogName(state.gen))).catch(ifMissing(undefined)));
+    await this.env.childTransaction(() => {
+      for (const r of state.records.values()) this.#put(r);
+      if (state.checkpoint !== undefined) this.state.putSync('checkpoint', state.checkpoint);
+      this.state.putSync('format', FORMAT);
+    });
+    await this.env.flushed;
+  }
+
+  #head(key: string): RecordHead | undefined {
+    const meta = this.meta.get(keyBytes(key));
+    return meta === undefined ? undefined : decodeHead(key, meta);
+  }
+
+  #checkpoint(): number | undefined {
+    const cp = this.state.get('checkpoint');
+    return typeof cp === 'number' ? cp : undefined;
+  }
+
+  /** Writes one record inside the current transaction. */
+  #put(record: LocalRecord): void {
+    const k = keyBytes(record.key);
+    if (k.length > MAX_KEY_BYTES) throw new Error(`FileStore: key "${record.key.slice(0, 40)}…" is longer than ${MAX_KEY_BYTES} bytes`);
+    const value = encodeValue(record);
+    this.meta.putSync(k, encodeMeta(record));
+    if (value === undefined) this.values.removeSync(k);
+    else if (typeof value === 'string') this.values.putSync(k, value);
+    // asBinary stores the bytes as they are, past the table's string encoding (its typing knows only strings).
+    else this.values.putSync(k, asBinary(value) as unknown as string);
+  }
+
+  /**
+   * Runs `fn` in its own write transaction after every earlier write, and
+   * resolves once the commit is on disk. A throw inside `fn` rolls back
+   * everything it wrote (a child transaction) and rejects.
+   */
+  #write<T>(fn: () => T): Promise<T> {
+    const run = this.#queue.then(async () => {
       this.#check();
-      return fn();
+      const result = await this.env.childTransaction(fn);
+      await this.env.flushed;
+      return result;
     });
     this.#queue = run.catch(() => undefined);
     return run;
@@ -228,9 +248,10 @@ export class FileStore implements LocalStore {
 
   #check(): void {
     if (this.#closed) throw new Error('FileStore is closed');
-    if (this.#failure) throw this.#failure;
   }
 }
+
+const keyBytes = (key: string): Buffer => Buffer.from(key, 'utf8');
 
 function ifMissing<T>(fallback: T): (error: unknown) => T {
   return (error) => {
@@ -239,7 +260,7 @@ function ifMissing<T>(fallback: T): (error: unknown) => T {
   };
 }
 
-/** Makes a created or renamed directory entry durable; Windows cannot open directories, so skip there. */
+/** Makes deleted directory entries durable; Windows cannot open directories, so skip there. */
 async function syncDir(dir: string): Promise<void> {
   if (process.platform === 'win32') return;
   const fh = await open(dir, 'r');

@@ -13,7 +13,10 @@ export interface Plan<C extends LocalRecord> {
   changes: C[];
 }
 
-type Lookup = (key: string) => LocalRecord | undefined;
+/** What a plan needs to know of the record held for a key (stores may keep values elsewhere). */
+export type Held = Pick<LocalRecord, 'rev' | 'kind'>;
+
+type Lookup = (key: string) => Held | undefined;
 
 /**
  * Keeps each record only if its rev is newer than what is held (or planned

@@ -9,7 +9,7 @@ import { FileStore } from '../../src/stores/file.js';
 
 const dir = process.argv[2];
 if (!dir) throw new Error('usage: crash-writer <dir>');
-const store = await FileStore.open(dir, { compactAfterBytes: 4096 });
+const store = await FileStore.open(dir);
 let n = (await store.getCheckpoint()) ?? 0;
 for (;;) {
   n++;
@@ -17,6 +17,8 @@ for (;;) {
   await store.applyBatch(
     [
       { kind: 'json', key: `k${n % 7}`, rev: n, ts, value: { n, pad: 'x'.repeat(n % 300) } },
+      // Values of every size class, so commits touch leaf and overflow pages alike.
+      { kind: 'json', key: `big${n % 3}`, rev: n, ts, value: 'y'.repeat((n * 997) % 20_000) },
       { kind: 'json', key: 'last', rev: n, ts, value: n },
     ],
     { checkpoint: n },
