@@ -1,7 +1,14 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { EntrySchema, RevSchema, StoreIdParam, problem } from '../http/schemas.js';
 
-export const ReadyEventSchema = z.object({ headRev: RevSchema }).openapi('ReadyEvent', { description: 'Data of `event: ready`.' });
+export const ReadyEventSchema = z
+  .object({
+    headRev: RevSchema,
+    heartbeatMs: z.number().int().min(1).optional().openapi({
+      description: 'The heartbeat interval (KEYSYNC_HEARTBEAT_MS): a client that hears nothing for about twice this may take the connection for dead and reconnect.',
+    }),
+  })
+  .openapi('ReadyEvent', { description: 'Data of `event: ready`.' });
 export const ResetEventSchema = z
   .object({
     reason: z.enum(['since-purged', 'since-ahead', 'options-changed']).openapi({

@@ -7,7 +7,9 @@ export {
   type GetKeyOptions, type Health, type KeyQuery, type KeyValue, type Readiness, type StoreQuery, type WriteOptions,
 } from './api.js';
 export { Backoff, isRetryable, parseRetryAfter, type BackoffOptions } from './backoff.js';
-export { CallbackError, KeysyncError, ProblemError, ProtocolError, StoreDeletedError, TokenRevokedError } from './errors.js';
+export {
+  CallbackError, KeysyncError, ProblemError, ProtocolError, StoreDeletedError, TokenRevokedError, UnreachableError,
+} from './errors.js';
 export { toProblem, type FetchLike, type HttpResult, type RawClient } from './http.js';
 export type {
   ApplyOptions, BytesRecord, DeletedRecord, JsonRecord, LiveRecord, LocalRecord, LocalStore,
@@ -19,7 +21,7 @@ export {
 export type { Change } from './records.js';
 /** The generated OpenAPI types (openapi/openapi.json via openapi-typescript). */
 export type { components, operations, paths } from './schema.js';
-export { readSse, SseDecoder, type SseItem } from './sse.js';
+export { readSse, SseDecoder, StalledError, type SseItem } from './sse.js';
 export { canonicalConfig, storeId, type StoreConfig } from './store-id.js';
 export { MemoryStore } from './stores/memory.js';
 export {

@@ -724,6 +724,8 @@ export interface components {
              * @example 42
              */
             headRev: number;
+            /** @description The heartbeat interval (KEYSYNC_HEARTBEAT_MS): a client that hears nothing for about twice this may take the connection for dead and reconnect. */
+            heartbeatMs?: number;
         };
         /** @description Data of `event: reset`: handshake again with `have`; the stream then closes. */
         ResetEvent: {
