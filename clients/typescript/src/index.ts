@@ -23,6 +23,8 @@ export type { Change } from './records.js';
 export type { components, operations, paths } from './schema.js';
 export { readSse, SseDecoder, StalledError, type SseItem } from './sse.js';
 export { canonicalConfig, storeId, type StoreConfig } from './store-id.js';
+export { subscribeInOneTab, type OneTabOptions, type OneTabSubscription } from './tab-lock.js';
+export { IndexedDBStore, type IndexedDBStoreOptions, type StoreChangeListener } from './stores/indexeddb.js';
 export { MemoryStore } from './stores/memory.js';
 export {
   subscribe, SyncClient, type SubscribeOptions, type SyncProgress, type SyncState,
