@@ -25,7 +25,10 @@ const ARGS = [
 
 /** `describe` when Chromium is there; otherwise a skip that says why (a failure in CI). */
 export function describeInChromium(name: string, body: () => void): void {
-  if (hasChromium) return describe(name, body);
+  if (hasChromium) {
+    describe(name, body);
+    return;
+  }
   if (process.env.CI === 'true') throw new Error(`${CHROMIUM_PATH} is missing: run .ci/browser.sh (apt-get install -y chromium)`);
   console.warn(`skipping "${name}": no Chromium at ${CHROMIUM_PATH} (apt-get install -y chromium, or set CHROMIUM_PATH)`);
   describe.skip(name, body);
