@@ -75,6 +75,10 @@ describe('createApiClient against the server', () => {
     const denied = await reader.putKey(id, 'x', 1);
     expect(denied.error).toMatchObject({ status: 403 });
     expect((await admin.listTokens(id)).data?.items.map((t) => t.id)).toContain(issued.data!.id);
+    const feed = await reader.createFeedToken(id, { ttlSeconds: 60 });
+    expect(feed.response.status).toBe(201);
+    expect(feed.data!.token).toMatch(/^ksf1\./);
+    expect((await reader.createFeedToken(id)).response.status).toBe(201);
     expect((await admin.revokeToken(id, issued.data!.id)).response.status).toBe(204);
     expect((await reader.listKeys(id)).error).toMatchObject({ status: 401 });
     expect((await client().getStore(id)).error).toMatchObject({ status: 401, type: expect.stringMatching(/unauthorized$/) });

@@ -92,6 +92,11 @@ export interface ApiClient {
   createToken(storeId: string, body: S['CreateToken'], o?: CallOptions): Promise<HttpResult<S['NewToken']>>;
   listTokens(storeId: string, o?: CallOptions): Promise<HttpResult<S['TokenList']>>;
   revokeToken(storeId: string, tokenId: string, o?: CallOptions): Promise<HttpResult<undefined>>;
+  /**
+   * `POST .../feed-tokens` (read): a short-lived token for this store's live feed only, for
+   * `new EventSource(\`${base}/v1/stores/${id}/events?access_token=${token}\`)` in a page.
+   */
+  createFeedToken(storeId: string, body?: S['CreateFeedToken'], o?: CallOptions): Promise<HttpResult<S['FeedToken']>>;
 
   /** `GET .../keys/{key}`; a deleted or absent key is a 404 problem. */
   getKey(storeId: string, key: string, o?: GetKeyOptions): Promise<HttpResult<KeyValue>>;
@@ -156,6 +161,8 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       settle('create token', raw.POST('/v1/stores/{storeId}/tokens', { ...store(storeId), body, signal: o?.signal })),
     listTokens: (storeId, o) =>
       settle('list tokens', raw.GET('/v1/stores/{storeId}/tokens', { ...store(storeId), signal: o?.signal })),
+    createFeedToken: (storeId, body, o) =>
+      settle('create feed token', raw.POST('/v1/stores/{storeId}/feed-tokens', { ...store(storeId), body: body ?? {}, signal: o?.signal })),
     revokeToken: (storeId, tokenId, o) =>
       settle(
         'revoke token',

@@ -297,6 +297,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/stores/{storeId}/feed-tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mint a feed token
+         * @description A short-lived token that opens this store's live feed only, passed as `?access_token=` (for a browser's native EventSource). It ends with the token that minted it: revoking that token refuses new feeds and ends open ones. Read scope.
+         */
+        post: operations["createFeedToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/stores/{storeId}/events": {
         parameters: {
             query?: never;
@@ -708,6 +728,16 @@ export interface components {
              * @example 2026-11-26T07:31:34.123456Z
              */
             expiresAt: string;
+        };
+        FeedToken: {
+            /** @description Pass as `access_token` on `GET .../events`. */
+            token: string;
+            /** @description ISO 8601 time after which no feed opens with it. */
+            expiresAt: string;
+        };
+        CreateFeedToken: {
+            /** @description Lifetime in seconds (default 300). The token is checked when a feed opens; an open feed outlives it. */
+            ttlSeconds?: number;
         };
         /** @description One Server-Sent Event. `put` and `delete` carry an Entry with `id: <rev>`; heartbeats are a `: ping` comment plus `id: <rev>`. */
         LiveEvent: {
@@ -2473,6 +2503,87 @@ export interface operations {
             };
         };
     };
+    createFeedToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                storeId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CreateFeedToken"];
+            };
+        };
+        responses: {
+            /** @description Minted */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedToken"];
+                };
+            };
+            /** @description The request is not valid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No or unknown token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token belongs to another store */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such store */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate or quota exceeded (too-many-requests, too-many-sessions, too-many-subscribers): retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is not reachable or the server is at capacity (unavailable): retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     events: {
         parameters: {
             query?: {
@@ -2480,6 +2591,8 @@ export interface operations {
                 since?: number | null;
                 /** @description Only keys under this prefix. */
                 prefix?: string;
+                /** @description A feed token (`POST .../feed-tokens`) for clients that cannot send `Authorization`, such as a browser's native EventSource. Ignored when an `Authorization` header is present. */
+                access_token?: string;
             };
             header?: {
                 /** @description Set by reconnecting clients; wins over `since`. */
