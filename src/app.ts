@@ -14,6 +14,7 @@ import { registerEventHandlers } from './routes/events.handlers.js';
 import { healthzRoute, metricsRoute, readyzRoute } from './routes/health.routes.js';
 import { registerKeyHandlers } from './routes/keys.handlers.js';
 import { registerStoreHandlers } from './routes/stores.handlers.js';
+import { registerSessionHandlers } from './routes/sessions.handlers.js';
 import { registerSyncHandlers } from './routes/sync.handlers.js';
 import { registerTokenHandlers } from './routes/tokens.handlers.js';
 import { corsMiddleware } from './http/cors.js';
@@ -96,6 +97,7 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): OpenAPIHo
   registerTokenHandlers(app, deps);
   registerKeyHandlers(app, deps);
   registerSyncHandlers(app, deps);
+  registerSessionHandlers(app, deps);
   registerEventHandlers(app, deps);
 
   const document = openApiDocument();

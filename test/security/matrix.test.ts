@@ -199,6 +199,15 @@ const ROWS: Row[] = [
     prepare: async (f, c) => ({ path: `${A(f)}/events`, init: withAuth(f, c, { headers: { accept: 'text/event-stream' } }) }),
   },
   {
+    method: 'GET',
+    route: '/v1/stores/{storeId}/sessions',
+    expect: adminOnly(200),
+    prepare: async (f, c) => {
+      await session(f);
+      return { path: `${A(f)}/sessions`, init: withAuth(f, c) };
+    },
+  },
+  {
     method: 'POST',
     route: '/v1/stores/{storeId}/feed-tokens',
     expect: authed(201, 201, 403, 201),

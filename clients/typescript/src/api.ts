@@ -116,6 +116,8 @@ export interface ApiClient {
   batch(storeId: string, sessionId: string, cursor: number, o?: CallOptions): Promise<HttpResult<BatchResponse>>;
   ack(storeId: string, sessionId: string, cursor: number, o?: CallOptions): Promise<HttpResult<AckResponse>>;
   sessionStatus(storeId: string, sessionId: string, o?: CallOptions): Promise<HttpResult<S['SessionStatus']>>;
+  /** `GET .../sessions` (admin): open sync sessions with their progress. */
+  listSessions(storeId: string, o?: CallOptions): Promise<HttpResult<S['SessionList']>>;
   cancelSession(storeId: string, sessionId: string, o?: CallOptions): Promise<HttpResult<undefined>>;
   /** Opens the live feed; `data` is the unread `text/event-stream` body (read it with readSse). */
   events(storeId: string, req?: EventsRequest): Promise<HttpResult<ReadableStream<Uint8Array>>>;
@@ -238,6 +240,8 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
         raw.POST('/v1/stores/{storeId}/sync/{sessionId}/ack', { ...session(storeId, sessionId), body: { cursor }, signal: o?.signal }),
         parseAck,
       ),
+    listSessions: (storeId, o) =>
+      settle('list sessions', raw.GET('/v1/stores/{storeId}/sessions', { ...store(storeId), signal: o?.signal })),
     sessionStatus: (storeId, sessionId, o) =>
       settle('session status', raw.GET('/v1/stores/{storeId}/sync/{sessionId}', { ...session(storeId, sessionId), signal: o?.signal })),
     cancelSession: (storeId, sessionId, o) =>
