@@ -17,6 +17,7 @@ import { registerStoreHandlers } from './routes/stores.handlers.js';
 import { registerSessionHandlers } from './routes/sessions.handlers.js';
 import { registerSyncHandlers } from './routes/sync.handlers.js';
 import { registerTokenHandlers } from './routes/tokens.handlers.js';
+import { registerConsole } from './http/console.js';
 import { corsMiddleware } from './http/cors.js';
 
 export interface CreateAppOptions {
@@ -103,6 +104,7 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): OpenAPIHo
   const document = openApiDocument();
   app.get('/openapi.json', (c) => c.json(document));
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'keysync API' }));
+  registerConsole(app);
   return app;
 }
 
