@@ -134,6 +134,7 @@ describe('createApiClient against the server', () => {
     expect((await admin.batch(id, sid, 1)).error).toMatchObject({ status: 409, type: expect.stringMatching(/ack-required$/) });
     expect((await admin.ack(id, sid, 0)).data).toMatchObject({ acked: 0, next: 1, done: false });
     expect((await admin.sessionStatus(id, sid)).data).toMatchObject({ sessionId: sid, acked: 0, done: false });
+    expect((await admin.listSessions(id)).data?.items.map((s) => s.sessionId)).toContain(sid);
     expect((await admin.cancelSession(id, sid)).response.status).toBe(204);
     expect((await admin.sessionStatus(id, sid)).error?.status).toBeGreaterThanOrEqual(400);
     expect((await admin.handshake(id, { since: 10_000 })).error).toMatchObject({ status: 409, type: expect.stringMatching(/since-ahead$/) });
