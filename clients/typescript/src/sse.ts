@@ -165,11 +165,21 @@ export async function readSse(
   }
 }
 
+/**
+ * After the idle time, one more short wait before the verdict: a process whose
+ * event loop was blocked (a long synchronous task) may run its overdue timers
+ * before it reads the sockets, so bytes that arrived during the block would
+ * otherwise be taken for silence.
+ */
+const STALL_GRACE_MS = 50;
+
 async function readWithin<T>(reader: ReadableStreamDefaultReader<T>, ms: number | undefined): Promise<ReadableStreamReadResult<T>> {
   if (ms === undefined) return reader.read();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const stalled = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StalledError(ms)), ms);
+    timer = setTimeout(() => {
+      timer = setTimeout(() => reject(new StalledError(ms)), STALL_GRACE_MS);
+    }, ms);
   });
   try {
     // The losing read settles when the caller cancels the reader.
