@@ -126,3 +126,36 @@ describe('a server never reached', () => {
     }
   });
 });
+
+describe('a browser coming back online', () => {
+  it('cuts a long backoff wait short: the client reconnects at once', async () => {
+    // The window's `online` event, played by an EventTarget on globalThis (Chromium runs the real one in test/browser).
+    const win = new EventTarget();
+    const g = globalThis as Record<string, unknown>;
+    g['addEventListener'] = win.addEventListener.bind(win);
+    g['removeEventListener'] = win.removeEventListener.bind(win);
+    const storeId = await newStore(env.server);
+    const proxy = await startTcpProxy(Number(new URL(env.server.url).port));
+    const store = new MemoryStore();
+    // Every retry waits ~20 s: only the wake-up can explain a quick return.
+    const run = start(env.server, { baseUrl: proxy.url, storeId, store, backoff: { initialMs: 20_000, maxMs: 20_000, random: () => 0.99 } });
+    try {
+      await run.completed;
+      await eventually(() => expect(run.client.state).toBe('live'));
+      proxy.refuse();
+      proxy.cut();
+      await eventually(() => expect(run.client.state).toBe('reconnecting'));
+      await put(env.server, storeId, 'while-offline', 1);
+      proxy.accept();
+      const back = Date.now();
+      win.dispatchEvent(new Event('online'));
+      await eventually(async () => expect(await replicaSnapshot(store)).toEqual({ 'while-offline': 1 }), 10_000);
+      expect(Date.now() - back).toBeLessThan(10_000);
+    } finally {
+      await run.client.unsubscribe();
+      await proxy.close();
+      delete g['addEventListener'];
+      delete g['removeEventListener'];
+    }
+  });
+});
