@@ -145,6 +145,24 @@ describeInChromium('the offline-first example in Chromium', () => {
     await context.close();
   });
 
+  it('tells the page when its origin is not allowed by CORS (UnreachableError through onError), and keeps retrying', async () => {
+    const storeId = await newStore(env.server);
+    const elsewhere = await servePages(); // another port: an origin missing from KEYSYNC_CORS_ORIGINS
+    try {
+      const page = await buildExample();
+      elsewhere.set('/', HTML, page.html);
+      elsewhere.set('/main.js', JS, page.js);
+      const context = await browser.newContext();
+      const tab = await context.newPage();
+      await tab.goto(`${elsewhere.origin}/?server=${encodeURIComponent(env.server.url)}&store=${storeId}`);
+      await expect.poll(() => tab.locator('#error').textContent(), { timeout: 15_000 }).toMatch(/cannot reach keysync .* KEYSYNC_CORS_ORIGINS/);
+      expect(await stateOf(tab)).toBe('reconnecting');
+      await context.close();
+    } finally {
+      await elsewhere.close();
+    }
+  });
+
   it('shows live writes in the DOM (write -> DOM latency printed)', async () => {
     const storeId = await newStore(env.server);
     const context = await browser.newContext();
