@@ -14,8 +14,10 @@ import { registerEventHandlers } from './routes/events.handlers.js';
 import { healthzRoute, metricsRoute, readyzRoute } from './routes/health.routes.js';
 import { registerKeyHandlers } from './routes/keys.handlers.js';
 import { registerStoreHandlers } from './routes/stores.handlers.js';
+import { registerSessionHandlers } from './routes/sessions.handlers.js';
 import { registerSyncHandlers } from './routes/sync.handlers.js';
 import { registerTokenHandlers } from './routes/tokens.handlers.js';
+import { registerConsole } from './http/console.js';
 import { corsMiddleware } from './http/cors.js';
 
 export interface CreateAppOptions {
@@ -96,11 +98,13 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): OpenAPIHo
   registerTokenHandlers(app, deps);
   registerKeyHandlers(app, deps);
   registerSyncHandlers(app, deps);
+  registerSessionHandlers(app, deps);
   registerEventHandlers(app, deps);
 
   const document = openApiDocument();
   app.get('/openapi.json', (c) => c.json(document));
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'keysync API' }));
+  registerConsole(app);
   return app;
 }
 

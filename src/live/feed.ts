@@ -132,7 +132,7 @@ export async function runFeed(db: Db, hub: LiveHub, req: FeedRequest, sink: Feed
 
     if (!subscriber.ended) {
       // Live: from here the tailer's pushes are written in the tailer's turn (LiveFeed.deliver).
-      sink.write(readyFrame(Math.max(feed.pos, subscriber.passedRev)));
+      sink.write(readyFrame(Math.max(feed.pos, subscriber.passedRev), hub.heartbeatMs));
       feed.lastWrite = Date.now();
       feed.deliver(subscriber.goLive());
       await feed.whenEnded;

@@ -65,7 +65,8 @@ export class FrameBatch {
 
 export const joinFrames = (rows: LiveRow[]) => rows.map((r) => r.frame).join('');
 
-export const readyFrame = (headRev: number) => `event: ready\ndata: {"headRev":${headRev}}\n\n`;
+/** `heartbeatMs` lets a client notice a connection that died without closing (nothing for ~2 beats). */
+export const readyFrame = (headRev: number, heartbeatMs: number) => `event: ready\ndata: {"headRev":${headRev},"heartbeatMs":${heartbeatMs}}\n\n`;
 
 export const resetFrame = (reason: string, headRev: number, purgedRev: number) =>
   `event: reset\ndata: ${JSON.stringify({ reason, headRev, purgedRev })}\n\n`;

@@ -4,16 +4,27 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { App, AppDeps } from '../deps.js';
 import { ProblemError, notFound } from '../errors.js';
 import { authorize } from '../http/auth.js';
+import { FEED_TOKEN_DEFAULT_TTL_S, FeedTokens, feedAuth } from '../http/feed-token.js';
 import { clientKey, principalOf } from '../http/guard.js';
 import { SSE_HEADERS, runOnNodeResponse, sseBody } from '../http/sse-response.js';
 import { feedAccess } from '../live/feed-access.js';
 import { runFeed, type FeedSink } from '../live/feed.js';
 import { feedStore } from '../store/feed-reads.js';
-import { eventsRoute } from './events.routes.js';
+import { createFeedTokenRoute, eventsRoute } from './events.routes.js';
 
 export function registerEventHandlers(app: App, deps: AppDeps): void {
   const { db } = deps.database;
-  app.use('/v1/stores/:storeId/events', authorize({ db, adminToken: deps.adminToken, guard: deps.guard }, 'read'));
+  const auth = { db, adminToken: deps.adminToken, guard: deps.guard };
+  const feedTokens = new FeedTokens(deps.adminToken);
+  app.use('/v1/stores/:storeId/events', feedAuth(auth, feedTokens));
+  app.use('/v1/stores/:storeId/feed-tokens', authorize(auth, 'read'));
+
+  app.openapi(createFeedTokenRoute, async (c) => {
+    const { storeId } = c.req.valid('param');
+    const ttl = (c.req.valid('json') as { ttlSeconds?: number } | undefined)?.ttlSeconds ?? FEED_TOKEN_DEFAULT_TTL_S;
+    if (!(await feedStore(db, storeId))) throw notFound(`store ${storeId}`);
+    return c.json(feedTokens.mint(storeId, principalOf(c), ttl), 201);
+  });
 
   app.openapi(eventsRoute, async (c) => {
     const { storeId } = c.req.valid('param');

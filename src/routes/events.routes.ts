@@ -1,9 +1,15 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { FEED_TOKEN_DEFAULT_TTL_S, FEED_TOKEN_MAX_TTL_S } from '../http/feed-token.js';
 import { MAX_KEY_BYTES } from '../store/keys.js';
-import { RevSchema, StoreIdParam, TombstoneSchema, ValueEntrySchema, problem } from '../http/schemas.js';
+import { RevSchema, StoreIdParam, TombstoneSchema, ValueEntrySchema, limitProblems, problem } from '../http/schemas.js';
 
 export const ReadyEventSchema = z
-  .object({ headRev: RevSchema.openapi({ description: 'The rev the feed has reached: the backlog up to it is sent.' }) })
+  .object({
+    headRev: RevSchema.openapi({ description: 'The rev the feed has reached: the backlog up to it is sent.' }),
+    heartbeatMs: z.number().int().min(1).optional().openapi({
+      description: 'The heartbeat interval (KEYSYNC_HEARTBEAT_MS): a client that hears nothing for about twice this may take the connection for dead and reconnect.',
+    }),
+  })
   .openapi('ReadyEvent', { description: 'Data of `event: ready`.' });
 export const ResetEventSchema = z
   .object({
@@ -63,6 +69,9 @@ export const eventsRoute = createRoute({
       since: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().openapi({ description: 'Start after this rev.' }),
       // Checked here: the feed reads with it only after the stream has started (a 200 by then).
       prefix: z.string().max(MAX_KEY_BYTES).regex(/^[^\u0000]*$/, 'must not contain U+0000').optional().openapi({ description: 'Only keys under this prefix.' }),
+      access_token: z.string().max(1024).optional().openapi({
+        description: 'A feed token (`POST .../feed-tokens`) for clients that cannot send `Authorization`, such as a browser\'s native EventSource. Ignored when an `Authorization` header is present.',
+      }),
     }),
     headers: z.object({
       'last-event-id': z.string().regex(/^\d{1,15}$/, 'must be a rev').optional().openapi({ description: 'Set by reconnecting clients; wins over `since`.' }),
@@ -76,5 +85,54 @@ export const eventsRoute = createRoute({
     404: problem('No such store'),
     429: problem('Too many live feeds for this store or this client (too-many-subscribers), or the token\'s request rate is exceeded; retry after `Retry-After`'),
     503: problem('The server is shutting down, or serves KEYSYNC_MAX_SUBSCRIBERS feeds already (too-many-subscribers); retry after `Retry-After`'),
+  },
+});
+
+export const createFeedTokenRoute = createRoute({
+  operationId: 'createFeedToken',
+  method: 'post',
+  path: '/v1/stores/{storeId}/feed-tokens',
+  tags: ['Live'],
+  summary: 'Mint a feed token',
+  description:
+    'A short-lived token that opens this store\'s live feed only, passed as `?access_token=` (for a browser\'s native EventSource). ' +
+    'It ends with the token that minted it: revoking that token refuses new feeds and ends open ones. Read scope.',
+  request: {
+    params: z.object({ storeId: StoreIdParam }),
+    body: {
+      required: false,
+      content: {
+        'application/json': {
+          schema: z
+            .object({
+              ttlSeconds: z.number().int().min(10).max(FEED_TOKEN_MAX_TTL_S).optional().openapi({
+                description: `Lifetime in seconds (default ${FEED_TOKEN_DEFAULT_TTL_S}). The token is checked when a feed opens; an open feed outlives it.`,
+              }),
+            })
+            .strict()
+            .openapi('CreateFeedToken'),
+        },
+      },
+    },
+  },
+  responses: {
+    201: {
+      description: 'Minted',
+      content: {
+        'application/json': {
+          schema: z
+            .object({
+              token: z.string().openapi({ description: 'Pass as `access_token` on `GET .../events`.' }),
+              expiresAt: z.string().openapi({ description: 'ISO 8601 time after which no feed opens with it.' }),
+            })
+            .openapi('FeedToken'),
+        },
+      },
+    },
+    400: problem('The request is not valid'),
+    401: problem('No or unknown token'),
+    403: problem('The token belongs to another store'),
+    404: problem('No such store'),
+    ...limitProblems,
   },
 });

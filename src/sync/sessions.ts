@@ -4,7 +4,7 @@
  * the database, so any server instance can serve any call of a session; each
  * call locks the session row, so concurrent calls of one session serialise.
  */
-import { and, eq, gt, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, lte, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { stores, syncChunks, syncSessions } from '../db/schema.js';
 import { ProblemError, notFound } from '../errors.js';
@@ -181,4 +181,18 @@ export async function cancelSession(db: Db, storeId: string, sessionId: string):
     if (gone.length === 0) throw notFound(`sync session ${sessionId}`);
     await tx.delete(syncChunks).where(eq(syncChunks.sessionId, sessionId));
   });
+}
+
+/** At most this many sessions are listed (the oldest first): the list is for people, not a sync path. */
+export const MAX_LISTED_SESSIONS = 200;
+
+/** The store's sessions that are neither done nor expired, oldest first. */
+export async function listOpenSessions(db: Db, storeId: string, timeoutMs: number): Promise<SessionStatus[]> {
+  const rows = await db
+    .select()
+    .from(syncSessions)
+    .where(and(eq(syncSessions.storeId, storeId), gt(syncSessions.lastActiveUs, nowMicros() - timeoutMs * 1000), sql`${syncSessions.acked} < ${syncSessions.batches} - 1`))
+    .orderBy(asc(syncSessions.lastActiveUs))
+    .limit(MAX_LISTED_SESSIONS);
+  return rows.map((r) => status(r, timeoutMs));
 }

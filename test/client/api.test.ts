@@ -75,6 +75,10 @@ describe('createApiClient against the server', () => {
     const denied = await reader.putKey(id, 'x', 1);
     expect(denied.error).toMatchObject({ status: 403 });
     expect((await admin.listTokens(id)).data?.items.map((t) => t.id)).toContain(issued.data!.id);
+    const feed = await reader.createFeedToken(id, { ttlSeconds: 60 });
+    expect(feed.response.status).toBe(201);
+    expect(feed.data!.token).toMatch(/^ksf1\./);
+    expect((await reader.createFeedToken(id)).response.status).toBe(201);
     expect((await admin.revokeToken(id, issued.data!.id)).response.status).toBe(204);
     expect((await reader.listKeys(id)).error).toMatchObject({ status: 401 });
     expect((await client().getStore(id)).error).toMatchObject({ status: 401, type: expect.stringMatching(/unauthorized$/) });
@@ -139,6 +143,7 @@ describe('createApiClient against the server', () => {
     expect((await admin.batch(id, sid, 1)).error).toMatchObject({ status: 409, type: expect.stringMatching(/ack-required$/) });
     expect((await admin.ack(id, sid, 0)).data).toMatchObject({ acked: 0, next: 1, done: false });
     expect((await admin.sessionStatus(id, sid)).data).toMatchObject({ sessionId: sid, acked: 0, done: false });
+    expect((await admin.listSessions(id)).data?.items.map((s) => s.sessionId)).toContain(sid);
     expect((await admin.cancelSession(id, sid)).response.status).toBe(204);
     expect((await admin.sessionStatus(id, sid)).error?.status).toBeGreaterThanOrEqual(400);
     expect((await admin.handshake(id, { since: 10_000 })).error).toMatchObject({ status: 409, type: expect.stringMatching(/since-ahead$/) });

@@ -32,12 +32,12 @@ describe('the backlog after since', () => {
         ['put', 'a', 8],
         ['put', 'd', 9],
       ]);
-      expect(feed.events.at(-1)).toEqual({ event: 'ready', data: { headRev: 9 } });
+      expect(feed.events.at(-1)).toEqual({ event: 'ready', data: { headRev: 9, heartbeatMs: 500 } });
       expect(changes(feed.events).find((e) => e.data.key === 'a')!.data).toEqual({ key: 'a', rev: a.rev, ts: a.ts, kind: 'json', value: 3 });
       expect(changes(feed.events).find((e) => e.data.key === 'c')!.data).toEqual({ key: 'c', rev: c.rev, ts: c.ts, kind: 'tombstone', deleted: true });
       // Exact frames: one data line per event, the id is the rev.
       expect(feed.frames.find((f) => f.event === 'put')!.raw).toBe(`event: put\nid: 5\ndata: {"key":"b","rev":5,"ts":"${changes(feed.events)[0]!.data.ts}","kind":"json","value":1}`);
-      expect(feed.frames.find((f) => f.event === 'ready')!.raw).toBe('event: ready\ndata: {"headRev":9}');
+      expect(feed.frames.find((f) => f.event === 'ready')!.raw).toBe('event: ready\ndata: {"headRev":9,"heartbeatMs":500}');
     } finally {
       feed.close();
     }
@@ -56,7 +56,7 @@ describe('the backlog after since', () => {
       // the untouched keys k25..k1199 (not multiples of 4) and all 300 rewrites.
       const expected = [...Array.from({ length: 1100 }, (_, i) => i + 101).filter((rev) => (rev - 1) % 4 !== 0), ...Array.from({ length: 300 }, (_, i) => 1201 + i)];
       expect(ids).toEqual(expected);
-      expect(feed.events.at(-1)).toEqual({ event: 'ready', data: { headRev: 1500 } });
+      expect(feed.events.at(-1)).toEqual({ event: 'ready', data: { headRev: 1500, heartbeatMs: 500 } });
     } finally {
       feed.close();
     }
@@ -68,7 +68,7 @@ describe('the backlog after since', () => {
     const feed = await openRawFeed(env.server, storeId);
     try {
       await feed.waitFor((f) => f.events.some(isReady));
-      expect(feed.events).toEqual([{ event: 'ready', data: { headRev: 5 } }]);
+      expect(feed.events).toEqual([{ event: 'ready', data: { headRev: 5, heartbeatMs: 500 } }]);
       const w = await put(env.server, storeId, 'after', true);
       await feed.waitFor((f) => changes(f.events).length === 1);
       expect(changes(feed.events)[0]).toEqual({ event: 'put', id: '6', data: { key: 'after', rev: w.rev, ts: w.ts, kind: 'json', value: true } });
@@ -122,7 +122,7 @@ describe('the backlog after since', () => {
         ['put', 'users/2', 4],
         ['delete', 'users/1', 5],
       ]);
-      expect(feed.events.find(isReady)!.data).toEqual({ headRev: 5 });
+      expect(feed.events.find(isReady)!.data).toEqual({ headRev: 5, heartbeatMs: 500 });
       await bulk(env.server, storeId, [
         { op: 'put', key: 'posts/2', value: 2 },
         { op: 'put', key: 'users/3', value: 3 },

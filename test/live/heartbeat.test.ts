@@ -63,7 +63,7 @@ describe('heartbeats', () => {
       try {
         await again.waitFor((f) => f.events.some((e) => e.event === 'ready'));
         expect(changes(again.events)).toEqual([]);
-        expect(again.events.find((e) => e.event === 'ready')!.data).toEqual({ headRev: head });
+        expect(again.events.find((e) => e.event === 'ready')!.data).toEqual({ headRev: head, heartbeatMs: 500 });
       } finally {
         again.close();
       }

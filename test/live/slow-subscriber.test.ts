@@ -54,7 +54,7 @@ describe('a subscriber that stops reading', () => {
       await again.waitFor((f) => f.events.some((e) => e.event === 'ready'), 20_000);
       const secondIds = changes(again.events).map((e) => Number(e.id));
       expect([...firstIds, ...secondIds]).toEqual(Array.from({ length: WRITES }, (_, i) => i + 1));
-      expect(again.events.find((e) => e.event === 'ready')!.data).toEqual({ headRev: WRITES });
+      expect(again.events.find((e) => e.event === 'ready')!.data).toEqual({ headRev: WRITES, heartbeatMs: 500 });
       for (const e of changes(again.events).slice(0, 3)) expect(e.data.value).toEqual({ i: Number(e.id) - 1, pad: PAD });
     } finally {
       again.close();

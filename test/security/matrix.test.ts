@@ -13,8 +13,10 @@ import { REPO_ROOT } from '../support/process.js';
 import type { TestServer } from '../support/server.js';
 import { admin, adminStore, bearer, issueToken, revokeToken, startSecured, ADMIN } from './support.js';
 
-type Cred = 'none' | 'bad' | 'read' | 'write' | 'other' | 'revoked' | 'admin';
-const CREDS: Cred[] = ['none', 'bad', 'read', 'write', 'other', 'revoked', 'admin'];
+type Cred = 'none' | 'bad' | 'read' | 'write' | 'other' | 'revoked' | 'admin' | 'feed' | 'feedRevoked';
+const CREDS: Cred[] = ['none', 'bad', 'read', 'write', 'other', 'revoked', 'admin', 'feed', 'feedRevoked'];
+/** Feed tokens travel in `?access_token=` (minted by a read token; by a since-revoked token), never as a bearer header. */
+const FEED_CREDS: Cred[] = ['feed', 'feedRevoked'];
 
 interface Fixture {
   storeId: string;
@@ -52,7 +54,7 @@ afterAll(async () => {
 
 const open = (status: number) => Object.fromEntries(CREDS.map((c) => [c, status])) as Record<Cred, number>;
 /** 401 for no, unknown and revoked tokens; then read, write, other store's token, admin */
-const authed = (read: number, write: number, other: number, adminStatus: number): Record<Cred, number> => ({
+const authed = (read: number, write: number, other: number, adminStatus: number, feed = 401): Record<Cred, number> => ({
   none: 401,
   bad: 401,
   read,
@@ -60,13 +62,15 @@ const authed = (read: number, write: number, other: number, adminStatus: number)
   other,
   revoked: 401,
   admin: adminStatus,
+  feed,
+  feedRevoked: 401,
 });
 const adminOnly = (ok: number) => authed(403, 403, 403, ok);
 
 const A = (f: Fixture) => `/v1/stores/${f.storeId}`;
 const withAuth = (f: Fixture, cred: Cred, init: RequestInit = {}): RequestInit => ({
   ...init,
-  headers: { ...(init.headers as Record<string, string>), ...bearer(f.tokens[cred]) },
+  headers: { ...(init.headers as Record<string, string>), ...bearer(FEED_CREDS.includes(cred) ? undefined : f.tokens[cred]) },
 });
 const put = async (f: Fixture, key: string) => {
   const res = await call(server, `${A(f)}/keys/${encodeURIComponent(key)}`, json({ key }, { method: 'PUT', headers: admin }));
@@ -215,20 +219,52 @@ const ROWS: Row[] = [
   {
     method: 'GET',
     route: '/v1/stores/{storeId}/events',
-    expect: authed(200, 200, 403, 200),
+    expect: authed(200, 200, 403, 200, 200),
     prepare: async (f, c) => ({ path: `${A(f)}/events`, init: withAuth(f, c, { headers: { accept: 'text/event-stream' } }) }),
   },
+  {
+    method: 'GET',
+    route: '/v1/stores/{storeId}/sessions',
+    expect: adminOnly(200),
+    prepare: async (f, c) => {
+      await session(f);
+      return { path: `${A(f)}/sessions`, init: withAuth(f, c) };
+    },
+  },
+  {
+    method: 'POST',
+    route: '/v1/stores/{storeId}/feed-tokens',
+    expect: authed(201, 201, 403, 201),
+    prepare: async (f, c) => ({ path: `${A(f)}/feed-tokens`, init: withAuth(f, c, { method: 'POST' }) }),
+  },
 ];
+
+async function mintFeedToken(storeId: string, token: string): Promise<string> {
+  const res = await call(server, `/v1/stores/${storeId}/feed-tokens`, { method: 'POST', headers: bearer(token) });
+  expect(res.status).toBe(201);
+  return res.body.token as string;
+}
 
 async function fixture(): Promise<Fixture> {
   const storeId = await adminStore(server);
   const read = await issueToken(server, storeId, 'read');
   const write = await issueToken(server, storeId, 'write');
   const revoked = await issueToken(server, storeId, 'write');
+  const feedRevoked = await mintFeedToken(storeId, revoked.token);
   await revokeToken(server, storeId, revoked.id);
   return {
     storeId,
-    tokens: { none: undefined, bad: 'not-a-token-' + 'x'.repeat(32), read: read.token, write: write.token, other: otherToken, revoked: revoked.token, admin: ADMIN },
+    tokens: {
+      none: undefined,
+      bad: 'not-a-token-' + 'x'.repeat(32),
+      read: read.token,
+      write: write.token,
+      other: otherToken,
+      revoked: revoked.token,
+      admin: ADMIN,
+      feed: await mintFeedToken(storeId, read.token),
+      feedRevoked,
+    },
   };
 }
 
@@ -256,7 +292,9 @@ describe('access matrix (route × caller → status)', () => {
     const f = await fixture();
     const actual = {} as Record<Cred, number>;
     for (const cred of CREDS) {
-      const res = await send(await row.prepare(f, cred));
+      const prepared = await row.prepare(f, cred);
+      if (FEED_CREDS.includes(cred)) prepared.path += `${prepared.path.includes('?') ? '&' : '?'}access_token=${f.tokens[cred]}`;
+      const res = await send(prepared);
       actual[cred] = res.status;
       const where = `${row.method} ${row.route} as ${cred}: ${res.status} ${res.body.slice(0, 200)}`;
       if (res.status >= 400) expect(res.type, where).toMatch(/^application\/problem\+json/);

@@ -101,6 +101,11 @@ export interface ApiClient {
   createToken(storeId: string, body: S['CreateToken'], o?: CallOptions): Promise<HttpResult<S['NewToken']>>;
   listTokens(storeId: string, o?: CallOptions): Promise<HttpResult<S['TokenList']>>;
   revokeToken(storeId: string, tokenId: string, o?: CallOptions): Promise<HttpResult<undefined>>;
+  /**
+   * `POST .../feed-tokens` (read): a short-lived token for this store's live feed only, for
+   * `new EventSource(\`${base}/v1/stores/${id}/events?access_token=${token}\`)` in a page.
+   */
+  createFeedToken(storeId: string, body?: S['CreateFeedToken'], o?: CallOptions): Promise<HttpResult<S['FeedToken']>>;
 
   /** `GET .../keys/{key}` (`.../key?key=` for `.` and `..`); a deleted or absent key is a 404 problem. */
   getKey(storeId: string, key: string, o?: GetKeyOptions): Promise<HttpResult<KeyValue>>;
@@ -125,6 +130,8 @@ export interface ApiClient {
   batch(storeId: string, sessionId: string, cursor: number, o?: CallOptions): Promise<HttpResult<BatchResponse>>;
   ack(storeId: string, sessionId: string, cursor: number, o?: CallOptions): Promise<HttpResult<AckResponse>>;
   sessionStatus(storeId: string, sessionId: string, o?: CallOptions): Promise<HttpResult<S['SessionStatus']>>;
+  /** `GET .../sessions` (admin): open sync sessions with their progress. */
+  listSessions(storeId: string, o?: CallOptions): Promise<HttpResult<S['SessionList']>>;
   cancelSession(storeId: string, sessionId: string, o?: CallOptions): Promise<HttpResult<undefined>>;
   /** Opens the live feed; `data` is the unread `text/event-stream` body (read it with readSse). */
   events(storeId: string, req?: EventsRequest): Promise<HttpResult<ReadableStream<Uint8Array>>>;
@@ -179,6 +186,8 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       settle('create token', raw.POST('/v1/stores/{storeId}/tokens', { ...store(storeId), body, signal: o?.signal })),
     listTokens: (storeId, o) =>
       settle('list tokens', raw.GET('/v1/stores/{storeId}/tokens', { ...store(storeId), signal: o?.signal })),
+    createFeedToken: (storeId, body, o) =>
+      settle('create feed token', raw.POST('/v1/stores/{storeId}/feed-tokens', { ...store(storeId), body: body ?? {}, signal: o?.signal })),
     revokeToken: (storeId, tokenId, o) =>
       settle(
         'revoke token',
@@ -275,6 +284,8 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
         raw.POST('/v1/stores/{storeId}/sync/{sessionId}/ack', { ...session(storeId, sessionId), body: { cursor }, signal: o?.signal }),
         parseAck,
       ),
+    listSessions: (storeId, o) =>
+      settle('list sessions', raw.GET('/v1/stores/{storeId}/sessions', { ...store(storeId), signal: o?.signal })),
     sessionStatus: (storeId, sessionId, o) =>
       settle('session status', raw.GET('/v1/stores/{storeId}/sync/{sessionId}', { ...session(storeId, sessionId), signal: o?.signal })),
     cancelSession: (storeId, sessionId, o) =>

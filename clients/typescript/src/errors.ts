@@ -58,3 +58,24 @@ export class CallbackError extends KeysyncError {
     super(`${callback} callback threw: ${cause instanceof Error ? cause.message : String(cause)}`);
   }
 }
+
+/**
+ * The first requests of a client failed several times in a row and the server
+ * was never reached. Reported once through `onError`; the client keeps
+ * retrying. In a browser a network failure looks the same whether the server
+ * is down, the URL is wrong or CORS refused the page's origin, hence the hint.
+ */
+export class UnreachableError extends KeysyncError {
+  override name = 'UnreachableError';
+  constructor(
+    readonly baseUrl: string,
+    readonly attempts: number,
+    override readonly cause: unknown,
+  ) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    super(
+      `cannot reach keysync at ${baseUrl} after ${attempts} attempts (${why}); still retrying. ` +
+        'Check the URL, that the server runs, and, from a web page, that KEYSYNC_CORS_ORIGINS allows this origin.',
+    );
+  }
+}

@@ -7,7 +7,9 @@ export {
   type GetKeyOptions, type Health, type KeyQuery, type KeyValue, type Readiness, type StoreQuery, type WriteOptions,
 } from './api.js';
 export { Backoff, isRetryable, parseRetryAfter, type BackoffOptions } from './backoff.js';
-export { CallbackError, KeysyncError, ProblemError, ProtocolError, StoreDeletedError, TokenRevokedError } from './errors.js';
+export {
+  CallbackError, KeysyncError, ProblemError, ProtocolError, StoreDeletedError, TokenRevokedError, UnreachableError,
+} from './errors.js';
 export { toProblem, type FetchLike, type HttpResult, type RawClient } from './http.js';
 export type {
   ApplyOptions, BytesRecord, DeletedRecord, JsonRecord, LiveRecord, LocalRecord, LocalStore,
@@ -20,8 +22,10 @@ export type { Change } from './records.js';
 /** The generated OpenAPI types (openapi/openapi.json via openapi-typescript). */
 export type { components, operations, paths } from './schema.js';
 export { JsonTextError, scanJson, spanText, withPlaceholders, type JsonSpan, type ScanOptions } from './json-text.js';
-export { readSse, SseDecoder, type SseItem } from './sse.js';
+export { readSse, SseDecoder, StalledError, type SseItem } from './sse.js';
 export { canonicalConfig, storeId, type StoreConfig } from './store-id.js';
+export { subscribeInOneTab, type OneTabOptions, type OneTabSubscription } from './tab-lock.js';
+export { IndexedDBStore, type IndexedDBStoreOptions, type StoreChangeListener } from './stores/indexeddb.js';
 export { MemoryStore } from './stores/memory.js';
 export {
   subscribe, SyncClient, type SubscribeOptions, type SyncProgress, type SyncState,

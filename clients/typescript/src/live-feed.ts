@@ -8,8 +8,9 @@ import { isRetryable, parseRetryAfter } from './backoff.js';
 import { ProblemError } from './errors.js';
 import { HEADERS, problemKind } from './protocol.js';
 import { fromWire } from './records.js';
-import { readSse, type SseItem } from './sse.js';
+import { readSse, StalledError, type SseItem } from './sse.js';
 import { isTransient, linkedController, type SyncContext } from './sync-context.js';
+import type { ReadyEventData } from './types.js';
 import { parseLiveEvent } from './wire.js';
 
 /** How a connection ended. `eof`: closed without a reason, reconnect. */
@@ -28,7 +29,7 @@ export class FeedInterrupted extends Error {
 
 export interface FeedHooks {
   /** `event: ready`: backlog sent, now live. */
-  ready(): void;
+  ready(data: ReadyEventData): void;
   /** The server's `retry:` field, in ms. */
   retry(ms: number): void;
 }
@@ -40,12 +41,24 @@ export interface FeedPosition {
   lastEventId: string | undefined;
 }
 
+export interface FeedWatch {
+  /** How long the connection may stay silent (response headers, then bytes) before it is taken for dead. */
+  deadAfterMs(): number;
+  /** Aborting it cuts this connection so the caller reconnects at once (browser `online`, page shown again). */
+  interrupt?: AbortSignal | undefined;
+}
+
 /**
  * Runs one connection until it ends. Throws FeedInterrupted for failures a
- * reconnect may cure, ProblemError/ProtocolError/store errors for the rest.
+ * reconnect may cure (a silent connection included: StalledError),
+ * ProblemError/ProtocolError/store errors for the rest.
  */
-export async function runLiveFeed(ctx: SyncContext, pos: FeedPosition, hooks: FeedHooks): Promise<FeedEnd> {
+export async function runLiveFeed(ctx: SyncContext, pos: FeedPosition, hooks: FeedHooks, watch: FeedWatch): Promise<FeedEnd> {
   const conn = linkedController(ctx.signal);
+  const { interrupt } = watch;
+  const cut = () => conn.abort(interrupt?.reason);
+  if (interrupt?.aborted) cut();
+  interrupt?.addEventListener('abort', cut, { once: true });
   let end: FeedEnd = 'eof';
   let fatal: unknown;
 
@@ -65,12 +78,12 @@ export async function runLiveFeed(ctx: SyncContext, pos: FeedPosition, hooks: Fe
   };
 
   try {
-    const res = await ctx.api.events(ctx.storeId, {
-      since: pos.checkpoint,
-      prefix: ctx.prefix,
-      lastEventId: pos.lastEventId,
-      signal: conn.signal,
-    });
+    // A request that a dead network swallows never answers: bound the wait for the headers too.
+    const headersWithin = watch.deadAfterMs();
+    const noHeaders = setTimeout(() => conn.abort(new StalledError(headersWithin)), headersWithin);
+    const res = await ctx.api
+      .events(ctx.storeId, { since: pos.checkpoint, prefix: ctx.prefix, lastEventId: pos.lastEventId, signal: conn.signal })
+      .finally(() => clearTimeout(noHeaders));
     if (res.error) {
       if (isRetryable(res.error.status, problemKind(res.error.type))) {
         const wait = parseRetryAfter(res.response.headers.get(HEADERS.retryAfter));
@@ -78,7 +91,7 @@ export async function runLiveFeed(ctx: SyncContext, pos: FeedPosition, hooks: Fe
       }
       throw new ProblemError(res.error, 'live feed');
     }
-    await readSse(res.data, onItem, { signal: conn.signal, lastEventId: pos.lastEventId });
+    await readSse(res.data, onItem, { signal: conn.signal, lastEventId: pos.lastEventId, idleMs: watch.deadAfterMs });
     return end;
   } catch (error) {
     if (fatal !== undefined) throw fatal;
@@ -86,6 +99,7 @@ export async function runLiveFeed(ctx: SyncContext, pos: FeedPosition, hooks: Fe
     if (error instanceof FeedInterrupted || !isTransient(error, ctx.signal)) throw error;
     throw new FeedInterrupted(error);
   } finally {
+    interrupt?.removeEventListener('abort', cut);
     conn.abort();
   }
 }
@@ -122,7 +136,7 @@ async function handle(ctx: SyncContext, pos: FeedPosition, hooks: FeedHooks, ite
       return undefined;
     }
     case 'ready':
-      hooks.ready();
+      hooks.ready(event.data);
       return undefined;
     case 'reset':
     case 'store-deleted':

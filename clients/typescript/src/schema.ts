@@ -325,6 +325,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/stores/{storeId}/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List open sync sessions
+         * @description The store's sync sessions that are neither complete nor expired, least recently active first (at most 200), with their progress (`acked` of `batches`). Read-only; admin only (session ids let their holder fetch and cancel).
+         */
+        get: operations["listSessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/stores/{storeId}/feed-tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mint a feed token
+         * @description A short-lived token that opens this store's live feed only, passed as `?access_token=` (for a browser's native EventSource). It ends with the token that minted it: revoking that token refuses new feeds and ends open ones. Read scope.
+         */
+        post: operations["createFeedToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/stores/{storeId}/events": {
         parameters: {
             query?: never;
@@ -941,6 +981,19 @@ export interface components {
              */
             expiresAt: string;
         };
+        SessionList: {
+            items: components["schemas"]["SessionStatus"][];
+        };
+        FeedToken: {
+            /** @description Pass as `access_token` on `GET .../events`. */
+            token: string;
+            /** @description ISO 8601 time after which no feed opens with it. */
+            expiresAt: string;
+        };
+        CreateFeedToken: {
+            /** @description Lifetime in seconds (default 300). The token is checked when a feed opens; an open feed outlives it. */
+            ttlSeconds?: number;
+        };
         /** @description One Server-Sent Event, as `event:`, optional `id:` and one `data:` line of JSON. Between events the server sends heartbeats: a `: ping` comment and an `id: <rev>` line, which dispatch no event but move `Last-Event-ID`. */
         LiveEvent: components["schemas"]["LivePut"] | components["schemas"]["LiveDelete"] | components["schemas"]["LiveReady"] | components["schemas"]["LiveReset"] | components["schemas"]["LiveStoreDeleted"] | components["schemas"]["LiveRevoked"];
         /** @description A key was written (`id: <rev>`). */
@@ -989,6 +1042,8 @@ export interface components {
              * @example 42
              */
             headRev: number;
+            /** @description The heartbeat interval (KEYSYNC_HEARTBEAT_MS): a client that hears nothing for about twice this may take the connection for dead and reconnect. */
+            heartbeatMs?: number;
         };
         /** @description The feed cannot continue from `since`: handshake again with `have`. The stream closes. */
         LiveReset: {
@@ -3070,6 +3125,155 @@ export interface operations {
             };
         };
     };
+    listSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                storeId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Open sessions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionList"];
+                };
+            };
+            /** @description No or unknown token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Only the admin token may list sessions */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such store */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate or quota exceeded (too-many-requests, too-many-sessions, too-many-subscribers): retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is not reachable or the server is at capacity (unavailable): retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createFeedToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                storeId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CreateFeedToken"];
+            };
+        };
+        responses: {
+            /** @description Minted */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedToken"];
+                };
+            };
+            /** @description The request is not valid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No or unknown token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token belongs to another store */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such store */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate or quota exceeded (too-many-requests, too-many-sessions, too-many-subscribers): retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is not reachable or the server is at capacity (unavailable): retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     events: {
         parameters: {
             query?: {
@@ -3077,6 +3281,8 @@ export interface operations {
                 since?: number | null;
                 /** @description Only keys under this prefix. */
                 prefix?: string;
+                /** @description A feed token (`POST .../feed-tokens`) for clients that cannot send `Authorization`, such as a browser's native EventSource. Ignored when an `Authorization` header is present. */
+                access_token?: string;
             };
             header?: {
                 /** @description Set by reconnecting clients; wins over `since`. */

@@ -113,18 +113,30 @@ export class SseDecoder {
   }
 }
 
+/** No bytes arrived within the allowed time: the connection is taken for dead. */
+export class StalledError extends Error {
+  override name = 'StalledError';
+  constructor(readonly idleMs: number) {
+    super(`no data for ${idleMs} ms: connection taken for dead`);
+  }
+}
+
 /**
  * Reads an SSE body to its end, handing each item to `onItem` in order and
  * waiting for it (so a slow store applies events one at a time, and TCP
  * back-pressure reaches the server instead of memory growing here).
  * Resolves at EOF; rejects with the abort reason when `signal` aborts, or with
  * the network error / `onItem`'s error. The body is always released.
+ * `idleMs` (read before each wait) bounds the wait for the next bytes: a
+ * connection that a proxy or network dropped without closing delivers nothing
+ * forever, so after that long readSse rejects with StalledError. Time spent in
+ * `onItem` does not count.
  * @example await readSse(res.body, (item) => console.log(item), controller.signal)
  */
 export async function readSse(
   body: ReadableStream<Uint8Array>,
   onItem: (item: SseItem) => void | Promise<void>,
-  options: { signal?: AbortSignal | undefined; lastEventId?: string | undefined } = {},
+  options: { signal?: AbortSignal | undefined; lastEventId?: string | undefined; idleMs?: (() => number | undefined) | undefined } = {},
 ): Promise<void> {
   const { signal } = options;
   const decoder = new SseDecoder(options.lastEventId);
@@ -136,7 +148,7 @@ export async function readSse(
   try {
     signal?.throwIfAborted();
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = await readWithin(reader, options.idleMs?.());
       signal?.throwIfAborted();
       if (done) break;
       for (const item of decoder.push(text.decode(value, { stream: true }))) {
@@ -150,5 +162,29 @@ export async function readSse(
     signal?.removeEventListener('abort', onAbort);
     if (!finished) await reader.cancel().catch(() => undefined);
     reader.releaseLock();
+  }
+}
+
+/**
+ * After the idle time, one more short wait before the verdict: a process whose
+ * event loop was blocked (a long synchronous task) may run its overdue timers
+ * before it reads the sockets, so bytes that arrived during the block would
+ * otherwise be taken for silence.
+ */
+const STALL_GRACE_MS = 50;
+
+async function readWithin<T>(reader: ReadableStreamDefaultReader<T>, ms: number | undefined): Promise<ReadableStreamReadResult<T>> {
+  if (ms === undefined) return reader.read();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      timer = setTimeout(() => reject(new StalledError(ms)), STALL_GRACE_MS);
+    }, ms);
+  });
+  try {
+    // The losing read settles when the caller cancels the reader.
+    return await Promise.race([reader.read(), stalled]);
+  } finally {
+    clearTimeout(timer);
   }
 }

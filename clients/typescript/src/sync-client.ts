@@ -15,7 +15,13 @@
  *      └──────────  reconnecting ──────────┘ backoff (full jitter, Retry-After,
  *                                            SSE retry), Last-Event-ID = checkpoint
  *
- *   syncing ⇄ reconnecting also while a handshake/batch/ack request is retried.
+ *   live → reconnecting also when nothing arrived for ~2 heartbeats (the server
+ *   advertises its interval in `ready`): a connection dropped without a close.
+ *   In browsers, `online` and a page shown again after a long time cut the
+ *   connection and any backoff wait short: reconnect at once.
+ *   syncing ⇄ reconnecting also while a handshake/batch/ack request is retried;
+ *   if the server was never reached, the 3rd failure goes to onError once
+ *   (UnreachableError, a hint about the URL or CORS) and retries continue.
  *   Inside syncing: 409 since-purged|since-ahead → handshake with `have`;
  *   410 session-expired → handshake again.
  *   Any state → stopped: unsubscribe() (quietly), or store-deleted, 401/403/404,
@@ -23,18 +29,23 @@
  */
 import { createApiClient } from './api.js';
 import { Backoff, sleep, type BackoffOptions } from './backoff.js';
-import { KeysyncError, StoreDeletedError, TokenRevokedError } from './errors.js';
+import { KeysyncError, StoreDeletedError, TokenRevokedError, UnreachableError } from './errors.js';
 import type { FetchLike } from './http.js';
 import { initialSync, type HandshakeMode } from './initial-sync.js';
 import { Listeners, type ChangeListener } from './listeners.js';
 import { FeedInterrupted, runLiveFeed, type FeedEnd, type FeedPosition } from './live-feed.js';
 import type { LocalStore } from './local-store.js';
 import type { Change } from './records.js';
-import type { SyncContext } from './sync-context.js';
+import { linkedController, type SyncContext } from './sync-context.js';
+import { watchWakeups, WokenError, type WakeReason } from './wake.js';
 import type { ValueParser } from './wire.js';
 
 /** Keys per batch the client asks for unless told otherwise (see `batchSize`). */
 const DEFAULT_BATCH_SIZE = 1000;
+/** The server's heartbeat when it does not say (KEYSYNC_HEARTBEAT_MS's default). */
+const DEFAULT_HEARTBEAT_MS = 15_000;
+/** Failures before the server was ever reached that make one UnreachableError. */
+const UNREACHABLE_AFTER = 3;
 
 export type SyncState = 'syncing' | 'live' | 'reconnecting' | 'stopped';
 
@@ -67,9 +78,25 @@ export interface SubscribeOptions {
    * Default: JSON.parse. See docs/client.md, "Exact values".
    */
   parseValue?: ValueParser | undefined;
+  /**
+   * A feed that receives nothing (not even a heartbeat) for this long is
+   * taken for dead and replaced. Default: twice the heartbeat interval the
+   * server advertises (15 s if it does not) plus one second.
+   */
+  deadAfterMs?: number | undefined;
+  /**
+   * In browsers, reconnect at once on `online` and when the page becomes
+   * visible after being hidden for longer than the dead-connection limit.
+   * Default true; does nothing outside browsers.
+   */
+  reconnectOnWake?: boolean | undefined;
   /** The first initial sync completed: the store mirrors the server at headRev. */
   onComplete?: (() => void) | undefined;
-  /** The client stopped on an error, or a callback threw (CallbackError; the client goes on). */
+  /**
+   * The client stopped on an error; or it goes on after a callback threw
+   * (CallbackError) or while the server has never been reached
+   * (UnreachableError, reported once, after 3 failed attempts).
+   */
   onError?: ((error: Error) => void) | undefined;
   /** Every applied change, once, in the order applied. */
   onChange?: ChangeListener | undefined;
@@ -86,6 +113,13 @@ export class SyncClient {
   readonly #listeners: Listeners;
   readonly #ctx: SyncContext;
   #serverRetryMs: number | undefined;
+  #heartbeatMs: number | undefined;
+  /** Aborted (and replaced) to wake the client: cuts the feed and any retry wait. */
+  #wake = new AbortController();
+  #unwatch: (() => void) | undefined;
+  /** The server has answered once: failures are then outages, not a set-up mistake. */
+  #reached = false;
+  #failuresUnreached = 0;
   readonly #options: SubscribeOptions;
 
   constructor(options: SubscribeOptions) {
@@ -103,8 +137,12 @@ export class SyncClient {
       progress: (done, total) => {
         this.#progress = { done, total };
       },
-      retrying: (error) => this.#setState('reconnecting', error),
+      retrying: (error) => this.#retrying(error),
       recovered: () => this.#setState('syncing'),
+      reached: () => {
+        this.#reached = true;
+      },
+      nap: (ms, signal) => this.#nap(ms, signal),
     };
   }
 
@@ -120,7 +158,10 @@ export class SyncClient {
   start(): this {
     if (this.#run || this.#abort.signal.aborted) throw new Error('SyncClient already started or stopped');
     this.#setState('syncing');
-    this.#run = this.#loop();
+    if (this.#options.reconnectOnWake !== false) {
+      this.#unwatch = watchWakeups((why) => this.#wakeUp(why), () => this.#deadAfterMs());
+    }
+    this.#run = this.#loop().finally(() => this.#unwatch?.());
     return this;
   }
 
@@ -171,8 +212,10 @@ export class SyncClient {
     const ctx = this.#ctx;
     let sawReady = false;
     const hooks = {
-      ready: () => {
+      ready: (data: { heartbeatMs?: number }) => {
         sawReady = true;
+        this.#reached = true;
+        this.#heartbeatMs = data.heartbeatMs;
         ctx.backoff.reset();
         this.#setState('live');
       },
@@ -184,7 +227,7 @@ export class SyncClient {
       let cause: unknown;
       let floor = this.#serverRetryMs;
       try {
-        const end = await runLiveFeed(ctx, pos, hooks);
+        const end = await runLiveFeed(ctx, pos, hooks, { deadAfterMs: () => this.#deadAfterMs(), interrupt: this.#wake.signal });
         if (end !== 'eof') {
           // A reset before the feed ever went live hints at a loop
           // (handshake → reset → handshake); slow it down.
@@ -195,12 +238,52 @@ export class SyncClient {
       } catch (error) {
         if (!(error instanceof FeedInterrupted)) throw error;
         cause = error.cause;
+        if (cause instanceof WokenError) {
+          // Woken: the network is back or the page returns; no reason to wait.
+          sawReady = false;
+          this.#setState('reconnecting', cause);
+          continue;
+        }
         if (error.retryAfterMs !== undefined) floor = Math.max(floor ?? 0, error.retryAfterMs);
       }
       sawReady = false;
       const delay = ctx.backoff.next(floor);
-      this.#setState('reconnecting', cause);
-      await sleep(delay, ctx.signal);
+      this.#retrying(cause);
+      await this.#nap(delay, ctx.signal);
+    }
+  }
+
+  #deadAfterMs(): number {
+    return this.#options.deadAfterMs ?? 2 * (this.#heartbeatMs ?? DEFAULT_HEARTBEAT_MS) + 1000;
+  }
+
+  #retrying(error: unknown): void {
+    this.#setState('reconnecting', error);
+    if (this.#reached || ++this.#failuresUnreached !== UNREACHABLE_AFTER) return;
+    this.#report(new UnreachableError(this.#options.baseUrl, UNREACHABLE_AFTER, error));
+  }
+
+  /** Cuts the live connection and any retry wait, so the client reconnects now. */
+  #wakeUp(reason: WakeReason): void {
+    if (this.#state === 'stopped') return;
+    const woken = this.#wake;
+    this.#wake = new AbortController();
+    woken.abort(new WokenError(reason));
+  }
+
+  /** A retry wait that a wake-up ends early. */
+  async #nap(ms: number, signal: AbortSignal): Promise<void> {
+    const wait = linkedController(signal);
+    const wake = this.#wake.signal;
+    const onWake = () => wait.abort(wake.reason);
+    wake.addEventListener('abort', onWake, { once: true });
+    try {
+      await sleep(ms, wait.signal);
+    } catch (error) {
+      if (signal.aborted) throw error;
+    } finally {
+      wake.removeEventListener('abort', onWake);
+      wait.abort();
     }
   }
 

@@ -3,7 +3,7 @@
  * the one retry policy they both use for single requests.
  */
 import type { ApiClient } from './api.js';
-import { Backoff, isRetryable, parseRetryAfter, sleep } from './backoff.js';
+import { Backoff, isRetryable, parseRetryAfter } from './backoff.js';
 import { KeysyncError, ProblemError } from './errors.js';
 import type { HttpResult } from './http.js';
 import type { LocalRecord, LocalStore } from './local-store.js';
@@ -25,6 +25,13 @@ export interface SyncContext {
   retrying(error: unknown, delayMs: number): void;
   /** A request succeeded after failures. */
   recovered(): void;
+  /** An HTTP answer arrived (any status): the URL and CORS work. */
+  reached(): void;
+  /**
+   * Waits `ms` before a retry, ending early when the client is woken (browser
+   * `online`, a page shown again); rejects once `signal` aborts.
+   */
+  nap(ms: number, signal: AbortSignal): Promise<void>;
 }
 
 /**
@@ -56,6 +63,7 @@ export async function request<T>(ctx: SyncContext, call: (signal: AbortSignal) =
     const attempt = linkedController(ctx.signal);
     try {
       const res = await call(attempt.signal);
+      ctx.reached();
       const status = res.error?.status ?? res.response.status;
       if (!res.error || status === 410 || status === 409 || !isRetryable(status, problemKind(res.error.type))) {
         if (failed) ctx.recovered();
@@ -73,7 +81,7 @@ export async function request<T>(ctx: SyncContext, call: (signal: AbortSignal) =
     }
     failed = true;
     ctx.retrying(failure, delay);
-    await sleep(delay, ctx.signal);
+    await ctx.nap(delay, ctx.signal);
   }
 }
 

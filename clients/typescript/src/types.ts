@@ -89,6 +89,8 @@ export interface Problem {
 /** Data of `event: ready`. */
 export interface ReadyEventData {
   headRev: number;
+  /** The server's heartbeat interval; absent from servers that do not advertise it. */
+  heartbeatMs?: number;
 }
 
 /** A live-feed event after parsing; `id` is the SSE id (the rev) when present. */

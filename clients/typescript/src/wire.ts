@@ -119,7 +119,10 @@ export function parseLiveEvent(event: string, data: string, id: string | undefin
     case EVENTS.ready: {
       const v = parseJson(event, data);
       if (!isObj(v) || !isRev(v['headRev'])) fail('ready event', v);
-      return { type: 'ready', id, data: { headRev: v['headRev'] } };
+      const beat = v['heartbeatMs'];
+      // An unusable interval is ignored rather than fatal: it only tunes dead-connection detection.
+      const heartbeatMs = typeof beat === 'number' && Number.isSafeInteger(beat) && beat > 0 ? beat : undefined;
+      return { type: 'ready', id, data: heartbeatMs === undefined ? { headRev: v['headRev'] } : { headRev: v['headRev'], heartbeatMs } };
     }
     // The data of these is not needed; it is there only so the event dispatches.
     case EVENTS.reset:

@@ -6,7 +6,7 @@
  */
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { Backoff } from '../src/backoff.js';
+import { Backoff, sleep } from '../src/backoff.js';
 import type { HttpResult } from '../src/http.js';
 import { request, type SyncContext } from '../src/sync-context.js';
 
@@ -16,6 +16,8 @@ function context(signal: AbortSignal): SyncContext {
     backoff: new Backoff({ random: () => 0, initialMs: 1, maxMs: 2 }),
     retrying: () => undefined,
     recovered: () => undefined,
+    reached: () => undefined,
+    nap: (ms: number, s: AbortSignal) => sleep(ms, s),
   } as unknown as SyncContext;
 }
 

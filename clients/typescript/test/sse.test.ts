@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readSse, SseDecoder, type SseItem } from '../src/sse.js';
+import { readSse, SseDecoder, StalledError, type SseItem } from '../src/sse.js';
 
 const decode = (text: string, lastEventId?: string): SseItem[] => {
   const d = new SseDecoder(lastEventId);
@@ -142,5 +142,24 @@ describe('readSse', () => {
         { kind: 'event', event: 'ready', data: '{"headRev":5}', lastEventId: '5' },
       ]);
     });
+  });
+});
+
+describe('readSse on a silent connection', () => {
+  it('rejects with StalledError when no bytes arrive within idleMs, and not while bytes keep coming', async () => {
+    let push!: (text: string) => void;
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        push = (text) => controller.enqueue(new TextEncoder().encode(text));
+      },
+    });
+    const items: string[] = [];
+    const done = readSse(body, (item) => void items.push(item.kind), { idleMs: () => 150 });
+    for (let i = 0; i < 4; i++) {
+      push(`: ping\nid: ${i}\n\n`);
+      await new Promise((r) => setTimeout(r, 60));
+    }
+    await expect(done).rejects.toBeInstanceOf(StalledError);
+    expect(items.filter((k) => k === 'id')).toHaveLength(4);
   });
 });

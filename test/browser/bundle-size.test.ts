@@ -1,0 +1,22 @@
+/**
+ * The browser bundle of @keysync/client: everything the root entry exports,
+ * bundled and minified by esbuild, must stay within its gzip budget and
+ * contain no Node built-ins (it needs no polyfills).
+ */
+import { gzipSync } from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { bundle } from './support/pages.js';
+
+/** min+gzip bytes of the whole root entry (IndexedDBStore, tab lock and wake-ups included). */
+export const BUNDLE_BUDGET_BYTES = 16 * 1024;
+
+describe('@keysync/client browser bundle', () => {
+  it(`stays within ${BUNDLE_BUDGET_BYTES / 1024} KiB min+gzip and imports nothing from Node`, async () => {
+    const js = await bundle(fileURLToPath(new URL('../../clients/typescript/src/index.ts', import.meta.url)));
+    const gzipped = gzipSync(js).length;
+    console.log(`@keysync/client browser bundle: ${js.length} bytes minified, ${gzipped} bytes min+gzip (budget ${BUNDLE_BUDGET_BYTES})`);
+    expect(gzipped).toBeLessThanOrEqual(BUNDLE_BUDGET_BYTES);
+    expect(js).not.toMatch(/\bnode:|require\(["'](fs|path|crypto|buffer)["']\)/);
+  });
+});
