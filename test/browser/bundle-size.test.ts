@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { bundle } from './support/pages.js';
 
 /** min+gzip bytes of the whole root entry (IndexedDBStore, tab lock and wake-ups included). */
-export const BUNDLE_BUDGET_BYTES = 16 * 1024;
+export const BUNDLE_BUDGET_BYTES = 18 * 1024;
 
 describe('@keysync/client browser bundle', () => {
   it(`stays within ${BUNDLE_BUDGET_BYTES / 1024} KiB min+gzip and imports nothing from Node`, async () => {
