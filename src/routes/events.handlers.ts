@@ -38,7 +38,17 @@ export function registerEventHandlers(app: App, deps: AppDeps): void {
       ...access,
       heads: { headRev: store.headRev, purgedRev: store.purgedRev },
     };
-    const run = (sink: FeedSink) => runFeed(db, deps.hub, feed, sink, (n) => deps.metrics.events.inc(n)).finally(release);
+    deps.metrics.feedsOpened.inc();
+    const run = (sink: FeedSink) =>
+      runFeed(db, deps.hub, feed, sink, (n) => deps.metrics.events.inc(n))
+        .then(
+          (reason) => deps.metrics.feedsEnded.inc({ reason }),
+          (err: unknown) => {
+            deps.metrics.feedsEnded.inc({ reason: 'error' });
+            throw err;
+          },
+        )
+        .finally(release);
     const outgoing = (c.env as Partial<HttpBindings> | undefined)?.outgoing;
     if (!(outgoing instanceof ServerResponse)) return c.body(sseBody(run), 200, SSE_HEADERS) as never;
     // On node-server the feed owns the raw response (see http/sse-response). Its head carries

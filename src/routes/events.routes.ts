@@ -51,8 +51,8 @@ export const eventsRoute = createRoute({
   responses: {
     200: { description: 'The event stream', content: { 'text/event-stream': { schema: LiveEventSchema } } },
     400: problem('The request is not valid'),
-    401: problem('No or unknown token'),
-    403: problem('The token lacks the scope or belongs to another store'),
+    401: problem('No token, or not a token of this store'),
+    403: problem('The token lacks the scope'),
     404: problem('No such store'),
     429: problem('Too many live feeds for this store or this client (too-many-subscribers), or the token\'s request rate is exceeded; retry after `Retry-After`'),
     503: problem('The server is shutting down, or serves KEYSYNC_MAX_SUBSCRIBERS feeds already (too-many-subscribers); retry after `Retry-After`'),

@@ -6,8 +6,8 @@ const json = <T>(schema: T) => ({ 'application/json': { schema } });
 const params = z.object({ storeId: StoreIdParam, key: KeyParam });
 const common = {
   400: problem('The request is not valid (bad key, malformed JSON, bad header)'),
-  401: problem('No or unknown token'),
-  403: problem('The token lacks the scope or belongs to another store'),
+  401: problem('No token, or not a token of this store'),
+  403: problem('The token lacks the scope'),
   ...limitProblems,
   404: problem('No such store (or key)'),
 };

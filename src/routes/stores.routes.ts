@@ -6,8 +6,8 @@ const tags = ['Stores'];
 const json = <T>(schema: T) => ({ 'application/json': { schema } });
 const common = {
   400: problem('The request is not valid'),
-  401: problem('No or unknown token'),
-  403: problem('The token lacks the scope or belongs to another store'),
+  401: problem('No token, or not a token of this store'),
+  403: problem('The token lacks the scope'),
   ...limitProblems,
   415: problem('The body is not application/json'),
 };

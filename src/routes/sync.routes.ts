@@ -13,8 +13,8 @@ const CursorParam = z.coerce
 const sessionParams = z.object({ storeId: StoreIdParam, sessionId: SessionIdParam });
 const common = {
   400: problem('The request is not valid'),
-  401: problem('No or unknown token'),
-  403: problem('The token lacks the scope or belongs to another store'),
+  401: problem('No token, or not a token of this store'),
+  403: problem('The token lacks the scope'),
   ...limitProblems,
   404: problem('No such store, session or batch'),
 };

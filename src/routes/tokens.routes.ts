@@ -5,7 +5,7 @@ const tags = ['Tokens'];
 const json = <T>(schema: T) => ({ 'application/json': { schema } });
 const common = {
   400: problem('The request is not valid'),
-  401: problem('No or unknown token'),
+  401: problem('No token, or not a token of this store'),
   403: problem('Only the admin token may manage tokens'),
   404: problem('No such store (or token)'),
   ...limitProblems,
@@ -33,7 +33,7 @@ export const createTokenRoute = createRoute({
   path: '/v1/stores/{storeId}/tokens',
   tags,
   summary: 'Issue a store token',
-  description: 'Issues a `read` or `write` token valid for this store only (403 on every other store). The secret is returned once. Admin only.',
+  description: 'Issues a `read` or `write` token valid for this store only (401 on every other store). The secret is returned once. Admin only.',
   request: {
     params: z.object({ storeId: StoreIdParam }),
     body: { required: true, content: json(z.object({ scope: ScopeSchema }).strict().openapi('CreateToken')) },

@@ -61,7 +61,13 @@ const authed = (read: number, write: number, other: number, adminStatus: number)
   revoked: 401,
   admin: adminStatus,
 });
-const adminOnly = (ok: number) => authed(403, 403, 403, ok);
+/**
+ * A store token is looked up with the store of the URL: another store's token
+ * is no token here (401), and routes without a store in the URL take the
+ * admin token only (401 for any other).
+ */
+const adminOnly = (ok: number) => authed(403, 403, 401, ok);
+const adminOnlyNoStore = (ok: number) => authed(401, 401, 401, ok);
 
 const A = (f: Fixture) => `/v1/stores/${f.storeId}`;
 const withAuth = (f: Fixture, cred: Cred, init: RequestInit = {}): RequestInit => ({
@@ -91,14 +97,14 @@ const ROWS: Row[] = [
   {
     method: 'POST',
     route: '/v1/stores',
-    expect: adminOnly(201),
+    expect: adminOnlyNoStore(201),
     prepare: async (f, c) => ({
       path: '/v1/stores',
       init: withAuth(f, c, json({ config: { scope: '00000000-0000-4000-8000-00000000beef', cell: `${f.storeId}-${c}` } })),
     }),
   },
-  { method: 'GET', route: '/v1/stores', expect: adminOnly(200), prepare: async (f, c) => ({ path: '/v1/stores', init: withAuth(f, c) }) },
-  { method: 'GET', route: '/v1/stores/{storeId}', expect: authed(200, 200, 403, 200), prepare: async (f, c) => ({ path: A(f), init: withAuth(f, c) }) },
+  { method: 'GET', route: '/v1/stores', expect: adminOnlyNoStore(200), prepare: async (f, c) => ({ path: '/v1/stores', init: withAuth(f, c) }) },
+  { method: 'GET', route: '/v1/stores/{storeId}', expect: authed(200, 200, 401, 200), prepare: async (f, c) => ({ path: A(f), init: withAuth(f, c) }) },
   {
     method: 'PATCH',
     route: '/v1/stores/{storeId}',
@@ -130,13 +136,13 @@ const ROWS: Row[] = [
   {
     method: 'PUT',
     route: '/v1/stores/{storeId}/keys/{key}',
-    expect: authed(403, 200, 403, 200),
+    expect: authed(403, 200, 401, 200),
     prepare: async (f, c) => ({ path: `${A(f)}/keys/a%2Fb`, init: withAuth(f, c, json({ by: c }, { method: 'PUT' })) }),
   },
   {
     method: 'GET',
     route: '/v1/stores/{storeId}/keys/{key}',
-    expect: authed(200, 200, 403, 200),
+    expect: authed(200, 200, 401, 200),
     prepare: async (f, c) => {
       await put(f, 'g');
       return { path: `${A(f)}/keys/g`, init: withAuth(f, c) };
@@ -145,7 +151,7 @@ const ROWS: Row[] = [
   {
     method: 'DELETE',
     route: '/v1/stores/{storeId}/keys/{key}',
-    expect: authed(403, 200, 403, 200),
+    expect: authed(403, 200, 401, 200),
     prepare: async (f, c) => {
       await put(f, `del-${c}`);
       return { path: `${A(f)}/keys/del-${c}`, init: withAuth(f, c, { method: 'DELETE' }) };
@@ -154,44 +160,44 @@ const ROWS: Row[] = [
   {
     method: 'POST',
     route: '/v1/stores/{storeId}/writes',
-    expect: authed(403, 200, 403, 200),
+    expect: authed(403, 200, 401, 200),
     prepare: async (f, c) => ({ path: `${A(f)}/writes`, init: withAuth(f, c, json({ ops: [{ op: 'put', key: `bulk-${c}`, value: 1 }] })) }),
   },
-  { method: 'GET', route: '/v1/stores/{storeId}/keys', expect: authed(200, 200, 403, 200), prepare: async (f, c) => ({ path: `${A(f)}/keys`, init: withAuth(f, c) }) },
+  { method: 'GET', route: '/v1/stores/{storeId}/keys', expect: authed(200, 200, 401, 200), prepare: async (f, c) => ({ path: `${A(f)}/keys`, init: withAuth(f, c) }) },
   {
     method: 'POST',
     route: '/v1/stores/{storeId}/sync',
-    expect: authed(201, 201, 403, 201),
+    expect: authed(201, 201, 401, 201),
     prepare: async (f, c) => ({ path: `${A(f)}/sync`, init: withAuth(f, c, json({ have: {} })) }),
   },
   {
     method: 'GET',
     route: '/v1/stores/{storeId}/sync/{sessionId}',
-    expect: authed(200, 200, 403, 200),
+    expect: authed(200, 200, 401, 200),
     prepare: async (f, c) => ({ path: `${A(f)}/sync/${await session(f)}`, init: withAuth(f, c) }),
   },
   {
     method: 'GET',
     route: '/v1/stores/{storeId}/sync/{sessionId}/batches/{cursor}',
-    expect: authed(200, 200, 403, 200),
+    expect: authed(200, 200, 401, 200),
     prepare: async (f, c) => ({ path: `${A(f)}/sync/${await session(f)}/batches/0`, init: withAuth(f, c) }),
   },
   {
     method: 'POST',
     route: '/v1/stores/{storeId}/sync/{sessionId}/ack',
-    expect: authed(200, 200, 403, 200),
+    expect: authed(200, 200, 401, 200),
     prepare: async (f, c) => ({ path: `${A(f)}/sync/${await session(f)}/ack`, init: withAuth(f, c, json({ cursor: 0 })) }),
   },
   {
     method: 'DELETE',
     route: '/v1/stores/{storeId}/sync/{sessionId}',
-    expect: authed(204, 204, 403, 204),
+    expect: authed(204, 204, 401, 204),
     prepare: async (f, c) => ({ path: `${A(f)}/sync/${await session(f)}`, init: withAuth(f, c, { method: 'DELETE' }) }),
   },
   {
     method: 'GET',
     route: '/v1/stores/{storeId}/events',
-    expect: authed(200, 200, 403, 200),
+    expect: authed(200, 200, 401, 200),
     prepare: async (f, c) => ({ path: `${A(f)}/events`, init: withAuth(f, c, { headers: { accept: 'text/event-stream' } }) }),
   },
 ];
