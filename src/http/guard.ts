@@ -3,8 +3,9 @@
  * (token, client address) and a bucket of failed authentications per
  * address. They live in this process: with several instances behind a
  * balancer each instance enforces its own share. (Open sync sessions per
- * client are counted in the database: sync/quota.ts.) The admin token and open mode (loopback only) are not limited here;
- * the per-store and per-server limits apply to everyone.
+ * client are counted in the database: sync/quota.ts.) The admin token and
+ * open mode (loopback only) are not limited here; the per-store and
+ * per-server limits apply to everyone.
  */
 import type { Context } from 'hono';
 import type { Limits } from '../env.js';
