@@ -13,16 +13,18 @@
  *
  * Options (environment): SCALE_SUBSCRIBERS (1000), SCALE_STORES (100),
  * SCALE_RATE (writes/s, 500), SCALE_SECONDS (60), SCALE_INSTANCES (2),
+ * SCALE_CHILDREN (subscriber processes, 2),
  * BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/postgres: a database
  * is created on that server and dropped afterwards).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { createParser } from 'eventsource-parser';
 import postgres from 'postgres';
 import { freePort, startNginx } from '../test/scale/nginx.js';
+import { startChild, type Child } from './lib/child.js';
 import { sample, busyCores } from './lib/machine-load.js';
 import { procStats } from './lib/proc.js';
 import { REPO_ROOT } from './lib/server.js';
@@ -34,6 +36,7 @@ const STORES = num('SCALE_STORES', 100);
 const RATE = num('SCALE_RATE', 500);
 const SECONDS = num('SCALE_SECONDS', 60);
 const INSTANCES = num('SCALE_INSTANCES', 2);
+const CHILDREN = num('SCALE_CHILDREN', 2);
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const ADMIN = 'admin-token-for-the-scale-bench-0123';
 const auth = { authorization: `Bearer ${ADMIN}` };
@@ -44,6 +47,8 @@ interface Instance {
   /** CPU seconds and peak RSS of earlier lives of this instance (it is restarted once) */
   cpuBefore: number;
   peakMB: number;
+  /** CPU seconds of the current process when the writes started (0 for a process started later) */
+  cpuStart: number;
 }
 
 function spawnInstance(port: number, databaseUrl: string): Promise<ChildProcess> {
@@ -78,63 +83,6 @@ function spawnInstance(port: number, databaseUrl: string): Promise<ChildProcess>
   });
 }
 
-/** One live subscriber through nginx: reconnects with Last-Event-ID, records every rev once and its latency. */
-class Subscriber {
-  revs = new Set<number>();
-  lastId: string | undefined;
-  ready = false;
-  /** times from a cut to the next `ready` (ms) */
-  reconnects: number[] = [];
-  latencies: number[] = [];
-  private cutAt: number | undefined;
-  private stopped = false;
-  private abort = new AbortController();
-
-  constructor(
-    private readonly base: string,
-    readonly storeId: string,
-  ) {}
-
-  async run(): Promise<void> {
-    while (!this.stopped) {
-      try {
-        const headers: Record<string, string> = { ...auth, accept: 'text/event-stream' };
-        if (this.lastId !== undefined) headers['last-event-id'] = this.lastId;
-        const res = await fetch(`${this.base}/v1/stores/${this.storeId}/events${this.lastId === undefined ? '?since=0' : ''}`, { headers, signal: this.abort.signal });
-        if (res.status !== 200 || !res.body) throw new Error(`feed ${res.status}`);
-        const parser = createParser({
-          onEvent: (msg) => {
-            if (msg.id) this.lastId = msg.id;
-            if (msg.event === 'ready') this.ready = true;
-            if (msg.event === 'ready' && this.cutAt !== undefined) {
-              this.reconnects.push(clock() - this.cutAt);
-              this.cutAt = undefined;
-            }
-            if (msg.event !== 'put') return;
-            const data = JSON.parse(msg.data) as { rev: number; value: { t: number } };
-            if (!this.revs.has(data.rev)) {
-              this.revs.add(data.rev);
-              this.latencies.push(clock() - data.value.t);
-            }
-          },
-        });
-        const decoder = new TextDecoder();
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) parser.feed(decoder.decode(chunk, { stream: true }));
-      } catch {
-        /* cut: reconnect below */
-      }
-      if (this.stopped) return;
-      this.cutAt ??= clock();
-      await sleep(50 + Math.random() * 200);
-    }
-  }
-
-  stop(): void {
-    this.stopped = true;
-    this.abort.abort();
-  }
-}
-
 async function main(): Promise<void> {
   const name = `keysync_scale_${randomBytes(4).toString('hex')}`;
   const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
@@ -143,11 +91,11 @@ async function main(): Promise<void> {
   dbUrl.pathname = `/${name}`;
   const instances: Instance[] = [];
   let nginx: Awaited<ReturnType<typeof startNginx>> | undefined;
-  const subscribers: Subscriber[] = [];
+  const children: Child[] = [];
   try {
     for (let i = 0; i < INSTANCES; i++) {
       const port = await freePort();
-      instances.push({ port, child: await spawnInstance(port, dbUrl.toString()), cpuBefore: 0, peakMB: 0 });
+      instances.push({ port, child: await spawnInstance(port, dbUrl.toString()), cpuBefore: 0, peakMB: 0, cpuStart: 0 });
     }
     nginx = await startNginx(instances.map((i) => `127.0.0.1:${i.port}`));
     const base = nginx.url;
@@ -162,16 +110,21 @@ async function main(): Promise<void> {
       if (res.status !== 201) throw new Error(`register: ${res.status} ${await res.text()}`);
       stores.push(((await res.json()) as { storeId: string }).storeId);
     }
-    for (let i = 0; i < SUBSCRIBERS; i++) subscribers.push(new Subscriber(base, stores[i % STORES]!));
-    const running = subscribers.map((s) => s.run());
-    // Wait until every feed is live.
-    const openBy = clock() + 60_000;
-    while (subscribers.some((s) => !s.ready) && clock() < openBy) await sleep(100);
+    // Subscribers in processes of their own (SCALE_CHILDREN), so reading events does not starve the writer.
+    const per = Math.ceil(SUBSCRIBERS / CHILDREN);
+    for (let c = 0; c < CHILDREN; c++) {
+      const count = Math.min(per, SUBSCRIBERS - c * per);
+      children.push(startChild('scale-subscribers-child.ts', { base, stores, count, offset: c * per, authorization: auth.authorization }, 2048));
+    }
+    const opened = await Promise.all(children.map((c) => c.ask<{ ready: number }>({ cmd: 'open' })));
+    console.log(JSON.stringify({ feedsReady: opened.reduce((n, o) => n + o.ready, 0) }));
 
     const answered = new Map<string, Set<number>>(stores.map((s) => [s, new Set()]));
     let failed = 0;
     let sent = 0;
     const writeLatency: number[] = [];
+    for (const i of instances) i.cpuStart = procStats(i.child.pid!).cpuS;
+    const loadAverage = loadavg()[0]!;
     const startedAt = clock();
     const loadBefore = sample();
     const killAt = startedAt + (SECONDS * 1000) / 2;
@@ -204,7 +157,8 @@ async function main(): Promise<void> {
       if (!killed && clock() >= killAt) {
         const victim = instances[0]!;
         const s = procStats(victim.child.pid!);
-        victim.cpuBefore += s.cpuS;
+        victim.cpuBefore += s.cpuS - victim.cpuStart;
+        victim.cpuStart = 0;
         victim.peakMB = Math.max(victim.peakMB, s.peakMB);
         killed = { at: clock() };
         victim.child.kill('SIGKILL');
@@ -219,25 +173,25 @@ async function main(): Promise<void> {
     await restarted;
     const elapsedS = (clock() - startedAt) / 1000;
     const busy = busyCores(loadBefore, sample());
-    // Let the last events arrive.
-    const deadline = clock() + 30_000;
-    const expectedOf = (s: Subscriber) => answered.get(s.storeId)!;
-    const missing = () => subscribers.reduce((n, s) => n + [...expectedOf(s)].filter((r) => !s.revs.has(r)).length, 0);
-    while (missing() > 0 && clock() < deadline) await sleep(200);
-    const expected = subscribers.reduce((n, s) => n + expectedOf(s).size, 0);
-    const delivered = expected - missing();
+    // Every answered write must reach every subscriber of its store; the last ones get a minute to arrive.
+    const expectedRevs = Object.fromEntries([...answered].map(([s, revs]) => [s, [...revs]]));
+    const collected = await Promise.all(
+      children.map((c) => c.ask<{ expected: number; delivered: number; latencies: number[]; reconnects: number[] }>({ cmd: 'collect', expected: expectedRevs, waitMs: 60_000 })),
+    );
+    const expected = collected.reduce((n, c) => n + c.expected, 0);
+    const delivered = collected.reduce((n, c) => n + c.delivered, 0);
 
     const perInstance = instances.map((i, n) => {
       const s = procStats(i.child.pid!);
       return {
         instance: n,
         restarted: n === 0,
-        cpuCoresAvg: round((i.cpuBefore + s.cpuS) / elapsedS, 2),
+        cpuCoresAvg: round((i.cpuBefore + s.cpuS - i.cpuStart) / elapsedS, 2),
         peakMB: Math.round(Math.max(i.peakMB, s.peakMB)),
       };
     });
-    const lat = summarize(subscribers.flatMap((s) => s.latencies));
-    const moved = subscribers.flatMap((s) => s.reconnects);
+    const lat = summarize(collected.flatMap((c) => c.latencies));
+    const moved = collected.flatMap((c) => c.reconnects);
     const result = {
       when: new Date().toISOString(),
       settings: { instances: INSTANCES, subscribers: SUBSCRIBERS, stores: STORES, rate: RATE, seconds: SECONDS },
@@ -250,15 +204,14 @@ async function main(): Promise<void> {
       restartedAfterS: killed?.restartedAt ? round((killed.restartedAt - killed.at) / 1000) : undefined,
       instances: perInstance,
       machineBusyCores: round(busy, 2),
+      loadAverageAtStart: round(loadAverage, 3),
     };
     console.log(JSON.stringify(result, null, 2));
     const out = process.env.SCALE_OUT ?? join(REPO_ROOT, 'bench/results/scale');
     writeFileSync(`${out}.json`, JSON.stringify(result, null, 2) + '\n');
     writeFileSync(`${out}.md`, markdown(result));
-    for (const s of subscribers) s.stop();
-    await Promise.allSettled(running);
   } finally {
-    for (const s of subscribers) s.stop();
+    await Promise.allSettled(children.map((c) => c.ask({ cmd: 'close' }).finally(() => c.stop())));
     await nginx?.stop();
     for (const i of instances) i.child.kill('SIGKILL');
     await sleep(500);
@@ -271,7 +224,7 @@ function markdown(r: any): string {
   const ms = (x: number) => `${round(x)} ms`;
   return `# Scale run: ${r.settings.instances} instances behind nginx
 
-${r.when}. \`npx tsx bench/scale.ts\` (SCALE_* variables in its header). One fresh PostgreSQL database; nginx from deploy/nginx.conf.template; instance 0 killed with SIGKILL at ${r.killedAtS} s and listening again on the same port ${r.restartedAfterS} s after the kill (restarted 2 s after it). The machine is shared: ${r.machineBusyCores} of 2 cores were busy on average during the run (everything on the machine, this run included).
+${r.when}. \`npx tsx bench/scale.ts\` (SCALE_* variables in its header). One fresh PostgreSQL database; nginx from deploy/nginx.conf.template; instance 0 killed with SIGKILL at ${r.killedAtS} s and listening again on the same port ${r.restartedAfterS} s after the kill (restarted 2 s after it). The machine is shared: its load average was ${r.loadAverageAtStart} when the writes started, and ${r.machineBusyCores} of 2 cores were busy on average during the run (everything on the machine, this run included). Instance CPU counts the write phase (and the restarted process's start-up).
 
 | measure | value |
 |---|---|
