@@ -39,6 +39,12 @@ export class LiveHub {
   /** commit notices to send at the end of this turn of the event loop: store -> head rev */
   private pendingCommits = new Map<string, number>();
   private flushing = false;
+  /**
+   * Options changes heard per store. Kept for the life of the process (an
+   * entry per store whose options ever changed, a rare admin act): forgetting
+   * one while a feed of the store is opening would hide a change from it.
+   */
+  private readonly optionsEpochs = new Map<string, number>();
   /** when this instance last heard its own ping (0: never) */
   private lastPing = 0;
 
@@ -129,7 +135,24 @@ export class LiveHub {
     this.database.rows(NOTIFY_SQL, [[encodeNotice({ kind: 'ping', from: this.instance })]]).catch((err) => this.opts.observer?.notifyError?.(err));
   }
 
+  /**
+   * The store's options changed (here or on another instance): its feeds
+   * filter with the old ones, so they end with `reset`. The epoch lets a feed
+   * that read the options before the change, and attaches only after it,
+   * notice (see optionsEpoch).
+   */
+  optionsChanged(storeId: string): void {
+    this.optionsEpochs.set(storeId, this.optionsEpoch(storeId) + 1);
+    this.endStore(storeId, 'options-changed');
+  }
+
+  /** How many options changes of the store this instance has heard of. */
+  optionsEpoch(storeId: string): number {
+    return this.optionsEpochs.get(storeId) ?? 0;
+  }
+
   storeDeleted(storeId: string): void {
+    this.optionsEpochs.delete(storeId); // its feeds end, and a feed opening now finds no store
     this.endStore(storeId, 'store-deleted');
   }
 
@@ -193,7 +216,7 @@ export class LiveHub {
       case 'options':
         if (own) return;
         this.opts.onOptionsChanged?.(notice.storeId);
-        this.endStore(notice.storeId, 'options-changed');
+        this.optionsChanged(notice.storeId);
         return;
     }
   }

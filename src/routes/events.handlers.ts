@@ -23,6 +23,7 @@ export function registerEventHandlers(app: App, deps: AppDeps): void {
       throw new ProblemError(503, 'unavailable', 'Service Unavailable', 'The server is shutting down; reconnect', undefined, { 'retry-after': '1' });
     }
     // The store row with its heads: 404 before the stream starts, and the feed opens from these heads.
+    const optionsEpoch = deps.hub.optionsEpoch(storeId);
     const store = await feedStore(db, storeId);
     if (!store) throw notFound(`store ${storeId}`);
     const policy = deps.policies.policyFor(storeId, store.options);
@@ -37,6 +38,7 @@ export function registerEventHandlers(app: App, deps: AppDeps): void {
       ...(policy.includesValue ? { includesValue: policy.includesValue } : {}),
       ...access,
       heads: { headRev: store.headRev, purgedRev: store.purgedRev },
+      optionsEpoch,
     };
     deps.metrics.feedsOpened.inc();
     const run = (sink: FeedSink) =>

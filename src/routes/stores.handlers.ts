@@ -46,7 +46,7 @@ export function registerStoreHandlers(app: App, deps: AppDeps): void {
     // Open feeds filter with the old options: they end with `reset`, and their clients
     // handshake again with `have` (removed: newly excluded keys; stale: newly included).
     // Here at once; the other instances on the `options` notice.
-    deps.hub.endStore(storeId, 'options-changed');
+    deps.hub.optionsChanged(storeId);
     return c.json(store, 200);
   });
 

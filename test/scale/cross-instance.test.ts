@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeNotice, encodeNotice } from '../../src/db/notices.js';
+import { runFeed, type FeedSink } from '../../src/live/feed.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { call, json } from '../support/http.js';
 import { startServer, type TestServer } from '../support/server.js';
@@ -71,6 +72,26 @@ describe('across instances', () => {
     await again.waitFor((evs) => evs.some((e) => e.data?.key === 'a/2'));
     expect(again.events.filter((e) => e.event === 'put').map((e) => e.data.key)).toEqual(['a/1', 'a/2']);
     again.close();
+  });
+
+  it('a feed that read the options before a change it heard of only while opening ends with reset at once', async () => {
+    const storeId = await adminStore(a);
+    const before = b.keysync.hub.optionsEpoch(storeId);
+    // The change lands on the other instance while this feed is between reading the options and attaching.
+    expect((await call(a, `/v1/stores/${storeId}`, json({ options: { filter: { prefixes: ['x/'] } } }, { method: 'PATCH', headers: admin }))).status).toBe(200);
+    const deadline = Date.now() + 10_000;
+    while (b.keysync.hub.optionsEpoch(storeId) === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const written: string[] = [];
+    const sink: FeedSink = {
+      write: (data) => void written.push(typeof data === 'string' ? data : data.rows.map((r) => r.frame).join('')),
+      backlogged: () => false,
+      drained: async () => {},
+      onClose: () => {},
+      terminate: () => {},
+    };
+    const end = await runFeed(db.database.db, b.keysync.hub, { storeId, since: 0, prefix: undefined, includesKey: () => true, optionsEpoch: before }, sink);
+    expect(end).toBe('options-changed');
+    expect(written.join('')).toMatch(/event: reset\ndata: \{"reason":"options-changed"/);
   });
 
   it('a store deleted on one instance ends the feeds of the other', async () => {
