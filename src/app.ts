@@ -19,6 +19,7 @@ import { registerSyncHandlers } from './routes/sync.handlers.js';
 import { registerTokenHandlers } from './routes/tokens.handlers.js';
 import { registerConsole } from './http/console.js';
 import { corsMiddleware } from './http/cors.js';
+import { setAddressResolver } from './http/guard.js';
 
 export interface CreateAppOptions {
   /** one JSON line per request; default: console.log */
@@ -60,7 +61,12 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): OpenAPIHo
   // Request log and metrics: the route pattern, never keys, values or tokens.
   app.use(async (c, next) => {
     const started = performance.now();
+    setAddressResolver(c, deps.clientAddress);
     await next();
+    if (c.res.status === 429 || c.res.status === 503) {
+      const refusal = c.error instanceof ProblemError ? (c.error.limit ?? c.error.kind) : 'other';
+      deps.metrics.refusals.inc({ status: String(c.res.status), limit: refusal });
+    }
     const matched = routePath(c, -1);
     const route = matched && matched !== '*' && matched !== '/*' ? matched : 'unmatched';
     const seconds = (performance.now() - started) / 1000;

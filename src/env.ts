@@ -3,6 +3,7 @@
  * value stops start-up with one line naming the variable, instead of failing
  * later in a request.
  */
+import { compile } from 'proxy-addr';
 import { z } from 'zod';
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -48,6 +49,20 @@ const corsOrigins = z.string().transform((text, ctx) => {
   return origins;
 });
 
+/** `10.0.0.0/8, 192.168.1.7, ::1`: addresses or CIDR ranges (each checked by proxy-addr, which matches them later). */
+const proxyList = z.string().transform((text, ctx) => {
+  const entries = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const entry of entries) {
+    try {
+      compile(entry);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `"${entry}" is not an IP address or CIDR range like 10.0.0.0/8` });
+      return z.NEVER;
+    }
+  }
+  return entries;
+});
+
 const EnvSchema = z.object({
   PORT: int(0, 65535).default(8787),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -85,6 +100,13 @@ const EnvSchema = z.object({
   KEYSYNC_MAX_SUBSCRIBERS_PER_STORE: int(1, 1_000_000).default(2000),
   KEYSYNC_MAX_SUBSCRIBERS_PER_CLIENT: int(1, 1_000_000).default(32),
   KEYSYNC_REQUEST_TIMEOUT_MS: int(100, 3_600_000).default(60_000),
+  // Several instances (docs/deploy.md).
+  // PostgreSQL connections per instance; at least 2 (migrations and housekeeping hold a lock on one of their own).
+  KEYSYNC_DB_POOL: int(2, 1000).default(10),
+  KEYSYNC_TRUSTED_PROXIES: proxyList.default([]),
+  KEYSYNC_PROXY_HEADER: z.enum(['x-forwarded-for', 'forwarded']).default('x-forwarded-for'),
+  // Tests: every statement sent to PostgreSQL is appended to this file.
+  KEYSYNC_SQL_CAPTURE: z.string().min(1).optional(),
 });
 
 export type Env = z.output<typeof EnvSchema>;

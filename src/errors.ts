@@ -25,6 +25,8 @@ export class ProblemError extends Error {
     readonly detail?: string,
     readonly errors?: FieldError[],
     readonly headers?: Record<string, string>,
+    /** the setting whose limit refused the request (a 429 or 503), for the metrics */
+    readonly limit?: string,
   ) {
     super(detail ?? title);
   }

@@ -42,6 +42,10 @@ async function main(): Promise<void> {
     log: env.KEYSYNC_LOG === 'off' ? false : undefined,
     corsOrigins: env.KEYSYNC_CORS_ORIGINS,
     defaultMetrics: true,
+    pool: env.KEYSYNC_DB_POOL,
+    trustedProxies: env.KEYSYNC_TRUSTED_PROXIES,
+    proxyHeader: env.KEYSYNC_PROXY_HEADER,
+    captureFile: env.KEYSYNC_SQL_CAPTURE,
   });
 
   const server = serve({ fetch: keysync.app.fetch, port: env.PORT, hostname: env.HOST, serverOptions: requestTimeouts(env.KEYSYNC_REQUEST_TIMEOUT_MS) }, (info) => {

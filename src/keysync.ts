@@ -9,6 +9,7 @@ import { createApp, type CreateAppOptions } from './app.js';
 import { openDatabase, type Database } from './db/client.js';
 import { migrate } from './db/migrate.js';
 import { DEFAULT_LIMITS, type Limits } from './env.js';
+import { clientAddressResolver, type ProxyHeader } from './http/client-address.js';
 import { Guard } from './http/guard.js';
 import { Admission } from './live/admission.js';
 import { LiveHub } from './live/hub.js';
@@ -33,6 +34,14 @@ export interface KeysyncOptions extends CreateAppOptions {
   walkLimits?: CompileLimits;
   /** process-wide metrics (GC, memory) on /metrics */
   defaultMetrics?: boolean;
+  /** PostgreSQL pool size (KEYSYNC_DB_POOL); at least 2: migrations and housekeeping hold a lock on a connection of their own */
+  pool?: number;
+  /** PostgreSQL only: append every statement to this file (KEYSYNC_SQL_CAPTURE; tests) */
+  captureFile?: string;
+  /** proxies whose Forwarded / X-Forwarded-For header names the client (KEYSYNC_TRUSTED_PROXIES) */
+  trustedProxies?: string[];
+  /** which of the two headers they write (KEYSYNC_PROXY_HEADER; default x-forwarded-for) */
+  proxyHeader?: ProxyHeader;
 }
 
 export interface Keysync {
@@ -40,34 +49,59 @@ export interface Keysync {
   database: Database;
   hub: LiveHub;
   limits: Limits;
-  /** one housekeeping pass now (tests and operators) */
-  housekeeping(): Promise<{ purged: number; sessionsDropped: number }>;
+  /** one housekeeping pass now (tests and operators); `skipped` when another instance is running one */
+  housekeeping(): Promise<HousekeepingResult>;
   /** stop accepting feeds, end them cleanly, stop timers; `closeDatabase` also closes the database */
   close(opts?: { closeDatabase?: boolean }): Promise<void>;
 }
 
+export interface HousekeepingResult {
+  purged: number;
+  sessionsDropped: number;
+  skipped?: true;
+}
+
 export async function createKeysync(options: KeysyncOptions = {}): Promise<Keysync> {
   const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
-  const database = options.database ?? (await openDatabase({ databaseUrl: options.databaseUrl, dataDir: options.dataDir }));
+  const database =
+    options.database ??
+    (await openDatabase({ databaseUrl: options.databaseUrl, dataDir: options.dataDir, maxConnections: options.pool, captureFile: options.captureFile }));
   await migrate(database);
 
   let accepting = true;
-  const hub = new LiveHub(database, {
+  const policies = new PolicyRegistry(options.policies, options.walkLimits);
+  let hub: LiveHub | undefined;
+  const metrics = createMetrics(
+    { liveSubscribers: () => hub?.stats().subscribers ?? 0, listening: () => hub?.listening() ?? false, poolStats: () => database.poolStats() },
+    options.defaultMetrics ?? false,
+  );
+  hub = new LiveHub(database, {
     queueLimit: limits.subscriberQueue,
     tickMs: Math.min(limits.heartbeatMs, 5000),
     heartbeatMs: limits.heartbeatMs,
     onError: (err) => console.error(JSON.stringify({ level: 'warn', msg: 'live tailer read failed', error: String(err) })),
+    onOptionsChanged: (storeId) => policies.forget(storeId),
+    observer: {
+      notice: (kind) => metrics.notices.inc({ kind }),
+      tailerError: () => metrics.tailerErrors.inc(),
+      notifyError: () => metrics.noticeSendErrors.inc(),
+      delivered: (rows) => {
+        const nowUs = Date.now() * 1000;
+        for (const row of rows) metrics.deliveryLag.observe(Math.max(0, nowUs - row.tsUs) / 1e6);
+      },
+    },
   });
   await hub.start();
-  const metrics = createMetrics(() => hub.stats().subscribers, options.defaultMetrics ?? false);
+  const live = hub;
   const app = createApp(
     {
       database,
-      hub,
+      hub: live,
       limits,
       adminToken: options.adminToken,
-      policies: new PolicyRegistry(options.policies, options.walkLimits),
+      policies,
       metrics,
+      clientAddress: clientAddressResolver({ trustedProxies: options.trustedProxies ?? [], header: options.proxyHeader ?? 'x-forwarded-for' }),
       guard: new Guard(limits),
       admission: new Admission(limits),
       accepting: () => accepting,
@@ -75,11 +109,25 @@ export async function createKeysync(options: KeysyncOptions = {}): Promise<Keysy
     { log: options.log, corsOrigins: options.corsOrigins },
   );
 
-  const housekeeping = async () => ({
-    purged: await purgeTombstones(database.db, limits.tombstoneRetentionMs),
-    // Expired sessions answer 410 for a while before they are dropped (then 404).
-    sessionsDropped: await dropIdleSessions(database.db, Math.max(limits.batchTimeoutMs * 10, 600_000)),
-  });
+  // One instance at a time (a cluster-wide try-lock): the others skip their turn.
+  const housekeeping = async (): Promise<HousekeepingResult> => {
+    try {
+      const done = await database.tryLock('housekeeping', async () => {
+        const purged = await purgeTombstones(database.db, limits.tombstoneRetentionMs);
+        // Expired sessions answer 410 for a while before they are dropped (then 404).
+        const sessions = await dropIdleSessions(database.db, Math.max(limits.batchTimeoutMs * 10, 600_000));
+        return { purged, sessionsDropped: sessions.dropped, expired: sessions.expired };
+      });
+      metrics.purgeRuns.inc({ result: done ? 'ran' : 'skipped' });
+      if (!done) return { purged: 0, sessionsDropped: 0, skipped: true };
+      metrics.purgedTombstones.inc(done.purged);
+      metrics.sessionOutcomes.inc({ outcome: 'expired' }, done.expired);
+      return { purged: done.purged, sessionsDropped: done.sessionsDropped };
+    } catch (err) {
+      metrics.purgeRuns.inc({ result: 'failed' });
+      throw err;
+    }
+  };
   const every = options.housekeepingMs ?? 60_000;
   const timer =
     every > 0
@@ -92,13 +140,13 @@ export async function createKeysync(options: KeysyncOptions = {}): Promise<Keysy
   return {
     app,
     database,
-    hub,
+    hub: live,
     limits,
     housekeeping,
     async close({ closeDatabase = true } = {}) {
       accepting = false;
       if (timer) clearInterval(timer);
-      await hub.close();
+      await live.close();
       if (closeDatabase && !options.database) await database.close();
     },
   };

@@ -3,7 +3,7 @@
  * otherwise PGlite (PostgreSQL in WASM) in a local folder. Both get the same
  * drizzle schema, the same migrations and the same SQL.
  */
-import { mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
@@ -23,29 +23,91 @@ export interface Database {
   listen: Listen;
   /** Runs raw SQL and returns the rows (used for the few statements drizzle can't build). */
   rows<T>(query: string, params?: unknown[]): Promise<T[]>;
+  /**
+   * Runs `fn` holding the cluster-wide lock `name` (a PostgreSQL advisory lock
+   * on a connection of its own), waiting for it. PGlite serves one process
+   * (its data folder is locked), so there `fn` just runs.
+   */
+  withLock<T>(name: LockName, fn: () => Promise<T>): Promise<T>;
+  /** Like withLock, but does not wait: undefined (and `fn` not run) when another instance holds the lock. */
+  tryLock<T>(name: LockName, fn: () => Promise<T>): Promise<T | undefined>;
+  /** Connections of this instance's pool as PostgreSQL reports them (pg_stat_activity); undefined on PGlite. */
+  poolStats(): Promise<PoolStats | undefined>;
   close(): Promise<void>;
 }
+
+export interface PoolStats {
+  /** the pool's size (KEYSYNC_DB_POOL) */
+  max: number;
+  /** connections open */
+  open: number;
+  /** connections running a statement or inside a transaction */
+  busy: number;
+}
+
+/** Cluster-wide locks: migrations (all instances wait) and housekeeping (one instance at a time). */
+export type LockName = 'migrate' | 'housekeeping';
+/** The advisory lock keys: (class, object) pairs, class 'keys' in ASCII. */
+const LOCK_KEYS: Record<LockName, [number, number]> = { migrate: [0x6b657973, 1], housekeeping: [0x6b657973, 2] };
 
 export interface OpenOptions {
   databaseUrl?: string;
   dataDir?: string;
   /** PGlite only: start from this data-folder dump (PGlite.dumpDataDir) instead of initdb; tests use it */
   pgliteTemplate?: Blob;
-  /** postgres.js pool size */
+  /** postgres.js pool size (KEYSYNC_DB_POOL) */
   maxConnections?: number;
+  /**
+   * Appends every statement sent to PostgreSQL, with its parameters, as a
+   * JSON line to this file (tests check that each touches one store).
+   */
+  captureFile?: string;
 }
 
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
-  return opts.databaseUrl ? openPostgres(opts.databaseUrl, opts.maxConnections ?? 10) : openPglite(opts.dataDir, opts.pgliteTemplate);
+  return opts.databaseUrl
+    ? openPostgres(opts.databaseUrl, opts.maxConnections ?? DEFAULT_POOL, opts.captureFile)
+    : openPglite(opts.dataDir, opts.pgliteTemplate);
 }
 
-function openPostgres(url: string, max: number): Database {
+export const DEFAULT_POOL = 10;
+
+function openPostgres(url: string, max: number, captureFile: string | undefined): Database {
   // Fail fast while the database is down so requests answer 503 instead of hanging.
   // postgres.js waits 3^n/100 s (up to 20 s, n shared by the pool) before reconnecting after
   // failures, so requests hung long after an outage ended: retry within half a second instead.
   const backoff = (retries: number) => Math.min(0.02 * 2 ** retries, 0.5) * (0.5 + Math.random() / 2);
-  const pg = postgres(url, { max, onnotice: () => {}, connect_timeout: 5, idle_timeout: 60, backoff });
+  // The application name tells this instance's connections apart in pg_stat_activity (poolStats).
+  const applicationName = `keysync-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const capture = captureFile
+    ? (_connection: number, query: string, parameters: unknown[]) => appendFileSync(captureFile, JSON.stringify({ query, parameters }) + '\n')
+    : undefined;
+  const pg = postgres(url, {
+    max,
+    onnotice: () => {},
+    connect_timeout: 5,
+    idle_timeout: 60,
+    backoff,
+    connection: { application_name: applicationName },
+    ...(capture ? { debug: capture } : {}),
+  });
   const db = drizzlePostgres(pg, { schema }) as unknown as Db;
+  const locked = async <T>(name: LockName, wait: boolean, fn: () => Promise<T>): Promise<T | undefined> => {
+    const [a, b] = LOCK_KEYS[name];
+    // A lock of its own connection: held until released, or until the connection dies with the process.
+    const conn = await pg.reserve();
+    try {
+      if (wait) await conn`select pg_advisory_lock(${a}::int, ${b}::int)`;
+      else if (!(await conn`select pg_try_advisory_lock(${a}::int, ${b}::int) as ok`)[0]!.ok) return undefined;
+      try {
+        return await fn();
+      } finally {
+        await conn`select pg_advisory_unlock(${a}::int, ${b}::int)`;
+      }
+    } finally {
+      conn.release();
+    }
+  };
   return {
     db,
     kind: 'postgres',
@@ -54,6 +116,15 @@ function openPostgres(url: string, max: number): Database {
       return () => sub.unlisten();
     },
     rows: rawDb(db).query,
+    withLock: (name, fn) => locked(name, true, fn) as Promise<never>,
+    tryLock: (name, fn) => locked(name, false, fn),
+    async poolStats() {
+      const [row] = await pg<{ open: number; busy: number }[]>`select count(*)::int as open,
+        (count(*) filter (where state <> 'idle'))::int - 1 as busy
+        from pg_stat_activity where application_name = ${applicationName}`;
+      // The statement itself holds one connection; it is not counted as busy.
+      return { max, open: row!.open, busy: Math.max(0, row!.busy) };
+    },
     close: () => pg.end({ timeout: 5 }),
   };
 }
@@ -70,6 +141,9 @@ async function openPglite(dataDir: string | undefined, template: Blob | undefine
       return client.listen(channel, onPayload);
     },
     rows: rawDb(db).query,
+    withLock: (_name, fn) => fn(),
+    tryLock: (_name, fn) => fn(),
+    poolStats: async () => undefined,
     close: () => client.close(),
   };
 }

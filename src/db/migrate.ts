@@ -20,11 +20,18 @@ export function migrationsFolder(): string {
   return join(dir, 'migrations');
 }
 
+/**
+ * Applies what is missing. Instances starting together take turns under a
+ * cluster-wide lock: the first applies, the others then find nothing to do
+ * (drizzle's migrator alone would run the same CREATE TABLE on each).
+ */
 export async function migrate(database: Database): Promise<void> {
   const config = { migrationsFolder: migrationsFolder() };
-  // Both migrators take the same folder; the cast picks the driver's own signature.
-  if (database.kind === 'pglite') await migratePglite(database.db as never, config);
-  else await migratePostgres(database.db as never, config);
+  await database.withLock('migrate', async () => {
+    // Both migrators take the same folder; the cast picks the driver's own signature.
+    if (database.kind === 'pglite') await migratePglite(database.db as never, config);
+    else await migratePostgres(database.db as never, config);
+  });
 }
 
 /** True when every migration in the folder has been applied. */

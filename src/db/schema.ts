@@ -68,25 +68,31 @@ export const entries = pgTable(
 export const syncSessions = pgTable(
   'sync_sessions',
   {
-  storeId: uuid('store_id').notNull(),
-  id: uuid('id').primaryKey(),
-  headRev: bigint('head_rev', { mode: 'number' }).notNull(),
-  batchSize: integer('batch_size').notNull(),
-  window: integer('window').notNull(),
-  /** number of stale keys */
-  total: integer('total').notNull(),
-  /** number of batches (= chunks) */
-  batches: integer('batches').notNull(),
-  /** highest cursor handed out, -1 before the first fetch */
-  delivered: integer('delivered').notNull().default(-1),
-  /** highest cursor acknowledged, -1 before the first ack */
-  acked: integer('acked').notNull().default(-1),
-  /** stale keys covered by acknowledged batches */
-  ackedKeys: integer('acked_keys').notNull().default(0),
-  lastActiveUs: micros('last_active_us').notNull(),
-  createdUs: micros('created_us').notNull(),
+    storeId: uuid('store_id').notNull(),
+    id: uuid('id').notNull(),
+    headRev: bigint('head_rev', { mode: 'number' }).notNull(),
+    batchSize: integer('batch_size').notNull(),
+    window: integer('window').notNull(),
+    /** number of stale keys */
+    total: integer('total').notNull(),
+    /** number of batches (= chunks) */
+    batches: integer('batches').notNull(),
+    /** highest cursor handed out, -1 before the first fetch */
+    delivered: integer('delivered').notNull().default(-1),
+    /** highest cursor acknowledged, -1 before the first ack */
+    acked: integer('acked').notNull().default(-1),
+    /** stale keys covered by acknowledged batches */
+    ackedKeys: integer('acked_keys').notNull().default(0),
+    /**
+     * The client that opened it (token at an address); null for admin and open
+     * mode. The per-client session quota counts open sessions by it, so the
+     * quota holds across instances and frees wherever the session ends.
+     */
+    client: text('client'),
+    lastActiveUs: micros('last_active_us').notNull(),
+    createdUs: micros('created_us').notNull(),
   },
-  (t) => [index('sync_sessions_store').on(t.storeId), index('sync_sessions_active').on(t.lastActiveUs)],
+  (t) => [primaryKey({ columns: [t.storeId, t.id] }), index('sync_sessions_active').on(t.lastActiveUs)],
 );
 
 /**
@@ -96,11 +102,12 @@ export const syncSessions = pgTable(
 export const syncChunks = pgTable(
   'sync_chunks',
   {
+    storeId: uuid('store_id').notNull(),
     sessionId: uuid('session_id').notNull(),
     cursor: integer('cursor').notNull(),
     keys: text('keys').array().notNull(),
   },
-  (t) => [primaryKey({ columns: [t.sessionId, t.cursor] })],
+  (t) => [primaryKey({ columns: [t.storeId, t.sessionId, t.cursor] })],
 );
 
 export const tokens = pgTable(
@@ -108,12 +115,12 @@ export const tokens = pgTable(
   {
     storeId: uuid('store_id').notNull(),
     id: uuid('id').notNull(),
-    /** SHA-256 of the token, hex */
-    hash: text('hash').notNull().unique(),
+    /** SHA-256 of the token, hex; looked up with the store id of the request's URL */
+    hash: text('hash').notNull(),
     scope: text('scope').notNull(),
     createdUs: micros('created_us').notNull().default(nowMicros),
   },
-  (t) => [primaryKey({ columns: [t.storeId, t.id] })],
+  (t) => [primaryKey({ columns: [t.storeId, t.id] }), uniqueIndex('tokens_store_hash').on(t.storeId, t.hash)],
 );
 
 export const schema = { stores, entries, syncSessions, syncChunks, tokens };

@@ -1,14 +1,16 @@
 /**
  * Per-client limits that need memory of recent requests: a token bucket per
- * (token, client address), a bucket of failed authentications per address,
- * and counts of open sync sessions per client. They live in this process:
- * with several instances behind a balancer each instance enforces its own
- * share. The admin token and open mode (loopback only) are not limited here;
- * the per-store and per-server limits apply to everyone.
+ * (token, client address) and a bucket of failed authentications per
+ * address. They live in this process: with several instances behind a
+ * balancer each instance enforces its own share. (Open sync sessions per
+ * client are counted in the database: sync/quota.ts.) The admin token and
+ * open mode (loopback only) are not limited here; the per-store and
+ * per-server limits apply to everyone.
  */
 import type { Context } from 'hono';
 import type { Limits } from '../env.js';
 import { ProblemError } from '../errors.js';
+import type { AddressOf } from './client-address.js';
 
 /** Who made a request, as established by `authorize`. */
 export type Principal = { kind: 'open' } | { kind: 'admin' } | { kind: 'token'; tokenId: string; storeId: string; scope: string };
@@ -23,10 +25,22 @@ export function principalOf(c: Context): Principal {
   return principals.get(c.req.raw) ?? { kind: 'open' };
 }
 
-/** The peer address of the connection (never a forwarded header: those are spoofable). */
+const addresses = new WeakMap<Request, AddressOf>();
+
+/** Sets how the client address of this request is found (createApp does, from KEYSYNC_TRUSTED_PROXIES). */
+export function setAddressResolver(c: Context, resolve: AddressOf): void {
+  addresses.set(c.req.raw, resolve);
+}
+
+/**
+ * The client's address: the peer of the connection, or, when the peer is a
+ * trusted proxy, the address it forwarded (see client-address.ts).
+ */
 export function clientAddress(c: Context): string {
   const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
-  return env?.incoming?.socket?.remoteAddress ?? 'unknown';
+  const peer = env?.incoming?.socket?.remoteAddress;
+  const resolve = addresses.get(c.req.raw);
+  return resolve ? resolve(peer, (name) => c.req.header(name)) : (peer ?? 'unknown');
 }
 
 /** Key of the per-client limits: the token at this address; undefined for admin and open mode. */
@@ -91,60 +105,17 @@ export class TokenBuckets {
   }
 }
 
-/** Open sync sessions per client: released when done or cancelled, forgotten when idle past the timeout. */
-export class SessionQuota {
-  private readonly byClient = new Map<string, Map<string, number>>();
-  private readonly clientOf = new Map<string, string>();
-
-  constructor(
-    private readonly idleMs: number,
-    private readonly now: () => number = () => Date.now(),
-  ) {}
-
-  count(client: string): number {
-    const sessions = this.byClient.get(client);
-    if (!sessions) return 0;
-    const now = this.now();
-    for (const [id, expires] of sessions) if (expires <= now) this.release(id);
-    return this.byClient.get(client)?.size ?? 0;
-  }
-
-  add(client: string, sessionId: string): void {
-    let sessions = this.byClient.get(client);
-    if (!sessions) this.byClient.set(client, (sessions = new Map()));
-    sessions.set(sessionId, this.now() + this.idleMs);
-    this.clientOf.set(sessionId, client);
-  }
-
-  /** A fetch or ack keeps the session open. */
-  touch(sessionId: string): void {
-    const client = this.clientOf.get(sessionId);
-    if (client) this.byClient.get(client)?.set(sessionId, this.now() + this.idleMs);
-  }
-
-  release(sessionId: string): void {
-    const client = this.clientOf.get(sessionId);
-    if (client === undefined) return;
-    this.clientOf.delete(sessionId);
-    const sessions = this.byClient.get(client);
-    sessions?.delete(sessionId);
-    if (sessions?.size === 0) this.byClient.delete(client);
-  }
-}
-
 /** The per-process limit state of one app. */
 export class Guard {
   readonly requests: TokenBuckets;
   readonly authFailures: TokenBuckets;
-  readonly sessions: SessionQuota;
 
   constructor(readonly limits: Limits) {
     this.requests = new TokenBuckets(limits.rateLimit, limits.rateBurst);
     this.authFailures = new TokenBuckets(limits.authFailureLimit, limits.authFailureLimit * 5);
-    this.sessions = new SessionQuota(limits.batchTimeoutMs);
   }
 }
 
-export function tooManyRequests(retryAfter: number, detail: string): ProblemError {
-  return new ProblemError(429, 'too-many-requests', 'Too Many Requests', detail, undefined, { 'retry-after': String(retryAfter) });
+export function tooManyRequests(retryAfter: number, detail: string, limit?: string): ProblemError {
+  return new ProblemError(429, 'too-many-requests', 'Too Many Requests', detail, undefined, { 'retry-after': String(retryAfter) }, limit);
 }

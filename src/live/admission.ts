@@ -2,15 +2,18 @@
  * Live feed slots: per client (token at an address), per store and per
  * server. A feed takes its slots before the stream starts and gives them back
  * when it ends, so the counts hold however a feed ends. Counted in this
- * process; each instance of a cluster enforces its own.
+ * process: behind a balancer each instance enforces its own, so N instances
+ * serve up to N times KEYSYNC_MAX_SUBSCRIBERS_PER_STORE feeds of a store
+ * (docs/deploy.md). A feed is one long connection to one instance, so the
+ * per-client cap holds per instance the client is connected to.
  */
 import type { Limits } from '../env.js';
 import { ProblemError } from '../errors.js';
 
 const RETRY_AFTER_S = 5;
 
-const full = (status: 429 | 503, detail: string) =>
-  new ProblemError(status, 'too-many-subscribers', 'Too Many Subscribers', detail, undefined, { 'retry-after': String(RETRY_AFTER_S) });
+const full = (status: 429 | 503, detail: string, limit: string) =>
+  new ProblemError(status, 'too-many-subscribers', 'Too Many Subscribers', detail, undefined, { 'retry-after': String(RETRY_AFTER_S) }, limit);
 
 export class Admission {
   private total = 0;
@@ -27,12 +30,12 @@ export class Admission {
   admit(storeId: string, client: string | undefined): () => void {
     const { maxSubscribers, maxSubscribersPerStore, maxSubscribersPerClient } = this.limits;
     if (client !== undefined && (this.perClient.get(client) ?? 0) >= maxSubscribersPerClient) {
-      throw full(429, `this token already has ${maxSubscribersPerClient} live feeds open from this address (KEYSYNC_MAX_SUBSCRIBERS_PER_CLIENT)`);
+      throw full(429, `this token already has ${maxSubscribersPerClient} live feeds open from this address (KEYSYNC_MAX_SUBSCRIBERS_PER_CLIENT)`, 'KEYSYNC_MAX_SUBSCRIBERS_PER_CLIENT');
     }
     if ((this.perStore.get(storeId) ?? 0) >= maxSubscribersPerStore) {
-      throw full(429, `this store already has ${maxSubscribersPerStore} live feeds (KEYSYNC_MAX_SUBSCRIBERS_PER_STORE)`);
+      throw full(429, `this store already has ${maxSubscribersPerStore} live feeds on this instance (KEYSYNC_MAX_SUBSCRIBERS_PER_STORE)`, 'KEYSYNC_MAX_SUBSCRIBERS_PER_STORE');
     }
-    if (this.total >= maxSubscribers) throw full(503, `this server already serves ${maxSubscribers} live feeds (KEYSYNC_MAX_SUBSCRIBERS)`);
+    if (this.total >= maxSubscribers) throw full(503, `this server already serves ${maxSubscribers} live feeds (KEYSYNC_MAX_SUBSCRIBERS)`, 'KEYSYNC_MAX_SUBSCRIBERS');
     this.total++;
     bump(this.perStore, storeId, 1);
     if (client !== undefined) bump(this.perClient, client, 1);

@@ -48,6 +48,12 @@ export interface FeedRequest {
   tokenId?: string;
   /** checked once the feed is attached, so a revocation racing the open is not missed */
   stillAuthorized?: () => Promise<boolean>;
+  /**
+   * hub.optionsEpoch(storeId) from before the store's options were read: if
+   * it moved by the time the feed is attached, the options changed in
+   * between, unseen by the feed, and it ends with `reset` at once.
+   */
+  optionsEpoch?: number;
   /** the store's heads as read with its row before the feed opens (read here when absent) */
   heads?: StoreHeads;
 }
@@ -103,6 +109,7 @@ export async function runFeed(db: Db, hub: LiveHub, req: FeedRequest, sink: Feed
   subscriber.tokenId = req.tokenId;
   sink.onClose(() => feed.clientLeft());
   try {
+    if (req.optionsEpoch !== undefined && hub.optionsEpoch(req.storeId) !== req.optionsEpoch) subscriber.end('options-changed');
     if (req.stillAuthorized && !(await req.stillAuthorized())) subscriber.end('revoked');
     sink.write(retryFrame(1000));
     // Backlog, page by page, straight from the change log, at the pace the client reads. Each

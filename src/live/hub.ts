@@ -2,11 +2,14 @@
  * The live fan-out of this process: one tailer per store with subscribers,
  * woken by NOTIFY (commits on any instance), by local commits, and by a
  * periodic tick that also covers a NOTIFY lost while the listener reconnected.
+ * It also sends and acts on the other cross-instance notices (db/notices.ts).
  * One heartbeat timer serves every live feed (a timer per feed costs memory
  * per idle connection).
  */
+import { randomUUID } from 'node:crypto';
 import type { Database } from '../db/client.js';
-import { NOTIFY_CHANNEL } from '../store/stores.js';
+import { NOTICE_CHANNEL, NOTIFY_SQL, decodeNotice, encodeNotice, type Notice, type NoticeKind } from '../db/notices.js';
+import type { EntryRow } from '../store/reads.js';
 import { Subscriber, type EndReason, type SubscriberOwner } from './subscriber.js';
 import { Tailer } from './tailer.js';
 
@@ -15,12 +18,35 @@ export interface HubStats {
   tailers: number;
 }
 
+/** What the hub reports to the metrics (all optional). */
+export interface HubObserver {
+  notice?(kind: NoticeKind): void;
+  /** rows a tailer read and handed to its feeds */
+  delivered?(rows: EntryRow[]): void;
+  tailerError?(err: unknown): void;
+  /** a notice could not be sent (the database is unreachable); the tick covers lost commit notices */
+  notifyError?(err: unknown): void;
+}
+
 export class LiveHub {
+  /** this instance's name in the notices it sends */
+  readonly instance = randomUUID();
   private readonly tailers = new Map<string, Tailer>();
   private unlisten: (() => Promise<void>) | undefined;
   private tick: NodeJS.Timeout | undefined;
   private beat: NodeJS.Timeout | undefined;
   private closed = false;
+  /** commit notices to send at the end of this turn of the event loop: store -> head rev */
+  private pendingCommits = new Map<string, number>();
+  private flushing = false;
+  /**
+   * Options changes heard per store. Kept for the life of the process (an
+   * entry per store whose options ever changed, a rare admin act): forgetting
+   * one while a feed of the store is opening would hide a change from it.
+   */
+  private readonly optionsEpochs = new Map<string, number>();
+  /** when this instance last heard its own ping (0: never) */
+  private lastPing = 0;
 
   constructor(
     private readonly database: Database,
@@ -30,6 +56,9 @@ export class LiveHub {
       /** a live feed that wrote nothing for this long gets a heartbeat */
       heartbeatMs: number;
       onError: (err: unknown) => void;
+      /** another instance changed the store's options (drop what was compiled from them) */
+      onOptionsChanged?: (storeId: string) => void;
+      observer?: HubObserver;
     },
   ) {}
 
@@ -37,20 +66,31 @@ export class LiveHub {
     return this.opts.heartbeatMs;
   }
 
+  /** True while this instance's LISTEN connection hears notices: its own ping came back within three ticks. */
+  listening(now = Date.now()): boolean {
+    return now - this.lastPing <= this.opts.tickMs * 3;
+  }
+
   async start(): Promise<void> {
-    this.unlisten = await this.database.listen(NOTIFY_CHANNEL, (payload) => this.onNotify(payload));
-    this.tick = setInterval(() => this.wakeAll(), this.opts.tickMs);
+    this.unlisten = await this.database.listen(NOTICE_CHANNEL, (payload) => this.onNotify(payload));
+    this.tick = setInterval(() => {
+      this.wakeAll();
+      this.ping();
+    }, this.opts.tickMs);
     this.tick.unref();
     // Quarter steps: a quiet feed hears a beat between 1 and 1.25 heartbeat intervals after its last write.
     this.beat = setInterval(() => this.beatAll(), Math.max(10, Math.floor(this.opts.heartbeatMs / 4)));
     this.beat.unref();
+    this.ping();
   }
-
   /** Attaches a subscriber of `owner` to the store's tailer; `headRev` starts a new tailer there. */
   attach(storeId: string, accepts: (key: string) => boolean, headRev: number, owner?: SubscriberOwner): { subscriber: Subscriber; tailer: Tailer } {
     let tailer = this.tailers.get(storeId);
     if (!tailer) {
-      tailer = new Tailer(this.database.db, storeId, headRev, this.opts.onError);
+      tailer = new Tailer(this.database.db, storeId, headRev, (err) => {
+        this.opts.observer?.tailerError?.(err);
+        this.opts.onError(err);
+      }, this.opts.observer?.delivered);
       this.tailers.set(storeId, tailer);
     }
     const subscriber = new Subscriber(accepts, this.opts.queueLimit, owner);
@@ -67,12 +107,52 @@ export class LiveHub {
     if (tailer.subscribers.size === 0) this.tailers.delete(storeId);
   }
 
-  /** A local commit: wake the store's tailer without waiting for NOTIFY. */
-  committed(storeId: string, headRev?: number): void {
+  /**
+   * A local commit: wake the store's tailer without waiting for NOTIFY, and
+   * tell the other instances. Their notice is sent after the commit, in a
+   * statement of its own that names no table (on a sharded database it runs
+   * on the coordinator); commits of one turn of the event loop share it. A
+   * notice lost to a crash right after the commit is covered by the tick.
+   */
+  committed(storeId: string, headRev: number): void {
     this.tailers.get(storeId)?.wake(headRev);
+    this.pendingCommits.set(storeId, Math.max(headRev, this.pendingCommits.get(storeId) ?? 0));
+    if (this.flushing) return;
+    this.flushing = true;
+    setImmediate(() => void this.flushCommits());
+  }
+
+  private async flushCommits(): Promise<void> {
+    const commits = this.pendingCommits;
+    this.pendingCommits = new Map();
+    this.flushing = false;
+    const payloads = [...commits].map(([storeId, rev]) => encodeNotice({ kind: 'commit', storeId, rev, from: this.instance }));
+    await this.database.rows(NOTIFY_SQL, [payloads]).catch((err) => this.opts.observer?.notifyError?.(err));
+  }
+
+  private ping(): void {
+    if (this.closed) return;
+    this.database.rows(NOTIFY_SQL, [[encodeNotice({ kind: 'ping', from: this.instance })]]).catch((err) => this.opts.observer?.notifyError?.(err));
+  }
+
+  /**
+   * The store's options changed (here or on another instance): its feeds
+   * filter with the old ones, so they end with `reset`. The epoch lets a feed
+   * that read the options before the change, and attaches only after it,
+   * notice (see optionsEpoch).
+   */
+  optionsChanged(storeId: string): void {
+    this.optionsEpochs.set(storeId, this.optionsEpoch(storeId) + 1);
+    this.endStore(storeId, 'options-changed');
+  }
+
+  /** How many options changes of the store this instance has heard of. */
+  optionsEpoch(storeId: string): number {
+    return this.optionsEpochs.get(storeId) ?? 0;
   }
 
   storeDeleted(storeId: string): void {
+    this.optionsEpochs.delete(storeId); // its feeds end, and a feed opening now finds no store
     this.endStore(storeId, 'store-deleted');
   }
 
@@ -107,12 +187,37 @@ export class LiveHub {
   }
 
   private onNotify(payload: string): void {
-    // `<storeId>:revoked:<tokenId>`: a token revoked on any instance ends the feeds it opened here.
-    const revoked = /^([^:]+):revoked:(.+)$/.exec(payload);
-    if (revoked) return this.endStore(revoked[1]!, 'revoked', (s) => s.tokenId === revoked[2]);
-    const sep = payload.lastIndexOf(':');
-    const storeId = payload.slice(0, sep);
-    if (payload.slice(sep + 1) === 'deleted') this.storeDeleted(storeId);
-    else this.committed(storeId, Number(payload.slice(sep + 1)) || undefined);
+    const notice = decodeNotice(payload);
+    if (!notice) return;
+    this.opts.observer?.notice?.(notice.kind);
+    this.act(notice);
+  }
+
+  /**
+   * What a notice does here. What this instance did itself it has already
+   * acted on (its own commit woke the tailer; its own PATCH, DELETE and
+   * revocation ended the feeds before answering), so only a ping of its own counts.
+   */
+  private act(notice: Notice): void {
+    const own = notice.from === this.instance;
+    switch (notice.kind) {
+      case 'ping':
+        if (own) this.lastPing = Date.now();
+        return;
+      case 'commit':
+        if (!own) this.tailers.get(notice.storeId)?.wake(notice.rev);
+        return;
+      case 'deleted':
+        if (!own) this.storeDeleted(notice.storeId);
+        return;
+      case 'revoked':
+        if (!own) this.endStore(notice.storeId, 'revoked', (s) => s.tokenId === notice.tokenId);
+        return;
+      case 'options':
+        if (own) return;
+        this.opts.onOptionsChanged?.(notice.storeId);
+        this.optionsChanged(notice.storeId);
+        return;
+    }
   }
 }

@@ -5,7 +5,7 @@
  * every subscriber. Wake-ups during a read are coalesced into one more read.
  */
 import type { Db } from '../db/client.js';
-import { readTail } from '../store/reads.js';
+import { readTail, type EntryRow } from '../store/reads.js';
 import { FrameBatch, rowFrame } from './frames.js';
 import type { Subscriber } from './subscriber.js';
 
@@ -24,6 +24,8 @@ export class Tailer {
     /** every rev up to here has been handed to the subscribers */
     public lastRev: number,
     private readonly onError: (err: unknown) => void,
+    /** rows handed to the subscribers, as read (metrics) */
+    private readonly onRows?: (rows: EntryRow[]) => void,
   ) {}
 
   /**
@@ -63,6 +65,7 @@ export class Tailer {
           const batch = new FrameBatch(rows.map(rowFrame));
           this.lastRev = rows[rows.length - 1]!.rev;
           for (const sub of this.subscribers) sub.push(batch, this.lastRev);
+          this.onRows?.(rows);
           if (rows.length < PAGE) break;
         }
       } catch (err) {

@@ -34,6 +34,7 @@ export function registerEventHandlers(app: App, deps: AppDeps): void {
       throw new ProblemError(503, 'unavailable', 'Service Unavailable', 'The server is shutting down; reconnect', undefined, { 'retry-after': '1' });
     }
     // The store row with its heads: 404 before the stream starts, and the feed opens from these heads.
+    const optionsEpoch = deps.hub.optionsEpoch(storeId);
     const store = await feedStore(db, storeId);
     if (!store) throw notFound(`store ${storeId}`);
     const policy = deps.policies.policyFor(storeId, store.options);
@@ -48,8 +49,19 @@ export function registerEventHandlers(app: App, deps: AppDeps): void {
       ...(policy.includesValue ? { includesValue: policy.includesValue } : {}),
       ...access,
       heads: { headRev: store.headRev, purgedRev: store.purgedRev },
+      optionsEpoch,
     };
-    const run = (sink: FeedSink) => runFeed(db, deps.hub, feed, sink, (n) => deps.metrics.events.inc(n)).finally(release);
+    deps.metrics.feedsOpened.inc();
+    const run = (sink: FeedSink) =>
+      runFeed(db, deps.hub, feed, sink, (n) => deps.metrics.events.inc(n))
+        .then(
+          (reason) => deps.metrics.feedsEnded.inc({ reason }),
+          (err: unknown) => {
+            deps.metrics.feedsEnded.inc({ reason: 'error' });
+            throw err;
+          },
+        )
+        .finally(release);
     const outgoing = (c.env as Partial<HttpBindings> | undefined)?.outgoing;
     if (!(outgoing instanceof ServerResponse)) return c.body(sseBody(run), 200, SSE_HEADERS) as never;
     // On node-server the feed owns the raw response (see http/sse-response). Its head carries

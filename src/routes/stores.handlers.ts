@@ -43,17 +43,18 @@ export function registerStoreHandlers(app: App, deps: AppDeps): void {
 
   app.openapi(patchStoreRoute, async (c) => {
     const { storeId } = c.req.valid('param');
-    const store = await updateOptions(db, storeId, c.req.valid('json').options);
+    const store = await updateOptions(db, storeId, c.req.valid('json').options, deps.hub.instance);
     deps.policies.forget(storeId);
     // Open feeds filter with the old options: they end with `reset`, and their clients
     // handshake again with `have` (removed: newly excluded keys; stale: newly included).
-    deps.hub.endStore(storeId, 'options-changed');
+    // Here at once; the other instances on the `options` notice.
+    deps.hub.optionsChanged(storeId);
     return c.json(store, 200);
   });
 
   app.openapi(deleteStoreRoute, async (c) => {
     const { storeId } = c.req.valid('param');
-    if (!(await deleteStore(db, storeId))) await getStore(db, storeId); // throws 404
+    if (!(await deleteStore(db, storeId, deps.hub.instance))) await getStore(db, storeId); // throws 404
     deps.policies.forget(storeId);
     deps.hub.storeDeleted(storeId);
     return c.body(null, 204);

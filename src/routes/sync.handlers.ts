@@ -35,9 +35,11 @@ export function registerSyncHandlers(app: App, deps: AppDeps): void {
       batchBytes: limits.batchBytes,
       window: limits.batchWindow,
       timeoutMs,
+      client: clientKey(c),
     });
-    if (result.batches > 0) await admitSession(db, deps.guard, limits, storeId, clientKey(c), result.sessionId);
+    if (result.batches > 0) await admitSession(db, limits, storeId, clientKey(c), result.sessionId);
     deps.metrics.syncSessions.inc();
+    if (result.batches === 0) deps.metrics.sessionOutcomes.inc({ outcome: 'done' });
     // Streamed: the stale list is read back from the session's chunks (stale-list.ts).
     return c.body(handshakeBody(db, result), 201, { 'Content-Type': 'application/json' }) as never;
   });
@@ -52,7 +54,6 @@ export function registerSyncHandlers(app: App, deps: AppDeps): void {
       policyFor: (options) => deps.policies.policyFor(storeId, options),
       open: deps.policies.isOpen(storeId),
     });
-    deps.guard.sessions.touch(sessionId);
     deps.metrics.batches.inc();
     // Bytes: a string body would be measured (Content-Length) and encoded again on write.
     return c.body((typeof body === 'string' ? Buffer.from(body) : body) as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/json' }) as never;
@@ -60,9 +61,8 @@ export function registerSyncHandlers(app: App, deps: AppDeps): void {
 
   app.openapi(ackRoute, async (c) => {
     const { storeId, sessionId } = c.req.valid('param');
-    const result = await acknowledge(db, storeId, sessionId, c.req.valid('json').cursor, timeoutMs);
-    if (result.done) deps.guard.sessions.release(sessionId);
-    else deps.guard.sessions.touch(sessionId);
+    const { result, finished } = await acknowledge(db, storeId, sessionId, c.req.valid('json').cursor, timeoutMs);
+    if (finished) deps.metrics.sessionOutcomes.inc({ outcome: 'done' });
     return c.json(result, 200);
   });
 
@@ -74,7 +74,7 @@ export function registerSyncHandlers(app: App, deps: AppDeps): void {
   app.openapi(cancelSessionRoute, async (c) => {
     const { storeId, sessionId } = c.req.valid('param');
     await cancelSession(db, storeId, sessionId);
-    deps.guard.sessions.release(sessionId);
+    deps.metrics.sessionOutcomes.inc({ outcome: 'cancelled' });
     return c.body(null, 204);
   });
 }

@@ -28,11 +28,11 @@ export function registerTokenHandlers(app: App, deps: AppDeps): void {
 
   app.openapi(revokeTokenRoute, async (c) => {
     const { storeId, tokenId } = c.req.valid('param');
-    if (!(await revokeToken(db, storeId, tokenId))) {
+    if (!(await revokeToken(db, storeId, tokenId, deps.hub.instance))) {
       await getStore(db, storeId);
       throw notFound(`token ${tokenId}`);
     }
-    // This instance at once; others (and this one again, harmlessly) through NOTIFY.
+    // This instance at once; the others on the `revoked` notice.
     deps.hub.endStore(storeId, 'revoked', (s) => s.tokenId === tokenId);
     return c.body(null, 204);
   });

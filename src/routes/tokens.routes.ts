@@ -35,7 +35,7 @@ export const createTokenRoute = createRoute({
   path: '/v1/stores/{storeId}/tokens',
   tags,
   summary: 'Issue a store token',
-  description: 'Issues a `read` or `write` token valid for this store only (403 on every other store). The secret is returned once. Admin only.',
+  description: 'Issues a `read` or `write` token valid for this store only (401 on every other store). The secret is returned once. Admin only.',
   request: {
     params: z.object({ storeId: StoreIdParam }),
     body: { required: true, content: json(z.object({ scope: ScopeSchema }).strict().openapi('CreateToken', { description: 'The scope of the new token.' })) },

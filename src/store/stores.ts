@@ -3,6 +3,7 @@ import { asc, eq, gt, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { entries, stores, syncChunks, syncSessions, tokens } from '../db/schema.js';
 import { notFound } from '../errors.js';
+import { NOTICE_CHANNEL, encodeNotice, type Notice } from '../db/notices.js';
 import type { StoreConfig } from '../../clients/typescript/src/store-id.js';
 import type { SyncOptions } from '../options/index.js';
 import { formatTs } from './time.js';
@@ -60,32 +61,36 @@ export async function listStores(db: Db, after: string | undefined, limit: numbe
   return { items, next: rows.length > limit ? items[items.length - 1]!.storeId : null };
 }
 
-export async function updateOptions(db: Db, id: string, options: SyncOptions): Promise<StoreInfo> {
-  const [row] = await db.update(stores).set({ options }).where(eq(stores.id, id)).returning();
+/** Replaces the store's options; every instance hears of it (`from`: this instance) when it commits. */
+export async function updateOptions(db: Db, id: string, options: SyncOptions, from: string): Promise<StoreInfo> {
+  const row = await db.transaction(async (tx) => {
+    const [updated] = await tx.update(stores).set({ options }).where(eq(stores.id, id)).returning();
+    if (updated) await notify(tx, { kind: 'options', storeId: id, from });
+    return updated;
+  });
   if (!row) throw notFound(`store ${id}`);
   return toInfo(row);
 }
 
+/**
+ * Sends a notice when the transaction commits, from a statement of its own
+ * that names no table (on a sharded database it runs on the coordinator).
+ */
+export async function notify(tx: Pick<Db, 'execute'>, notice: Notice): Promise<void> {
+  await tx.execute(sql`select pg_notify(${NOTICE_CHANNEL}, ${encodeNotice(notice)})`);
+}
+
 /** Removes the store and everything it owns in one transaction; false when it did not exist. */
-export async function deleteStore(db: Db, id: string): Promise<boolean> {
+export async function deleteStore(db: Db, id: string, from: string): Promise<boolean> {
   return db.transaction(async (tx) => {
     // Locking the store row first makes concurrent writers of this store fail cleanly with 404.
     const [row] = await tx.delete(stores).where(eq(stores.id, id)).returning({ id: stores.id });
     if (!row) return false;
     await tx.delete(entries).where(eq(entries.storeId, id));
-    await tx.execute(
-      sql`delete from ${syncChunks} where ${syncChunks.sessionId} in (select ${syncSessions.id} from ${syncSessions} where ${syncSessions.storeId} = ${id})`,
-    );
+    await tx.delete(syncChunks).where(eq(syncChunks.storeId, id));
     await tx.delete(syncSessions).where(eq(syncSessions.storeId, id));
     await tx.delete(tokens).where(eq(tokens.storeId, id));
-    await tx.execute(sql`select pg_notify(${NOTIFY_CHANNEL}, ${`${id}:deleted`})`);
+    await notify(tx, { kind: 'deleted', storeId: id, from });
     return true;
   });
 }
-
-/**
- * Channel every commit is announced on, with payload `<storeId>:<headRev>` or
- * `<storeId>:deleted`. NOTIFY is delivered at commit, to every server
- * instance listening on the same database.
- */
-export const NOTIFY_CHANNEL = 'keysync_changes';

@@ -8,7 +8,7 @@ import type { Db } from '../db/client.js';
 import { stores, tokens } from '../db/schema.js';
 import { notFound } from '../errors.js';
 import { hashToken } from '../http/auth.js';
-import { NOTIFY_CHANNEL } from './stores.js';
+import { notify } from './stores.js';
 import { formatTs } from './time.js';
 
 export type TokenScope = 'read' | 'write';
@@ -55,16 +55,16 @@ export async function listTokens(db: Db, storeId: string): Promise<TokenInfo[]> 
 
 /**
  * Deletes the token; false when the store has no such token. Announces the
- * revocation on the change channel so every instance ends the feeds it opened.
+ * revocation (db/notices.ts) so every instance ends the feeds it opened.
  */
-export async function revokeToken(db: Db, storeId: string, id: string): Promise<boolean> {
+export async function revokeToken(db: Db, storeId: string, id: string, from: string): Promise<boolean> {
   return db.transaction(async (tx) => {
     const gone = await tx
       .delete(tokens)
       .where(and(eq(tokens.storeId, storeId), eq(tokens.id, id)))
       .returning({ id: tokens.id });
     if (gone.length === 0) return false;
-    await tx.execute(sql`select pg_notify(${NOTIFY_CHANNEL}, ${`${storeId}:revoked:${id}`})`);
+    await notify(tx, { kind: 'revoked', storeId, tokenId: id, from });
     return true;
   });
 }

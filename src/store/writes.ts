@@ -8,7 +8,6 @@
 import type { Db } from '../db/client.js';
 import { rawDb } from '../db/raw.js';
 import { ProblemError, notFound } from '../errors.js';
-import { NOTIFY_CHANNEL } from './stores.js';
 import { formatTs } from './time.js';
 
 export type WriteOp =
@@ -41,7 +40,7 @@ export interface CommitNotice {
 /**
  * The write statement: lock the store row and take n revs and ts values
  * (ts strictly increasing per store, even if the clock steps back), upsert
- * the rows, notify. One statement, so one round trip, and the store row is
+ * the rows. One statement, so one round trip, and the store row is
  * locked only while it runs and commits. Its text never changes, so
  * postgres.js prepares it once per connection. The rows travel as a few
  * array parameters (see `rowParams`); $1 store id, $2 number of ops.
@@ -57,7 +56,7 @@ const WRITE = `with head as (
     from head, unnest($3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[]) as u(k, i, j, b, c)
     on conflict (store_id, key) do update set rev = excluded.rev, ts_us = excluded.ts_us, deleted = excluded.deleted,
       json = excluded.json, bytes = excluded.bytes, content_type = excluded.content_type)
-  select head_rev, last_ts_us, pg_notify('${NOTIFY_CHANNEL}', $1::text || ':' || head_rev) from head`;
+  select head_rev, last_ts_us from head`;
 
 /** Takes the store row's lock before a conditional write reads the key (the check and the write see the same state). */
 const LOCK_STORE = 'select 1 from stores where id = $1::uuid for update';
@@ -65,7 +64,9 @@ const LOCK_STORE = 'select 1 from stores where id = $1::uuid for update';
 /**
  * Applies ops atomically with consecutive revs in op order. `condition`
  * applies only to single-op writes. Calls `onCommit` after the commit so the
- * live feed can wake without waiting for NOTIFY.
+ * live feed can wake and the other instances hear of it (LiveHub.committed).
+ * The notice is not sent from this statement: on a sharded database it runs
+ * on the store's node, and NOTIFY must go out where the instances listen.
  */
 export async function applyWrites(
   db: Db,

@@ -23,12 +23,13 @@ export class ChunkWriter {
   batches = 0;
   #current: string[] = [];
   #bytes = 0;
-  #pending: Array<{ sessionId: string; cursor: number; keys: string[] }> = [];
+  #pending: Array<{ storeId: string; sessionId: string; cursor: number; keys: string[] }> = [];
   /** every chunk so far, while there are at most RETAIN_KEYS keys; then undefined */
   retained: string[][] | undefined = [];
 
   constructor(
     private readonly tx: Db,
+    private readonly storeId: string,
     private readonly sessionId: string,
     private readonly maxKeys: number,
     private readonly maxBytes: number,
@@ -52,7 +53,7 @@ export class ChunkWriter {
   }
 
   async #close(): Promise<void> {
-    this.#pending.push({ sessionId: this.sessionId, cursor: this.batches++, keys: this.#current });
+    this.#pending.push({ storeId: this.storeId, sessionId: this.sessionId, cursor: this.batches++, keys: this.#current });
     if (this.retained && this.keys <= RETAIN_KEYS) this.retained.push(this.#current);
     else this.retained = undefined;
     this.#current = [];

@@ -27,7 +27,7 @@ const LIVE = `(acked >= batches - 1 or $4::bigint - last_active_us <= $5::bigint
  */
 const DELIVER = `update sync_sessions set delivered = greatest(delivered, $3::int), last_active_us = $4::bigint
   where id = $2::uuid and store_id = $1::uuid and $3::int < batches and $3::int <= acked + "window" and ${LIVE}
-    and exists (select 1 from sync_chunks where session_id = $2::uuid and cursor = $3::int)
+    and exists (select 1 from sync_chunks where store_id = $1::uuid and session_id = $2::uuid and cursor = $3::int)
     and exists (select 1 from stores where id = $1::uuid)
   returning batches`;
 
@@ -35,7 +35,7 @@ const DELIVER = `update sync_sessions set delivered = greatest(delivered, $3::in
 const CHUNK_ENTRIES = `sync_chunks c
   cross join lateral unnest(c.keys) with ordinality as k(key, ord)
   left join entries e on e.store_id = $1::uuid and e.key = k.key
-  where c.session_id = $2::uuid and c.cursor = $3::int`;
+  where c.store_id = $1::uuid and c.session_id = $2::uuid and c.cursor = $3::int`;
 
 /** The whole batch as one string, joined by the database. */
 const FETCH_JOINED = `with s as (${DELIVER})
@@ -52,11 +52,11 @@ const FETCH_ROWS = `with s as (${DELIVER})
 const ACK = `with s as (
     update sync_sessions set acked = $3::int, last_active_us = $4::bigint,
       acked_keys = acked_keys + (select coalesce(sum(cardinality(c.keys)), 0)::int from sync_chunks c
-        where c.session_id = $2::uuid and c.cursor > sync_sessions.acked and c.cursor <= $3::int)
+        where c.store_id = $1::uuid and c.session_id = $2::uuid and c.cursor > sync_sessions.acked and c.cursor <= $3::int)
     where id = $2::uuid and store_id = $1::uuid and $3::int > acked and $3::int <= delivered and $3::int < batches and ${LIVE}
     returning acked, batches, total, acked_keys),
   -- A completed session keeps its row for idempotent acks; its key lists can go.
-  released as (delete from sync_chunks where session_id = $2::uuid and exists (select 1 from s where s.acked >= s.batches - 1))
+  released as (delete from sync_chunks where store_id = $1::uuid and session_id = $2::uuid and exists (select 1 from s where s.acked >= s.batches - 1))
   select acked, batches, total, acked_keys from s`;
 
 /**

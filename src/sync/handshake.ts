@@ -33,7 +33,7 @@ export type HandshakeRequest =
  * from the session's chunks; `chunks` holds them when they were few enough
  * to keep (no read back then).
  */
-export type HandshakeResult = Omit<HandshakeResponse, 'stale'> & { chunks?: string[][] };
+export type HandshakeResult = Omit<HandshakeResponse, 'stale'> & { storeId: string; chunks?: string[][] };
 
 export interface HandshakeSettings {
   /** keys per batch when the client does not ask */
@@ -44,6 +44,8 @@ export interface HandshakeSettings {
   batchBytes: number;
   window: number;
   timeoutMs: number;
+  /** who opens the session (token at an address), for the per-client quota; undefined for admin and open mode */
+  client?: string;
 }
 
 const SCAN_PAGE = 5000;
@@ -78,7 +80,7 @@ export async function handshake(
 
       const reachable = policy.walk ? await policy.walk((keys) => readJsonValues(tx, storeId, keys)) : undefined;
       const sessionId = randomUUID();
-      const chunks = new ChunkWriter(tx, sessionId, batchSize, settings.batchBytes);
+      const chunks = new ChunkWriter(tx, storeId, sessionId, batchSize, settings.batchBytes);
       const removed = await diff(tx, storeId, request, policy, reachable, headRev, chunks);
       await chunks.finish();
 
@@ -91,10 +93,12 @@ export async function handshake(
         window: settings.window,
         total: chunks.keys,
         batches: chunks.batches,
+        client: settings.client ?? null,
         lastActiveUs: now,
         createdUs: now,
       });
       return {
+        storeId,
         sessionId,
         removed,
         headRev,

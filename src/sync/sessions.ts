@@ -35,6 +35,9 @@ export interface SessionStatus {
 /** The ack's answer: the wire type the client reads. */
 export type AckResult = AckResponse;
 
+/** An ack's answer, and whether this very ack finished the session (metrics; not sent). */
+export type AckOutcome = { result: AckResult; finished: boolean };
+
 /** A batch fetch: which batch of which session, and how the store's options apply to it. */
 export interface BatchRequest {
   storeId: string;
@@ -78,7 +81,7 @@ async function lockSession(tx: Db, storeId: string, sessionId: string, timeoutMs
   const [session] = await tx
     .select()
     .from(syncSessions)
-    .where(and(eq(syncSessions.id, sessionId), eq(syncSessions.storeId, storeId)))
+    .where(and(eq(syncSessions.storeId, storeId), eq(syncSessions.id, sessionId)))
     .for('update');
   if (!session) throw notFound(`sync session ${sessionId}`);
   // A completed session stays readable (acks are idempotent) until it is dropped.
@@ -117,11 +120,11 @@ export async function fetchBatch(db: Db, req: BatchRequest): Promise<string | Bu
     await tx
       .update(syncSessions)
       .set({ delivered: Math.max(session.delivered, cursor), lastActiveUs: nowMicros() })
-      .where(eq(syncSessions.id, sessionId));
+      .where(and(eq(syncSessions.storeId, storeId), eq(syncSessions.id, sessionId)));
     const [chunk] = await tx
       .select({ keys: syncChunks.keys })
       .from(syncChunks)
-      .where(and(eq(syncChunks.sessionId, sessionId), eq(syncChunks.cursor, cursor)));
+      .where(and(eq(syncChunks.storeId, storeId), eq(syncChunks.sessionId, sessionId), eq(syncChunks.cursor, cursor)));
     if (!chunk) throw new ProblemError(410, 'session-expired', 'Session Expired', 'the session is complete and its batches were released');
     const rows = await readEntryTexts(tx, storeId, chunk.keys);
     const policy = policyFor ? await currentPolicy(tx, storeId, policyFor) : undefined;
@@ -136,12 +139,14 @@ async function currentPolicy(tx: Db, storeId: string, policyFor: (options: Recor
 }
 
 /** Acknowledges `cursor` and every batch before it; idempotent. */
-export async function acknowledge(db: Db, storeId: string, sessionId: string, cursor: number, timeoutMs: number): Promise<AckResult> {
+export async function acknowledge(db: Db, storeId: string, sessionId: string, cursor: number, timeoutMs: number): Promise<AckOutcome> {
   const fast = await acknowledgeFast(db, storeId, sessionId, cursor, timeoutMs);
-  if (fast !== undefined) return fast;
+  // The fast path matches only an ack that moves the session forward.
+  if (fast !== undefined) return { result: fast, finished: fast.done };
   return db.transaction(async (txRaw) => {
     const tx = txRaw as unknown as Db;
     let session = await lockSession(tx, storeId, sessionId, timeoutMs);
+    const wasDone = isDone(session);
     checkCursor(session, cursor);
     if (cursor > session.delivered) {
       throw new ProblemError(409, 'not-delivered', 'Not Delivered', `batch ${cursor} has not been fetched yet`);
@@ -151,20 +156,20 @@ export async function acknowledge(db: Db, storeId: string, sessionId: string, cu
         .select({ n: sql<number>`coalesce(sum(cardinality(${syncChunks.keys})), 0)::int` })
         .from(syncChunks)
         // Only the batches this ack newly covers: the earlier ones are already in ackedKeys.
-        .where(and(eq(syncChunks.sessionId, sessionId), gt(syncChunks.cursor, session.acked), lte(syncChunks.cursor, cursor)));
+        .where(and(eq(syncChunks.storeId, storeId), eq(syncChunks.sessionId, sessionId), gt(syncChunks.cursor, session.acked), lte(syncChunks.cursor, cursor)));
       const [updated] = await tx
         .update(syncSessions)
         .set({ acked: cursor, ackedKeys: session.ackedKeys + Number(sum?.n ?? 0), lastActiveUs: nowMicros() })
-        .where(eq(syncSessions.id, sessionId))
+        .where(and(eq(syncSessions.storeId, storeId), eq(syncSessions.id, sessionId)))
         .returning();
       session = updated!;
       // A completed session keeps its row for idempotent acks; its key lists can go.
-      if (isDone(session)) await tx.delete(syncChunks).where(eq(syncChunks.sessionId, sessionId));
+      if (isDone(session)) await tx.delete(syncChunks).where(and(eq(syncChunks.storeId, storeId), eq(syncChunks.sessionId, sessionId)));
     } else {
-      await tx.update(syncSessions).set({ lastActiveUs: nowMicros() }).where(eq(syncSessions.id, sessionId));
+      await tx.update(syncSessions).set({ lastActiveUs: nowMicros() }).where(and(eq(syncSessions.storeId, storeId), eq(syncSessions.id, sessionId)));
     }
     const s = status(session, timeoutMs);
-    return { acked: s.acked, next: s.done ? null : s.acked + 1, remaining: s.remaining, done: s.done };
+    return { result: { acked: s.acked, next: s.done ? null : s.acked + 1, remaining: s.remaining, done: s.done }, finished: s.done && !wasDone };
   });
 }
 
@@ -176,10 +181,10 @@ export async function cancelSession(db: Db, storeId: string, sessionId: string):
   await db.transaction(async (tx) => {
     const gone = await tx
       .delete(syncSessions)
-      .where(and(eq(syncSessions.id, sessionId), eq(syncSessions.storeId, storeId)))
+      .where(and(eq(syncSessions.storeId, storeId), eq(syncSessions.id, sessionId)))
       .returning({ id: syncSessions.id });
     if (gone.length === 0) throw notFound(`sync session ${sessionId}`);
-    await tx.delete(syncChunks).where(eq(syncChunks.sessionId, sessionId));
+    await tx.delete(syncChunks).where(and(eq(syncChunks.storeId, storeId), eq(syncChunks.sessionId, sessionId)));
   });
 }
 

@@ -26,7 +26,7 @@ export function handshakeBody(db: Db, result: HandshakeResult): ReadableStream<U
         cursor = 0;
       } else if (cursor < batches) {
         // Kept by the handshake when few, else read back a page at a time.
-        const page = chunks ?? (await readChunks(db, sessionId, cursor));
+        const page = chunks ?? (await readChunks(db, result.storeId, sessionId, cursor));
         controller.enqueue(encoder.encode((cursor > 0 ? ',' : '') + page.map((keys) => keys.map((k) => JSON.stringify(k)).join(',')).join(',')));
         cursor += page.length;
       } else {
@@ -39,11 +39,11 @@ export function handshakeBody(db: Db, result: HandshakeResult): ReadableStream<U
 }
 
 /** The key lists of consecutive chunks from `cursor` on (at least one, or it throws). */
-async function readChunks(db: Db, sessionId: string, cursor: number): Promise<string[][]> {
+async function readChunks(db: Db, storeId: string, sessionId: string, cursor: number): Promise<string[][]> {
   const rows = await db
     .select({ cursor: syncChunks.cursor, keys: syncChunks.keys })
     .from(syncChunks)
-    .where(and(eq(syncChunks.sessionId, sessionId), gte(syncChunks.cursor, cursor)))
+    .where(and(eq(syncChunks.storeId, storeId), eq(syncChunks.sessionId, sessionId), gte(syncChunks.cursor, cursor)))
     .orderBy(asc(syncChunks.cursor))
     .limit(CHUNKS_PER_READ);
   const page: string[][] = [];

@@ -32,7 +32,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   await admin.unsafe(`create database ${name}`);
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  const database = await openDatabase({ databaseUrl: url.toString(), maxConnections: 10 });
+  // KEYSYNC_SQL_CAPTURE: every statement of the run goes to that file (test/scale/store-scope.test.ts checks it).
+  const database = await openDatabase({ databaseUrl: url.toString(), maxConnections: 10, captureFile: process.env.KEYSYNC_SQL_CAPTURE });
   await migrate(database);
   return {
     database,

@@ -122,7 +122,7 @@ export interface paths {
         put?: never;
         /**
          * Issue a store token
-         * @description Issues a `read` or `write` token valid for this store only (403 on every other store). The secret is returned once. Admin only.
+         * @description Issues a `read` or `write` token valid for this store only (401 on every other store). The secret is returned once. Admin only.
          */
         post: operations["createToken"];
         delete?: never;
