@@ -21,6 +21,8 @@ export interface KeysyncOptions extends CreateAppOptions {
   /** postgres:// URL; without it, PGlite in `dataDir` (in memory when dataDir is also unset) */
   databaseUrl?: string;
   dataDir?: string;
+  /** PGlite only: a new data folder starts from this dump (see db/template.ts) */
+  pgliteTemplate?: Blob;
   /** an already opened database (tests share one per file) */
   database?: Database;
   adminToken?: string;
@@ -48,7 +50,7 @@ export interface Keysync {
 
 export async function createKeysync(options: KeysyncOptions = {}): Promise<Keysync> {
   const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
-  const database = options.database ?? (await openDatabase({ databaseUrl: options.databaseUrl, dataDir: options.dataDir }));
+  const database = options.database ?? (await openDatabase({ databaseUrl: options.databaseUrl, dataDir: options.dataDir, pgliteTemplate: options.pgliteTemplate }));
   await migrate(database);
 
   let accepting = true;
