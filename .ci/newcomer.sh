@@ -5,7 +5,7 @@
 # type-checks a small program under moduleResolution node16, bundler and node
 # (node10), runs it and the keysync-mirror command against a live server, and
 # checks that CommonJS code can require() the package (Node >= 20.19).
-# Then runs the slow test files (npm run test:slow) on the embedded database.
+# Then runs the slow test files (npm run test:slow) on PGlite and PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -85,5 +85,18 @@ echo "keysync-mirror: ok"
 cd "$ROOT"
 # PACK_ONLY=1 stops here (for running the package check alone).
 [ "${PACK_ONLY:-}" = 1 ] && exit 0
-echo "== slow tests (fault injection, soaks) on embedded PGlite"
-npm run test:slow
+# The slow test files (fault injection, soaks, random models) that `npm test`
+# leaves out, on both backends like the rest of the suite.
+mkdir -p .ci/out
+echo "== slow tests on embedded PGlite"
+npm run test:slow -- --reporter=default --reporter=json --outputFile.json=.ci/out/slow-pglite.json
+node .ci/summary.mjs slow-pglite .ci/out/slow-pglite.json
+if pg_isready -h 127.0.0.1 -p 5432 -q; then
+  echo "== slow tests on PostgreSQL"
+  TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
+    npm run test:slow -- --reporter=default --reporter=json --outputFile.json=.ci/out/slow-postgres.json
+  node .ci/summary.mjs slow-postgres .ci/out/slow-postgres.json
+else
+  echo "PostgreSQL is not running at 127.0.0.1:5432 (.ci/run starts it): slow tests on PostgreSQL not run" >&2
+  exit 1
+fi
