@@ -3,13 +3,13 @@
  * listening, no timers: everything it needs comes in through `deps`.
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { Scalar } from '@scalar/hono-api-reference';
 import type { Context } from 'hono';
 import { routePath } from 'hono/route';
 import type { AppDeps } from './deps.js';
 import { ProblemError, handleError, problemResponse, validationProblem } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import { migrationsApplied } from './db/migrate.js';
+import { registerDocs } from './routes/docs.js';
 import { registerEventHandlers } from './routes/events.handlers.js';
 import { healthzRoute, metricsRoute, readyzRoute } from './routes/health.routes.js';
 import { registerKeyHandlers } from './routes/keys.handlers.js';
@@ -109,7 +109,7 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): OpenAPIHo
 
   const document = openApiDocument();
   app.get('/openapi.json', (c) => c.json(document));
-  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'keysync API' }));
+  registerDocs(app, '/openapi.json');
   registerConsole(app);
   return app;
 }

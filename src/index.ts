@@ -5,6 +5,7 @@
  */
 import { serve } from '@hono/node-server';
 import { lockDataDir } from './db/lock.js';
+import { templateForNewFolder } from './db/template.js';
 import { isLoopback, limitsFrom, readEnv } from './env.js';
 import { answerClientErrors } from './http/client-error.js';
 import { createKeysync } from './keysync.js';
@@ -36,6 +37,7 @@ async function main(): Promise<void> {
   const keysync = await createKeysync({
     databaseUrl: env.DATABASE_URL,
     dataDir: env.KEYSYNC_DATA_DIR,
+    pgliteTemplate: env.DATABASE_URL ? undefined : templateForNewFolder(env.KEYSYNC_DATA_DIR),
     adminToken: env.KEYSYNC_ADMIN_TOKEN,
     limits: limitsFrom(env),
     housekeepingMs: env.KEYSYNC_PURGE_INTERVAL_MS,

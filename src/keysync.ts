@@ -22,6 +22,8 @@ export interface KeysyncOptions extends CreateAppOptions {
   /** postgres:// URL; without it, PGlite in `dataDir` (in memory when dataDir is also unset) */
   databaseUrl?: string;
   dataDir?: string;
+  /** PGlite only: a new data folder starts from this dump (see db/template.ts) */
+  pgliteTemplate?: Blob;
   /** an already opened database (tests share one per file) */
   database?: Database;
   adminToken?: string;
@@ -65,7 +67,13 @@ export async function createKeysync(options: KeysyncOptions = {}): Promise<Keysy
   const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
   const database =
     options.database ??
-    (await openDatabase({ databaseUrl: options.databaseUrl, dataDir: options.dataDir, maxConnections: options.pool, captureFile: options.captureFile }));
+    (await openDatabase({
+      databaseUrl: options.databaseUrl,
+      dataDir: options.dataDir,
+      maxConnections: options.pool,
+      captureFile: options.captureFile,
+      pgliteTemplate: options.pgliteTemplate,
+    }));
   await migrate(database);
 
   let accepting = true;

@@ -4,7 +4,8 @@
  * SIGINT, a restart that resumes from its saved state, `--prefix`, `--token`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -178,5 +179,52 @@ describe('keysync-mirror', () => {
     const usage = mirror(server.url);
     expect(await usage.exited).toBe(2);
     expect(usage.stderr()).toContain('usage: keysync-mirror <baseUrl> <storeId> <dir>');
+  });
+
+  it('never claims a directory for a store it could not reach: a mistyped id, then the right one', async () => {
+    const storeId = await newStore();
+    await putJson(storeId, 'a', 1);
+    const dir = await tmp();
+    const wrong = mirror(server.url, '00000000-0000-5000-8000-000000000000', dir, '--token', ADMIN);
+    expect(await wrong.exited).toBe(1);
+    expect(wrong.stderr()).toContain(`error: ${server.url}: `);
+    expect(wrong.stderr()).toMatch(/404/);
+    await expect(readFile(join(dir, '.keysync', 'mirror.json'), 'utf8')).rejects.toThrow();
+
+    const right = mirror(server.url, storeId, dir, '--token', ADMIN);
+    await eventually(() => expect(right.stderr()).toContain('in sync'), 20_000);
+    expect(await files(dir)).toEqual(jsonFile('a', 1));
+    expect(JSON.parse(await readFile(join(dir, '.keysync', 'mirror.json'), 'utf8'))).toEqual({ storeId, prefix: '' });
+    right.child.kill('SIGINT');
+    expect(await right.exited).toBe(0);
+  });
+
+  it('takes over a directory an older version pinned to another store before syncing anything', async () => {
+    const storeId = await newStore();
+    await putJson(storeId, 'b', 2);
+    const dir = await tmp();
+    await mkdir(join(dir, '.keysync'), { recursive: true });
+    await writeFile(join(dir, '.keysync', 'mirror.json'), JSON.stringify({ storeId: '00000000-0000-5000-8000-000000000000', prefix: '' }));
+    const m = mirror(server.url, storeId, dir, '--token', ADMIN);
+    await eventually(() => expect(m.stderr()).toContain('in sync'), 20_000);
+    expect(await files(dir)).toEqual(jsonFile('b', 2));
+    m.child.kill('SIGINT');
+    expect(await m.exited).toBe(0);
+  });
+
+  it('names the URL and the cause while no server answers, and claims nothing', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as { port: number };
+        probe.close(() => resolve(port));
+      });
+    });
+    const url = `http://127.0.0.1:${port}`;
+    const dir = await tmp();
+    const m = mirror(url, await newStore(), dir);
+    await eventually(() => expect(m.stderr()).toContain(`reconnecting to ${url}: fetch failed (ECONNREFUSED 127.0.0.1:${port})`), 20_000);
+    m.child.kill('SIGTERM');
+    expect(await m.exited).toBe(0);
+    await expect(readFile(join(dir, '.keysync', 'mirror.json'), 'utf8')).rejects.toThrow();
   });
 });

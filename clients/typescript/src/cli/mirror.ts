@@ -10,13 +10,14 @@
  * changed. A progress bar shows on stderr during the initial sync when stderr
  * is a terminal. Ctrl-C (SIGINT) or SIGTERM stops cleanly with exit code 0.
  */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CallbackError, StoreDeletedError } from '../errors.js';
 import { FileStore } from '../stores/file.js';
 import { subscribe, type SyncClient } from '../sync-client.js';
-import { DirectoryStore } from './dir-store.js';
+import { describeError } from './describe-error.js';
+import { checkIdentity, DirectoryInUseError, PinnedDirectoryStore } from './identity.js';
 import { ProgressBar } from './progress.js';
 
 const USAGE = `usage: keysync-mirror <baseUrl> <storeId> <dir> [--token <token>] [--prefix <prefix>] [--batch-size <n>] [--quiet]
@@ -68,36 +69,21 @@ function parse(argv: string[]): Args {
 
 class UsageError extends Error {}
 
-/**
- * One directory mirrors one (store, prefix): refuse another, or the state
- * (checkpoint, tombstones) of one would be applied to the other.
- */
-async function checkIdentity(stateDir: string, args: Args): Promise<void> {
-  const file = join(stateDir, 'mirror.json');
-  const identity = { storeId: args.storeId, prefix: args.prefix ?? '' };
-  const text = await readFile(file, 'utf8').catch(() => undefined);
-  if (text !== undefined) {
-    const held = JSON.parse(text) as typeof identity;
-    if (held.storeId !== identity.storeId || held.prefix !== identity.prefix) {
-      throw new UsageError(
-        `${args.dir} mirrors store ${held.storeId}${held.prefix ? ` (prefix "${held.prefix}")` : ''}; use another directory`,
-      );
-    }
-    return;
-  }
-  await writeFile(file, `${JSON.stringify(identity)}\n`);
-}
-
 async function main(): Promise<number> {
   const args = parse(process.argv.slice(2));
   const stateDir = join(args.dir, '.keysync');
   const tmpDir = join(stateDir, 'tmp');
-  await mkdir(tmpDir, { recursive: true });
-  await checkIdentity(stateDir, args);
+  const identity = { storeId: args.storeId, prefix: args.prefix ?? '' };
   // Temp files of a write that never reached its rename.
   await rm(tmpDir, { recursive: true, force: true });
   await mkdir(tmpDir, { recursive: true });
-  const store = new DirectoryStore(await FileStore.open(join(stateDir, 'state')), args.dir, tmpDir);
+  const store = new PinnedDirectoryStore(await FileStore.open(join(stateDir, 'state')), args.dir, tmpDir).pinOnFirstWrite(stateDir, identity);
+  try {
+    await checkIdentity(args.dir, stateDir, identity, store);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
 
   const log = (line: string) => {
     if (!args.quiet) process.stderr.write(`${line}\n`);
@@ -138,7 +124,7 @@ async function main(): Promise<number> {
         void store.getCheckpoint().then((rev) => log(`in sync at rev ${rev} (${changes} changes applied); following live changes`));
       },
       onStateChange: (state, { error }) => {
-        if (state === 'reconnecting') log(`reconnecting: ${error instanceof Error ? error.message : String(error)}`);
+        if (state === 'reconnecting') log(`reconnecting to ${args.baseUrl}: ${describeError(error)}`);
         else if (state === 'live') log('live');
       },
       onError: (error) => {
@@ -147,7 +133,7 @@ async function main(): Promise<number> {
           log(`warning: ${error.message}`);
           return;
         }
-        log(error instanceof StoreDeletedError ? `stopped: ${error.message}` : `error: ${error.message}`);
+        log(error instanceof StoreDeletedError ? `stopped: ${error.message}` : `error: ${args.baseUrl}: ${describeError(error)}`);
         void stop(1);
       },
     });
@@ -161,8 +147,8 @@ main().then(
   // Exit now: an idle keep-alive socket of fetch must not hold the process open.
   (code) => process.exit(code),
   (error: unknown) => {
-    process.stderr.write(`keysync-mirror: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`keysync-mirror: ${describeError(error)}\n`);
     if (error instanceof UsageError) process.stderr.write(`${USAGE}\n`);
-    process.exitCode = 2;
+    process.exitCode = error instanceof UsageError || error instanceof DirectoryInUseError ? 2 : 1;
   },
 );
