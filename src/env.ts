@@ -4,6 +4,14 @@
  * later in a request.
  */
 import { z } from 'zod';
+import {
+  DEFAULT_MAX_WALK_DEPTH,
+  DEFAULT_MAX_WALK_KEYS,
+  DEFAULT_MAX_WALK_STEPS,
+  DEFAULT_MAX_WALK_VALUE_STEPS,
+  DEFAULT_WALK_TIMEOUT_MS,
+  type CompileLimits,
+} from './options/index.js';
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -83,6 +91,12 @@ const EnvSchema = z.object({
   KEYSYNC_MAX_SUBSCRIBERS_PER_STORE: int(1, 1_000_000).default(2000),
   KEYSYNC_MAX_SUBSCRIBERS_PER_CLIENT: int(1, 1_000_000).default(32),
   KEYSYNC_REQUEST_TIMEOUT_MS: int(100, 3_600_000).default(60_000),
+  // Budget of one walk (options.walk); docs/options.md and docs/security.md.
+  KEYSYNC_WALK_MAX_KEYS: int(1, 100_000_000).default(DEFAULT_MAX_WALK_KEYS),
+  KEYSYNC_WALK_MAX_STEPS: int(1, Number.MAX_SAFE_INTEGER).default(DEFAULT_MAX_WALK_STEPS),
+  KEYSYNC_WALK_MAX_VALUE_STEPS: int(1, Number.MAX_SAFE_INTEGER).default(DEFAULT_MAX_WALK_VALUE_STEPS),
+  KEYSYNC_WALK_MAX_DEPTH: int(1, 1_000_000).default(DEFAULT_MAX_WALK_DEPTH),
+  KEYSYNC_WALK_TIMEOUT_MS: int(1, 3_600_000).default(DEFAULT_WALK_TIMEOUT_MS),
 });
 
 export type Env = z.output<typeof EnvSchema>;
@@ -145,6 +159,17 @@ export function limitsFrom(env: Env): Limits {
     maxSubscribers: env.KEYSYNC_MAX_SUBSCRIBERS,
     maxSubscribersPerStore: env.KEYSYNC_MAX_SUBSCRIBERS_PER_STORE,
     maxSubscribersPerClient: env.KEYSYNC_MAX_SUBSCRIBERS_PER_CLIENT,
+  };
+}
+
+/** The walk budget (createKeysync's `walkLimits`) from the environment. */
+export function walkLimitsFrom(env: Env): CompileLimits {
+  return {
+    maxWalkKeys: env.KEYSYNC_WALK_MAX_KEYS,
+    maxWalkSteps: env.KEYSYNC_WALK_MAX_STEPS,
+    maxWalkValueSteps: env.KEYSYNC_WALK_MAX_VALUE_STEPS,
+    maxWalkDepth: env.KEYSYNC_WALK_MAX_DEPTH,
+    walkTimeoutMs: env.KEYSYNC_WALK_TIMEOUT_MS,
   };
 }
 

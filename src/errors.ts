@@ -7,7 +7,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 
 import { PROBLEM_TYPE_BASE, MEDIA_TYPES, type ProblemKind } from '../clients/typescript/src/protocol.js';
-import { WalkLimitError, WalkRefError } from './options/walk.js';
+import { WalkLimitError } from './options/walk.js';
 
 export type { ProblemKind };
 export const PROBLEM_CONTENT_TYPE = MEDIA_TYPES.problem;
@@ -113,7 +113,7 @@ export function toProblem(err: unknown): ProblemError {
   }
   // The store's walk option cannot be evaluated on its data: a problem of the
   // store's configuration, not of the server, and retrying will not help.
-  if (err instanceof WalkLimitError || err instanceof WalkRefError) {
+  if (err instanceof WalkLimitError) {
     return new ProblemError(422, 'walk-failed', 'Walk Failed', err.message);
   }
   if (isUnstorableText(err)) {

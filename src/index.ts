@@ -5,7 +5,7 @@
  */
 import { serve } from '@hono/node-server';
 import { lockDataDir } from './db/lock.js';
-import { isLoopback, limitsFrom, readEnv } from './env.js';
+import { isLoopback, limitsFrom, readEnv, walkLimitsFrom } from './env.js';
 import { answerClientErrors } from './http/client-error.js';
 import { createKeysync } from './keysync.js';
 
@@ -38,6 +38,7 @@ async function main(): Promise<void> {
     dataDir: env.KEYSYNC_DATA_DIR,
     adminToken: env.KEYSYNC_ADMIN_TOKEN,
     limits: limitsFrom(env),
+    walkLimits: walkLimitsFrom(env),
     housekeepingMs: env.KEYSYNC_PURGE_INTERVAL_MS,
     log: env.KEYSYNC_LOG === 'off' ? false : undefined,
     corsOrigins: env.KEYSYNC_CORS_ORIGINS,

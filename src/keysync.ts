@@ -29,7 +29,7 @@ export interface KeysyncOptions extends CreateAppOptions {
   housekeepingMs?: number;
   /** library form of the sync options, per store id: filter(key, value), sortKey(key), walk(read, roots) */
   policies?: Record<string, PolicyFunctions>;
-  /** bounds of the built-in walk: maxWalkKeys (default 10,000,000; beyond it a handshake answers 422 walk-failed), walkChunkSize */
+  /** budget of the built-in walk (keys, value nodes, depth, time; see docs/options.md); past it a handshake answers 422 walk-failed */
   walkLimits?: CompileLimits;
   /** process-wide metrics (GC, memory) on /metrics */
   defaultMetrics?: boolean;

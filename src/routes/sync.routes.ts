@@ -98,7 +98,7 @@ export const handshakeRoute = createRoute({
     409: problem('`since` is older than the purged tombstones (since-purged) or ahead of the head (since-ahead): handshake again with `have`'),
     413: problem('The `have` map is too large'),
     415: problem('The body is not application/json'),
-    422: problem("The store's `walk` option could not be evaluated on its data (walk-failed): too many keys reached, or a value its ref paths cannot be evaluated on"),
+    422: problem("The store's `walk` exceeded its budget on this data (walk-failed): too many keys, value nodes or too much time; `detail` names the setting"),
   },
 });
 

@@ -64,14 +64,34 @@ export async function listKeys(
  * JSON text of the live keys among `keys`, for the walk: null for a byte
  * value (present, without refs); absent and deleted keys are missing. Bytes
  * are never read, and the keys travel as one array parameter, not one
- * parameter each.
+ * parameter each. At most `maxBytes` of JSON are read (a larger single value
+ * is read alone): the sizes are summed in the database (`octet_length` does
+ * not detoast), and the live keys left over come back in `unread`.
  */
-export async function readJsonByKeys(db: Db, storeId: string, keys: string[]): Promise<Map<string, string | null>> {
-  const rows = await db
-    .select({ key: entries.key, json: entries.json })
-    .from(entries)
-    .where(and(eq(entries.storeId, storeId), sql`${entries.key} = any(${sql.param(keys)}::text[])`, eq(entries.deleted, false)));
-  return new Map(rows.map((r) => [r.key, r.json]));
+export async function readJsonSome(
+  db: Db,
+  storeId: string,
+  keys: string[],
+  maxBytes: number,
+): Promise<{ texts: Map<string, string | null>; unread: string[] }> {
+  const rows = rowsOf<{ key: string; json: string | null; bytes_value: boolean; cut: boolean }>(
+    await db.execute(sql`
+      select key, case when cut then null else json end as json, json is null as bytes_value, cut
+      from (
+        select ${entries.key} as key, ${entries.json} as json,
+          sum(coalesce(octet_length(${entries.json}), 0)) over (order by ${entries.key} rows unbounded preceding) > ${maxBytes}
+            and row_number() over (order by ${entries.key}) > 1 as cut
+        from ${entries}
+        where ${and(eq(entries.storeId, storeId), sql`${entries.key} = any(${sql.param(keys)}::text[])`, eq(entries.deleted, false))}
+      ) sized`),
+  );
+  const texts = new Map<string, string | null>();
+  const unread: string[] = [];
+  for (const row of rows) {
+    if (row.cut) unread.push(row.key);
+    else texts.set(row.key, row.bytes_value ? null : row.json);
+  }
+  return { texts, unread };
 }
 
 /** The compacted change log after `afterRev` (up to `untilRev`), in rev order, one page. */

@@ -18,8 +18,8 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { stores, syncSessions } from '../db/schema.js';
 import { ProblemError, notFound } from '../errors.js';
-import type { StorePolicy } from '../options/index.js';
-import { readJsonByKeys, scanMeta } from '../store/reads.js';
+import type { ReadSome, StorePolicy } from '../options/index.js';
+import { readJsonSome, scanMeta } from '../store/reads.js';
 import { formatTs, nowMicros } from '../store/time.js';
 import type { HandshakeResponse } from '../../clients/typescript/src/types.js';
 import { ChunkWriter } from './chunk-writer.js';
@@ -76,7 +76,8 @@ export async function handshake(
         }
       }
 
-      const reachable = policy.walk ? await policy.walk((keys) => readJsonValues(tx, storeId, keys)) : undefined;
+      const readSome = (keys: string[]) => readSomeValues(tx, storeId, keys);
+      const reachable = policy.walk ? await policy.walk((keys) => readAllValues(readSome, keys), readSome) : undefined;
       const sessionId = randomUUID();
       const chunks = new ChunkWriter(tx, sessionId, batchSize, settings.batchBytes);
       const removed = await diff(tx, storeId, request, policy, reachable, headRev, chunks);
@@ -173,9 +174,37 @@ async function diff(
   return removed;
 }
 
-/** JSON values of live keys for the walk; byte values map to undefined. */
-async function readJsonValues(tx: Db, storeId: string, keys: string[]): Promise<Map<string, unknown>> {
+/** JSON text read per statement by the walk (a larger single value is read alone). */
+const WALK_READ_BYTES = 4 * 1024 * 1024;
+
+/**
+ * JSON values of live keys for the walk, at most WALK_READ_BYTES of JSON text
+ * (a larger single value alone; the live keys left over in `unread`); byte
+ * values map to undefined. Values are parsed one at a time with a turn for
+ * the event loop between them, so a read of large values does not hold other
+ * requests up.
+ */
+async function readSomeValues(tx: Db, storeId: string, keys: string[]): Promise<{ values: Map<string, unknown>; unread: string[] }> {
+  const { texts, unread } = await readJsonSome(tx, storeId, keys, WALK_READ_BYTES);
   const values = new Map<string, unknown>();
-  for (const [key, json] of await readJsonByKeys(tx, storeId, keys)) values.set(key, json === null ? undefined : JSON.parse(json));
-  return values;
+  let turnStarted = performance.now();
+  for (const [key, json] of texts) {
+    values.set(key, json === null ? undefined : JSON.parse(json));
+    if (performance.now() - turnStarted > 4) {
+      await new Promise((resolve) => setImmediate(resolve));
+      turnStarted = performance.now();
+    }
+  }
+  return { values, unread };
+}
+
+/** Every value asked for, as a library `walk` function expects from `read`. */
+async function readAllValues(readSome: ReadSome, keys: string[]): Promise<Map<string, unknown>> {
+  const all = new Map<string, unknown>();
+  for (let pending = keys; pending.length > 0; ) {
+    const { values, unread } = await readSome(pending);
+    for (const [key, value] of values) all.set(key, value);
+    pending = unread;
+  }
+  return all;
 }

@@ -2442,7 +2442,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The store's `walk` option could not be evaluated on its data (walk-failed): too many keys reached, or a value its ref paths cannot be evaluated on */
+            /** @description The store's `walk` exceeded its budget on this data (walk-failed): too many keys, value nodes or too much time; `detail` names the setting */
             422: {
                 headers: {
                     [name: string]: unknown;
