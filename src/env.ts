@@ -77,6 +77,8 @@ const EnvSchema = z.object({
   KEYSYNC_MAX_BULK_OPS: int(1, 100_000).default(1000),
   KEYSYNC_MAX_HAVE_KEYS: int(1, 100_000_000).default(1_000_000),
   KEYSYNC_SUBSCRIBER_QUEUE: int(1).default(10_000),
+  KEYSYNC_SUBSCRIBER_QUEUE_BYTES: int(1024, 1024 * 1024 * 1024).default(16 * 1024 * 1024),
+  KEYSYNC_FEED_PAGE_BYTES: int(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
   KEYSYNC_TOMBSTONE_RETENTION: duration.default(parseDuration('7d')!),
   KEYSYNC_PURGE_INTERVAL_MS: int(10).default(60_000),
   KEYSYNC_LOG: z.enum(['off', 'info']).default('info'),
@@ -116,6 +118,10 @@ export interface Limits {
   maxBulkOps: number;
   maxHaveKeys: number;
   subscriberQueue: number;
+  /** bytes of frames a live subscriber may have waiting (queued, or written and not taken by the client) before it is cut */
+  subscriberQueueBytes: number;
+  /** bytes of values one read of the change log holds (backlog pages, tailer reads); a larger single value is read alone */
+  feedPageBytes: number;
   tombstoneRetentionMs: number;
   /** requests per second per token and client address (token bucket refill); 0 disables */
   rateLimit: number;
@@ -150,6 +156,8 @@ export function limitsFrom(env: Env): Limits {
     maxBulkOps: env.KEYSYNC_MAX_BULK_OPS,
     maxHaveKeys: env.KEYSYNC_MAX_HAVE_KEYS,
     subscriberQueue: env.KEYSYNC_SUBSCRIBER_QUEUE,
+    subscriberQueueBytes: env.KEYSYNC_SUBSCRIBER_QUEUE_BYTES,
+    feedPageBytes: env.KEYSYNC_FEED_PAGE_BYTES,
     tombstoneRetentionMs: env.KEYSYNC_TOMBSTONE_RETENTION,
     rateLimit: env.KEYSYNC_RATE_LIMIT,
     rateBurst: env.KEYSYNC_RATE_BURST,

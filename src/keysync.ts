@@ -54,6 +54,8 @@ export async function createKeysync(options: KeysyncOptions = {}): Promise<Keysy
   let accepting = true;
   const hub = new LiveHub(database, {
     queueLimit: limits.subscriberQueue,
+    queueBytes: limits.subscriberQueueBytes,
+    pageBytes: limits.feedPageBytes,
     tickMs: Math.min(limits.heartbeatMs, 5000),
     heartbeatMs: limits.heartbeatMs,
     onError: (err) => console.error(JSON.stringify({ level: 'warn', msg: 'live tailer read failed', error: String(err) })),

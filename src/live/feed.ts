@@ -14,14 +14,21 @@ import { heartbeatFrame, joinFrames, readyFrame, resetFrame, retryFrame, revoked
 import type { LiveHub } from './hub.js';
 import type { EndReason, Subscriber, SubscriberOwner } from './subscriber.js';
 
+/** Rows per backlog page; a page also stops at the hub's page bytes (a larger single value alone). */
 const BACKLOG_PAGE = 500;
 
 /** Where a feed writes: the client's connection. */
 export interface FeedSink {
-  /** Queues frames for the client; a FrameBatch is the tailer's shared batch (encoded once for all). */
-  write(data: string | FrameBatch): void;
+  /**
+   * Queues frames for the client. A FrameBatch is the tailer's shared batch and
+   * LiveRows are shared rows of it: each is encoded once for all subscribers,
+   * so a large value is not copied per feed.
+   */
+  write(data: string | FrameBatch | readonly LiveRow[]): void;
   /** true while bytes written earlier wait for the client to take them */
   backlogged(): boolean;
+  /** bytes written and not yet taken by the client (as far as the server holds them) */
+  pendingBytes(): number;
   /** resolves once the client has taken what was written, or has gone */
   drained(): Promise<void>;
   /** `cb` runs once when the client goes away */
@@ -109,7 +116,7 @@ export async function runFeed(db: Db, hub: LiveHub, req: FeedRequest, sink: Feed
     // page carries the store's purged rev from its own snapshot: a purge that ran since the feed
     // read the heads may have removed tombstones it had not sent yet.
     for (;;) {
-      const page = await readFeedPage(db, req.storeId, { afterRev: feed.pos, prefix, limit: BACKLOG_PAGE });
+      const page = await readFeedPage(db, req.storeId, { afterRev: feed.pos, prefix, limit: BACKLOG_PAGE, maxBytes: hub.pageBytes });
       if (!page.heads) {
         // The store went while the feed opened (its deletion ends attached feeds too).
         subscriber.end('store-deleted');
@@ -127,7 +134,7 @@ export async function runFeed(db: Db, hub: LiveHub, req: FeedRequest, sink: Feed
         feed.pos = rows[rows.length - 1]!.rev;
         if (sink.backlogged()) await sink.drained();
       }
-      if (rows.length < BACKLOG_PAGE || subscriber.ended) break;
+      if (!page.more || subscriber.ended) break;
     }
 
     if (!subscriber.ended) {
@@ -196,9 +203,9 @@ class LiveFeed implements SubscriberOwner {
     if (out.length === 0) return; // the next heartbeat carries pos
     const { sink, subscriber } = this;
     if (!sink.backlogged()) this.behind = 0;
-    else if (this.behind >= subscriber!.limit) return subscriber!.end('overflow');
+    else if (this.behind >= subscriber!.limit || sink.pendingBytes() >= subscriber!.byteLimit) return subscriber!.end('overflow');
     // Rows are a subset of the batch: the same count means every frame of it.
-    sink.write(batch && out.length === batch.rows.length ? batch : joinFrames(out));
+    sink.write(batch && out.length === batch.rows.length ? batch : out);
     if (sink.backlogged()) this.behind += out.length;
     this.onFrames?.(out.length);
     this.lastWrite = Date.now();

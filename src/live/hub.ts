@@ -26,6 +26,10 @@ export class LiveHub {
     private readonly database: Database,
     private readonly opts: {
       queueLimit: number;
+      /** bytes of frames a subscriber may have waiting before it is cut */
+      queueBytes: number;
+      /** bytes of values one read of the change log holds (a larger single value alone) */
+      pageBytes: number;
       tickMs: number;
       /** a live feed that wrote nothing for this long gets a heartbeat */
       heartbeatMs: number;
@@ -35,6 +39,10 @@ export class LiveHub {
 
   get heartbeatMs(): number {
     return this.opts.heartbeatMs;
+  }
+
+  get pageBytes(): number {
+    return this.opts.pageBytes;
   }
 
   async start(): Promise<void> {
@@ -50,10 +58,10 @@ export class LiveHub {
   attach(storeId: string, accepts: (key: string) => boolean, headRev: number, owner?: SubscriberOwner): { subscriber: Subscriber; tailer: Tailer } {
     let tailer = this.tailers.get(storeId);
     if (!tailer) {
-      tailer = new Tailer(this.database.db, storeId, headRev, this.opts.onError);
+      tailer = new Tailer(this.database.db, storeId, headRev, this.opts.onError, this.opts.pageBytes);
       this.tailers.set(storeId, tailer);
     }
-    const subscriber = new Subscriber(accepts, this.opts.queueLimit, owner);
+    const subscriber = new Subscriber(accepts, this.opts.queueLimit, owner, this.opts.queueBytes);
     if (this.closed) subscriber.end('shutdown');
     subscriber.passedRev = tailer.lastRev;
     tailer.subscribers.add(subscriber);

@@ -125,15 +125,34 @@ export async function readTail(
   storeId: string,
   afterRev: number,
   limit: number,
-): Promise<{ rows: EntryRow[]; purgedRev: number }> {
-  const found = await db
-    .select({ ...entryColumns, purgedRev: sql<string | number>`(select purged_rev from ${stores} where id = ${storeId})` })
-    .from(entries)
-    .where(and(eq(entries.storeId, storeId), gt(entries.rev, afterRev)))
-    .orderBy(asc(entries.rev))
-    .limit(limit);
-  const rows = found.map(({ purgedRev: _purged, ...row }) => row);
-  return { rows, purgedRev: Number(found[0]?.purgedRev ?? 0) };
+  maxBytes = Number.MAX_SAFE_INTEGER,
+): Promise<{ rows: EntryRow[]; purgedRev: number; more: boolean }> {
+  // At most `maxBytes` of values (the first row always comes); octet_length reads a stored
+  // value's header only, so rows past the cut are never fetched.
+  const size = sql`coalesce(octet_length(${entries.json}), octet_length(${entries.bytes}), 0)`;
+  const found = rowsOf<{ key: string; rev: string | number; ts_us: string | number; deleted: boolean; json: string | null; bytes: Uint8Array | null; content_type: string | null; found: string | number; purged_rev: string | number }>(
+    await db.execute(sql`select key, rev, ts_us, deleted, json, bytes, content_type, found,
+        (select purged_rev from ${stores} where id = ${storeId}) as purged_rev
+      from (
+        select key, rev, ts_us, deleted, json, bytes, content_type,
+          sum(size) over (order by rev rows unbounded preceding) - size as before,
+          count(*) over () as found
+        from (
+          select ${entries.key} as key, ${entries.rev} as rev, ${entries.tsUs} as ts_us, ${entries.deleted} as deleted,
+            ${entries.json} as json, ${entries.bytes} as bytes, ${entries.contentType} as content_type, ${size} as size
+          from ${entries}
+          where ${and(eq(entries.storeId, storeId), gt(entries.rev, afterRev))}
+          order by ${entries.rev} limit ${limit}
+        ) limited
+      ) sized
+      where before < ${maxBytes}
+      order by rev`),
+  );
+  const rows = found.map(
+    (r): EntryRow => ({ key: r.key, rev: Number(r.rev), tsUs: Number(r.ts_us), deleted: r.deleted, json: r.json, bytes: r.bytes, contentType: r.content_type }),
+  );
+  const total = Number(found[0]?.found ?? 0);
+  return { rows, purgedRev: Number(found[0]?.purged_rev ?? 0), more: total >= limit || rows.length < total };
 }
 
 /**

@@ -6,6 +6,7 @@
  * be), then the server process opens it, on the backend the suite runs on.
  */
 import { readFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { createKeysync, type Keysync } from '../../src/keysync.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { exitWithin, spawnServer, tempDir, type ServerProcess } from '../support/process.js';
@@ -53,6 +54,48 @@ export async function serverOn(env: Record<string, string>, prepare?: (keysync: 
       await db?.drop();
     },
   };
+}
+
+/** NODE_OPTIONS for `serverOn` that make `memoryAfterGc` work. */
+export const GC_PROBE_OPTIONS = `--expose-gc --import ${new URL('./gc-probe.mjs', import.meta.url).href}`;
+
+export interface Memory {
+  rss: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+}
+
+/** Two full GCs in the server (started with GC_PROBE_OPTIONS), then its memory use. */
+export async function memoryAfterGc(server: AdversarialServer): Promise<Memory> {
+  const seen = server.proc.stdout().length;
+  server.proc.child.kill('SIGUSR2');
+  for (let i = 0; i < 200; i++) {
+    const m = /\{"gcProbe":(\{[^}]*\})\}/.exec(server.proc.stdout().slice(seen));
+    if (m) return JSON.parse(m[1]!) as Memory;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('the server did not answer the memory probe');
+}
+
+/** A live feed request on a raw socket that never reads its response: the server sees a client that stopped reading. */
+export function stalledFeed(url: string, path: string): Promise<Socket> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => {
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAccept: text/event-stream\r\n\r\n`);
+      socket.pause();
+      resolve(socket);
+    });
+    socket.on('error', () => {});
+    socket.once('error', reject);
+  });
+}
+
+/** Open live feeds of the server, from /metrics. */
+export async function liveFeeds(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^keysync_live_subscribers (\d+)/m.exec(text)?.[1] ?? NaN);
 }
 
 /** Registers a store through the app (no HTTP socket) and returns its id. */
