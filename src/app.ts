@@ -17,12 +17,15 @@ import { registerStoreHandlers } from './routes/stores.handlers.js';
 import { registerSyncHandlers } from './routes/sync.handlers.js';
 import { registerTokenHandlers } from './routes/tokens.handlers.js';
 import { corsMiddleware } from './http/cors.js';
+import { openModeHostCheck } from './http/open-mode-host.js';
 
 export interface CreateAppOptions {
   /** one JSON line per request; default: console.log */
   log?: ((line: string) => void) | false;
   /** browser origins allowed to call the API (CORS); `*` for any; default none */
   corsOrigins?: string[];
+  /** open mode only: Host names served besides the loopback ones (lower case, no port) */
+  allowedHosts?: string[];
 }
 
 export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): OpenAPIHono {
@@ -75,6 +78,8 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): OpenAPIHo
       }),
     );
   });
+
+  if (deps.adminToken === undefined) app.use(openModeHostCheck(opts.allowedHosts ?? []));
 
   // Before every auth middleware: a preflight carries no token.
   if (opts.corsOrigins && opts.corsOrigins.length > 0) app.use(corsMiddleware(opts.corsOrigins));

@@ -56,6 +56,18 @@ const corsOrigins = z.string().transform((text, ctx) => {
   return origins;
 });
 
+/** `keysync.internal, dev-box`: Host names (no port) open mode serves besides the loopback ones. */
+const allowedHosts = z.string().transform((text, ctx) => {
+  const names = text.split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== '');
+  for (const name of names) {
+    if (!/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)$/.test(name)) {
+      ctx.addIssue({ code: 'custom', message: `"${name}" is not a host name like dev-box.local (no scheme, no port)` });
+      return z.NEVER;
+    }
+  }
+  return names;
+});
+
 const EnvSchema = z.object({
   PORT: int(0, 65535).default(8787),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -84,6 +96,7 @@ const EnvSchema = z.object({
   KEYSYNC_LOG: z.enum(['off', 'info']).default('info'),
   // Access control and abuse limits (docs/security.md has the table).
   KEYSYNC_CORS_ORIGINS: corsOrigins.default([]),
+  KEYSYNC_ALLOWED_HOSTS: allowedHosts.default([]),
   KEYSYNC_RATE_LIMIT: int(0, 1_000_000).default(200),
   KEYSYNC_RATE_BURST: int(1, 10_000_000).default(400),
   KEYSYNC_AUTH_FAILURE_LIMIT: int(0, 1_000_000).default(20),

@@ -42,6 +42,7 @@ async function main(): Promise<void> {
     housekeepingMs: env.KEYSYNC_PURGE_INTERVAL_MS,
     log: env.KEYSYNC_LOG === 'off' ? false : undefined,
     corsOrigins: env.KEYSYNC_CORS_ORIGINS,
+    allowedHosts: env.KEYSYNC_ALLOWED_HOSTS,
     defaultMetrics: true,
   });
 

@@ -74,7 +74,7 @@ export async function createKeysync(options: KeysyncOptions = {}): Promise<Keysy
       admission: new Admission(limits),
       accepting: () => accepting,
     },
-    { log: options.log, corsOrigins: options.corsOrigins },
+    { log: options.log, corsOrigins: options.corsOrigins, allowedHosts: options.allowedHosts },
   );
 
   const housekeeping = async () => ({
