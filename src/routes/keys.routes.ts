@@ -1,3 +1,4 @@
+import { MAX_MEDIA_TYPE_LENGTH, MEDIA_TYPE_MESSAGE, MEDIA_TYPE_PATTERN } from '../http/media-type.js';
 import { createRoute, z } from '@hono/zod-openapi';
 import { KeyMetaSchema, KeyParam, ListQuery, StoreIdParam, WriteResultSchema, limitProblems, problem } from '../http/schemas.js';
 
@@ -86,7 +87,12 @@ export const deleteKeyRoute = createRoute({
 
 const PutJsonOp = z.object({ op: z.literal('put'), key: z.string(), value: z.unknown() }).strict().openapi('PutJsonOp');
 const PutBytesOp = z
-  .object({ op: z.literal('put'), key: z.string(), base64: z.base64(), contentType: z.string().min(1).max(255) })
+  .object({
+    op: z.literal('put'),
+    key: z.string(),
+    base64: z.base64(),
+    contentType: z.string().min(1).max(MAX_MEDIA_TYPE_LENGTH).regex(new RegExp(MEDIA_TYPE_PATTERN), MEDIA_TYPE_MESSAGE),
+  })
   .strict()
   .openapi('PutBytesOp');
 const DeleteOp = z.object({ op: z.literal('delete'), key: z.string() }).strict().openapi('DeleteOp');
