@@ -116,25 +116,15 @@ export async function runFeed(db: Db, hub: LiveHub, req: FeedRequest, sink: Feed
     // page carries the store's purged rev from its own snapshot: a purge that ran since the feed
     // read the heads may have removed tombstones it had not sent yet.
     for (;;) {
-      const page = await readFeedPage(db, req.storeId, { afterRev: feed.pos, prefix, limit: BACKLOG_PAGE, maxBytes: hub.pageBytes });
-      if (!page.heads) {
-        // The store went while the feed opened (its deletion ends attached feeds too).
+      const step = await sendBacklogPage(db, req, sink, feed, accepts, hub.pageBytes, start, onFrames);
+      if (step === 'reset') return 'reset';
+      if (step === 'store-deleted') {
         subscriber.end('store-deleted');
         break;
       }
-      if (page.heads.purgedRev > start) {
-        sink.write(resetFrame('since-purged', page.heads.headRev, page.heads.purgedRev));
-        return 'reset';
-      }
-      const { rows } = page;
-      if (rows.length > 0) {
-        const wanted = feed.wantedValues(rows.filter((r) => accepts(r.key)).map(rowFrame));
-        if (wanted.length > 0) sink.write(joinFrames(wanted));
-        onFrames?.(wanted.length);
-        feed.pos = rows[rows.length - 1]!.rev;
-        if (sink.backlogged()) await sink.drained();
-      }
-      if (!page.more || subscriber.ended) break;
+      // Waited for here, not while the page's rows and frames are still in scope.
+      if (sink.backlogged()) await sink.drained();
+      if (step === 'done' || subscriber.ended) break;
     }
 
     if (!subscriber.ended) {
@@ -160,6 +150,37 @@ export async function runFeed(db: Db, hub: LiveHub, req: FeedRequest, sink: Feed
   } finally {
     hub.detach(req.storeId, subscriber);
   }
+}
+
+/**
+ * Reads and writes one backlog page; its rows and frames are garbage once it
+ * returns, so a client that stops reading holds at most the page on its socket.
+ */
+async function sendBacklogPage(
+  db: Db,
+  req: FeedRequest,
+  sink: FeedSink,
+  feed: LiveFeed,
+  accepts: (key: string) => boolean,
+  pageBytes: number,
+  start: number,
+  onFrames: ((n: number) => void) | undefined,
+): Promise<'more' | 'done' | 'reset' | 'store-deleted'> {
+  const page = await readFeedPage(db, req.storeId, { afterRev: feed.pos, prefix: req.prefix, limit: BACKLOG_PAGE, maxBytes: pageBytes });
+  // The store went while the feed opened (its deletion ends attached feeds too).
+  if (!page.heads) return 'store-deleted';
+  if (page.heads.purgedRev > start) {
+    sink.write(resetFrame('since-purged', page.heads.headRev, page.heads.purgedRev));
+    return 'reset';
+  }
+  const { rows } = page;
+  if (rows.length > 0) {
+    const wanted = feed.wantedValues(rows.filter((r) => accepts(r.key)).map(rowFrame));
+    if (wanted.length > 0) sink.write(joinFrames(wanted));
+    onFrames?.(wanted.length);
+    feed.pos = rows[rows.length - 1]!.rev;
+  }
+  return page.more ? 'more' : 'done';
 }
 
 /**
