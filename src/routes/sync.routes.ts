@@ -1,9 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { EntrySchema, RevSchema, StoreIdParam, TsSchema, limitProblems, problem } from '../http/schemas.js';
+import { EntrySchema, RevSchema, StoreIdParam, TsSchema, canonicalUuid, limitProblems, problem } from '../http/schemas.js';
 
 const tags = ['Sync'];
 const json = <T>(schema: T) => ({ 'application/json': { schema } });
-const SessionIdParam = z.uuid().openapi({ param: { name: 'sessionId', in: 'path' }, description: 'Sync session id from the handshake.' });
+const SessionIdParam = canonicalUuid().openapi({ param: { name: 'sessionId', in: 'path' }, description: 'Sync session id from the handshake.' });
 const CursorParam = z.coerce
   .number()
   .int()

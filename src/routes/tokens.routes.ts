@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { StoreIdParam, TsSchema, limitProblems, problem } from '../http/schemas.js';
+import { StoreIdParam, TsSchema, canonicalUuid, limitProblems, problem } from '../http/schemas.js';
 
 const tags = ['Tokens'];
 const json = <T>(schema: T) => ({ 'application/json': { schema } });
@@ -12,7 +12,7 @@ const common = {
 };
 
 const ScopeSchema = z.enum(['read', 'write']).openapi({ description: '`read`: reads, sync and the live feed of the store; `write` also writes.' });
-const TokenIdParam = z.uuid().openapi({ param: { name: 'tokenId', in: 'path' }, description: 'Token id (not the secret).' });
+const TokenIdParam = canonicalUuid().openapi({ param: { name: 'tokenId', in: 'path' }, description: 'Token id (not the secret).' });
 
 export const TokenInfoSchema = z
   .object({ id: z.uuid(), scope: ScopeSchema, createdAt: TsSchema })

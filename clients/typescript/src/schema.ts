@@ -842,7 +842,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
             };
             cookie?: never;
@@ -928,7 +928,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
             };
             cookie?: never;
@@ -1012,7 +1012,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
             };
             cookie?: never;
@@ -1268,7 +1268,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
             };
             cookie?: never;
@@ -1345,7 +1345,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
             };
             cookie?: never;
@@ -1435,7 +1435,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
                 /** @description Token id (not the secret). */
                 tokenId: string;
@@ -1512,7 +1512,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
             };
             cookie?: never;
@@ -1614,7 +1614,7 @@ export interface operations {
                 "if-none-match"?: string;
             };
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
                 /** @description The key, percent-encoded as one path segment (`a/b` is `a%2Fb`). */
                 key: string;
@@ -1709,7 +1709,7 @@ export interface operations {
                 "if-none-match"?: string;
             };
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
                 /** @description The key, percent-encoded as one path segment (`a/b` is `a%2Fb`). */
                 key: string;
@@ -1813,7 +1813,7 @@ export interface operations {
                 "if-match"?: string;
             };
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
                 /** @description The key, percent-encoded as one path segment (`a/b` is `a%2Fb`). */
                 key: string;
@@ -1908,7 +1908,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
             };
             cookie?: never;
@@ -1985,7 +1985,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
                 /** @description Sync session id from the handshake. */
                 sessionId: string;
@@ -2095,7 +2095,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
                 /** @description Sync session id from the handshake. */
                 sessionId: string;
@@ -2194,7 +2194,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
                 /** @description Sync session id from the handshake. */
                 sessionId: string;
@@ -2282,7 +2282,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
                 /** @description Sync session id from the handshake. */
                 sessionId: string;
@@ -2359,7 +2359,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
             };
             cookie?: never;
@@ -2484,7 +2484,7 @@ export interface operations {
                 "last-event-id"?: string;
             };
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
             };
             cookie?: never;
