@@ -134,6 +134,7 @@ interface Issue {
   path: PropertyKey[];
   message: string;
   errors?: Issue[][];
+  keys?: string[];
 }
 
 /**
@@ -145,6 +146,13 @@ interface Issue {
 function unionBranchIssues(issues: readonly Issue[]): Issue[] {
   return issues.flatMap((issue) => {
     if (issue.code !== 'invalid_union' || !issue.errors?.length) return [issue];
+    // Each branch rejects exactly the field that selects another branch ({"have":…,"since":…}):
+    // the body mixed two alternatives.
+    const rejected = issue.errors.map((branch) => branch.find((i) => i.code === 'unrecognized_keys' && i.path.length === 0)?.keys ?? []);
+    if (rejected.every((keys) => keys.length === 1) && new Set(rejected.flat()).size === rejected.length) {
+      const fields = rejected.flat().reverse().map((k) => JSON.stringify(k));
+      return [{ code: 'custom', path: issue.path, message: `send either ${fields.join(' or ')}, not both` }];
+    }
     const rejectsKeys = (branch: Issue[]) => branch.some((i) => i.code === 'unrecognized_keys' && i.path.length === 0);
     const ranked = [...issue.errors].sort((a, b) => Number(rejectsKeys(a)) - Number(rejectsKeys(b)) || a.length - b.length);
     return unionBranchIssues(ranked[0]!).map((i) => ({ ...i, path: [...issue.path, ...i.path] }));

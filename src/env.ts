@@ -88,6 +88,7 @@ const EnvSchema = z.object({
   KEYSYNC_MAX_BODY_BYTES: int(1, 1024 * 1024 * 1024).optional(),
   KEYSYNC_MAX_BULK_OPS: int(1, 100_000).default(1000),
   KEYSYNC_MAX_HAVE_KEYS: int(1, 100_000_000).default(1_000_000),
+  KEYSYNC_HANDSHAKE_BYTES: int(1024, Number.MAX_SAFE_INTEGER).default(256 * 1024 * 1024),
   KEYSYNC_SUBSCRIBER_QUEUE: int(1).default(10_000),
   KEYSYNC_SUBSCRIBER_QUEUE_BYTES: int(1024, 1024 * 1024 * 1024).default(16 * 1024 * 1024),
   KEYSYNC_FEED_PAGE_BYTES: int(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
@@ -130,6 +131,8 @@ export interface Limits {
   maxBodyBytes: number;
   maxBulkOps: number;
   maxHaveKeys: number;
+  /** request body bytes all handshakes in progress may hold together (a parsed `have` map costs a few times its text) */
+  handshakeBytes: number;
   subscriberQueue: number;
   /** bytes of frames a live subscriber may have waiting (queued, or written and not taken by the client) before it is cut */
   subscriberQueueBytes: number;
@@ -168,6 +171,7 @@ export function limitsFrom(env: Env): Limits {
     maxBodyBytes: env.KEYSYNC_MAX_BODY_BYTES ?? Math.max(env.KEYSYNC_MAX_VALUE_BYTES * 4, 1024 * 1024),
     maxBulkOps: env.KEYSYNC_MAX_BULK_OPS,
     maxHaveKeys: env.KEYSYNC_MAX_HAVE_KEYS,
+    handshakeBytes: env.KEYSYNC_HANDSHAKE_BYTES,
     subscriberQueue: env.KEYSYNC_SUBSCRIBER_QUEUE,
     subscriberQueueBytes: env.KEYSYNC_SUBSCRIBER_QUEUE_BYTES,
     feedPageBytes: env.KEYSYNC_FEED_PAGE_BYTES,

@@ -25,7 +25,8 @@ import type { HandshakeResponse } from '../../clients/typescript/src/types.js';
 import { ChunkWriter } from './chunk-writer.js';
 
 export type HandshakeRequest =
-  | { have: Record<string, string>; prefix?: string; batchSize?: number }
+  /** `have`: key -> ts in microseconds (have-ts.ts), keys under `prefix` only */
+  | { have: Map<string, number>; prefix?: string; batchSize?: number }
   | { since: number; prefix?: string; batchSize?: number };
 
 /**
@@ -131,9 +132,8 @@ async function diff(
     bucket.keys.push(key);
     bucket.sizes.push(size);
   };
-  const inPrefix = (key: string) => !request.prefix || key.startsWith(request.prefix);
   // Keys the client holds and the store does not serve (yet): removed unless seen live.
-  const pending = 'have' in request ? new Map(Object.entries(request.have).filter(([k]) => inPrefix(k))) : undefined;
+  const pending = 'have' in request ? request.have : undefined;
   const removed: string[] = [];
   const withJson = policy.includesValue !== undefined;
 
@@ -159,7 +159,8 @@ async function diff(
       if (pending) {
         const held = pending.get(row.key);
         pending.delete(row.key);
-        if (held === formatTs(row.tsUs)) continue;
+        // By instant: a client may spell the server's ts differently (have-ts.ts).
+        if (held === row.tsUs) continue;
       }
       await addStale(row.key, row.size);
     }
