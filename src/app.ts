@@ -18,6 +18,7 @@ import { registerSyncHandlers } from './routes/sync.handlers.js';
 import { registerTokenHandlers } from './routes/tokens.handlers.js';
 import { corsMiddleware } from './http/cors.js';
 import { openModeHostCheck } from './http/open-mode-host.js';
+import { plainIntegerParams } from './http/request.js';
 
 export interface CreateAppOptions {
   /** one JSON line per request; default: console.log */
@@ -80,6 +81,7 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): OpenAPIHo
   });
 
   if (deps.adminToken === undefined) app.use(openModeHostCheck(opts.allowedHosts ?? []));
+  app.use('/v1/*', plainIntegerParams);
 
   // Before every auth middleware: a preflight carries no token.
   if (opts.corsOrigins && opts.corsOrigins.length > 0) app.use(corsMiddleware(opts.corsOrigins));

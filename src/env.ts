@@ -76,7 +76,13 @@ const EnvSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
     .optional(),
   KEYSYNC_DATA_DIR: z.string().min(1).default('./.keysync'),
-  KEYSYNC_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  KEYSYNC_ADMIN_TOKEN: z
+    .string()
+    .min(16, 'must be at least 16 characters')
+    .max(4096, 'must be at most 4096 characters')
+    // What `Authorization: Bearer <token>` can carry: visible ASCII, no spaces.
+    .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces (it is sent as "Authorization: Bearer <token>")')
+    .optional(),
   KEYSYNC_BATCH_SIZE: int(1, 10_000).default(100),
   KEYSYNC_BATCH_WINDOW: int(1, 1000).default(1),
   // Largest batchSize a client may ask for (default 10x KEYSYNC_BATCH_SIZE).

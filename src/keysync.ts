@@ -48,6 +48,9 @@ export interface Keysync {
 
 export async function createKeysync(options: KeysyncOptions = {}): Promise<Keysync> {
   const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
+  if (options.adminToken !== undefined && !/^[\x21-\x7e]{16,4096}$/.test(options.adminToken)) {
+    throw new TypeError('adminToken must be 16 to 4096 printable ASCII characters without spaces (it is sent as "Authorization: Bearer <token>")');
+  }
   const database = options.database ?? (await openDatabase({ databaseUrl: options.databaseUrl, dataDir: options.dataDir }));
   await migrate(database);
 
