@@ -20,7 +20,7 @@ import { storeId as deriveStoreId } from '../clients/typescript/src/store-id.js'
 import { openDatabase, type Database } from '../src/db/client.js';
 import { createKeysync } from '../src/keysync.js';
 import { compilePolicy } from '../src/options/index.js';
-import { readJsonByKeys } from '../src/store/reads.js';
+import { readJsonSome } from '../src/store/reads.js';
 
 const NODES = Number(process.env.WALK_NODES ?? 100_000);
 const GARBAGE = 10_000;
@@ -100,7 +100,8 @@ async function run(backend: Backend): Promise<string> {
     const reached = await policy.walk!(async (keys) => {
       const r = performance.now();
       const values = new Map<string, unknown>();
-      for (const [key, json] of await readJsonByKeys(database.db, storeId, keys)) values.set(key, json === null ? undefined : JSON.parse(json));
+      const { texts } = await readJsonSome(database.db, storeId, keys, Number.MAX_SAFE_INTEGER);
+      for (const [key, json] of texts) values.set(key, json === null ? undefined : JSON.parse(json));
       readMs += performance.now() - r;
       return values;
     });

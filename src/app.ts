@@ -20,12 +20,16 @@ import { registerTokenHandlers } from './routes/tokens.handlers.js';
 import { registerConsole } from './http/console.js';
 import { corsMiddleware } from './http/cors.js';
 import { setAddressResolver } from './http/guard.js';
+import { openModeHostCheck } from './http/open-mode-host.js';
+import { plainIntegerParams } from './http/request.js';
 
 export interface CreateAppOptions {
   /** one JSON line per request; default: console.log */
   log?: ((line: string) => void) | false;
   /** browser origins allowed to call the API (CORS); `*` for any; default none */
   corsOrigins?: string[];
+  /** open mode only: Host names served besides the loopback ones (lower case, no port) */
+  allowedHosts?: string[];
 }
 
 export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): OpenAPIHono {
@@ -83,6 +87,9 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): OpenAPIHo
       }),
     );
   });
+
+  if (deps.adminToken === undefined) app.use(openModeHostCheck(opts.allowedHosts ?? []));
+  app.use('/v1/*', plainIntegerParams);
 
   // Before every auth middleware: a preflight carries no token.
   if (opts.corsOrigins && opts.corsOrigins.length > 0) app.use(corsMiddleware(opts.corsOrigins));
@@ -157,6 +164,7 @@ interface Issue {
   path: PropertyKey[];
   message: string;
   errors?: Issue[][];
+  keys?: string[];
 }
 
 /**
@@ -168,6 +176,13 @@ interface Issue {
 function unionBranchIssues(issues: readonly Issue[]): Issue[] {
   return issues.flatMap((issue) => {
     if (issue.code !== 'invalid_union' || !issue.errors?.length) return [issue];
+    // Each branch rejects exactly the field that selects another branch ({"have":…,"since":…}):
+    // the body mixed two alternatives.
+    const rejected = issue.errors.map((branch) => branch.find((i) => i.code === 'unrecognized_keys' && i.path.length === 0)?.keys ?? []);
+    if (rejected.every((keys) => keys.length === 1) && new Set(rejected.flat()).size === rejected.length) {
+      const fields = rejected.flat().reverse().map((k) => JSON.stringify(k));
+      return [{ code: 'custom', path: issue.path, message: `send either ${fields.join(' or ')}, not both` }];
+    }
     const rejectsKeys = (branch: Issue[]) => branch.some((i) => i.code === 'unrecognized_keys' && i.path.length === 0);
     const ranked = [...issue.errors].sort((a, b) => Number(rejectsKeys(a)) - Number(rejectsKeys(b)) || a.length - b.length);
     return unionBranchIssues(ranked[0]!).map((i) => ({ ...i, path: [...issue.path, ...i.path] }));

@@ -5,6 +5,14 @@
  */
 import { compile } from 'proxy-addr';
 import { z } from 'zod';
+import {
+  DEFAULT_MAX_WALK_DEPTH,
+  DEFAULT_MAX_WALK_KEYS,
+  DEFAULT_MAX_WALK_STEPS,
+  DEFAULT_MAX_WALK_VALUE_STEPS,
+  DEFAULT_WALK_TIMEOUT_MS,
+  type CompileLimits,
+} from './options/index.js';
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -63,6 +71,18 @@ const proxyList = z.string().transform((text, ctx) => {
   return entries;
 });
 
+/** `keysync.internal, dev-box`: Host names (no port) open mode serves besides the loopback ones. */
+const allowedHosts = z.string().transform((text, ctx) => {
+  const names = text.split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== '');
+  for (const name of names) {
+    if (!/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)$/.test(name)) {
+      ctx.addIssue({ code: 'custom', message: `"${name}" is not a host name like dev-box.local (no scheme, no port)` });
+      return z.NEVER;
+    }
+  }
+  return names;
+});
+
 const EnvSchema = z.object({
   PORT: int(0, 65535).default(8787),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -71,7 +91,13 @@ const EnvSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
     .optional(),
   KEYSYNC_DATA_DIR: z.string().min(1).default('./.keysync'),
-  KEYSYNC_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  KEYSYNC_ADMIN_TOKEN: z
+    .string()
+    .min(16, 'must be at least 16 characters')
+    .max(4096, 'must be at most 4096 characters')
+    // What `Authorization: Bearer <token>` can carry: visible ASCII, no spaces.
+    .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces (it is sent as "Authorization: Bearer <token>")')
+    .optional(),
   KEYSYNC_BATCH_SIZE: int(1, 10_000).default(100),
   KEYSYNC_BATCH_WINDOW: int(1, 1000).default(1),
   // Largest batchSize a client may ask for (default 10x KEYSYNC_BATCH_SIZE).
@@ -85,12 +111,16 @@ const EnvSchema = z.object({
   KEYSYNC_MAX_HAVE_KEYS: int(1, 100_000_000).default(1_000_000),
   // Nesting of JSON values, configs and options; capped where the server's own recursive code stays safe.
   KEYSYNC_MAX_JSON_DEPTH: int(1, 1000).default(256),
+  KEYSYNC_HANDSHAKE_BYTES: int(1024, Number.MAX_SAFE_INTEGER).default(256 * 1024 * 1024),
   KEYSYNC_SUBSCRIBER_QUEUE: int(1).default(10_000),
+  KEYSYNC_SUBSCRIBER_QUEUE_BYTES: int(1024, 1024 * 1024 * 1024).default(16 * 1024 * 1024),
+  KEYSYNC_FEED_PAGE_BYTES: int(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
   KEYSYNC_TOMBSTONE_RETENTION: duration.default(parseDuration('7d')!),
   KEYSYNC_PURGE_INTERVAL_MS: int(10).default(60_000),
   KEYSYNC_LOG: z.enum(['off', 'info']).default('info'),
   // Access control and abuse limits (docs/security.md has the table).
   KEYSYNC_CORS_ORIGINS: corsOrigins.default([]),
+  KEYSYNC_ALLOWED_HOSTS: allowedHosts.default([]),
   KEYSYNC_RATE_LIMIT: int(0, 1_000_000).default(200),
   KEYSYNC_RATE_BURST: int(1, 10_000_000).default(400),
   KEYSYNC_AUTH_FAILURE_LIMIT: int(0, 1_000_000).default(20),
@@ -107,6 +137,12 @@ const EnvSchema = z.object({
   KEYSYNC_PROXY_HEADER: z.enum(['x-forwarded-for', 'forwarded']).default('x-forwarded-for'),
   // Tests: every statement sent to PostgreSQL is appended to this file.
   KEYSYNC_SQL_CAPTURE: z.string().min(1).optional(),
+  // Budget of one walk (options.walk); docs/options.md and docs/security.md.
+  KEYSYNC_WALK_MAX_KEYS: int(1, 100_000_000).default(DEFAULT_MAX_WALK_KEYS),
+  KEYSYNC_WALK_MAX_STEPS: int(1, Number.MAX_SAFE_INTEGER).default(DEFAULT_MAX_WALK_STEPS),
+  KEYSYNC_WALK_MAX_VALUE_STEPS: int(1, Number.MAX_SAFE_INTEGER).default(DEFAULT_MAX_WALK_VALUE_STEPS),
+  KEYSYNC_WALK_MAX_DEPTH: int(1, 1_000_000).default(DEFAULT_MAX_WALK_DEPTH),
+  KEYSYNC_WALK_TIMEOUT_MS: int(1, 3_600_000).default(DEFAULT_WALK_TIMEOUT_MS),
 });
 
 export type Env = z.output<typeof EnvSchema>;
@@ -127,7 +163,13 @@ export interface Limits {
   maxHaveKeys: number;
   /** arrays and objects a JSON value, config or options object may nest (bodies: plus their envelope) */
   maxJsonDepth: number;
+  /** request body bytes all handshakes in progress may hold together (a parsed `have` map costs a few times its text) */
+  handshakeBytes: number;
   subscriberQueue: number;
+  /** bytes of frames a live subscriber may have waiting (queued, or written and not taken by the client) before it is cut */
+  subscriberQueueBytes: number;
+  /** bytes of values one read of the change log holds (backlog pages, tailer reads); a larger single value is read alone */
+  feedPageBytes: number;
   tombstoneRetentionMs: number;
   /** requests per second per token and client address (token bucket refill); 0 disables */
   rateLimit: number;
@@ -162,7 +204,10 @@ export function limitsFrom(env: Env): Limits {
     maxBulkOps: env.KEYSYNC_MAX_BULK_OPS,
     maxHaveKeys: env.KEYSYNC_MAX_HAVE_KEYS,
     maxJsonDepth: env.KEYSYNC_MAX_JSON_DEPTH,
+    handshakeBytes: env.KEYSYNC_HANDSHAKE_BYTES,
     subscriberQueue: env.KEYSYNC_SUBSCRIBER_QUEUE,
+    subscriberQueueBytes: env.KEYSYNC_SUBSCRIBER_QUEUE_BYTES,
+    feedPageBytes: env.KEYSYNC_FEED_PAGE_BYTES,
     tombstoneRetentionMs: env.KEYSYNC_TOMBSTONE_RETENTION,
     rateLimit: env.KEYSYNC_RATE_LIMIT,
     rateBurst: env.KEYSYNC_RATE_BURST,
@@ -172,6 +217,17 @@ export function limitsFrom(env: Env): Limits {
     maxSubscribers: env.KEYSYNC_MAX_SUBSCRIBERS,
     maxSubscribersPerStore: env.KEYSYNC_MAX_SUBSCRIBERS_PER_STORE,
     maxSubscribersPerClient: env.KEYSYNC_MAX_SUBSCRIBERS_PER_CLIENT,
+  };
+}
+
+/** The walk budget (createKeysync's `walkLimits`) from the environment. */
+export function walkLimitsFrom(env: Env): CompileLimits {
+  return {
+    maxWalkKeys: env.KEYSYNC_WALK_MAX_KEYS,
+    maxWalkSteps: env.KEYSYNC_WALK_MAX_STEPS,
+    maxWalkValueSteps: env.KEYSYNC_WALK_MAX_VALUE_STEPS,
+    maxWalkDepth: env.KEYSYNC_WALK_MAX_DEPTH,
+    walkTimeoutMs: env.KEYSYNC_WALK_TIMEOUT_MS,
   };
 }
 

@@ -5,9 +5,10 @@
 import { DrizzleQueryError } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import { routePath } from 'hono/route';
 
 import { PROBLEM_TYPE_BASE, MEDIA_TYPES, type ProblemKind } from '../clients/typescript/src/protocol.js';
-import { WalkLimitError, WalkRefError } from './options/walk.js';
+import { WalkLimitError } from './options/walk.js';
 
 export type { ProblemKind };
 export const PROBLEM_CONTENT_TYPE = MEDIA_TYPES.problem;
@@ -115,7 +116,7 @@ export function toProblem(err: unknown): ProblemError {
   }
   // The store's walk option cannot be evaluated on its data: a problem of the
   // store's configuration, not of the server, and retrying will not help.
-  if (err instanceof WalkLimitError || err instanceof WalkRefError) {
+  if (err instanceof WalkLimitError) {
     return new ProblemError(422, 'walk-failed', 'Walk Failed', err.message);
   }
   if (isUnstorableText(err)) {
@@ -137,7 +138,9 @@ export function handleError(err: unknown, c: Context): Response {
     // Log the cause without request data (values and tokens stay out of logs).
     // drizzle's wrapper message carries the query parameters (values, token hashes): log its cause instead.
     const logged = err instanceof DrizzleQueryError && err.cause ? err.cause : err;
-    console.error(JSON.stringify({ level: 'error', msg: 'unhandled', path: c.req.path, error: String((logged as Error)?.stack ?? logged) }));
+    // The route pattern, not the path: a path carries keys.
+    const route = routePath(c, -1);
+    console.error(JSON.stringify({ level: 'error', msg: 'unhandled', method: c.req.method, route, error: String((logged as Error)?.stack ?? logged) }));
   }
   return problemResponse(problem);
 }

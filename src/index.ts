@@ -6,7 +6,7 @@
 import { serve } from '@hono/node-server';
 import { lockDataDir } from './db/lock.js';
 import { templateForNewFolder } from './db/template.js';
-import { isLoopback, limitsFrom, readEnv } from './env.js';
+import { isLoopback, limitsFrom, readEnv, walkLimitsFrom } from './env.js';
 import { answerClientErrors } from './http/client-error.js';
 import { createKeysync } from './keysync.js';
 
@@ -40,9 +40,11 @@ async function main(): Promise<void> {
     pgliteTemplate: env.DATABASE_URL ? undefined : templateForNewFolder(env.KEYSYNC_DATA_DIR),
     adminToken: env.KEYSYNC_ADMIN_TOKEN,
     limits: limitsFrom(env),
+    walkLimits: walkLimitsFrom(env),
     housekeepingMs: env.KEYSYNC_PURGE_INTERVAL_MS,
     log: env.KEYSYNC_LOG === 'off' ? false : undefined,
     corsOrigins: env.KEYSYNC_CORS_ORIGINS,
+    allowedHosts: env.KEYSYNC_ALLOWED_HOSTS,
     defaultMetrics: true,
     pool: env.KEYSYNC_DB_POOL,
     trustedProxies: env.KEYSYNC_TRUSTED_PROXIES,
@@ -91,8 +93,9 @@ function requestTimeouts(ms: number) {
   return {
     requestTimeout: ms,
     headersTimeout: Math.min(ms, 10_000),
-    // How often node checks those timeouts (its default, 30 s, would let a short timeout overrun).
-    connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(ms / 4))),
+    // How often node checks those timeouts: a timeout fires up to one interval late, so at
+    // most a second (its default, 30 s, and ms / 4 let a 60 s timeout run to 75 s).
+    connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(ms / 4))),
   };
 }
 

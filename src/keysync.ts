@@ -32,7 +32,7 @@ export interface KeysyncOptions extends CreateAppOptions {
   housekeepingMs?: number;
   /** library form of the sync options, per store id: filter(key, value), sortKey(key), walk(read, roots) */
   policies?: Record<string, PolicyFunctions>;
-  /** bounds of the built-in walk: maxWalkKeys (default 10,000,000; beyond it a handshake answers 422 walk-failed), walkChunkSize */
+  /** budget of the built-in walk (keys, value nodes, depth, time; see docs/options.md); past it a handshake answers 422 walk-failed */
   walkLimits?: CompileLimits;
   /** process-wide metrics (GC, memory) on /metrics */
   defaultMetrics?: boolean;
@@ -65,6 +65,9 @@ export interface HousekeepingResult {
 
 export async function createKeysync(options: KeysyncOptions = {}): Promise<Keysync> {
   const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
+  if (options.adminToken !== undefined && !/^[\x21-\x7e]{16,4096}$/.test(options.adminToken)) {
+    throw new TypeError('adminToken must be 16 to 4096 printable ASCII characters without spaces (it is sent as "Authorization: Bearer <token>")');
+  }
   const database =
     options.database ??
     (await openDatabase({
@@ -85,6 +88,8 @@ export async function createKeysync(options: KeysyncOptions = {}): Promise<Keysy
   );
   hub = new LiveHub(database, {
     queueLimit: limits.subscriberQueue,
+    queueBytes: limits.subscriberQueueBytes,
+    pageBytes: limits.feedPageBytes,
     tickMs: Math.min(limits.heartbeatMs, 5000),
     heartbeatMs: limits.heartbeatMs,
     onError: (err) => console.error(JSON.stringify({ level: 'warn', msg: 'live tailer read failed', error: String(err) })),
@@ -114,7 +119,7 @@ export async function createKeysync(options: KeysyncOptions = {}): Promise<Keysy
       admission: new Admission(limits),
       accepting: () => accepting,
     },
-    { log: options.log, corsOrigins: options.corsOrigins },
+    { log: options.log, corsOrigins: options.corsOrigins, allowedHosts: options.allowedHosts },
   );
 
   // One instance at a time (a cluster-wide try-lock): the others skip their turn.

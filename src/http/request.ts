@@ -85,6 +85,24 @@ export function limitBody(maxBytes: number, what: string): MiddlewareHandler {
   };
 }
 
+/** Query parameters that carry numbers, on every route that takes them. */
+const NUMERIC_QUERY = ['limit', 'since'] as const;
+
+/**
+ * Numbers in the URL (`limit`, `since`, a batch cursor) must be plain decimal
+ * digits: the schemas coerce with `Number()`, which would also take `0x10`,
+ * `1e0`, ` 1` and the empty string. Checked before the schemas see them.
+ */
+export const plainIntegerParams: MiddlewareHandler = async (c, next) => {
+  for (const name of NUMERIC_QUERY) {
+    const value = c.req.query(name);
+    if (value !== undefined && !/^\d{1,16}$/.test(value)) throw validationProblem([{ path: name, message: 'must be a plain decimal integer' }]);
+  }
+  const cursor = /\/batches\/([^/?]*)$/.exec(c.req.path)?.[1];
+  if (cursor !== undefined && !/^\d{1,16}$/.test(cursor)) throw validationProblem([{ path: 'cursor', message: 'must be a plain decimal integer' }]);
+  return next();
+};
+
 /** `"42"` or `W/"42"` → 42; anything else is a 400. */
 export function parseRevTag(header: string, name: string): number {
   const match = /^(?:W\/)?"?(\d{1,15})"?$/.exec(header.trim());

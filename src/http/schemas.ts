@@ -52,9 +52,16 @@ export const limitProblems = {
   503: problem('The database is not reachable or the server is at capacity (unavailable): retry after `Retry-After` seconds'),
 };
 
-export const StoreIdParam = z.uuid().openapi({
+/**
+ * An id in the URL, only as the server writes it (lower case): every route,
+ * feed, cap and notification keys by the same text, so `ABC…` and `abc…`
+ * can never be two names of one store with separate limits and feeds.
+ */
+export const canonicalUuid = () => z.uuid().regex(/^[0-9a-f-]+$/, 'must be written in lower case, as the server writes ids');
+
+export const StoreIdParam = canonicalUuid().openapi({
   param: { name: 'storeId', in: 'path' },
-  description: 'Store id: UUIDv5 of the RFC 8785 canonical config.',
+  description: 'Store id: UUIDv5 of the RFC 8785 canonical config, in lower case.',
   example: '58c4b668-ca6b-5f9d-8989-3a4a0ff13619',
 });
 

@@ -13,7 +13,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FeedSink } from '../live/feed.js';
-import type { FrameBatch } from '../live/frames.js';
+import type { FrameBatch, LiveRow } from '../live/frames.js';
 
 export const SSE_HEADERS = {
   'Content-Type': 'text/event-stream',
@@ -76,14 +76,25 @@ class NodeSink implements FeedSink {
     else this.res.write(data);
   }
 
-  write(data: string | FrameBatch): void {
+  write(data: string | FrameBatch | readonly LiveRow[]): void {
     if (this.closed()) return;
     if (typeof data === 'string') this.put(this.framed ? httpChunk(data) : data);
-    else this.put(this.framed ? (data.wire ??= httpChunk(data.text)) : data.text);
+    else if (!isRows(data)) this.put(this.framed ? (data.wire ??= httpChunk(data.text)) : data.text);
+    else {
+      // Some rows of a shared batch: each row's chunk is shared with every feed that writes it.
+      const emitter = this.socket ?? this.res;
+      emitter.cork();
+      for (const row of data) this.put(this.framed ? (row.wire ??= httpChunk(row.frame)) : row.frame);
+      process.nextTick(() => emitter.uncork());
+    }
   }
 
   backlogged(): boolean {
     return this.res.writableLength > 0;
+  }
+
+  pendingBytes(): number {
+    return (this.socket ?? this.res).writableLength;
   }
 
   drained(): Promise<void> {
@@ -110,6 +121,8 @@ class NodeSink implements FeedSink {
   }
 }
 
+const isRows = (data: FrameBatch | readonly LiveRow[]): data is readonly LiveRow[] => Array.isArray(data);
+
 /** A streaming body for `run`, for runtimes without a Node response; it ends when `run` settles. */
 export function sseBody(run: (sink: FeedSink) => Promise<unknown>): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
@@ -121,10 +134,13 @@ export function sseBody(run: (sink: FeedSink) => Promise<unknown>): ReadableStre
         let cut = false;
         const backlogged = () => !cut && !cancelled && (controller.desiredSize ?? 0) < 0;
         const sink: FeedSink = {
-          write(data: string | FrameBatch) {
-            if (!cut && !cancelled) controller.enqueue(encoder.encode(typeof data === 'string' ? data : data.text));
+          write(data: string | FrameBatch | readonly LiveRow[]) {
+            if (cut || cancelled) return;
+            const text = typeof data === 'string' ? data : isRows(data) ? data.map((r) => r.frame).join('') : data.text;
+            controller.enqueue(encoder.encode(text));
           },
           backlogged,
+          pendingBytes: () => (cut || cancelled ? 0 : Math.max(0, 64 * 1024 - (controller.desiredSize ?? 0))),
           // A stream tells no one when its reader catches up: look again shortly.
           drained: async () => {
             while (backlogged()) await new Promise((r) => setTimeout(r, 5));

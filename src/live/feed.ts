@@ -14,14 +14,21 @@ import { heartbeatFrame, joinFrames, readyFrame, resetFrame, retryFrame, revoked
 import type { LiveHub } from './hub.js';
 import type { EndReason, Subscriber, SubscriberOwner } from './subscriber.js';
 
+/** Rows per backlog page; a page also stops at the hub's page bytes (a larger single value alone). */
 const BACKLOG_PAGE = 500;
 
 /** Where a feed writes: the client's connection. */
 export interface FeedSink {
-  /** Queues frames for the client; a FrameBatch is the tailer's shared batch (encoded once for all). */
-  write(data: string | FrameBatch): void;
+  /**
+   * Queues frames for the client. A FrameBatch is the tailer's shared batch and
+   * LiveRows are shared rows of it: each is encoded once for all subscribers,
+   * so a large value is not copied per feed.
+   */
+  write(data: string | FrameBatch | readonly LiveRow[]): void;
   /** true while bytes written earlier wait for the client to take them */
   backlogged(): boolean;
+  /** bytes written and not yet taken by the client (as far as the server holds them) */
+  pendingBytes(): number;
   /** resolves once the client has taken what was written, or has gone */
   drained(): Promise<void>;
   /** `cb` runs once when the client goes away */
@@ -116,25 +123,15 @@ export async function runFeed(db: Db, hub: LiveHub, req: FeedRequest, sink: Feed
     // page carries the store's purged rev from its own snapshot: a purge that ran since the feed
     // read the heads may have removed tombstones it had not sent yet.
     for (;;) {
-      const page = await readFeedPage(db, req.storeId, { afterRev: feed.pos, prefix, limit: BACKLOG_PAGE });
-      if (!page.heads) {
-        // The store went while the feed opened (its deletion ends attached feeds too).
+      const step = await sendBacklogPage(db, req, sink, feed, accepts, hub.pageBytes, start, onFrames);
+      if (step === 'reset') return 'reset';
+      if (step === 'store-deleted') {
         subscriber.end('store-deleted');
         break;
       }
-      if (page.heads.purgedRev > start) {
-        sink.write(resetFrame('since-purged', page.heads.headRev, page.heads.purgedRev));
-        return 'reset';
-      }
-      const { rows } = page;
-      if (rows.length > 0) {
-        const wanted = feed.wantedValues(rows.filter((r) => accepts(r.key)).map(rowFrame));
-        if (wanted.length > 0) sink.write(joinFrames(wanted));
-        onFrames?.(wanted.length);
-        feed.pos = rows[rows.length - 1]!.rev;
-        if (sink.backlogged()) await sink.drained();
-      }
-      if (rows.length < BACKLOG_PAGE || subscriber.ended) break;
+      // Waited for here, not while the page's rows and frames are still in scope.
+      if (sink.backlogged()) await sink.drained();
+      if (step === 'done' || subscriber.ended) break;
     }
 
     if (!subscriber.ended) {
@@ -160,6 +157,37 @@ export async function runFeed(db: Db, hub: LiveHub, req: FeedRequest, sink: Feed
   } finally {
     hub.detach(req.storeId, subscriber);
   }
+}
+
+/**
+ * Reads and writes one backlog page; its rows and frames are garbage once it
+ * returns, so a client that stops reading holds at most the page on its socket.
+ */
+async function sendBacklogPage(
+  db: Db,
+  req: FeedRequest,
+  sink: FeedSink,
+  feed: LiveFeed,
+  accepts: (key: string) => boolean,
+  pageBytes: number,
+  start: number,
+  onFrames: ((n: number) => void) | undefined,
+): Promise<'more' | 'done' | 'reset' | 'store-deleted'> {
+  const page = await readFeedPage(db, req.storeId, { afterRev: feed.pos, prefix: req.prefix, limit: BACKLOG_PAGE, maxBytes: pageBytes });
+  // The store went while the feed opened (its deletion ends attached feeds too).
+  if (!page.heads) return 'store-deleted';
+  if (page.heads.purgedRev > start) {
+    sink.write(resetFrame('since-purged', page.heads.headRev, page.heads.purgedRev));
+    return 'reset';
+  }
+  const { rows } = page;
+  if (rows.length > 0) {
+    const wanted = feed.wantedValues(rows.filter((r) => accepts(r.key)).map(rowFrame));
+    if (wanted.length > 0) sink.write(joinFrames(wanted));
+    onFrames?.(wanted.length);
+    feed.pos = rows[rows.length - 1]!.rev;
+  }
+  return page.more ? 'more' : 'done';
 }
 
 /**
@@ -203,9 +231,9 @@ class LiveFeed implements SubscriberOwner {
     if (out.length === 0) return; // the next heartbeat carries pos
     const { sink, subscriber } = this;
     if (!sink.backlogged()) this.behind = 0;
-    else if (this.behind >= subscriber!.limit) return subscriber!.end('overflow');
+    else if (this.behind >= subscriber!.limit || sink.pendingBytes() >= subscriber!.byteLimit) return subscriber!.end('overflow');
     // Rows are a subset of the batch: the same count means every frame of it.
-    sink.write(batch && out.length === batch.rows.length ? batch : joinFrames(out));
+    sink.write(batch && out.length === batch.rows.length ? batch : out);
     if (sink.backlogged()) this.behind += out.length;
     this.onFrames?.(out.length);
     this.lastWrite = Date.now();

@@ -13,6 +13,8 @@ export interface LiveRow {
   /** the JSON value's text (null for bytes and deletes), for a value-level filter */
   json: string | null;
   frame: string;
+  /** `frame` as an HTTP chunk, made by the first sink that writes this row alone and reused by the rest */
+  wire?: Buffer;
 }
 
 export function rowFrame(row: EntryRow): LiveRow {

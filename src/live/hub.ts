@@ -52,6 +52,10 @@ export class LiveHub {
     private readonly database: Database,
     private readonly opts: {
       queueLimit: number;
+      /** bytes of frames a subscriber may have waiting before it is cut */
+      queueBytes: number;
+      /** bytes of values one read of the change log holds (a larger single value alone) */
+      pageBytes: number;
       tickMs: number;
       /** a live feed that wrote nothing for this long gets a heartbeat */
       heartbeatMs: number;
@@ -71,6 +75,10 @@ export class LiveHub {
     return now - this.lastPing <= this.opts.tickMs * 3;
   }
 
+  get pageBytes(): number {
+    return this.opts.pageBytes;
+  }
+
   async start(): Promise<void> {
     this.unlisten = await this.database.listen(NOTICE_CHANNEL, (payload) => this.onNotify(payload));
     this.tick = setInterval(() => {
@@ -87,13 +95,20 @@ export class LiveHub {
   attach(storeId: string, accepts: (key: string) => boolean, headRev: number, owner?: SubscriberOwner): { subscriber: Subscriber; tailer: Tailer } {
     let tailer = this.tailers.get(storeId);
     if (!tailer) {
-      tailer = new Tailer(this.database.db, storeId, headRev, (err) => {
-        this.opts.observer?.tailerError?.(err);
-        this.opts.onError(err);
-      }, this.opts.observer?.delivered);
+      tailer = new Tailer(
+        this.database.db,
+        storeId,
+        headRev,
+        (err) => {
+          this.opts.observer?.tailerError?.(err);
+          this.opts.onError(err);
+        },
+        this.opts.pageBytes,
+        this.opts.observer?.delivered,
+      );
       this.tailers.set(storeId, tailer);
     }
-    const subscriber = new Subscriber(accepts, this.opts.queueLimit, owner);
+    const subscriber = new Subscriber(accepts, this.opts.queueLimit, owner, this.opts.queueBytes);
     if (this.closed) subscriber.end('shutdown');
     subscriber.passedRev = tailer.lastRev;
     tailer.subscribers.add(subscriber);

@@ -29,6 +29,8 @@ export interface SubscriberOwner {
 
 export class Subscriber {
   private queue: LiveRow[] = [];
+  /** frame bytes in `queue` */
+  private queuedBytes = 0;
   /** pushes go straight to `owner.deliver` (set by goLive, cleared by end) */
   live = false;
   /** highest rev the tailer has passed while this subscriber was attached */
@@ -42,6 +44,8 @@ export class Subscriber {
     readonly accepts: (key: string) => boolean,
     readonly limit: number,
     readonly owner?: SubscriberOwner,
+    /** frame bytes this subscriber may have waiting (mailbox, or unsent on the socket once live) */
+    readonly byteLimit = Number.POSITIVE_INFINITY,
   ) {}
 
   push(batch: FrameBatch, upTo: number): void {
@@ -53,14 +57,19 @@ export class Subscriber {
       if (mine.length > 0) this.owner!.deliver(mine, batch);
       return;
     }
-    // Behind means `limit` rows of earlier pushes still untaken. One push larger than the
-    // limit (a big atomic write, a tailer page) onto an empty mailbox is not falling behind;
-    // the bound is limit + one tailer page of shared frames.
+    // Behind means `limit` rows (or `byteLimit` bytes) of earlier pushes still untaken. One
+    // push larger than that (a big atomic write, a tailer page) onto an empty mailbox is not
+    // falling behind; the bound is the limit plus one tailer page of shared frames.
     const behind = this.queue.length;
-    for (const row of mine) this.queue.push(row);
+    const behindBytes = this.queuedBytes;
+    for (const row of mine) {
+      this.queue.push(row);
+      this.queuedBytes += row.frame.length;
+    }
     this.passedRev = upTo;
-    if (behind >= this.limit && this.queue.length > behind) {
+    if ((behind >= this.limit || behindBytes >= this.byteLimit) && this.queue.length > behind) {
       this.queue = [];
+      this.queuedBytes = 0;
       this.end('overflow');
     }
   }
@@ -78,6 +87,7 @@ export class Subscriber {
   take(): LiveRow[] {
     const rows = this.queue;
     this.queue = [];
+    this.queuedBytes = 0;
     return rows;
   }
 

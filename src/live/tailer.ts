@@ -24,6 +24,8 @@ export class Tailer {
     /** every rev up to here has been handed to the subscribers */
     public lastRev: number,
     private readonly onError: (err: unknown) => void,
+    /** bytes of values one read holds (a larger single value is read alone) */
+    private readonly pageBytes = Number.MAX_SAFE_INTEGER,
     /** rows handed to the subscribers, as read (metrics) */
     private readonly onRows?: (rows: EntryRow[]) => void,
   ) {}
@@ -52,7 +54,7 @@ export class Tailer {
       this.wanted = 0;
       try {
         for (;;) {
-          const { rows, purgedRev } = await readTail(this.db, this.storeId, this.lastRev, PAGE);
+          const { rows, purgedRev, more } = await readTail(this.db, this.storeId, this.lastRev, PAGE, this.pageBytes);
           if (rows.length === 0) break;
           if (purgedRev > this.lastRev) {
             // A purge ran past revs this tailer had not read (it lagged more than the
@@ -66,7 +68,7 @@ export class Tailer {
           this.lastRev = rows[rows.length - 1]!.rev;
           for (const sub of this.subscribers) sub.push(batch, this.lastRev);
           this.onRows?.(rows);
-          if (rows.length < PAGE) break;
+          if (!more) break;
         }
       } catch (err) {
         // The database may be down; the next wake (heartbeat tick at the latest) retries.

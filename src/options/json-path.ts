@@ -1,13 +1,9 @@
 /**
  * The JSON paths a walk follows (`walk.refs`), checked against a strict
- * grammar and compiled once into jsonpath-plus evaluators.
- *
- * Why a grammar of our own: jsonpath-plus accepts almost any string (it has
- * no syntax errors) and has extensions we do not want to expose (script
- * filters, `^` parent, `~` property names, `@type()` selectors). Paths are
- * parsed here, rejected with a position when they leave the subset below, and
- * re-emitted in a form where every member name is a backtick-escaped literal,
- * so a name such as `*`, `$` or `a.b` can never turn into an operator.
+ * grammar, parsed once into segments and evaluated by ref-eval.ts with a
+ * bounded cost. Paths are rejected with a position when they leave the
+ * subset below; member names are literals, so a name such as `*`, `$` or
+ * `a.b` can never turn into an operator.
  *
  * Supported (a subset of RFC 9535):
  *   $                     the value itself
@@ -20,7 +16,7 @@
  * any character except quotes, brackets, `,` `;` `^` `` ` `` `\` and
  * control characters (no escape sequences).
  */
-import { JSONPath } from 'jsonpath-plus';
+import { evaluateRefs, type ValueBudget, type ValueRefs } from './ref-eval.js';
 
 export type Selector =
   | { type: 'name'; name: string }
@@ -39,11 +35,10 @@ export type ParseResult =
   | { ok: false; message: string; /** 0-based character offset of the problem */ index: number };
 
 const DOT_NAME_CHAR = /[\p{L}\p{N}\p{M}_$@-]/u;
-// Characters jsonpath-plus's own tokenizer gives a meaning to even inside
-// quotes, plus quotes and backslash since we do not parse escapes.
+// Quotes and backslash (no escape sequences are parsed), and characters and
+// sequences that common JSONPath dialects treat as operators even inside
+// quotes, so a path means the same here as in other tools.
 const QUOTED_FORBIDDEN = /['"[\],;^`\\\p{Cc}]/u;
-// Sequences jsonpath-plus rewrites before tokenizing (placeholder text and
-// type selectors); a name holding one would be rewritten too.
 const QUOTED_FORBIDDEN_SEQUENCE =
   /%@%|@(?:null|boolean|number|string|integer|undefined|nonFinite|scalar|array|object|function|other)\(\)/u;
 
@@ -178,68 +173,28 @@ class Parser {
   }
 }
 
-/** Writes segments in the jsonpath-plus dialect, names as backtick literals. */
-export function toJsonPathPlus(segments: readonly PathSegment[]): string {
-  let out = '$';
-  for (const { descendant, selector } of segments) {
-    if (descendant) out += '..';
-    switch (selector.type) {
-      case 'name':
-        out += "['`" + selector.name + "']";
-        break;
-      case 'wildcard':
-        out += '[*]';
-        break;
-      case 'index':
-        // jsonpath-plus has no negative index; a one-element slice is the same.
-        out += selector.index >= 0 ? `[${selector.index}]` : `[${selector.index}:${selector.index + 1 || ''}]`;
-        break;
-      case 'slice':
-        out += `[${selector.start ?? ''}:${selector.end ?? ''}${selector.step === undefined ? '' : ':' + selector.step}]`;
-        break;
-    }
-  }
-  return out;
-}
+/**
+ * Extracts the strings a set of ref paths select from one JSON value, within
+ * a budget (see ref-eval.ts); `pause` is awaited now and then on long values.
+ */
+export type RefExtractor = (value: unknown, budget?: ValueBudget, pause?: () => Promise<void> | undefined) => Promise<ValueRefs>;
 
-/** Extracts the strings a set of ref paths select from one JSON value. */
-export type RefExtractor = (value: unknown) => string[];
+const UNBOUNDED: ValueBudget = { maxSteps: Number.POSITIVE_INFINITY, maxDepth: Number.POSITIVE_INFINITY };
 
 /**
  * Compiles ref paths once; the returned function evaluates all of them over a
- * value and returns every selected string (duplicates possible). Only string
- * values count: a path selecting an array or object yields nothing for it.
+ * value and returns every selected string (each at most once per path). Only
+ * string values count: a path selecting an array or object yields nothing for
+ * it, and the characters of a string are not its children.
  * Throws a TypeError naming the path when one is invalid.
  *
- * @example compileRefs(['$.children[*]'])({children: ['a', 'b', 3]}) // ['a', 'b']
+ * @example await compileRefs(['$.children[*]'])({children: ['a', 'b', 3]}) // {ok: true, refs: ['a', 'b'], steps: 4}
  */
 export function compileRefs(paths: readonly string[]): RefExtractor {
-  let sink: string[] = [];
-  const evaluators = paths.map((path) => {
+  const compiled = paths.map((path) => {
     const parsed = parseRefPath(path);
     if (!parsed.ok) throw new TypeError(`invalid JSON path ${JSON.stringify(path)}: ${parsed.message} (at ${parsed.index})`);
-    return JSONPath({
-      path: toJsonPathPlus(parsed.segments),
-      json: null,
-      autostart: false,
-      eval: false,
-      wrap: true,
-      resultType: 'value',
-      // jsonpath-plus indexes into strings ('abc'[0]); a string's characters
-      // are not refs, so results whose parent is a string are dropped.
-      callback: (value: unknown, _type: unknown, full: { parent?: unknown }) => {
-        if (typeof value === 'string' && typeof full.parent !== 'string') sink.push(value);
-      },
-    });
+    return parsed.segments;
   });
-  if (evaluators.length === 0) return () => [];
-  return (value) => {
-    // jsonpath-plus returns nothing for falsy documents; none has refs except
-    // '' which is not a key.
-    if (value === undefined || value === null || value === false || value === 0 || value === '') return [];
-    const out: string[] = [];
-    sink = out;
-    for (const evaluator of evaluators) evaluator.evaluate(undefined as never, value as never, undefined, undefined);
-    return out;
-  };
+  return (value, budget = UNBOUNDED, pause) => evaluateRefs(compiled, value, budget, pause);
 }

@@ -12,9 +12,9 @@
  */
 import { compileRefs } from './json-path.js';
 import { SyncOptionsSchema, type SyncOptions, type SyncOrderRule } from './schema.js';
-import { walkReachable, type ReadValues, type WalkLimits } from './walk.js';
+import { walkReachable, type ReadSome, type ReadValues, type WalkLimits } from './walk.js';
 
-export type { ReadValues } from './walk.js';
+export type { ReadSome, ReadValues } from './walk.js';
 
 /** Delivery rank of a key; higher ranks are delivered later. */
 export type Rank = number;
@@ -48,7 +48,7 @@ export interface StorePolicy {
    * it are not synced. The set may hold names of keys that a library walk
    * returned but that do not exist; treat it as an allow-list.
    */
-  walk?: (read: ReadValues) => Promise<Set<string>>;
+  walk?: (read: ReadValues, readSome?: ReadSome) => Promise<Set<string>>;
   /**
    * The key filter in SQL-friendly form (minimal: no entry starts with
    * another of the same list): `includesKey(k)` is
@@ -71,11 +71,20 @@ export interface PolicyFunctions {
   walk?(read: ReadValues, roots: string[]): Promise<Iterable<string>>;
 }
 
+/** Bounds of the built-in walk (see WalkLimits for the defaults). */
 export interface CompileLimits {
-  /** the most keys a walk may visit before failing with WalkLimitError (default 10,000,000) */
+  /** the most keys a walk may visit before failing with WalkLimitError */
   maxWalkKeys?: number;
   /** keys per read during a walk, 1..500 (default 500) */
   walkChunkSize?: number;
+  /** value nodes one walk may touch before failing with WalkLimitError */
+  maxWalkSteps?: number;
+  /** value nodes one value may take; beyond it the value has no refs */
+  maxWalkValueSteps?: number;
+  /** nesting a `..` may enter in one value; beyond it the value has no refs */
+  maxWalkDepth?: number;
+  /** the longest one walk may take before failing with WalkLimitError */
+  walkTimeoutMs?: number;
 }
 
 /** The policy of a store without options: every key, rank 0, no walk. */
@@ -142,7 +151,11 @@ export function compilePolicy(options?: SyncOptions, fns: PolicyFunctions = {}, 
     const walkLimits: WalkLimits = {};
     if (limits.maxWalkKeys !== undefined) walkLimits.maxKeys = limits.maxWalkKeys;
     if (limits.walkChunkSize !== undefined) walkLimits.chunkSize = limits.walkChunkSize;
-    policy.walk = (read) => walkReachable(read, roots, refsOf, walkLimits);
+    if (limits.maxWalkSteps !== undefined) walkLimits.maxSteps = limits.maxWalkSteps;
+    if (limits.maxWalkValueSteps !== undefined) walkLimits.maxValueSteps = limits.maxWalkValueSteps;
+    if (limits.maxWalkDepth !== undefined) walkLimits.maxDepth = limits.maxWalkDepth;
+    if (limits.walkTimeoutMs !== undefined) walkLimits.timeoutMs = limits.walkTimeoutMs;
+    policy.walk = (read, readSome) => walkReachable(read, roots, refsOf, walkLimits, readSome);
   }
   return Object.freeze(policy);
 }

@@ -4,6 +4,7 @@ import { ProblemError, notFound, validationProblem } from '../errors.js';
 import { authorize } from '../http/auth.js';
 import { jsonBody, jsonValueBody, rawValue } from '../http/json-body.js';
 import { isJsonType, keyFromPath, keyFromQuery, limitBody, parseRevTag, requireJson } from '../http/request.js';
+import { MEDIA_TYPE_MESSAGE, isMediaType } from '../http/media-type.js';
 import { keyProblem } from '../store/keys.js';
 import { getEntry, listKeys } from '../store/reads.js';
 import { getStore } from '../store/stores.js';
@@ -41,7 +42,7 @@ export function registerKeyHandlers(app: App, deps: AppDeps): void {
     const contentType = c.req.header('content-type');
     let op: WriteOp;
     if (isJsonType(contentType)) op = { op: 'put', key, json: rawValue(c) };
-    else op = { op: 'put', key, bytes: new Uint8Array(await c.req.arrayBuffer()), contentType: contentType?.trim() || 'application/octet-stream' };
+    else op = { op: 'put', key, bytes: new Uint8Array(await c.req.arrayBuffer()), contentType: byteContentType(contentType) };
     const condition: WriteCondition = {};
     const ifMatch = c.req.header('if-match');
     const ifNoneMatch = c.req.header('if-none-match');
@@ -69,7 +70,9 @@ export function registerKeyHandlers(app: App, deps: AppDeps): void {
       return c.body(null, 304, headers);
     }
     if (row.json !== null) return c.body(row.json, 200, { ...headers, 'Content-Type': 'application/json' });
-    return c.body((row.bytes ?? new Uint8Array()) as Uint8Array<ArrayBuffer>, 200, { ...headers, 'Content-Type': row.contentType ?? 'application/octet-stream' });
+    // A content type stored before write-time checks existed cannot break the read.
+    const type = row.contentType !== null && isMediaType(row.contentType) ? row.contentType : 'application/octet-stream';
+    return c.body((row.bytes ?? new Uint8Array()) as Uint8Array<ArrayBuffer>, 200, { ...headers, 'Content-Type': type });
   };
 
   const deleteKey = async (c: Context, storeId: string, key: string): Promise<Response> => {
@@ -122,6 +125,14 @@ export function registerKeyHandlers(app: App, deps: AppDeps): void {
     if (page.items.length === 0) await getStore(db, storeId);
     return c.json(page, 200);
   });
+}
+
+/** The content type a byte value is stored with: the request's, checked, or application/octet-stream without one. */
+function byteContentType(header: string | undefined): string {
+  const type = header?.trim();
+  if (!type) return 'application/octet-stream';
+  if (!isMediaType(type)) throw validationProblem([{ path: 'Content-Type', message: MEDIA_TYPE_MESSAGE }]);
+  return type;
 }
 
 function checkValueSize(bytes: number, max: number, index: number): void {

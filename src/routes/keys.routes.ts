@@ -1,3 +1,4 @@
+import { MAX_MEDIA_TYPE_LENGTH, MEDIA_TYPE_MESSAGE, MEDIA_TYPE_PATTERN } from '../http/media-type.js';
 import { createRoute, z } from '@hono/zod-openapi';
 import { KeyMetaSchema, KeyParam, KeyQueryParam, ListQuery, StoreIdParam, WriteResultSchema, limitProblems, problem } from '../http/schemas.js';
 
@@ -151,7 +152,12 @@ const PutBytesOp = z
     op: PutLiteral,
     key: OpKey,
     base64: z.base64().openapi({ description: 'The bytes, standard base64.', example: 'iVBORw0KGgo=' }),
-    contentType: z.string().min(1).max(255).openapi({ description: 'Stored with the bytes and served with them.', example: 'image/png' }),
+    contentType: z
+      .string()
+      .min(1)
+      .max(MAX_MEDIA_TYPE_LENGTH)
+      .regex(new RegExp(MEDIA_TYPE_PATTERN), MEDIA_TYPE_MESSAGE)
+      .openapi({ description: 'A media type (RFC 9110: type/subtype and parameters, ASCII), stored with the bytes and served with them.', example: 'image/png' }),
   })
   .strict()
   .openapi('PutBytesOp', { description: 'Write bytes with a content type.' });

@@ -4,7 +4,9 @@ import { authorize } from '../http/auth.js';
 import { jsonBody } from '../http/json-body.js';
 import { limitBody, requireJson } from '../http/request.js';
 import { clientKey } from '../http/guard.js';
-import { handshake } from '../sync/handshake.js';
+import { handshake, type HandshakeRequest } from '../sync/handshake.js';
+import { handshakeBudget } from '../sync/handshake-budget.js';
+import { haveMicros } from '../sync/have-ts.js';
 import { admitSession } from '../sync/quota.js';
 import { acknowledge, cancelSession, fetchBatch, sessionStatus } from '../sync/sessions.js';
 import { handshakeBody } from '../sync/stale-list.js';
@@ -20,15 +22,23 @@ export function registerSyncHandlers(app: App, deps: AppDeps): void {
   app.use('/v1/stores/:storeId/sync/*', authorize(auth, 'read'));
   // A `have` map of maxHaveKeys entries of ~100 bytes each fits.
   const body = jsonBody({ maxDepth: limits.maxJsonDepth, envelope: 1 });
-  app.post('/v1/stores/:storeId/sync', requireJson, limitBody(Math.max(limits.maxBodyBytes, limits.maxHaveKeys * 128), 'The handshake'), body);
+  const maxHandshakeBytes = Math.max(limits.maxBodyBytes, limits.maxHaveKeys * 128);
+  app.post(
+    '/v1/stores/:storeId/sync',
+    requireJson,
+    limitBody(maxHandshakeBytes, 'The handshake'),
+    handshakeBudget(limits.handshakeBytes, maxHandshakeBytes),
+    body,
+  );
   app.post('/v1/stores/:storeId/sync/:sessionId/ack', requireJson, limitBody(4096, 'The ack'), body);
 
   app.openapi(handshakeRoute, async (c) => {
     const { storeId } = c.req.valid('param');
-    const request = c.req.valid('json');
-    if ('have' in request && Object.keys(request.have).length > limits.maxHaveKeys) {
-      throw new ProblemError(413, 'payload-too-large', 'Payload Too Large', `the have map holds more than ${limits.maxHaveKeys} keys (KEYSYNC_MAX_HAVE_KEYS)`);
-    }
+    const body = c.req.valid('json');
+    let request: HandshakeRequest;
+    if ('have' in body) {
+      request = { ...body, have: haveMicros(body.have, body.prefix, limits.maxHaveKeys) };
+    } else request = body;
     const result = await handshake(db, storeId, request, (options) => deps.policies.policyFor(storeId, options), {
       batchSize: limits.batchSize,
       maxBatchSize: limits.maxBatchSize,

@@ -1,10 +1,10 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { MAX_KEY_BYTES } from '../store/keys.js';
-import { EntrySchema, RevSchema, StoreIdParam, limitProblems, problem, timestamp } from '../http/schemas.js';
+import { EntrySchema, RevSchema, StoreIdParam, TsSchema, canonicalUuid, limitProblems, problem, timestamp } from '../http/schemas.js';
 
 const tags = ['Sync'];
 const json = <T>(schema: T) => ({ 'application/json': { schema } });
-const SessionIdParam = z.uuid().openapi({ param: { name: 'sessionId', in: 'path' }, description: 'Sync session id from the handshake.' });
+const SessionIdParam = canonicalUuid().openapi({ param: { name: 'sessionId', in: 'path' }, description: 'Sync session id from the handshake.' });
 const CursorParam = z.coerce
   .number()
   .int()
@@ -110,7 +110,7 @@ export const handshakeRoute = createRoute({
     409: problem('`since` is older than the purged tombstones (since-purged) or ahead of the head (since-ahead): handshake again with `have`'),
     413: problem('The `have` map is too large'),
     415: problem('The body is not application/json'),
-    422: problem("The store's `walk` option could not be evaluated on its data (walk-failed): too many keys reached, or a value its ref paths cannot be evaluated on"),
+    422: problem("The store's `walk` exceeded its budget on this data (walk-failed): too many keys, value nodes or too much time; `detail` names the setting"),
   },
 });
 

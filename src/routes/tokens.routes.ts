@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { StoreIdParam, limitProblems, problem, timestamp } from '../http/schemas.js';
+import { StoreIdParam, TsSchema, canonicalUuid, limitProblems, problem, timestamp } from '../http/schemas.js';
 
 const tags = ['Tokens'];
 const json = <T>(schema: T) => ({ 'application/json': { schema } });
@@ -12,9 +12,9 @@ const common = {
 };
 
 const ScopeSchema = z.enum(['read', 'write']).openapi({ description: '`read`: reads, sync and the live feed of the store; `write` also writes.' });
-const TokenId = z.uuid().openapi({ description: 'The token\'s id (not its secret): names it for revocation.' });
+const TokenId = canonicalUuid().openapi({ description: 'The token\'s id (not its secret): names it for revocation.' });
 const IssuedAt = timestamp('When the token was issued.');
-const TokenIdParam = z.uuid().openapi({ param: { name: 'tokenId', in: 'path' }, description: 'Token id (not the secret).' });
+const TokenIdParam = canonicalUuid().openapi({ param: { name: 'tokenId', in: 'path' }, description: 'Token id (not the secret).' });
 
 export const TokenInfoSchema = z
   .object({ id: TokenId, scope: ScopeSchema, createdAt: IssuedAt })

@@ -64,14 +64,34 @@ export async function listKeys(
  * JSON text of the live keys among `keys`, for the walk: null for a byte
  * value (present, without refs); absent and deleted keys are missing. Bytes
  * are never read, and the keys travel as one array parameter, not one
- * parameter each.
+ * parameter each. At most `maxBytes` of JSON are read (a larger single value
+ * is read alone): the sizes are summed in the database (`octet_length` does
+ * not detoast), and the live keys left over come back in `unread`.
  */
-export async function readJsonByKeys(db: Db, storeId: string, keys: string[]): Promise<Map<string, string | null>> {
-  const rows = await db
-    .select({ key: entries.key, json: entries.json })
-    .from(entries)
-    .where(and(eq(entries.storeId, storeId), sql`${entries.key} = any(${sql.param(keys)}::text[])`, eq(entries.deleted, false)));
-  return new Map(rows.map((r) => [r.key, r.json]));
+export async function readJsonSome(
+  db: Db,
+  storeId: string,
+  keys: string[],
+  maxBytes: number,
+): Promise<{ texts: Map<string, string | null>; unread: string[] }> {
+  const rows = rowsOf<{ key: string; json: string | null; bytes_value: boolean; cut: boolean }>(
+    await db.execute(sql`
+      select key, case when cut then null else json end as json, json is null as bytes_value, cut
+      from (
+        select ${entries.key} as key, ${entries.json} as json,
+          sum(coalesce(octet_length(${entries.json}), 0)) over (order by ${entries.key} rows unbounded preceding) > ${maxBytes}
+            and row_number() over (order by ${entries.key}) > 1 as cut
+        from ${entries}
+        where ${and(eq(entries.storeId, storeId), sql`${entries.key} = any(${sql.param(keys)}::text[])`, eq(entries.deleted, false))}
+      ) sized`),
+  );
+  const texts = new Map<string, string | null>();
+  const unread: string[] = [];
+  for (const row of rows) {
+    if (row.cut) unread.push(row.key);
+    else texts.set(row.key, row.bytes_value ? null : row.json);
+  }
+  return { texts, unread };
 }
 
 /** The compacted change log after `afterRev` (up to `untilRev`), in rev order, one page. */
@@ -105,15 +125,34 @@ export async function readTail(
   storeId: string,
   afterRev: number,
   limit: number,
-): Promise<{ rows: EntryRow[]; purgedRev: number }> {
-  const found = await db
-    .select({ ...entryColumns, purgedRev: sql<string | number>`(select purged_rev from ${stores} where id = ${storeId})` })
-    .from(entries)
-    .where(and(eq(entries.storeId, storeId), gt(entries.rev, afterRev)))
-    .orderBy(asc(entries.rev))
-    .limit(limit);
-  const rows = found.map(({ purgedRev: _purged, ...row }) => row);
-  return { rows, purgedRev: Number(found[0]?.purgedRev ?? 0) };
+  maxBytes = Number.MAX_SAFE_INTEGER,
+): Promise<{ rows: EntryRow[]; purgedRev: number; more: boolean }> {
+  // At most `maxBytes` of values (the first row always comes); octet_length reads a stored
+  // value's header only, so rows past the cut are never fetched.
+  const size = sql`coalesce(octet_length(${entries.json}), octet_length(${entries.bytes}), 0)`;
+  const found = rowsOf<{ key: string; rev: string | number; ts_us: string | number; deleted: boolean; json: string | null; bytes: Uint8Array | null; content_type: string | null; found: string | number; purged_rev: string | number }>(
+    await db.execute(sql`select key, rev, ts_us, deleted, json, bytes, content_type, found,
+        (select purged_rev from ${stores} where id = ${storeId}) as purged_rev
+      from (
+        select key, rev, ts_us, deleted, json, bytes, content_type,
+          sum(size) over (order by rev rows unbounded preceding) - size as before,
+          count(*) over () as found
+        from (
+          select ${entries.key} as key, ${entries.rev} as rev, ${entries.tsUs} as ts_us, ${entries.deleted} as deleted,
+            ${entries.json} as json, ${entries.bytes} as bytes, ${entries.contentType} as content_type, ${size} as size
+          from ${entries}
+          where ${and(eq(entries.storeId, storeId), gt(entries.rev, afterRev))}
+          order by ${entries.rev} limit ${limit}
+        ) limited
+      ) sized
+      where before < ${maxBytes}
+      order by rev`),
+  );
+  const rows = found.map(
+    (r): EntryRow => ({ key: r.key, rev: Number(r.rev), tsUs: Number(r.ts_us), deleted: r.deleted, json: r.json, bytes: r.bytes, contentType: r.content_type }),
+  );
+  const total = Number(found[0]?.found ?? 0);
+  return { rows, purgedRev: Number(found[0]?.purged_rev ?? 0), more: total >= limit || rows.length < total };
 }
 
 /**

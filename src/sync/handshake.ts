@@ -18,14 +18,15 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { stores, syncSessions } from '../db/schema.js';
 import { ProblemError, notFound } from '../errors.js';
-import type { StorePolicy } from '../options/index.js';
-import { readJsonByKeys, scanMeta } from '../store/reads.js';
+import type { ReadSome, StorePolicy } from '../options/index.js';
+import { readJsonSome, scanMeta } from '../store/reads.js';
 import { formatTs, nowMicros } from '../store/time.js';
 import type { HandshakeResponse } from '../../clients/typescript/src/types.js';
 import { ChunkWriter } from './chunk-writer.js';
 
 export type HandshakeRequest =
-  | { have: Record<string, string>; prefix?: string; batchSize?: number }
+  /** `have`: key -> ts in microseconds (have-ts.ts), keys under `prefix` only */
+  | { have: Map<string, number>; prefix?: string; batchSize?: number }
   | { since: number; prefix?: string; batchSize?: number };
 
 /**
@@ -78,7 +79,8 @@ export async function handshake(
         }
       }
 
-      const reachable = policy.walk ? await policy.walk((keys) => readJsonValues(tx, storeId, keys)) : undefined;
+      const readSome = (keys: string[]) => readSomeValues(tx, storeId, keys);
+      const reachable = policy.walk ? await policy.walk((keys) => readAllValues(readSome, keys), readSome) : undefined;
       const sessionId = randomUUID();
       const chunks = new ChunkWriter(tx, storeId, sessionId, batchSize, settings.batchBytes);
       const removed = await diff(tx, storeId, request, policy, reachable, headRev, chunks);
@@ -134,9 +136,8 @@ async function diff(
     bucket.keys.push(key);
     bucket.sizes.push(size);
   };
-  const inPrefix = (key: string) => !request.prefix || key.startsWith(request.prefix);
   // Keys the client holds and the store does not serve (yet): removed unless seen live.
-  const pending = 'have' in request ? new Map(Object.entries(request.have).filter(([k]) => inPrefix(k))) : undefined;
+  const pending = 'have' in request ? request.have : undefined;
   const removed: string[] = [];
   const withJson = policy.includesValue !== undefined;
 
@@ -162,7 +163,8 @@ async function diff(
       if (pending) {
         const held = pending.get(row.key);
         pending.delete(row.key);
-        if (held === formatTs(row.tsUs)) continue;
+        // By instant: a client may spell the server's ts differently (have-ts.ts).
+        if (held === row.tsUs) continue;
       }
       await addStale(row.key, row.size);
     }
@@ -177,9 +179,37 @@ async function diff(
   return removed;
 }
 
-/** JSON values of live keys for the walk; byte values map to undefined. */
-async function readJsonValues(tx: Db, storeId: string, keys: string[]): Promise<Map<string, unknown>> {
+/** JSON text read per statement by the walk (a larger single value is read alone). */
+const WALK_READ_BYTES = 4 * 1024 * 1024;
+
+/**
+ * JSON values of live keys for the walk, at most WALK_READ_BYTES of JSON text
+ * (a larger single value alone; the live keys left over in `unread`); byte
+ * values map to undefined. Values are parsed one at a time with a turn for
+ * the event loop between them, so a read of large values does not hold other
+ * requests up.
+ */
+async function readSomeValues(tx: Db, storeId: string, keys: string[]): Promise<{ values: Map<string, unknown>; unread: string[] }> {
+  const { texts, unread } = await readJsonSome(tx, storeId, keys, WALK_READ_BYTES);
   const values = new Map<string, unknown>();
-  for (const [key, json] of await readJsonByKeys(tx, storeId, keys)) values.set(key, json === null ? undefined : JSON.parse(json));
-  return values;
+  let turnStarted = performance.now();
+  for (const [key, json] of texts) {
+    values.set(key, json === null ? undefined : JSON.parse(json));
+    if (performance.now() - turnStarted > 4) {
+      await new Promise((resolve) => setImmediate(resolve));
+      turnStarted = performance.now();
+    }
+  }
+  return { values, unread };
+}
+
+/** Every value asked for, as a library `walk` function expects from `read`. */
+async function readAllValues(readSome: ReadSome, keys: string[]): Promise<Map<string, unknown>> {
+  const all = new Map<string, unknown>();
+  for (let pending = keys; pending.length > 0; ) {
+    const { values, unread } = await readSome(pending);
+    for (const [key, value] of values) all.set(key, value);
+    pending = unread;
+  }
+  return all;
 }

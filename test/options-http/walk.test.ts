@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { applyWrites } from '../../src/store/writes.js';
 import { bulk, call, del, json, keyPath, newStore, put } from '../support/http.js';
 import { Replica, serverSnapshot } from '../support/replica.js';
 import { startServer, useTestServer } from '../support/server.js';
@@ -131,7 +132,7 @@ describe('options.walk over HTTP', () => {
       const storeId = await treeStore();
       const res = await call(limited, `/v1/stores/${storeId}/sync`, json({ have: {} }));
       expectProblem(res, 422, 'walk-failed');
-      expect(res.body.detail).toMatch(/more than 3 keys/);
+      expect(res.body.detail).toMatch(/limit of 3 keys \(KEYSYNC_WALK_MAX_KEYS\)/);
       // Within the limit it works on the same server.
       const small = await newStore(env.server, { walk });
       await put(env.server, small, 'root', { children: ['a'] });
@@ -149,5 +150,17 @@ describe('options.walk over HTTP', () => {
     expectProblem(res, 400, 'json-too-deep');
     const hs = await call(env.server, `/v1/stores/${storeId}/sync`, json({ have: {} }));
     expect(hs.status, JSON.stringify(hs.body)).toBe(201);
+  });
+
+  it('syncs a store holding a value nested too deeply to walk: that value is sent, its refs are not followed', async () => {
+    const storeId = await newStore(env.server, { walk: { roots: ['root'], refs: ['$.next', '$..address'] } });
+    const depth = 1500; // past the walk's depth budget (1000)
+    const deep = '{"next":"n","a":' + '{"a":'.repeat(depth) + '"x"' + '}'.repeat(depth) + '}';
+    await put(env.server, storeId, 'n', 1);
+    // Written below the HTTP layer: a value stored before a nesting limit on writes existed.
+    await applyWrites(env.db.database.db, storeId, [{ op: 'put', key: 'root', json: deep }]);
+    const hs = await call(env.server, `/v1/stores/${storeId}/sync`, json({ have: {} }));
+    expect(hs.status, JSON.stringify(hs.body)).toBe(201);
+    expect(hs.body.stale).toEqual(['root']);
   });
 });

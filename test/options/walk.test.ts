@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { WalkLimitError, WalkRefError, compilePolicy, compileRefs, walkReachable } from '../../src/options/index.js';
+import { WalkLimitError, compilePolicy, compileRefs, walkReachable } from '../../src/options/index.js';
 import { BYTES, fakeStore } from './fake-store.js';
 
 const REFS = ['$.children[*]', '$..address'];
@@ -67,17 +67,68 @@ describe('walk', () => {
     const store = fakeStore(chain);
     const refsOf = compileRefs(REFS);
     await expect(walkReachable(store.read, ['k0'], refsOf, { maxKeys: 10 })).rejects.toThrow(WalkLimitError);
-    await expect(walkReachable(store.read, ['k0'], refsOf, { maxKeys: 10 })).rejects.toThrow(/more than 10 keys/);
+    await expect(walkReachable(store.read, ['k0'], refsOf, { maxKeys: 10 })).rejects.toThrow(/limit of 10 keys \(KEYSYNC_WALK_MAX_KEYS\)/);
     // 20 stored keys plus the dangling k20: exactly 21 names.
     expect((await walkReachable(store.read, ['k0'], refsOf, { maxKeys: 21 })).size).toBe(20);
   });
 
-  it('names the key whose value could not be evaluated', async () => {
-    let deep: unknown = 'leaf';
-    for (let i = 0; i < 100_000; i++) deep = [deep];
-    const read = async (keys: string[]) => new Map(keys.map((k) => [k, k === 'root' ? deep : undefined]));
-    await expect(walkReachable(read, ['root'], compileRefs(['$..address']))).rejects.toThrow(WalkRefError);
-    await expect(walkReachable(read, ['root'], compileRefs(['$..address']))).rejects.toThrow(/key "root"/);
+  it('reaches a value nested deeper than its depth budget but follows none of its refs', async () => {
+    let deep: unknown = { address: 'hidden' };
+    for (let i = 0; i < 3000; i++) deep = [deep];
+    const store = fakeStore([
+      ['root', { children: ['deep', 'ok'] }],
+      ['deep', { address: 'via-deep', nest: deep }],
+      ['ok', { address: 'via-ok' }],
+      ['via-deep', 1],
+      ['via-ok', 1],
+      ['hidden', 1],
+    ]);
+    const skipped: string[] = [];
+    const reached = await walkReachable(store.read, ['root'], compileRefs(REFS), { maxDepth: 1000, onSkipped: (key, limit) => skipped.push(`${key}:${limit}`) });
+    expect([...reached].sort()).toEqual(['deep', 'ok', 'root', 'via-ok']);
+    expect(skipped).toEqual(['deep:depth']);
+    // $.children[*] alone never goes deep: the same value is walked in full.
+    const shallow = await walkReachable(store.read, ['deep'], compileRefs(['$.address']), { maxDepth: 10 });
+    expect([...shallow].sort()).toEqual(['deep', 'via-deep']);
+  });
+
+  it('evaluates $..a..a over two chains 1,000 deep in linear steps', async () => {
+    const chain = (leaf: string) => JSON.parse('{"a":'.repeat(1000) + JSON.stringify(leaf) + '}'.repeat(1000));
+    const result = await compileRefs(['$..a..a'])({ l: chain('k1'), r: chain('k2') });
+    expect(result.ok && result.refs.sort()).toEqual(['k1', 'k2']);
+    // Each segment touches each node at most once: about 3 segments x 2,000 nodes.
+    expect(result.steps).toBeLessThan(20_000);
+  });
+
+  it('skips a value over its step budget and fails the walk over its total step budget', async () => {
+    const wide = { children: Array.from({ length: 5000 }, (_, i) => `c${i}`) };
+    const store = fakeStore([['root', { children: ['wide', 'small'] }], ['wide', wide], ['small', { address: 'leaf' }], ['leaf', 1]]);
+    const skipped: string[] = [];
+    const reached = await walkReachable(store.read, ['root'], compileRefs(REFS), { maxValueSteps: 1000, onSkipped: (k) => skipped.push(k) });
+    expect([...reached].sort()).toEqual(['leaf', 'root', 'small', 'wide']);
+    expect(skipped).toEqual(['wide']);
+    await expect(walkReachable(store.read, ['root'], compileRefs(REFS), { maxSteps: 1000 })).rejects.toThrow(/limit of 1000 value nodes \(KEYSYNC_WALK_MAX_STEPS\)/);
+  });
+
+  it('fails the walk past its time budget and gives the event loop turns while it runs', async () => {
+    const chain: [string, unknown][] = Array.from({ length: 50 }, (_, i) => [`k${i}`, { children: [`k${i + 1}`] }]);
+    const slow = fakeStore(chain);
+    const read = async (keys: string[]) => {
+      await new Promise((r) => setTimeout(r, 5));
+      return slow.read(keys);
+    };
+    await expect(walkReachable(read, ['k0'], compileRefs(REFS), { timeoutMs: 50 })).rejects.toThrow(/KEYSYNC_WALK_TIMEOUT_MS/);
+
+    // One big value: the timer below must fire during its evaluation.
+    const big = { children: Array.from({ length: 100_000 }, (_, i) => ({ address: `x${i}` })) };
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    try {
+      await walkReachable(fakeStore([['root', big]]).read, ['root'], compileRefs(['$..address']), { maxValueSteps: 10_000_000 });
+    } finally {
+      clearInterval(timer);
+    }
+    expect(ticks).toBeGreaterThan(2);
   });
 
   it('equals naive reachability on random graphs', async () => {

@@ -83,8 +83,9 @@ describe('across instances', () => {
     while (b.keysync.hub.optionsEpoch(storeId) === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     const written: string[] = [];
     const sink: FeedSink = {
-      write: (data) => void written.push(typeof data === 'string' ? data : data.rows.map((r) => r.frame).join('')),
+      write: (data) => void written.push(typeof data === 'string' ? data : ('rows' in data ? data.rows : data).map((r) => r.frame).join('')),
       backlogged: () => false,
+      pendingBytes: () => 0,
       drained: async () => {},
       onClose: () => {},
       terminate: () => {},

@@ -28,7 +28,7 @@ describe('the streamed stale list', () => {
     const n = 7_321;
     const storeId = await storeWith(n);
     // batchSize 3: 2,441 chunks, read back 50 at a time.
-    const hs = await startSync(env.server, storeId, { have: {}, batchSize: 3 });
+    const hs = await startSync(env.server, storeId, { have: new Map(), batchSize: 3 });
     expect(hs.batches).toBe(Math.ceil(n / 3));
     expect(hs.stale).toEqual(Array.from({ length: n }, (_, i) => `k/${String(i).padStart(6, '0')}`));
     expect(Object.keys(hs)).toEqual(['sessionId', 'stale', 'removed', 'headRev', 'batchSize', 'batches', 'window', 'expiresAt']);
@@ -37,7 +37,7 @@ describe('the streamed stale list', () => {
   it('reads the chunks back when the handshake did not keep them, with the same text', async () => {
     const storeId = await storeWith(1_234);
     const db = env.server.keysync.database.db;
-    const result = await handshake(db, storeId, { have: {}, batchSize: 7 }, () => OPEN_POLICY, SETTINGS);
+    const result = await handshake(db, storeId, { have: new Map(), batchSize: 7 }, () => OPEN_POLICY, SETTINGS);
     expect(result.chunks).toHaveLength(Math.ceil(1_234 / 7));
     const kept = await new Response(handshakeBody(db, result)).text();
     const readBack = await new Response(handshakeBody(db, { ...result, chunks: undefined })).text();
@@ -48,7 +48,7 @@ describe('the streamed stale list', () => {
   it('errors instead of ending short when the chunks go away while it is sent', async () => {
     const storeId = await storeWith(500);
     const db = env.server.keysync.database.db;
-    const result = await handshake(db, storeId, { have: {}, batchSize: 1 }, () => OPEN_POLICY, SETTINGS);
+    const result = await handshake(db, storeId, { have: new Map(), batchSize: 1 }, () => OPEN_POLICY, SETTINGS);
     expect(result.batches).toBe(500);
     const reader = handshakeBody(db, { ...result, chunks: undefined }).getReader();
     const decoder = new TextDecoder();

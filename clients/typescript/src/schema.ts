@@ -435,7 +435,7 @@ export interface components {
              */
             base64: string;
             /**
-             * @description Stored with the bytes and served with them.
+             * @description A media type (RFC 9110: type/subtype and parameters, ASCII), stored with the bytes and served with them.
              * @example image/png
              */
             contentType: string;
@@ -644,10 +644,7 @@ export interface components {
         };
         /** @description A new token with its secret (shown this once). */
         NewToken: {
-            /**
-             * Format: uuid
-             * @description The token's id (not its secret): names it for revocation.
-             */
+            /** @description The token's id (not its secret): names it for revocation. */
             id: string;
             /**
              * @description The bearer secret. Shown only in this response; the server keeps its SHA-256.
@@ -680,10 +677,7 @@ export interface components {
         };
         /** @description A token without its secret. */
         TokenInfo: {
-            /**
-             * Format: uuid
-             * @description The token's id (not its secret): names it for revocation.
-             */
+            /** @description The token's id (not its secret): names it for revocation. */
             id: string;
             /**
              * @description `read`: reads, sync and the live feed of the store; `write` also writes.
@@ -1195,7 +1189,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
             };
             cookie?: never;
@@ -1281,7 +1275,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
             };
             cookie?: never;
@@ -1365,7 +1359,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
             };
             cookie?: never;
@@ -1621,7 +1615,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
             };
             cookie?: never;
@@ -1698,7 +1692,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
             };
             cookie?: never;
@@ -1788,7 +1782,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
                 /** @description Token id (not the secret). */
                 tokenId: string;
@@ -1865,7 +1859,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
             };
             cookie?: never;
@@ -1970,7 +1964,7 @@ export interface operations {
                 "if-none-match"?: string;
             };
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
             };
             cookie?: never;
@@ -2069,7 +2063,7 @@ export interface operations {
                 "if-none-match"?: string;
             };
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
             };
             cookie?: never;
@@ -2175,7 +2169,7 @@ export interface operations {
                 "if-match"?: string;
             };
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
             };
             cookie?: never;
@@ -2264,7 +2258,7 @@ export interface operations {
                 "if-none-match"?: string;
             };
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
                 /** @description The key, percent-encoded as one path segment (`users/42` is `users%2F42`). The keys `.` and `..` cannot be sent in a path by clients that normalise URLs: use the `/key?key=` form for them. */
                 key: string;
@@ -2362,7 +2356,7 @@ export interface operations {
                 "if-none-match"?: string;
             };
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
                 /** @description The key, percent-encoded as one path segment (`users/42` is `users%2F42`). The keys `.` and `..` cannot be sent in a path by clients that normalise URLs: use the `/key?key=` form for them. */
                 key: string;
@@ -2467,7 +2461,7 @@ export interface operations {
                 "if-match"?: string;
             };
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
                 /** @description The key, percent-encoded as one path segment (`users/42` is `users%2F42`). The keys `.` and `..` cannot be sent in a path by clients that normalise URLs: use the `/key?key=` form for them. */
                 key: string;
@@ -2562,7 +2556,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
             };
             cookie?: never;
@@ -2639,7 +2633,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
                 /** @description Sync session id from the handshake. */
                 sessionId: string;
@@ -2749,7 +2743,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
                 /** @description Sync session id from the handshake. */
                 sessionId: string;
@@ -2848,7 +2842,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
                 /** @description Sync session id from the handshake. */
                 sessionId: string;
@@ -2936,7 +2930,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
                 /** @description Sync session id from the handshake. */
                 sessionId: string;
@@ -3013,7 +3007,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
             };
             cookie?: never;
@@ -3096,7 +3090,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The store's `walk` option could not be evaluated on its data (walk-failed): too many keys reached, or a value its ref paths cannot be evaluated on */
+            /** @description The store's `walk` exceeded its budget on this data (walk-failed): too many keys, value nodes or too much time; `detail` names the setting */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3130,7 +3124,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
             };
             cookie?: never;
@@ -3198,7 +3192,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
             };
             cookie?: never;
@@ -3289,7 +3283,7 @@ export interface operations {
                 "last-event-id"?: string;
             };
             path: {
-                /** @description Store id: UUIDv5 of the RFC 8785 canonical config. */
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
                 storeId: string;
             };
             cookie?: never;

@@ -1,0 +1,120 @@
+/**
+ * The handshake's input: `have` timestamps compared as instants (any RFC 3339
+ * spelling of the server's ts), non-timestamps refused naming the key, a body
+ * mixing `have` and `since` told what to do, oversized bodies refused before
+ * they are read, and concurrent large handshakes bounded by a byte budget.
+ */
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, json, newStore, put } from '../support/http.js';
+import { startServer, useTestServer, type TestServer } from '../support/server.js';
+
+const env = useTestServer();
+
+/** Another spelling of a server ts `…SS.ffffffZ`: the same instant at `offset` (+hh:mm / -hh:mm). */
+function respell(ts: string, offsetMinutes: number, fractionDigits = 6): string {
+  const micros = Number(ts.slice(20, 26));
+  const local = new Date(Date.parse(ts.slice(0, 19) + 'Z') + offsetMinutes * 60_000).toISOString().slice(0, 19);
+  const fraction = fractionDigits === 0 ? '' : '.' + String(micros).padStart(6, '0').padEnd(fractionDigits, '0').slice(0, fractionDigits);
+  const sign = offsetMinutes < 0 ? '-' : '+';
+  const abs = Math.abs(offsetMinutes);
+  const zone = `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+  return `${local}${fraction}${zone}`;
+}
+
+describe('have timestamps are compared as instants', () => {
+  it('takes any RFC 3339 spelling of the server ts as the same write, and a different instant as stale', async () => {
+    const storeId = await newStore(env.server);
+    const { ts } = await put(env.server, storeId, 'k', 1);
+    const same = [ts, ts.replace('Z', '+00:00'), ts.replace('Z', '-00:00'), ts.replace('Z', 'z').replace('T', 't'), ts.replace('Z', '000Z'), respell(ts, 60), respell(ts, -330), respell(ts, 14 * 60, 9)];
+    for (const spelling of same) {
+      const hs = await call(env.server, `/v1/stores/${storeId}/sync`, json({ have: { k: spelling } }));
+      expect(hs.status, spelling).toBe(201);
+      expect(hs.body.stale, spelling).toEqual([]);
+    }
+    const micros = Number(ts.slice(20, 26));
+    const other = [ts.slice(0, 20) + String((micros + 1) % 1_000_000).padStart(6, '0') + 'Z', ts.replace('Z', '001Z'), ts.replace('Z', '+01:00')];
+    for (const spelling of other) {
+      const hs = await call(env.server, `/v1/stores/${storeId}/sync`, json({ have: { k: spelling } }));
+      expect(hs.body.stale, spelling).toEqual(['k']);
+    }
+  });
+
+  it.each(['garbage', '', '2026-02-30T00:00:00Z', '2026-11-26 07:31:34', '2026-11-26T07:31:34.1234567890Z', '2026-11-26T25:00:00Z', '2026-11-26T07:31:34+24:00'])(
+    'refuses %j with 400 naming the key',
+    async (value) => {
+      const storeId = await newStore(env.server);
+      const res = await call(env.server, `/v1/stores/${storeId}/sync`, json({ have: { 'users/1': value } }));
+      expect(res.status, JSON.stringify(res.body)).toBe(400);
+      expect(res.body.errors).toEqual([{ path: 'have.users/1', message: expect.stringMatching(/RFC 3339/) }]);
+    },
+  );
+});
+
+describe('a body with both have and since', () => {
+  it('is told to send either have or since', async () => {
+    const storeId = await newStore(env.server);
+    const res = await call(env.server, `/v1/stores/${storeId}/sync`, json({ have: {}, since: 1 }));
+    expect(res.status).toBe(400);
+    expect(res.body.errors).toEqual([{ path: '(body)', message: 'send either "have" or "since", not both' }]);
+  });
+});
+
+/** Sends a request head (and part of a body) on a raw socket; resolves with the status line as soon as an answer starts. */
+function rawRequest(url: string, head: string, body = ''): { answer: Promise<string>; socket: ReturnType<typeof connect> } {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  socket.on('error', () => {});
+  socket.write(head + body);
+  const answer = new Promise<string>((resolve) => {
+    let text = '';
+    socket.on('data', (c: Buffer) => {
+      text += c.toString();
+      if (text.includes('\r\n\r\n')) resolve(text);
+    });
+    socket.on('close', () => resolve(text));
+  });
+  return { answer, socket };
+}
+
+describe('large handshake bodies', () => {
+  let small: TestServer;
+  beforeAll(async () => {
+    small = await startServer(env.db, { limits: { handshakeBytes: 1_000_000 } });
+  });
+  afterAll(async () => {
+    await small?.close();
+  });
+
+  it('refuses a Content-Length over the limit at once, without reading the body', async () => {
+    const storeId = await newStore(env.server);
+    const head = `POST /v1/stores/${storeId}/sync HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 10000000000\r\n\r\n`;
+    const { answer, socket } = rawRequest(env.server.url, head, '{"have":{');
+    const started = performance.now();
+    const text = await answer;
+    socket.destroy();
+    expect(text).toMatch(/^HTTP\/1\.1 413/);
+    expect(text).toMatch(/payload-too-large/);
+    expect(performance.now() - started).toBeLessThan(5000);
+  });
+
+  it('answers 503 with Retry-After to a handshake that would take the handshakes in progress past KEYSYNC_HANDSHAKE_BYTES', async () => {
+    const storeId = await newStore(small);
+    await put(small, storeId, 'k', 1);
+    const head = (length: number) => `POST /v1/stores/${storeId}/sync HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
+    // A 600 kB handshake whose body is still arriving holds its share of the budget.
+    const entries = Array.from({ length: 12_000 }, (_, i) => `"key-${String(i).padStart(8, '0')}":"2026-11-26T07:31:34.123456Z"`).join(',');
+    const body = `{"have":{${entries}}}`;
+    const first = rawRequest(small.url, head(body.length), body.slice(0, 1000));
+    await new Promise((r) => setTimeout(r, 300));
+    const second = await call(small, `/v1/stores/${storeId}/sync`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(second.status, JSON.stringify(second.body)).toBe(503);
+    expect(second.res.headers.get('retry-after')).toBe('1');
+    expect(second.body.detail).toMatch(/KEYSYNC_HANDSHAKE_BYTES/);
+    // Once the first one completes, the budget is free again.
+    first.socket.write(body.slice(1000));
+    expect(await first.answer).toMatch(/^HTTP\/1\.1 201/);
+    first.socket.destroy();
+    expect((await call(small, `/v1/stores/${storeId}/sync`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).status).toBe(201);
+  });
+});
