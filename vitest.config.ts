@@ -10,6 +10,10 @@ const SLOW_TESTS = [
   'test/property/model.test.ts',
   'test/options-http/model.test.ts',
   'test/security/fuzz.test.ts',
+  // Memory and stall measurements against separate server processes, and timeouts waited out in full.
+  'test/adversarial/feed-memory.test.ts',
+  'test/adversarial/walk-budget.test.ts',
+  'test/adversarial/config-and-logs.test.ts',
 ];
 
 const set = process.env['KEYSYNC_TESTS'] ?? 'fast';
