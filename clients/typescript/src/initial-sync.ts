@@ -13,7 +13,7 @@ import { ProblemError, ProtocolError } from './errors.js';
 import { PROBLEMS, problemKind } from './protocol.js';
 import { fromWire } from './records.js';
 import { linkedController, request, type SyncContext } from './sync-context.js';
-import type { BatchResponse, HandshakeRequest, HandshakeResponse } from './types.js';
+import type { BatchResponse, HandshakeRequest } from './types.js';
 
 /** `auto`: `since` when the store has a checkpoint, else `have`. */
 export type HandshakeMode = 'auto' | 'have';
@@ -25,34 +25,57 @@ export type HandshakeMode = 'auto' | 'have';
  */
 export async function initialSync(ctx: SyncContext, mode: HandshakeMode): Promise<number> {
   for (;;) {
-    const checkpoint = await ctx.store.getCheckpoint();
-    const useSince = mode === 'auto' && checkpoint !== undefined;
-    const body: HandshakeRequest = useSince ? { since: checkpoint } : { have: await ctx.store.have(ctx.prefix) };
-    if (ctx.prefix !== undefined) body.prefix = ctx.prefix;
-    if (ctx.batchSize !== undefined) body.batchSize = ctx.batchSize;
-
-    const res = await request(ctx, (signal) => ctx.api.handshake(ctx.storeId, body, { signal }));
-    if (res.error) {
-      const kind = problemKind(res.error.type);
-      if (res.error.status === 409 && (kind === PROBLEMS.sincePurged || kind === PROBLEMS.sinceAhead)) {
-        // since-ahead: the server lost revs we saw (restored from backup); its
-        // next revs will repeat ours, so our revs must not veto them.
-        if (kind === PROBLEMS.sinceAhead) await ctx.store.forgetRevisions();
-        mode = 'have';
-        continue;
-      }
-      throw new ProblemError(res.error, 'handshake');
+    const session = await handshake(ctx, mode);
+    if (session === 'since-refused') {
+      mode = 'have';
+      continue;
     }
-    const hs = res.data;
-    // A `have` handshake cannot be refused as since-ahead, so detect it here.
-    if (!useSince && checkpoint !== undefined && checkpoint > hs.headRev) await ctx.store.forgetRevisions();
+    if ((await runSession(ctx, session)) === 'expired') continue;
 
-    ctx.emit(await ctx.store.remove(hs.removed, hs.headRev));
-    if ((await runSession(ctx, hs)) === 'expired') continue;
-
-    await ctx.store.applyBatch([], { checkpoint: hs.headRev });
-    return hs.headRev;
+    await ctx.store.applyBatch([], { checkpoint: session.headRev });
+    return session.headRev;
   }
+}
+
+/** What a session needs of its handshake. */
+interface Session {
+  sessionId: string;
+  headRev: number;
+  batches: number;
+  window: number;
+}
+
+/**
+ * One handshake, and the tombstones for its `removed` keys. Returns only what
+ * the session needs: the request's `have` map and the response's key lists
+ * can each hold every key of the store, and must not stay reachable while
+ * the batches are applied. 'since-refused': the server cannot answer our
+ * `since`; handshake again with `have`.
+ */
+async function handshake(ctx: SyncContext, mode: HandshakeMode): Promise<Session | 'since-refused'> {
+  const checkpoint = await ctx.store.getCheckpoint();
+  const useSince = mode === 'auto' && checkpoint !== undefined;
+  const body: HandshakeRequest = useSince ? { since: checkpoint } : { have: await ctx.store.have(ctx.prefix) };
+  if (ctx.prefix !== undefined) body.prefix = ctx.prefix;
+  if (ctx.batchSize !== undefined) body.batchSize = ctx.batchSize;
+
+  const res = await request(ctx, (signal) => ctx.api.handshake(ctx.storeId, body, { signal }));
+  if (res.error) {
+    const kind = problemKind(res.error.type);
+    if (res.error.status === 409 && (kind === PROBLEMS.sincePurged || kind === PROBLEMS.sinceAhead)) {
+      // since-ahead: the server lost revs we saw (restored from backup); its
+      // next revs will repeat ours, so our revs must not veto them.
+      if (kind === PROBLEMS.sinceAhead) await ctx.store.forgetRevisions();
+      return 'since-refused';
+    }
+    throw new ProblemError(res.error, 'handshake');
+  }
+  const hs = res.data;
+  // A `have` handshake cannot be refused as since-ahead, so detect it here.
+  if (!useSince && checkpoint !== undefined && checkpoint > hs.headRev) await ctx.store.forgetRevisions();
+
+  ctx.emit(await ctx.store.remove(hs.removed, hs.headRev));
+  return { sessionId: hs.sessionId, headRev: hs.headRev, batches: hs.batches, window: hs.window };
 }
 
 type Fetched = BatchResponse | 'expired';
@@ -71,7 +94,7 @@ const EXPIRED = Symbol('expired');
  * provokes a 409 ack-required. With `window` 1 there is nothing to overlap
  * and the loop is fetch, apply, ack, as the contract's backpressure wants.
  */
-async function runSession(ctx: SyncContext, hs: HandshakeResponse): Promise<'done' | 'expired'> {
+async function runSession(ctx: SyncContext, hs: Session): Promise<'done' | 'expired'> {
   const total = hs.batches;
   ctx.progress(0, total);
   if (total === 0) return 'done';

@@ -2,7 +2,7 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { LocalRecord } from '../src/local-store.js';
-import { FileStore } from '../src/stores/file.js';
+import { FileStore, REMAP_AFTER_COMMITS } from '../src/stores/file.js';
 import { writeLegacyDir } from './support/legacy-file-format.js';
 import { del, describeLocalStore, put, ts } from './support/local-store-contract.js';
 import { useTmpDirs } from './support/tmp-dir.js';
@@ -97,6 +97,41 @@ describe('FileStore', () => {
     await store.close();
     const again = await openAt(dir);
     expect(Object.keys(await again.have())).toHaveLength(50);
+  });
+
+  it('keeps every record and answers reads across the reopens between runs of commits', async () => {
+    const dir = await tmp.make();
+    const store = await openAt(dir);
+    const commits = REMAP_AFTER_COMMITS * 2 + 5;
+    let written = 0;
+    const writer = (async () => {
+      for (let i = 0; i < commits; i++) {
+        await store.applyBatch([put(`k${i}`, i + 1)], { checkpoint: i + 1 });
+        written = i + 1;
+      }
+    })();
+    // Reads run between the writes, across the reopens.
+    let reads = 0;
+    while (written < commits) {
+      for (let i = 0; i < 50; i++) {
+        const seen = written;
+        expect(Object.keys(await store.have()).length).toBeGreaterThanOrEqual(seen);
+        if (seen > 0) {
+          expect(await store.get(`k${seen - 1}`)).toEqual(put(`k${seen - 1}`, seen));
+          expect(await store.getCheckpoint()).toBeGreaterThanOrEqual(seen);
+        }
+        reads++;
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await writer;
+    expect(reads).toBeGreaterThan(0);
+    expect(Object.keys(await store.have())).toHaveLength(commits);
+    await store.close();
+    const again = await openAt(dir);
+    expect(Object.keys(await again.have())).toHaveLength(commits);
+    expect(await again.getCheckpoint()).toBe(commits);
+    expect(await again.get('k0')).toEqual(put('k0', 1));
   });
 });
 

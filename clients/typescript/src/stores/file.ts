@@ -41,6 +41,27 @@ const FORMAT = 2;
 const MAX_KEY_BYTES = 1978;
 /** Meta entries read per step when `forgetRevisions` rewrites them all. */
 const PAGE = 4096;
+/** Commits after which the database is closed and reopened, to unmap the pages its writes read (see #remap). */
+export const REMAP_AFTER_COMMITS = 64;
+
+/** The open environment and its three tables. */
+interface Tables {
+  env: RootDatabase;
+  meta: Database<unknown, Buffer>;
+  values: Database<string, Buffer>;
+  state: Database<unknown, string>;
+}
+
+function openTables(path: string): Tables {
+  // overlappingSync off: a commit resolves only once it is fsynced, which is what the ack waits for.
+  const env = openLmdb({ path: join(path, DATA_FILE), overlappingSync: false });
+  return {
+    env,
+    meta: env.openDB({ name: 'meta', keyEncoding: 'binary' }),
+    values: env.openDB({ name: 'values', keyEncoding: 'binary', encoding: 'string' }),
+    state: env.openDB({ name: 'state' }),
+  };
+}
 
 const openDirs = new Set<string>();
 
@@ -48,14 +69,30 @@ export class FileStore implements LocalStore {
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
   #closing: Promise<void> | undefined;
+  #tables: Tables;
+  /** Set while #remap has the database closed; reads wait for it. */
+  #remapping: Promise<void> | undefined;
+  #commitsSinceOpen = 0;
 
   private constructor(
     readonly dir: string,
-    private readonly env: RootDatabase,
-    private readonly meta: Database<unknown, Buffer>,
-    private readonly values: Database<string, Buffer>,
-    private readonly state: Database<unknown, string>,
-  ) {}
+    tables: Tables,
+  ) {
+    this.#tables = tables;
+  }
+
+  private get env(): RootDatabase {
+    return this.#tables.env;
+  }
+  private get meta(): Database<unknown, Buffer> {
+    return this.#tables.meta;
+  }
+  private get values(): Database<string, Buffer> {
+    return this.#tables.values;
+  }
+  private get state(): Database<unknown, string> {
+    return this.#tables.state;
+  }
 
   /**
    * Opens (creating if needed) the store in `dir`, migrating a format-1 directory.
@@ -65,28 +102,22 @@ export class FileStore implements LocalStore {
     const path = resolve(dir);
     if (openDirs.has(path)) throw new Error(`FileStore: ${path} is already open in this process`);
     openDirs.add(path);
-    let env: RootDatabase | undefined;
+    let tables: Tables | undefined;
     try {
       await mkdir(path, { recursive: true });
-      // overlappingSync off: a commit resolves only once it is fsynced, which is what the ack waits for.
-      env = openLmdb({ path: join(path, DATA_FILE), overlappingSync: false });
-      const store = new FileStore(
-        path,
-        env,
-        env.openDB({ name: 'meta', keyEncoding: 'binary' }),
-        env.openDB({ name: 'values', keyEncoding: 'binary', encoding: 'string' }),
-        env.openDB({ name: 'state' }),
-      );
+      tables = openTables(path);
+      const store = new FileStore(path, tables);
       await store.#prepare();
       return store;
     } catch (error) {
       openDirs.delete(path);
-      await env?.close().catch(() => undefined);
+      await tables?.env.close().catch(() => undefined);
       throw error;
     }
   }
 
   async get(key: string): Promise<LocalRecord | undefined> {
+    await this.#remapping;
     this.#check();
     const k = keyBytes(key);
     const meta = this.meta.get(k);
@@ -97,6 +128,7 @@ export class FileStore implements LocalStore {
   }
 
   async have(prefix = ''): Promise<Record<string, string>> {
+    await this.#remapping;
     this.#check();
     // A null-prototype object: keys like "__proto__" are ordinary keys here.
     const have: Record<string, string> = Object.create(null) as Record<string, string>;
@@ -111,6 +143,7 @@ export class FileStore implements LocalStore {
   }
 
   async getCheckpoint(): Promise<number | undefined> {
+    await this.#remapping;
     this.#check();
     return this.#checkpoint();
   }
@@ -238,12 +271,40 @@ export class FileStore implements LocalStore {
   #write<T>(fn: () => T): Promise<T> {
     const run = this.#queue.then(async () => {
       this.#check();
+      if (this.#commitsSinceOpen >= REMAP_AFTER_COMMITS) await this.#remap();
       const result = await this.env.childTransaction(fn);
       await this.env.flushed;
+      this.#commitsSinceOpen++;
       return result;
     });
     this.#queue = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * Closes and reopens the database, before a write. Each commit reads the
+   * pages it rewrites (the right edge of the B-trees) through LMDB's
+   * read-only memory map, and the kernel maps the freshly written page-cache
+   * pages around each of those reads along with them. They stay mapped, and
+   * counted in the process's RSS, until the map goes, so during a long sync
+   * the RSS would grow with every commit; a reopen every few dozen commits
+   * keeps it flat. Reads wait for the reopen. If the database cannot be
+   * opened again, the store is closed and this write fails before writing.
+   */
+  async #remap(): Promise<void> {
+    let done!: () => void;
+    this.#remapping = new Promise<void>((resolve) => (done = resolve));
+    try {
+      await this.env.close();
+      this.#tables = openTables(this.dir);
+      this.#commitsSinceOpen = 0;
+    } catch (error) {
+      this.#closed = true;
+      throw new Error(`FileStore: could not reopen ${this.dir}, the store is closed`, { cause: error });
+    } finally {
+      this.#remapping = undefined;
+      done();
+    }
   }
 
   #check(): void {
