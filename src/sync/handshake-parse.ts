@@ -111,8 +111,11 @@ const pending = new Map<number, Pending>();
 function readOffLoop(body: BodyBlocks, options: HandshakeInputOptions): Promise<HandshakeInput> {
   const id = nextId++;
   return new Promise<HandshakeInput>((resolve, reject) => {
+    const worker = parser();
     pending.set(id, { resolve, reject });
-    parser().postMessage({ id, body, options }, body.blocks);
+    // Held while it has work (a caller awaits it), let go when idle.
+    worker.ref();
+    worker.postMessage({ id, body, options }, body.blocks);
   });
 }
 
@@ -122,6 +125,7 @@ function parser(): Worker {
   started.on('message', (m: { id: number; input?: HandshakeInput; error?: string }) => {
     const job = pending.get(m.id);
     pending.delete(m.id);
+    if (pending.size === 0) started.unref();
     if (m.input) job?.resolve(m.input);
     else job?.reject(new Error(`handshake parse failed: ${m.error}`));
   });
@@ -134,8 +138,6 @@ function parser(): Worker {
   };
   started.on('error', fail);
   started.on('exit', (code) => fail(new Error(`the handshake parse worker exited (${code})`)));
-  // It must not keep a stopping process alive.
-  started.unref();
   return (worker = started);
 }
 
