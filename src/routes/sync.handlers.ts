@@ -37,7 +37,7 @@ export function registerSyncHandlers(app: App, deps: AppDeps): void {
     const body = c.req.valid('json');
     let request: HandshakeRequest;
     if ('have' in body) {
-      request = { ...body, have: await haveOf(c, body.have, body.prefix, limits.maxHaveKeys) };
+      request = { ...body, have: haveOf(c, body.have, body.prefix, limits.maxHaveKeys) };
     } else request = body;
     const result = await handshake(db, storeId, request, (options) => deps.policies.policyFor(storeId, options), {
       batchSize: limits.batchSize,

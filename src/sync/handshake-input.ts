@@ -46,22 +46,35 @@ export type HandshakeInput =
   | { ok: true; body: string; have?: HaveEntries }
   | { ok: false; problem: ProblemData };
 
-export function readHandshakeInput(bytes: Uint8Array, o: HandshakeInputOptions): HandshakeInput {
+/**
+ * Reads a handshake body. The `have` entries go to `emit` in slices of
+ * `slice` as they are read (the receiver can build its map meanwhile); the
+ * result holds the last slice. A refusal after some slices were emitted
+ * voids them.
+ */
+export function readHandshakeInput(bytes: Uint8Array, o: HandshakeInputOptions, emit?: (entries: HaveEntries) => void, slice = Infinity): HandshakeInput {
   try {
     const { text } = checkJsonBody(bytes, { maxDepth: o.maxJsonDepth + 1, limit: o.maxJsonDepth, capture: [], uniqueKeys: false });
     const parsed = HandshakeRequestSchema.safeParse(JSON.parse(text));
     if (!parsed.success) throw issuesProblem(parsed.error.issues);
     const body = parsed.data;
     if (!('have' in body)) return { ok: true, body: JSON.stringify(body) };
-    const keys: string[] = [];
-    const micros: number[] = [];
+    let keys: string[] = [];
+    let micros: number[] = [];
+    const entries = (): HaveEntries => {
+      const lengths = new Uint32Array(keys.length);
+      for (let i = 0; i < keys.length; i++) lengths[i] = keys[i]!.length;
+      const out = { keys: keys.join(''), lengths, micros: Float64Array.from(micros) };
+      keys = [];
+      micros = [];
+      return out;
+    };
     forEachHaveTs(body.have, body.prefix, o.maxHaveKeys, (key, us) => {
       keys.push(key);
       micros.push(us);
+      if (emit && keys.length >= slice) emit(entries());
     });
-    const lengths = new Uint32Array(keys.length);
-    for (let i = 0; i < keys.length; i++) lengths[i] = keys[i]!.length;
-    return { ok: true, body: JSON.stringify({ ...body, have: {} }), have: { keys: keys.join(''), lengths, micros: Float64Array.from(micros) } };
+    return { ok: true, body: JSON.stringify({ ...body, have: {} }), have: entries() };
   } catch (err) {
     if (!(err instanceof ProblemError)) throw err;
     const { status, kind, title, detail, errors, headers } = err;

@@ -1,10 +1,10 @@
 /**
  * Worker thread entry: reads handshake bodies (handshake-input.ts) sent by
- * handshake-parse.ts, one message per body, and answers with the result
- * under the same id.
+ * handshake-parse.ts, one message per body, and answers under the same id:
+ * the `have` entries in slices as they are read, then the result.
  */
 import { parentPort } from 'node:worker_threads';
-import { joinBlocks, readHandshakeInput, type BodyBlocks, type HandshakeInputOptions } from './handshake-input.js';
+import { joinBlocks, readHandshakeInput, type BodyBlocks, type HandshakeInputOptions, type HaveEntries } from './handshake-input.js';
 
 interface Job {
   id: number;
@@ -12,11 +12,16 @@ interface Job {
   options: HandshakeInputOptions;
 }
 
+/** Entries per message: the event loop adds each slice to its map in a few milliseconds. */
+const SLICE = 8192;
+
+const transferable = (entries: HaveEntries) => [entries.lengths.buffer as ArrayBuffer, entries.micros.buffer as ArrayBuffer];
+
 parentPort!.on('message', ({ id, body, options }: Job) => {
   try {
-    const input = readHandshakeInput(joinBlocks(body), options);
-    const transfer = input.ok && input.have ? [input.have.lengths.buffer as ArrayBuffer, input.have.micros.buffer as ArrayBuffer] : [];
-    parentPort!.postMessage({ id, input }, transfer);
+    const emit = (slice: HaveEntries) => parentPort!.postMessage({ id, slice }, transferable(slice));
+    const input = readHandshakeInput(joinBlocks(body), options, emit, SLICE);
+    parentPort!.postMessage({ id, input }, input.ok && input.have ? transferable(input.have) : []);
   } catch (err) {
     parentPort!.postMessage({ id, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
   }

@@ -3,10 +3,11 @@
  * parsing and validating a `have` map of half a million keys takes seconds
  * of CPU in one piece (JSON.parse cannot be cut up), during which no other
  * request would be answered. A body over OFF_LOOP_BYTES goes to a worker
- * thread instead (handshake-input.ts, the same checks and answers); back on
- * the event loop the map is built in slices with a turn for other requests
- * between them. Smaller bodies take the usual route (json-body.ts): a
- * thread hop costs more than their parse.
+ * thread instead (handshake-input.ts, the same checks and answers), which
+ * sends the `have` entries back in slices as it reads them: the event loop
+ * builds the map a slice per turn while the worker reads on. Smaller bodies
+ * take the usual route (json-body.ts): a thread hop costs more than their
+ * parse.
  *
  * One worker serves every handshake, one body at a time: the parse is
  * CPU-bound, and memory for bodies waiting is already bounded by
@@ -15,14 +16,13 @@
 import { Worker } from 'node:worker_threads';
 import type { Context, MiddlewareHandler } from 'hono';
 import { assertJsonType } from '../http/request.js';
-import { Turns } from './event-loop.js';
 import { haveMicros } from './have-ts.js';
 import { joinBlocks, problemError, type BodyBlocks, type HandshakeInput, type HandshakeInputOptions, type HaveEntries } from './handshake-input.js';
 
 /** Bodies larger than this are read on the worker thread. */
 export const OFF_LOOP_BYTES = 256 * 1024;
 
-const parsedHave = new WeakMap<Request, HaveEntries>();
+const parsedHave = new WeakMap<Request, Map<string, number>>();
 
 /**
  * Reads the handshake body: small ones with `small` (the route's jsonBody),
@@ -39,11 +39,11 @@ export function handshakeJson(small: MiddlewareHandler, options: HandshakeInputO
       (c.req.bodyCache as { arrayBuffer?: Promise<ArrayBuffer> }).arrayBuffer = Promise.resolve(joinBlocks(body).buffer as ArrayBuffer);
       return small(c, next);
     }
-    const input = await readOffLoop(body, options);
+    const { input, have } = await readOffLoop(body, options);
     if (!input.ok) throw problemError(input.problem);
     // The validator parses this small text (its `have` is empty); the map is here.
     (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(input.body);
-    if (input.have) parsedHave.set(c.req.raw, input.have);
+    if (input.have) parsedHave.set(c.req.raw, have);
     return next();
   };
 }
@@ -80,26 +80,33 @@ async function readBlocks(request: Request): Promise<BodyBlocks> {
 const BLOCK_BYTES = 1024 * 1024;
 
 /** The validated body's `have` map as key -> micros (have-ts.ts), keys under `prefix` only. */
-export async function haveOf(c: Context, have: Record<string, string>, prefix: string | undefined, maxKeys: number): Promise<Map<string, number>> {
-  const entries = parsedHave.get(c.req.raw);
-  return entries ? await haveMap(entries) : haveMicros(have, prefix, maxKeys);
+export function haveOf(c: Context, have: Record<string, string>, prefix: string | undefined, maxKeys: number): Map<string, number> {
+  return parsedHave.get(c.req.raw) ?? haveMicros(have, prefix, maxKeys);
 }
 
-async function haveMap({ keys, lengths, micros }: HaveEntries): Promise<Map<string, number>> {
-  const map = new Map<string, number>();
-  const turns = new Turns();
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Adds a slice of entries to `map` (a slice is small enough for one turn of the event loop). */
+function addEntries(map: Map<string, number>, { keys, lengths, micros }: HaveEntries): void {
   let at = 0;
   for (let i = 0; i < lengths.length; i++) {
     const end = at + lengths[i]!;
     map.set(keys.slice(at, end), micros[i]!);
     at = end;
-    if (turns.due()) await turns.yield();
   }
-  return map;
+}
+
+/** A body read off the loop, with its `have` map built as the slices came in. */
+interface OffLoopResult {
+  input: HandshakeInput;
+  have: Map<string, number>;
 }
 
 interface Pending {
-  resolve(input: HandshakeInput): void;
+  have: Map<string, number>;
+  /** the slices received so far, each added in a turn of its own (messages can arrive in bursts) */
+  added: Promise<void>;
+  resolve(result: OffLoopResult): void;
   reject(err: Error): void;
 }
 
@@ -108,11 +115,11 @@ let nextId = 0;
 const pending = new Map<number, Pending>();
 
 /** The body's blocks go to the worker (transferred, not copied). */
-function readOffLoop(body: BodyBlocks, options: HandshakeInputOptions): Promise<HandshakeInput> {
+function readOffLoop(body: BodyBlocks, options: HandshakeInputOptions): Promise<OffLoopResult> {
   const id = nextId++;
-  return new Promise<HandshakeInput>((resolve, reject) => {
+  return new Promise<OffLoopResult>((resolve, reject) => {
     const worker = parser();
-    pending.set(id, { resolve, reject });
+    pending.set(id, { have: new Map(), added: Promise.resolve(), resolve, reject });
     // Held while it has work (a caller awaits it), let go when idle.
     worker.ref();
     worker.postMessage({ id, body, options }, body.blocks);
@@ -122,12 +129,19 @@ function readOffLoop(body: BodyBlocks, options: HandshakeInputOptions): Promise<
 function parser(): Worker {
   if (worker) return worker;
   const started = startWorker();
-  started.on('message', (m: { id: number; input?: HandshakeInput; error?: string }) => {
+  started.on('message', (m: { id: number; slice?: HaveEntries; input?: HandshakeInput; error?: string }) => {
     const job = pending.get(m.id);
+    if (!job) return;
+    const { slice, input } = m;
+    if (slice) {
+      job.added = job.added.then(() => nextTurn()).then(() => addEntries(job.have, slice));
+      return;
+    }
     pending.delete(m.id);
     if (pending.size === 0) started.unref();
-    if (m.input) job?.resolve(m.input);
-    else job?.reject(new Error(`handshake parse failed: ${m.error}`));
+    if (!input) return job.reject(new Error(`handshake parse failed: ${m.error}`));
+    if (input.ok && input.have) job.added = job.added.then(() => nextTurn()).then(() => addEntries(job.have, input.have!));
+    void job.added.then(() => job.resolve({ input, have: job.have }));
   });
   // A worker that dies (out of memory) fails the bodies it held; the next body starts a new one.
   const fail = (err: Error) => {
