@@ -33,7 +33,11 @@ export function handshakeJson(small: MiddlewareHandler, options: HandshakeInputO
   return async (c, next) => {
     assertJsonType(c);
     const length = c.req.header('content-length');
-    if (length !== undefined && c.req.header('transfer-encoding') === undefined && Number(length) <= OFF_LOOP_BYTES) return small(c, next);
+    if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
+      if (Number(length) <= OFF_LOOP_BYTES) return small(c, next);
+      // The first large body: the worker starts while the body arrives.
+      parser();
+    }
     const body = await readBlocks(c.req.raw);
     if (body.length <= OFF_LOOP_BYTES) {
       (c.req.bodyCache as { arrayBuffer?: Promise<ArrayBuffer> }).arrayBuffer = Promise.resolve(joinBlocks(body).buffer as ArrayBuffer);
@@ -120,7 +124,6 @@ function readOffLoop(body: BodyBlocks, options: HandshakeInputOptions): Promise<
   return new Promise<OffLoopResult>((resolve, reject) => {
     const worker = parser();
     pending.set(id, { have: new Map(), added: Promise.resolve(), resolve, reject });
-    // Held while it has work (a caller awaits it), let go when idle.
     worker.ref();
     worker.postMessage({ id, body, options }, body.blocks);
   });
@@ -152,6 +155,8 @@ function parser(): Worker {
   };
   started.on('error', fail);
   started.on('exit', (code) => fail(new Error(`the handshake parse worker exited (${code})`)));
+  // Held only while it has work (readOffLoop): idle, it must not keep a stopping process alive.
+  started.unref();
   return (worker = started);
 }
 
