@@ -35,7 +35,7 @@ export function handshakeJson(small: MiddlewareHandler, options: HandshakeInputO
     const length = c.req.header('content-length');
     if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
       if (Number(length) <= OFF_LOOP_BYTES) return small(c, next);
-      // The first large body: the worker starts while the body arrives.
+      // A worker not yet running starts while the body arrives.
       parser();
     }
     const body = await readBlocks(c.req.raw);
