@@ -20,6 +20,7 @@ import { registerTokenHandlers } from './routes/tokens.handlers.js';
 import { registerConsole } from './http/console.js';
 import { corsMiddleware } from './http/cors.js';
 import { setAddressResolver } from './http/guard.js';
+import { issuesProblem } from './http/validation-issues.js';
 import { openModeHostCheck } from './http/open-mode-host.js';
 import { plainIntegerParams } from './http/request.js';
 
@@ -37,9 +38,7 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): OpenAPIHo
     // Validation failures become problem+json with every offending path.
     defaultHook: (result) => {
       if (!result.success) {
-        throw validationProblem(
-          unionBranchIssues(result.error.issues).map((issue) => ({ path: issue.path.map(String).join('.') || '(body)', message: issue.message })),
-        );
+        throw issuesProblem(result.error.issues);
       }
     },
   });
@@ -159,32 +158,3 @@ function unencodedKeyProblem(method: string, path: string): ProblemError | undef
   return validationProblem([{ path: 'key', message }], `A key is one path segment: its slashes must be percent-encoded as %2F (${encoded})`);
 }
 
-interface Issue {
-  code: string;
-  path: PropertyKey[];
-  message: string;
-  errors?: Issue[][];
-  keys?: string[];
-}
-
-/**
- * A body that matches no branch of a union (the handshake's have | since)
- * fails with one "Invalid input" at the root. Report instead the issues of
- * the branch the body meant: the one that does not reject its keys as
- * unrecognized, else the one with the fewest issues.
- */
-function unionBranchIssues(issues: readonly Issue[]): Issue[] {
-  return issues.flatMap((issue) => {
-    if (issue.code !== 'invalid_union' || !issue.errors?.length) return [issue];
-    // Each branch rejects exactly the field that selects another branch ({"have":…,"since":…}):
-    // the body mixed two alternatives.
-    const rejected = issue.errors.map((branch) => branch.find((i) => i.code === 'unrecognized_keys' && i.path.length === 0)?.keys ?? []);
-    if (rejected.every((keys) => keys.length === 1) && new Set(rejected.flat()).size === rejected.length) {
-      const fields = rejected.flat().reverse().map((k) => JSON.stringify(k));
-      return [{ code: 'custom', path: issue.path, message: `send either ${fields.join(' or ')}, not both` }];
-    }
-    const rejectsKeys = (branch: Issue[]) => branch.some((i) => i.code === 'unrecognized_keys' && i.path.length === 0);
-    const ranked = [...issue.errors].sort((a, b) => Number(rejectsKeys(a)) - Number(rejectsKeys(b)) || a.length - b.length);
-    return unionBranchIssues(ranked[0]!).map((i) => ({ ...i, path: [...issue.path, ...i.path] }));
-  });
-}

@@ -10,22 +10,14 @@
  *   are read as JSON.parse reads them, the last one counts);
  * - a content type that is not JSON: 415.
  *
- * The body is checked by one linear scan (json-text.ts) that also finds the
+ * The body is checked by one linear scan (json-text.ts, via json-check.ts) that also finds the
  * raw text of values, which is what is stored: nothing here turns a value
  * into JavaScript numbers and back.
  */
 import type { Context, MiddlewareHandler } from 'hono';
-import { JsonTextError, scanJson, spanText, withPlaceholders, type JsonSpan } from '../../clients/typescript/src/json-text.js';
-import { ProblemError, validationProblem } from '../errors.js';
+import { spanText, withPlaceholders } from '../../clients/typescript/src/json-text.js';
+import { checkJsonBody, type JsonCheckOptions, type ScannedBody } from './json-check.js';
 import { assertJsonType, isJsonType } from './request.js';
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** A scanned body: its text, and the raw text of each value at the route's capture path. */
-interface ScannedBody {
-  text: string;
-  spans: JsonSpan[];
-}
 
 const scanned = new WeakMap<Request, ScannedBody>();
 
@@ -85,35 +77,6 @@ export function rawValue(c: Context, index = 0): string {
   return spanText(body.text, span);
 }
 
-async function scanBody(c: Context, o: { maxDepth: number; limit: number; capture: readonly string[]; uniqueKeys: boolean }): Promise<ScannedBody> {
-  const bytes = new Uint8Array(await c.req.arrayBuffer());
-  let text: string;
-  try {
-    text = utf8.decode(bytes);
-  } catch {
-    throw malformed('the body is not valid UTF-8 (JSON text must be UTF-8)');
-  }
-  try {
-    return { text, spans: scanJson(text, { maxDepth: o.maxDepth, capture: o.capture, uniqueKeys: o.uniqueKeys }) };
-  } catch (err) {
-    if (!(err instanceof JsonTextError)) throw err;
-    if (err.problem === 'depth') {
-      throw new ProblemError(
-        400,
-        'json-too-deep',
-        'JSON Too Deep',
-        `JSON values, configs and options may nest at most ${o.limit} arrays and objects (KEYSYNC_MAX_JSON_DEPTH); ` +
-          `this body goes deeper at line ${err.line}, column ${err.column}`,
-      );
-    }
-    if (err.problem === 'duplicate-key') {
-      throw validationProblem(
-        [{ path: '(body)', message: `${err.message}: a JSON value must name each member of an object once` }],
-        'The body names an object member twice',
-      );
-    }
-    throw malformed(err.message);
-  }
+async function scanBody(c: Context, o: JsonCheckOptions): Promise<ScannedBody> {
+  return checkJsonBody(new Uint8Array(await c.req.arrayBuffer()), o);
 }
-
-const malformed = (why: string) => new ProblemError(400, 'bad-request', 'Malformed JSON', `The body is not valid JSON: ${why}`);

@@ -6,7 +6,7 @@ import { limitBody, requireJson } from '../http/request.js';
 import { clientKey } from '../http/guard.js';
 import { handshake, type HandshakeRequest } from '../sync/handshake.js';
 import { handshakeBudget } from '../sync/handshake-budget.js';
-import { haveMicros } from '../sync/have-ts.js';
+import { handshakeJson, haveOf } from '../sync/handshake-parse.js';
 import { admitSession } from '../sync/quota.js';
 import { acknowledge, cancelSession, fetchBatch, sessionStatus } from '../sync/sessions.js';
 import { handshakeBody } from '../sync/stale-list.js';
@@ -28,7 +28,7 @@ export function registerSyncHandlers(app: App, deps: AppDeps): void {
     requireJson,
     limitBody(maxHandshakeBytes, 'The handshake'),
     handshakeBudget(limits.handshakeBytes, maxHandshakeBytes),
-    body,
+    handshakeJson(body, { maxJsonDepth: limits.maxJsonDepth, maxHaveKeys: limits.maxHaveKeys }),
   );
   app.post('/v1/stores/:storeId/sync/:sessionId/ack', requireJson, limitBody(4096, 'The ack'), body);
 
@@ -37,7 +37,7 @@ export function registerSyncHandlers(app: App, deps: AppDeps): void {
     const body = c.req.valid('json');
     let request: HandshakeRequest;
     if ('have' in body) {
-      request = { ...body, have: haveMicros(body.have, body.prefix, limits.maxHaveKeys) };
+      request = { ...body, have: haveOf(c, body.have, body.prefix, limits.maxHaveKeys) };
     } else request = body;
     const result = await handshake(db, storeId, request, (options) => deps.policies.policyFor(storeId, options), {
       batchSize: limits.batchSize,

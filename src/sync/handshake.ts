@@ -23,6 +23,7 @@ import { readJsonSome, scanMeta } from '../store/reads.js';
 import { formatTs, nowMicros } from '../store/time.js';
 import type { HandshakeResponse } from '../../clients/typescript/src/types.js';
 import { ChunkWriter } from './chunk-writer.js';
+import { Turns } from './event-loop.js';
 
 export type HandshakeRequest =
   /** `have`: key -> ts in microseconds (have-ts.ts), keys under `prefix` only */
@@ -169,7 +170,13 @@ async function diff(
       await addStale(row.key, row.size);
     }
   }
-  if (pending) for (const key of pending.keys()) removed.push(key);
+  if (pending) {
+    const turns = new Turns();
+    for (const key of pending.keys()) {
+      removed.push(key);
+      if (turns.due()) await turns.yield();
+    }
+  }
   if (ranked) {
     for (const rank of [...ranked.keys()].sort((a, b) => a - b)) {
       const { keys, sizes } = ranked.get(rank)!;

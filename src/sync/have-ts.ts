@@ -98,6 +98,12 @@ export function parseTsMicros(ts: string): number | undefined {
  */
 export function haveMicros(have: Record<string, string>, prefix: string | undefined, maxKeys: number): Map<string, number> {
   const out = new Map<string, number>();
+  forEachHaveTs(have, prefix, maxKeys, (key, micros) => out.set(key, micros));
+  return out;
+}
+
+/** Each key under `prefix` with its ts as micros, in map order; refuses the map as `haveMicros` does. */
+export function forEachHaveTs(have: Record<string, string>, prefix: string | undefined, maxKeys: number, each: (key: string, micros: number) => void): void {
   let count = 0;
   for (const key in have) {
     if (++count > maxKeys) {
@@ -109,7 +115,6 @@ export function haveMicros(have: Record<string, string>, prefix: string | undefi
         { path: `have.${key}`, message: 'must be an RFC 3339 timestamp such as 2026-11-26T07:31:34.123456Z (send back the ts the server gave)' },
       ]);
     }
-    if (!prefix || key.startsWith(prefix)) out.set(key, micros);
+    if (!prefix || key.startsWith(prefix)) each(key, micros);
   }
-  return out;
 }

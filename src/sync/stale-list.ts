@@ -15,10 +15,14 @@ import type { HandshakeResult } from './handshake.js';
 /** Chunks per read (a chunk holds up to KEYSYNC_MAX_BATCH_SIZE keys). */
 const CHUNKS_PER_READ = 50;
 
+/** Removed keys per piece of the response. */
+const REMOVED_PER_PULL = 10_000;
+
 export function handshakeBody(db: Db, result: HandshakeResult): ReadableStream<Uint8Array> {
   const { sessionId, chunks, removed, headRev, batchSize, batches, window, expiresAt } = result;
   const encoder = new TextEncoder();
   let cursor = -1; // -1: the head is not sent yet
+  let removedAt = 0;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       if (cursor < 0) {
@@ -29,8 +33,15 @@ export function handshakeBody(db: Db, result: HandshakeResult): ReadableStream<U
         const page = chunks ?? (await readChunks(db, result.storeId, sessionId, cursor));
         controller.enqueue(encoder.encode((cursor > 0 ? ',' : '') + page.map((keys) => keys.map((k) => JSON.stringify(k)).join(',')).join(',')));
         cursor += page.length;
+      } else if (removedAt < removed.length || removedAt === 0) {
+        // `removed` can hold every key of a large `have` map: a slice per pull, each its own turn.
+        if (removedAt > 0) await new Promise((resolve) => setImmediate(resolve));
+        const slice = removed.slice(removedAt, removedAt + REMOVED_PER_PULL);
+        const list = slice.map((k) => JSON.stringify(k)).join(',');
+        controller.enqueue(encoder.encode(removedAt === 0 ? `],"removed":[${list}` : `,${list}`));
+        removedAt += REMOVED_PER_PULL;
       } else {
-        const tail = JSON.stringify({ removed, headRev, batchSize, batches, window, expiresAt });
+        const tail = JSON.stringify({ headRev, batchSize, batches, window, expiresAt });
         controller.enqueue(encoder.encode(`],${tail.slice(1)}`));
         controller.close();
       }

@@ -118,3 +118,79 @@ describe('large handshake bodies', () => {
     expect((await call(small, `/v1/stores/${storeId}/sync`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).status).toBe(201);
   });
 });
+
+describe('a large handshake body (read off the event loop) gets the answers a small one gets', () => {
+  let strict: TestServer;
+  beforeAll(async () => {
+    strict = await startServer(env.db, { limits: { maxHaveKeys: 3, maxJsonDepth: 20 } });
+  });
+  afterAll(async () => {
+    await strict?.close();
+  });
+
+  // Whitespace after the text changes no position in an answer; it takes the body past 256 KiB.
+  const padding = ' '.repeat(300 * 1024);
+  const ts = '2026-11-26T07:31:34.123456Z';
+  const cases: Array<[string, string | Uint8Array<ArrayBuffer>]> = [
+    ['text after the value', `{"have":{}} x`],
+    ['a bad escape', `{"have":{"a\\q":"${ts}"}}`],
+    ['nesting past the limit', `{"have":${'['.repeat(30)}${']'.repeat(30)}}`],
+    ['have and since', `{"have":{},"since":1}`],
+    ['a have value that is no timestamp', `{"have":{"users/1":"garbage"}}`],
+    ['a have value that is no string', `{"have":{"users/1":5}}`],
+    ['have not an object', `{"have":[1,2]}`],
+    ['more keys than KEYSYNC_MAX_HAVE_KEYS', `{"have":{"a":"${ts}","b":"${ts}","c":"${ts}","d":"${ts}"}}`],
+    ['a bad batchSize', `{"have":{"a":"${ts}"},"batchSize":0}`],
+    ['an unknown field', `{"have":{},"extra":true}`],
+    ['no have and no since', `{"prefix":"a"}`],
+    ['a body that is an array', `[{"have":{}}]`],
+  ];
+
+  it.each(cases)('%s', async (_, small) => {
+    const storeId = await newStore(strict);
+    const send = (body: string | Uint8Array<ArrayBuffer>) =>
+      call(strict, `/v1/stores/${storeId}/sync`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const expected = await send(small);
+    expect(expected.status).toBeGreaterThanOrEqual(400);
+    const large = await send(typeof small === 'string' ? small + padding : small);
+    expect(large.status).toBe(expected.status);
+    expect(large.body).toEqual(expected.body);
+  });
+
+  it('invalid UTF-8', async () => {
+    const storeId = await newStore(strict);
+    const bytes = (extra: number) => {
+      const text = new TextEncoder().encode(`{"have":{"a":"x"}}${' '.repeat(extra)}`);
+      text[12] = 0xff;
+      return text;
+    };
+    const send = (body: Uint8Array<ArrayBuffer>) => call(strict, `/v1/stores/${storeId}/sync`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const expected = await send(bytes(0));
+    expect(expected.status).toBe(400);
+    expect(await send(bytes(300 * 1024))).toMatchObject({ status: 400, body: expected.body });
+  });
+
+  it('a large valid body, sent chunked, syncs as a small one does', async () => {
+    const storeId = await newStore(strict);
+    const { ts: held } = await put(strict, storeId, 'a', 1);
+    await put(strict, storeId, 'b', 2);
+    const text = `{"have":{"a":"${held}","gone":"${ts}"},"prefix":""}` + padding;
+    const chunks = [text.slice(0, 100_000), text.slice(100_000)];
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const next = chunks.shift();
+        if (next === undefined) controller.close();
+        else controller.enqueue(new TextEncoder().encode(next));
+      },
+    });
+    const res = await call(strict, `/v1/stores/${storeId}/sync`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    expect(res.body.stale).toEqual(['b']);
+    expect(res.body.removed).toEqual(['gone']);
+  });
+});
