@@ -1,5 +1,4 @@
 import type { App, AppDeps } from '../deps.js';
-import { ProblemError } from '../errors.js';
 import { authorize } from '../http/auth.js';
 import { jsonBody } from '../http/json-body.js';
 import { limitBody, requireJson } from '../http/request.js';

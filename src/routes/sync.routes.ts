@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { MAX_KEY_BYTES } from '../store/keys.js';
-import { EntrySchema, RevSchema, StoreIdParam, TsSchema, canonicalUuid, limitProblems, problem, timestamp } from '../http/schemas.js';
+import { EntrySchema, RevSchema, StoreIdParam, canonicalUuid, limitProblems, problem, timestamp } from '../http/schemas.js';
 
 const tags = ['Sync'];
 const json = <T>(schema: T) => ({ 'application/json': { schema } });

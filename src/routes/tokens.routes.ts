@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { StoreIdParam, TsSchema, canonicalUuid, limitProblems, problem, timestamp } from '../http/schemas.js';
+import { StoreIdParam, canonicalUuid, limitProblems, problem, timestamp } from '../http/schemas.js';
 
 const tags = ['Tokens'];
 const json = <T>(schema: T) => ({ 'application/json': { schema } });

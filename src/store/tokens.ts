@@ -3,7 +3,7 @@
  * keeps only its SHA-256, so a database dump reveals no usable token.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { stores, tokens } from '../db/schema.js';
 import { notFound } from '../errors.js';

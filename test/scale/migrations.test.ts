@@ -12,8 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { openDatabase, type Database } from '../../src/db/client.js';
 import { migrate, migrationsFolder } from '../../src/db/migrate.js';
-import { backend } from '../support/db.js';
-import { createEmptyDatabase } from './empty-db.js';
+import { backend, createTestDatabase } from '../support/db.js';
 
 /** A copy of the migrations folder holding only the first `n` migrations. */
 function firstMigrations(n: number): string {
@@ -44,7 +43,7 @@ const hash = (t: string) => createHash('sha256').update(t).digest('hex');
 
 describe('the store-sharding migration', () => {
   it('keeps stores, entries, sessions with their chunks, and tokens', async () => {
-    const { database, drop } = await createEmptyDatabase();
+    const { database, drop } = await createTestDatabase({ migrated: false });
     cleanups.push(drop);
     await migrateTo(database, firstMigrations(1));
     const q = database.rows;
@@ -101,7 +100,7 @@ describe('the store-sharding migration', () => {
 
 describe.skipIf(backend !== 'postgres')('instances starting together on an empty database', () => {
   it('all come up: one applies the migrations, the others wait for it', async () => {
-    const { url, drop } = await createEmptyDatabase();
+    const { url, drop } = await createTestDatabase({ migrated: false });
     cleanups.push(drop);
     const instances = await Promise.all([1, 2, 3].map(() => openDatabase({ databaseUrl: url!, maxConnections: 3 })));
     try {

@@ -21,9 +21,8 @@ import { MemoryStore } from '../../clients/typescript/src/stores/memory.js';
 import { readFeed, type FeedReader } from '../fault/sse-reader.js';
 import { listAll, streamWrites } from '../fault/writers.js';
 import { replicaSnapshot } from '../client/support.js';
-import { backend } from '../support/db.js';
+import { backend, createTestDatabase } from '../support/db.js';
 import { exitWithin, spawnServer, type ServerProcess } from '../support/process.js';
-import { createEmptyDatabase } from './empty-db.js';
 import { NGINX, startNginx, type Nginx } from './nginx.js';
 
 const ADMIN = 'admin-token-for-scale-tests-0123456789';
@@ -41,7 +40,7 @@ const cleanups: Array<() => Promise<void> | void> = [];
 
 beforeAll(async () => {
   if (!run) return;
-  const empty = await createEmptyDatabase();
+  const empty = await createTestDatabase({ migrated: false });
   await empty.database.close();
   cleanups.push(() => empty.drop());
   const env = {

@@ -19,12 +19,13 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-export async function createTestDatabase(): Promise<TestDatabase> {
+/** `migrated: false`: no tables yet (for tests of the migrations themselves). */
+export async function createTestDatabase({ migrated = true }: { migrated?: boolean } = {}): Promise<TestDatabase> {
   const adminUrl = process.env.TEST_DATABASE_URL;
   if (!adminUrl) {
-    const template = inject('pgliteTemplate');
+    const template = migrated ? inject('pgliteTemplate') : undefined;
     const database = await openDatabase(template ? { pgliteTemplate: new Blob([readFileSync(template)]) } : {});
-    await migrate(database);
+    if (migrated) await migrate(database);
     return { database, drop: () => database.close() };
   }
   const name = `keysync_test_${randomBytes(6).toString('hex')}`;
@@ -34,7 +35,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   url.pathname = `/${name}`;
   // KEYSYNC_SQL_CAPTURE: every statement of the run goes to that file (test/scale/store-scope.test.ts checks it).
   const database = await openDatabase({ databaseUrl: url.toString(), maxConnections: 10, captureFile: process.env.KEYSYNC_SQL_CAPTURE });
-  await migrate(database);
+  if (migrated) await migrate(database);
   return {
     database,
     url: url.toString(),
