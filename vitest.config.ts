@@ -17,12 +17,17 @@ const SLOW_TESTS = [
 ];
 
 const set = process.env['KEYSYNC_TESTS'] ?? 'fast';
-const namesFiles = process.argv.slice(2).some((arg) => /(^|\/)(test|clients)\/|\.test\.ts$/.test(arg));
-const ALL = ['test/**/*.test.ts', 'clients/typescript/test/**/*.test.ts'];
+const namesFiles = process.argv.slice(2).some((arg) => /(^|\/)(test|clients|packages)\/|\.test\.ts$/.test(arg));
+const ALL = ['test/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'clients/typescript/test/**/*.test.ts'];
+
+/** The workspace packages (@keysync/protocol, @keysync/client) from source, as tsc and esbuild take them. */
+const SOURCE_CONDITIONS = ['keysync-source', 'module', 'node', 'development|production'];
 
 // One database per test file (see test/support/db.ts); files run in parallel
 // on the two cores, tests inside a file run in order.
 export default defineConfig({
+  resolve: { conditions: SOURCE_CONDITIONS },
+  ssr: { resolve: { conditions: SOURCE_CONDITIONS } },
   test: {
     include: set === 'slow' && !namesFiles ? SLOW_TESTS : ALL,
     exclude: set === 'fast' && !namesFiles ? ['**/node_modules/**', ...SLOW_TESTS] : ['**/node_modules/**'],

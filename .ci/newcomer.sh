@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CI step of the "newcomer" checks: @keysync/client as a user gets it from npm.
-# Packs the client (npm pack runs its build), installs the tarball into a new
-# project outside the repository (its dependencies come from the registry),
+# Packs @keysync/protocol and the client (npm pack runs their builds), installs
+# both tarballs into a new project outside the repository (their other
+# dependencies come from the registry),
 # type-checks a small program under moduleResolution node16, bundler and node
 # (node10), runs it and the keysync-mirror command against a live server, and
 # checks that CommonJS code can require() the package (Node >= 20.19).
@@ -23,6 +24,16 @@ trap cleanup EXIT
 
 [ -f dist/src/index.js ] || npm run build
 
+# The protocol first: the client's build compiles against its dist.
+echo "== npm pack @keysync/protocol"
+npm pack -w @keysync/protocol --pack-destination "$WORK" --silent >/dev/null
+PROTOCOL_TARBALL=$(ls "$WORK"/keysync-protocol-*.tgz)
+tar -tzf "$PROTOCOL_TARBALL" > "$WORK/protocol-files.txt"
+for f in README.md LICENSE package.json dist/index.js dist/index.d.ts dist/schema.d.ts; do
+  grep -qx "package/$f" "$WORK/protocol-files.txt" || { echo "the packed protocol lacks $f"; exit 1; }
+done
+echo "packed $(basename "$PROTOCOL_TARBALL"): $(du -k "$PROTOCOL_TARBALL" | cut -f1) kB"
+
 echo "== npm pack @keysync/client"
 npm pack -w @keysync/client --pack-destination "$WORK" --silent >/dev/null
 TARBALL=$(ls "$WORK"/keysync-client-*.tgz)
@@ -32,7 +43,7 @@ for f in README.md LICENSE package.json dist/index.js dist/index.d.ts dist/file-
 done
 echo "packed $(basename "$TARBALL"): $(du -k "$TARBALL" | cut -f1) kB"
 
-echo "== install the tarball into a new project"
+echo "== install the tarballs into a new project"
 APP="$WORK/app"
 mkdir -p "$APP"
 cp clients/typescript/test/pack/main.ts clients/typescript/test/pack/require.cjs "$APP/"
@@ -42,7 +53,9 @@ cat > package.json <<'JSON'
 JSON
 TS_VERSION=$(node -p "require('$ROOT/node_modules/typescript/package.json').version")
 NODE_TYPES=$(node -p "require('$ROOT/node_modules/@types/node/package.json').version")
-npm install --no-audit --no-fund --silent "$TARBALL" "typescript@$TS_VERSION" "@types/node@$NODE_TYPES"
+# @keysync/protocol is not on the registry yet: its tarball satisfies the
+# client's dependency on it.
+npm install --no-audit --no-fund --silent "$PROTOCOL_TARBALL" "$TARBALL" "typescript@$TS_VERSION" "@types/node@$NODE_TYPES"
 
 echo "== type-check under moduleResolution node16, bundler and node10"
 for mode in node16 bundler node10; do

@@ -16,7 +16,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
 import postgres from 'postgres';
-import { storeId as deriveStoreId } from '../clients/typescript/src/store-id.js';
+import { storeId as deriveStoreId } from '@keysync/protocol';
 import { openDatabase, type Database } from '../src/db/client.js';
 import { createKeysync } from '../src/keysync.js';
 import { compilePolicy } from '../src/options/index.js';

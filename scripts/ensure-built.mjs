@@ -7,7 +7,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const BUILT = 'dist/src/index.js';
-const SOURCES = ['src', 'clients/typescript/src', 'tsconfig.json', 'tsconfig.build.json'];
+const SOURCES = ['src', 'packages/protocol/src', 'clients/typescript/src', 'tsconfig.json', 'tsconfig.build.json'];
 
 function newest(path) {
   let stat;

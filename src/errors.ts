@@ -7,7 +7,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { routePath } from 'hono/route';
 
-import { PROBLEM_TYPE_BASE, MEDIA_TYPES, type ProblemKind } from '../clients/typescript/src/protocol.js';
+import { PROBLEM_TYPE_BASE, MEDIA_TYPES, type ProblemKind } from '@keysync/protocol';
 import { WalkLimitError } from './options/walk.js';
 
 export type { ProblemKind };

@@ -11,7 +11,7 @@
  * whatever response the handler or the error handler returns.
  */
 import type { MiddlewareHandler } from 'hono';
-import { HEADERS } from '../../clients/typescript/src/protocol.js';
+import { HEADERS } from '@keysync/protocol';
 
 const ALLOW_METHODS = 'GET,HEAD,PUT,POST,PATCH,DELETE,OPTIONS';
 const ALLOW_HEADERS = [HEADERS.authorization, HEADERS.contentType, HEADERS.ifMatch, HEADERS.ifNoneMatch, HEADERS.lastEventId].join(',');

@@ -15,7 +15,7 @@
  * into JavaScript numbers and back.
  */
 import type { Context, MiddlewareHandler } from 'hono';
-import { spanText, withPlaceholders } from '../../clients/typescript/src/json-text.js';
+import { spanText, withPlaceholders } from '@keysync/protocol';
 import { checkJsonBody, type JsonCheckOptions, type ScannedBody } from './json-check.js';
 import { assertJsonType, isJsonType } from './request.js';
 

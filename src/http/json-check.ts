@@ -4,7 +4,7 @@
  * (handshake-input.ts): UTF-8, syntax and nesting, each failure a
  * ProblemError with the answer the API gives for it.
  */
-import { JsonTextError, scanJson, type JsonSpan } from '../../clients/typescript/src/json-text.js';
+import { JsonTextError, scanJson, type JsonSpan } from '@keysync/protocol';
 import { ProblemError, validationProblem } from '../errors.js';
 
 /** A checked body: its text, and the raw text of each value at the capture path. */

@@ -1,6 +1,6 @@
 /** Wire schemas shared by the route definitions; they are also the OpenAPI components. */
 import { z } from '@hono/zod-openapi';
-import { PROBLEMS, PROBLEM_TYPE_BASE, type ProblemKind } from '../../clients/typescript/src/protocol.js';
+import { PROBLEMS, PROBLEM_TYPE_BASE, type ProblemKind } from '@keysync/protocol';
 import { SyncOptionsSchema } from '../options/index.js';
 
 const FieldErrorSchema = z

@@ -1,4 +1,4 @@
-import { assertStoreConfig, storeId as deriveStoreId } from '../../clients/typescript/src/store-id.js';
+import { assertStoreConfig, storeId as deriveStoreId } from '@keysync/protocol';
 import { validate as isUuid } from 'uuid';
 import type { App, AppDeps } from '../deps.js';
 import { validationProblem } from '../errors.js';

@@ -4,7 +4,7 @@ import type { Db } from '../db/client.js';
 import { entries, stores, syncChunks, syncSessions, tokens } from '../db/schema.js';
 import { notFound } from '../errors.js';
 import { NOTICE_CHANNEL, encodeNotice, type Notice } from '../db/notices.js';
-import type { StoreConfig } from '../../clients/typescript/src/store-id.js';
+import type { StoreConfig } from '@keysync/protocol';
 import type { SyncOptions } from '../options/index.js';
 import { formatTs } from './time.js';
 

@@ -21,7 +21,7 @@ import { ProblemError, notFound } from '../errors.js';
 import type { ReadSome, StorePolicy } from '../options/index.js';
 import { readJsonSome, scanMeta } from '../store/reads.js';
 import { formatTs, nowMicros } from '../store/time.js';
-import type { HandshakeResponse } from '../../clients/typescript/src/types.js';
+import type { HandshakeResponse } from '@keysync/protocol';
 import { ChunkWriter } from './chunk-writer.js';
 import { Turns } from './event-loop.js';
 

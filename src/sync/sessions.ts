@@ -11,7 +11,7 @@ import { ProblemError, notFound } from '../errors.js';
 import type { StorePolicy } from '../options/index.js';
 import { readEntryTexts } from '../store/entry-sql.js';
 import { formatTs, nowMicros } from '../store/time.js';
-import type { AckResponse } from '../../clients/typescript/src/types.js';
+import type { AckResponse } from '@keysync/protocol';
 import { batchBody } from './batch-body.js';
 import { acknowledgeFast, fetchBatchFast } from './fast-path.js';
 

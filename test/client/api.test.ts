@@ -7,7 +7,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createApiClient, type ApiClient } from '../../clients/typescript/src/api.js';
 import { readSse } from '../../clients/typescript/src/sse.js';
-import { storeId as deriveStoreId } from '../../clients/typescript/src/store-id.js';
+import { storeId as deriveStoreId } from '@keysync/protocol';
 import openapi from '../../openapi/openapi.json' with { type: 'json' };
 import { useTestServer } from '../support/server.js';
 

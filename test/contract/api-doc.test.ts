@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { EVENTS, PROBLEMS } from '../../clients/typescript/src/protocol.js';
+import { EVENTS, PROBLEMS } from '@keysync/protocol';
 import { REPO_ROOT } from '../support/process.js';
 
 const doc = readFileSync(`${REPO_ROOT}/docs/API.md`, 'utf8');

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { storeId } from '../../clients/typescript/src/store-id.js';
+import { storeId } from '@keysync/protocol';
 import { eventually } from '../client/support.js';
 import { call, json, keyPath, put } from '../support/http.js';
 import { REPO_ROOT } from '../support/process.js';

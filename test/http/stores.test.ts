@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { storeId as deriveStoreId } from '../../clients/typescript/src/store-id.js';
+import { storeId as deriveStoreId } from '@keysync/protocol';
 import { call, json, keyPath, newStore, put } from '../support/http.js';
 import { TS_FORMAT, expectProblem, expectValidation } from '../support/problem.js';
 import { useTestServer } from '../support/server.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { storeId as deriveStoreId } from '../../clients/typescript/src/store-id.js';
+import { storeId as deriveStoreId } from '@keysync/protocol';
 import { Subscriber } from '../../src/live/subscriber.js';
 import { Tailer } from '../../src/live/tailer.js';
 import { purgeTombstones } from '../../src/store/purge.js';

@@ -3,7 +3,7 @@
  * through createKeysync({ policies }), exercised over real HTTP.
  */
 import { describe, expect, it } from 'vitest';
-import { storeId as deriveStoreId, type StoreConfig } from '../../clients/typescript/src/store-id.js';
+import { storeId as deriveStoreId, type StoreConfig } from '@keysync/protocol';
 import type { PolicyFunctions, ReadValues } from '../../src/options/index.js';
 import { bulk, call, del, json, keyPath, put } from '../support/http.js';
 import { Replica, serverSnapshot } from '../support/replica.js';

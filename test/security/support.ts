@@ -1,6 +1,6 @@
 /** Helpers for tests of a server with access control on (an admin token and per-store tokens). */
 import { expect } from 'vitest';
-import { storeId as deriveStoreId } from '../../clients/typescript/src/store-id.js';
+import { storeId as deriveStoreId } from '@keysync/protocol';
 import type { TestDatabase } from '../support/db.js';
 import { call, json } from '../support/http.js';
 import { startServer, type TestServer } from '../support/server.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { storeId as deriveStoreId } from '../../clients/typescript/src/store-id.js';
+import { storeId as deriveStoreId } from '@keysync/protocol';
 import { getEntry } from '../../src/store/reads.js';
 import { registerStore } from '../../src/store/stores.js';
 import { WriteBatcher } from '../../src/store/write-batch.js';

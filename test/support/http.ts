@@ -1,5 +1,5 @@
 /** Small helpers for talking JSON to a test server. */
-import { storeId as deriveStoreId, type StoreConfig } from '../../clients/typescript/src/store-id.js';
+import { storeId as deriveStoreId, type StoreConfig } from '@keysync/protocol';
 import type { TestServer } from './server.js';
 
 export const json = (body: unknown, init: RequestInit = {}): RequestInit => ({

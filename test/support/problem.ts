@@ -1,6 +1,6 @@
 /** Assertions for RFC 9457 problem responses (API.md: every error is application/problem+json). */
 import { expect } from 'vitest';
-import { PROBLEM_TYPE_BASE } from '../../clients/typescript/src/protocol.js';
+import { PROBLEM_TYPE_BASE } from '@keysync/protocol';
 
 export interface ProblemCall {
   status: number;

@@ -3,8 +3,8 @@
  * cancel) that return the raw status and body, so tests assert on the wire.
  */
 import { expect } from 'vitest';
-import { PROBLEM_TYPE_BASE } from '../../clients/typescript/src/protocol.js';
-import type { HandshakeResponse } from '../../clients/typescript/src/types.js';
+import { PROBLEM_TYPE_BASE } from '@keysync/protocol';
+import type { HandshakeResponse } from '@keysync/protocol';
 import { call, json } from './http.js';
 import type { TestServer } from './server.js';
 

@@ -13,9 +13,10 @@
 import { encodeBase64 } from './base64.js';
 import { ProtocolError } from './errors.js';
 import { createRawClient, mediaType, settle, type FetchLike, type HttpResult, type RawClient } from './http.js';
-import { HEADERS, MEDIA_TYPES } from './protocol.js';
-import type { components, paths } from './schema.js';
-import type { AckResponse, BatchResponse, HandshakeRequest, HandshakeResponse } from './types.js';
+import {
+  HEADERS, MEDIA_TYPES, type AckResponse, type BatchResponse, type components, type HandshakeRequest, type HandshakeResponse,
+  type paths,
+} from '@keysync/protocol';
 import { parseAck, parseBatch, parseBatchText, parseHandshake, type ValueParser } from './wire.js';
 
 type S = components['schemas'];

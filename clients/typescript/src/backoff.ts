@@ -4,7 +4,7 @@
  * back in lock-step; `Retry-After` and SSE `retry:` are honoured as floors
  * because the server knows better than our guess.
  */
-import { PROBLEMS } from './protocol.js';
+import { PROBLEMS } from '@keysync/protocol';
 
 export interface BackoffOptions {
   /** Cap of the first retry's delay. */

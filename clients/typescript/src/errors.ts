@@ -3,8 +3,7 @@
  * can tell ours from their own with a single `instanceof`; subclasses carry
  * what is needed to react (the problem body, the store id).
  */
-import { problemKind } from './protocol.js';
-import type { Problem } from './types.js';
+import { problemKind, type Problem } from '@keysync/protocol';
 
 export class KeysyncError extends Error {
   override name = 'KeysyncError';

@@ -7,9 +7,7 @@
  */
 import createClient, { type Client } from 'openapi-fetch';
 import { ProtocolError } from './errors.js';
-import { HEADERS, MEDIA_TYPES } from './protocol.js';
-import type { paths } from './schema.js';
-import type { Problem } from './types.js';
+import { HEADERS, MEDIA_TYPES, type paths, type Problem } from '@keysync/protocol';
 
 /**
  * What we need of `fetch`: called as `fetch(url, init)` with a string URL,

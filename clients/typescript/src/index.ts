@@ -14,24 +14,26 @@ export { toProblem, type FetchLike, type HttpResult, type RawClient } from './ht
 export type {
   ApplyOptions, BytesRecord, DeletedRecord, JsonRecord, LiveRecord, LocalRecord, LocalStore,
 } from './local-store.js';
+/**
+ * The wire protocol shared with the server (@keysync/protocol): constants,
+ * the generated OpenAPI types (openapi/openapi.json via openapi-typescript),
+ * the wire shapes derived from them, the exact-JSON scanner and store ids.
+ */
 export {
   API_PREFIX, EVENTS, HEADERS, MEDIA_TYPES, PROBLEM_TYPE_BASE, PROBLEMS, STORE_ID_NAMESPACE,
   problemKind, problemType, type EventName, type ProblemKind,
-} from './protocol.js';
+  type components, type operations, type paths,
+  JsonTextError, scanJson, spanText, withPlaceholders, type JsonSpan, type ScanOptions,
+  canonicalConfig, storeId, type StoreConfig,
+  type AckResponse, type BatchResponse, type BytesEntry, type EntryMeta, type HandshakeRequest, type HandshakeResponse,
+  type JsonEntry, type Problem, type ReadyEventData, type TombstoneEntry, type WireEntry,
+} from '@keysync/protocol';
 export type { Change } from './records.js';
-/** The generated OpenAPI types (openapi/openapi.json via openapi-typescript). */
-export type { components, operations, paths } from './schema.js';
-export { JsonTextError, scanJson, spanText, withPlaceholders, type JsonSpan, type ScanOptions } from './json-text.js';
 export { readSse, SseDecoder, StalledError, type SseItem } from './sse.js';
-export { canonicalConfig, storeId, type StoreConfig } from './store-id.js';
 export { subscribeInOneTab, type OneTabOptions, type OneTabSubscription } from './tab-lock.js';
 export { IndexedDBStore, type IndexedDBStoreOptions, type StoreChangeListener } from './stores/indexeddb.js';
 export { MemoryStore } from './stores/memory.js';
 export {
   subscribe, SyncClient, type SubscribeOptions, type SyncProgress, type SyncState,
 } from './sync-client.js';
-export type {
-  AckResponse, BatchResponse, BytesEntry, EntryMeta, HandshakeRequest, HandshakeResponse, JsonEntry,
-  LiveEvent, Problem, ReadyEventData, TombstoneEntry, WireEntry,
-} from './types.js';
-export type { ValueParser } from './wire.js';
+export type { LiveEvent, ValueParser } from './wire.js';

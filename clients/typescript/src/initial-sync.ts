@@ -10,10 +10,10 @@
  */
 import { sleep } from './backoff.js';
 import { ProblemError, ProtocolError } from './errors.js';
-import { PROBLEMS, problemKind } from './protocol.js';
+import { PROBLEMS, problemKind } from '@keysync/protocol';
 import { fromWire } from './records.js';
 import { linkedController, request, type SyncContext } from './sync-context.js';
-import type { BatchResponse, HandshakeRequest } from './types.js';
+import type { BatchResponse, HandshakeRequest } from '@keysync/protocol';
 
 /** `auto`: `since` when the store has a checkpoint, else `have`. */
 export type HandshakeMode = 'auto' | 'have';

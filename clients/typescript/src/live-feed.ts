@@ -6,11 +6,11 @@
  */
 import { isRetryable, parseRetryAfter } from './backoff.js';
 import { ProblemError } from './errors.js';
-import { HEADERS, problemKind } from './protocol.js';
+import { HEADERS, problemKind } from '@keysync/protocol';
 import { fromWire } from './records.js';
 import { readSse, StalledError, type SseItem } from './sse.js';
 import { isTransient, linkedController, type SyncContext } from './sync-context.js';
-import type { ReadyEventData } from './types.js';
+import type { ReadyEventData } from '@keysync/protocol';
 import { parseLiveEvent } from './wire.js';
 
 /** How a connection ended. `eof`: closed without a reason, reconnect. */

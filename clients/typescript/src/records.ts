@@ -5,7 +5,7 @@
 import { decodeBase64, encodeBase64 } from './base64.js';
 import { ProtocolError } from './errors.js';
 import type { LocalRecord } from './local-store.js';
-import type { WireEntry } from './types.js';
+import type { WireEntry } from '@keysync/protocol';
 
 /** What onChange and per-key callbacks receive: one applied change. */
 export interface Change {

@@ -7,7 +7,7 @@ import { Backoff, isRetryable, parseRetryAfter } from './backoff.js';
 import { KeysyncError, ProblemError } from './errors.js';
 import type { HttpResult } from './http.js';
 import type { LocalRecord, LocalStore } from './local-store.js';
-import { HEADERS, problemKind } from './protocol.js';
+import { HEADERS, problemKind } from '@keysync/protocol';
 
 export interface SyncContext {
   readonly api: ApiClient;

@@ -4,9 +4,10 @@
  * before it is applied, not corrupt the replica.
  */
 import { ProtocolError } from './errors.js';
-import { JsonTextError, scanJson, spanText, withPlaceholders, type JsonSpan } from './json-text.js';
-import { EVENTS } from './protocol.js';
-import type { AckResponse, BatchResponse, HandshakeResponse, LiveEvent, WireEntry } from './types.js';
+import {
+  EVENTS, JsonTextError, scanJson, spanText, withPlaceholders, type AckResponse, type BatchResponse, type BytesEntry,
+  type HandshakeResponse, type JsonEntry, type JsonSpan, type ReadyEventData, type TombstoneEntry, type WireEntry,
+} from '@keysync/protocol';
 
 type Obj = Record<string, unknown>;
 
@@ -99,6 +100,15 @@ export function parseAck(v: unknown): AckResponse {
   if (!isObj(v) || typeof v['done'] !== 'boolean') fail('ack response', v);
   return v as unknown as AckResponse;
 }
+
+/** A live-feed event after parsing; `id` is the SSE id (the rev) when present. */
+export type LiveEvent =
+  | { type: 'put'; id: string | undefined; entry: JsonEntry | BytesEntry }
+  | { type: 'delete'; id: string | undefined; entry: TombstoneEntry }
+  | { type: 'ready'; id: string | undefined; data: ReadyEventData }
+  | { type: 'reset'; id: string | undefined }
+  | { type: 'store-deleted'; id: string | undefined }
+  | { type: 'revoked'; id: string | undefined };
 
 /**
  * A live-feed event from its SSE name, data and id; undefined for event names

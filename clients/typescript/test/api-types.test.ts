@@ -6,7 +6,7 @@
  */
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { createApiClient, type ApiClient, type KeyValue } from '../src/api.js';
-import type { components } from '../src/schema.js';
+import type { components } from '@keysync/protocol';
 import { subscribe } from '../src/sync-client.js';
 import { MemoryStore } from '../src/stores/memory.js';
 

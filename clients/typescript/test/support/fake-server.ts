@@ -6,8 +6,7 @@
  * writes frames into. Not a substitute for the end-to-end tests against the
  * real server; it exists to pin down ordering (apply → ack, window).
  */
-import { problemType, type ProblemKind } from '../../src/protocol.js';
-import type { WireEntry } from '../../src/types.js';
+import { problemType, type ProblemKind, type WireEntry } from '@keysync/protocol';
 
 interface Session {
   stale: string[];

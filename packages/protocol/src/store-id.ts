@@ -1,11 +1,11 @@
 /**
  * Store ids are derived, not assigned: any party that knows a store's config
- * computes the same id offline (API.md, "Data model"). The server imports this
- * module too, so client and server can never disagree on the derivation.
+ * computes the same id offline (API.md, "Data model"). Server and client both
+ * use this module, so they can never disagree on the derivation.
  */
 import canonicalizeModule from 'canonicalize';
 import { v5 as uuidv5, validate as isUuid } from 'uuid';
-import { STORE_ID_NAMESPACE } from './protocol.js';
+import { STORE_ID_NAMESPACE } from './constants.js';
 
 /** A store config: `scope` (a UUID) plus anything else (`backend`, `path`, ...). */
 export interface StoreConfig {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PROBLEMS, problemKind, problemType } from '../src/protocol.js';
+import { PROBLEMS, problemKind, problemType } from '../src/constants.js';
 
 describe('problemKind', () => {
   it('returns the suffix of a keysync problem type', () => {

@@ -1,18 +1,19 @@
 /**
- * The hand-written wire types (src/types.ts) against the generated OpenAPI
- * types (src/schema.ts). Checked by `tsc --noEmit` (the expectTypeOf calls
- * are no-ops at runtime); a regenerated schema that drifts fails typecheck.
+ * The narrowed wire types (src/wire-types.ts) against the generated OpenAPI
+ * types they derive from (src/schema.ts): narrowing must not make a response
+ * unreadable or a request unacceptable. Checked by `tsc --noEmit` (the
+ * expectTypeOf calls are no-ops at runtime).
  */
 import { describe, expectTypeOf, it } from 'vitest';
 import type { components } from '../src/schema.js';
 import type {
   AckResponse, BatchResponse, BytesEntry, HandshakeRequest, HandshakeResponse, JsonEntry, Problem, ReadyEventData,
   TombstoneEntry, WireEntry,
-} from '../src/types.js';
+} from '../src/wire-types.js';
 
 type S = components['schemas'];
 
-describe('hand-written wire types', () => {
+describe('narrowed wire types', () => {
   it('read every response the generated schema describes', () => {
     expectTypeOf<S['Handshake']>().toExtend<HandshakeResponse>();
     expectTypeOf<S['AckResult']>().toExtend<AckResponse>();
@@ -28,9 +29,15 @@ describe('hand-written wire types', () => {
   it('send only requests the generated schema accepts', () => {
     expectTypeOf<HandshakeRequest>().toExtend<S['HandshakeRequest']>();
     expectTypeOf<HandshakeResponse>().toExtend<S['Handshake']>();
-    // `kind` is optional in the hand-written types (the payload field discriminates as well).
+    // `kind` is optional in the narrowed types (the payload field discriminates as well).
     expectTypeOf<Required<JsonEntry>>().toExtend<S['JsonEntry']>();
     expectTypeOf<Required<BytesEntry>>().toExtend<S['BytesEntry']>();
     expectTypeOf<Required<TombstoneEntry>>().toExtend<S['Tombstone']>();
+  });
+
+  it('refuse a handshake naming both have and since', () => {
+    // @ts-expect-error: `have` or `since`, never both
+    const both: HandshakeRequest = { have: {}, since: 0 };
+    expectTypeOf(both).toExtend<S['HandshakeRequest']>();
   });
 });
