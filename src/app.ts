@@ -1,28 +1,37 @@
 /**
- * createApp(deps): the HTTP API as an OpenAPIHono app. No environment, no
- * listening, no timers: everything it needs comes in through `deps`.
+ * createApp(parts): the HTTP API as an OpenAPIHono app. No environment, no
+ * listening, no timers: everything it needs comes in through `parts`. Each
+ * route brings its own guards (access, body limits, JSON checks) in its
+ * definition (routes/*.routes.ts); what is set up here applies to every
+ * request.
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
-import type { Context } from 'hono';
-import { routePath } from 'hono/route';
-import type { AppDeps } from './deps.js';
-import { ProblemError, handleError, problemResponse, validationProblem } from './errors.js';
-import { openApiDocument } from './openapi.js';
+import type { ApiServices, ServerParts } from './api-services.js';
 import { migrationsApplied } from './db/migrate.js';
+import type { AppEnv } from './http/app-env.js';
+import { connectionClose } from './http/connection-close.js';
+import { registerConsole } from './http/console.js';
+import { corsMiddleware } from './http/cors.js';
+import { handleError } from './http/error-mapping.js';
+import { FeedTokens } from './http/feed-token.js';
+import { jsonBody } from './http/json-body.js';
+import { openModeHostCheck } from './http/open-mode-host.js';
+import { ProblemError } from './http/problem.js';
+import { requestLog } from './http/request-log.js';
+import { unmatchedRequest } from './http/unmatched.js';
+import { issuesProblem } from './http/validation-issues.js';
+import { openApiDocument } from './openapi.js';
 import { registerDocs } from './routes/docs.js';
 import { registerEventHandlers } from './routes/events.handlers.js';
 import { healthzRoute, metricsRoute, readyzRoute } from './routes/health.routes.js';
 import { registerKeyHandlers } from './routes/keys.handlers.js';
-import { registerStoreHandlers } from './routes/stores.handlers.js';
 import { registerSessionHandlers } from './routes/sessions.handlers.js';
+import { registerStoreHandlers } from './routes/stores.handlers.js';
+import { maxHandshakeBytes } from './routes/sync.routes.js';
 import { registerSyncHandlers } from './routes/sync.handlers.js';
 import { registerTokenHandlers } from './routes/tokens.handlers.js';
-import { registerConsole } from './http/console.js';
-import { corsMiddleware } from './http/cors.js';
-import { setAddressResolver } from './http/guard.js';
-import { issuesProblem } from './http/validation-issues.js';
-import { openModeHostCheck } from './http/open-mode-host.js';
-import { plainIntegerParams } from './http/request.js';
+import { handshakeBudget } from './sync/handshake-budget.js';
+import { handshakeJson } from './sync/handshake-parse.js';
 
 export interface CreateAppOptions {
   /** one JSON line per request; default: console.log */
@@ -33,8 +42,9 @@ export interface CreateAppOptions {
   allowedHosts?: string[];
 }
 
-export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): OpenAPIHono {
-  const app = new OpenAPIHono({
+export function createApp(parts: ServerParts, opts: CreateAppOptions = {}): OpenAPIHono<AppEnv> {
+  const services = withRouteServices(parts);
+  const app = new OpenAPIHono<AppEnv>({
     // Validation failures become problem+json with every offending path.
     defaultHook: (result) => {
       if (!result.success) {
@@ -44,74 +54,33 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): OpenAPIHo
   });
   const log = opts.log === false ? undefined : (opts.log ?? ((line: string) => console.log(line)));
 
-  // `Connection: close` when the connection should not carry another request: while stopping
-  // (busy keep-alive clients move on and the process drains instead of waiting for the force
-  // timeout), and after an error answered before the request body was read (the unread body
-  // would otherwise stall the connection until the server drops it under the client's next request).
   app.use(async (c, next) => {
-    await next();
-    const hasBody = c.req.header('transfer-encoding') !== undefined || Number(c.req.header('content-length') ?? 0) > 0;
-    const unreadBody = hasBody && c.res.status >= 400 && (c.res.status === 413 || !c.req.raw.bodyUsed);
-    if (!deps.accepting() || unreadBody) {
-      try {
-        c.res.headers.set('Connection', 'close');
-      } catch {
-        /* a response with immutable headers */
-      }
-    }
+    c.set('services', services);
+    return next();
   });
-
-  // Request log and metrics: the route pattern, never keys, values or tokens.
-  app.use(async (c, next) => {
-    const started = performance.now();
-    setAddressResolver(c, deps.clientAddress);
-    await next();
-    if (c.res.status === 429 || c.res.status === 503) {
-      const refusal = c.error instanceof ProblemError ? (c.error.limit ?? c.error.kind) : 'other';
-      deps.metrics.refusals.inc({ status: String(c.res.status), limit: refusal });
-    }
-    const matched = routePath(c, -1);
-    const route = matched && matched !== '*' && matched !== '/*' ? matched : 'unmatched';
-    const seconds = (performance.now() - started) / 1000;
-    deps.metrics.requests.inc({ method: c.req.method, route, status: String(c.res.status) });
-    deps.metrics.duration.observe({ method: c.req.method, route }, seconds);
-    log?.(
-      JSON.stringify({
-        t: new Date().toISOString(),
-        method: c.req.method,
-        route,
-        storeId: route.includes(':storeId') ? c.req.param('storeId') : undefined,
-        status: c.res.status,
-        ms: Math.round(seconds * 10000) / 10,
-      }),
-    );
-  });
-
-  if (deps.adminToken === undefined) app.use(openModeHostCheck(opts.allowedHosts ?? []));
-  app.use('/v1/*', plainIntegerParams);
-
-  // Before every auth middleware: a preflight carries no token.
+  app.use(connectionClose);
+  app.use(requestLog(log));
+  if (parts.adminToken === undefined) app.use(openModeHostCheck(opts.allowedHosts ?? []));
+  // Before every route's access guard: a preflight carries no token.
   if (opts.corsOrigins && opts.corsOrigins.length > 0) app.use(corsMiddleware(opts.corsOrigins));
 
   app.onError(handleError);
-  app.notFound((c) => notFoundOrMethod(app, c));
+  app.notFound(unmatchedRequest(app));
 
   app.openapi(healthzRoute, (c) => c.json({ status: 'ok' as const }, 200));
   app.openapi(readyzRoute, async (c) => {
-    const ready = deps.accepting() && (await migrationsApplied(deps.database));
+    const ready = parts.accepting() && (await migrationsApplied(parts.database));
     if (!ready) throw new ProblemError(503, 'unavailable', 'Not Ready', 'The database does not answer, migrations are missing, or the server is stopping');
     return c.json({ status: 'ready' as const }, 200);
   });
-  app.openapi(metricsRoute, async (c) =>
-    c.body(await deps.metrics.registry.metrics(), 200, { 'Content-Type': deps.metrics.registry.contentType }) as never,
-  );
+  app.openapi(metricsRoute, async (c) => c.text(await parts.metrics.registry.metrics(), 200, { 'Content-Type': parts.metrics.registry.contentType }));
 
-  registerStoreHandlers(app, deps);
-  registerTokenHandlers(app, deps);
-  registerKeyHandlers(app, deps);
-  registerSyncHandlers(app, deps);
-  registerSessionHandlers(app, deps);
-  registerEventHandlers(app, deps);
+  registerStoreHandlers(app, services);
+  registerTokenHandlers(app, services);
+  registerKeyHandlers(app, services);
+  registerSyncHandlers(app, services);
+  registerSessionHandlers(app, services);
+  registerEventHandlers(app, services);
 
   const document = openApiDocument();
   app.get('/openapi.json', (c) => c.json(document));
@@ -120,41 +89,17 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): OpenAPIHo
   return app;
 }
 
-/** 405 with `Allow` when the path exists under other methods, else 404; both problem+json. */
-function notFoundOrMethod(app: OpenAPIHono, c: Context): Response {
-  const path = c.req.path;
-  const unencoded = unencodedKeyProblem(c.req.method, path);
-  if (unencoded) return problemResponse(unencoded);
-  const allowed = new Set<string>();
-  for (const route of app.routes) {
-    if (route.method === 'ALL' || route.path === '/*') continue;
-    const pattern = '^' + route.path.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:[^/]+/g, '[^/]+').replace(/\*/g, '.*') + '$';
-    if (new RegExp(pattern).test(path)) allowed.add(route.method);
-  }
-  if (allowed.size > 0 && !allowed.has(c.req.method)) {
-    if (allowed.has('GET')) allowed.add('HEAD');
-    return problemResponse(
-      new ProblemError(405, 'method-not-allowed', 'Method Not Allowed', `${c.req.method} is not allowed here`, undefined, {
-        allow: [...allowed].sort().join(', '),
+/** What the routes' guards need besides the server's parts, made once per app (they hold state). */
+function withRouteServices(parts: ServerParts): ApiServices {
+  const { limits } = parts;
+  const budget = handshakeBudget(limits.handshakeBytes, maxHandshakeBytes(limits));
+  const read = handshakeJson(jsonBody({ envelope: 1 }), { maxJsonDepth: limits.maxJsonDepth, maxHaveKeys: limits.maxHaveKeys });
+  return {
+    ...parts,
+    feedTokens: new FeedTokens(parts.adminToken),
+    handshakeBody: (c, next) =>
+      budget(c, async () => {
+        await read(c, next);
       }),
-    );
-  }
-  return problemResponse(new ProblemError(404, 'not-found', 'Not Found', `No route for ${c.req.method} ${path}`));
+  };
 }
-
-const SPLIT_KEY = /^(\/v1\/stores\/[^/]+\/keys\/)([^/]*\/.*)$/;
-
-/**
- * `/keys/users/1`: a key sent with its slashes unencoded reaches no route.
- * Rather than a bare 404 (which a client could take for "no such key"),
- * say how to send it.
- */
-function unencodedKeyProblem(method: string, path: string): ProblemError | undefined {
-  const match = ['GET', 'HEAD', 'PUT', 'DELETE'].includes(method) ? SPLIT_KEY.exec(path) : null;
-  if (!match) return undefined;
-  const encoded = match[2]!.replaceAll('/', '%2F');
-  const store = match[1]!.slice(0, -'keys/'.length);
-  const message = `percent-encode the key as one path segment (${match[1]}${encoded}), or send it in the query (${store}key?key=${encoded})`;
-  return validationProblem([{ path: 'key', message }], `A key is one path segment: its slashes must be percent-encoded as %2F (${encoded})`);
-}
-

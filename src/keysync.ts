@@ -4,13 +4,13 @@
  * housekeeping job, and builds the HTTP app. index.ts only adds the
  * environment, the listening socket and signals.
  */
-import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createApp, type CreateAppOptions } from './app.js';
 import { openDatabase, type Database } from './db/client.js';
 import { migrate } from './db/migrate.js';
 import { DEFAULT_LIMITS, type Limits } from './env.js';
 import { clientAddressResolver, type ProxyHeader } from './http/client-address.js';
-import { Guard } from './http/guard.js';
+import type { App } from './http/app-env.js';
+import { RateLimits } from './http/rate-limit.js';
 import { Admission } from './live/admission.js';
 import { LiveHub } from './live/hub.js';
 import { createMetrics } from './metrics.js';
@@ -47,7 +47,7 @@ export interface KeysyncOptions extends CreateAppOptions {
 }
 
 export interface Keysync {
-  app: OpenAPIHono;
+  app: App;
   database: Database;
   hub: LiveHub;
   limits: Limits;
@@ -115,7 +115,7 @@ export async function createKeysync(options: KeysyncOptions = {}): Promise<Keysy
       policies,
       metrics,
       clientAddress: clientAddressResolver({ trustedProxies: options.trustedProxies ?? [], header: options.proxyHeader ?? 'x-forwarded-for' }),
-      guard: new Guard(limits),
+      rateLimits: new RateLimits(limits),
       admission: new Admission(limits),
       accepting: () => accepting,
     },

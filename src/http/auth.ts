@@ -1,24 +1,19 @@
 /**
- * Who may call what. One middleware per required scope; the routes only name
- * the scope. Without an admin token the server runs open (index.ts allows
- * that on loopback addresses only).
+ * Who may call what. Every route declares its access guard in its own
+ * definition (`middleware: [requireAccess('write')]`, or `publicAccess`).
+ * Without an admin token the server runs open (index.ts allows that on
+ * loopback addresses only).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import type { MiddlewareHandler } from 'hono';
-import type { Db } from '../db/client.js';
 import { tokens } from '../db/schema.js';
-import { ProblemError } from '../errors.js';
-import { clientAddress, setPrincipal, tooManyRequests, type Guard } from './guard.js';
+import type { AppContext, AppEnv } from './app-env.js';
+import { clientAddress } from './client-address.js';
+import { ProblemError } from './problem.js';
+import { tooManyRequests } from './rate-limit.js';
 
 export type Scope = 'read' | 'write' | 'admin';
-
-export interface AuthSettings {
-  db: Db;
-  adminToken: string | undefined;
-  /** per-client rate limits (absent: none) */
-  guard?: Guard;
-}
 
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
@@ -36,52 +31,100 @@ const unauthorized = (detail = 'A valid bearer token of this store is required')
   });
 const forbidden = (detail: string) => new ProblemError(403, 'forbidden', 'Forbidden', detail);
 
-export function authorize(settings: AuthSettings, scope: Scope): MiddlewareHandler {
-  return async (c, next) => {
-    if (settings.adminToken === undefined) {
-      setPrincipal(c, { kind: 'open' });
-      return next();
+/** Checks the bearer token for `scope` and sets `c.var.caller`. */
+export async function checkBearer(c: AppContext, scope: Scope): Promise<void> {
+  const { adminToken, rateLimits, database } = c.var.services;
+  if (adminToken === undefined) {
+    c.set('caller', { kind: 'open' });
+    return;
+  }
+  const header = c.req.header('authorization') ?? '';
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!match) throw unauthorized();
+  const token = match[1]!;
+  if (sameSecret(token, adminToken)) {
+    c.set('caller', { kind: 'admin' });
+    return;
+  }
+  // A store token is looked up with the store of the URL: the statement stays within one
+  // store (docs/deploy.md). Only when that misses is the hash looked up alone, to tell a
+  // token of another store (403) from an unknown one (401): a failure path, listed as a
+  // cross-store exception in test/scale/store-scope.ts.
+  const storeId = c.req.param('storeId');
+  // Unknown tokens cost a database lookup: an address that keeps guessing is slowed down.
+  const address = clientAddress(c);
+  const guessing = rateLimits.authFailures.peek(address);
+  if (guessing > 0) {
+    throw tooManyRequests(guessing, 'Too many requests with unknown tokens from this address (KEYSYNC_AUTH_FAILURE_LIMIT)', 'KEYSYNC_AUTH_FAILURE_LIMIT');
+  }
+  const hash = hashToken(token);
+  const { db } = database;
+  const [row] =
+    storeId !== undefined && UUID.test(storeId)
+      ? await db
+          .select({ id: tokens.id, storeId: tokens.storeId, scope: tokens.scope })
+          .from(tokens)
+          .where(and(eq(tokens.storeId, storeId), eq(tokens.hash, hash)))
+      : [];
+  if (!row) {
+    const [elsewhere] = await db.select({ id: tokens.id }).from(tokens).where(eq(tokens.hash, hash)).limit(1);
+    if (!elsewhere) {
+      rateLimits.authFailures.take(address);
+      throw unauthorized();
     }
-    const header = c.req.header('authorization') ?? '';
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match) throw unauthorized();
-    const token = match[1]!;
-    if (sameSecret(token, settings.adminToken)) {
-      setPrincipal(c, { kind: 'admin' });
-      return next();
-    }
-    // A store token is looked up with the store of the URL: the statement stays within one
-    // store (docs/deploy.md). Only when that misses is the hash looked up alone, to tell a
-    // token of another store (403) from an unknown one (401): a failure path, listed as a
-    // cross-store exception in test/scale/store-scope.ts.
-    const storeId = c.req.param('storeId');
-    // Unknown tokens cost a database lookup: an address that keeps guessing is slowed down.
-    const address = clientAddress(c);
-    const guessing = settings.guard?.authFailures.peek(address) ?? 0;
-    if (guessing > 0) {
-      throw tooManyRequests(guessing, 'Too many requests with unknown tokens from this address (KEYSYNC_AUTH_FAILURE_LIMIT)', 'KEYSYNC_AUTH_FAILURE_LIMIT');
-    }
-    const hash = hashToken(token);
-    const [row] =
-      storeId !== undefined && UUID.test(storeId)
-        ? await settings.db
-            .select({ id: tokens.id, storeId: tokens.storeId, scope: tokens.scope })
-            .from(tokens)
-            .where(and(eq(tokens.storeId, storeId), eq(tokens.hash, hash)))
-        : [];
-    if (!row) {
-      const [elsewhere] = await settings.db.select({ id: tokens.id }).from(tokens).where(eq(tokens.hash, hash)).limit(1);
-      if (!elsewhere) {
-        settings.guard?.authFailures.take(address);
-        throw unauthorized();
-      }
-      throw forbidden(storeId === undefined ? 'This route needs the admin token' : 'This token belongs to another store');
-    }
-    setPrincipal(c, { kind: 'token', tokenId: row.id, storeId: row.storeId, scope: row.scope });
-    const wait = settings.guard?.requests.take(`${row.id}@${address}`) ?? 0;
-    if (wait > 0) throw tooManyRequests(wait, 'Request rate of this token exceeded (KEYSYNC_RATE_LIMIT)', 'KEYSYNC_RATE_LIMIT');
-    if (scope === 'admin') throw forbidden('This route needs the admin token');
-    if (scope === 'write' && row.scope !== 'write') throw forbidden('This token may only read');
-    return next();
-  };
+    throw forbidden(storeId === undefined ? 'This route needs the admin token' : 'This token belongs to another store');
+  }
+  c.set('caller', { kind: 'token', tokenId: row.id, storeId: row.storeId, scope: row.scope });
+  const wait = rateLimits.requests.take(`${row.id}@${address}`);
+  if (wait > 0) throw tooManyRequests(wait, 'Request rate of this token exceeded (KEYSYNC_RATE_LIMIT)', 'KEYSYNC_RATE_LIMIT');
+  if (scope === 'admin') throw forbidden('This route needs the admin token');
+  if (scope === 'write' && row.scope !== 'write') throw forbidden('This token may only read');
 }
+
+/** What a route requires of its caller: nothing, or a token of at least this scope (the admin token passes all). */
+export type Access = 'public' | Scope;
+
+const declaredAccess = new WeakMap<MiddlewareHandler<AppEnv>, Access>();
+
+/** Marks `guard` as the access guard of the routes that list it (see `accessOf`). */
+export function declareAccess(guard: MiddlewareHandler<AppEnv>, access: Access): MiddlewareHandler<AppEnv> {
+  declaredAccess.set(guard, access);
+  return guard;
+}
+
+/** The access a route declares among its `middleware`; undefined when it declares none. */
+export function accessOf(route: { middleware?: unknown }): Access | undefined {
+  const list: unknown[] = Array.isArray(route.middleware) ? route.middleware : route.middleware === undefined ? [] : [route.middleware];
+  for (const item of list) {
+    const access = typeof item === 'function' ? declaredAccess.get(item as MiddlewareHandler<AppEnv>) : undefined;
+    if (access !== undefined) return access;
+  }
+  return undefined;
+}
+
+const guards: Record<Scope, MiddlewareHandler<AppEnv>> = {
+  read: declareAccess(async (c, next) => {
+    await checkBearer(c, 'read');
+    return next();
+  }, 'read'),
+  write: declareAccess(async (c, next) => {
+    await checkBearer(c, 'write');
+    return next();
+  }, 'write'),
+  admin: declareAccess(async (c, next) => {
+    await checkBearer(c, 'admin');
+    return next();
+  }, 'admin'),
+};
+
+/**
+ * The access guard of a route: a bearer token of `scope` or more (admin),
+ * or nothing in open mode. Sets `c.var.caller`.
+ * @example createRoute({ ..., middleware: [requireAccess('write')] })
+ */
+export function requireAccess(scope: Scope): MiddlewareHandler<AppEnv> {
+  return guards[scope];
+}
+
+/** The access guard of a route anyone may call, token or not. */
+export const publicAccess: MiddlewareHandler<AppEnv> = declareAccess((_c, next) => next(), 'public');

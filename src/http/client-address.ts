@@ -11,6 +11,7 @@
  * both would let a client choose its own address.
  */
 import { compile } from 'proxy-addr';
+import type { AppContext } from './app-env.js';
 
 export type ProxyHeader = 'x-forwarded-for' | 'forwarded';
 
@@ -69,3 +70,13 @@ function nodeOf(node: string): string {
 }
 
 const isIp = (s: string) => /^[0-9.]+$/.test(s) || (s.includes(':') && /^[0-9a-fA-F:.]+$/.test(s));
+
+/**
+ * The client's address of this request: the peer of the connection, or, when
+ * the peer is a trusted proxy, the address it forwarded.
+ */
+export function clientAddress(c: AppContext): string {
+  // `c.env` is undefined for a request made in process (app.request without bindings).
+  const peer = c.env?.incoming?.socket?.remoteAddress;
+  return c.var.services.clientAddress(peer, (name) => c.req.header(name));
+}

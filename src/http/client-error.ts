@@ -5,7 +5,7 @@
  * connection closes. Node's own answer would be a bare status line.
  */
 import type { Socket } from 'node:net';
-import { problemBody, ProblemError } from '../errors.js';
+import { problemBody, ProblemError } from './problem.js';
 
 const ANSWERS: Record<string, () => ProblemError> = {
   ERR_HTTP_REQUEST_TIMEOUT: () => new ProblemError(408, 'request-timeout', 'Request Timeout', 'The request did not arrive in time (KEYSYNC_REQUEST_TIMEOUT_MS)'),

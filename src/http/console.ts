@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveStatic } from '@hono/node-server/serve-static';
-import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { App } from './app-env.js';
 
 /** The folder of the console's files, found from this module up to the package root (works from src/ and dist/). */
 export function consoleFolder(): string | undefined {
@@ -25,7 +25,7 @@ export function consoleFolder(): string | undefined {
 // Only its own scripts and the API of its own origin: an injected value cannot load or send anything elsewhere.
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-export function registerConsole(app: OpenAPIHono): void {
+export function registerConsole(app: App): void {
   const root = consoleFolder();
   if (!root) return;
   app.get('/console', (c) => c.redirect('/console/', 301));

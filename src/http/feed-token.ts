@@ -16,9 +16,10 @@ import { and, eq } from 'drizzle-orm';
 import type { MiddlewareHandler } from 'hono';
 import type { Db } from '../db/client.js';
 import { tokens } from '../db/schema.js';
-import { ProblemError } from '../errors.js';
-import { authorize, type AuthSettings } from './auth.js';
-import { setPrincipal, type Principal } from './guard.js';
+import type { AppEnv } from './app-env.js';
+import { checkBearer, declareAccess } from './auth.js';
+import type { Caller } from './caller.js';
+import { ProblemError } from './problem.js';
 
 const PREFIX = 'ksf1';
 /** The query parameter (the name OAuth 2.0 bearer usage, RFC 6750 §2.3, gives it). */
@@ -46,7 +47,7 @@ export class FeedTokens {
   }
 
   /** A token for `storeId`'s feed, valid for `ttlS` seconds. */
-  mint(storeId: string, issuer: Principal, ttlS: number, now = Date.now()): { token: string; expiresAt: string } {
+  mint(storeId: string, issuer: Caller, ttlS: number, now = Date.now()): { token: string; expiresAt: string } {
     const e = Math.floor(now / 1000) + ttlS;
     const claims: Claims = { s: storeId, i: issuer.kind === 'token' ? issuer.tokenId : ADMIN_ISSUER, e };
     const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');
@@ -79,27 +80,29 @@ const unauthorized = (detail: string) =>
   new ProblemError(401, 'unauthorized', 'Unauthorized', detail, undefined, { 'www-authenticate': 'Bearer realm="keysync"' });
 
 /**
- * Auth of the live feed: a feed token in `?access_token=` when there is no
- * Authorization header, else the usual bearer check (read scope).
+ * The access guard of the live feed: read scope, by a feed token in
+ * `?access_token=` when there is no Authorization header, else by the usual
+ * bearer check.
  */
-export function feedAuth(settings: AuthSettings, feedTokens: FeedTokens): MiddlewareHandler {
-  const bearer = authorize(settings, 'read');
-  return async (c, next) => {
-    const token = c.req.query(FEED_TOKEN_PARAM);
-    if (settings.adminToken === undefined || token === undefined || c.req.header('authorization') !== undefined) return bearer(c, next);
-    const claims = feedTokens.read(token);
-    if (!claims) throw unauthorized('The feed token is not valid');
-    if (claims.e * 1000 <= Date.now()) throw unauthorized('The feed token expired: mint a new one');
-    if (claims.s !== c.req.param('storeId')) throw new ProblemError(403, 'forbidden', 'Forbidden', 'This feed token belongs to another store');
-    if (claims.i === ADMIN_ISSUER) {
-      setPrincipal(c, { kind: 'admin' });
-      return next();
-    }
-    if (!(await issuerExists(settings.db, claims.s, claims.i))) throw unauthorized('The token that minted this feed token was revoked');
-    setPrincipal(c, { kind: 'token', tokenId: claims.i, storeId: claims.s, scope: 'read' });
+export const requireFeedAccess: MiddlewareHandler<AppEnv> = declareAccess(async (c, next) => {
+  const { adminToken, feedTokens, database } = c.var.services;
+  const token = c.req.query(FEED_TOKEN_PARAM);
+  if (adminToken === undefined || token === undefined || c.req.header('authorization') !== undefined) {
+    await checkBearer(c, 'read');
     return next();
-  };
-}
+  }
+  const claims = feedTokens.read(token);
+  if (!claims) throw unauthorized('The feed token is not valid');
+  if (claims.e * 1000 <= Date.now()) throw unauthorized('The feed token expired: mint a new one');
+  if (claims.s !== c.req.param('storeId')) throw new ProblemError(403, 'forbidden', 'Forbidden', 'This feed token belongs to another store');
+  if (claims.i === ADMIN_ISSUER) {
+    c.set('caller', { kind: 'admin' });
+    return next();
+  }
+  if (!(await issuerExists(database.db, claims.s, claims.i))) throw unauthorized('The token that minted this feed token was revoked');
+  c.set('caller', { kind: 'token', tokenId: claims.i, storeId: claims.s, scope: 'read' });
+  return next();
+}, 'read');
 
 async function issuerExists(db: Db, storeId: string, tokenId: string): Promise<boolean> {
   // The id is only a claim until this lookup; a malformed one cannot be a token's.

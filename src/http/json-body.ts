@@ -16,14 +16,12 @@
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { spanText, withPlaceholders } from '@keysync/protocol';
+import type { AppContext, AppEnv } from './app-env.js';
 import { checkJsonBody, type JsonCheckOptions, type ScannedBody } from './json-check.js';
 import { assertJsonType, isJsonType } from './request.js';
 
-const scanned = new WeakMap<Request, ScannedBody>();
-
+/** The nesting a body may have is KEYSYNC_MAX_JSON_DEPTH (the server's `maxJsonDepth`) plus its envelope. */
 export interface JsonBodyOptions {
-  /** KEYSYNC_MAX_JSON_DEPTH: how deep a value, config or options object may nest */
-  maxDepth: number;
   /**
    * Levels the body adds around what it carries (`{"config":…}` 1,
    * `{"ops":[{"value":…}]}` 3): the body may nest that much deeper, so a
@@ -39,16 +37,17 @@ export interface JsonBodyOptions {
  * it in hono's body cache). Values at `capture` reach the validator as
  * placeholders (their index); the handler takes their text with `rawValue`.
  */
-export function jsonBody(opts: JsonBodyOptions): MiddlewareHandler {
+export function jsonBody(opts: JsonBodyOptions): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     assertJsonType(c);
+    const maxDepth = c.var.services.limits.maxJsonDepth;
     // Member names are checked for duplicates inside values only (not in a have map of a million keys).
     const values = opts.capture !== undefined;
-    const body = await scanBody(c, { maxDepth: opts.maxDepth + opts.envelope, limit: opts.maxDepth, capture: opts.capture ?? [], uniqueKeys: values });
+    const body = await scanBody(c, { maxDepth: maxDepth + opts.envelope, limit: maxDepth, capture: opts.capture ?? [], uniqueKeys: values });
     const shape = values ? withPlaceholders(body.text, body.spans) : body.text;
     // The validator's `c.req.json()` parses the cached text: the checked body, values as placeholders.
     (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(shape);
-    scanned.set(c.req.raw, body);
+    c.set('scannedBody', body);
     return next();
   };
 }
@@ -57,21 +56,20 @@ export function jsonBody(opts: JsonBodyOptions): MiddlewareHandler {
  * For a route whose body is a value of any content type (key PUT): a JSON
  * body is checked here, and `rawValue(c)` is its text without whitespace.
  */
-export function jsonValueBody(opts: Pick<JsonBodyOptions, 'maxDepth'>): MiddlewareHandler {
-  return async (c, next) => {
-    if (isJsonType(c.req.header('content-type'))) {
-      scanned.set(c.req.raw, await scanBody(c, { maxDepth: opts.maxDepth, limit: opts.maxDepth, capture: [], uniqueKeys: true }));
-    }
-    return next();
-  };
-}
+export const jsonValueBody: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (isJsonType(c.req.header('content-type'))) {
+    const maxDepth = c.var.services.limits.maxJsonDepth;
+    c.set('scannedBody', await scanBody(c, { maxDepth, limit: maxDepth, capture: [], uniqueKeys: true }));
+  }
+  return next();
+};
 
 /**
  * The text of a value of the body as written, less insignificant whitespace:
  * the whole body on a value route, else the value whose placeholder is `index`.
  */
-export function rawValue(c: Context, index = 0): string {
-  const body = scanned.get(c.req.raw);
+export function rawValue(c: AppContext, index = 0): string {
+  const body = c.get('scannedBody');
   const span = body?.spans[index];
   if (!body || !span) throw new Error('rawValue: no scanned JSON value (is jsonBody/jsonValueBody on this route?)');
   return spanText(body.text, span);

@@ -5,7 +5,7 @@
  * ProblemError with the answer the API gives for it.
  */
 import { JsonTextError, scanJson, type JsonSpan } from '@keysync/protocol';
-import { ProblemError, validationProblem } from '../errors.js';
+import { ProblemError, validationProblem } from './problem.js';
 
 /** A checked body: its text, and the raw text of each value at the capture path. */
 export interface ScannedBody {

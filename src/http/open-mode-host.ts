@@ -5,7 +5,7 @@
  * `Host`, which is refused here, whatever the CORS settings.
  */
 import type { MiddlewareHandler } from 'hono';
-import { ProblemError } from '../errors.js';
+import { ProblemError } from './problem.js';
 
 /** `localhost`, `127.x.x.x`, `[::1]` (any port), or a name in `allowed` (lower case, no port). */
 export function isAllowedHost(host: string, allowed: readonly string[] = []): boolean {

@@ -1,7 +1,9 @@
 /** Reading the parts of a request the validators do not cover: raw key segments, bodies, revs in headers. */
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { ProblemError, validationProblem } from '../errors.js';
+import type { Limits } from '../env.js';
+import type { AppEnv } from './app-env.js';
+import { ProblemError, validationProblem } from './problem.js';
 import { keyProblem } from '../store/keys.js';
 
 /**
@@ -56,30 +58,34 @@ export function assertJsonType(c: Context): void {
 }
 
 /** 415 unless the request declares a JSON body. */
-export const requireJson: MiddlewareHandler = async (c, next) => {
+export const requireJson: MiddlewareHandler<AppEnv> = async (c, next) => {
   assertJsonType(c);
   return next();
 };
 
 /**
- * Caps a request body (declared or streamed) at `maxBytes`, answering 413 as problem+json.
+ * Caps a request body (declared or streamed) at `max` bytes (a number, or read
+ * from the server's limits), answering 413 as problem+json.
  * A body with a Content-Length is checked here (node's parser never reads past it);
  * only a chunked body goes through hono's `bodyLimit`, which counts the bytes as they
  * stream in. Touching `c.req.raw.body` at all (as `bodyLimit` does first) turns
  * node-server's direct body read into a web stream, which costs more than the rest
  * of a small write.
  */
-export function limitBody(maxBytes: number, what: string): MiddlewareHandler {
-  const tooLarge = () => new ProblemError(413, 'payload-too-large', 'Payload Too Large', `${what} is larger than ${maxBytes} bytes`);
-  const streamed = bodyLimit({
-    maxSize: maxBytes,
-    onError: () => {
-      throw tooLarge();
-    },
-  });
+export function limitBody(max: number | ((limits: Limits) => number), what: string): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
+    const maxBytes = typeof max === 'number' ? max : max(c.var.services.limits);
+    const tooLarge = () => new ProblemError(413, 'payload-too-large', 'Payload Too Large', `${what} is larger than ${maxBytes} bytes`);
     const length = c.req.header('content-length');
-    if (length === undefined || c.req.header('transfer-encoding') !== undefined) return streamed(c, next);
+    if (length === undefined || c.req.header('transfer-encoding') !== undefined) {
+      const streamed = bodyLimit({
+        maxSize: maxBytes,
+        onError: () => {
+          throw tooLarge();
+        },
+      });
+      return streamed(c, next);
+    }
     if (Number(length) > maxBytes) throw tooLarge();
     return next();
   };
@@ -93,7 +99,7 @@ const NUMERIC_QUERY = ['limit', 'since'] as const;
  * digits: the schemas coerce with `Number()`, which would also take `0x10`,
  * `1e0`, ` 1` and the empty string. Checked before the schemas see them.
  */
-export const plainIntegerParams: MiddlewareHandler = async (c, next) => {
+export const plainIntegerParams: MiddlewareHandler<AppEnv> = async (c, next) => {
   for (const name of NUMERIC_QUERY) {
     const value = c.req.query(name);
     if (value !== undefined && !/^\d{1,16}$/.test(value)) throw validationProblem([{ path: name, message: 'must be a plain decimal integer' }]);

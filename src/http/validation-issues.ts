@@ -4,7 +4,7 @@
  * and by checks that run off the event loop (handshake-input.ts), so both
  * give the same answer.
  */
-import { ProblemError, validationProblem } from '../errors.js';
+import { ProblemError, validationProblem } from './problem.js';
 
 /** The 400 for a failed schema parse (zod issues). */
 export function issuesProblem(issues: readonly Issue[]): ProblemError {

@@ -2,7 +2,7 @@
 import { and, eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { tokens } from '../db/schema.js';
-import type { Principal } from '../http/guard.js';
+import type { Caller as Principal } from '../http/caller.js';
 import type { FeedRequest } from './feed.js';
 
 export function feedAccess(db: Db, principal: Principal): Pick<FeedRequest, 'tokenId' | 'stillAuthorized'> {

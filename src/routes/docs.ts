@@ -7,7 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { App } from '../http/app-env.js';
 import { Scalar } from '@scalar/hono-api-reference';
 
 /** Where the page loads the reference bundle from (same origin). */
@@ -16,7 +16,7 @@ export const DOCS_SCRIPT_PATH = '/docs/assets/api-reference.js';
 const require = createRequire(import.meta.url);
 const SCRIPT_FILE = require.resolve('@scalar/api-reference/browser/standalone.js');
 
-export function registerDocs(app: OpenAPIHono, openApiPath: string): void {
+export function registerDocs(app: App, openApiPath: string): void {
   // Read on first request: the bundle is a few MB and most servers never serve it.
   let script: Promise<Buffer> | undefined;
   app.get(DOCS_SCRIPT_PATH, async (c) => {

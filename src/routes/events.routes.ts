@@ -1,5 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { FEED_TOKEN_DEFAULT_TTL_S, FEED_TOKEN_MAX_TTL_S } from '../http/feed-token.js';
+import { requireAccess } from '../http/auth.js';
+import { FEED_TOKEN_DEFAULT_TTL_S, FEED_TOKEN_MAX_TTL_S, requireFeedAccess } from '../http/feed-token.js';
+import { plainIntegerParams } from '../http/request.js';
 import { MAX_KEY_BYTES } from '../store/keys.js';
 import { RevSchema, StoreIdParam, TombstoneSchema, ValueEntrySchema, limitProblems, problem } from '../http/schemas.js';
 
@@ -56,6 +58,7 @@ export const LiveEventSchema = z
 
 export const eventsRoute = createRoute({
   operationId: 'events',
+  middleware: [plainIntegerParams, requireFeedAccess],
   method: 'get',
   path: '/v1/stores/{storeId}/events',
   tags: ['Live'],
@@ -90,6 +93,7 @@ export const eventsRoute = createRoute({
 
 export const createFeedTokenRoute = createRoute({
   operationId: 'createFeedToken',
+  middleware: [requireAccess('read')],
   method: 'post',
   path: '/v1/stores/{storeId}/feed-tokens',
   tags: ['Live'],

@@ -1,10 +1,12 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { publicAccess } from '../http/auth.js';
 import { problem } from '../http/schemas.js';
 
 const tags = ['Operations'];
 
 export const healthzRoute = createRoute({
   operationId: 'healthz',
+  middleware: [publicAccess],
   method: 'get',
   path: '/healthz',
   tags,
@@ -15,6 +17,7 @@ export const healthzRoute = createRoute({
 
 export const readyzRoute = createRoute({
   operationId: 'readyz',
+  middleware: [publicAccess],
   method: 'get',
   path: '/readyz',
   tags,
@@ -29,6 +32,7 @@ export const readyzRoute = createRoute({
 
 export const metricsRoute = createRoute({
   operationId: 'metrics',
+  middleware: [publicAccess],
   method: 'get',
   path: '/metrics',
   tags,

@@ -1,9 +1,8 @@
-import type { Context } from 'hono';
-import type { App, AppDeps } from '../deps.js';
-import { ProblemError, notFound, validationProblem } from '../errors.js';
-import { authorize } from '../http/auth.js';
-import { jsonBody, jsonValueBody, rawValue } from '../http/json-body.js';
-import { isJsonType, keyFromPath, keyFromQuery, limitBody, parseRevTag, requireJson } from '../http/request.js';
+import type { ApiServices } from '../api-services.js';
+import type { App, AppContext } from '../http/app-env.js';
+import { ProblemError, notFound, validationProblem } from '../http/problem.js';
+import { rawValue } from '../http/json-body.js';
+import { isJsonType, keyFromPath, keyFromQuery, parseRevTag } from '../http/request.js';
 import { MEDIA_TYPE_MESSAGE, isMediaType } from '../http/media-type.js';
 import { keyProblem } from '../store/keys.js';
 import { getEntry, listKeys } from '../store/reads.js';
@@ -15,30 +14,14 @@ import {
   bulkWriteRoute, deleteKeyByQueryRoute, deleteKeyRoute, getKeyByQueryRoute, getKeyRoute, listKeysRoute, putKeyByQueryRoute, putKeyRoute,
 } from './keys.routes.js';
 
-export function registerKeyHandlers(app: App, deps: AppDeps): void {
-  const { db } = deps.database;
-  const { limits } = deps;
-  const auth = { db, adminToken: deps.adminToken, guard: deps.guard };
-  const onCommit = ({ storeId, headRev }: CommitNotice) => deps.hub.committed(storeId, headRev);
+export function registerKeyHandlers(app: App, services: ApiServices): void {
+  const { db } = services.database;
+  const { limits } = services;
+  const onCommit = ({ storeId, headRev }: CommitNotice) => services.hub.committed(storeId, headRev);
   // Unconditional writes of a store that arrive together commit together (see write-batch.ts).
   const batcher = new WriteBatcher(db, onCommit);
 
-  for (const single of ['/v1/stores/:storeId/keys/*', '/v1/stores/:storeId/key']) {
-    app.on(['PUT', 'DELETE'], single, authorize(auth, 'write'));
-    app.on('GET', single, authorize(auth, 'read'));
-    app.put(single, limitBody(limits.maxValueBytes, 'The value'), jsonValueBody({ maxDepth: limits.maxJsonDepth }));
-  }
-  app.on('GET', '/v1/stores/:storeId/keys', authorize(auth, 'read'));
-  app.on('POST', '/v1/stores/:storeId/writes', authorize(auth, 'write'));
-  // Each op's `value` is kept as the text the client wrote (json-body.ts).
-  app.post(
-    '/v1/stores/:storeId/writes',
-    requireJson,
-    limitBody(limits.maxBodyBytes, 'The request body'),
-    jsonBody({ maxDepth: limits.maxJsonDepth, envelope: 3, capture: ['ops', '*', 'value'] }),
-  );
-
-  const putKey = async (c: Context, storeId: string, key: string): Promise<Response> => {
+  const putKey = async (c: AppContext, storeId: string, key: string) => {
     const contentType = c.req.header('content-type');
     let op: WriteOp;
     if (isJsonType(contentType)) op = { op: 'put', key, json: rawValue(c) };
@@ -53,11 +36,11 @@ export function registerKeyHandlers(app: App, deps: AppDeps): void {
     }
     const conditional = condition.ifMatchRev !== undefined || condition.ifAbsent;
     const [result] = conditional ? await applyWrites(db, storeId, [op], condition, onCommit) : await batcher.write(storeId, [op]);
-    deps.metrics.writes.inc();
-    return c.json(result!, 200);
+    services.metrics.writes.inc();
+    return result!;
   };
 
-  const getKey = async (c: Context, storeId: string, key: string): Promise<Response> => {
+  const getKey = async (c: AppContext, storeId: string, key: string) => {
     const row = await getEntry(db, storeId, key);
     if (!row || row.deleted) {
       await getStore(db, storeId); // a missing store is reported as such
@@ -75,22 +58,22 @@ export function registerKeyHandlers(app: App, deps: AppDeps): void {
     return c.body((row.bytes ?? new Uint8Array()) as Uint8Array<ArrayBuffer>, 200, { ...headers, 'Content-Type': type });
   };
 
-  const deleteKey = async (c: Context, storeId: string, key: string): Promise<Response> => {
+  const deleteKey = async (c: AppContext, storeId: string, key: string) => {
     const condition: WriteCondition = { mustExist: true };
     const ifMatch = c.req.header('if-match');
     if (ifMatch !== undefined) condition.ifMatchRev = parseRevTag(ifMatch, 'If-Match');
     const [result] = await applyWrites(db, storeId, [{ op: 'delete', key }], condition, onCommit);
-    deps.metrics.writes.inc();
-    return c.json(result!, 200);
+    services.metrics.writes.inc();
+    return result!;
   };
 
   // Each single-key operation twice: the key as a path segment, and in the query (reaches `.` and `..`).
-  app.openapi(putKeyRoute, (c) => putKey(c, c.req.valid('param').storeId, keyFromPath(c)) as never);
-  app.openapi(putKeyByQueryRoute, (c) => putKey(c, c.req.valid('param').storeId, keyFromQuery(c)) as never);
-  app.openapi(getKeyRoute, (c) => getKey(c, c.req.valid('param').storeId, keyFromPath(c)) as never);
-  app.openapi(getKeyByQueryRoute, (c) => getKey(c, c.req.valid('param').storeId, keyFromQuery(c)) as never);
-  app.openapi(deleteKeyRoute, (c) => deleteKey(c, c.req.valid('param').storeId, keyFromPath(c)) as never);
-  app.openapi(deleteKeyByQueryRoute, (c) => deleteKey(c, c.req.valid('param').storeId, keyFromQuery(c)) as never);
+  app.openapi(putKeyRoute, async (c) => c.json(await putKey(c, c.req.valid('param').storeId, keyFromPath(c)), 200));
+  app.openapi(putKeyByQueryRoute, async (c) => c.json(await putKey(c, c.req.valid('param').storeId, keyFromQuery(c)), 200));
+  app.openapi(getKeyRoute, (c) => getKey(c, c.req.valid('param').storeId, keyFromPath(c)));
+  app.openapi(getKeyByQueryRoute, (c) => getKey(c, c.req.valid('param').storeId, keyFromQuery(c)));
+  app.openapi(deleteKeyRoute, async (c) => c.json(await deleteKey(c, c.req.valid('param').storeId, keyFromPath(c)), 200));
+  app.openapi(deleteKeyByQueryRoute, async (c) => c.json(await deleteKey(c, c.req.valid('param').storeId, keyFromQuery(c)), 200));
 
   app.openapi(bulkWriteRoute, async (c) => {
     const { storeId } = c.req.valid('param');
@@ -114,7 +97,7 @@ export function registerKeyHandlers(app: App, deps: AppDeps): void {
       return { op: 'put', key: op.key, json };
     });
     const results = await batcher.write(storeId, writeOps);
-    deps.metrics.writes.inc(results.length);
+    services.metrics.writes.inc(results.length);
     return c.json({ results }, 200);
   });
 

@@ -1,5 +1,8 @@
 import { MAX_MEDIA_TYPE_LENGTH, MEDIA_TYPE_MESSAGE, MEDIA_TYPE_PATTERN } from '../http/media-type.js';
 import { createRoute, z } from '@hono/zod-openapi';
+import { requireAccess } from '../http/auth.js';
+import { jsonBody, jsonValueBody } from '../http/json-body.js';
+import { limitBody, plainIntegerParams, requireJson } from '../http/request.js';
 import { KeyMetaSchema, KeyParam, KeyQueryParam, ListQuery, StoreIdParam, WriteResultSchema, limitProblems, problem } from '../http/schemas.js';
 
 const tags = ['Keys'];
@@ -36,12 +39,14 @@ const putResponses = {
   412: problem('If-Match or If-None-Match did not hold (precondition-failed)'),
   413: problem('The value is larger than KEYSYNC_MAX_VALUE_BYTES (payload-too-large)'),
 };
+const valueWriteGuards = [requireAccess('write'), limitBody((limits) => limits.maxValueBytes, 'The value'), jsonValueBody];
 const PUT_DESCRIPTION =
   'The body is the value: `application/json` stores JSON, any other content type stores the bytes with that type. ' +
   '`If-Match: "<rev>"` writes only if the key is at that rev; `If-None-Match: *` only if it does not exist. Write scope.';
 
 export const putKeyRoute = createRoute({
   operationId: 'putKey',
+  middleware: valueWriteGuards,
   method: 'put',
   path: '/v1/stores/{storeId}/keys/{key}',
   tags,
@@ -53,6 +58,7 @@ export const putKeyRoute = createRoute({
 
 export const putKeyByQueryRoute = createRoute({
   operationId: 'putKeyByQuery',
+  middleware: valueWriteGuards,
   method: 'put',
   path: '/v1/stores/{storeId}/key',
   tags,
@@ -83,6 +89,7 @@ const GET_DESCRIPTION = 'The value with its content type, `ETag: "<rev>"`, `X-Ke
 
 export const getKeyRoute = createRoute({
   operationId: 'getKey',
+  middleware: [requireAccess('read')],
   method: 'get',
   path: '/v1/stores/{storeId}/keys/{key}',
   tags,
@@ -94,6 +101,7 @@ export const getKeyRoute = createRoute({
 
 export const getKeyByQueryRoute = createRoute({
   operationId: 'getKeyByQuery',
+  middleware: [requireAccess('read')],
   method: 'get',
   path: '/v1/stores/{storeId}/key',
   tags,
@@ -113,6 +121,7 @@ const DELETE_DESCRIPTION = 'Writes a tombstone, synced like a write. 404 when th
 
 export const deleteKeyRoute = createRoute({
   operationId: 'deleteKey',
+  middleware: [requireAccess('write')],
   method: 'delete',
   path: '/v1/stores/{storeId}/keys/{key}',
   tags,
@@ -124,6 +133,7 @@ export const deleteKeyRoute = createRoute({
 
 export const deleteKeyByQueryRoute = createRoute({
   operationId: 'deleteKeyByQuery',
+  middleware: [requireAccess('write')],
   method: 'delete',
   path: '/v1/stores/{storeId}/key',
   tags,
@@ -173,6 +183,13 @@ export const PutOpSchema = z
 
 export const bulkWriteRoute = createRoute({
   operationId: 'bulkWrite',
+  middleware: [
+    requireAccess('write'),
+    requireJson,
+    limitBody((limits) => limits.maxBodyBytes, 'The request body'),
+    // Each op's `value` is kept as the text the client wrote (json-body.ts).
+    jsonBody({ envelope: 3, capture: ['ops', '*', 'value'] }),
+  ],
   method: 'post',
   path: '/v1/stores/{storeId}/writes',
   tags,
@@ -200,6 +217,7 @@ export const bulkWriteRoute = createRoute({
 
 export const listKeysRoute = createRoute({
   operationId: 'listKeys',
+  middleware: [plainIntegerParams, requireAccess('read')],
   method: 'get',
   path: '/v1/stores/{storeId}/keys',
   tags,

@@ -1,9 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { requireAccess } from '../http/auth.js';
 import { StoreIdParam, limitProblems, problem } from '../http/schemas.js';
 import { SessionStatusSchema } from './sync.routes.js';
 
 export const listSessionsRoute = createRoute({
   operationId: 'listSessions',
+  middleware: [requireAccess('admin')],
   method: 'get',
   path: '/v1/stores/{storeId}/sessions',
   tags: ['Sync'],

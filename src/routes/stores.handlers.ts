@@ -1,22 +1,13 @@
 import { assertStoreConfig, storeId as deriveStoreId } from '@keysync/protocol';
 import { validate as isUuid } from 'uuid';
-import type { App, AppDeps } from '../deps.js';
-import { validationProblem } from '../errors.js';
-import { authorize } from '../http/auth.js';
-import { jsonBody } from '../http/json-body.js';
-import { limitBody } from '../http/request.js';
+import type { ApiServices } from '../api-services.js';
+import type { App } from '../http/app-env.js';
+import { validationProblem } from '../http/problem.js';
 import { deleteStore, getStore, listStores, registerStore, updateOptions } from '../store/stores.js';
 import { deleteStoreRoute, getStoreRoute, listStoresRoute, patchStoreRoute, registerStoreRoute } from './stores.routes.js';
 
-export function registerStoreHandlers(app: App, deps: AppDeps): void {
-  const { db } = deps.database;
-  const auth = { db, adminToken: deps.adminToken, guard: deps.guard };
-  app.on(['GET', 'POST'], '/v1/stores', authorize(auth, 'admin'));
-  app.on(['PATCH', 'DELETE'], '/v1/stores/:storeId', authorize(auth, 'admin'));
-  app.on('GET', '/v1/stores/:storeId', authorize(auth, 'read'));
-  const body = jsonBody({ maxDepth: deps.limits.maxJsonDepth, envelope: 1 });
-  app.post('/v1/stores', limitBody(deps.limits.maxBodyBytes, 'The request body'), body);
-  app.patch('/v1/stores/:storeId', limitBody(deps.limits.maxBodyBytes, 'The request body'), body);
+export function registerStoreHandlers(app: App, services: ApiServices): void {
+  const { db } = services.database;
 
   app.openapi(registerStoreRoute, async (c) => {
     const { config, options } = c.req.valid('json');
@@ -43,20 +34,20 @@ export function registerStoreHandlers(app: App, deps: AppDeps): void {
 
   app.openapi(patchStoreRoute, async (c) => {
     const { storeId } = c.req.valid('param');
-    const store = await updateOptions(db, storeId, c.req.valid('json').options, deps.hub.instance);
-    deps.policies.forget(storeId);
+    const store = await updateOptions(db, storeId, c.req.valid('json').options, services.hub.instance);
+    services.policies.forget(storeId);
     // Open feeds filter with the old options: they end with `reset`, and their clients
     // handshake again with `have` (removed: newly excluded keys; stale: newly included).
     // Here at once; the other instances on the `options` notice.
-    deps.hub.optionsChanged(storeId);
+    services.hub.optionsChanged(storeId);
     return c.json(store, 200);
   });
 
   app.openapi(deleteStoreRoute, async (c) => {
     const { storeId } = c.req.valid('param');
-    if (!(await deleteStore(db, storeId, deps.hub.instance))) await getStore(db, storeId); // throws 404
-    deps.policies.forget(storeId);
-    deps.hub.storeDeleted(storeId);
+    if (!(await deleteStore(db, storeId, services.hub.instance))) await getStore(db, storeId); // throws 404
+    services.policies.forget(storeId);
+    services.hub.storeDeleted(storeId);
     return c.body(null, 204);
   });
 }

@@ -1,4 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { requireAccess } from '../http/auth.js';
+import { jsonBody } from '../http/json-body.js';
+import { limitBody, plainIntegerParams } from '../http/request.js';
 import { SyncOptionsSchema } from '../options/index.js';
 import { ListQuery, StoreConfigSchema, StoreIdParam, StoreSchema, limitProblems, problem } from '../http/schemas.js';
 
@@ -12,8 +15,12 @@ const common = {
   415: problem('The body is not application/json'),
 };
 
+/** A body of config or options: JSON (jsonBody answers 415 otherwise), at most KEYSYNC_MAX_BODY_BYTES. */
+const configBodyGuards = [limitBody((limits) => limits.maxBodyBytes, 'The request body'), jsonBody({ envelope: 1 })];
+
 export const registerStoreRoute = createRoute({
   operationId: 'registerStore',
+  middleware: [requireAccess('admin'), ...configBodyGuards],
   method: 'post',
   path: '/v1/stores',
   tags,
@@ -39,6 +46,7 @@ export const registerStoreRoute = createRoute({
 
 export const listStoresRoute = createRoute({
   operationId: 'listStores',
+  middleware: [plainIntegerParams, requireAccess('admin')],
   method: 'get',
   path: '/v1/stores',
   tags,
@@ -63,6 +71,7 @@ export const listStoresRoute = createRoute({
 
 export const getStoreRoute = createRoute({
   operationId: 'getStore',
+  middleware: [requireAccess('read')],
   method: 'get',
   path: '/v1/stores/{storeId}',
   tags,
@@ -77,6 +86,7 @@ export const getStoreRoute = createRoute({
 
 export const patchStoreRoute = createRoute({
   operationId: 'patchStore',
+  middleware: [requireAccess('admin'), ...configBodyGuards],
   method: 'patch',
   path: '/v1/stores/{storeId}',
   tags,
@@ -95,6 +105,7 @@ export const patchStoreRoute = createRoute({
 
 export const deleteStoreRoute = createRoute({
   operationId: 'deleteStore',
+  middleware: [requireAccess('admin')],
   method: 'delete',
   path: '/v1/stores/{storeId}',
   tags,

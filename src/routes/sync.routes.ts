@@ -1,4 +1,10 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
+import type { Limits } from '../env.js';
+import type { AppEnv } from '../http/app-env.js';
+import { requireAccess } from '../http/auth.js';
+import { jsonBody } from '../http/json-body.js';
+import { limitBody, plainIntegerParams, requireJson } from '../http/request.js';
 import { MAX_KEY_BYTES } from '../store/keys.js';
 import { EntrySchema, RevSchema, StoreIdParam, canonicalUuid, limitProblems, problem, timestamp } from '../http/schemas.js';
 
@@ -96,8 +102,15 @@ export const HandshakeResponseSchema = z
   })
   .openapi('Handshake', { description: 'A started sync session.' });
 
+/** The largest handshake body: a `have` map of maxHaveKeys entries of ~100 bytes each fits. */
+export const maxHandshakeBytes = (limits: Limits) => Math.max(limits.maxBodyBytes, limits.maxHaveKeys * 128);
+
+/** The app's handshake body reader: it holds the byte budget shared by the handshakes in progress. */
+const readHandshakeBody: MiddlewareHandler<AppEnv> = (c, next) => c.var.services.handshakeBody(c, next);
+
 export const handshakeRoute = createRoute({
   operationId: 'handshake',
+  middleware: [requireAccess('read'), requireJson, limitBody(maxHandshakeBytes, 'The handshake'), readHandshakeBody],
   method: 'post',
   path: '/v1/stores/{storeId}/sync',
   tags,
@@ -114,8 +127,17 @@ export const handshakeRoute = createRoute({
   },
 });
 
+export const BatchSchema = z
+  .object({
+    cursor: z.number().int().min(0).openapi({ description: 'This batch\'s number.' }),
+    entries: z.array(EntrySchema).openapi({ description: 'The current entry of each key of this batch, tombstones included.' }),
+    next: z.number().int().nullable().openapi({ description: 'The next cursor, or null after the last batch.' }),
+  })
+  .openapi('Batch', { description: 'One batch of a sync session.' });
+
 export const batchRoute = createRoute({
   operationId: 'batch',
+  middleware: [plainIntegerParams, requireAccess('read')],
   method: 'get',
   path: '/v1/stores/{storeId}/sync/{sessionId}/batches/{cursor}',
   tags,
@@ -125,15 +147,7 @@ export const batchRoute = createRoute({
   responses: {
     200: {
       description: 'The batch',
-      content: json(
-        z
-          .object({
-            cursor: z.number().int().min(0).openapi({ description: 'This batch\'s number.' }),
-            entries: z.array(EntrySchema).openapi({ description: 'The current entry of each key of this batch, tombstones included.' }),
-            next: z.number().int().nullable().openapi({ description: 'The next cursor, or null after the last batch.' }),
-          })
-          .openapi('Batch', { description: 'One batch of a sync session.' }),
-      ),
+      content: json(BatchSchema),
     },
     ...common,
     409: problem('Acknowledge earlier batches first (ack-required)'),
@@ -143,6 +157,7 @@ export const batchRoute = createRoute({
 
 export const ackRoute = createRoute({
   operationId: 'ack',
+  middleware: [requireAccess('read'), requireJson, limitBody(4096, 'The ack'), jsonBody({ envelope: 1 })],
   method: 'post',
   path: '/v1/stores/{storeId}/sync/{sessionId}/ack',
   tags,
@@ -200,6 +215,7 @@ export const SessionStatusSchema = z
 
 export const sessionStatusRoute = createRoute({
   operationId: 'sessionStatus',
+  middleware: [requireAccess('read')],
   method: 'get',
   path: '/v1/stores/{storeId}/sync/{sessionId}',
   tags,
@@ -210,6 +226,7 @@ export const sessionStatusRoute = createRoute({
 
 export const cancelSessionRoute = createRoute({
   operationId: 'cancelSession',
+  middleware: [requireAccess('read')],
   method: 'delete',
   path: '/v1/stores/{storeId}/sync/{sessionId}',
   tags,

@@ -1,18 +1,12 @@
-import type { App, AppDeps } from '../deps.js';
-import { notFound } from '../errors.js';
-import { authorize } from '../http/auth.js';
-import { jsonBody } from '../http/json-body.js';
-import { requireJson, limitBody } from '../http/request.js';
+import type { ApiServices } from '../api-services.js';
+import type { App } from '../http/app-env.js';
+import { notFound } from '../http/problem.js';
 import { getStore } from '../store/stores.js';
 import { createToken, listTokens, revokeToken } from '../store/tokens.js';
 import { createTokenRoute, listTokensRoute, revokeTokenRoute } from './tokens.routes.js';
 
-export function registerTokenHandlers(app: App, deps: AppDeps): void {
-  const { db } = deps.database;
-  const admin = authorize({ db, adminToken: deps.adminToken, guard: deps.guard }, 'admin');
-  app.on(['GET', 'POST'], '/v1/stores/:storeId/tokens', admin);
-  app.on('DELETE', '/v1/stores/:storeId/tokens/:tokenId', admin);
-  app.post('/v1/stores/:storeId/tokens', requireJson, limitBody(4096, 'The request body'), jsonBody({ maxDepth: deps.limits.maxJsonDepth, envelope: 1 }));
+export function registerTokenHandlers(app: App, services: ApiServices): void {
+  const { db } = services.database;
 
   app.openapi(createTokenRoute, async (c) => {
     const { storeId } = c.req.valid('param');
@@ -28,12 +22,12 @@ export function registerTokenHandlers(app: App, deps: AppDeps): void {
 
   app.openapi(revokeTokenRoute, async (c) => {
     const { storeId, tokenId } = c.req.valid('param');
-    if (!(await revokeToken(db, storeId, tokenId, deps.hub.instance))) {
+    if (!(await revokeToken(db, storeId, tokenId, services.hub.instance))) {
       await getStore(db, storeId);
       throw notFound(`token ${tokenId}`);
     }
     // This instance at once; the others on the `revoked` notice.
-    deps.hub.endStore(storeId, 'revoked', (s) => s.tokenId === tokenId);
+    services.hub.endStore(storeId, 'revoked', (s) => s.tokenId === tokenId);
     return c.body(null, 204);
   });
 }

@@ -1,4 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { requireAccess } from '../http/auth.js';
+import { jsonBody } from '../http/json-body.js';
+import { limitBody, requireJson } from '../http/request.js';
 import { StoreIdParam, canonicalUuid, limitProblems, problem, timestamp } from '../http/schemas.js';
 
 const tags = ['Tokens'];
@@ -31,6 +34,7 @@ export const NewTokenSchema = z
 
 export const createTokenRoute = createRoute({
   operationId: 'createToken',
+  middleware: [requireAccess('admin'), requireJson, limitBody(4096, 'The request body'), jsonBody({ envelope: 1 })],
   method: 'post',
   path: '/v1/stores/{storeId}/tokens',
   tags,
@@ -49,6 +53,7 @@ export const createTokenRoute = createRoute({
 
 export const listTokensRoute = createRoute({
   operationId: 'listTokens',
+  middleware: [requireAccess('admin')],
   method: 'get',
   path: '/v1/stores/{storeId}/tokens',
   tags,
@@ -67,6 +72,7 @@ export const listTokensRoute = createRoute({
 
 export const revokeTokenRoute = createRoute({
   operationId: 'revokeToken',
+  middleware: [requireAccess('admin')],
   method: 'delete',
   path: '/v1/stores/{storeId}/tokens/{tokenId}',
   tags,

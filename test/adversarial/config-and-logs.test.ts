@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { readEnv } from '../../src/env.js';
-import { handleError } from '../../src/errors.js';
+import { handleError } from '../../src/http/error-mapping.js';
 import { call, json, newStore, put } from '../support/http.js';
 import { useTestServer } from '../support/server.js';
 import { spawnServer, tempDir, exitWithin, type ServerProcess } from '../support/process.js';

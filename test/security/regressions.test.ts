@@ -4,7 +4,8 @@
  */
 import { DrizzleQueryError } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isDatabaseUnavailable, toProblem } from '../../src/errors.js';
+import { isDatabaseUnavailable } from '../../src/database-errors.js';
+import { toProblem } from '../../src/http/error-mapping.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { call, json } from '../support/http.js';
 import { expectProblem } from '../support/problem.js';

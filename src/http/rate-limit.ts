@@ -7,47 +7,8 @@
  * open mode (loopback only) are not limited here; the per-store and
  * per-server limits apply to everyone.
  */
-import type { Context } from 'hono';
 import type { Limits } from '../env.js';
-import { ProblemError } from '../errors.js';
-import type { AddressOf } from './client-address.js';
-
-/** Who made a request, as established by `authorize`. */
-export type Principal = { kind: 'open' } | { kind: 'admin' } | { kind: 'token'; tokenId: string; storeId: string; scope: string };
-
-const principals = new WeakMap<Request, Principal>();
-
-export function setPrincipal(c: Context, principal: Principal): void {
-  principals.set(c.req.raw, principal);
-}
-
-export function principalOf(c: Context): Principal {
-  return principals.get(c.req.raw) ?? { kind: 'open' };
-}
-
-const addresses = new WeakMap<Request, AddressOf>();
-
-/** Sets how the client address of this request is found (createApp does, from KEYSYNC_TRUSTED_PROXIES). */
-export function setAddressResolver(c: Context, resolve: AddressOf): void {
-  addresses.set(c.req.raw, resolve);
-}
-
-/**
- * The client's address: the peer of the connection, or, when the peer is a
- * trusted proxy, the address it forwarded (see client-address.ts).
- */
-export function clientAddress(c: Context): string {
-  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
-  const peer = env?.incoming?.socket?.remoteAddress;
-  const resolve = addresses.get(c.req.raw);
-  return resolve ? resolve(peer, (name) => c.req.header(name)) : (peer ?? 'unknown');
-}
-
-/** Key of the per-client limits: the token at this address; undefined for admin and open mode. */
-export function clientKey(c: Context): string | undefined {
-  const p = principalOf(c);
-  return p.kind === 'token' ? `${p.tokenId}@${clientAddress(c)}` : undefined;
-}
+import { ProblemError } from './problem.js';
 
 const MAX_KEYS = 100_000;
 
@@ -105,8 +66,8 @@ export class TokenBuckets {
   }
 }
 
-/** The per-process limit state of one app. */
-export class Guard {
+/** The per-process rate limit state of one app. */
+export class RateLimits {
   readonly requests: TokenBuckets;
   readonly authFailures: TokenBuckets;
 

@@ -1,0 +1,26 @@
+/**
+ * The type of the app's context: what a handler or guard finds in `c.env`
+ * (node-server's request and response; absent for `app.request` calls) and
+ * in `c.var` (set by the app's own middleware and the route's guards).
+ */
+import type { HttpBindings } from '@hono/node-server';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import type { ApiServices } from '../api-services.js';
+import type { Caller } from './caller.js';
+import type { ScannedBody } from './json-check.js';
+
+export interface AppEnv {
+  Bindings: Partial<HttpBindings>;
+  Variables: {
+    /** set for every request by createApp */
+    services: ApiServices;
+    /** who is calling, set by the route's access guard (requireAccess, feedAccess) */
+    caller: Caller;
+    /** the checked JSON body, set by the route's body guard (jsonBody, jsonValueBody) */
+    scannedBody: ScannedBody;
+  };
+}
+
+export type App = OpenAPIHono<AppEnv>;
+export type AppContext = Context<AppEnv>;

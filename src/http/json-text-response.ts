@@ -1,0 +1,29 @@
+/**
+ * A JSON response whose body the handler already holds as JSON text (bytes,
+ * or a stream of them: a batch read back as stored, a streamed stale list)
+ * rather than as a value for `c.json` to serialize again.
+ */
+import type { z } from '@hono/zod-openapi';
+import type { TypedResponse } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { JSONParsed } from 'hono/utils/types';
+import type { AppContext } from './app-env.js';
+
+type JsonTextBody = string | Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>;
+
+/**
+ * `body` sent as `application/json`, typed as the route's JSON response of
+ * `schema`: the handler's promise that the text matches the schema, which
+ * the types cannot check.
+ */
+export function jsonText<S extends z.ZodType, U extends ContentfulStatusCode>(
+  c: AppContext,
+  schema: S,
+  body: JsonTextBody,
+  status: U,
+): Response & TypedResponse<JSONParsed<z.output<S>>, U, 'json'> {
+  void schema;
+  const response: Response = c.body(body, status, { 'Content-Type': 'application/json' });
+  // A TypedResponse is a Response with the route's body type attached for the compiler only.
+  return response as Response & TypedResponse<JSONParsed<z.output<S>>, U, 'json'>;
+}
