@@ -222,7 +222,10 @@ class LiveFeed implements SubscriberOwner {
     if (out.length === 0) return; // the next heartbeat carries pos
     const { sink, subscriber } = this;
     if (!sink.backlogged()) this.behind = 0;
-    else if (this.behind >= subscriber!.limit || sink.pendingBytes() >= subscriber!.byteLimit) return subscriber!.end('overflow');
+    else if (this.behind >= subscriber!.limit || sink.pendingBytes() >= subscriber!.byteLimit) {
+      subscriber!.end('overflow');
+      return;
+    }
     // Rows are a subset of the batch: the same count means every frame of it.
     sink.write(batch && out.length === batch.rows.length ? batch : out);
     if (sink.backlogged()) this.behind += out.length;
