@@ -9,13 +9,13 @@
  * written, so order is strictly increasing and duplicates are dropped.
  */
 import type { Db } from '../db/client.js';
-import { feedStore, readFeedPage, type StoreHeads } from '../store/feed-reads.js';
+import { readFeedPage, type StoreHeads } from '../store/feed-reads.js';
 import { heartbeatFrame, joinFrames, readyFrame, resetFrame, retryFrame, revokedFrame, rowFrame, storeDeletedFrame, type FrameBatch, type LiveRow } from './frames.js';
 import type { LiveHub } from './hub.js';
 import type { EndReason, Subscriber, SubscriberOwner } from './subscriber.js';
 
 /** Rows per backlog page; a page also stops at the hub's page bytes (a larger single value alone). */
-const BACKLOG_PAGE = 500;
+const BACKLOG_PAGE_ROWS = 500;
 
 /** Where a feed writes: the client's connection. */
 export interface FeedSink {
@@ -61,16 +61,11 @@ export interface FeedRequest {
    * between, unseen by the feed, and it ends with `reset` at once.
    */
   optionsEpoch?: number;
-  /** the store's heads as read with its row before the feed opens (read here when absent) */
-  heads?: StoreHeads;
+  /** the store's heads, read with its row before the feed opens (a missing store is a 404 before any stream) */
+  heads: StoreHeads;
 }
 
 export type FeedEnd = EndReason | 'reset' | 'client-gone';
-
-export async function storeHeads(db: Db, storeId: string): Promise<StoreHeads | undefined> {
-  const store = await feedStore(db, storeId);
-  return store && { headRev: store.headRev, purgedRev: store.purgedRev };
-}
 
 // Verdicts of each value filter per live write: the tailer hands one LiveRow
 // to every subscriber of a store, so its value is parsed once, not per feed.
@@ -97,11 +92,7 @@ function valueCheck(includesValue: (key: string, value: unknown) => boolean): (r
  * settles.
  */
 export async function runFeed(db: Db, hub: LiveHub, req: FeedRequest, sink: FeedSink, onFrames?: (n: number) => void): Promise<FeedEnd> {
-  const heads = req.heads ?? (await storeHeads(db, req.storeId));
-  if (!heads) {
-    sink.write(storeDeletedFrame(req.storeId));
-    return 'store-deleted';
-  }
+  const { heads } = req;
   const start = req.since ?? heads.headRev;
   if (start < heads.purgedRev || start > heads.headRev) {
     sink.write(resetFrame(start < heads.purgedRev ? 'since-purged' : 'since-ahead', heads.headRev, heads.purgedRev));
@@ -112,7 +103,7 @@ export async function runFeed(db: Db, hub: LiveHub, req: FeedRequest, sink: Feed
   // Without a prefix the store's filter is the whole test (no closure per feed).
   const accepts = prefix ? (key: string) => key.startsWith(prefix) && includesKey(key) : includesKey;
   const feed = new LiveFeed(sink, hub.heartbeatMs, start, req.includesValue ? valueCheck(req.includesValue) : undefined, onFrames);
-  const subscriber = (feed.subscriber = hub.attach(req.storeId, accepts, heads.headRev, feed).subscriber);
+  const subscriber = (feed.subscriber = hub.attach(req.storeId, accepts, heads.headRev, feed));
   subscriber.tokenId = req.tokenId;
   sink.onClose(() => feed.clientLeft());
   try {
@@ -173,7 +164,7 @@ async function sendBacklogPage(
   start: number,
   onFrames: ((n: number) => void) | undefined,
 ): Promise<'more' | 'done' | 'reset' | 'store-deleted'> {
-  const page = await readFeedPage(db, req.storeId, { afterRev: feed.pos, prefix: req.prefix, limit: BACKLOG_PAGE, maxBytes: pageBytes });
+  const page = await readFeedPage(db, req.storeId, { afterRev: feed.pos, prefix: req.prefix, limit: BACKLOG_PAGE_ROWS, maxBytes: pageBytes });
   // The store went while the feed opened (its deletion ends attached feeds too).
   if (!page.heads) return 'store-deleted';
   if (page.heads.purgedRev > start) {
@@ -231,7 +222,10 @@ class LiveFeed implements SubscriberOwner {
     if (out.length === 0) return; // the next heartbeat carries pos
     const { sink, subscriber } = this;
     if (!sink.backlogged()) this.behind = 0;
-    else if (this.behind >= subscriber!.limit || sink.pendingBytes() >= subscriber!.byteLimit) return subscriber!.end('overflow');
+    else if (this.behind >= subscriber!.limit || sink.pendingBytes() >= subscriber!.byteLimit) {
+      subscriber!.end('overflow');
+      return;
+    }
     // Rows are a subset of the batch: the same count means every frame of it.
     sink.write(batch && out.length === batch.rows.length ? batch : out);
     if (sink.backlogged()) this.behind += out.length;

@@ -3,6 +3,7 @@
  * event is one `data:` line and the frame of a write is built once and sent
  * to every subscriber.
  */
+import { HEARTBEAT_COMMENT } from '../../clients/typescript/src/protocol.js';
 import { entryJson } from '../store/entry-json.js';
 import type { EntryRow } from '../store/reads.js';
 
@@ -79,7 +80,7 @@ export const storeDeletedFrame = (storeId: string) => `event: store-deleted\ndat
 export const revokedFrame = (storeId: string) => `event: revoked\ndata: ${JSON.stringify({ storeId })}\n\n`;
 
 /** A comment keeps proxies from cutting the idle connection; the id moves the client's Last-Event-ID. */
-export const heartbeatFrame = (rev: number) => `: ping\nid: ${rev}\n\n`;
+export const heartbeatFrame = (rev: number) => `: ${HEARTBEAT_COMMENT}\nid: ${rev}\n\n`;
 
 /** Tells the client how long to wait before reconnecting (ms). */
 export const retryFrame = (ms: number) => `retry: ${ms}\n\n`;

@@ -92,7 +92,7 @@ export class LiveHub {
     this.ping();
   }
   /** Attaches a subscriber of `owner` to the store's tailer; `headRev` starts a new tailer there. */
-  attach(storeId: string, accepts: (key: string) => boolean, headRev: number, owner?: SubscriberOwner): { subscriber: Subscriber; tailer: Tailer } {
+  attach(storeId: string, accepts: (key: string) => boolean, headRev: number, owner: SubscriberOwner): Subscriber {
     let tailer = this.tailers.get(storeId);
     if (!tailer) {
       tailer = new Tailer(
@@ -112,7 +112,7 @@ export class LiveHub {
     if (this.closed) subscriber.end('shutdown');
     subscriber.passedRev = tailer.lastRev;
     tailer.subscribers.add(subscriber);
-    return { subscriber, tailer };
+    return subscriber;
   }
 
   detach(storeId: string, subscriber: Subscriber): void {

@@ -9,7 +9,8 @@ import { readTail, type EntryRow } from '../store/reads.js';
 import { FrameBatch, rowFrame } from './frames.js';
 import type { Subscriber } from './subscriber.js';
 
-const PAGE = 1000;
+/** Rows per read of the change log; a read also stops at `pageBytes`. */
+const TAIL_PAGE_ROWS = 1000;
 
 export class Tailer {
   readonly subscribers = new Set<Subscriber>();
@@ -54,7 +55,7 @@ export class Tailer {
       this.wanted = 0;
       try {
         for (;;) {
-          const { rows, purgedRev, more } = await readTail(this.db, this.storeId, this.lastRev, PAGE, this.pageBytes);
+          const { rows, purgedRev, more } = await readTail(this.db, this.storeId, this.lastRev, TAIL_PAGE_ROWS, this.pageBytes);
           if (rows.length === 0) break;
           if (purgedRev > this.lastRev) {
             // A purge ran past revs this tailer had not read (it lagged more than the

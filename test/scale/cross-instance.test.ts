@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeNotice, encodeNotice } from '../../src/db/notices.js';
 import { runFeed, type FeedSink } from '../../src/live/feed.js';
+import { feedStore } from '../../src/store/feed-reads.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { call, json } from '../support/http.js';
 import { startServer, type TestServer } from '../support/server.js';
@@ -90,7 +91,9 @@ describe('across instances', () => {
       onClose: () => {},
       terminate: () => {},
     };
-    const end = await runFeed(db.database.db, b.keysync.hub, { storeId, since: 0, prefix: undefined, includesKey: () => true, optionsEpoch: before }, sink);
+    const heads = await feedStore(db.database.db, storeId);
+    if (!heads) throw new Error(`store ${storeId} is gone`);
+    const end = await runFeed(db.database.db, b.keysync.hub, { storeId, since: 0, prefix: undefined, includesKey: () => true, heads, optionsEpoch: before }, sink);
     expect(end).toBe('options-changed');
     expect(written.join('')).toMatch(/event: reset\ndata: \{"reason":"options-changed"/);
   });

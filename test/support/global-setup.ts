@@ -1,7 +1,7 @@
 /**
  * Once per test run, on PGlite: create one migrated database and dump it, so
- * each test file starts from a copy (about 0.5 s) instead of running initdb
- * and the migrations again (3 to 7 s each).
+ * each test file starts from a copy instead of running initdb and the
+ * migrations again, which costs several times more per file.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
