@@ -23,6 +23,7 @@ import { setAddressResolver } from './http/guard.js';
 import { issuesProblem } from './http/validation-issues.js';
 import { openModeHostCheck } from './http/open-mode-host.js';
 import { plainIntegerParams } from './http/request.js';
+import { compression, type CompressionOptions } from './http/compression.js';
 
 export interface CreateAppOptions {
   /** one JSON line per request; default: console.log */
@@ -31,6 +32,8 @@ export interface CreateAppOptions {
   corsOrigins?: string[];
   /** open mode only: Host names served besides the loopback ones (lower case, no port) */
   allowedHosts?: string[];
+  /** response compression; default on (br, gzip) */
+  compression?: CompressionOptions;
 }
 
 export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): OpenAPIHono {
@@ -89,6 +92,7 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): OpenAPIHo
 
   if (deps.adminToken === undefined) app.use(openModeHostCheck(opts.allowedHosts ?? []));
   app.use('/v1/*', plainIntegerParams);
+  app.use(compression(opts.compression));
 
   // Before every auth middleware: a preflight carries no token.
   if (opts.corsOrigins && opts.corsOrigins.length > 0) app.use(corsMiddleware(opts.corsOrigins));
