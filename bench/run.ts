@@ -18,6 +18,7 @@ import { handshakeHave } from './workloads/handshake.js';
 import { idleConnections } from './workloads/idle.js';
 import { durableStore } from './workloads/durable.js';
 import { initialSync } from './workloads/initial-sync.js';
+import { compressionSync } from './workloads/compression.js';
 import { liveFanout } from './workloads/live.js';
 import { writes } from './workloads/writes.js';
 
@@ -36,6 +37,8 @@ const WORKLOADS: Record<string, (ctx: BenchContext, plan: (typeof PLAN)['quick']
     // A server that lets clients run 4 batches ahead: fetches, applies and acks overlap.
     await initialSync(ctx, plan.sync[0]!, { window: 4 });
   },
+  // Initial sync per Accept-Encoding and level: bytes per doc and time against identity.
+  compression: (ctx, plan) => compressionSync(ctx, plan.sync[0]!, ctx.mode === 'full' ? 3 : 2),
   live: (ctx, plan) => liveFanout(ctx, plan.subscribers, plan.liveSeconds),
   writes: (ctx, plan) => writes(ctx, plan.writeSeconds),
   handshake: (ctx, plan) => handshakeHave(ctx, plan.handshakeKeys),

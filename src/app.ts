@@ -32,6 +32,7 @@ import { registerSyncHandlers } from './routes/sync.handlers.js';
 import { registerTokenHandlers } from './routes/tokens.handlers.js';
 import { handshakeBudget } from './sync/handshake-budget.js';
 import { handshakeJson } from './sync/handshake-parse.js';
+import { compression, type CompressionOptions } from './http/compression.js';
 
 export interface CreateAppOptions {
   /** one JSON line per request; default: console.log */
@@ -40,6 +41,8 @@ export interface CreateAppOptions {
   corsOrigins?: string[];
   /** open mode only: Host names served besides the loopback ones (lower case, no port) */
   allowedHosts?: string[];
+  /** response compression; default on (br, gzip) */
+  compression?: CompressionOptions;
 }
 
 export function createApp(parts: ServerParts, opts: CreateAppOptions = {}): OpenAPIHono<AppEnv> {
@@ -61,6 +64,7 @@ export function createApp(parts: ServerParts, opts: CreateAppOptions = {}): Open
   app.use(connectionClose);
   app.use(requestLog(log));
   if (parts.adminToken === undefined) app.use(openModeHostCheck(opts.allowedHosts ?? []));
+  app.use(compression(opts.compression));
   // Before every route's access guard: a preflight carries no token.
   if (opts.corsOrigins && opts.corsOrigins.length > 0) app.use(corsMiddleware(opts.corsOrigins));
 

@@ -118,6 +118,11 @@ const EnvSchema = z.object({
   KEYSYNC_TOMBSTONE_RETENTION: duration.default(parseDuration('7d')!),
   KEYSYNC_PURGE_INTERVAL_MS: int(10).default(60_000),
   KEYSYNC_LOG: z.enum(['off', 'info']).default('info'),
+  // Response compression (docs/API.md, Compression).
+  KEYSYNC_COMPRESSION: z.enum(['on', 'off']).default('on'),
+  KEYSYNC_GZIP_LEVEL: int(1, 9).default(1),
+  KEYSYNC_BROTLI_LEVEL: int(0, 11).default(4),
+  KEYSYNC_COMPRESSION_MIN_BYTES: int(0).default(1024),
   // Access control and abuse limits (docs/security.md has the table).
   KEYSYNC_CORS_ORIGINS: corsOrigins.default([]),
   KEYSYNC_ALLOWED_HOSTS: allowedHosts.default([]),

@@ -45,6 +45,7 @@ async function main(): Promise<void> {
     log: env.KEYSYNC_LOG === 'off' ? false : undefined,
     corsOrigins: env.KEYSYNC_CORS_ORIGINS,
     allowedHosts: env.KEYSYNC_ALLOWED_HOSTS,
+    compression: { enabled: env.KEYSYNC_COMPRESSION === 'on', gzipLevel: env.KEYSYNC_GZIP_LEVEL, brotliLevel: env.KEYSYNC_BROTLI_LEVEL, minBytes: env.KEYSYNC_COMPRESSION_MIN_BYTES },
     defaultMetrics: true,
     pool: env.KEYSYNC_DB_POOL,
     trustedProxies: env.KEYSYNC_TRUSTED_PROXIES,

@@ -119,7 +119,7 @@ export async function createKeysync(options: KeysyncOptions = {}): Promise<Keysy
       admission: new Admission(limits),
       accepting: () => accepting,
     },
-    { log: options.log, corsOrigins: options.corsOrigins, allowedHosts: options.allowedHosts },
+    { log: options.log, corsOrigins: options.corsOrigins, allowedHosts: options.allowedHosts, compression: options.compression },
   );
 
   // One instance at a time (a cluster-wide try-lock): the others skip their turn.

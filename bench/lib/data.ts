@@ -1,4 +1,5 @@
 /** Deterministic keys and ~1 KiB JSON values, and loading them through bulk `writes`. */
+import { randomBytes } from 'node:crypto';
 import { bulkWrite } from './http.js';
 
 const WORDS = 'lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore magna aliqua'.split(' ');
@@ -17,6 +18,11 @@ export function valueOf(i: number, bytes = 1024, version = 0): Record<string, un
   return { id: i, version, name: `item ${i}`, tags: ['bench', `g${i % 16}`], score: (i * 37) % 1000, body: words.join(' ') };
 }
 
+/** A JSON value of about 1 KiB serialized whose text is random (base64 of random bytes): what compression cannot shrink much. */
+export function randomValueOf(i: number): Record<string, unknown> {
+  return { id: i, body: randomBytes(750).toString('base64') };
+}
+
 export interface LoadResult {
   /** key -> ts of every key written (the `have` map of an up-to-date client) */
   have: Record<string, string>;
@@ -31,7 +37,7 @@ export interface LoadResult {
 export async function loadKeys(
   baseUrl: string,
   storeId: string,
-  opts: { prefix: string; n: number; bytes?: number; version?: number; perRequest?: number; concurrency?: number; keys?: number[] },
+  opts: { prefix: string; n: number; bytes?: number; version?: number; perRequest?: number; concurrency?: number; keys?: number[]; value?: (i: number) => unknown },
 ): Promise<LoadResult> {
   const started = performance.now();
   const per = opts.perRequest ?? 1000;
@@ -42,7 +48,7 @@ export async function loadKeys(
   const worker = async () => {
     while (next < ids.length) {
       const chunk = ids.slice(next, (next += per));
-      const ops = chunk.map((i) => ({ op: 'put' as const, key: keyOf(opts.prefix, i), value: valueOf(i, opts.bytes, opts.version) }));
+      const ops = chunk.map((i) => ({ op: 'put' as const, key: keyOf(opts.prefix, i), value: opts.value ? opts.value(i) : valueOf(i, opts.bytes, opts.version) }));
       const results = await bulkWrite(baseUrl, storeId, ops);
       for (const r of results) {
         have[r.key] = r.ts;

@@ -3,6 +3,8 @@
  * keep-alive), and a fetch wrapper that counts the bytes a client moves.
  */
 import { randomUUID } from 'node:crypto';
+import { subscribe } from 'node:diagnostics_channel';
+import type { Socket } from 'node:net';
 
 export interface WriteResult {
   key: string;
@@ -60,8 +62,12 @@ const headerBytes = (headers: Headers) => {
   return n;
 };
 
-/** A fetch that counts bytes both ways (body streams are counted as they are read). */
-export function countingFetch(): ByteCounter {
+/**
+ * A fetch that counts bytes both ways (body streams are counted as they are read,
+ * after fetch decoded any Content-Encoding). `acceptEncoding` replaces the
+ * Accept-Encoding fetch sends by default (`gzip, deflate` over http).
+ */
+export function countingFetch(acceptEncoding?: string): ByteCounter {
   const counter: ByteCounter = {
     sent: 0,
     received: 0,
@@ -77,7 +83,7 @@ export function countingFetch(): ByteCounter {
       const reqHeaders = new Headers(init?.headers);
       // Start line, Host, Content-Length, and what undici adds (connection, user-agent, accept-*, sec-fetch-mode).
       counter.sent += body + headerBytes(reqHeaders) + `${init?.method ?? 'GET'} ${url.pathname}${url.search} HTTP/1.1\r\n`.length + 120;
-      const res = await fetch(input, init);
+      const res = await fetch(input, acceptEncoding ? { ...init, headers: { ...Object.fromEntries(reqHeaders), 'accept-encoding': acceptEncoding } } : init);
       counter.received += `HTTP/1.1 ${res.status} ${res.statusText}\r\n`.length + headerBytes(res.headers);
       if (!res.body) return res;
       const counted = res.body.pipeThrough(
@@ -93,4 +99,24 @@ export function countingFetch(): ByteCounter {
     },
   };
   return counter;
+}
+
+/**
+ * Bytes read and written on every socket fetch (undici) opens in this process,
+ * as they went over the wire: compressed bodies, headers and chunk framing.
+ */
+export function socketBytes(): { read(): { read: number; written: number } } {
+  const sockets = new Set<Socket>();
+  subscribe('undici:client:connected', (message) => sockets.add((message as { socket: Socket }).socket));
+  return {
+    read() {
+      let read = 0;
+      let written = 0;
+      for (const socket of sockets) {
+        read += socket.bytesRead;
+        written += socket.bytesWritten;
+      }
+      return { read, written };
+    },
+  };
 }

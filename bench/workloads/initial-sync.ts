@@ -18,6 +18,9 @@ interface SyncRun {
   sent: number;
   received: number;
   bodyReceived: number;
+  /** as they crossed the socket: bodies still compressed (the client accepts gzip, as fetch does by default) */
+  wireReceived: number;
+  wireSent: number;
   requests: number;
   clientCpuS: number;
   keys?: number;
@@ -78,6 +81,8 @@ export async function initialSync(ctx: BenchContext, n: number, { batchSize, win
           keysPerS: n / run.seconds,
           mbPerS: mbps,
           bytes: run.received,
+          wireBytes: run.wireReceived + run.wireSent,
+          wireBytesPerDoc: (run.wireReceived + run.wireSent) / n,
           requests: run.requests,
           serverCpuS: cpuS,
           serverPeakMB: peakMB,

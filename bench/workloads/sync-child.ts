@@ -7,16 +7,18 @@
  */
 import { MemoryStore, SyncClient, type LocalStore } from '../../clients/typescript/src/index.js';
 import { childArgs, serveCommands } from '../lib/child.js';
-import { countingFetch } from '../lib/http.js';
+import { countingFetch, socketBytes } from '../lib/http.js';
 import { procStats, resetPeak } from '../lib/proc.js';
 
-const { baseUrl, storeId, batchSize } = childArgs<{ baseUrl: string; storeId: string; batchSize?: number }>();
+const { baseUrl, storeId, batchSize, acceptEncoding } = childArgs<{ baseUrl: string; storeId: string; batchSize?: number; acceptEncoding?: string }>();
+const wire = socketBytes();
 
 let replica: MemoryStore | undefined;
 let copy: MemoryStore | undefined;
 
 async function syncOnce(store: LocalStore) {
-  const counter = countingFetch();
+  const counter = countingFetch(acceptEncoding);
+  const wireBefore = wire.read();
   const cpuBefore = procStats('self').cpuS;
   const started = performance.now();
   await new Promise<void>((resolve, reject) => {
@@ -35,7 +37,17 @@ async function syncOnce(store: LocalStore) {
     client.start();
   });
   const seconds = (performance.now() - started) / 1000;
-  return { seconds, clientCpuS: procStats('self').cpuS - cpuBefore, sent: counter.sent, received: counter.received, bodyReceived: counter.bodyReceived, requests: counter.requests };
+  const wireAfter = wire.read();
+  return {
+    seconds,
+    clientCpuS: procStats('self').cpuS - cpuBefore,
+    sent: counter.sent,
+    received: counter.received,
+    bodyReceived: counter.bodyReceived,
+    requests: counter.requests,
+    wireReceived: wireAfter.read - wireBefore.read,
+    wireSent: wireAfter.written - wireBefore.written,
+  };
 }
 
 async function snapshot(from: MemoryStore): Promise<MemoryStore> {

@@ -27,6 +27,7 @@ sets the bearer token. Ctrl-C stops.
 
 import argparse
 import base64
+import gzip
 import json
 import os
 import random
@@ -111,6 +112,13 @@ class Problem(Exception):
         super().__init__(f"{status} {self.body.get('title', '')} {self.body.get('detail', '')}".strip())
 
 
+def read_json(response):
+    body = response.read()
+    if response.headers.get("Content-Encoding") == "gzip":
+        body = gzip.decompress(body)
+    return json.loads(body)
+
+
 class Server:
     def __init__(self, base_url, store, token):
         self.base = base_url.rstrip("/") + "/v1/stores/" + store
@@ -121,13 +129,15 @@ class Server:
     def call(self, method, path, body=None):
         data = None if body is None else json.dumps(body).encode()
         headers = dict(self.headers, **({"Content-Type": "application/json"} if data else {}))
+        # Batches come gzip'ed when asked (urllib neither asks nor decodes by itself).
+        headers["Accept-Encoding"] = "gzip"
         request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
-                return json.load(response)
+                return read_json(response)
         except urllib.error.HTTPError as error:
             try:
-                problem = json.load(error)
+                problem = read_json(error)
             except ValueError:
                 problem = {}
             raise Problem(error.code, problem) from None

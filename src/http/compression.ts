@@ -1,0 +1,160 @@
+/**
+ * Response compression (`Accept-Encoding`: br, gzip) with node:zlib streams.
+ * Hono's own `compress` middleware uses CompressionStream, which on Node 20
+ * has no brotli, and it neither weakens ETags nor leaves a live feed alone.
+ *
+ * Compressed: bodies of a compressible type (JSON, text, JavaScript, XML,
+ * SVG) of unknown length (streamed handshakes) or of at least `minBytes`.
+ * Left alone: small bodies, other types (a stored image/png or
+ * application/octet-stream value is served as stored), responses that carry
+ * `Content-Encoding` or `Cache-Control: no-transform`, and live feeds: an
+ * event stream writes its own head to the socket (routes/events.handlers),
+ * and a compressor would have to flush every event to keep it live, which
+ * buys little on frames of one change each.
+ *
+ * A compressed representation has other bytes than the identity one, so a
+ * strong ETag becomes weak (RFC 9110 8.8.1); If-None-Match compares weakly and
+ * If-Match accepts `W/"<rev>"` (http/request parseRevTag), so both still work.
+ */
+import { Duplex } from 'node:stream';
+import { constants, createBrotliCompress, createGzip } from 'node:zlib';
+import type { Context, MiddlewareHandler } from 'hono';
+
+export type Encoding = 'br' | 'gzip';
+
+export interface CompressionOptions {
+  /** false: every response in identity (KEYSYNC_COMPRESSION=off) */
+  enabled: boolean;
+  gzipLevel: number;
+  brotliLevel: number;
+  /** bodies of a known length below this are sent as they are */
+  minBytes: number;
+}
+
+export const DEFAULT_COMPRESSION: CompressionOptions = { enabled: true, gzipLevel: 1, brotliLevel: 4, minBytes: 1024 };
+
+const COMPRESSIBLE = /^\s*(?:text\/(?!event-stream)|application\/(?:json|[\w.+-]+\+json|javascript|xml|[\w.+-]+\+xml|x-ndjson)|image\/svg\+xml)/i;
+
+/** Server preference when the client weighs encodings equally: brotli is smaller at a like cost. */
+const PREFERENCE: Encoding[] = ['br', 'gzip'];
+
+/**
+ * The encoding to use for an `Accept-Encoding` header, or undefined for
+ * identity. q-values are honoured (`q=0` refuses), `*` stands for every
+ * coding not named, and of equal weights the server's preference wins.
+ */
+export function negotiateEncoding(header: string | undefined): Encoding | undefined {
+  if (!header) return undefined;
+  const weights = new Map<string, number>();
+  for (const part of header.split(',')) {
+    const [name, ...params] = part.trim().toLowerCase().split(';');
+    if (!name) continue;
+    let q = 1;
+    for (const param of params) {
+      const m = /^\s*q\s*=\s*([0-9.]+)\s*$/.exec(param);
+      if (m) q = Number(m[1]);
+    }
+    if (Number.isFinite(q)) weights.set(name.trim(), Math.min(1, Math.max(0, q)));
+  }
+  let best: Encoding | undefined;
+  let bestQ = 0;
+  for (const encoding of PREFERENCE) {
+    const q = weights.get(encoding) ?? weights.get('*') ?? 0;
+    if (q > bestQ) [best, bestQ] = [encoding, q];
+  }
+  return best;
+}
+
+function compressor(encoding: Encoding, opts: CompressionOptions, length: number | undefined) {
+  if (encoding === 'gzip') return createGzip({ level: opts.gzipLevel });
+  const params: Record<number, number> = { [constants.BROTLI_PARAM_QUALITY]: opts.brotliLevel, [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT };
+  if (length !== undefined) params[constants.BROTLI_PARAM_SIZE_HINT] = length;
+  return createBrotliCompress({ params });
+}
+
+export function compression(opts: CompressionOptions = DEFAULT_COMPRESSION): MiddlewareHandler {
+  return async (c, next) => {
+    await next();
+    if (!opts.enabled) return;
+    const res = c.res;
+    // A live feed already answered on the socket (node-server's marker); touching c.res would answer twice.
+    if (res.headers.has('x-hono-already-sent')) return;
+    const type = res.headers.get('content-type') ?? '';
+    if (!COMPRESSIBLE.test(type) && res.status !== 304) return;
+    const encoding = negotiateEncoding(c.req.header('accept-encoding'));
+    // The choice depends on Accept-Encoding whatever it was, so caches must key on it.
+    appendVary(res.headers);
+    if (!encoding) return;
+    const etag = res.headers.get('etag');
+    const weakTag = etag && !etag.startsWith('W/') ? `W/${etag}` : undefined;
+    // A 304 names the validator the 200 would carry; a cached compressed 200 holds the weak one.
+    if (res.status === 304) {
+      if (weakTag) res.headers.set('ETag', weakTag);
+      return;
+    }
+    if (res.status < 200 || res.status === 204 || res.headers.has('content-encoding')) return;
+    if (/\bno-transform\b/i.test(res.headers.get('cache-control') ?? '')) return;
+    if (!res.body) return;
+    const lengthHeader = res.headers.get('content-length');
+    const length = lengthHeader !== null ? Number(lengthHeader) : undefined;
+    if (length !== undefined && length < opts.minBytes) return;
+    // Bodies without a length (strings, streams) are read up to minBytes to tell a small one.
+    const start = length === undefined ? await readUpTo(res.body, opts.minBytes) : { head: [], rest: res.body };
+    const headers = new Headers(res.headers);
+    if (start.rest === undefined) {
+      const whole = Buffer.concat(start.head);
+      headers.set('Content-Length', String(whole.length));
+      replace(c, new Response(whole, { status: res.status, statusText: res.statusText, headers }));
+      return;
+    }
+    headers.set('Content-Encoding', encoding);
+    headers.delete('Content-Length');
+    if (weakTag) headers.set('ETag', weakTag);
+    // HEAD: the same head as GET, and no work on a body that is never sent.
+    let body: ReadableStream<Uint8Array> | null = null;
+    if (c.req.method === 'HEAD') await start.rest.cancel();
+    else body = prepend(start.head, start.rest).pipeThrough(Duplex.toWeb(compressor(encoding, opts, length)) as TransformStream<Uint8Array, Uint8Array>);
+    replace(c, new Response(body, { status: res.status, statusText: res.statusText, headers }));
+  };
+}
+
+/** Cleared first: Hono copies the old response's headers (Content-Length, a strong ETag) onto a new one. */
+function replace(c: Context, res: Response): void {
+  c.res = undefined;
+  c.res = res;
+}
+
+/** The first chunks of `body` up to `bytes`; `rest` is undefined when the body ended before. */
+async function readUpTo(body: ReadableStream<Uint8Array>, bytes: number): Promise<{ head: Uint8Array[]; rest: ReadableStream<Uint8Array> | undefined }> {
+  const reader = body.getReader();
+  const head: Uint8Array[] = [];
+  let total = 0;
+  while (total < bytes) {
+    const { done, value } = await reader.read();
+    if (done) return { head, rest: undefined };
+    head.push(value);
+    total += value.byteLength;
+  }
+  reader.releaseLock();
+  return { head, rest: body };
+}
+
+function prepend(head: Uint8Array[], rest: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  const reader = rest.getReader();
+  let i = 0;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (i < head.length) return controller.enqueue(head[i++]!);
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+}
+
+function appendVary(headers: Headers): void {
+  const vary = headers.get('vary');
+  if (vary === null) headers.set('Vary', 'Accept-Encoding');
+  else if (!/(^|,)\s*(accept-encoding|\*)\s*(,|$)/i.test(vary)) headers.set('Vary', `${vary}, Accept-Encoding`);
+}
