@@ -5,6 +5,7 @@
  */
 import { compile } from 'proxy-addr';
 import { z } from 'zod';
+import { PgMemorySize } from './db/pglite-settings.js';
 import {
   DEFAULT_MAX_WALK_DEPTH,
   DEFAULT_MAX_WALK_KEYS,
@@ -91,6 +92,8 @@ const EnvSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
     .optional(),
   KEYSYNC_DATA_DIR: z.string().min(1).default('./.keysync'),
+  // Read by the embedded database itself (src/db/pglite-settings.ts); listed here so a bad value stops the start.
+  KEYSYNC_PGLITE_SHARED_BUFFERS: PgMemorySize.optional(),
   KEYSYNC_ADMIN_TOKEN: z
     .string()
     .min(16, 'must be at least 16 characters')

@@ -9,8 +9,10 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import postgres from 'postgres';
+import { pgliteSettings, startParams as pgliteStartParams } from './pglite-settings.js';
 import { rawDb } from './raw.js';
 import { schema } from './schema.js';
+import { unpackTemplate } from './template.js';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 
@@ -131,7 +133,11 @@ function openPostgres(url: string, max: number, captureFile: string | undefined)
 
 async function openPglite(dataDir: string | undefined, template: Blob | undefined): Promise<Database> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const client = new PGlite(dataDir, template ? { loadDataDir: template } : {});
+  // PGlite's own start parameters first (single-user mode, no parallel workers), then ours.
+  const startParams = [...PGlite.defaultStartParams, ...pgliteStartParams(pgliteSettings())];
+  // A template goes to disk before PGlite starts (unpackTemplate says why); without a folder, PGlite loads it in memory.
+  if (template && dataDir) await unpackTemplate(template, dataDir);
+  const client = new PGlite({ dataDir, startParams, ...(template && !dataDir ? { loadDataDir: template } : {}) });
   await client.waitReady;
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   return {

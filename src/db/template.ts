@@ -6,8 +6,8 @@
  * the migrations added since the build. Without the file (no build yet), a
  * new folder is initialised the slow way.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve, sep } from 'node:path';
 import type { Database } from './client.js';
 import { migrationsFolder } from './migrate.js';
 
@@ -27,4 +27,33 @@ export async function dumpPglite(database: Database): Promise<Buffer> {
   if (database.kind !== 'pglite') throw new Error('only an embedded (PGlite) database can be dumped');
   const client = (database.db as unknown as { $client: { dumpDataDir(compression: 'none'): Promise<Blob> } }).$client;
   return Buffer.from(await (await client.dumpDataDir('none')).arrayBuffer());
+}
+
+/**
+ * Writes a template (an uncompressed tar from PGlite's dumpDataDir: folders
+ * and regular files) into the data folder `dataDir`, which PGlite then opens
+ * as an existing folder. PGlite's own loading (`loadDataDir`) copies every
+ * file several times inside the process on its way to disk, and the server
+ * kept that memory for its whole life; here each file is a view of the one
+ * buffer, written straight to disk.
+ */
+export async function unpackTemplate(template: Blob, dataDir: string): Promise<void> {
+  const tar = new Uint8Array(await template.arrayBuffer());
+  const text = (from: number, length: number) => new TextDecoder().decode(tar.subarray(from, from + length)).replace(/\0.*$/s, '');
+  const root = resolve(dataDir);
+  for (let at = 0; at + 512 <= tar.length && tar[at] !== 0; ) {
+    // ustar header: name (100 bytes), mode (octal, at 100), size (octal, at 124), type (at 156), name prefix (at 345).
+    const name = [text(at + 345, 155), text(at, 100)].filter(Boolean).join('/');
+    const mode = parseInt(text(at + 100, 8), 8);
+    const size = parseInt(text(at + 124, 12), 8);
+    const type = String.fromCharCode(tar[at + 156]!);
+    const path = resolve(root, `.${sep}${name}`);
+    if (!path.startsWith(root + sep)) throw new Error(`template entry ${name} is outside the data folder`);
+    if (type === '5') mkdirSync(path, { recursive: true, mode });
+    else if (type === '0' || type === '\0') {
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, tar.subarray(at + 512, at + 512 + size), { mode });
+    } else throw new Error(`template entry ${name} has type ${JSON.stringify(type)}; only folders and files are expected`);
+    at += 512 + Math.ceil(size / 512) * 512;
+  }
 }
