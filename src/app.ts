@@ -7,6 +7,8 @@ import type { Context } from 'hono';
 import { routePath } from 'hono/route';
 import type { AppDeps } from './deps.js';
 import { ProblemError, handleError, problemResponse, validationProblem } from './errors.js';
+import { DomainError } from './domain-errors.js';
+import { domainProblem } from './http/domain-problem.js';
 import { openApiDocument } from './openapi.js';
 import { migrationsApplied } from './db/migrate.js';
 import { registerDocs } from './routes/docs.js';
@@ -67,7 +69,8 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): OpenAPIHo
     setAddressResolver(c, deps.clientAddress);
     await next();
     if (c.res.status === 429 || c.res.status === 503) {
-      const refusal = c.error instanceof ProblemError ? (c.error.limit ?? c.error.kind) : 'other';
+      const refused = c.error instanceof DomainError ? domainProblem(c.error) : c.error;
+      const refusal = refused instanceof ProblemError ? (refused.limit ?? refused.kind) : 'other';
       deps.metrics.refusals.inc({ status: String(c.res.status), limit: refusal });
     }
     const matched = routePath(c, -1);

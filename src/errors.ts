@@ -8,6 +8,8 @@ import { HTTPException } from 'hono/http-exception';
 import { routePath } from 'hono/route';
 
 import { PROBLEM_TYPE_BASE, MEDIA_TYPES, type ProblemKind } from '../clients/typescript/src/protocol.js';
+import { DomainError } from './domain-errors.js';
+import { domainProblem } from './http/domain-problem.js';
 import { WalkLimitError } from './options/walk.js';
 
 export type { ProblemKind };
@@ -108,6 +110,7 @@ export function isUnstorableText(err: unknown): boolean {
 /** Maps anything thrown by a handler onto a problem response. */
 export function toProblem(err: unknown): ProblemError {
   if (err instanceof ProblemError) return err;
+  if (err instanceof DomainError) return domainProblem(err);
   if (err instanceof HTTPException) {
     if (err.status === 400) return new ProblemError(400, 'bad-request', 'Malformed JSON', 'The body is not valid JSON');
     if (err.status === 415) return new ProblemError(415, 'unsupported-media-type', 'Unsupported Media Type', 'Send the body as application/json');

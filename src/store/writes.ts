@@ -7,7 +7,7 @@
  */
 import type { Db } from '../db/client.js';
 import { rawDb } from '../db/raw.js';
-import { ProblemError, notFound } from '../errors.js';
+import { DomainError, notFound } from '../domain-errors.js';
 import { formatTs } from './time.js';
 
 export type WriteOp =
@@ -144,10 +144,10 @@ function checkCondition(rows: CurrentRow[], key: string, condition: WriteConditi
   const liveRev = current && !current.deleted ? Number(current.rev) : undefined;
   if (condition.mustExist && liveRev === undefined) throw notFound(`key ${JSON.stringify(key)}`);
   if (condition.ifAbsent && liveRev !== undefined) {
-    throw new ProblemError(412, 'precondition-failed', 'Precondition Failed', `key exists at rev ${liveRev} (If-None-Match: *)`);
+    throw new DomainError('precondition-failed', `key exists at rev ${liveRev} (If-None-Match: *)`);
   }
   if (condition.ifMatchRev !== undefined && liveRev !== condition.ifMatchRev) {
     const at = liveRev !== undefined ? `is at rev ${liveRev}` : 'does not exist';
-    throw new ProblemError(412, 'precondition-failed', 'Precondition Failed', `key ${at}, not rev ${condition.ifMatchRev} (If-Match)`);
+    throw new DomainError('precondition-failed', `key ${at}, not rev ${condition.ifMatchRev} (If-Match)`);
   }
 }
