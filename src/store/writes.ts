@@ -6,7 +6,7 @@
  * that (concurrent transactions commit out of sequence order).
  */
 import type { Db } from '../db/client.js';
-import { rawDb } from '../db/raw.js';
+import { preparedDb } from '../db/prepared.js';
 import { DomainError, notFound } from '../domain-errors.js';
 import { formatTs } from './time.js';
 
@@ -77,16 +77,16 @@ export async function applyWrites(
 ): Promise<WriteResult[]> {
   if (ops.length === 0) return [];
   const n = ops.length;
-  const raw = rawDb(db);
+  const prepared = preparedDb(db);
   const params = [storeId, n, ...rowParams(ops)];
   const conditional = n === 1 && (condition.ifMatchRev !== undefined || condition.ifAbsent || condition.mustExist);
   const head = conditional
-    ? await raw.transaction(async (query) => {
+    ? await prepared.transaction(async (query) => {
         if ((await query(LOCK_STORE, [storeId])).length === 0) throw notFound(`store ${storeId}`);
         checkCondition(await query<CurrentRow>(CURRENT, [storeId, ops[0]!.key]), ops[0]!.key, condition);
         return headOf(await query<HeadRow>(WRITE, params));
       })
-    : headOf(await raw.query<HeadRow>(WRITE, params));
+    : headOf(await prepared.query<HeadRow>(WRITE, params));
   if (!head) throw notFound(`store ${storeId}`);
   const firstRev = head.headRev - n + 1;
   const firstTs = head.lastTsUs - n + 1;

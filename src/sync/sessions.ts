@@ -9,11 +9,13 @@ import type { Db } from '../db/client.js';
 import { stores, syncChunks, syncSessions } from '../db/schema.js';
 import { DomainError, notFound } from '../domain-errors.js';
 import type { StorePolicy } from '../options/index.js';
+import type { AckOutcome, BatchRequest } from './session-types.js';
 import { readEntryTexts } from '../store/entry-sql.js';
 import { formatTs, nowMicros } from '../store/time.js';
-import type { AckResponse } from '../../clients/typescript/src/types.js';
 import { batchBody } from './batch-body.js';
-import { acknowledgeFast, fetchBatchFast } from './fast-path.js';
+import { acknowledgeFast, fetchBatchFast } from './batch.sql.js';
+
+export type { AckOutcome, AckResult, BatchRequest } from './session-types.js';
 
 type SessionRow = typeof syncSessions.$inferSelect;
 
@@ -30,31 +32,6 @@ export interface SessionStatus {
   remaining: number;
   done: boolean;
   expiresAt: string;
-}
-
-/** The ack's answer: the wire type the client reads. */
-export type AckResult = AckResponse;
-
-/** An ack's answer, and whether this very ack finished the session (metrics; not sent). */
-export type AckOutcome = { result: AckResult; finished: boolean };
-
-/** A batch fetch: which batch of which session, and how the store's options apply to it. */
-export interface BatchRequest {
-  storeId: string;
-  sessionId: string;
-  cursor: number;
-  timeoutMs: number;
-  /**
-   * The store's current policy for its options document: a key the filter no
-   * longer includes (options replaced since the handshake) is left out, and
-   * so is a put whose value a library `filter(key, value)` rejects now.
-   */
-  policyFor?: (options: Record<string, unknown>) => StorePolicy;
-  /**
-   * A hint that the store had no options when last seen and has no library
-   * value filter (PolicyRegistry.isOpen); the batch is then checked, not trusted.
-   */
-  open?: boolean;
 }
 
 const isDone = (s: SessionRow) => s.acked >= s.batches - 1;
