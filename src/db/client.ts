@@ -7,14 +7,14 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
-import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import postgres from 'postgres';
 import { pgliteSettings, startParams as pgliteStartParams } from './pglite-settings.js';
-import { rawDb } from './raw.js';
+import type { Db } from './db-type.js';
+import { preparedDb } from './prepared.js';
 import { schema } from './schema.js';
 import { unpackTemplate } from './template.js';
 
-export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+export type { Db };
 
 /** Payload listener for a NOTIFY channel; returns a function that stops it. */
 export type Listen = (channel: string, onPayload: (payload: string) => void) => Promise<() => Promise<void>>;
@@ -117,7 +117,7 @@ function openPostgres(url: string, max: number, captureFile: string | undefined)
       const sub = await pg.listen(channel, onPayload);
       return () => sub.unlisten();
     },
-    rows: rawDb(db).query,
+    rows: preparedDb(db).query,
     withLock: (name, fn) => locked(name, true, fn) as Promise<never>,
     tryLock: (name, fn) => locked(name, false, fn),
     async poolStats() {
@@ -146,7 +146,7 @@ async function openPglite(dataDir: string | undefined, template: Blob | undefine
     async listen(channel, onPayload) {
       return client.listen(channel, onPayload);
     },
-    rows: rawDb(db).query,
+    rows: preparedDb(db).query,
     withLock: (_name, fn) => fn(),
     tryLock: (_name, fn) => fn(),
     poolStats: async () => undefined,

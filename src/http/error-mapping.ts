@@ -9,11 +9,14 @@ import { HTTPException } from 'hono/http-exception';
 import { routePath } from 'hono/route';
 import { isDatabaseUnavailable, isUnstorableText } from '../database-errors.js';
 import { WalkLimitError } from '../options/walk.js';
+import { DomainError } from '../domain-errors.js';
+import { domainProblem } from './domain-problem.js';
 import { ProblemError, problemResponse } from './problem.js';
 
 /** Maps anything thrown by a handler onto a problem. */
 export function toProblem(err: unknown): ProblemError {
   if (err instanceof ProblemError) return err;
+  if (err instanceof DomainError) return domainProblem(err);
   if (err instanceof HTTPException) {
     if (err.status === 400) return new ProblemError(400, 'bad-request', 'Malformed JSON', 'The body is not valid JSON');
     if (err.status === 415) return new ProblemError(415, 'unsupported-media-type', 'Unsupported Media Type', 'Send the body as application/json');

@@ -2,7 +2,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import type { AppEnv } from './app-env.js';
-import { ProblemError } from './problem.js';
+import { toProblem } from './error-mapping.js';
 
 /** Counts and times every request; `log` (if any) gets one JSON line per request. */
 export function requestLog(log: ((line: string) => void) | undefined): MiddlewareHandler<AppEnv> {
@@ -11,7 +11,9 @@ export function requestLog(log: ((line: string) => void) | undefined): Middlewar
     await next();
     const { metrics } = c.var.services;
     if (c.res.status === 429 || c.res.status === 503) {
-      const refusal = c.error instanceof ProblemError ? (c.error.limit ?? c.error.kind) : 'other';
+      // The same mapping that produced the answer names the limit that refused it.
+      const refused = c.error === undefined ? undefined : toProblem(c.error);
+      const refusal = refused ? (refused.limit ?? refused.kind) : 'other';
       metrics.refusals.inc({ status: String(c.res.status), limit: refusal });
     }
     const matched = routePath(c, -1);

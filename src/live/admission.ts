@@ -8,12 +8,12 @@
  * per-client cap holds per instance the client is connected to.
  */
 import type { Limits } from '../env.js';
-import { ProblemError } from '../errors.js';
+import { DomainError } from '../domain-errors.js';
 
 const RETRY_AFTER_S = 5;
 
-const full = (status: 429 | 503, detail: string, limit: string) =>
-  new ProblemError(status, 'too-many-subscribers', 'Too Many Subscribers', detail, undefined, { 'retry-after': String(RETRY_AFTER_S) }, limit);
+const full = (scope: 'client' | 'store' | 'server', detail: string, limit: string) =>
+  new DomainError('too-many-subscribers', detail, { limit, retryAfterS: RETRY_AFTER_S, serverWide: scope === 'server' });
 
 export class Admission {
   private total = 0;
@@ -24,18 +24,18 @@ export class Admission {
 
   /**
    * Takes a slot for a feed of `storeId` opened by `client` (undefined: admin
-   * or open mode, no per-client limit) or throws 429 / 503; returns the
+   * or open mode, no per-client limit) or throws too-many-subscribers; returns the
    * release function (safe to call twice).
    */
   admit(storeId: string, client: string | undefined): () => void {
     const { maxSubscribers, maxSubscribersPerStore, maxSubscribersPerClient } = this.limits;
     if (client !== undefined && (this.perClient.get(client) ?? 0) >= maxSubscribersPerClient) {
-      throw full(429, `this token already has ${maxSubscribersPerClient} live feeds open from this address (KEYSYNC_MAX_SUBSCRIBERS_PER_CLIENT)`, 'KEYSYNC_MAX_SUBSCRIBERS_PER_CLIENT');
+      throw full('client', `this token already has ${maxSubscribersPerClient} live feeds open from this address (KEYSYNC_MAX_SUBSCRIBERS_PER_CLIENT)`, 'KEYSYNC_MAX_SUBSCRIBERS_PER_CLIENT');
     }
     if ((this.perStore.get(storeId) ?? 0) >= maxSubscribersPerStore) {
-      throw full(429, `this store already has ${maxSubscribersPerStore} live feeds on this instance (KEYSYNC_MAX_SUBSCRIBERS_PER_STORE)`, 'KEYSYNC_MAX_SUBSCRIBERS_PER_STORE');
+      throw full('store', `this store already has ${maxSubscribersPerStore} live feeds on this instance (KEYSYNC_MAX_SUBSCRIBERS_PER_STORE)`, 'KEYSYNC_MAX_SUBSCRIBERS_PER_STORE');
     }
-    if (this.total >= maxSubscribers) throw full(503, `this server already serves ${maxSubscribers} live feeds (KEYSYNC_MAX_SUBSCRIBERS)`, 'KEYSYNC_MAX_SUBSCRIBERS');
+    if (this.total >= maxSubscribers) throw full('server', `this server already serves ${maxSubscribers} live feeds (KEYSYNC_MAX_SUBSCRIBERS)`, 'KEYSYNC_MAX_SUBSCRIBERS');
     this.total++;
     bump(this.perStore, storeId, 1);
     if (client !== undefined) bump(this.perClient, client, 1);

@@ -16,19 +16,10 @@
  * any character except quotes, brackets, `,` `;` `^` `` ` `` `\` and
  * control characters (no escape sequences).
  */
+import type { PathSegment, Selector } from './path-segment.js';
 import { evaluateRefs, type ValueBudget, type ValueRefs } from './ref-eval.js';
 
-export type Selector =
-  | { type: 'name'; name: string }
-  | { type: 'wildcard' }
-  | { type: 'index'; index: number }
-  | { type: 'slice'; start?: number; end?: number; step?: number };
-
-export interface PathSegment {
-  /** true for `..` (this node and all its descendants) */
-  descendant: boolean;
-  selector: Selector;
-}
+export type { PathSegment, Selector };
 
 export type ParseResult =
   | { ok: true; segments: PathSegment[] }

@@ -11,7 +11,7 @@
  * overflow the stack), counts every node it touches, and stops as soon as a
  * value's step or depth budget is spent.
  */
-import type { PathSegment, Selector } from './json-path.js';
+import type { PathSegment, Selector } from './path-segment.js';
 
 export interface ValueBudget {
   /** nodes one value's evaluation may touch, all paths together */

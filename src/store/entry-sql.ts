@@ -12,7 +12,7 @@
  */
 import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { rowsOf } from '../db/raw.js';
+import { rowsOf } from '../db/prepared.js';
 
 /** The entry text of the `entries` row aliased `e`, as SQL text (for raw prepared statements). */
 export const ENTRY_TEXT_SQL = `('{"key":' || to_json(e.key)::text || ',"rev":' || e.rev

@@ -6,7 +6,7 @@
  * the store after the backlog.
  */
 import type { Db } from '../db/client.js';
-import { rawDb } from '../db/raw.js';
+import { preparedDb } from '../db/prepared.js';
 import type { SyncOptions } from '../options/index.js';
 import { prefixSuccessor } from './keys.js';
 import type { EntryRow } from './reads.js';
@@ -18,7 +18,7 @@ export interface StoreHeads {
 
 /** What opening a feed needs of the store, or undefined when there is no such store. */
 export async function feedStore(db: Db, storeId: string): Promise<(StoreHeads & { options: SyncOptions }) | undefined> {
-  const [row] = await rawDb(db).query<{ options: string; head_rev: string | number; purged_rev: string | number }>(
+  const [row] = await preparedDb(db).query<{ options: string; head_rev: string | number; purged_rev: string | number }>(
     'select options::text as options, head_rev, purged_rev from stores where id = $1::uuid',
     [storeId],
   );
@@ -77,7 +77,7 @@ export async function readFeedPage(
 ): Promise<{ heads: StoreHeads | undefined; rows: EntryRow[]; more: boolean }> {
   const from = opts.prefix ?? '';
   const until = opts.prefix ? (prefixSuccessor(opts.prefix) ?? null) : null;
-  const found = await rawDb(db).query<PageRow>(PAGE_SQL, [storeId, opts.afterRev, from, until, opts.limit, opts.maxBytes]);
+  const found = await preparedDb(db).query<PageRow>(PAGE_SQL, [storeId, opts.afterRev, from, until, opts.limit, opts.maxBytes]);
   const first = found[0];
   if (!first) return { heads: undefined, rows: [], more: false };
   const heads = { headRev: Number(first.head_rev), purgedRev: Number(first.purged_rev) };

@@ -3,7 +3,7 @@ import { and, asc, eq, gt, gte, lt, lte, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { entries, stores } from '../db/schema.js';
 import { prefixSuccessor } from './keys.js';
-import { rowsOf } from '../db/raw.js';
+import { rowsOf } from '../db/prepared.js';
 import { formatTs } from './time.js';
 
 export type EntryRow = Pick<typeof entries.$inferSelect, 'key' | 'rev' | 'tsUs' | 'deleted' | 'json' | 'bytes' | 'contentType'>;

@@ -2,7 +2,7 @@
 import { asc, eq, gt, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { entries, stores, syncChunks, syncSessions, tokens } from '../db/schema.js';
-import { notFound } from '../errors.js';
+import { notFound } from '../domain-errors.js';
 import { NOTICE_CHANNEL, encodeNotice, type Notice } from '../db/notices.js';
 import type { StoreConfig } from '@keysync/protocol';
 import type { SyncOptions } from '../options/index.js';

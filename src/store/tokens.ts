@@ -6,7 +6,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { and, asc, eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { stores, tokens } from '../db/schema.js';
-import { notFound } from '../errors.js';
+import { notFound } from '../domain-errors.js';
 import { hashToken } from '../http/auth.js';
 import { notify } from './stores.js';
 import { formatTs } from './time.js';

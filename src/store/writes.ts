@@ -6,8 +6,8 @@
  * that (concurrent transactions commit out of sequence order).
  */
 import type { Db } from '../db/client.js';
-import { rawDb } from '../db/raw.js';
-import { ProblemError, notFound } from '../errors.js';
+import { preparedDb } from '../db/prepared.js';
+import { DomainError, notFound } from '../domain-errors.js';
 import { formatTs } from './time.js';
 
 export type WriteOp =
@@ -77,16 +77,16 @@ export async function applyWrites(
 ): Promise<WriteResult[]> {
   if (ops.length === 0) return [];
   const n = ops.length;
-  const raw = rawDb(db);
+  const prepared = preparedDb(db);
   const params = [storeId, n, ...rowParams(ops)];
   const conditional = n === 1 && (condition.ifMatchRev !== undefined || condition.ifAbsent || condition.mustExist);
   const head = conditional
-    ? await raw.transaction(async (query) => {
+    ? await prepared.transaction(async (query) => {
         if ((await query(LOCK_STORE, [storeId])).length === 0) throw notFound(`store ${storeId}`);
         checkCondition(await query<CurrentRow>(CURRENT, [storeId, ops[0]!.key]), ops[0]!.key, condition);
         return headOf(await query<HeadRow>(WRITE, params));
       })
-    : headOf(await raw.query<HeadRow>(WRITE, params));
+    : headOf(await prepared.query<HeadRow>(WRITE, params));
   if (!head) throw notFound(`store ${storeId}`);
   const firstRev = head.headRev - n + 1;
   const firstTs = head.lastTsUs - n + 1;
@@ -144,10 +144,10 @@ function checkCondition(rows: CurrentRow[], key: string, condition: WriteConditi
   const liveRev = current && !current.deleted ? Number(current.rev) : undefined;
   if (condition.mustExist && liveRev === undefined) throw notFound(`key ${JSON.stringify(key)}`);
   if (condition.ifAbsent && liveRev !== undefined) {
-    throw new ProblemError(412, 'precondition-failed', 'Precondition Failed', `key exists at rev ${liveRev} (If-None-Match: *)`);
+    throw new DomainError('precondition-failed', `key exists at rev ${liveRev} (If-None-Match: *)`);
   }
   if (condition.ifMatchRev !== undefined && liveRev !== condition.ifMatchRev) {
     const at = liveRev !== undefined ? `is at rev ${liveRev}` : 'does not exist';
-    throw new ProblemError(412, 'precondition-failed', 'Precondition Failed', `key ${at}, not rev ${condition.ifMatchRev} (If-Match)`);
+    throw new DomainError('precondition-failed', `key ${at}, not rev ${condition.ifMatchRev} (If-Match)`);
   }
 }

@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { stores, syncSessions } from '../db/schema.js';
-import { ProblemError, notFound } from '../errors.js';
+import { DomainError, notFound } from '../domain-errors.js';
 import type { ReadSome, StorePolicy } from '../options/index.js';
 import { readJsonSome, scanMeta } from '../store/reads.js';
 import { formatTs, nowMicros } from '../store/time.js';
@@ -73,10 +73,10 @@ export async function handshake(
 
       if ('since' in request) {
         if (request.since < purgedRev) {
-          throw new ProblemError(409, 'since-purged', 'Since Purged', `tombstones up to rev ${purgedRev} were purged; handshake again with "have"`);
+          throw new DomainError('since-purged', `tombstones up to rev ${purgedRev} were purged; handshake again with "have"`);
         }
         if (request.since > headRev) {
-          throw new ProblemError(409, 'since-ahead', 'Since Ahead', `rev ${request.since} is ahead of this store's head ${headRev}; handshake again with "have"`);
+          throw new DomainError('since-ahead', `rev ${request.since} is ahead of this store's head ${headRev}; handshake again with "have"`);
         }
       }
 

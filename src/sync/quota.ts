@@ -10,12 +10,11 @@ import { and, eq, gt, lt, ne, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { syncSessions } from '../db/schema.js';
 import type { Limits } from '../env.js';
-import { ProblemError } from '../errors.js';
+import { DomainError } from '../domain-errors.js';
 import { nowMicros } from '../store/time.js';
 import { cancelSession } from './sessions.js';
 
-const tooMany = (detail: string, retryAfterS: number, limit: string) =>
-  new ProblemError(429, 'too-many-sessions', 'Too Many Sessions', detail, undefined, { 'retry-after': String(retryAfterS) }, limit);
+const tooMany = (detail: string, retryAfterS: number, limit: string) => new DomainError('too-many-sessions', detail, { limit, retryAfterS });
 
 /** Open sessions of the store (of `client` when given, other than `except`), counted up to `upTo`. */
 export async function openSessions(
@@ -44,7 +43,7 @@ export async function openSessions(
 
 /**
  * Admits the session a handshake just opened (recorded with its client), or
- * cancels it and throws 429 too-many-sessions when the client or the store
+ * cancels it and throws too-many-sessions when the client or the store
  * has no slot left. Checked after the handshake so that one with nothing
  * stale (an up-to-date replica reconnecting) is never refused.
  */
@@ -58,7 +57,7 @@ export async function admitSession(
   // A slot frees at the latest when an idle session expires.
   const retryAfter = Math.max(1, Math.ceil(limits.batchTimeoutMs / 1000 / 4));
   const { batchTimeoutMs, maxSessionsPerClient, maxSessionsPerStore } = limits;
-  let refusal: ProblemError | undefined;
+  let refusal: DomainError | undefined;
   if (client !== undefined && (await openSessions(db, storeId, batchTimeoutMs, maxSessionsPerClient, { client, except: sessionId })) >= maxSessionsPerClient) {
     refusal = tooMany(
       `this token has ${maxSessionsPerClient} open sync sessions from this address; finish or cancel one (KEYSYNC_MAX_SESSIONS_PER_CLIENT)`,

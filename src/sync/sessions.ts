@@ -7,13 +7,15 @@
 import { and, asc, eq, gt, lte, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { stores, syncChunks, syncSessions } from '../db/schema.js';
-import { ProblemError, notFound } from '../errors.js';
+import { DomainError, notFound } from '../domain-errors.js';
 import type { StorePolicy } from '../options/index.js';
+import type { AckOutcome, BatchRequest } from './session-types.js';
 import { readEntryTexts } from '../store/entry-sql.js';
 import { formatTs, nowMicros } from '../store/time.js';
-import type { AckResponse } from '@keysync/protocol';
 import { batchBody } from './batch-body.js';
-import { acknowledgeFast, fetchBatchFast } from './fast-path.js';
+import { acknowledgeFast, fetchBatchFast } from './batch.sql.js';
+
+export type { AckOutcome, AckResult, BatchRequest } from './session-types.js';
 
 type SessionRow = typeof syncSessions.$inferSelect;
 
@@ -30,31 +32,6 @@ export interface SessionStatus {
   remaining: number;
   done: boolean;
   expiresAt: string;
-}
-
-/** The ack's answer: the wire type the client reads. */
-export type AckResult = AckResponse;
-
-/** An ack's answer, and whether this very ack finished the session (metrics; not sent). */
-export type AckOutcome = { result: AckResult; finished: boolean };
-
-/** A batch fetch: which batch of which session, and how the store's options apply to it. */
-export interface BatchRequest {
-  storeId: string;
-  sessionId: string;
-  cursor: number;
-  timeoutMs: number;
-  /**
-   * The store's current policy for its options document: a key the filter no
-   * longer includes (options replaced since the handshake) is left out, and
-   * so is a put whose value a library `filter(key, value)` rejects now.
-   */
-  policyFor?: (options: Record<string, unknown>) => StorePolicy;
-  /**
-   * A hint that the store had no options when last seen and has no library
-   * value filter (PolicyRegistry.isOpen); the batch is then checked, not trusted.
-   */
-  open?: boolean;
 }
 
 const isDone = (s: SessionRow) => s.acked >= s.batches - 1;
@@ -86,14 +63,14 @@ async function lockSession(tx: Db, storeId: string, sessionId: string, timeoutMs
   if (!session) throw notFound(`sync session ${sessionId}`);
   // A completed session stays readable (acks are idempotent) until it is dropped.
   if (!isDone(session) && nowMicros() - session.lastActiveUs > timeoutMs * 1000) {
-    throw new ProblemError(410, 'session-expired', 'Session Expired', `no fetch or ack for ${timeoutMs} ms; handshake again`);
+    throw new DomainError('session-expired', `no fetch or ack for ${timeoutMs} ms; handshake again`);
   }
   return session;
 }
 
 function checkCursor(session: SessionRow, cursor: number): void {
   if (cursor >= session.batches) {
-    throw new ProblemError(404, 'not-found', 'Not Found', `batch ${cursor} does not exist; the session has ${session.batches} batches`);
+    throw new DomainError('not-found', `batch ${cursor} does not exist; the session has ${session.batches} batches`);
   }
 }
 
@@ -110,10 +87,8 @@ export async function fetchBatch(db: Db, req: BatchRequest): Promise<string | Bu
     const session = await lockSession(tx, storeId, sessionId, timeoutMs);
     checkCursor(session, cursor);
     if (cursor > session.acked + session.window) {
-      throw new ProblemError(
-        409,
+      throw new DomainError(
         'ack-required',
-        'Acknowledgement Required',
         `acknowledge batch ${session.acked + 1} before fetching batch ${cursor} (window ${session.window})`,
       );
     }
@@ -125,7 +100,7 @@ export async function fetchBatch(db: Db, req: BatchRequest): Promise<string | Bu
       .select({ keys: syncChunks.keys })
       .from(syncChunks)
       .where(and(eq(syncChunks.storeId, storeId), eq(syncChunks.sessionId, sessionId), eq(syncChunks.cursor, cursor)));
-    if (!chunk) throw new ProblemError(410, 'session-expired', 'Session Expired', 'the session is complete and its batches were released');
+    if (!chunk) throw new DomainError('session-expired', 'the session is complete and its batches were released');
     const rows = await readEntryTexts(tx, storeId, chunk.keys);
     const policy = policyFor ? await currentPolicy(tx, storeId, policyFor) : undefined;
     return batchBody(cursor, session.batches, chunk.keys.map((key) => rows.get(key)), policy);
@@ -149,7 +124,7 @@ export async function acknowledge(db: Db, storeId: string, sessionId: string, cu
     const wasDone = isDone(session);
     checkCursor(session, cursor);
     if (cursor > session.delivered) {
-      throw new ProblemError(409, 'not-delivered', 'Not Delivered', `batch ${cursor} has not been fetched yet`);
+      throw new DomainError('not-delivered', `batch ${cursor} has not been fetched yet`);
     }
     if (cursor > session.acked) {
       const [sum] = await tx

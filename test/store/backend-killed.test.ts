@@ -10,7 +10,7 @@
  */
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rawDb } from '../../src/db/raw.js';
+import { preparedDb } from '../../src/db/prepared.js';
 import { backend, createTestDatabase, type TestDatabase } from '../support/db.js';
 
 let td: TestDatabase | undefined;
@@ -26,7 +26,7 @@ describe.skipIf(backend !== 'postgres')('a backend killed under an open transact
     process.on('uncaughtException', onUncaught);
     const killer = postgres(td!.url!, { max: 1, onnotice: () => {} });
     try {
-      const raw = rawDb(td!.database.db);
+      const raw = preparedDb(td!.database.db);
       let pid: number | undefined;
       const tx = raw.transaction(async (query) => {
         pid = (await query<{ pid: number }>('select pg_backend_pid() as pid'))[0]!.pid;

@@ -80,6 +80,6 @@ describe('group commit of one store', () => {
     const batcher = new WriteBatcher(db.database.db);
     const missing = '00000000-0000-5000-8000-000000000000';
     const answers = await Promise.allSettled([batcher.write(missing, puts('x', 1)), batcher.write(missing, puts('y', 1)), batcher.write(missing, puts('z', 1))]);
-    for (const a of answers) expect(a).toMatchObject({ status: 'rejected', reason: { status: 404 } });
+    for (const a of answers) expect(a).toMatchObject({ status: 'rejected', reason: { kind: 'not-found' } });
   });
 });

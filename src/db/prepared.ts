@@ -1,5 +1,6 @@
 /**
- * Raw SQL on the driver under a drizzle instance, for hot statements.
+ * Prepared statements on the driver under a drizzle instance, for the hot
+ * paths (see README.md in this folder for which queries go where).
  *
  * drizzle's `execute` sends every statement unnamed with a describe round
  * trip first (as postgres.js's `unsafe` does unless told to prepare), so
@@ -10,10 +11,10 @@
  */
 import type { PGlite, Transaction as PgliteTransaction } from '@electric-sql/pglite';
 import type postgres from 'postgres';
-import type { Db } from './client.js';
+import type { Db } from './db-type.js';
 
 /** Runs one statement with `$n` parameters and returns its rows. */
-export type RawQuery = <T>(text: string, params?: unknown[]) => Promise<T[]>;
+export type PreparedQuery = <T>(text: string, params?: unknown[]) => Promise<T[]>;
 
 /**
  * Runs one statement and returns its rows as arrays of column bytes (text as
@@ -21,34 +22,34 @@ export type RawQuery = <T>(text: string, params?: unknown[]) => Promise<T[]>;
  * through a JavaScript string. PGlite, in process, gives strings; they are
  * encoded here.
  */
-export type RawBytesQuery = (text: string, params?: unknown[]) => Promise<Array<Array<Buffer | null>>>;
+export type PreparedBytesQuery = (text: string, params?: unknown[]) => Promise<Array<Array<Buffer | null>>>;
 
-export interface RawDb {
-  query: RawQuery;
-  queryBytes: RawBytesQuery;
+export interface PreparedDb {
+  query: PreparedQuery;
+  queryBytes: PreparedBytesQuery;
   /** Runs `fn` in a transaction: committed when it resolves, rolled back when it throws. */
-  transaction<T>(fn: (query: RawQuery) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (query: PreparedQuery) => Promise<T>): Promise<T>;
 }
 
 type Driver = postgres.Sql | PGlite;
 
 const postgresQuery =
-  (sql: postgres.Sql | postgres.TransactionSql): RawQuery =>
+  (sql: postgres.Sql | postgres.TransactionSql): PreparedQuery =>
   async <T>(text: string, params: unknown[] = []) =>
     (await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })) as unknown as T[];
 
 const pgliteQuery =
-  (pg: PGlite | PgliteTransaction): RawQuery =>
+  (pg: PGlite | PgliteTransaction): PreparedQuery =>
   async <T>(text: string, params: unknown[] = []) =>
     (await pg.query<T>(text, params)).rows;
 
 const postgresBytes =
-  (sql: postgres.Sql): RawBytesQuery =>
+  (sql: postgres.Sql): PreparedBytesQuery =>
   async (text, params = []) =>
     (await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true }).raw()) as unknown as Array<Array<Buffer | null>>;
 
 const pgliteBytes =
-  (pg: PGlite): RawBytesQuery =>
+  (pg: PGlite): PreparedBytesQuery =>
   async (text, params = []) =>
     (await pg.query<unknown[]>(text, params, { rowMode: 'array' })).rows.map((row) =>
       row.map((v) => (v === null || v === undefined ? null : Buffer.from(typeof v === 'string' ? v : String(v)))),
@@ -57,28 +58,28 @@ const pgliteBytes =
 /**
  * Rows of drizzle's `execute`, which returns the driver's own result:
  * postgres.js an array, PGlite `{rows}`. For statements that must run on a
- * drizzle transaction (rawDb runs on the pool, outside it).
+ * drizzle transaction (preparedDb runs on the pool, outside it).
  */
 export function rowsOf<T>(result: unknown): T[] {
   return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
 }
 
-const raws = new WeakMap<Db, RawDb>();
+const prepared = new WeakMap<Db, PreparedDb>();
 
 /** The raw driver of a drizzle instance built by `openDatabase` (drizzle keeps it as `$client`). */
-export function rawDb(db: Db): RawDb {
-  let raw = raws.get(db);
-  if (!raw) raws.set(db, (raw = wrap((db as unknown as { $client: Driver }).$client)));
-  return raw;
+export function preparedDb(db: Db): PreparedDb {
+  let found = prepared.get(db);
+  if (!found) prepared.set(db, (found = wrap((db as unknown as { $client: Driver }).$client)));
+  return found;
 }
 
-function wrap(driver: Driver): RawDb {
+function wrap(driver: Driver): PreparedDb {
   if ('unsafe' in driver) {
     return {
       query: postgresQuery(driver),
       queryBytes: postgresBytes(driver),
       // postgres.js types `begin`'s result as an array-flattening helper; fn's value is returned as is.
-      transaction: async <T>(fn: (query: RawQuery) => Promise<T>) => (await driver.begin((tx) => fn(postgresQuery(tx)))) as T,
+      transaction: async <T>(fn: (query: PreparedQuery) => Promise<T>) => (await driver.begin((tx) => fn(postgresQuery(tx)))) as T,
     };
   }
   return {

@@ -1,21 +1,19 @@
 /**
- * The common case of a batch fetch and of an ack, each in one statement: one
- * database round trip instead of five to seven (a transaction with a locked
- * read, then updates and reads). The UPDATE of the session row takes the
+ * The common case of a batch fetch and of an ack, each in one prepared
+ * statement and one round trip, where the full path (sessions.ts) needs a
+ * transaction with a locked read, then updates and reads. The UPDATE of the session row takes the
  * same row lock the full path takes, and its WHERE holds every condition of
  * the success path; when it matches no row (unknown or expired session,
  * cursor outside the window, released chunks, a repeated ack) nothing was
  * written and the caller runs the full path, which answers as before.
  */
 import type { Db } from '../db/client.js';
-import { rawDb } from '../db/raw.js';
+import { preparedDb } from '../db/prepared.js';
 import { ENTRY_TEXT_SQL, type EntryText } from '../store/entry-sql.js';
 import { nowMicros } from '../store/time.js';
 import { batchBody, batchHead, batchTail } from './batch-body.js';
-import type { AckResult, BatchRequest } from './sessions.js';
+import type { AckResult, BatchRequest } from './session-types.js';
 
-// Raw prepared statements: each is parsed once per connection, and a call is
-// one round trip (drizzle's execute adds a describe round trip per call).
 // Parameters: $1 store id, $2 session id, $3 cursor, $4 now (us), $5 timeout (us).
 
 /** Expiry as the full path checks it: a session that is not done expires `timeout` after its last activity. */
@@ -69,7 +67,7 @@ const ACK = `with s as (
  */
 export async function fetchBatchFast(db: Db, req: BatchRequest): Promise<string | Buffer | undefined> {
   const { storeId, sessionId, cursor, timeoutMs, policyFor, open } = req;
-  const { query, queryBytes } = rawDb(db);
+  const { query, queryBytes } = preparedDb(db);
   const params = [storeId, sessionId, cursor, nowMicros(), timeoutMs * 1000];
   if (open) {
     const [row] = await queryBytes(FETCH_JOINED, params);
@@ -92,7 +90,7 @@ export async function fetchBatchFast(db: Db, req: BatchRequest): Promise<string 
 
 /** Acknowledges a delivered, not yet acknowledged cursor; undefined when the full path must decide. */
 export async function acknowledgeFast(db: Db, storeId: string, sessionId: string, cursor: number, timeoutMs: number): Promise<AckResult | undefined> {
-  const [row] = await rawDb(db).query<{ acked: number; batches: number; total: number; acked_keys: number }>(ACK, [
+  const [row] = await preparedDb(db).query<{ acked: number; batches: number; total: number; acked_keys: number }>(ACK, [
     storeId,
     sessionId,
     cursor,
