@@ -102,7 +102,11 @@ const EnvSchema = z.object({
     .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces (it is sent as "Authorization: Bearer <token>")')
     .optional(),
   KEYSYNC_BATCH_SIZE: int(1, 10_000).default(100),
-  KEYSYNC_BATCH_WINDOW: int(1, 1000).default(1),
+  // Batches a client may fetch ahead of its acks. Above 1 the server reads the
+  // next batch while the client applies the last, so neither side waits on
+  // the other; a session then holds at most window x KEYSYNC_BATCH_BYTES of
+  // batches in flight, on each side.
+  KEYSYNC_BATCH_WINDOW: int(1, 1000).default(4),
   // Largest batchSize a client may ask for (default 10x KEYSYNC_BATCH_SIZE).
   KEYSYNC_MAX_BATCH_SIZE: int(1, 100_000).optional(),
   KEYSYNC_BATCH_BYTES: int(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024),

@@ -4,6 +4,7 @@
  * 1% of the keys change and the replica reconnects with `since`, and a copy
  * of it (no checkpoint) with its full `have` map.
  */
+import { DEFAULT_LIMITS } from '../../src/env.js';
 import { startChild } from '../lib/child.js';
 import { fmt, type BenchContext } from '../lib/context.js';
 import { keyOf, loadKeys, valueOf } from '../lib/data.js';
@@ -30,7 +31,7 @@ interface SyncRun {
 export interface SyncVariant {
   /** the batchSize the client asks for (default: the TS client's own default, 1000) */
   batchSize?: number;
-  /** the server's KEYSYNC_BATCH_WINDOW (default: the contract's 1) */
+  /** the server's KEYSYNC_BATCH_WINDOW (default: the server's own default) */
   window?: number;
 }
 
@@ -41,7 +42,7 @@ export async function initialSync(ctx: BenchContext, n: number, { batchSize, win
   const loader = await ctx.server({ profile: false });
   let storeId: string;
   try {
-    storeId = await createStore(loader.url, `initial-${n}-${batchSize ?? 'default'}-${window ?? 1}`);
+    storeId = await createStore(loader.url, `initial-${n}-${batchSize ?? 'default'}-${window ?? 'default'}`);
     const load = await loadKeys(loader.url, storeId, { prefix, n });
     ctx.emit({
       workload: 'load (bulk 1000)',
@@ -76,7 +77,7 @@ export async function initialSync(ctx: BenchContext, n: number, { batchSize, win
         metrics: {
           keys: n,
           batchSize: batchSize ?? null,
-          window: window ?? 1,
+          window: window ?? DEFAULT_LIMITS.batchWindow,
           seconds: run.seconds,
           keysPerS: n / run.seconds,
           mbPerS: mbps,

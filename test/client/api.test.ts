@@ -16,7 +16,8 @@ let admin: ApiClient;
 /** "METHOD /path/template" of every call made through the client, from the fetch it was given. */
 const called = new Set<string>();
 
-const env = useTestServer({ adminToken: ADMIN });
+// A window of 1, so that a fetch ahead of the ack is refused (409 ack-required).
+const env = useTestServer({ adminToken: ADMIN, limits: { batchWindow: 1 } });
 beforeAll(async () => {
   admin = client(ADMIN);
 });

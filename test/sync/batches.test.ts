@@ -11,7 +11,8 @@ let server: TestServer;
 const extra: TestServer[] = [];
 beforeAll(async () => {
   db = await createTestDatabase();
-  server = await startServer(db);
+  // The flow control below is checked step by step with a window of 1 (the default is larger).
+  server = await startServer(db, { limits: { batchWindow: 1 } });
 });
 afterAll(async () => {
   for (const s of extra) await s.close();

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_LIMITS } from '../../src/env.js';
 import { bulk, del, newStore, put } from '../support/http.js';
 import { useTestServer } from '../support/server.js';
 import { expectProblem, handshake, startSync } from '../support/sync.js';
@@ -23,7 +24,7 @@ describe('handshake by have', () => {
     expect(hs.removed).toEqual([]);
     expect(hs.headRev).toBe(last.rev);
     expect(hs.headRev).toBe(6);
-    expect(hs.window).toBe(1);
+    expect(hs.window).toBe(DEFAULT_LIMITS.batchWindow);
     expect(hs.batches).toBe(1);
     expect(hs.sessionId).toMatch(/^[0-9a-f-]{36}$/);
     expect(hs.expiresAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
