@@ -84,14 +84,15 @@ export function compression(opts: CompressionOptions = DEFAULT_COMPRESSION): Mid
     const encoding = negotiateEncoding(c.req.header('accept-encoding'));
     // The choice depends on Accept-Encoding whatever it was, so caches must key on it.
     appendVary(res.headers);
-    if (!encoding) return;
     const etag = res.headers.get('etag');
     const weakTag = etag && !etag.startsWith('W/') ? `W/${etag}` : undefined;
-    // A 304 names the validator the 200 would carry; a cached compressed 200 holds the weak one.
+    // A 304 names the validator the client holds: the weak one if it cached a compressed 200
+    // (and sent that), the strong one if it cached the identity 200 (a small body, or no encoding).
     if (res.status === 304) {
-      if (weakTag) res.headers.set('ETag', weakTag);
+      if (weakTag && (c.req.header('if-none-match') ?? '').includes(weakTag)) res.headers.set('ETag', weakTag);
       return;
     }
+    if (!encoding) return;
     if (res.status < 200 || res.status === 204 || res.headers.has('content-encoding')) return;
     if (/\bno-transform\b/i.test(res.headers.get('cache-control') ?? '')) return;
     if (!res.body) return;
