@@ -51,5 +51,13 @@ export function decodeNotice(payload: string): Notice | undefined {
  * The statement that sends notices. It names no table, so on a sharded
  * database (Citus) it runs on the coordinator, where every instance listens.
  * Inside a transaction the notices go out when it commits.
+ *
+ * Sent on its own, it is a transaction of its own, and a NOTIFY gives a
+ * transaction an id, so its commit would wait for a WAL flush like a write's
+ * and hold up the writes' flushes behind it. A notice is a hint that is lost
+ * to a crash anyway (the hub's tick covers that), so this commit does not
+ * wait for the flush (`synchronous_commit` off for this transaction only;
+ * listeners hear it at commit either way). Inside a caller's transaction it
+ * would apply to that transaction's commit: use it on its own only.
  */
-export const NOTIFY_SQL = `select pg_notify('${NOTICE_CHANNEL}', p) from unnest($1::text[]) as p`;
+export const NOTIFY_SQL = `select pg_notify('${NOTICE_CHANNEL}', p) from unnest($1::text[]) as p, set_config('synchronous_commit', 'off', true)`;
