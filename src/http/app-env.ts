@@ -19,6 +19,8 @@ export interface AppEnv {
     caller: Caller;
     /** the checked JSON body, set by the route's body guard (jsonBody, jsonValueBody) */
     scannedBody: ScannedBody;
+    /** set by a route whose non-GET answer is worth compressing (the handshake); GET answers always are */
+    compressible: true;
   };
 }
 

@@ -19,6 +19,7 @@
 import { Duplex } from 'node:stream';
 import { constants, createBrotliCompress, createGzip } from 'node:zlib';
 import type { Context, MiddlewareHandler } from 'hono';
+import type { AppEnv } from './app-env.js';
 
 export type Encoding = 'br' | 'gzip';
 
@@ -72,10 +73,19 @@ function compressor(encoding: Encoding, opts: CompressionOptions, length: number
   return createBrotliCompress({ params });
 }
 
-export function compression(opts: CompressionOptions = DEFAULT_COMPRESSION): MiddlewareHandler {
+/** Marks a route's non-GET answer as compressible (see `compression`). */
+export const compressible: MiddlewareHandler<AppEnv> = async (c, next) => {
+  c.set('compressible', true);
+  await next();
+};
+
+export function compression(opts: CompressionOptions = DEFAULT_COMPRESSION): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     await next();
     if (!opts.enabled) return;
+    // Reads and the handshake carry data; other answers (a write's result, an ack) are small
+    // and on a write's hot path, where compressing them costs more than it saves.
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD' && !c.get('compressible')) return;
     const res = c.res;
     // A live feed already answered on the socket (node-server's marker); touching c.res would answer twice.
     if (res.headers.has('x-hono-already-sent')) return;

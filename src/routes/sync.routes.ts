@@ -3,6 +3,7 @@ import type { MiddlewareHandler } from 'hono';
 import type { Limits } from '../env.js';
 import type { AppEnv } from '../http/app-env.js';
 import { requireAccess } from '../http/auth.js';
+import { compressible } from '../http/compression.js';
 import { jsonBody } from '../http/json-body.js';
 import { limitBody, plainIntegerParams, requireJson } from '../http/request.js';
 import { MAX_KEY_BYTES } from '../store/keys.js';
@@ -110,7 +111,7 @@ const readHandshakeBody: MiddlewareHandler<AppEnv> = (c, next) => c.var.services
 
 export const handshakeRoute = createRoute({
   operationId: 'handshake',
-  middleware: [requireAccess('read'), requireJson, limitBody(maxHandshakeBytes, 'The handshake'), readHandshakeBody],
+  middleware: [requireAccess('read'), compressible, requireJson, limitBody(maxHandshakeBytes, 'The handshake'), readHandshakeBody],
   method: 'post',
   path: '/v1/stores/{storeId}/sync',
   tags,
