@@ -13,18 +13,24 @@ import { ENTRY_TEXT_SQL, type EntryText } from '../store/entry-sql.js';
 import { nowMicros } from '../store/time.js';
 import { batchBody, batchHead, batchTail } from './batch-body.js';
 import type { AckResult, BatchRequest } from './session-types.js';
+import { SESSION_DONE_SQL, advancesAckSql, hasBatchSql, isDone, isInWindowSql, sessionOpenSql, wasDeliveredSql } from './session-rules.js';
 
 // Parameters: $1 store id, $2 session id, $3 cursor, $4 now (us), $5 timeout (us).
+const CURSOR = '$3::int';
 
-/** Expiry as the full path checks it: a session that is not done expires `timeout` after its last activity. */
-const LIVE = `(acked >= batches - 1 or $4::bigint - last_active_us <= $5::bigint)`;
+/** The session has not expired (session-rules.ts, as the full path checks it). */
+const SESSION_OPEN = sessionOpenSql('$4::bigint', '$5::bigint');
+/** Every condition of the session row for a successful fetch of batch $3. */
+const FETCH_ALLOWED = `${hasBatchSql(CURSOR)} and ${isInWindowSql(CURSOR)} and ${SESSION_OPEN}`;
+/** Every condition of the session row for an ack of batch $3 that moves the session forward. */
+const ACK_ADVANCES = `${advancesAckSql(CURSOR)} and ${wasDeliveredSql(CURSOR)} and ${hasBatchSql(CURSOR)} and ${SESSION_OPEN}`;
 
 /**
  * Marks batch $3 delivered and touches the session, if every condition of a
  * successful fetch holds; yields `batches` then, else no row.
  */
 const DELIVER = `update sync_sessions set delivered = greatest(delivered, $3::int), last_active_us = $4::bigint
-  where id = $2::uuid and store_id = $1::uuid and $3::int < batches and $3::int <= acked + "window" and ${LIVE}
+  where id = $2::uuid and store_id = $1::uuid and ${FETCH_ALLOWED}
     and exists (select 1 from sync_chunks where store_id = $1::uuid and session_id = $2::uuid and cursor = $3::int)
     and exists (select 1 from stores where id = $1::uuid)
   returning batches`;
@@ -51,10 +57,10 @@ const ACK = `with s as (
     update sync_sessions set acked = $3::int, last_active_us = $4::bigint,
       acked_keys = acked_keys + (select coalesce(sum(cardinality(c.keys)), 0)::int from sync_chunks c
         where c.store_id = $1::uuid and c.session_id = $2::uuid and c.cursor > sync_sessions.acked and c.cursor <= $3::int)
-    where id = $2::uuid and store_id = $1::uuid and $3::int > acked and $3::int <= delivered and $3::int < batches and ${LIVE}
+    where id = $2::uuid and store_id = $1::uuid and ${ACK_ADVANCES}
     returning acked, batches, total, acked_keys),
   -- A completed session keeps its row for idempotent acks; its key lists can go.
-  released as (delete from sync_chunks where store_id = $1::uuid and session_id = $2::uuid and exists (select 1 from s where s.acked >= s.batches - 1))
+  released as (delete from sync_chunks where store_id = $1::uuid and session_id = $2::uuid and exists (select 1 from s where ${SESSION_DONE_SQL}))
   select acked, batches, total, acked_keys from s`;
 
 /**
@@ -98,6 +104,6 @@ export async function acknowledgeFast(db: Db, storeId: string, sessionId: string
     timeoutMs * 1000,
   ]);
   if (!row) return undefined;
-  const done = row.acked >= row.batches - 1;
+  const done = isDone(row);
   return { acked: row.acked, next: done ? null : row.acked + 1, remaining: row.total - row.acked_keys, done };
 }

@@ -4,7 +4,7 @@
  * the database, so any server instance can serve any call of a session; each
  * call locks the session row, so concurrent calls of one session serialise.
  */
-import { and, asc, eq, gt, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, gte, lte, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { stores, syncChunks, syncSessions } from '../db/schema.js';
 import { DomainError, notFound } from '../domain-errors.js';
@@ -14,6 +14,7 @@ import { readEntryTexts } from '../store/entry-sql.js';
 import { formatTs, nowMicros } from '../store/time.js';
 import { batchBody } from './batch-body.js';
 import { acknowledgeFast, fetchBatchFast } from './batch.sql.js';
+import { SESSION_DONE_SQL, advancesAck, hasBatch, isDone, isExpired, isInWindow, wasDelivered } from './session-rules.js';
 
 export type { AckOutcome, AckResult, BatchRequest } from './session-types.js';
 
@@ -33,8 +34,6 @@ export interface SessionStatus {
   done: boolean;
   expiresAt: string;
 }
-
-const isDone = (s: SessionRow) => s.acked >= s.batches - 1;
 
 function status(s: SessionRow, timeoutMs: number): SessionStatus {
   return {
@@ -61,15 +60,14 @@ async function lockSession(tx: Db, storeId: string, sessionId: string, timeoutMs
     .where(and(eq(syncSessions.storeId, storeId), eq(syncSessions.id, sessionId)))
     .for('update');
   if (!session) throw notFound(`sync session ${sessionId}`);
-  // A completed session stays readable (acks are idempotent) until it is dropped.
-  if (!isDone(session) && nowMicros() - session.lastActiveUs > timeoutMs * 1000) {
+  if (isExpired(session, nowMicros(), timeoutMs * 1000)) {
     throw new DomainError('session-expired', `no fetch or ack for ${timeoutMs} ms; handshake again`);
   }
   return session;
 }
 
 function checkCursor(session: SessionRow, cursor: number): void {
-  if (cursor >= session.batches) {
+  if (!hasBatch(session, cursor)) {
     throw new DomainError('not-found', `batch ${cursor} does not exist; the session has ${session.batches} batches`);
   }
 }
@@ -79,14 +77,20 @@ function checkCursor(session: SessionRow, cursor: number): void {
  * its keys. Refetching a cursor returns the same keys (safe retry).
  */
 export async function fetchBatch(db: Db, req: BatchRequest): Promise<string | Buffer> {
-  const fast = await fetchBatchFast(db, req);
-  if (fast !== undefined) return fast;
+  return (await fetchBatchFast(db, req)) ?? fetchBatchLocked(db, req);
+}
+
+/**
+ * fetchBatch on the locked path alone: it answers every case, the fast path
+ * only the common one. Exported so a test can hold the two paths equal.
+ */
+export async function fetchBatchLocked(db: Db, req: BatchRequest): Promise<string | Buffer> {
   const { storeId, sessionId, cursor, timeoutMs, policyFor } = req;
   return db.transaction(async (txRaw) => {
     const tx = txRaw as unknown as Db;
     const session = await lockSession(tx, storeId, sessionId, timeoutMs);
     checkCursor(session, cursor);
-    if (cursor > session.acked + session.window) {
+    if (!isInWindow(session, cursor)) {
       throw new DomainError(
         'ack-required',
         `acknowledge batch ${session.acked + 1} before fetching batch ${cursor} (window ${session.window})`,
@@ -118,15 +122,20 @@ export async function acknowledge(db: Db, storeId: string, sessionId: string, cu
   const fast = await acknowledgeFast(db, storeId, sessionId, cursor, timeoutMs);
   // The fast path matches only an ack that moves the session forward.
   if (fast !== undefined) return { result: fast, finished: fast.done };
+  return acknowledgeLocked(db, storeId, sessionId, cursor, timeoutMs);
+}
+
+/** acknowledge on the locked path alone (see fetchBatchLocked). */
+export async function acknowledgeLocked(db: Db, storeId: string, sessionId: string, cursor: number, timeoutMs: number): Promise<AckOutcome> {
   return db.transaction(async (txRaw) => {
     const tx = txRaw as unknown as Db;
     let session = await lockSession(tx, storeId, sessionId, timeoutMs);
     const wasDone = isDone(session);
     checkCursor(session, cursor);
-    if (cursor > session.delivered) {
+    if (!wasDelivered(session, cursor)) {
       throw new DomainError('not-delivered', `batch ${cursor} has not been fetched yet`);
     }
-    if (cursor > session.acked) {
+    if (advancesAck(session, cursor)) {
       const [sum] = await tx
         .select({ n: sql<number>`coalesce(sum(cardinality(${syncChunks.keys})), 0)::int` })
         .from(syncChunks)
@@ -171,7 +180,8 @@ export async function listOpenSessions(db: Db, storeId: string, timeoutMs: numbe
   const rows = await db
     .select()
     .from(syncSessions)
-    .where(and(eq(syncSessions.storeId, storeId), gt(syncSessions.lastActiveUs, nowMicros() - timeoutMs * 1000), sql`${syncSessions.acked} < ${syncSessions.batches} - 1`))
+    // Not done, and not expired (session-rules.ts): idle for at most the timeout.
+    .where(and(eq(syncSessions.storeId, storeId), gte(syncSessions.lastActiveUs, nowMicros() - timeoutMs * 1000), sql.raw(`not (${SESSION_DONE_SQL})`)))
     .orderBy(asc(syncSessions.lastActiveUs))
     .limit(MAX_LISTED_SESSIONS);
   return rows.map((r) => status(r, timeoutMs));
