@@ -1,9 +1,11 @@
 /**
- * `npm run bench -- [--quick|--full] [--backend pglite|postgres|both] [--only a,b] [--subscribers 1000] [--profile <dir>]`
+ * `npm run bench -- [--quick|--full] [--backend pglite|postgres|both] [--only a,b] [--subscribers 1000] [--sync 200000] [--profile <dir>]`
  *
  * `--only durable` measures just the durable Node store (FileStore against MemoryStore).
  *
  * `--subscribers` replaces the plan's live fan-out subscriber counts (to rerun one case).
+ *
+ * `--sync` replaces the plan's initial sync sizes (comma-separated key counts).
  *
  * Runs each workload against a server in its own process, prints a row per
  * result and writes bench/results/latest.{json,md}.
@@ -17,6 +19,7 @@ import { machine, markdown, printRow, writeReport, type Report, type Row } from 
 import { handshakeHave } from './workloads/handshake.js';
 import { idleConnections } from './workloads/idle.js';
 import { durableStore } from './workloads/durable.js';
+import { footprint } from './workloads/footprint.js';
 import { initialSync } from './workloads/initial-sync.js';
 import { compressionSync } from './workloads/compression.js';
 import { liveFanout } from './workloads/live.js';
@@ -43,6 +46,8 @@ const WORKLOADS: Record<string, (ctx: BenchContext, plan: (typeof PLAN)['quick']
   writes: (ctx, plan) => writes(ctx, plan.writeSeconds),
   handshake: (ctx, plan) => handshakeHave(ctx, plan.handshakeKeys),
   idle: (ctx, plan) => idleConnections(ctx, plan.idle),
+  // The idle server's RSS with an empty store, as `npm start` runs it (embedded: new folder and reopened).
+  footprint: (ctx) => footprint(ctx),
   durable: async (ctx, plan) => {
     for (const n of plan.durable) await durableStore(ctx, n);
   },
@@ -57,11 +62,13 @@ async function main(): Promise<void> {
       only: { type: 'string' },
       profile: { type: 'string' },
       subscribers: { type: 'string' },
+      sync: { type: 'string' },
     },
   });
   const mode = values.full ? 'full' : 'quick';
   const plan = { ...PLAN[mode] };
   if (values.subscribers) plan.subscribers = values.subscribers.split(',').map(Number);
+  if (values.sync) plan.sync = values.sync.split(',').map(Number);
   const backendArg = values.backend ?? (process.env.DATABASE_URL ? 'postgres' : 'pglite');
   const kinds = backendArg === 'both' ? (['pglite', 'postgres'] as const) : [backendArg as 'pglite' | 'postgres'];
   if (!kinds.every((k) => k === 'pglite' || k === 'postgres')) throw new Error(`--backend must be pglite, postgres or both, not ${backendArg}`);

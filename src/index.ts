@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   const keysync = await createKeysync({
     databaseUrl: env.DATABASE_URL,
     dataDir: env.KEYSYNC_DATA_DIR,
-    pgliteTemplate: env.DATABASE_URL ? undefined : templateForNewFolder(env.KEYSYNC_DATA_DIR),
+    pgliteTemplate: env.DATABASE_URL ? undefined : await templateForNewFolder(env.KEYSYNC_DATA_DIR),
     adminToken: env.KEYSYNC_ADMIN_TOKEN,
     limits: limitsFrom(env),
     walkLimits: walkLimitsFrom(env),

@@ -1,9 +1,12 @@
 /**
  * The server under test as a separate process: `node --import tsx
- * src/index.ts`, with the fd limit raised to the hard limit and the limits
- * that would cap a benchmark (subscribers, have keys) lifted.
+ * src/index.ts` with the node flags of `npm start` (or, with `built`, `npm
+ * start`'s command itself: the compiled server), with the fd limit raised to
+ * the hard limit and the limits that would cap a benchmark (subscribers, have
+ * keys) lifted.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { procStats, resetPeak, type ProcStats } from './proc.js';
 
@@ -21,8 +24,10 @@ export interface ServerOptions {
   env?: Record<string, string>;
   /** folder for a V8 CPU profile written at exit */
   cpuProfDir?: string;
-  /** load server-probe.ts (with --expose-gc): `probe()` then collects garbage and reports memory */
+  /** load server-probe.mjs (with --expose-gc): `probe()` then collects garbage and reports memory */
   probe?: boolean;
+  /** run dist/src/index.js with the node flags of `npm start` (built first if stale), as a deployment runs it */
+  built?: boolean;
 }
 
 /** The server's memory right after two full garbage collections (bytes). */
@@ -64,14 +69,16 @@ export async function startServer(backend: Backend, opts: ServerOptions = {}): P
   if (backend.kind === 'postgres') env.DATABASE_URL = backend.databaseUrl!;
   else env.KEYSYNC_DATA_DIR = backend.dataDir!;
 
-  const nodeArgs = ['--import', 'tsx'];
+  const root = process.env.BENCH_SERVER_ROOT ?? REPO_ROOT;
+  if (opts.built) ensureBuilt(root);
+  const nodeArgs = [...nodeFlags(root), ...(opts.built ? [] : ['--import', 'tsx'])];
   if (opts.cpuProfDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`);
-  if (opts.probe) nodeArgs.push('--expose-gc', '--import', fileURLToPath(new URL('./server-probe.ts', import.meta.url)));
+  if (opts.probe) nodeArgs.push('--expose-gc', '--import', fileURLToPath(new URL('./server-probe.mjs', import.meta.url)));
   // `exec` keeps the pid: /proc/<pid> is node's own.
   const script = `ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"`;
   // BENCH_SERVER_ROOT: another checkout's server (before/after comparisons of a change).
-  const child = spawn('bash', ['-c', script, process.execPath, ...nodeArgs, 'src/index.ts'], {
-    cwd: process.env.BENCH_SERVER_ROOT ?? REPO_ROOT,
+  const child = spawn('bash', ['-c', script, process.execPath, ...nodeArgs, opts.built ? 'dist/src/index.js' : 'src/index.ts'], {
+    cwd: root,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -93,6 +100,24 @@ export async function startServer(backend: Backend, opts: ServerOptions = {}): P
   };
 }
 
+/** `npm start`'s prestart check: builds the server when the sources are newer than dist/. */
+function ensureBuilt(root: string): void {
+  const built = spawnSync(process.execPath, ['scripts/ensure-built.mjs'], { cwd: root, stdio: 'inherit' });
+  if (built.status !== 0) throw new Error('the server could not be built (npm run build)');
+}
+
+/**
+ * The server's node flags: those of `npm start` (package.json), so that every
+ * workload measures the server as it is deployed. BENCH_SERVER_NODE_FLAGS
+ * replaces them (space-separated; empty for none) to measure what a flag costs.
+ */
+function nodeFlags(root: string): string[] {
+  const override = process.env.BENCH_SERVER_NODE_FLAGS;
+  if (override !== undefined) return override.split(/\s+/).filter(Boolean);
+  const start = (JSON.parse(readFileSync(`${root}/package.json`, 'utf8')) as { scripts: { start: string } }).scripts.start;
+  return start.split(/\s+/).filter((word) => word.startsWith('--'));
+}
+
 function listening(child: ChildProcess, onProbe: (p: Probe) => void): Promise<string> {
   return new Promise((resolve, reject) => {
     let out = '';
@@ -106,7 +131,7 @@ function listening(child: ChildProcess, onProbe: (p: Probe) => void): Promise<st
         out = out.slice(m.index + m[0].length);
         resolve(m[1]!);
       }
-      // Probe answers (server-probe.ts): one line each.
+      // Probe answers (server-probe.mjs): one line each.
       for (let nl = out.indexOf('\n'); nl >= 0; nl = out.indexOf('\n')) {
         const line = out.slice(0, nl);
         out = out.slice(nl + 1);

@@ -4,7 +4,7 @@
  *
  * The first fifth is opened (it absorbs one-off growth: code warm-up, lazily
  * built state), then the rest. The server runs with the bench's probe
- * (server-probe.ts): at both points it collects garbage fully and the RSS is
+ * (server-probe.mjs): at both points it collects garbage fully and the RSS is
  * read a second later, so the cost per connection is the memory the open
  * feeds hold, not the garbage their opening left (which an idle server may
  * not collect for a long time, or ever: nothing allocates). That garbage is

@@ -6,20 +6,25 @@
  * the migrations added since the build. Without the file (no build yet), a
  * new folder is initialised the slow way.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openAsBlob, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { Database } from './client.js';
 import { migrationsFolder } from './migrate.js';
 
 export const PGLITE_TEMPLATE_FILE = join(dirname(migrationsFolder()), 'dist', 'pglite-template.tar');
 
-/** The template for `dataDir` when the folder is new (missing, or holding only our lock file), else undefined. */
-export function templateForNewFolder(dataDir: string, templateFile = PGLITE_TEMPLATE_FILE): Blob | undefined {
+/**
+ * The template for `dataDir` when the folder is new (missing, or holding only
+ * our lock file), else undefined. The Blob is backed by the file, not by
+ * memory: the server's options keep it for the process's life, and a copy in
+ * memory would stay resident with it.
+ */
+export async function templateForNewFolder(dataDir: string, templateFile = PGLITE_TEMPLATE_FILE): Promise<Blob | undefined> {
   if (existsSync(join(dataDir, 'PG_VERSION'))) return undefined;
   // Anything but our own lock file means someone else's folder: let PGlite decide.
   if (existsSync(dataDir) && readdirSync(dataDir).some((name) => name !== 'keysync.lock')) return undefined;
   if (!existsSync(templateFile)) return undefined;
-  return new Blob([readFileSync(templateFile)]);
+  return openAsBlob(templateFile);
 }
 
 /** The data folder of an open PGlite database as an uncompressed tar. */

@@ -1,6 +1,6 @@
 /**
  * The embedded database runs with the settings of src/db/pglite-settings.ts
- * (a small shared_buffers, configurable), in a new folder started from a
+ * (a small shared_buffers, configurable; one connection's shared memory), in a new folder started from a
  * template as well as in memory.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -41,6 +41,10 @@ describe('embedded database settings', { timeout: 180_000 }, () => {
     expect(await show(await open(), 'shared_buffers')).toBe(DEFAULT_PGLITE_SHARED_BUFFERS);
   });
 
+  it('sizes shared memory for the one connection PGlite has', async () => {
+    expect(await show(await open(), 'max_connections')).toBe('1');
+  });
+
   it('takes shared_buffers from KEYSYNC_PGLITE_SHARED_BUFFERS', async () => {
     process.env.KEYSYNC_PGLITE_SHARED_BUFFERS = '24MB';
     expect(await show(await open(), 'shared_buffers')).toBe('24MB');
@@ -62,6 +66,7 @@ describe('embedded database settings', { timeout: 180_000 }, () => {
     const started = await open({ dataDir, pgliteTemplate: template });
     expect(await started.rows('select k from seeded order by k')).toEqual([{ k: 'a' }, { k: 'b' }]);
     expect(await show(started, 'shared_buffers')).toBe('8MB');
+    expect(await show(started, 'max_connections')).toBe('1');
     await started.close();
     opened.pop();
     // Reopened without the template: the unpacked folder is a complete database.

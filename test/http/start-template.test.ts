@@ -28,24 +28,24 @@ describe('a new data folder started from the migrated template', () => {
   }, 120_000);
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-  it('is used only for a missing folder or one holding just the lock file', () => {
-    expect(templateForNewFolder(join(root, 'missing'), templateFile)).toBeInstanceOf(Blob);
+  it('is used only for a missing folder or one holding just the lock file', async () => {
+    expect(await templateForNewFolder(join(root, 'missing'), templateFile)).toBeInstanceOf(Blob);
     const locked = join(root, 'locked');
     const release = lockDataDir(locked);
-    expect(templateForNewFolder(locked, templateFile)).toBeInstanceOf(Blob);
+    expect(await templateForNewFolder(locked, templateFile)).toBeInstanceOf(Blob);
     release();
     const foreign = join(root, 'foreign');
     mkdirSync(foreign);
     writeFileSync(join(foreign, 'notes.txt'), 'not a database');
-    expect(templateForNewFolder(foreign, templateFile)).toBeUndefined();
-    expect(templateForNewFolder(join(root, 'missing'), join(root, 'no-such-template.tar'))).toBeUndefined();
+    expect(await templateForNewFolder(foreign, templateFile)).toBeUndefined();
+    expect(await templateForNewFolder(join(root, 'missing'), join(root, 'no-such-template.tar'))).toBeUndefined();
   });
 
   it('keeps what was written across a restart, and the reopened folder is not reloaded', async () => {
     const dataDir = join(root, 'data');
     const release = lockDataDir(dataDir);
     try {
-      const first = await createKeysync({ dataDir, pgliteTemplate: templateForNewFolder(dataDir, templateFile), log: false, housekeepingMs: 0 });
+      const first = await createKeysync({ dataDir, pgliteTemplate: await templateForNewFolder(dataDir, templateFile), log: false, housekeepingMs: 0 });
       expect(await migrationsApplied(first.database)).toBe(true);
       const reg = await first.app.request('/v1/stores', {
         method: 'POST',
@@ -58,7 +58,7 @@ describe('a new data folder started from the migrated template', () => {
       expect(put.status).toBe(200);
       await first.close({ closeDatabase: true });
 
-      expect(templateForNewFolder(dataDir, templateFile)).toBeUndefined();
+      expect(await templateForNewFolder(dataDir, templateFile)).toBeUndefined();
       const second = await createKeysync({ dataDir, log: false, housekeepingMs: 0 });
       const got = await second.app.request(`/v1/stores/${storeId}/keys/k`);
       expect(got.status).toBe(200);
