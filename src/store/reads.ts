@@ -105,27 +105,6 @@ export async function readJsonSome(
   return { texts, unread };
 }
 
-/** The compacted change log after `afterRev` (up to `untilRev`), in rev order, one page. */
-export async function readSince(
-  db: Db,
-  storeId: string,
-  opts: { afterRev: number; untilRev?: number; prefix?: string; limit: number },
-): Promise<EntryRow[]> {
-  return db
-    .select(entryColumns)
-    .from(entries)
-    .where(
-      and(
-        eq(entries.storeId, storeId),
-        gt(entries.rev, opts.afterRev),
-        opts.untilRev !== undefined ? lte(entries.rev, opts.untilRev) : undefined,
-        keyHasPrefix(opts.prefix),
-      ),
-    )
-    .orderBy(asc(entries.rev))
-    .limit(opts.limit);
-}
-
 /**
  * One page of the change log for a live tailer, together with the store's
  * purged rev read in the same statement (one snapshot): when that rev is
