@@ -38,24 +38,11 @@ export interface StorePolicy {
    */
   readonly ranks?: readonly Rank[];
   /**
-   * The `order` rules, longest prefix first (the first match gives the rank),
-   * for a SQL `CASE WHEN starts_with(key, $1) THEN $2 ... ELSE 0 END`.
-   * Undefined when a library `sortKey` decides ranks.
-   */
-  readonly rankRules?: readonly SyncOrderRule[];
-  /**
    * Present when a walk is configured: the set of keys it allows. Keys outside
    * it are not synced. The set may hold names of keys that a library walk
    * returned but that do not exist; treat it as an allow-list.
    */
   walk?: (read: ReadValues, readSome?: ReadSome) => Promise<Set<string>>;
-  /**
-   * The key filter in SQL-friendly form (minimal: no entry starts with
-   * another of the same list): `includesKey(k)` is
-   * `(prefixes = [] or some starts_with(k, p)) and not some starts_with(k, x)`.
-   */
-  readonly prefixes: readonly string[];
-  readonly excludePrefixes: readonly string[];
 }
 
 /** The library form of the options, as plain functions (konserve-sync's filter-fn, key-sort-fn, walk-fn). */
@@ -92,9 +79,6 @@ export const OPEN_POLICY: StorePolicy = Object.freeze({
   includesKey: () => true,
   rankOf: () => 0,
   ranks: Object.freeze([0]),
-  rankRules: Object.freeze([]),
-  prefixes: Object.freeze([]),
-  excludePrefixes: Object.freeze([]),
 });
 
 /**
@@ -115,7 +99,7 @@ export function compilePolicy(options?: SyncOptions, fns: PolicyFunctions = {}, 
   const includesKey = (key: string): boolean =>
     (prefixes.length === 0 || startsWithAny(key, prefixes)) && !startsWithAny(key, excludePrefixes);
 
-  const policy: StorePolicy = { includesKey, rankOf: () => 0, prefixes, excludePrefixes };
+  const policy: StorePolicy = { includesKey, rankOf: () => 0 };
 
   if (fns.sortKey) {
     const sortKey = fns.sortKey.bind(fns);
@@ -128,7 +112,7 @@ export function compilePolicy(options?: SyncOptions, fns: PolicyFunctions = {}, 
     };
   } else {
     const rules = [...(opts.order ?? [])].sort((a, b) => b.prefix.length - a.prefix.length);
-    Object.assign(policy, { rankRules: Object.freeze(rules), ranks: Object.freeze(possibleRanks(rules)) });
+    Object.assign(policy, { ranks: Object.freeze(possibleRanks(rules)) });
     if (rules.length > 0) {
       policy.rankOf = (key) => {
         for (const rule of rules) if (key.startsWith(rule.prefix)) return rule.rank;

@@ -3,7 +3,7 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { ApiServices } from '../api-services.js';
 import type { App } from '../http/app-env.js';
 import { callerOf, clientKey } from '../http/caller.js';
-import { ProblemError, notFound } from '../http/problem.js';
+import { ProblemError } from '../http/problem.js';
 import { FEED_TOKEN_DEFAULT_TTL_S } from '../http/feed-token.js';
 import { SSE_HEADERS, runOnNodeResponse, sseBody } from '../http/sse-response.js';
 import { feedAccess } from '../live/feed-access.js';
@@ -17,7 +17,7 @@ export function registerEventHandlers(app: App, services: ApiServices): void {
   app.openapi(createFeedTokenRoute, async (c) => {
     const { storeId } = c.req.valid('param');
     const ttl = (c.req.valid('json') as { ttlSeconds?: number } | undefined)?.ttlSeconds ?? FEED_TOKEN_DEFAULT_TTL_S;
-    if (!(await feedStore(db, storeId))) throw notFound(`store ${storeId}`);
+    await feedStore(db, storeId);
     return c.json(services.feedTokens.mint(storeId, callerOf(c), ttl), 201);
   });
 
@@ -31,7 +31,6 @@ export function registerEventHandlers(app: App, services: ApiServices): void {
     // The store row with its heads: 404 before the stream starts, and the feed opens from these heads.
     const optionsEpoch = services.hub.optionsEpoch(storeId);
     const store = await feedStore(db, storeId);
-    if (!store) throw notFound(`store ${storeId}`);
     const policy = services.policies.policyFor(storeId, store.options);
     // Slots (per client, store, server) are taken before the stream starts and freed however it ends.
     const release = services.admission.admit(storeId, clientKey(c));

@@ -1,12 +1,11 @@
 import type { ApiServices } from '../api-services.js';
 import type { App, AppContext } from '../http/app-env.js';
-import { ProblemError, notFound, validationProblem } from '../http/problem.js';
+import { ProblemError, validationProblem } from '../http/problem.js';
 import { rawValue } from '../http/json-body.js';
 import { isJsonType, keyFromPath, keyFromQuery, parseRevTag } from '../http/request.js';
 import { MEDIA_TYPE_MESSAGE, isMediaType } from '../http/media-type.js';
 import { keyProblem } from '../store/keys.js';
-import { getEntry, listKeys } from '../store/reads.js';
-import { getStore } from '../store/stores.js';
+import { listKeys, readLiveEntry } from '../store/reads.js';
 import { formatTs } from '../store/time.js';
 import { WriteBatcher } from '../store/write-batch.js';
 import { applyWrites, type CommitNotice, type WriteCondition, type WriteOp } from '../store/writes.js';
@@ -41,11 +40,7 @@ export function registerKeyHandlers(app: App, services: ApiServices): void {
   };
 
   const getKey = async (c: AppContext, storeId: string, key: string) => {
-    const row = await getEntry(db, storeId, key);
-    if (!row || row.deleted) {
-      await getStore(db, storeId); // a missing store is reported as such
-      throw notFound(`key ${JSON.stringify(key)}`);
-    }
+    const row = await readLiveEntry(db, storeId, key);
     const etag = `"${row.rev}"`;
     const headers = { ETag: etag, 'X-Keysync-Rev': String(row.rev), 'X-Keysync-Ts': formatTs(row.tsUs), 'Cache-Control': 'no-cache' };
     const inm = c.req.header('if-none-match');
@@ -104,9 +99,7 @@ export function registerKeyHandlers(app: App, services: ApiServices): void {
   app.openapi(listKeysRoute, async (c) => {
     const { storeId } = c.req.valid('param');
     const { prefix, after, limit } = c.req.valid('query');
-    const page = await listKeys(db, storeId, { prefix, after, limit });
-    if (page.items.length === 0) await getStore(db, storeId);
-    return c.json(page, 200);
+    return c.json(await listKeys(db, storeId, { prefix, after, limit }), 200);
   });
 }
 

@@ -45,7 +45,7 @@ export function registerStoreHandlers(app: App, services: ApiServices): void {
 
   app.openapi(deleteStoreRoute, async (c) => {
     const { storeId } = c.req.valid('param');
-    if (!(await deleteStore(db, storeId, services.hub.instance))) await getStore(db, storeId); // throws 404
+    await deleteStore(db, storeId, services.hub.instance);
     services.policies.forget(storeId);
     services.hub.storeDeleted(storeId);
     return c.body(null, 204);

@@ -7,6 +7,7 @@
  */
 import type { Db } from '../db/client.js';
 import { preparedDb } from '../db/prepared.js';
+import { notFound } from '../domain-errors.js';
 import type { SyncOptions } from '../options/index.js';
 import { prefixSuccessor } from './keys.js';
 import type { EntryRow } from './reads.js';
@@ -16,13 +17,13 @@ export interface StoreHeads {
   purgedRev: number;
 }
 
-/** What opening a feed needs of the store, or undefined when there is no such store. */
-export async function feedStore(db: Db, storeId: string): Promise<(StoreHeads & { options: SyncOptions }) | undefined> {
+/** What opening a feed needs of the store; not-found when there is no such store. */
+export async function feedStore(db: Db, storeId: string): Promise<StoreHeads & { options: SyncOptions }> {
   const [row] = await preparedDb(db).query<{ options: string; head_rev: string | number; purged_rev: string | number }>(
     'select options::text as options, head_rev, purged_rev from stores where id = $1::uuid',
     [storeId],
   );
-  if (!row) return undefined;
+  if (!row) throw notFound(`store ${storeId}`);
   return { options: JSON.parse(row.options) as SyncOptions, headRev: Number(row.head_rev), purgedRev: Number(row.purged_rev) };
 }
 

@@ -4,6 +4,8 @@ import type { Db } from '../db/client.js';
 import { entries, stores } from '../db/schema.js';
 import { prefixSuccessor } from './keys.js';
 import { rowsOf } from '../db/prepared.js';
+import { notFound } from '../domain-errors.js';
+import { assertStoreExists } from './stores.js';
 import { formatTs } from './time.js';
 
 export type EntryRow = Pick<typeof entries.$inferSelect, 'key' | 'rev' | 'tsUs' | 'deleted' | 'json' | 'bytes' | 'contentType'>;
@@ -33,6 +35,14 @@ export async function getEntry(db: Db, storeId: string, key: string): Promise<En
   return row;
 }
 
+/** The key's live entry; not-found for a missing store, then for a key absent or deleted. */
+export async function readLiveEntry(db: Db, storeId: string, key: string): Promise<EntryRow> {
+  const row = await getEntry(db, storeId, key);
+  if (row && !row.deleted) return row;
+  await assertStoreExists(db, storeId);
+  throw notFound(`key ${JSON.stringify(key)}`);
+}
+
 export interface KeyMeta {
   key: string;
   rev: number;
@@ -40,7 +50,7 @@ export interface KeyMeta {
   deleted?: true;
 }
 
-/** A page of key metadata in key order (tombstones included, marked deleted). */
+/** A page of key metadata in key order (tombstones included, marked deleted); not-found for a missing store. */
 export async function listKeys(
   db: Db,
   storeId: string,
@@ -52,6 +62,7 @@ export async function listKeys(
     .where(and(eq(entries.storeId, storeId), keyHasPrefix(opts.prefix), opts.after !== undefined ? gt(entries.key, opts.after) : undefined))
     .orderBy(asc(entries.key))
     .limit(opts.limit + 1);
+  if (rows.length === 0) await assertStoreExists(db, storeId);
   const items = rows.slice(0, opts.limit).map((r) => {
     const meta: KeyMeta = { key: r.key, rev: r.rev, ts: formatTs(r.tsUs) };
     if (r.deleted) meta.deleted = true;
@@ -92,27 +103,6 @@ export async function readJsonSome(
     else texts.set(row.key, row.bytes_value ? null : row.json);
   }
   return { texts, unread };
-}
-
-/** The compacted change log after `afterRev` (up to `untilRev`), in rev order, one page. */
-export async function readSince(
-  db: Db,
-  storeId: string,
-  opts: { afterRev: number; untilRev?: number; prefix?: string; limit: number },
-): Promise<EntryRow[]> {
-  return db
-    .select(entryColumns)
-    .from(entries)
-    .where(
-      and(
-        eq(entries.storeId, storeId),
-        gt(entries.rev, opts.afterRev),
-        opts.untilRev !== undefined ? lte(entries.rev, opts.untilRev) : undefined,
-        keyHasPrefix(opts.prefix),
-      ),
-    )
-    .orderBy(asc(entries.rev))
-    .limit(opts.limit);
 }
 
 /**

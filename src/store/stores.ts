@@ -50,6 +50,16 @@ export async function getStore(db: Db, id: string): Promise<StoreInfo> {
   return toInfo(row);
 }
 
+/**
+ * Throws not-found for a store that does not exist. A read whose answer is
+ * empty calls it, so an empty listing and a missing store stay apart without
+ * a second statement on the common path.
+ */
+export async function assertStoreExists(db: Pick<Db, 'select'>, id: string): Promise<void> {
+  const [row] = await db.select({ id: stores.id }).from(stores).where(eq(stores.id, id));
+  if (!row) throw notFound(`store ${id}`);
+}
+
 export async function listStores(db: Db, after: string | undefined, limit: number): Promise<{ items: StoreInfo[]; next: string | null }> {
   const rows = await db
     .select()
@@ -80,17 +90,16 @@ export async function notify(tx: Pick<Db, 'execute'>, notice: Notice): Promise<v
   await tx.execute(sql`select pg_notify(${NOTICE_CHANNEL}, ${encodeNotice(notice)})`);
 }
 
-/** Removes the store and everything it owns in one transaction; false when it did not exist. */
-export async function deleteStore(db: Db, id: string, from: string): Promise<boolean> {
-  return db.transaction(async (tx) => {
+/** Removes the store and everything it owns in one transaction; not-found when it does not exist. */
+export async function deleteStore(db: Db, id: string, from: string): Promise<void> {
+  await db.transaction(async (tx) => {
     // Locking the store row first makes concurrent writers of this store fail cleanly with 404.
     const [row] = await tx.delete(stores).where(eq(stores.id, id)).returning({ id: stores.id });
-    if (!row) return false;
+    if (!row) throw notFound(`store ${id}`);
     await tx.delete(entries).where(eq(entries.storeId, id));
     await tx.delete(syncChunks).where(eq(syncChunks.storeId, id));
     await tx.delete(syncSessions).where(eq(syncSessions.storeId, id));
     await tx.delete(tokens).where(eq(tokens.storeId, id));
     await notify(tx, { kind: 'deleted', storeId: id, from });
-    return true;
   });
 }

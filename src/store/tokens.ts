@@ -8,7 +8,7 @@ import type { Db } from '../db/client.js';
 import { stores, tokens } from '../db/schema.js';
 import { notFound } from '../domain-errors.js';
 import { hashToken } from '../http/auth.js';
-import { notify } from './stores.js';
+import { assertStoreExists, notify } from './stores.js';
 import { formatTs } from './time.js';
 
 export type TokenScope = 'read' | 'write';
@@ -25,7 +25,7 @@ const toInfo = (row: { id: string; scope: string; createdUs: number }): TokenInf
   createdAt: formatTs(row.createdUs),
 });
 
-/** Issues a token of `scope` for the store (404 when it does not exist); the secret is in the result only. */
+/** Issues a token of `scope` for the store (not-found when it does not exist); the secret is in the result only. */
 export async function createToken(db: Db, storeId: string, scope: TokenScope): Promise<TokenInfo & { token: string }> {
   // 32 random bytes: 256 bits, unguessable; base64url so it is safe in headers and URLs.
   const token = randomBytes(32).toString('base64url');
@@ -44,21 +44,24 @@ export async function createToken(db: Db, storeId: string, scope: TokenScope): P
   return { ...toInfo(row), token };
 }
 
+/** The store's tokens, oldest first; not-found when the store does not exist. */
 export async function listTokens(db: Db, storeId: string): Promise<TokenInfo[]> {
   const rows = await db
     .select({ id: tokens.id, scope: tokens.scope, createdUs: tokens.createdUs })
     .from(tokens)
     .where(eq(tokens.storeId, storeId))
     .orderBy(asc(tokens.createdUs), asc(tokens.id));
+  if (rows.length === 0) await assertStoreExists(db, storeId);
   return rows.map(toInfo);
 }
 
 /**
- * Deletes the token; false when the store has no such token. Announces the
- * revocation (db/notices.ts) so every instance ends the feeds it opened.
+ * Deletes the token; not-found for a missing store, then for a token the
+ * store does not have. Announces the revocation (db/notices.ts) so every
+ * instance ends the feeds it opened.
  */
-export async function revokeToken(db: Db, storeId: string, id: string, from: string): Promise<boolean> {
-  return db.transaction(async (tx) => {
+export async function revokeToken(db: Db, storeId: string, id: string, from: string): Promise<void> {
+  const revoked = await db.transaction(async (tx) => {
     const gone = await tx
       .delete(tokens)
       .where(and(eq(tokens.storeId, storeId), eq(tokens.id, id)))
@@ -67,4 +70,7 @@ export async function revokeToken(db: Db, storeId: string, id: string, from: str
     await notify(tx, { kind: 'revoked', storeId, tokenId: id, from });
     return true;
   });
+  if (revoked) return;
+  await assertStoreExists(db, storeId);
+  throw notFound(`token ${id}`);
 }

@@ -16,7 +16,7 @@
  * `inFlight` batches of the store are running.
  */
 import type { Db } from '../db/client.js';
-import { isDatabaseUnavailable } from '../errors.js';
+import { isDatabaseUnavailable } from '../database-errors.js';
 import { applyWrites, type CommitNotice, type WriteOp, type WriteResult } from './writes.js';
 
 interface Pending {

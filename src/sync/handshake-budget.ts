@@ -6,7 +6,7 @@
  * as the largest allowed); past the budget it answers 503 with Retry-After.
  */
 import type { MiddlewareHandler } from 'hono';
-import { ProblemError } from '../errors.js';
+import { ProblemError } from '../http/problem.js';
 
 export function handshakeBudget(budgetBytes: number, maxBodyBytes: number): MiddlewareHandler {
   let inFlight = 0;

@@ -9,7 +9,7 @@
  * lengths (a key may hold any character, so no separator is safe) and the
  * micros as a Float64Array, both transferable or copied flat.
  */
-import { ProblemError, type FieldError, type ProblemKind } from '../errors.js';
+import { ProblemError, type FieldError, type ProblemKind } from '../http/problem.js';
 import { checkJsonBody } from '../http/json-check.js';
 import { issuesProblem } from '../http/validation-issues.js';
 import { HandshakeRequestSchema } from '../routes/sync.routes.js';

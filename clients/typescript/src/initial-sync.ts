@@ -2,11 +2,12 @@
  * The initial sync: handshake, removed keys, then batches and acks until the
  * session completes, then the checkpoint moves to the handshake's headRev.
  *
- * Ordering that matters (DESIGN.md, "Acks that mean nothing"): a batch is
- * applied to the local store, which resolves only once it is durable, THEN
- * its listeners fire, THEN it is acked. The checkpoint moves only after the
- * last batch, so a crash anywhere resumes from the old checkpoint and the
- * rev guard turns re-sent entries into no-ops.
+ * Ordering that matters (an ack sent before the data is stored would mean
+ * nothing after a crash): a batch is applied to the local store, which
+ * resolves only once it is durable, THEN its listeners fire, THEN it is
+ * acked. The checkpoint moves only after the last batch, so a crash anywhere
+ * resumes from the old checkpoint and the rev guard turns re-sent entries
+ * into no-ops.
  */
 import { sleep } from './backoff.js';
 import { ProblemError, ProtocolError } from './errors.js';

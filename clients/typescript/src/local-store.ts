@@ -4,7 +4,8 @@
  *
  * Invariants every implementation keeps (the shared tests check them):
  * - A record is applied only when its rev is newer than the one held for its
- *   key. Revs decide, never clocks: see DESIGN.md, "Cross-machine clocks".
+ *   key. Revs decide, never clocks: timestamps come from different machines
+ *   and cannot order writes.
  * - Deletes stay behind as tombstones (rev markers), so an older value that
  *   arrives late (batch vs live feed race) cannot resurrect a deleted key.
  * - `applyBatch` is atomic: all of its records and its checkpoint become

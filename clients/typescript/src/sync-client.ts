@@ -69,7 +69,7 @@ export interface SubscribeOptions {
    * (KEYSYNC_MAX_BATCH_SIZE, by default 10x its own default of 100) and
    * closes a batch early at its byte budget (KEYSYNC_BATCH_BYTES), so large
    * values never make large batches. Fewer, larger batches mean fewer round
-   * trips: an initial sync is several times faster than at 100.
+   * trips, and round trips dominate an initial sync.
    */
   batchSize?: number | undefined;
   /**
