@@ -132,11 +132,13 @@ export async function openFeed(target: TestServer | string, storeId: string, que
         if (done) return 'clean';
         feed.bytes += value.byteLength;
         pending += decoder.decode(value, { stream: true }).replace(/\r\n?/g, '\n');
+        let start = 0;
         let cut: number;
-        while ((cut = pending.indexOf('\n\n')) >= 0) {
-          readFrame(pending.slice(0, cut));
-          pending = pending.slice(cut + 2);
+        while ((cut = pending.indexOf('\n\n', start)) >= 0) {
+          readFrame(pending.slice(start, cut));
+          start = cut + 2;
         }
+        pending = pending.slice(start);
         notify();
       }
     } catch (err) {
