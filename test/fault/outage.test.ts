@@ -59,7 +59,7 @@ describe.skipIf(!ENABLED)(`PostgreSQL outage${ENABLED ? '' : ` (skipped: ${REASO
       for (let i = 0; i < 20; i++) expect((await call(s, `/v1/stores/${storeId}/keys/pre${i}`, json(i, { method: 'PUT' }))).status).toBe(200);
       const feed = await openFeed(s, storeId, '?since=0');
       feeds.push(feed);
-      await feed.waitFor((evs) => evs.some((e) => e.event === 'ready'));
+      await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
       // A session left half-way: its next batch is asked for during the outage.
       const hs = await call(s, `/v1/stores/${storeId}/sync`, json({ have: {}, batchSize: 5 }));
       expect(hs.status).toBe(201);
@@ -157,14 +157,14 @@ describe.skipIf(!ENABLED)(`PostgreSQL outage${ENABLED ? '' : ` (skipped: ${REASO
       let reconnects = 0;
       for (;;) {
         try {
-          await current.waitFor((evs) => evs.some((e) => e.data?.key === 'final'), 10_000);
+          await current.waitFor(({ events: evs }) => evs.some((e) => e.data?.key === 'final'), 10_000);
           collect(current);
           break;
         } catch (err) {
           if (!current.isClosed() || reconnects > 3) throw err;
           collect(current);
           reconnects++;
-          current = await openFeed(s, storeId, '', { 'last-event-id': current.lastId ?? '0' });
+          current = await openFeed(s, storeId, '', { headers: { 'last-event-id': current.lastId ?? '0' } });
           feeds.push(current);
         }
       }

@@ -14,7 +14,7 @@ import { rmSync } from 'node:fs';
 import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { exitWithin, spawnServer, tempDir, type ServerProcess } from '../support/process.js';
-import { readFeed, type FeedReader } from './sse-reader.js';
+import { openFeed, type Feed } from '../support/sse.js';
 import { listAll, streamWrites } from './writers.js';
 
 const SUBSCRIBERS = 100;
@@ -62,8 +62,8 @@ describe(`graceful shutdown under load (${PG_URL ? 'PostgreSQL' : 'PGlite'})`, (
     expect(reg.status).toBe(201);
     const { storeId } = (await reg.json()) as { storeId: string };
 
-    const feeds: FeedReader[] = [];
-    for (let i = 0; i < SUBSCRIBERS; i++) feeds.push(await readFeed(first.url, storeId, {}, '?since=0'));
+    const feeds: Feed[] = [];
+    for (let i = 0; i < SUBSCRIBERS; i++) feeds.push(await openFeed(first.url, storeId, '?since=0'));
     expect(feeds.every((f) => f.status === 200)).toBe(true);
     await Promise.all(feeds.map((f) => f.waitFor(() => f.events.some((e) => e.event === 'ready'))));
 
@@ -99,7 +99,7 @@ describe(`graceful shutdown under load (${PG_URL ? 'PostgreSQL' : 'PGlite'})`, (
         feeds.slice(i, i + 25).map(async (before) => {
           const ids = before.events.filter((e) => e.id !== undefined).map((e) => Number(e.id));
           for (let j = 1; j < ids.length; j++) expect(ids[j]!).toBeGreaterThan(ids[j - 1]!);
-          const after = await readFeed(second.url, storeId, { 'last-event-id': before.lastId ?? '0' });
+          const after = await openFeed(second.url, storeId, '', { headers: { 'last-event-id': before.lastId ?? '0' } });
           await after.waitFor(() => after.events.some((e) => e.event === 'ready'));
           after.close();
           await after.ended;

@@ -12,7 +12,7 @@ import { connect, type Socket } from 'node:net';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exitWithin, spawnServer, tempDir, type ServerProcess } from '../support/process.js';
-import { readFeed } from './sse-reader.js';
+import { openFeed } from '../support/sse.js';
 
 const ADMIN = 'admin-token-for-slow-client-tests-0123456789';
 const REQUEST_TIMEOUT_MS = 1500;
@@ -172,7 +172,7 @@ describe('slow and stuck clients', () => {
     const { storeId, token } = await setup();
     const reader = await token('read');
     const writer = await token('write');
-    const honest = await readFeed(url, storeId, auth(reader));
+    const honest = await openFeed(url, storeId, '', { headers: auth(reader) });
     await honest.waitFor(() => honest.events.some((e) => e.event === 'ready'));
     const before = rssMb();
     const STUCK = 20;

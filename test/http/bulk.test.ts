@@ -100,13 +100,13 @@ describe('bulk writes', () => {
   it('delivers a bulk on the live feed in op order', async () => {
     const id = await newStore(env.server);
     const feed = await openFeed(env.server, id);
-    await feed.waitFor((evs) => evs.some((e) => e.event === 'ready'));
+    await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
     await bulk(env.server, id, [
       { op: 'put', key: 'c', value: 1 },
       { op: 'put', key: 'a', value: 2 },
       { op: 'put', key: 'b', value: 3 },
     ]);
-    await feed.waitFor((evs) => evs.filter((e) => e.event === 'put').length === 3);
+    await feed.waitFor(({ events: evs }) => evs.filter((e) => e.event === 'put').length === 3);
     feed.close();
     const puts = feed.events.filter((e) => e.event === 'put');
     expect(puts.map((e) => [e.id, e.data.key, e.data.value])).toEqual([

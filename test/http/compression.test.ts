@@ -185,14 +185,14 @@ describe('compressed responses', () => {
 
 describe('live feed and the TS client', () => {
   it('sends the live feed unencoded, events arriving as they happen', async () => {
-    const feed = await openFeed(env.server, storeId, '', { 'accept-encoding': 'gzip, br' });
+    const feed = await openFeed(env.server, storeId, '', { headers: { 'accept-encoding': 'gzip, br' } });
     try {
       expect(feed.status).toBe(200);
       expect(feed.headers.get('content-encoding')).toBeNull();
-      await feed.waitFor((events) => events.some((e) => e.event === 'ready'));
+      await feed.waitFor(({ events }) => events.some((e) => e.event === 'ready'));
       const started = Date.now();
       await put(env.server, storeId, 'live/1', bigValue(500));
-      await feed.waitFor((events) => events.some((e) => e.data?.key === 'live/1'), 2000);
+      await feed.waitFor(({ events }) => events.some((e) => e.data?.key === 'live/1'), 2000);
       expect(Date.now() - started).toBeLessThan(2000);
     } finally {
       feed.close();

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataDirLockedError, lockDataDir } from '../../src/db/lock.js';
 import { exitWithin, spawnServer, tempDir, type ServerProcess } from '../support/process.js';
+import { openFeed } from '../support/sse.js';
 
 const dirs: string[] = [];
 const dir = () => {
@@ -103,25 +104,10 @@ describe('the server process', () => {
     expect(reg.status).toBe(201);
     const storeId = ((await reg.json()) as { storeId: string }).storeId;
 
-    // A raw reader, so a clean end (done) is told apart from a broken stream (throws).
-    const feedRes = await fetch(`${url}/v1/stores/${storeId}/events`, { headers: { accept: 'text/event-stream' } });
-    expect(feedRes.status).toBe(200);
-    let feedText = '';
-    const feedEnd = (async (): Promise<'done' | string> => {
-      const reader = feedRes.body!.getReader();
-      const decoder = new TextDecoder();
-      try {
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) return 'done';
-          feedText += decoder.decode(value, { stream: true });
-        }
-      } catch (err) {
-        return `error: ${String(err)}`;
-      }
-    })();
-    for (let i = 0; i < 100 && !feedText.includes('event: ready'); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(feedText).toContain('event: ready');
+    // The reader tells a clean end (the server finished the response) from a broken stream.
+    const feed = await openFeed(url, storeId);
+    expect(feed.status).toBe(200);
+    await feed.waitFor(({ events }) => events.some((e) => e.event === 'ready'), 5000);
 
     const acknowledged = new Map<string, unknown>();
     const failures: string[] = [];
@@ -159,10 +145,10 @@ describe('the server process', () => {
     expect(failures).toEqual([]);
     expect(acknowledged.size).toBeGreaterThanOrEqual(60);
 
-    expect(await feedEnd).toBe('done');
-    const events = [...feedText.matchAll(/^event: (.+)$/gm)].map((m) => m[1]);
+    expect(await feed.ended).toBe('clean');
+    const events = feed.frames.flatMap((f) => (f.event === undefined ? [] : [f.event]));
     expect(events.filter((e) => e !== 'put' && e !== 'ready')).toEqual([]);
-    const ids = [...feedText.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+    const ids = feed.frames.flatMap((f) => (f.id === undefined ? [] : [Number(f.id)]));
     for (let i = 1; i < ids.length; i++) expect(ids[i]).toBeGreaterThanOrEqual(ids[i - 1]!);
 
     const restarted = start({ KEYSYNC_DATA_DIR: folder });

@@ -11,7 +11,7 @@ const listed = async (id: string) => (await call(env.server, `/v1/stores/${id}/k
 const handshake = (id: string, body: unknown) => call(env.server, `/v1/stores/${id}/sync`, json(body));
 
 async function closedWithin(feed: Feed, ms: number): Promise<void> {
-  await Promise.race([feed.closed, sleep(ms).then(() => Promise.reject(new Error(`feed still open; events: ${JSON.stringify(feed.events)}`)))]);
+  await Promise.race([feed.ended, sleep(ms).then(() => Promise.reject(new Error(`feed still open; events: ${JSON.stringify(feed.events)}`)))]);
 }
 
 /** A store with puts a (1), b (2), c (3), then b deleted (4) and d put (5); tombstones purged. */
@@ -82,7 +82,7 @@ describe('tombstone retention', () => {
 
   it('applies the same reset to Last-Event-ID', async () => {
     const id = await purgedStore();
-    const feed = await openFeed(env.server, id, '?since=5', { 'last-event-id': '1' });
+    const feed = await openFeed(env.server, id, '?since=5', { headers: { 'last-event-id': '1' } });
     await closedWithin(feed, 5000);
     expect(feed.events.map((e) => e.event)).toEqual(['reset']);
   });
@@ -90,7 +90,7 @@ describe('tombstone retention', () => {
   it('serves a live feed whose since is at the purged rev', async () => {
     const id = await purgedStore();
     const feed = await openFeed(env.server, id, '?since=4');
-    await feed.waitFor((evs) => evs.some((e) => e.event === 'ready'));
+    await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
     feed.close();
     expect(feed.events.map((e) => [e.event, e.id])).toEqual([
       ['put', '5'],

@@ -17,9 +17,9 @@ describe('a store end to end', () => {
 
     const feed = await openFeed(env.server, storeId, `?since=${hs.headRev}`);
     expect(feed.headers.get('content-type')).toMatch(/text\/event-stream/);
-    await feed.waitFor((evs) => evs.some((e) => e.event === 'ready'));
+    await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
     await put(env.server, storeId, 'live', 'hello');
-    await feed.waitFor((evs) => evs.some((e) => e.event === 'put' && e.data.key === 'live'));
+    await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'put' && e.data.key === 'live'));
     feed.close();
     const status = await call(env.server, '/healthz');
     expect(status.body).toEqual({ status: 'ok' });

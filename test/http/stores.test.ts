@@ -169,13 +169,13 @@ describe('deleting a store', () => {
     const id = await newStore(env.server);
     await put(env.server, id, 'k', 'v');
     const feed = await openFeed(env.server, id, '?since=0');
-    await feed.waitFor((evs) => evs.some((e) => e.event === 'ready'));
+    await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
     expect((await call(env.server, `/v1/stores/${id}`, { method: 'DELETE' })).status).toBe(204);
-    await feed.waitFor((evs) => evs.some((e) => e.event === 'store-deleted'));
+    await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'store-deleted'));
     const last = feed.events.at(-1)!;
     expect(last.event).toBe('store-deleted');
     expect(last.data).toEqual({ storeId: id });
-    await Promise.race([feed.closed, new Promise((_, reject) => setTimeout(() => reject(new Error('feed did not close')), 5000))]);
+    await Promise.race([feed.ended, new Promise((_, reject) => setTimeout(() => reject(new Error('feed did not close')), 5000))]);
     expect(feed.isClosed()).toBe(true);
   });
 });

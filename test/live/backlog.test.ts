@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { bulk, del, newStore, put } from '../support/http.js';
-import { eventually, openRawFeed, type RawEvent } from '../support/raw-feed.js';
+import { openFeed, type FeedEvent } from '../support/sse.js';
+import { eventually } from '../support/eventually.js';
 import { useTestServer } from '../support/server.js';
-import { openFeed } from '../support/sse.js';
 
 const env = useTestServer();
 
-const changes = (events: RawEvent[]) => events.filter((e) => e.event === 'put' || e.event === 'delete');
-const summary = (events: RawEvent[]) => changes(events).map((e) => [e.event, e.data.key, Number(e.id)]);
-const isReady = (e: RawEvent) => e.event === 'ready';
+const changes = (events: FeedEvent[]) => events.filter((e) => e.event === 'put' || e.event === 'delete');
+const summary = (events: FeedEvent[]) => changes(events).map((e) => [e.event, e.data.key, Number(e.id)]);
+const isReady = (e: FeedEvent) => e.event === 'ready';
 
 describe('the backlog after since', () => {
   it('is compacted, in strictly increasing id order, then ready with headRev', async () => {
@@ -23,7 +23,7 @@ describe('the backlog after since', () => {
     const a = await put(env.server, storeId, 'a', 3); // 8
     await put(env.server, storeId, 'd', 1); // 9
 
-    const feed = await openRawFeed(env.server, storeId, `?since=${since}`);
+    const feed = await openFeed(env.server, storeId, `?since=${since}`);
     try {
       await feed.waitFor((f) => f.events.some(isReady));
       expect(summary(feed.events)).toEqual([
@@ -48,7 +48,7 @@ describe('the backlog after since', () => {
     await bulk(env.server, storeId, Array.from({ length: 1000 }, (_, i) => ({ op: 'put', key: `k${i}`, value: i })));
     await bulk(env.server, storeId, Array.from({ length: 200 }, (_, i) => ({ op: 'put', key: `k${1000 + i}`, value: 1000 + i })));
     await bulk(env.server, storeId, Array.from({ length: 300 }, (_, i) => ({ op: 'put', key: `k${i * 4}`, value: -i })));
-    const feed = await openRawFeed(env.server, storeId, '?since=100');
+    const feed = await openFeed(env.server, storeId, '?since=100');
     try {
       await feed.waitFor((f) => f.events.some(isReady));
       const ids = changes(feed.events).map((e) => Number(e.id));
@@ -65,7 +65,7 @@ describe('the backlog after since', () => {
   it('starts at the head without since or Last-Event-ID', async () => {
     const storeId = await newStore(env.server);
     for (let i = 0; i < 5; i++) await put(env.server, storeId, `k${i}`, i);
-    const feed = await openRawFeed(env.server, storeId);
+    const feed = await openFeed(env.server, storeId);
     try {
       await feed.waitFor((f) => f.events.some(isReady));
       expect(feed.events).toEqual([{ event: 'ready', data: { headRev: 5, heartbeatMs: 500 } }]);
@@ -80,8 +80,8 @@ describe('the backlog after since', () => {
   it('lets Last-Event-ID win over since', async () => {
     const storeId = await newStore(env.server);
     for (let i = 1; i <= 6; i++) await put(env.server, storeId, `k${i}`, i);
-    const later = await openRawFeed(env.server, storeId, '?since=1', { 'Last-Event-ID': '4' });
-    const earlier = await openRawFeed(env.server, storeId, '?since=5', { 'Last-Event-ID': '2' });
+    const later = await openFeed(env.server, storeId, '?since=1', { headers: { 'Last-Event-ID': '4' } });
+    const earlier = await openFeed(env.server, storeId, '?since=5', { headers: { 'Last-Event-ID': '2' } });
     try {
       await later.waitFor((f) => f.events.some(isReady));
       await earlier.waitFor((f) => f.events.some(isReady));
@@ -115,7 +115,7 @@ describe('the backlog after since', () => {
     await put(env.server, storeId, 'usersX', 1);
     await put(env.server, storeId, 'users/2', 2);
     await del(env.server, storeId, 'users/1');
-    const feed = await openRawFeed(env.server, storeId, `?since=0&prefix=${encodeURIComponent('users/')}`);
+    const feed = await openFeed(env.server, storeId, `?since=0&prefix=${encodeURIComponent('users/')}`);
     try {
       await feed.waitFor((f) => f.events.some(isReady));
       expect(summary(feed.events)).toEqual([
@@ -148,7 +148,7 @@ describe('the backlog after since', () => {
       expect(feed.headers.get('content-type')).toMatch(/^text\/event-stream/);
       expect(feed.headers.get('cache-control')).toBe('no-cache');
       expect(feed.headers.get('x-accel-buffering')).toBe('no');
-      await feed.waitFor((evs) => evs.some((e) => e.event === 'ready'));
+      await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
       expect(env.server.keysync.hub.stats().subscribers).toBe(1);
     } finally {
       feed.close();

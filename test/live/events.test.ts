@@ -1,15 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { bulk, call, del, keyPath, newStore, put } from '../support/http.js';
-import { eventually, openRawFeed, type RawEvent, type RawFeed } from '../support/raw-feed.js';
+import { openFeed, type Feed, type FeedEvent } from '../support/sse.js';
+import { eventually } from '../support/eventually.js';
 import { useTestServer } from '../support/server.js';
 import { sleep } from '../support/sync.js';
 
 const env = useTestServer();
 
-const changes = (events: RawEvent[]) => events.filter((e) => e.event === 'put' || e.event === 'delete');
+const changes = (events: FeedEvent[]) => events.filter((e) => e.event === 'put' || e.event === 'delete');
 
-async function liveFeed(storeId: string, query = ''): Promise<RawFeed> {
-  const feed = await openRawFeed(env.server, storeId, query);
+async function liveFeed(storeId: string, query = ''): Promise<Feed> {
+  const feed = await openFeed(env.server, storeId, query);
   expect(feed.status).toBe(200);
   await feed.waitFor((f) => f.events.some((e) => e.event === 'ready'));
   return feed;
@@ -128,7 +129,7 @@ describe('live events', () => {
     await put(env.server, storeId, 'before', 1);
     await feed.waitFor((f) => changes(f.events).length === 1);
     feed.close();
-    await feed.closed;
+    await feed.ended;
     await eventually(() => env.server.keysync.hub.stats().subscribers === 1, 5000, 'the closed feed to detach');
     const seen = feed.frames.length;
     await put(env.server, storeId, 'after', 2);

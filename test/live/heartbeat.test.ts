@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { bulk, newStore, put } from '../support/http.js';
-import { openRawFeed, type Frame, type RawEvent } from '../support/raw-feed.js';
+import { openFeed, type FeedEvent, type Frame } from '../support/sse.js';
 import { TEST_LIMITS, useTestServer } from '../support/server.js';
-import { openFeed } from '../support/sse.js';
 
 const env = useTestServer();
 
-const changes = (events: RawEvent[]) => events.filter((e) => e.event === 'put' || e.event === 'delete');
+const changes = (events: FeedEvent[]) => events.filter((e) => e.event === 'put' || e.event === 'delete');
 const pings = (feed: { frames: Frame[] }) => feed.frames.filter((f) => f.comments.includes('ping'));
 
 describe('heartbeats', () => {
@@ -15,7 +14,7 @@ describe('heartbeats', () => {
     const storeId = await newStore(env.server);
     await put(env.server, storeId, 'a', 1);
     await put(env.server, storeId, 'b', 2);
-    const feed = await openRawFeed(env.server, storeId);
+    const feed = await openFeed(env.server, storeId);
     try {
       const opened = Date.now();
       await feed.waitFor((f) => pings(f).length >= 2, 5000);
@@ -43,7 +42,7 @@ describe('heartbeats', () => {
   it('move a filtered feed that matches nothing up to the head, so a reconnect has no stale backlog', async () => {
     const storeId = await newStore(env.server);
     await put(env.server, storeId, 'seed', 0);
-    const feed = await openRawFeed(env.server, storeId, '?since=1&prefix=nothing%2F');
+    const feed = await openFeed(env.server, storeId, '?since=1&prefix=nothing%2F');
     let head = 0;
     try {
       await feed.waitFor((f) => f.events.some((e) => e.event === 'ready'));
@@ -59,7 +58,7 @@ describe('heartbeats', () => {
 
     // Reconnecting with that id: nothing stale, whether or not the filter is repeated.
     for (const query of ['?prefix=nothing%2F', '']) {
-      const again = await openRawFeed(env.server, storeId, query, { 'Last-Event-ID': feed.lastId! });
+      const again = await openFeed(env.server, storeId, query, { headers: { 'Last-Event-ID': feed.lastId! } });
       try {
         await again.waitFor((f) => f.events.some((e) => e.event === 'ready'));
         expect(changes(again.events)).toEqual([]);
@@ -72,7 +71,7 @@ describe('heartbeats', () => {
 
   it('only ever raise the id of a partly matching filtered feed, and keep delivering its matches', async () => {
     const storeId = await newStore(env.server);
-    const feed = await openRawFeed(env.server, storeId, '?prefix=a%2F');
+    const feed = await openFeed(env.server, storeId, '?prefix=a%2F');
     try {
       await feed.waitFor((f) => f.events.some((e) => e.event === 'ready'));
       await put(env.server, storeId, 'b/1', 1); // 1

@@ -5,16 +5,17 @@
 import { describe, expect, it } from 'vitest';
 import { bulk, call, keyPath, newStore, put } from '../support/http.js';
 import { Replica, serverSnapshot } from '../support/replica.js';
-import { eventually, openRawFeed, type RawEvent, type RawFeed } from '../support/raw-feed.js';
+import { openFeed, type Feed, type FeedEvent } from '../support/sse.js';
+import { eventually } from '../support/eventually.js';
 import { useTestServer } from '../support/server.js';
 import { sessionStatus, sleep, startSync } from '../support/sync.js';
 
 const env = useTestServer();
 
-const changes = (events: RawEvent[]) => events.filter((e) => e.event === 'put' || e.event === 'delete');
+const changes = (events: FeedEvent[]) => events.filter((e) => e.event === 'put' || e.event === 'delete');
 
-async function subscribe(storeId: string, since?: number): Promise<RawFeed> {
-  const feed = await openRawFeed(env.server, storeId, since === undefined ? '' : `?since=${since}`);
+async function subscribe(storeId: string, since?: number): Promise<Feed> {
+  const feed = await openFeed(env.server, storeId, since === undefined ? '' : `?since=${since}`);
   await feed.waitFor((f) => f.events.some((e) => e.event === 'ready'));
   return feed;
 }
@@ -95,7 +96,7 @@ describe('konserve-sync scenarios', () => {
     await put(env.server, storeId, 'one', 1);
     await feed.waitFor((f) => changes(f.events).length === 1);
     feed.close();
-    await feed.closed;
+    await feed.ended;
     await eventually(() => env.server.keysync.hub.stats().subscribers === 0, 5000, 'the subscriber to detach');
     const count = feed.frames.length;
     await put(env.server, storeId, 'two', 2);
@@ -110,7 +111,7 @@ describe('konserve-sync scenarios', () => {
     const hs = await startSync(env.server, storeId, { have: {}, batchSize: 1 });
     const feed = await subscribe(storeId);
     expect((await call(env.server, `/v1/stores/${storeId}`, { method: 'DELETE' })).status).toBe(204);
-    await feed.closed;
+    await feed.ended;
     expect(feed.events.map((e) => e.event)).toEqual(['ready', 'store-deleted']);
     expect((await sessionStatus(env.server, storeId, hs.sessionId)).status).toBe(404);
     expect((await call(env.server, keyPath(storeId, 'k'))).status).toBe(404);

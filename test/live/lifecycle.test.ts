@@ -2,27 +2,28 @@ import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/client.js';
 import { backend } from '../support/db.js';
 import { call, del, newStore, put } from '../support/http.js';
-import { eventually, openRawFeed, type RawEvent } from '../support/raw-feed.js';
+import { openFeed, type FeedEvent } from '../support/sse.js';
+import { eventually } from '../support/eventually.js';
 import { restartSettled } from '../support/restart.js';
 import { startServer, useTestServer } from '../support/server.js';
 
 // Retention 0: a housekeeping pass purges every tombstone (the harness never runs it on its own).
 const env = useTestServer({ limits: { tombstoneRetentionMs: 0 } });
 
-const changes = (events: RawEvent[]) => events.filter((e) => e.event === 'put' || e.event === 'delete');
+const changes = (events: FeedEvent[]) => events.filter((e) => e.event === 'put' || e.event === 'delete');
 
 describe('a deleted store', () => {
   it('sends store-deleted to every open feed and closes them', async () => {
     const storeId = await newStore(env.server);
     await put(env.server, storeId, 'a', 1);
-    const plain = await openRawFeed(env.server, storeId, '?since=0');
-    const filtered = await openRawFeed(env.server, storeId, '?prefix=zzz');
+    const plain = await openFeed(env.server, storeId, '?since=0');
+    const filtered = await openFeed(env.server, storeId, '?prefix=zzz');
     await plain.waitFor((f) => f.events.some((e) => e.event === 'ready'));
     await filtered.waitFor((f) => f.events.some((e) => e.event === 'ready'));
 
     expect((await call(env.server, `/v1/stores/${storeId}`, { method: 'DELETE' })).status).toBe(204);
     for (const feed of [plain, filtered]) {
-      await feed.closed;
+      await feed.ended;
       expect(feed.events.at(-1)!.event).toBe('store-deleted');
     }
     await eventually(() => env.server.keysync.hub.stats().subscribers === 0, 5000, 'the feeds to detach');
@@ -42,8 +43,8 @@ describe('reset', () => {
       ['?since=1000', {}],
       ['?since=0', { 'Last-Event-ID': '5' }],
     ] as const) {
-      const feed = await openRawFeed(env.server, storeId, query, headers);
-      await feed.closed;
+      const feed = await openFeed(env.server, storeId, query, { headers });
+      await feed.ended;
       expect(feed.events.map((e) => e.event), query).toEqual(['reset']);
     }
   });
@@ -57,11 +58,11 @@ describe('reset', () => {
     expect((await env.server.keysync.housekeeping()).purged).toBeGreaterThanOrEqual(1);
 
     for (const query of ['?since=0', '?since=2']) {
-      const feed = await openRawFeed(env.server, storeId, query);
-      await feed.closed;
+      const feed = await openFeed(env.server, storeId, query);
+      await feed.ended;
       expect(feed.events.map((e) => e.event), query).toEqual(['reset']);
     }
-    const fromPurged = await openRawFeed(env.server, storeId, '?since=3');
+    const fromPurged = await openFeed(env.server, storeId, '?since=3');
     try {
       await fromPurged.waitFor((f) => f.events.some((e) => e.event === 'ready'));
       expect(changes(fromPurged.events).map((e) => e.data.key)).toEqual(['c']);
@@ -75,18 +76,18 @@ describe('a server restart mid feed', () => {
   it('closes the feed; a reconnect with Last-Event-ID gets what was written meanwhile, nothing lost or repeated', async () => {
     const storeId = await newStore(env.server);
     for (let i = 0; i < 5; i++) await put(env.server, storeId, `before/${i}`, i); // 1..5
-    const first = await openRawFeed(env.server, storeId, '?since=2');
+    const first = await openFeed(env.server, storeId, '?since=2');
     await first.waitFor((f) => f.events.some((e) => e.event === 'ready'));
     for (let i = 0; i < 5; i++) await put(env.server, storeId, `live/${i}`, i); // 6..10
     await first.waitFor((f) => f.lastId === '10');
 
     await restartSettled(env.server);
-    await first.closed;
+    await first.ended;
     const written: number[] = [];
     for (let i = 0; i < 5; i++) written.push((await put(env.server, storeId, `offline/${i}`, i)).rev); // 11..15
     await put(env.server, storeId, 'live/0', 'rewritten'); // 16: compacts away rev 6
 
-    const second = await openRawFeed(env.server, storeId, '', { 'Last-Event-ID': first.lastId! });
+    const second = await openFeed(env.server, storeId, '', { headers: { 'Last-Event-ID': first.lastId! } });
     try {
       await second.waitFor((f) => f.events.some((e) => e.event === 'ready'));
       const w = await put(env.server, storeId, 'after-reconnect', true); // 17
@@ -109,7 +110,7 @@ describe('two server instances on one database', () => {
     const other = await startServer({ database: second, drop: () => second.close() });
     try {
       const storeId = await newStore(env.server);
-      const feed = await openRawFeed(env.server, storeId);
+      const feed = await openFeed(env.server, storeId);
       await feed.waitFor((f) => f.events.some((e) => e.event === 'ready'));
       const w1 = await put(other, storeId, 'from-other', 1);
       const w2 = await put(env.server, storeId, 'from-here', 2);
@@ -121,7 +122,7 @@ describe('two server instances on one database', () => {
         ['delete', 'from-other', w3.rev],
       ]);
       expect((await call(other, `/v1/stores/${storeId}`, { method: 'DELETE' })).status).toBe(204);
-      await feed.closed;
+      await feed.ended;
       expect(feed.events.at(-1)!.event).toBe('store-deleted');
     } finally {
       await other.close();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { bulk, newStore } from '../support/http.js';
-import { eventually, openRawFeed, type RawEvent } from '../support/raw-feed.js';
+import { openFeed, type FeedEvent } from '../support/sse.js';
+import { eventually } from '../support/eventually.js';
 import { useTestServer } from '../support/server.js';
 
 const env = useTestServer({ limits: { subscriberQueue: 50 } });
@@ -10,13 +11,13 @@ const PER_CALL = 20; // below the queue limit: one commit alone never overflows 
 // ~6 KiB per event, 12 MiB in all: far more than the loopback socket buffers hold for a reader that stopped.
 const PAD = 'x'.repeat(6 * 1024);
 
-const changes = (events: RawEvent[]) => events.filter((e) => e.event === 'put' || e.event === 'delete');
+const changes = (events: FeedEvent[]) => events.filter((e) => e.event === 'put' || e.event === 'delete');
 
 describe('a subscriber that stops reading', () => {
   it('is disconnected while the others receive everything, and catches up on reconnect losing nothing', async () => {
     const storeId = await newStore(env.server);
-    const fast = await openRawFeed(env.server, storeId, '?since=0');
-    const slow = await openRawFeed(env.server, storeId, '?since=0');
+    const fast = await openFeed(env.server, storeId, '?since=0');
+    const slow = await openFeed(env.server, storeId, '?since=0');
     await fast.waitFor((f) => f.events.some((e) => e.event === 'ready'));
     await slow.waitFor((f) => f.events.some((e) => e.event === 'ready'));
     expect(env.server.keysync.hub.stats().subscribers).toBe(2);
@@ -40,7 +41,7 @@ describe('a subscriber that stops reading', () => {
     // The stalled one is dropped by the server without waiting for it to read.
     await eventually(() => env.server.keysync.hub.stats().subscribers === 1, 5000, 'the slow subscriber to be dropped');
     slow.resume();
-    await slow.closed;
+    await slow.ended;
     const firstLeg = changes(slow.events);
     expect(firstLeg.length).toBeLessThan(WRITES);
     const firstIds = firstLeg.map((e) => Number(e.id));
@@ -49,7 +50,7 @@ describe('a subscriber that stops reading', () => {
     // Reconnecting with its Last-Event-ID catches up from the database.
     const lastId = slow.lastId ?? '0';
     expect(Number(lastId)).toBe(firstIds.at(-1) ?? 0);
-    const again = await openRawFeed(env.server, storeId, '', { 'last-event-id': lastId });
+    const again = await openFeed(env.server, storeId, '', { headers: { 'last-event-id': lastId } });
     try {
       await again.waitFor((f) => f.events.some((e) => e.event === 'ready'), 20_000);
       const secondIds = changes(again.events).map((e) => Number(e.id));
@@ -67,7 +68,7 @@ describe('a subscriber that stops reading', () => {
 describe('a subscriber that keeps up', () => {
   it('is not dropped by one write larger than its queue', async () => {
     const storeId = await newStore(env.server);
-    const feed = await openRawFeed(env.server, storeId);
+    const feed = await openFeed(env.server, storeId);
     try {
       await feed.waitFor((f) => f.events.some((e) => e.event === 'ready'));
       // One atomic write of 120 ops: more than the queue of 50, but the reader has nothing pending.

@@ -66,7 +66,7 @@ describe('options.filter over HTTP', () => {
   it('never sends filtered keys on the live feed, neither in the backlog nor live', async () => {
     const storeId = await filteredStore();
     const feed = await openFeed(env.server, storeId, '?since=0');
-    await feed.waitFor((evs) => evs.some((e) => e.event === 'ready'));
+    await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
     expect(feedKeys(feed.events)).toEqual(SYNCED);
 
     await bulk(env.server, storeId, [
@@ -77,7 +77,7 @@ describe('options.filter over HTTP', () => {
       { op: 'delete', key: 'app/a' },
     ]);
     await put(env.server, storeId, 'db', 'last');
-    await feed.waitFor((evs) => evs.some((e) => e.event === 'put' && e.data.value === 'last'));
+    await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'put' && e.data.value === 'last'));
     feed.close();
     const keys = feedKeys(feed.events);
     expect(keys.every((k) => passesFilter(k, filter))).toBe(true);
@@ -89,10 +89,10 @@ describe('options.filter over HTTP', () => {
   it('ends open feeds with reset (reason options-changed) when the options are replaced', async () => {
     const storeId = await filteredStore();
     const feed = await openFeed(env.server, storeId, '?since=0');
-    await feed.waitFor((evs) => evs.some((e) => e.event === 'ready'));
+    await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
     const patched = await call(env.server, `/v1/stores/${storeId}`, json({ options: { filter: { prefixes: ['other/'] } } }, { method: 'PATCH' }));
     expect(patched.status).toBe(200);
-    await feed.closed;
+    await feed.ended;
     const last = feed.events[feed.events.length - 1]!;
     expect(last.event).toBe('reset');
     expect(last.data).toMatchObject({ reason: 'options-changed' });
@@ -118,10 +118,10 @@ describe('options.filter over HTTP', () => {
   it('delivers a multi-key write on the live feed in op order, with consecutive revs', async () => {
     const storeId = await newStore(env.server);
     const feed = await openFeed(env.server, storeId);
-    await feed.waitFor((evs) => evs.some((e) => e.event === 'ready'));
+    await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
     const ops = ['n3', 'n1', 'n2', 'n0', 'db'].map((key) => ({ op: 'put', key, value: { key } }));
     const results = await bulk(env.server, storeId, ops);
-    await feed.waitFor((evs) => feedKeys(evs).includes('db'));
+    await feed.waitFor(({ events: evs }) => feedKeys(evs).includes('db'));
     feed.close();
     expect(feedKeys(feed.events)).toEqual(['n3', 'n1', 'n2', 'n0', 'db']);
     const revs = feed.events.filter((e) => e.event === 'put').map((e) => e.data.rev);

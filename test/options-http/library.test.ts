@@ -89,7 +89,7 @@ describe('library policies through createKeysync({ policies })', () => {
 
     // Live: puts are filtered by value, deletes pass on the key alone.
     const feed = await openFeed(env.server, storeId, '?since=0');
-    await feed.waitFor((evs) => evs.some((e) => e.event === 'ready'));
+    await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
     expect(feedKeys(feed.events)).toEqual(['p1', 'bin']);
     await bulk(env.server, storeId, [
       { op: 'put', key: 'q3', value: { public: false } },
@@ -98,7 +98,7 @@ describe('library policies through createKeysync({ policies })', () => {
       { op: 'delete', key: 'q1' },
     ]);
     await put(env.server, storeId, 'end', { public: true });
-    await feed.waitFor((evs) => feedKeys(evs).includes('end'));
+    await feed.waitFor(({ events: evs }) => feedKeys(evs).includes('end'));
     feed.close();
     expect(feedKeys(feed.events)).toEqual(['p1', 'bin', 'p3', 'q1', 'end']);
     expect(feed.events.find((e) => e.data?.key === 'q1')?.event).toBe('delete');

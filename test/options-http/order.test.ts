@@ -56,9 +56,9 @@ describe('options.order over HTTP', () => {
   it('does not reorder the live feed: it stays in rev order', async () => {
     const storeId = await newStore(env.server, { order });
     const feed = await openFeed(env.server, storeId);
-    await feed.waitFor((evs) => evs.some((e) => e.event === 'ready'));
+    await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
     await bulk(env.server, storeId, WRITES.map((key) => ({ op: 'put', key, value: key })));
-    await feed.waitFor((evs) => feedKeys(evs).length === WRITES.length);
+    await feed.waitFor(({ events: evs }) => feedKeys(evs).length === WRITES.length);
     feed.close();
     expect(feedKeys(feed.events)).toEqual(WRITES);
   });

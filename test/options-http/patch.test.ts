@@ -49,15 +49,15 @@ describe('PATCH /v1/stores/{storeId} options', () => {
     const storeId = await newStore(a, { filter: { prefixes: ['x/'] } });
     await bulk(a, storeId, ['x/1', 'y/1'].map((key) => ({ op: 'put', key, value: key })));
     const before = await openFeed(b, storeId, '?since=0');
-    await before.waitFor((evs) => evs.some((e) => e.event === 'ready'));
+    await before.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
     before.close();
     expect(feedKeys(before.events)).toEqual(['x/1']);
 
     expect((await patch(a, storeId, { options: { filter: { prefixes: ['y/'] } } })).status).toBe(200);
     const after = await openFeed(b, storeId, '?since=0');
-    await after.waitFor((evs) => evs.some((e) => e.event === 'ready'));
+    await after.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
     await bulk(a, storeId, ['x/2', 'y/2'].map((key) => ({ op: 'put', key, value: key })));
-    await after.waitFor((evs) => feedKeys(evs).includes('y/2'));
+    await after.waitFor(({ events: evs }) => feedKeys(evs).includes('y/2'));
     after.close();
     expect(feedKeys(after.events)).toEqual(['y/1', 'y/2']);
   });

@@ -106,9 +106,9 @@ describe('examples/tree-store', () => {
     const tree = await newTree();
     await tree.update(Array.from({ length: 30 }, (_, i) => ({ key: pad(i), value: i })));
     const feed = await openFeed(env.server, tree.storeId);
-    await feed.waitFor((evs) => evs.some((e) => e.event === 'ready'));
+    await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
     const { nodesWritten } = await tree.update([{ key: pad(5), value: 'new' }, { key: pad(99), value: 'added' }]);
-    await feed.waitFor((evs) => feedKeys(evs).includes(DB_KEY));
+    await feed.waitFor(({ events: evs }) => feedKeys(evs).includes(DB_KEY));
     feed.close();
     const keys = feedKeys(feed.events);
     expect(keys).toHaveLength(nodesWritten + 1);

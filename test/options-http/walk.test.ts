@@ -114,14 +114,14 @@ describe('options.walk over HTTP', () => {
   it('does not walk the live feed: new nodes arrive before the root that reaches them', async () => {
     const storeId = await treeStore();
     const feed = await openFeed(env.server, storeId);
-    await feed.waitFor((evs) => evs.some((e) => e.event === 'ready'));
+    await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
     await bulk(env.server, storeId, [
       { op: 'put', key: 'n1', value: 1 },
       { op: 'put', key: 'n2', value: { children: ['n1'] } },
       { op: 'put', key: 'root', value: { children: ['n2'] } },
     ]);
     await put(env.server, storeId, 'never-reachable', 1);
-    await feed.waitFor((evs) => feedKeys(evs).includes('never-reachable'));
+    await feed.waitFor(({ events: evs }) => feedKeys(evs).includes('never-reachable'));
     feed.close();
     expect(feedKeys(feed.events)).toEqual(['n1', 'n2', 'root', 'never-reachable']);
   });

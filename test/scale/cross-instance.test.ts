@@ -56,21 +56,21 @@ describe('across instances', () => {
     const storeId = await adminStore(a);
     expect((await putAdmin(a, storeId, 'a/1', 1)).status).toBe(200);
     expect((await putAdmin(a, storeId, 'b/1', 1)).status).toBe(200);
-    const there = await openFeed(b, storeId, '', admin);
-    await there.waitFor((evs) => evs.some((e) => e.event === 'ready'));
+    const there = await openFeed(b, storeId, '', { headers: admin });
+    await there.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
 
     const patched = await call(a, `/v1/stores/${storeId}`, json({ options: { filter: { prefixes: ['a/'] } } }, { method: 'PATCH', headers: admin }));
     expect(patched.status, JSON.stringify(patched.body)).toBe(200);
-    await there.waitFor((evs) => evs.some((e) => e.event === 'reset'), 10_000);
-    await there.closed;
+    await there.waitFor(({ events: evs }) => evs.some((e) => e.event === 'reset'), 10_000);
+    await there.ended;
     expect(there.events.at(-1)).toMatchObject({ event: 'reset', data: { reason: 'options-changed' } });
 
     // A feed opened on the other instance afterwards filters with the new options.
-    const again = await openFeed(b, storeId, '?since=0', admin);
-    await again.waitFor((evs) => evs.some((e) => e.event === 'ready'));
+    const again = await openFeed(b, storeId, '?since=0', { headers: admin });
+    await again.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
     expect((await putAdmin(a, storeId, 'b/2', 2)).status).toBe(200);
     expect((await putAdmin(a, storeId, 'a/2', 2)).status).toBe(200);
-    await again.waitFor((evs) => evs.some((e) => e.data?.key === 'a/2'));
+    await again.waitFor(({ events: evs }) => evs.some((e) => e.data?.key === 'a/2'));
     expect(again.events.filter((e) => e.event === 'put').map((e) => e.data.key)).toEqual(['a/1', 'a/2']);
     again.close();
   });
@@ -100,20 +100,20 @@ describe('across instances', () => {
 
   it('a store deleted on one instance ends the feeds of the other', async () => {
     const storeId = await adminStore(a);
-    const there = await openFeed(b, storeId, '', admin);
-    await there.waitFor((evs) => evs.some((e) => e.event === 'ready'));
+    const there = await openFeed(b, storeId, '', { headers: admin });
+    await there.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
     expect((await call(a, `/v1/stores/${storeId}`, { method: 'DELETE', headers: admin })).status).toBe(204);
-    await there.waitFor((evs) => evs.some((e) => e.event === 'store-deleted'), 10_000);
-    await there.closed;
+    await there.waitFor(({ events: evs }) => evs.some((e) => e.event === 'store-deleted'), 10_000);
+    await there.ended;
   });
 
   it('writes on either instance reach the feeds of both, in rev order', async () => {
     const storeId = await adminStore(a);
-    const feeds = [await openFeed(a, storeId, '', admin), await openFeed(b, storeId, '', admin)];
-    for (const f of feeds) await f.waitFor((evs) => evs.some((e) => e.event === 'ready'));
+    const feeds = [await openFeed(a, storeId, '', { headers: admin }), await openFeed(b, storeId, '', { headers: admin })];
+    for (const f of feeds) await f.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
     await Promise.all(Array.from({ length: 40 }, (_, i) => putAdmin(i % 2 ? a : b, storeId, `k${i}`, i)));
     for (const f of feeds) {
-      await f.waitFor((evs) => evs.filter((e) => e.event === 'put').length === 40, 10_000);
+      await f.waitFor(({ events: evs }) => evs.filter((e) => e.event === 'put').length === 40, 10_000);
       const revs = f.events.filter((e) => e.event === 'put').map((e) => e.data.rev as number);
       expect(revs).toEqual([...revs].sort((x, y) => x - y));
       expect(new Set(revs).size).toBe(40);

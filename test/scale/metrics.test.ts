@@ -43,17 +43,17 @@ describe('/metrics', () => {
   it('counts what happens across instances, by reason, outcome and limit', async () => {
     const storeId = await adminStore(a);
     const token = bearer((await issueToken(a, storeId, 'read')).token);
-    const feed = await openFeed(b, storeId, '', token);
-    await feed.waitFor((evs) => evs.some((e) => e.event === 'ready'));
+    const feed = await openFeed(b, storeId, '', { headers: token });
+    await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
     // A second feed of the same client is over its cap (1): a 429 by KEYSYNC_MAX_SUBSCRIBERS_PER_CLIENT.
-    expect((await openFeed(b, storeId, '', token)).status).toBe(429);
+    expect((await openFeed(b, storeId, '', { headers: token })).status).toBe(429);
 
     // Writes on A reach the feed on B: a commit notice, then delivery.
     for (let i = 0; i < 3; i++) {
       expect((await call(a, `/v1/stores/${storeId}/keys/k${i}`, json(i, { method: 'PUT', headers: admin }))).status).toBe(200);
     }
     expect((await call(a, `/v1/stores/${storeId}/keys/k0`, { method: 'DELETE', headers: admin })).status).toBe(200);
-    await feed.waitFor((evs) => evs.some((e) => e.event === 'delete'));
+    await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'delete'));
 
     // Sessions: one done, one cancelled, one refused by the per-client cap.
     const hs = (await call(a, `/v1/stores/${storeId}/sync`, json({ have: {}, batchSize: 10 }, { headers: token }))).body;
@@ -69,7 +69,7 @@ describe('/metrics', () => {
     // Revoking the token on A ends the feed on B.
     const tokens = (await call(a, `/v1/stores/${storeId}/tokens`, { headers: admin })).body.items as Array<{ id: string }>;
     expect((await call(a, `/v1/stores/${storeId}/tokens/${tokens[0]!.id}`, { method: 'DELETE', headers: admin })).status).toBe(204);
-    await feed.closed;
+    await feed.ended;
 
     let onB = new Map<string, number>();
     const deadline = Date.now() + 10_000;

@@ -18,7 +18,7 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subscribe, type SyncState } from '../../clients/typescript/src/index.js';
 import { MemoryStore } from '../../clients/typescript/src/stores/memory.js';
-import { readFeed, type FeedReader } from '../fault/sse-reader.js';
+import { openFeed, type Feed } from '../support/sse.js';
 import { listAll, streamWrites } from '../fault/writers.js';
 import { replicaSnapshot } from '../client/support.js';
 import { backend, createTestDatabase } from '../support/db.js';
@@ -87,9 +87,9 @@ const putKey = (base: string, storeId: string, key: string, value: unknown) =>
   api(base, `/v1/stores/${storeId}/keys/${encodeURIComponent(key)}`, { method: 'PUT', body: JSON.stringify(value) });
 
 const feedsOnEvery = (storeId: string, headers: Record<string, string> = admin, query = '') =>
-  Promise.all(instances.map((i) => readFeed(i.url, storeId, headers, query)));
+  Promise.all(instances.map((i) => openFeed(i.url, storeId, query, { headers })));
 
-const ready = (f: FeedReader) => f.waitFor(() => f.events.some((e) => e.event === 'ready'));
+const ready = (f: Feed) => f.waitFor(() => f.events.some((e) => e.event === 'ready'));
 
 /** A GET from a given loopback source address (one "real client" behind nginx). */
 function getFrom(localAddress: string, path: string, headers: Record<string, string>): Promise<number> {

@@ -71,9 +71,9 @@ describe.skipIf(backend !== 'postgres')('every statement touches one store', () 
         expect(res.status, JSON.stringify(res.body)).toBe(status);
         return res.body;
       };
-      const feed = await openFeed(server, A, '', bearer(reader.token));
-      await feed.waitFor((evs) => evs.some((e) => e.event === 'ready'));
-      const other = await openFeed(server, B, '?since=0', admin);
+      const feed = await openFeed(server, A, '', { headers: bearer(reader.token) });
+      await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
+      const other = await openFeed(server, B, '?since=0', { headers: admin });
 
       await ok(call(server, path(A, '/keys/a'), json({ v: 1 }, { method: 'PUT', headers: write })));
       await ok(call(server, path(A, '/keys/bin'), { method: 'PUT', headers: { ...write, 'content-type': 'image/png' }, body: new Uint8Array([1, 2, 3]) }));
@@ -86,8 +86,8 @@ describe.skipIf(backend !== 'postgres')('every statement touches one store', () 
       await ok(call(server, path(A, '/keys/a'), { headers: write }));
       await ok(call(server, path(A, '/keys'), { headers: write }));
       await ok(call(server, path(A), { headers: write }));
-      await feed.waitFor((evs) => evs.some((e) => e.event === 'delete' && e.data.key === 'gone'));
-      await other.waitFor((evs) => evs.some((e) => e.data?.key === 'x'));
+      await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'delete' && e.data.key === 'gone'));
+      await other.waitFor(({ events: evs }) => evs.some((e) => e.data?.key === 'x'));
 
       // Sync: a session run to the end, one cancelled, one refused by the per-client quota.
       const hs = await ok(call(server, path(A, '/sync'), json({ have: { a: '2020-01-01T00:00:00.000000Z' }, batchSize: 2 }, { headers: write })), 201);
@@ -110,13 +110,13 @@ describe.skipIf(backend !== 'postgres')('every statement touches one store', () 
       // Admin: tokens, list, revoke (ends the feed), housekeeping, store list, deletion.
       await ok(call(server, path(A, '/tokens'), { headers: admin }));
       await ok(call(server, path(A, `/tokens/${reader.id}`), { method: 'DELETE', headers: admin }), 204);
-      await feed.closed;
+      await feed.ended;
       await ok(call(server, path(A, '/keys/a'), { headers: bearer('not-a-token') }), 401);
       await ok(call(server, '/v1/stores', { headers: admin }));
       await ok(call(server, '/metrics'));
       await server.keysync.housekeeping();
       await ok(call(server, path(B), { method: 'DELETE', headers: admin }), 204);
-      await other.closed;
+      await other.ended;
     } finally {
       await server.close();
       await db.drop();

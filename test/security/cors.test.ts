@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { call, json } from '../support/http.js';
-import { openRawFeed } from '../support/raw-feed.js';
+import { openFeed } from '../support/sse.js';
 import type { TestServer } from '../support/server.js';
 import { admin, adminStore, startSecured } from './support.js';
 
@@ -62,7 +62,7 @@ describe('CORS', () => {
   });
 
   it('lets the allowed origin read a live feed (its head is written by the feed itself)', async () => {
-    const feed = await openRawFeed(server, storeId, '?since=0', { ...admin, origin: APP });
+    const feed = await openFeed(server, storeId, '?since=0', { headers: { ...admin, origin: APP } });
     try {
       expect(feed.status).toBe(200);
       expect(feed.headers.get('access-control-allow-origin')).toBe(APP);

@@ -45,9 +45,9 @@ describe('feed tokens', () => {
     const feed = await feedWith(storeId, minted.body.token);
     try {
       expect(feed.status).toBe(200);
-      await feed.waitFor((evs) => evs.some((e) => e.event === 'ready'));
+      await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
       await put(storeId, 'k', { v: 1 });
-      await feed.waitFor((evs) => evs.some((e) => e.event === 'put'));
+      await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'put'));
       expect(feed.events.find((e) => e.event === 'put')!.data).toMatchObject({ key: 'k', value: { v: 1 } });
     } finally {
       feed.close();
@@ -96,7 +96,7 @@ describe('feed tokens', () => {
     expect((await call(server, `/v1/stores/${storeId}/keys/k`, { headers: bearer(token) })).status).toBe(401);
     expect((await call(server, `/v1/stores/${storeId}/keys/k`, json(2, { method: 'PUT', headers: bearer(token) }))).status).toBe(401);
     expect((await call(server, `/v1/stores/${storeId}/sync?access_token=${token}`, json({ have: {} }))).status).toBe(401);
-    expect((await openFeed(server, storeId, '', bearer(token))).status).toBe(401);
+    expect((await openFeed(server, storeId, '', { headers: bearer(token) })).status).toBe(401);
   });
 
   it('end with the token that minted them: revoking it ends open feeds and refuses new ones', async () => {
@@ -105,10 +105,10 @@ describe('feed tokens', () => {
     const { token } = (await mint(storeId, read.token)).body as { token: string };
     const feed = await feedWith(storeId, token);
     try {
-      await feed.waitFor((evs) => evs.some((e) => e.event === 'ready'));
+      await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
       await revokeToken(server, storeId, read.id);
-      await feed.waitFor((evs) => evs.some((e) => e.event === 'revoked'), 5000);
-      await feed.closed;
+      await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'revoked'), 5000);
+      await feed.ended;
     } finally {
       feed.close();
     }

@@ -142,15 +142,15 @@ describe('open sync sessions', () => {
 describe('live feeds', () => {
   const feeds: Feed[] = [];
   const open = async (server: TestServer, storeId: string, headers: Record<string, string>) => {
-    const feed = await openFeed(server, storeId, '', headers);
+    const feed = await openFeed(server, storeId, '', { headers });
     feeds.push(feed);
     return feed;
   };
-  const ready = (feed: Feed) => feed.waitFor((evs) => evs.some((e) => e.event === 'ready'));
+  const ready = (feed: Feed) => feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
   const closeAll = async () => {
     for (const f of feeds.splice(0)) {
       f.close();
-      await f.closed;
+      await f.ended;
     }
   };
 
@@ -176,7 +176,7 @@ describe('live feeds', () => {
 
         // Closing feeds (client gone) frees their slots.
         feeds[0]!.close();
-        await feeds[0]!.closed;
+        await feeds[0]!.ended;
         for (let i = 0; i < 50 && server.keysync.hub.stats().subscribers > 3; i++) await new Promise((r) => setTimeout(r, 20));
         await ready(await open(server, s1, t1));
       } finally {
@@ -192,7 +192,7 @@ describe('live feeds', () => {
         const t = await issueToken(server, s, 'read');
         await ready(await open(server, s, bearer(t.token)));
         expect((await call(server, `/v1/stores/${s}/tokens/${t.id}`, { method: 'DELETE', headers: admin })).status).toBe(204);
-        await feeds.at(-1)!.closed;
+        await feeds.at(-1)!.ended;
         await ready(await open(server, s, admin));
       } finally {
         await closeAll();

@@ -114,29 +114,29 @@ describe('revoking a token with open live feeds', () => {
       const doomed = await issueToken(server, storeId, 'read');
       const kept = await issueToken(server, storeId, 'read');
       const feeds = {
-        here: await openFeed(server, storeId, '', bearer(doomed.token)),
-        there: await openFeed(second, storeId, '', bearer(doomed.token)),
-        keptHere: await openFeed(server, storeId, '', bearer(kept.token)),
-        admin: await openFeed(second, storeId, '', admin),
+        here: await openFeed(server, storeId, '', { headers: bearer(doomed.token) }),
+        there: await openFeed(second, storeId, '', { headers: bearer(doomed.token) }),
+        keptHere: await openFeed(server, storeId, '', { headers: bearer(kept.token) }),
+        admin: await openFeed(second, storeId, '', { headers: admin }),
       };
-      for (const feed of Object.values(feeds)) await feed.waitFor((evs) => evs.some((e) => e.event === 'ready'));
+      for (const feed of Object.values(feeds)) await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
 
       await revokeToken(server, storeId, doomed.id);
       for (const feed of [feeds.here, feeds.there]) {
-        await feed.waitFor((evs) => evs.some((e) => e.event === 'revoked'), 5000);
-        await feed.closed;
+        await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'revoked'), 5000);
+        await feed.ended;
         expect(feed.events.at(-1)).toEqual({ event: 'revoked', id: undefined, data: { storeId } });
       }
       // The others still get writes.
       const w = await call(server, `/v1/stores/${storeId}/keys/after`, json(1, { method: 'PUT', headers: admin }));
       expect(w.status).toBe(200);
       for (const feed of [feeds.keptHere, feeds.admin]) {
-        await feed.waitFor((evs) => evs.some((e) => e.event === 'put' && e.data.key === 'after'));
+        await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'put' && e.data.key === 'after'));
         expect(feed.isClosed()).toBe(false);
         feed.close();
       }
       // Reconnecting with the revoked token is refused.
-      const again = await openFeed(server, storeId, '', bearer(doomed.token));
+      const again = await openFeed(server, storeId, '', { headers: bearer(doomed.token) });
       expect(again.status).toBe(401);
     } finally {
       await second.close();

@@ -31,7 +31,7 @@ describe('concurrent writers with a live subscriber and a polling reader', () =>
   it('hand out revs 1..N once each, and every reader sees every key at its final rev, in order', { timeout: 90_000 }, async () => {
     const storeId = await newStore(env.server);
     const feed = await openFeed(env.server, storeId, '?since=0');
-    await feed.waitFor((evs) => evs.some((e) => e.event === 'ready'));
+    await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
 
     const written: Written[] = [];
     const writer = async (w: number) => {
@@ -77,7 +77,7 @@ describe('concurrent writers with a live subscriber and a polling reader', () =>
     for (let i = 1; i < byRev.length; i++) expect(byRev[i]!.ts > byRev[i - 1]!.ts, `ts at rev ${byRev[i]!.rev}`).toBe(true);
 
     // Subscriber: strictly increasing ids; each event is a write as reported to its writer; every final rev is seen.
-    await feed.waitFor((evs) => evs.some((e) => Number(e.id) === N), 30_000);
+    await feed.waitFor(({ events: evs }) => evs.some((e) => Number(e.id) === N), 30_000);
     feed.close();
     const writeByRev = new Map(written.map((r) => [r.rev, r]));
     const changes = feed.events.filter((e) => e.event === 'put' || e.event === 'delete');
@@ -138,7 +138,7 @@ describe('feeds opened while writers run', () => {
     const snapshot = await serverSnapshot(env.server, storeId);
     for (const { feed, since } of feeds) {
       try {
-        await feed.waitFor((evs) => evs.some((e) => Number(e.id) === head), 30_000);
+        await feed.waitFor(({ events: evs }) => evs.some((e) => Number(e.id) === head), 30_000);
         const changes = feed.events.filter((e) => e.event === 'put' || e.event === 'delete');
         const ids = changes.map((e) => Number(e.id));
         for (let i = 1; i < ids.length; i++) expect(ids[i]!, `since ${since}, event ${i}`).toBeGreaterThan(ids[i - 1]!);

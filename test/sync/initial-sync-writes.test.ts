@@ -59,10 +59,10 @@ describe('writes during the initial sync', () => {
 
     const feed = await openFeed(env.server, storeId, `?since=${hs.headRev}`);
     try {
-      await feed.waitFor((evs) => evs.some((e) => e.event === 'ready'));
+      await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
       // One more write after the feed is live.
       track(await put(env.server, storeId, 'after-ready', true));
-      await feed.waitFor((evs) => evs.some((e) => Number(e.id) === lastRev));
+      await feed.waitFor(({ events: evs }) => evs.some((e) => Number(e.id) === lastRev));
       const ids = feed.events.filter((e) => e.id !== undefined).map((e) => Number(e.id));
       expect(ids).toEqual([...ids].sort((a, b) => a - b));
       expect(new Set(ids).size).toBe(ids.length);

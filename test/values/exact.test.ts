@@ -8,18 +8,18 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, keyPath, newStore } from '../support/http.js';
 import { expectProblem } from '../support/problem.js';
-import { openRawFeed, type RawFeed } from '../support/raw-feed.js';
+import { openFeed, type Feed } from '../support/sse.js';
 import { useTestServer } from '../support/server.js';
 import { jsonText } from './json-texts.js';
 
 const MAX_DEPTH = 40;
 const env = useTestServer({ limits: { maxJsonDepth: MAX_DEPTH } });
 let storeId: string;
-let live: RawFeed;
+let live: Feed;
 
 beforeAll(async () => {
   storeId = await newStore(env.server);
-  live = await openRawFeed(env.server, storeId, '?since=0');
+  live = await openFeed(env.server, storeId, '?since=0');
 });
 afterAll(() => live?.close());
 
@@ -61,9 +61,9 @@ async function expectReadBack(written: Written[], since: number): Promise<void> 
   for (const w of written) expect(batches, w.key).toContain(entryText(w));
 
   const last = Math.max(...written.map((w) => w.rev));
-  const dataOf = (feed: RawFeed) => new Map(feed.frames.filter((f) => f.event === 'put').map((f) => [f.id, f.data]));
+  const dataOf = (feed: Feed) => new Map(feed.frames.filter((f) => f.event === 'put').map((f) => [f.id, f.data]));
   await live.waitFor((f) => f.frames.some((fr) => fr.id === String(last)), 20_000);
-  const backlog = await openRawFeed(env.server, storeId, `?since=${since}`);
+  const backlog = await openFeed(env.server, storeId, `?since=${since}`);
   try {
     await backlog.waitFor((f) => f.frames.some((fr) => fr.event === 'ready'), 20_000);
     for (const feed of [live, backlog]) {
