@@ -1,6 +1,6 @@
 /**
  * The `have` comparison done by the database: the client's keys and ts go
- * in as two arrays, one statement joins them against the store's live
+ * in as two JSON arrays, one statement joins them against the store's live
  * entries and only what differs comes back, so an up-to-date replica of a
  * million keys costs the server no row parsing at all.
  *
@@ -25,22 +25,31 @@ export function diffableInSql(policy: StorePolicy): boolean {
   return !policy.walk && !policy.includesValue;
 }
 
-export interface HaveArrays {
-  keys: string[];
-  /** micros, or null for a ts that names no server ts (finer than a microsecond) */
-  micros: Array<string | null>;
+/**
+ * The have map as the statement's two parameters, JSON arrays of the keys
+ * and of their micros (null for a ts finer than a microsecond, which names
+ * no server ts): one native JSON.stringify each, where a driver's text[]
+ * parameter escapes element by element.
+ */
+export interface HaveJson {
+  /** the keys in map order (a removed row names its key by its place here) */
+  list: string[];
+  keys: string;
+  micros: string;
 }
 
-/** The have map as the statement's two arrays. */
-export function haveArrays(have: Map<string, number>): HaveArrays {
-  const keys: string[] = new Array(have.size);
-  const micros: Array<string | null> = new Array(have.size);
+export function haveJson(have: Map<string, number>): HaveJson {
+  const list: string[] = new Array(have.size);
+  const sent: Array<string | null> = new Array(have.size);
+  const micros: Array<number | null> = new Array(have.size);
   let i = 0;
   for (const [key, us] of have) {
-    keys[i] = key;
-    micros[i++] = Number.isInteger(us) ? String(us) : null;
+    list[i] = key;
+    // A key that no text column can hold (NUL, a lone surrogate) names no entry: sent as null, it is removed.
+    sent[i] = key.includes('\0') || !key.isWellFormed() ? null : key;
+    micros[i++] = Number.isInteger(us) ? us : null;
   }
-  return { keys, micros };
+  return { list, keys: JSON.stringify(sent), micros: JSON.stringify(micros) };
 }
 
 /** `includesKey` of the policy, in SQL over `entries.key`. */
@@ -60,7 +69,7 @@ function keyFilter(policy: StorePolicy): SQL {
 export async function diffHaveInSql(
   tx: Db,
   storeId: string,
-  have: HaveArrays,
+  have: HaveJson,
   prefix: string | undefined,
   policy: StorePolicy,
   stale: (key: string, size: number) => Promise<void>,
@@ -69,24 +78,24 @@ export async function diffHaveInSql(
   const prefixed = keyHasPrefix(prefix);
   // Stale rows sort first (by rev), removed ones after (by their place in the map).
   await tx.execute(sql`declare have_diff no scroll cursor for
-    select e.key as stale, e.size, h.k as removed
+    select e.key as stale, e.size, h.ord as removed
     from (
       select ${entries.key} as key, ${entries.rev} as rev, ${entries.tsUs} as ts_us,
         coalesce(octet_length(${entries.json}), (octet_length(${entries.bytes}) + 2) / 3 * 4, 0)::int as size
       from ${entries}
       where ${entries.storeId} = ${storeId} and not ${entries.deleted} and ${keyFilter(policy)}${prefixed ? sql` and ${prefixed}` : sql``}
     ) e
-    full join unnest(${sql.param(have.keys)}::text[], ${sql.param(have.micros)}::bigint[]) with ordinality as h(k, t, ord)
+    full join rows from (json_array_elements_text(${have.keys}::json), json_array_elements_text(${have.micros}::json)) with ordinality as h(k, t, ord)
       on h.k = e.key
-    where e.key is null or h.t is distinct from e.ts_us
+    where e.key is null or h.t::bigint is distinct from e.ts_us
     order by e.key is null, e.rev, h.ord`);
   for (;;) {
-    const rows = rowsOf<{ stale: string | null; size: number | null; removed: string | null }>(
+    const rows = rowsOf<{ stale: string | null; size: number | null; removed: string | number | null }>(
       await tx.execute(sql.raw(`fetch ${FETCH_ROWS} from have_diff`)),
     );
     for (const row of rows) {
       if (row.stale !== null) await stale(row.stale, row.size!);
-      else removed(row.removed!);
+      else removed(have.list[Number(row.removed) - 1]!);
     }
     if (rows.length < FETCH_ROWS) break;
   }

@@ -24,7 +24,7 @@ import { formatTs, nowMicros } from '../store/time.js';
 import type { HandshakeResponse } from '@keysync/protocol';
 import { ChunkWriter } from './chunk-writer.js';
 import { Turns } from './event-loop.js';
-import { diffableInSql, diffHaveInSql, haveArrays } from './handshake.sql.js';
+import { diffableInSql, diffHaveInSql, haveJson } from './handshake.sql.js';
 
 export type HandshakeRequest =
   /** `have`: key -> ts in microseconds (have-ts.ts), keys under `prefix` only */
@@ -140,7 +140,7 @@ async function diff(
   };
   const removed: string[] = [];
   if ('have' in request && diffableInSql(policy)) {
-    await diffHaveInSql(tx, storeId, haveArrays(request.have), request.prefix, policy, addStale, (key) => removed.push(key));
+    await diffHaveInSql(tx, storeId, haveJson(request.have), request.prefix, policy, addStale, (key) => removed.push(key));
   } else {
     await diffInJs(tx, storeId, request, policy, reachable, headRev, addStale, removed);
   }
