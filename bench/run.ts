@@ -29,7 +29,15 @@ const ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
 const PLAN = {
   quick: { sync: [20_000], subscribers: [1, 100], liveSeconds: 5, writeSeconds: 5, handshakeKeys: 100_000, idle: 500, durable: [100_000] },
-  full: { sync: [100_000, 1_000_000], subscribers: [1, 100, 1000], liveSeconds: 15, writeSeconds: 10, handshakeKeys: 100_000, idle: 5000, durable: [100_000, 1_000_000] },
+  full: {
+    sync: [100_000, 1_000_000],
+    subscribers: [1, 100, 1000],
+    liveSeconds: 15,
+    writeSeconds: 10,
+    handshakeKeys: 100_000,
+    idle: 5000,
+    durable: [100_000, 1_000_000],
+  },
 };
 
 const WORKLOADS: Record<string, (ctx: BenchContext, plan: (typeof PLAN)['quick']) => Promise<void>> = {

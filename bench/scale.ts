@@ -187,7 +187,9 @@ async function main(): Promise<void> {
     // Every answered write must reach every subscriber of its store; the last ones get a minute to arrive.
     const expectedRevs = Object.fromEntries([...answered].map(([s, revs]) => [s, [...revs]]));
     const collected = await Promise.all(
-      children.map((c) => c.ask<{ expected: number; delivered: number; latencies: number[]; reconnects: number[] }>({ cmd: 'collect', expected: expectedRevs, waitMs: 60_000 })),
+      children.map((c) =>
+        c.ask<{ expected: number; delivered: number; latencies: number[]; reconnects: number[] }>({ cmd: 'collect', expected: expectedRevs, waitMs: 60_000 }),
+      ),
     );
     const expected = collected.reduce((n, c) => n + c.expected, 0);
     const delivered = collected.reduce((n, c) => n + c.delivered, 0);

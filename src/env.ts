@@ -25,11 +25,7 @@ export function parseDuration(text: string): number | undefined {
 }
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z
-    .string()
-    .regex(/^\d+$/, 'must be a whole number')
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
+  z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
 
 const duration = z.string().transform((text, ctx) => {
   const ms = parseDuration(text);
@@ -42,7 +38,10 @@ const duration = z.string().transform((text, ctx) => {
 
 /** `https://app.example, http://localhost:3000` (or `*`): exact origins, no paths. */
 const corsOrigins = z.string().transform((text, ctx) => {
-  const origins = text.split(',').map((o) => o.trim()).filter((o) => o !== '');
+  const origins = text
+    .split(',')
+    .map((o) => o.trim())
+    .filter((o) => o !== '');
   for (const origin of origins) {
     let ok = origin === '*';
     try {
@@ -60,7 +59,10 @@ const corsOrigins = z.string().transform((text, ctx) => {
 
 /** `10.0.0.0/8, 192.168.1.7, ::1`: addresses or CIDR ranges (each checked by proxy-addr, which matches them later). */
 const proxyList = z.string().transform((text, ctx) => {
-  const entries = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const entries = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   for (const entry of entries) {
     try {
       compile(entry);
@@ -74,7 +76,10 @@ const proxyList = z.string().transform((text, ctx) => {
 
 /** `keysync.internal, dev-box`: Host names (no port) open mode serves besides the loopback ones. */
 const allowedHosts = z.string().transform((text, ctx) => {
-  const names = text.split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== '');
+  const names = text
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter((h) => h !== '');
   for (const name of names) {
     if (!/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)$/.test(name)) {
       ctx.addIssue({ code: 'custom', message: `"${name}" is not a host name like dev-box.local (no scheme, no port)` });

@@ -6,7 +6,7 @@
 import { serve } from '@hono/node-server';
 import { lockDataDir } from './db/lock.js';
 import { templateForNewFolder } from './db/template.js';
-import { isLoopback, limitsFrom, readEnv, walkLimitsFrom } from './env.js';
+import { type Env, isLoopback, limitsFrom, readEnv, walkLimitsFrom } from './env.js';
 import { answerClientErrors } from './http/client-error.js';
 import { createKeysync } from './keysync.js';
 
@@ -16,7 +16,7 @@ function fail(message: string): never {
 }
 
 async function main(): Promise<void> {
-  let env;
+  let env: Env;
   try {
     env = readEnv();
   } catch (err) {
@@ -45,7 +45,12 @@ async function main(): Promise<void> {
     log: env.KEYSYNC_LOG === 'off' ? false : undefined,
     corsOrigins: env.KEYSYNC_CORS_ORIGINS,
     allowedHosts: env.KEYSYNC_ALLOWED_HOSTS,
-    compression: { enabled: env.KEYSYNC_COMPRESSION === 'on', gzipLevel: env.KEYSYNC_GZIP_LEVEL, brotliLevel: env.KEYSYNC_BROTLI_LEVEL, minBytes: env.KEYSYNC_COMPRESSION_MIN_BYTES },
+    compression: {
+      enabled: env.KEYSYNC_COMPRESSION === 'on',
+      gzipLevel: env.KEYSYNC_GZIP_LEVEL,
+      brotliLevel: env.KEYSYNC_BROTLI_LEVEL,
+      minBytes: env.KEYSYNC_COMPRESSION_MIN_BYTES,
+    },
     defaultMetrics: true,
     pool: env.KEYSYNC_DB_POOL,
     trustedProxies: env.KEYSYNC_TRUSTED_PROXIES,
@@ -53,12 +58,20 @@ async function main(): Promise<void> {
     captureFile: env.KEYSYNC_SQL_CAPTURE,
   });
 
-  const server = serve({ fetch: keysync.app.fetch, port: env.PORT, hostname: env.HOST, serverOptions: requestTimeouts(env.KEYSYNC_REQUEST_TIMEOUT_MS) }, (info) => {
-    const where = env.DATABASE_URL ? 'PostgreSQL' : `embedded PGlite in ${env.KEYSYNC_DATA_DIR}`;
-    console.log(
-      JSON.stringify({ level: 'info', msg: `keysync listening on http://${env.HOST}:${info.port}`, database: where, auth: env.KEYSYNC_ADMIN_TOKEN ? 'tokens' : 'open (loopback only)' }),
-    );
-  });
+  const server = serve(
+    { fetch: keysync.app.fetch, port: env.PORT, hostname: env.HOST, serverOptions: requestTimeouts(env.KEYSYNC_REQUEST_TIMEOUT_MS) },
+    (info) => {
+      const where = env.DATABASE_URL ? 'PostgreSQL' : `embedded PGlite in ${env.KEYSYNC_DATA_DIR}`;
+      console.log(
+        JSON.stringify({
+          level: 'info',
+          msg: `keysync listening on http://${env.HOST}:${info.port}`,
+          database: where,
+          auth: env.KEYSYNC_ADMIN_TOKEN ? 'tokens' : 'open (loopback only)',
+        }),
+      );
+    },
+  );
 
   answerClientErrors(server);
 

@@ -18,7 +18,9 @@ import * as tokensRoutes from './routes/tokens.routes.js';
 
 const isRoute = (v: unknown): v is RouteConfig => typeof v === 'object' && v !== null && 'method' in v && 'path' in v && 'responses' in v;
 
-export const ALL_ROUTES: RouteConfig[] = [health, storesRoutes, tokensRoutes, keys, sync, sessions, events].flatMap((mod) => Object.values(mod).filter(isRoute));
+export const ALL_ROUTES: RouteConfig[] = [health, storesRoutes, tokensRoutes, keys, sync, sessions, events].flatMap((mod) =>
+  Object.values(mod).filter(isRoute),
+);
 
 /** The package's version: the document describes the server it ships with. */
 export const PACKAGE_VERSION: string = (JSON.parse(readFileSync(join(dirname(migrationsFolder()), 'package.json'), 'utf8')) as { version: string }).version;

@@ -37,7 +37,16 @@ export interface LoadResult {
 export async function loadKeys(
   baseUrl: string,
   storeId: string,
-  opts: { prefix: string; n: number; bytes?: number; version?: number; perRequest?: number; concurrency?: number; keys?: number[]; value?: (i: number) => unknown },
+  opts: {
+    prefix: string;
+    n: number;
+    bytes?: number;
+    version?: number;
+    perRequest?: number;
+    concurrency?: number;
+    keys?: number[];
+    value?: (i: number) => unknown;
+  },
 ): Promise<LoadResult> {
   const started = performance.now();
   const per = opts.perRequest ?? 1000;
@@ -48,7 +57,11 @@ export async function loadKeys(
   const worker = async () => {
     while (next < ids.length) {
       const chunk = ids.slice(next, (next += per));
-      const ops = chunk.map((i) => ({ op: 'put' as const, key: keyOf(opts.prefix, i), value: opts.value ? opts.value(i) : valueOf(i, opts.bytes, opts.version) }));
+      const ops = chunk.map((i) => ({
+        op: 'put' as const,
+        key: keyOf(opts.prefix, i),
+        value: opts.value ? opts.value(i) : valueOf(i, opts.bytes, opts.version),
+      }));
       const results = await bulkWrite(baseUrl, storeId, ops);
       for (const r of results) {
         have[r.key] = r.ts;

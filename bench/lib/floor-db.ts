@@ -82,7 +82,9 @@ async function openPgliteFloor(): Promise<FloorDb & { copyRows(storeId: string, 
   const { PGlite } = await import('@electric-sql/pglite');
   const db = await PGlite.create();
   const dir = join(REPO_ROOT, 'migrations');
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort()) {
     await db.exec(readFileSync(join(dir, file), 'utf8').replaceAll('--> statement-breakpoint', ''));
   }
   const version = String((await db.query<{ v: string }>(`select current_setting('server_version') as v`)).rows[0]!.v);

@@ -42,7 +42,9 @@ export function machine(databases: Record<string, string>): Report['machine'] {
 export function printRow(row: Row): void {
   const target = row.target ? `  [${row.target.ok ? 'ok' : 'MISS'}: ${row.target.goal}]` : '';
   const busy = typeof row.metrics.machineBusyCores === 'number' ? ` (busy ${row.metrics.machineBusyCores.toFixed(1)})` : '';
-  console.log(`${row.backend.padEnd(8)} ${row.workload.padEnd(18)} ${row.case.padEnd(28)} ${row.result}${row.versus ? ` | ${row.versus}` : ''}${target}${busy}`);
+  console.log(
+    `${row.backend.padEnd(8)} ${row.workload.padEnd(18)} ${row.case.padEnd(28)} ${row.result}${row.versus ? ` | ${row.versus}` : ''}${target}${busy}`,
+  );
 }
 
 const cell = (s: string | undefined) => (s ?? '').replaceAll('|', '\\|');
@@ -53,7 +55,10 @@ export function markdown(report: Report): string {
     `# keysync benchmark results (${report.mode})`,
     '',
     `${report.startedAt}, ${Math.round(report.seconds)} s. Machine: ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, Node ${m.node}; ` +
-      Object.entries(m.databases).map(([k, v]) => `${k}: ${v}`).join('; ') + '.',
+      Object.entries(m.databases)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('; ') +
+      '.',
     '',
     'Reproduce with `npm run bench -- --quick` (or `--full`), `--backend pglite|postgres|both`. The server runs as a separate process (request log off); ' +
       '"busy cores" is how much of the machine was in use during the row, the bench\'s own server and clients included (2.0 = both cores).',

@@ -28,8 +28,7 @@ interface FileStoreModule {
 
 const { baseUrl, storeId, kind, dir } = childArgs<Args>();
 const root = process.env.BENCH_CLIENT_ROOT ?? REPO_ROOT;
-const fileStore = async () =>
-  ((await import(pathToFileURL(join(root, 'clients/typescript/src/stores/file.ts')).href)) as FileStoreModule).FileStore;
+const fileStore = async () => ((await import(pathToFileURL(join(root, 'clients/typescript/src/stores/file.ts')).href)) as FileStoreModule).FileStore;
 
 let store: LocalStore | undefined;
 

@@ -32,7 +32,8 @@ export async function handshakeHave(ctx: BenchContext, n: number): Promise<void>
         const started = performance.now();
         const res = await fetch(`${server.url}/v1/stores/${storeId}/sync`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
         const hs = (await res.json()) as { stale?: string[]; removed?: string[] };
-        if (res.status !== 201 || hs.stale?.length !== 0 || hs.removed?.length !== 0) throw new Error(`handshake: ${res.status} ${JSON.stringify(hs).slice(0, 200)}`);
+        if (res.status !== 201 || hs.stale?.length !== 0 || hs.removed?.length !== 0)
+          throw new Error(`handshake: ${res.status} ${JSON.stringify(hs).slice(0, 200)}`);
         return (performance.now() - started) / 1000;
       });
       times.push(value);

@@ -55,7 +55,6 @@ export async function initialSync(ctx: BenchContext, n: number, { batchSize, win
   }
   const server = await ctx.server(window ? { env: { KEYSYNC_BATCH_WINDOW: String(window) } } : {});
   try {
-
     const child = startChild('sync-child.ts', { baseUrl: server.url, storeId, batchSize }, 16_384);
     try {
       const { value: run, cpuS, peakMB, rssBeforeMB } = await measured(server.pid, () => child.ask<SyncRun>({ cmd: 'initial' }));

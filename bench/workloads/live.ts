@@ -96,16 +96,34 @@ async function runCase(ctx: BenchContext, pid: number, child: Child, url: string
   const perS = delivered / collected.elapsedS;
   const clean = collected.missing + collected.late + collected.duplicates + collected.outOfOrder + collected.disconnected + errors === 0;
   const goal =
-    s >= 1000 ? { text: 'p99 < 100 ms, none missed', ok: collected.p99 < 100 } : s >= 100 ? { text: 'p50 < 5 ms, p99 < 25 ms, none missed', ok: collected.p50 < 5 && collected.p99 < 25 } : { text: 'none missed', ok: true };
+    s >= 1000
+      ? { text: 'p99 < 100 ms, none missed', ok: collected.p99 < 100 }
+      : s >= 100
+        ? { text: 'p50 < 5 ms, p99 < 25 ms, none missed', ok: collected.p50 < 5 && collected.p99 < 25 }
+        : { text: 'none missed', ok: true };
   ctx.emit({
     workload: 'live fan-out',
     case: `${s} subscriber${s > 1 ? 's' : ''}, ${perRequest === 1 ? 'PUT' : 'bulk 100'} @ ${RATE}/s`,
     result:
       `p50 ${fmt.ms(collected.p50)}, p99 ${fmt.ms(collected.p99)}, max ${fmt.ms(collected.max)}; ${fmt.n(perS)} events/s delivered; ` +
       `server ${cpuS.toFixed(1)} CPU s, subscribers ${subscribersCpuS.toFixed(1)} CPU s; ` +
-      (clean ? 'every subscriber got every event once, in order' : `missed ${collected.missing}, late ${collected.late}, dup ${collected.duplicates}, ` +
-        `out of order ${collected.outOfOrder}, disconnected ${collected.disconnected}, write errors ${errors}${firstError ? ` (${firstError})` : ''}`),
+      (clean
+        ? 'every subscriber got every event once, in order'
+        : `missed ${collected.missing}, late ${collected.late}, dup ${collected.duplicates}, ` +
+          `out of order ${collected.outOfOrder}, disconnected ${collected.disconnected}, write errors ${errors}${firstError ? ` (${firstError})` : ''}`),
     target: { goal: goal.text, ok: goal.ok && clean },
-    metrics: { subscribers: s, perRequest, rate: RATE, seconds, writes: collected.events, delivered, eventsPerS: perS, serverCpuS: cpuS, subscribersCpuS, ...collected, writeErrors: errors },
+    metrics: {
+      subscribers: s,
+      perRequest,
+      rate: RATE,
+      seconds,
+      writes: collected.events,
+      delivered,
+      eventsPerS: perS,
+      serverCpuS: cpuS,
+      subscribersCpuS,
+      ...collected,
+      writeErrors: errors,
+    },
   });
 }

@@ -35,7 +35,10 @@ class Subscriber {
       try {
         const headers: Record<string, string> = { ...auth, accept: 'text/event-stream' };
         if (this.lastId !== undefined) headers['last-event-id'] = this.lastId;
-        const res = await fetch(`${this.base}/v1/stores/${this.storeId}/events${this.lastId === undefined ? '?since=0' : ''}`, { headers, signal: this.abort.signal });
+        const res = await fetch(`${this.base}/v1/stores/${this.storeId}/events${this.lastId === undefined ? '?since=0' : ''}`, {
+          headers,
+          signal: this.abort.signal,
+        });
         if (res.status !== 200 || !res.body) throw new Error(`feed ${res.status}`);
         const parser = createParser({
           onEvent: (msg) => {
@@ -69,7 +72,6 @@ class Subscriber {
     this.abort.abort();
   }
 }
-
 
 const subscribers = Array.from({ length: count }, (_, i) => new Subscriber(base, stores[(offset + i) % stores.length]!));
 let running: Array<Promise<void>> = [];

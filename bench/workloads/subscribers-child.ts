@@ -82,7 +82,10 @@ class Feed {
   received(chunk: Buffer, at: number): void {
     if (!this.checked) {
       this.checked = true;
-      if (!chunk.subarray(0, OK.length).equals(OK)) return this.rejectReady(new Error(`events: ${chunk.toString('latin1', 0, 40)}`));
+      if (!chunk.subarray(0, OK.length).equals(OK)) {
+        this.rejectReady(new Error(`events: ${chunk.toString('latin1', 0, 40)}`));
+        return;
+      }
     }
     if (this.scan(chunk, at)) this.resolveReady();
   }
@@ -167,18 +170,22 @@ async function collect(firstRev: number, acks: number[], timeoutMs: number) {
   return { ...summarize(latencies.subarray(0, k)), missing, late, duplicates, outOfOrder, disconnected, lastArrival };
 }
 
-serveCommands(async (msg: { cmd: 'open'; count: number; capacity: number } | { cmd: 'collect'; firstRev: number; acks: number[]; timeoutMs: number } | { cmd: 'close' }) => {
-  if (msg.cmd === 'open') {
-    // Opened in waves so the server's accept queue is not the thing measured; `open` adds to the feeds already open.
-    for (let i = 0; i < msg.count; i += 200) {
-      const wave = Array.from({ length: Math.min(200, msg.count - i) }, () => new Feed(msg.capacity));
-      await Promise.all(wave.map((f) => f.ready));
-      feeds.push(...wave);
+serveCommands(
+  async (
+    msg: { cmd: 'open'; count: number; capacity: number } | { cmd: 'collect'; firstRev: number; acks: number[]; timeoutMs: number } | { cmd: 'close' },
+  ) => {
+    if (msg.cmd === 'open') {
+      // Opened in waves so the server's accept queue is not the thing measured; `open` adds to the feeds already open.
+      for (let i = 0; i < msg.count; i += 200) {
+        const wave = Array.from({ length: Math.min(200, msg.count - i) }, () => new Feed(msg.capacity));
+        await Promise.all(wave.map((f) => f.ready));
+        feeds.push(...wave);
+      }
+      return { open: feeds.length };
     }
-    return { open: feeds.length };
-  }
-  if (msg.cmd === 'collect') return collect(msg.firstRev, msg.acks, msg.timeoutMs);
-  for (const f of feeds) f.close();
-  feeds = [];
-  return { closed: true };
-});
+    if (msg.cmd === 'collect') return collect(msg.firstRev, msg.acks, msg.timeoutMs);
+    for (const f of feeds) f.close();
+    feeds = [];
+    return { closed: true };
+  },
+);

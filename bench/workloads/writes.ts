@@ -45,29 +45,37 @@ export async function writes(ctx: BenchContext, seconds: number): Promise<void> 
     const storeId = await createStore(server.url, 'writes');
     const put = (i: number) => {
       const { key, json } = rowOf(i);
-      return fetch(`${server.url}/v1/stores/${storeId}/keys/${encodeURIComponent(key)}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: json }).then(
-        async (res) => {
-          await res.arrayBuffer();
-          if (!res.ok) throw new Error(`PUT ${res.status}`);
-        },
-      );
+      return fetch(`${server.url}/v1/stores/${storeId}/keys/${encodeURIComponent(key)}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: json,
+      }).then(async (res) => {
+        await res.arrayBuffer();
+        if (!res.ok) throw new Error(`PUT ${res.status}`);
+      });
     };
     const bulk = (i: number) => {
       const ops = Array.from({ length: 100 }, (_, j) => {
         const { key, json } = rowOf(i * 100 + j);
         return `{"op":"put","key":${JSON.stringify(key)},"value":${json}}`;
       });
-      return fetch(`${server.url}/v1/stores/${storeId}/writes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"ops":[${ops.join(',')}]}` }).then(
-        async (res) => {
-          await res.arrayBuffer();
-          if (!res.ok) throw new Error(`writes ${res.status}`);
-        },
-      );
+      return fetch(`${server.url}/v1/stores/${storeId}/writes`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: `{"ops":[${ops.join(',')}]}`,
+      }).then(async (res) => {
+        await res.arrayBuffer();
+        if (!res.ok) throw new Error(`writes ${res.status}`);
+      });
     };
     const floorStore = randomUUID();
     await ctx.floor.addStore(floorStore);
     const floorPut = (i: number) => ctx.floor.write(floorStore, [rowOf(i)]);
-    const floorBulk = (i: number) => ctx.floor.write(floorStore, Array.from({ length: 100 }, (_, j) => rowOf(i * 100 + j)));
+    const floorBulk = (i: number) =>
+      ctx.floor.write(
+        floorStore,
+        Array.from({ length: 100 }, (_, j) => rowOf(i * 100 + j)),
+      );
 
     const floorName = ctx.backend.kind === 'postgres' ? 'postgres.js' : 'in-process PGlite';
     for (const [name, op, floorOp, workers, weight] of [
@@ -77,17 +85,23 @@ export async function writes(ctx: BenchContext, seconds: number): Promise<void> 
       await closedLoop(workers, 1, weight, op); // warm-up
       const { value: r, cpuS } = await measured(server.pid, () => closedLoop(workers, seconds, weight, op));
       const f = await closedLoop(workers, seconds, weight, floorOp);
-      const target =
-        weight === 1
-          ? { goal: '≥ 0.5x direct floor', ok: r.opsPerS >= 0.5 * f.opsPerS }
-          : { goal: '≥ 50,000 ops/s', ok: r.opsPerS >= 50_000 };
+      const target = weight === 1 ? { goal: '≥ 0.5x direct floor', ok: r.opsPerS >= 0.5 * f.opsPerS } : { goal: '≥ 50,000 ops/s', ok: r.opsPerS >= 50_000 };
       ctx.emit({
         workload: 'writes',
         case: name,
         result: `${fmt.n(r.opsPerS)} ops/s, p50 ${fmt.ms(r.p50)}, p99 ${fmt.ms(r.p99)}; server ${fmt.n((cpuS / seconds) * 100)}% CPU; errors ${r.errors}`,
         versus: `${fmt.x(r.opsPerS / f.opsPerS)} of ${floorName} direct (${fmt.n(f.opsPerS)} ops/s)`,
         target,
-        metrics: { workers, opsPerS: r.opsPerS, p50: r.p50, p99: r.p99, errors: r.errors, serverCpuS: cpuS, floorOpsPerS: f.opsPerS, ratio: r.opsPerS / f.opsPerS },
+        metrics: {
+          workers,
+          opsPerS: r.opsPerS,
+          p50: r.p50,
+          p99: r.p99,
+          errors: r.errors,
+          serverCpuS: cpuS,
+          floorOpsPerS: f.opsPerS,
+          ratio: r.opsPerS / f.opsPerS,
+        },
       });
     }
   } finally {

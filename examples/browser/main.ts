@@ -35,8 +35,7 @@ function show(record: LocalRecord): void {
   }
   row.dataset['rev'] = String(record.rev);
   row.cells[1]!.textContent = String(record.rev);
-  row.cells[2]!.textContent =
-    record.kind === 'json' ? JSON.stringify(record.value) : `${record.bytes.length} bytes of ${record.contentType}`;
+  row.cells[2]!.textContent = record.kind === 'json' ? JSON.stringify(record.value) : `${record.bytes.length} bytes of ${record.contentType}`;
 }
 
 async function summarize(store: IndexedDBStore): Promise<void> {

@@ -79,7 +79,11 @@ const local = new Map(fresh.entries.map((e) => [e.key, e]));
 const same = JSON.stringify(await readTree(async (k) => local.get(k)?.value)) === JSON.stringify(await tree.entries());
 console.log(`tree read from the client's copy equals the server's: ${same}`);
 
-for (let v = 0; v < 3; v++) r = await tree.update([{ key: key(v * 250), value: { name: 'again', visits: 9 } }, { key: key(v + 1), delete: true }]);
+for (let v = 0; v < 3; v++)
+  r = await tree.update([
+    { key: key(v * 250), value: { name: 'again', visits: 9 } },
+    { key: key(v + 1), delete: true },
+  ]);
 const again = await sync(tree.storeId, Object.fromEntries([...local].map(([k, e]) => [k, e.ts])));
 console.log(
   `after 3 more versions, a have handshake: ${again.stale.length} stale (new nodes and ${DB_KEY}), ${again.removed.length} removed (garbage nodes the client held)`,

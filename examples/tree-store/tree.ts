@@ -106,7 +106,11 @@ export async function treeKeys(read: ReadKey): Promise<Set<string>> {
  * created earlier in the same update are changed in place, so an update of
  * many keys writes each new node once.
  */
-export async function planUpdate(read: (id: string) => Promise<TreeNode>, db: DbRecord, ops: TreeOp[]): Promise<{ nodes: Array<[string, TreeNode]>; db: DbRecord }> {
+export async function planUpdate(
+  read: (id: string) => Promise<TreeNode>,
+  db: DbRecord,
+  ops: TreeOp[],
+): Promise<{ nodes: Array<[string, TreeNode]>; db: DbRecord }> {
   const fresh = new Map<string, TreeNode>();
   const load = async (id: string) => fresh.get(id) ?? (await read(id));
   /** Stores a changed copy of node `id`: in place when the node is fresh, else under a new id. */

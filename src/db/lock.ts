@@ -40,9 +40,7 @@ export function lockDataDir(dir: string): () => void {
       const pid = Number(readFileSync(file, 'utf8').trim());
       const ours = pid === process.pid;
       if ((ours && held.has(file)) || (!ours && Number.isInteger(pid) && pid > 0 && processAlive(pid))) {
-        throw new DataDirLockedError(
-          `data folder ${dir} is in use by another keysync process (pid ${pid}); stop it or set KEYSYNC_DATA_DIR to another folder`,
-        );
+        throw new DataDirLockedError(`data folder ${dir} is in use by another keysync process (pid ${pid}); stop it or set KEYSYNC_DATA_DIR to another folder`);
       }
       // A stale lock from a crashed process: remove it and try once more.
       rmSync(file, { force: true });

@@ -48,14 +48,25 @@ export function clientAddressResolver(settings: ClientAddressSettings): AddressO
 /** The addresses a header lists, leftmost first (the client's own claim first). */
 export function forwardedHops(kind: ProxyHeader, value: string | undefined): string[] {
   if (!value) return [];
-  if (kind === 'x-forwarded-for') return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (kind === 'x-forwarded-for')
+    return value
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
   // RFC 7239: `for=192.0.2.60;proto=http, for="[2001:db8::1]:4711"`; elements without `for` name no hop.
   const hops: string[] = [];
   for (const element of value.split(',')) {
     for (const pair of element.split(';')) {
       const eq = pair.indexOf('=');
       if (eq < 0 || pair.slice(0, eq).trim().toLowerCase() !== 'for') continue;
-      hops.push(nodeOf(pair.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1')));
+      hops.push(
+        nodeOf(
+          pair
+            .slice(eq + 1)
+            .trim()
+            .replace(/^"(.*)"$/, '$1'),
+        ),
+      );
     }
   }
   return hops;

@@ -8,7 +8,8 @@ import type { Socket } from 'node:net';
 import { problemBody, ProblemError } from './problem.js';
 
 const ANSWERS: Record<string, () => ProblemError> = {
-  ERR_HTTP_REQUEST_TIMEOUT: () => new ProblemError(408, 'request-timeout', 'Request Timeout', 'The request did not arrive in time (KEYSYNC_REQUEST_TIMEOUT_MS)'),
+  ERR_HTTP_REQUEST_TIMEOUT: () =>
+    new ProblemError(408, 'request-timeout', 'Request Timeout', 'The request did not arrive in time (KEYSYNC_REQUEST_TIMEOUT_MS)'),
   HPE_HEADER_OVERFLOW: () => new ProblemError(431, 'headers-too-large', 'Request Header Fields Too Large', 'The request line and headers exceed 16 KiB'),
 };
 

@@ -23,7 +23,8 @@ export function consoleFolder(): string | undefined {
 }
 
 // Only its own scripts and the API of its own origin: an injected value cannot load or send anything elsewhere.
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 export function registerConsole(app: App): void {
   const root = consoleFolder();

@@ -28,7 +28,13 @@ export function keyFromQuery(c: Context): string {
   const url = c.req.url;
   const start = url.indexOf('?');
   const hash = url.indexOf('#');
-  const raws = start === -1 ? [] : url.slice(start + 1, hash === -1 ? undefined : hash).split('&').filter((p) => p === 'key' || p.startsWith('key='));
+  const raws =
+    start === -1
+      ? []
+      : url
+          .slice(start + 1, hash === -1 ? undefined : hash)
+          .split('&')
+          .filter((p) => p === 'key' || p.startsWith('key='));
   if (raws.length !== 1) {
     throw validationProblem([{ path: 'key', message: raws.length === 0 ? 'the `key` query parameter is required' : 'give the `key` query parameter once' }]);
   }
@@ -47,8 +53,7 @@ function decodeKey(raw: string, path: string): string {
   return key;
 }
 
-export const isJsonType = (contentType: string | undefined) =>
-  !!contentType && /^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(contentType.trim());
+export const isJsonType = (contentType: string | undefined) => !!contentType && /^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(contentType.trim());
 
 /** 415 unless the request declares a JSON body. */
 export function assertJsonType(c: Context): void {

@@ -37,11 +37,9 @@ export const GeneralProblemSchema = z
   })
   .openapi('GeneralProblem', { description: 'Any other problem: the `type` says which, `detail` says why.' });
 
-export const ProblemSchema = z
-  .discriminatedUnion('type', [ValidationProblemSchema, GeneralProblemSchema])
-  .openapi('Problem', {
-    description: 'RFC 9457 problem details (`application/problem+json`); every error response has this shape. Dispatch on `type`.',
-  });
+export const ProblemSchema = z.discriminatedUnion('type', [ValidationProblemSchema, GeneralProblemSchema]).openapi('Problem', {
+  description: 'RFC 9457 problem details (`application/problem+json`); every error response has this shape. Dispatch on `type`.',
+});
 
 export const problemContent = { 'application/problem+json': { schema: ProblemSchema } };
 export const problem = (description: string) => ({ description, content: problemContent });
@@ -107,7 +105,7 @@ export const StoreSchema = z
     storeId: z.uuid().openapi({ description: 'UUIDv5 of the RFC 8785 canonical config.' }),
     config: StoreConfigSchema,
     options: SyncOptionsSchema,
-    headRev: RevSchema.openapi({ description: 'The rev of the store\'s latest write (0 before the first).' }),
+    headRev: RevSchema.openapi({ description: "The rev of the store's latest write (0 before the first)." }),
     createdAt: timestamp('When the store was registered.'),
   })
   .openapi('Store', { description: 'A registered store.' });
@@ -121,7 +119,7 @@ export const WriteResultSchema = z
 
 export const KeyMetaSchema = z
   .object({ key: KeyField, rev: RevSchema, ts: TsSchema, deleted: DeletedField.optional() })
-  .openapi('KeyMeta', { description: 'A key\'s latest rev and ts, without its value; `deleted: true` for a tombstone.' });
+  .openapi('KeyMeta', { description: "A key's latest rev and ts, without its value; `deleted: true` for a tombstone." });
 
 const entryBase = { key: KeyField, rev: RevSchema, ts: TsSchema };
 /** z.unknown() accepts undefined, so generators would call the field optional; the server always sends it. */
@@ -161,6 +159,6 @@ export const ValueEntrySchema = z
   .openapi('ValueEntry', { description: 'A key holding a value (the data of `event: put`).' });
 
 export const ListQuery = z.object({
-  after: z.string().optional().openapi({ description: 'Start after this value (the previous page\'s `next`).' }),
+  after: z.string().optional().openapi({ description: "Start after this value (the previous page's `next`)." }),
   limit: z.coerce.number().int().min(1).max(1000).default(100).openapi({ description: 'Page size, 1 to 1000.' }),
 });

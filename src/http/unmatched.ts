@@ -33,7 +33,14 @@ export function unmatchedRequest(app: App): NotFoundHandler {
 
 /** `/v1/stores/:storeId/keys/*` as a regular expression over a whole path. */
 function routePattern(path: string): RegExp {
-  return new RegExp('^' + path.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:[^/]+/g, '[^/]+').replace(/\*/g, '.*') + '$');
+  return new RegExp(
+    '^' +
+      path
+        .replace(/[.+?^${}()|[\]\\]/g, '\\$&')
+        .replace(/:[^/]+/g, '[^/]+')
+        .replace(/\*/g, '.*') +
+      '$',
+  );
 }
 
 const SPLIT_KEY = /^(\/v1\/stores\/[^/]+\/keys\/)([^/]*\/.*)$/;

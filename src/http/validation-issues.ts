@@ -4,7 +4,7 @@
  * and by checks that run off the event loop (handshake-input.ts), so both
  * give the same answer.
  */
-import { ProblemError, validationProblem } from './problem.js';
+import { type ProblemError, validationProblem } from './problem.js';
 
 /** The 400 for a failed schema parse (zod issues). */
 export function issuesProblem(issues: readonly Issue[]): ProblemError {
@@ -32,7 +32,10 @@ function unionBranchIssues(issues: readonly Issue[]): Issue[] {
     // the body mixed two alternatives.
     const rejected = issue.errors.map((branch) => branch.find((i) => i.code === 'unrecognized_keys' && i.path.length === 0)?.keys ?? []);
     if (rejected.every((keys) => keys.length === 1) && new Set(rejected.flat()).size === rejected.length) {
-      const fields = rejected.flat().reverse().map((k) => JSON.stringify(k));
+      const fields = rejected
+        .flat()
+        .reverse()
+        .map((k) => JSON.stringify(k));
       return [{ code: 'custom', path: issue.path, message: `send either ${fields.join(' or ')}, not both` }];
     }
     const rejectsKeys = (branch: Issue[]) => branch.some((i) => i.code === 'unrecognized_keys' && i.path.length === 0);

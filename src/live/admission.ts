@@ -30,12 +30,21 @@ export class Admission {
   admit(storeId: string, client: string | undefined): () => void {
     const { maxSubscribers, maxSubscribersPerStore, maxSubscribersPerClient } = this.limits;
     if (client !== undefined && (this.perClient.get(client) ?? 0) >= maxSubscribersPerClient) {
-      throw full('client', `this token already has ${maxSubscribersPerClient} live feeds open from this address (KEYSYNC_MAX_SUBSCRIBERS_PER_CLIENT)`, 'KEYSYNC_MAX_SUBSCRIBERS_PER_CLIENT');
+      throw full(
+        'client',
+        `this token already has ${maxSubscribersPerClient} live feeds open from this address (KEYSYNC_MAX_SUBSCRIBERS_PER_CLIENT)`,
+        'KEYSYNC_MAX_SUBSCRIBERS_PER_CLIENT',
+      );
     }
     if ((this.perStore.get(storeId) ?? 0) >= maxSubscribersPerStore) {
-      throw full('store', `this store already has ${maxSubscribersPerStore} live feeds on this instance (KEYSYNC_MAX_SUBSCRIBERS_PER_STORE)`, 'KEYSYNC_MAX_SUBSCRIBERS_PER_STORE');
+      throw full(
+        'store',
+        `this store already has ${maxSubscribersPerStore} live feeds on this instance (KEYSYNC_MAX_SUBSCRIBERS_PER_STORE)`,
+        'KEYSYNC_MAX_SUBSCRIBERS_PER_STORE',
+      );
     }
-    if (this.total >= maxSubscribers) throw full('server', `this server already serves ${maxSubscribers} live feeds (KEYSYNC_MAX_SUBSCRIBERS)`, 'KEYSYNC_MAX_SUBSCRIBERS');
+    if (this.total >= maxSubscribers)
+      throw full('server', `this server already serves ${maxSubscribers} live feeds (KEYSYNC_MAX_SUBSCRIBERS)`, 'KEYSYNC_MAX_SUBSCRIBERS');
     this.total++;
     bump(this.perStore, storeId, 1);
     if (client !== undefined) bump(this.perClient, client, 1);

@@ -10,7 +10,18 @@
  */
 import type { Db } from '../db/client.js';
 import { readFeedPage, type StoreHeads } from '../store/feed-reads.js';
-import { heartbeatFrame, joinFrames, readyFrame, resetFrame, retryFrame, revokedFrame, rowFrame, storeDeletedFrame, type FrameBatch, type LiveRow } from './frames.js';
+import {
+  heartbeatFrame,
+  joinFrames,
+  readyFrame,
+  resetFrame,
+  retryFrame,
+  revokedFrame,
+  rowFrame,
+  storeDeletedFrame,
+  type FrameBatch,
+  type LiveRow,
+} from './frames.js';
 import type { LiveHub } from './hub.js';
 import type { EndReason, Subscriber, SubscriberOwner } from './subscriber.js';
 

@@ -71,8 +71,7 @@ export const joinFrames = (rows: LiveRow[]) => rows.map((r) => r.frame).join('')
 /** `heartbeatMs` lets a client notice a connection that died without closing (nothing for ~2 beats). */
 export const readyFrame = (headRev: number, heartbeatMs: number) => `event: ready\ndata: {"headRev":${headRev},"heartbeatMs":${heartbeatMs}}\n\n`;
 
-export const resetFrame = (reason: string, headRev: number, purgedRev: number) =>
-  `event: reset\ndata: ${JSON.stringify({ reason, headRev, purgedRev })}\n\n`;
+export const resetFrame = (reason: string, headRev: number, purgedRev: number) => `event: reset\ndata: ${JSON.stringify({ reason, headRev, purgedRev })}\n\n`;
 
 export const storeDeletedFrame = (storeId: string) => `event: store-deleted\ndata: ${JSON.stringify({ storeId })}\n\n`;
 

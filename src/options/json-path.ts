@@ -21,17 +21,14 @@ import { evaluateRefs, type ValueBudget, type ValueRefs } from './ref-eval.js';
 
 export type { PathSegment, Selector };
 
-export type ParseResult =
-  | { ok: true; segments: PathSegment[] }
-  | { ok: false; message: string; /** 0-based character offset of the problem */ index: number };
+export type ParseResult = { ok: true; segments: PathSegment[] } | { ok: false; message: string /** 0-based character offset of the problem */; index: number };
 
 const DOT_NAME_CHAR = /[\p{L}\p{N}\p{M}_$@-]/u;
 // Quotes and backslash (no escape sequences are parsed), and characters and
 // sequences that common JSONPath dialects treat as operators even inside
 // quotes, so a path means the same here as in other tools.
 const QUOTED_FORBIDDEN = /['"[\],;^`\\\p{Cc}]/u;
-const QUOTED_FORBIDDEN_SEQUENCE =
-  /%@%|@(?:null|boolean|number|string|integer|undefined|nonFinite|scalar|array|object|function|other)\(\)/u;
+const QUOTED_FORBIDDEN_SEQUENCE = /%@%|@(?:null|boolean|number|string|integer|undefined|nonFinite|scalar|array|object|function|other)\(\)/u;
 
 class PathSyntaxError extends Error {
   constructor(
@@ -94,10 +91,7 @@ class Parser {
     }
     if (this.i === start) {
       const found = this.s[this.i];
-      throw new PathSyntaxError(
-        found === undefined ? 'a name or * must follow the dot' : `'${found}' cannot appear in a dot name; use ['...']`,
-        this.i,
-      );
+      throw new PathSyntaxError(found === undefined ? 'a name or * must follow the dot' : `'${found}' cannot appear in a dot name; use ['...']`, this.i);
     }
     return { type: 'name', name: this.s.slice(start, this.i) };
   }

@@ -105,8 +105,7 @@ export function compilePolicy(options?: SyncOptions, fns: PolicyFunctions = {}, 
 
   const prefixes = minimalPrefixes(opts.filter?.prefixes ?? []);
   const excludePrefixes = minimalPrefixes(opts.filter?.excludePrefixes ?? []);
-  const includesKey = (key: string): boolean =>
-    (prefixes.length === 0 || startsWithAny(key, prefixes)) && !startsWithAny(key, excludePrefixes);
+  const includesKey = (key: string): boolean => (prefixes.length === 0 || startsWithAny(key, prefixes)) && !startsWithAny(key, excludePrefixes);
 
   const policy: StorePolicy = { includesKey, rankOf: () => 0, prefixes, excludePrefixes };
 

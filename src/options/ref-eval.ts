@@ -20,9 +20,7 @@ export interface ValueBudget {
   maxDepth: number;
 }
 
-export type ValueRefs =
-  | { ok: true; refs: string[]; steps: number }
-  | { ok: false; limit: 'steps' | 'depth'; steps: number };
+export type ValueRefs = { ok: true; refs: string[]; steps: number } | { ok: false; limit: 'steps' | 'depth'; steps: number };
 
 /** How often (in steps) the evaluation offers the caller a chance to yield. */
 const PAUSE_EVERY = 2048;

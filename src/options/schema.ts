@@ -50,7 +50,7 @@ const RefPathSchema = z
   })
   .openapi({
     description:
-      'A JSON path over a reached value; every string it selects names another key. Supported: `$`, `.name`, `[\'name\']`, `.*`, `[*]`, `[n]`, `[start:end:step]` and `..` before any of them; no filters or scripts.',
+      "A JSON path over a reached value; every string it selects names another key. Supported: `$`, `.name`, `['name']`, `.*`, `[*]`, `[n]`, `[start:end:step]` and `..` before any of them; no filters or scripts.",
     example: '$.children[*]',
   });
 
@@ -118,8 +118,7 @@ export const SyncWalkSchema = z
   })
   .strict()
   .openapi('SyncWalk', {
-    description:
-      'Only keys reachable from `roots` are synced. Cycles and names of absent keys are fine; byte values have no refs.',
+    description: 'Only keys reachable from `roots` are synced. Cycles and names of absent keys are fine; byte values have no refs.',
   });
 
 export const SyncOptionsSchema = z
@@ -130,8 +129,7 @@ export const SyncOptionsSchema = z
   })
   .strict()
   .openapi('SyncOptions', {
-    description:
-      'Which keys replicas receive and in what order. A key is synced when it passes `filter` and, with a `walk`, is reachable from its roots.',
+    description: 'Which keys replicas receive and in what order. A key is synced when it passes `filter` and, with a `walk`, is reachable from its roots.',
     example: {
       filter: { prefixes: ['app/'], excludePrefixes: ['app/tmp/'] },
       order: [{ prefix: 'app/db', rank: 1 }],

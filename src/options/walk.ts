@@ -63,9 +63,7 @@ export class WalkLimitError extends Error {
     readonly max: number,
   ) {
     const { setting, unit } = LIMIT_SETTING[limit];
-    super(
-      `the walk exceeded its limit of ${max} ${unit} (${setting}); narrow walk.roots or walk.refs, or raise the limit`,
-    );
+    super(`the walk exceeded its limit of ${max} ${unit} (${setting}); narrow walk.roots or walk.refs, or raise the limit`);
     this.name = 'WalkLimitError';
   }
 }

@@ -27,8 +27,5 @@ export function registerDocs(app: App, openApiPath: string): void {
       'Cache-Control': 'public, max-age=3600',
     });
   });
-  app.get(
-    '/docs',
-    Scalar({ url: openApiPath, pageTitle: 'keysync API', cdn: DOCS_SCRIPT_PATH, withDefaultFonts: false, telemetry: false }),
-  );
+  app.get('/docs', Scalar({ url: openApiPath, pageTitle: 'keysync API', cdn: DOCS_SCRIPT_PATH, withDefaultFonts: false, telemetry: false }));
 }

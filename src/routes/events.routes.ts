@@ -9,7 +9,8 @@ export const ReadyEventSchema = z
   .object({
     headRev: RevSchema.openapi({ description: 'The rev the feed has reached: the backlog up to it is sent.' }),
     heartbeatMs: z.number().int().min(1).optional().openapi({
-      description: 'The heartbeat interval (KEYSYNC_HEARTBEAT_MS): a client that hears nothing for about twice this may take the connection for dead and reconnect.',
+      description:
+        'The heartbeat interval (KEYSYNC_HEARTBEAT_MS): a client that hears nothing for about twice this may take the connection for dead and reconnect.',
     }),
   })
   .openapi('ReadyEvent', { description: 'Data of `event: ready`.' });
@@ -17,10 +18,10 @@ export const ResetEventSchema = z
   .object({
     reason: z.enum(['since-purged', 'since-ahead', 'options-changed']).openapi({
       description:
-        '`since-purged`: `since` is older than the purged tombstones; `since-ahead`: `since` is past the store\'s head (restored from a backup); ' +
-        '`options-changed`: the store\'s options were replaced while the feed was open (newly included keys need a `have` handshake).',
+        "`since-purged`: `since` is older than the purged tombstones; `since-ahead`: `since` is past the store's head (restored from a backup); " +
+        "`options-changed`: the store's options were replaced while the feed was open (newly included keys need a `have` handshake).",
     }),
-    headRev: RevSchema.openapi({ description: 'The store\'s head rev.' }),
+    headRev: RevSchema.openapi({ description: "The store's head rev." }),
     purgedRev: RevSchema.openapi({ description: 'The highest rev of a purged tombstone (0 when none was purged).' }),
   })
   .openapi('ResetEvent', { description: 'Data of `event: reset`: handshake again with `have`; the stream then closes.' });
@@ -31,7 +32,7 @@ export const RevokedEventSchema = z
   .object({ storeId: z.uuid().openapi({ description: 'The store of the feed.' }) })
   .openapi('RevokedEvent', { description: 'Data of `event: revoked`: the token that opened the feed was revoked; the stream then closes.' });
 
-const RevId = z.string().openapi({ description: 'The SSE `id:` line: the rev, the client\'s `Last-Event-ID` on reconnect.', example: '42' });
+const RevId = z.string().openapi({ description: "The SSE `id:` line: the rev, the client's `Last-Event-ID` on reconnect.", example: '42' });
 const frame = <E extends string, D extends z.ZodType>(event: E, data: D, name: string, description: string, id = false) =>
   z
     .object({
@@ -71,13 +72,23 @@ export const eventsRoute = createRoute({
     query: z.object({
       since: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().openapi({ description: 'Start after this rev.' }),
       // Checked here: the feed reads with it only after the stream has started (a 200 by then).
-      prefix: z.string().max(MAX_KEY_BYTES).regex(/^[^\u0000]*$/, 'must not contain U+0000').optional().openapi({ description: 'Only keys under this prefix.' }),
+      prefix: z
+        .string()
+        .max(MAX_KEY_BYTES)
+        .regex(/^[^\u0000]*$/, 'must not contain U+0000')
+        .optional()
+        .openapi({ description: 'Only keys under this prefix.' }),
       access_token: z.string().max(1024).optional().openapi({
-        description: 'A feed token (`POST .../feed-tokens`) for clients that cannot send `Authorization`, such as a browser\'s native EventSource. Ignored when an `Authorization` header is present.',
+        description:
+          "A feed token (`POST .../feed-tokens`) for clients that cannot send `Authorization`, such as a browser's native EventSource. Ignored when an `Authorization` header is present.",
       }),
     }),
     headers: z.object({
-      'last-event-id': z.string().regex(/^\d{1,15}$/, 'must be a rev').optional().openapi({ description: 'Set by reconnecting clients; wins over `since`.' }),
+      'last-event-id': z
+        .string()
+        .regex(/^\d{1,15}$/, 'must be a rev')
+        .optional()
+        .openapi({ description: 'Set by reconnecting clients; wins over `since`.' }),
     }),
   },
   responses: {
@@ -86,7 +97,9 @@ export const eventsRoute = createRoute({
     401: problem('No or unknown token'),
     403: problem('The token lacks the scope or belongs to another store'),
     404: problem('No such store'),
-    429: problem('Too many live feeds for this store or this client (too-many-subscribers), or the token\'s request rate is exceeded; retry after `Retry-After`'),
+    429: problem(
+      "Too many live feeds for this store or this client (too-many-subscribers), or the token's request rate is exceeded; retry after `Retry-After`",
+    ),
     503: problem('The server is shutting down, or serves KEYSYNC_MAX_SUBSCRIBERS feeds already (too-many-subscribers); retry after `Retry-After`'),
   },
 });
@@ -99,7 +112,7 @@ export const createFeedTokenRoute = createRoute({
   tags: ['Live'],
   summary: 'Mint a feed token',
   description:
-    'A short-lived token that opens this store\'s live feed only, passed as `?access_token=` (for a browser\'s native EventSource). ' +
+    "A short-lived token that opens this store's live feed only, passed as `?access_token=` (for a browser's native EventSource). " +
     'It ends with the token that minted it: revoking that token refuses new feeds and ends open ones. Read scope.',
   request: {
     params: z.object({ storeId: StoreIdParam }),
@@ -109,9 +122,15 @@ export const createFeedTokenRoute = createRoute({
         'application/json': {
           schema: z
             .object({
-              ttlSeconds: z.number().int().min(10).max(FEED_TOKEN_MAX_TTL_S).optional().openapi({
-                description: `Lifetime in seconds (default ${FEED_TOKEN_DEFAULT_TTL_S}). The token is checked when a feed opens; an open feed outlives it.`,
-              }),
+              ttlSeconds: z
+                .number()
+                .int()
+                .min(10)
+                .max(FEED_TOKEN_MAX_TTL_S)
+                .optional()
+                .openapi({
+                  description: `Lifetime in seconds (default ${FEED_TOKEN_DEFAULT_TTL_S}). The token is checked when a feed opens; an open feed outlives it.`,
+                }),
             })
             .strict()
             .openapi('CreateFeedToken'),

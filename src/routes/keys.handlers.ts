@@ -10,7 +10,14 @@ import { formatTs } from '../store/time.js';
 import { WriteBatcher } from '../store/write-batch.js';
 import { applyWrites, type CommitNotice, type WriteCondition, type WriteOp } from '../store/writes.js';
 import {
-  bulkWriteRoute, deleteKeyByQueryRoute, deleteKeyRoute, getKeyByQueryRoute, getKeyRoute, listKeysRoute, putKeyByQueryRoute, putKeyRoute,
+  bulkWriteRoute,
+  deleteKeyByQueryRoute,
+  deleteKeyRoute,
+  getKeyByQueryRoute,
+  getKeyRoute,
+  listKeysRoute,
+  putKeyByQueryRoute,
+  putKeyRoute,
 } from './keys.routes.js';
 
 export function registerKeyHandlers(app: App, services: ApiServices): void {

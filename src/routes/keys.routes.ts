@@ -113,7 +113,7 @@ export const getKeyByQueryRoute = createRoute({
 
 const deleteHeaders = z.object({ 'if-match': z.string().optional().openapi({ description: 'Delete only if the key is at this rev, e.g. `"42"`.' }) });
 const deleteResponses = {
-  200: { description: 'Deleted: the tombstone\'s rev and ts', content: json(WriteResultSchema) },
+  200: { description: "Deleted: the tombstone's rev and ts", content: json(WriteResultSchema) },
   ...common,
   412: problem('If-Match did not hold (precondition-failed)'),
 };
@@ -162,16 +162,17 @@ const PutBytesOp = z
     op: PutLiteral,
     key: OpKey,
     base64: z.base64().openapi({ description: 'The bytes, standard base64.', example: 'iVBORw0KGgo=' }),
-    contentType: z
-      .string()
-      .min(1)
-      .max(MAX_MEDIA_TYPE_LENGTH)
-      .regex(new RegExp(MEDIA_TYPE_PATTERN), MEDIA_TYPE_MESSAGE)
-      .openapi({ description: 'A media type (RFC 9110: type/subtype and parameters, ASCII), stored with the bytes and served with them.', example: 'image/png' }),
+    contentType: z.string().min(1).max(MAX_MEDIA_TYPE_LENGTH).regex(new RegExp(MEDIA_TYPE_PATTERN), MEDIA_TYPE_MESSAGE).openapi({
+      description: 'A media type (RFC 9110: type/subtype and parameters, ASCII), stored with the bytes and served with them.',
+      example: 'image/png',
+    }),
   })
   .strict()
   .openapi('PutBytesOp', { description: 'Write bytes with a content type.' });
-const DeleteOp = z.object({ op: z.literal('delete').openapi({ description: 'Delete the key.' }), key: OpKey }).strict().openapi('DeleteOp', { description: 'Delete a key (writes a tombstone).' });
+const DeleteOp = z
+  .object({ op: z.literal('delete').openapi({ description: 'Delete the key.' }), key: OpKey })
+  .strict()
+  .openapi('DeleteOp', { description: 'Delete a key (writes a tombstone).' });
 /**
  * Validated as a flat union; the document describes it as `op`-discriminated
  * (put: PutOp, itself PutJsonOp | PutBytesOp by their required fields), see src/openapi.ts.
@@ -208,7 +209,14 @@ export const bulkWriteRoute = createRoute({
     },
   },
   responses: {
-    200: { description: 'Written', content: json(z.object({ results: z.array(WriteResultSchema).openapi({ description: 'One result per op, in op order.' }) }).openapi('BulkWriteResult', { description: 'The revs and ts the ops were given.' })) },
+    200: {
+      description: 'Written',
+      content: json(
+        z
+          .object({ results: z.array(WriteResultSchema).openapi({ description: 'One result per op, in op order.' }) })
+          .openapi('BulkWriteResult', { description: 'The revs and ts the ops were given.' }),
+      ),
+    },
     ...common,
     413: problem('The body or a value is too large'),
     415: problem('The body is not application/json'),
@@ -228,14 +236,17 @@ export const listKeysRoute = createRoute({
     query: ListQuery.extend({ prefix: z.string().optional().openapi({ description: 'Only keys starting with this.' }) }),
   },
   responses: {
-    200: { description: 'A page', content: json(
+    200: {
+      description: 'A page',
+      content: json(
         z
           .object({
             items: z.array(KeyMetaSchema).openapi({ description: 'Keys in code point order, tombstones included.' }),
             next: z.string().nullable().openapi({ description: 'Pass as `after` for the next page; null on the last page.' }),
           })
           .openapi('KeyList', { description: 'A page of key metadata.' }),
-      ) },
+      ),
+    },
     ...common,
   },
 });

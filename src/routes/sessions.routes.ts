@@ -11,7 +11,7 @@ export const listSessionsRoute = createRoute({
   tags: ['Sync'],
   summary: 'List open sync sessions',
   description:
-    'The store\'s sync sessions that are neither complete nor expired, least recently active first (at most 200), with their progress (`acked` of `batches`). Read-only; admin only (session ids let their holder fetch and cancel).',
+    "The store's sync sessions that are neither complete nor expired, least recently active first (at most 200), with their progress (`acked` of `batches`). Read-only; admin only (session ids let their holder fetch and cancel).",
   request: { params: z.object({ storeId: StoreIdParam }) },
   responses: {
     200: {

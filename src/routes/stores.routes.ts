@@ -25,7 +25,8 @@ export const registerStoreRoute = createRoute({
   path: '/v1/stores',
   tags,
   summary: 'Register a store',
-  description: 'Registers the store whose id is derived from `config`. Idempotent: the same config again answers 200 with the existing store (options unchanged; use PATCH). Admin only.',
+  description:
+    'Registers the store whose id is derived from `config`. Idempotent: the same config again answers 200 with the existing store (options unchanged; use PATCH). Admin only.',
   request: {
     body: {
       required: true,
@@ -91,10 +92,15 @@ export const patchStoreRoute = createRoute({
   path: '/v1/stores/{storeId}',
   tags,
   summary: 'Replace sync options',
-  description: 'Replaces the store\'s `options` (filter, order, walk) as a whole. Admin only.',
+  description: "Replaces the store's `options` (filter, order, walk) as a whole. Admin only.",
   request: {
     params: z.object({ storeId: StoreIdParam }),
-    body: { required: true, content: json(z.object({ options: SyncOptionsSchema }).strict().openapi('PatchStore', { description: 'The new sync options, replacing the old as a whole.' })) },
+    body: {
+      required: true,
+      content: json(
+        z.object({ options: SyncOptionsSchema }).strict().openapi('PatchStore', { description: 'The new sync options, replacing the old as a whole.' }),
+      ),
+    },
   },
   responses: {
     200: { description: 'The store with its new options', content: json(StoreSchema) },

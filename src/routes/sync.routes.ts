@@ -60,8 +60,7 @@ const HaveMap = z
   .openapi({
     type: 'object',
     additionalProperties: { type: 'string', maxLength: MAX_TS_LENGTH },
-    description:
-      'Keys the client holds, each with the ts the server gave it (send it back as received; compared as an instant). Empty for a fresh client.',
+    description: 'Keys the client holds, each with the ts the server gave it (send it back as received; compared as an instant). Empty for a fresh client.',
     example: { 'users/1': '2026-11-26T07:31:34.123456Z' },
   });
 
@@ -86,7 +85,11 @@ export const HandshakeRequestSchema = z
   ])
   .openapi('HandshakeRequest', { description: 'Either `have` or `since`, never both.' });
 
-const BatchCountField = z.number().int().min(0).openapi({ description: 'How many batches the session has (0: nothing to fetch; the session is already complete).' });
+const BatchCountField = z
+  .number()
+  .int()
+  .min(0)
+  .openapi({ description: 'How many batches the session has (0: nothing to fetch; the session is already complete).' });
 const WindowField = z.number().int().min(1).openapi({ description: 'How many batches may be fetched ahead of the acknowledgements.' });
 const ExpiresAtField = timestamp('When the session expires unless a batch is fetched or acknowledged before; each fetch and ack moves it.');
 
@@ -95,7 +98,7 @@ export const HandshakeResponseSchema = z
     sessionId: z.uuid().openapi({ description: 'The sync session; used in the batch, ack and status routes.' }),
     stale: z.array(z.string()).openapi({ description: 'Keys the batches will deliver, in delivery order.' }),
     removed: z.array(z.string()).openapi({ description: 'Keys the client must delete (deleted on the server, never there, or no longer synced).' }),
-    headRev: RevSchema.openapi({ description: 'The store\'s rev when the handshake was taken: open the live feed with `since=headRev`.' }),
+    headRev: RevSchema.openapi({ description: "The store's rev when the handshake was taken: open the live feed with `since=headRev`." }),
     batchSize: z.number().int().min(1).openapi({ description: 'The most keys a batch holds (a batch may hold fewer: KEYSYNC_BATCH_BYTES).' }),
     batches: BatchCountField,
     window: WindowField,
@@ -116,7 +119,8 @@ export const handshakeRoute = createRoute({
   path: '/v1/stores/{storeId}/sync',
   tags,
   summary: 'Handshake: what is stale on the client',
-  description: 'Starts a sync session. With `have`, stale keys are those the client lacks or holds at another ts; with `since`, those changed after that rev. Read scope.',
+  description:
+    'Starts a sync session. With `have`, stale keys are those the client lacks or holds at another ts; with `since`, those changed after that rev. Read scope.',
   request: { params: z.object({ storeId: StoreIdParam }), body: { required: true, content: json(HandshakeRequestSchema) } },
   responses: {
     201: { description: 'Session started', content: json(HandshakeResponseSchema) },
@@ -130,7 +134,7 @@ export const handshakeRoute = createRoute({
 
 export const BatchSchema = z
   .object({
-    cursor: z.number().int().min(0).openapi({ description: 'This batch\'s number.' }),
+    cursor: z.number().int().min(0).openapi({ description: "This batch's number." }),
     entries: z.array(EntrySchema).openapi({ description: 'The current entry of each key of this batch, tombstones included.' }),
     next: z.number().int().nullable().openapi({ description: 'The next cursor, or null after the last batch.' }),
   })
@@ -143,7 +147,8 @@ export const batchRoute = createRoute({
   path: '/v1/stores/{storeId}/sync/{sessionId}/batches/{cursor}',
   tags,
   summary: 'Fetch a batch',
-  description: 'The current value of each stale key of this batch. Allowed while fewer than `window` earlier batches are unacknowledged. Refetching a cursor returns the same keys.',
+  description:
+    'The current value of each stale key of this batch. Allowed while fewer than `window` earlier batches are unacknowledged. Refetching a cursor returns the same keys.',
   request: { params: sessionParams.extend({ cursor: CursorParam }) },
   responses: {
     200: {
@@ -170,7 +175,9 @@ export const ackRoute = createRoute({
       required: true,
       content: json(
         z
-          .object({ cursor: z.number().int().min(0).max(2_147_483_647).openapi({ description: 'The batch applied; acknowledges it and every batch before it.' }) })
+          .object({
+            cursor: z.number().int().min(0).max(2_147_483_647).openapi({ description: 'The batch applied; acknowledges it and every batch before it.' }),
+          })
           .strict()
           .openapi('Ack', { description: 'The batch the client has applied.' }),
       ),
@@ -187,7 +194,7 @@ export const ackRoute = createRoute({
             remaining: z.number().int().min(0).openapi({ description: 'Stale keys not yet acknowledged.' }),
             done: z.boolean().openapi({ description: 'Every batch is acknowledged: the initial sync is complete.' }),
           })
-          .openapi('AckResult', { description: 'The session\'s progress after the acknowledgement.' }),
+          .openapi('AckResult', { description: "The session's progress after the acknowledgement." }),
       ),
     },
     ...common,
@@ -201,12 +208,16 @@ export const SessionStatusSchema = z
   .object({
     sessionId: z.uuid().openapi({ description: 'The session.' }),
     storeId: z.uuid().openapi({ description: 'Its store.' }),
-    headRev: RevSchema.openapi({ description: 'The store\'s rev when the handshake was taken.' }),
+    headRev: RevSchema.openapi({ description: "The store's rev when the handshake was taken." }),
     batchSize: z.number().int().min(1).openapi({ description: 'The most keys a batch holds.' }),
     window: WindowField,
-    total: z.number().int().min(0).openapi({ description: 'Stale keys of the session (the length of the handshake\'s `stale`).' }),
+    total: z.number().int().min(0).openapi({ description: "Stale keys of the session (the length of the handshake's `stale`)." }),
     batches: BatchCountField,
-    delivered: z.number().int().min(-1).openapi({ description: 'The highest cursor fetched so far; -1 before the first fetch (and always when `batches` is 0).' }),
+    delivered: z
+      .number()
+      .int()
+      .min(-1)
+      .openapi({ description: 'The highest cursor fetched so far; -1 before the first fetch (and always when `batches` is 0).' }),
     acked: z.number().int().min(-1).openapi({ description: 'The highest cursor acknowledged; -1 before the first ack (and always when `batches` is 0).' }),
     remaining: z.number().int().min(0).openapi({ description: 'Stale keys not yet acknowledged.' }),
     done: z.boolean().openapi({ description: 'Every batch is acknowledged (true from the start when `batches` is 0).' }),

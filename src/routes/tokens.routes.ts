@@ -15,7 +15,7 @@ const common = {
 };
 
 const ScopeSchema = z.enum(['read', 'write']).openapi({ description: '`read`: reads, sync and the live feed of the store; `write` also writes.' });
-const TokenId = canonicalUuid().openapi({ description: 'The token\'s id (not its secret): names it for revocation.' });
+const TokenId = canonicalUuid().openapi({ description: "The token's id (not its secret): names it for revocation." });
 const IssuedAt = timestamp('When the token was issued.');
 const TokenIdParam = canonicalUuid().openapi({ param: { name: 'tokenId', in: 'path' }, description: 'Token id (not the secret).' });
 
@@ -58,14 +58,17 @@ export const listTokensRoute = createRoute({
   path: '/v1/stores/{storeId}/tokens',
   tags,
   summary: 'List store tokens',
-  description: 'The store\'s tokens without their secrets, oldest first. Admin only.',
+  description: "The store's tokens without their secrets, oldest first. Admin only.",
   request: { params: z.object({ storeId: StoreIdParam }) },
   responses: {
-    200: { description: 'The tokens', content: json(
+    200: {
+      description: 'The tokens',
+      content: json(
         z
-          .object({ items: z.array(TokenInfoSchema).openapi({ description: 'The store\'s tokens, without their secrets.' }) })
+          .object({ items: z.array(TokenInfoSchema).openapi({ description: "The store's tokens, without their secrets." }) })
           .openapi('TokenList', { description: 'The tokens of a store.' }),
-      ) },
+      ),
+    },
     ...common,
   },
 });

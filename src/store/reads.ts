@@ -120,7 +120,17 @@ export async function readTail(
   // At most `maxBytes` of values (the first row always comes); octet_length reads a stored
   // value's header only, so rows past the cut are never fetched.
   const size = sql`coalesce(octet_length(${entries.json}), octet_length(${entries.bytes}), 0)`;
-  const found = rowsOf<{ key: string; rev: string | number; ts_us: string | number; deleted: boolean; json: string | null; bytes: Uint8Array | null; content_type: string | null; found: string | number; purged_rev: string | number }>(
+  const found = rowsOf<{
+    key: string;
+    rev: string | number;
+    ts_us: string | number;
+    deleted: boolean;
+    json: string | null;
+    bytes: Uint8Array | null;
+    content_type: string | null;
+    found: string | number;
+    purged_rev: string | number;
+  }>(
     await db.execute(sql`select key, rev, ts_us, deleted, json, bytes, content_type, found,
         (select purged_rev from ${stores} where id = ${storeId}) as purged_rev
       from (

@@ -33,12 +33,7 @@ function toInfo(row: StoreRow): StoreInfo {
  * second registration of the same config returns the existing store
  * unchanged (`created: false`); options change only through `updateOptions`.
  */
-export async function registerStore(
-  db: Db,
-  id: string,
-  config: StoreConfig,
-  options: SyncOptions,
-): Promise<{ store: StoreInfo; created: boolean }> {
+export async function registerStore(db: Db, id: string, config: StoreConfig, options: SyncOptions): Promise<{ store: StoreInfo; created: boolean }> {
   const inserted = await db.insert(stores).values({ id, config, options }).onConflictDoNothing().returning();
   if (inserted[0]) return { store: toInfo(inserted[0]), created: true };
   return { store: await getStore(db, id), created: false };

@@ -43,8 +43,7 @@ export interface ProblemData {
 
 export type HandshakeInput =
   /** `body`: the validated body as JSON text, with `"have":{}` in place of the map, which is in `have` */
-  | { ok: true; body: string; have?: HaveEntries }
-  | { ok: false; problem: ProblemData };
+  { ok: true; body: string; have?: HaveEntries } | { ok: false; problem: ProblemData };
 
 /**
  * Reads a handshake body. The `have` entries go to `emit` in slices of

@@ -28,8 +28,7 @@ import { diffableInSql, diffHaveInSql, haveJson } from './handshake.sql.js';
 
 export type HandshakeRequest =
   /** `have`: key -> ts in microseconds (have-ts.ts), keys under `prefix` only */
-  | { have: Map<string, number>; prefix?: string; batchSize?: number }
-  | { since: number; prefix?: string; batchSize?: number };
+  { have: Map<string, number>; prefix?: string; batchSize?: number } | { since: number; prefix?: string; batchSize?: number };
 
 /**
  * The handshake's answer without its stale list, which the route streams

@@ -17,13 +17,7 @@ import { cancelSession } from './sessions.js';
 const tooMany = (detail: string, retryAfterS: number, limit: string) => new DomainError('too-many-sessions', detail, { limit, retryAfterS });
 
 /** Open sessions of the store (of `client` when given, other than `except`), counted up to `upTo`. */
-export async function openSessions(
-  db: Db,
-  storeId: string,
-  timeoutMs: number,
-  upTo: number,
-  of: { client?: string; except?: string } = {},
-): Promise<number> {
+export async function openSessions(db: Db, storeId: string, timeoutMs: number, upTo: number, of: { client?: string; except?: string } = {}): Promise<number> {
   const conditions: SQL[] = [
     eq(syncSessions.storeId, storeId),
     lt(syncSessions.acked, sql`${syncSessions.batches} - 1`),
@@ -65,7 +59,11 @@ export async function admitSession(
       'KEYSYNC_MAX_SESSIONS_PER_CLIENT',
     );
   } else if ((await openSessions(db, storeId, batchTimeoutMs, maxSessionsPerStore + 1)) > maxSessionsPerStore) {
-    refusal = tooMany(`this store has ${maxSessionsPerStore} open sync sessions (KEYSYNC_MAX_SESSIONS_PER_STORE)`, retryAfter, 'KEYSYNC_MAX_SESSIONS_PER_STORE');
+    refusal = tooMany(
+      `this store has ${maxSessionsPerStore} open sync sessions (KEYSYNC_MAX_SESSIONS_PER_STORE)`,
+      retryAfter,
+      'KEYSYNC_MAX_SESSIONS_PER_STORE',
+    );
   }
   if (refusal) {
     await cancelSession(db, storeId, sessionId);

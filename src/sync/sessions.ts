@@ -91,10 +91,7 @@ export async function fetchBatchLocked(db: Db, req: BatchRequest): Promise<strin
     const session = await lockSession(tx, storeId, sessionId, timeoutMs);
     checkCursor(session, cursor);
     if (!isInWindow(session, cursor)) {
-      throw new DomainError(
-        'ack-required',
-        `acknowledge batch ${session.acked + 1} before fetching batch ${cursor} (window ${session.window})`,
-      );
+      throw new DomainError('ack-required', `acknowledge batch ${session.acked + 1} before fetching batch ${cursor} (window ${session.window})`);
     }
     await tx
       .update(syncSessions)
@@ -107,7 +104,12 @@ export async function fetchBatchLocked(db: Db, req: BatchRequest): Promise<strin
     if (!chunk) throw new DomainError('session-expired', 'the session is complete and its batches were released');
     const rows = await readEntryTexts(tx, storeId, chunk.keys);
     const policy = policyFor ? await currentPolicy(tx, storeId, policyFor) : undefined;
-    return batchBody(cursor, session.batches, chunk.keys.map((key) => rows.get(key)), policy);
+    return batchBody(
+      cursor,
+      session.batches,
+      chunk.keys.map((key) => rows.get(key)),
+      policy,
+    );
   });
 }
 
@@ -150,7 +152,10 @@ export async function acknowledgeLocked(db: Db, storeId: string, sessionId: stri
       // A completed session keeps its row for idempotent acks; its key lists can go.
       if (isDone(session)) await tx.delete(syncChunks).where(and(eq(syncChunks.storeId, storeId), eq(syncChunks.sessionId, sessionId)));
     } else {
-      await tx.update(syncSessions).set({ lastActiveUs: nowMicros() }).where(and(eq(syncSessions.storeId, storeId), eq(syncSessions.id, sessionId)));
+      await tx
+        .update(syncSessions)
+        .set({ lastActiveUs: nowMicros() })
+        .where(and(eq(syncSessions.storeId, storeId), eq(syncSessions.id, sessionId)));
     }
     const s = status(session, timeoutMs);
     return { result: { acked: s.acked, next: s.done ? null : s.acked + 1, remaining: s.remaining, done: s.done }, finished: s.done && !wasDone };

@@ -68,7 +68,9 @@ describe('a large have map (a real server process)', () => {
     const { result, latencies } = await probeWhile(server.url, answer, 10);
     if (result.status === 'rejected') throw new Error(`handshake failed: ${String(result.reason)}; server stderr: ${server.proc.stderr().slice(-2000)}`);
     const worst = Math.max(...latencies);
-    console.log(`big have (${(body.byteLength / 1e6).toFixed(1)} MB): ${latencies.length} /healthz probes, median ${quantile(latencies, 0.5).toFixed(1)} ms, worst ${worst.toFixed(1)} ms`);
+    console.log(
+      `big have (${(body.byteLength / 1e6).toFixed(1)} MB): ${latencies.length} /healthz probes, median ${quantile(latencies, 0.5).toFixed(1)} ms, worst ${worst.toFixed(1)} ms`,
+    );
     expect(result.value.status, JSON.stringify(result.value.body).slice(0, 500)).toBe(201);
     // The stored keys hold other timestamps than the client's: all stale; the other keys under the prefix are removed.
     expect(result.value.body.stale).toHaveLength(STORED);

@@ -100,7 +100,8 @@ describe('request timeouts (a real server process)', () => {
     const short = spawnServer({ KEYSYNC_DATA_DIR: tempDir(), KEYSYNC_REQUEST_TIMEOUT_MS: '30000' });
     procs.push(plain, short);
     const [plainUrl, shortUrl] = await Promise.all([plain.listening, short.listening]);
-    const head = 'PUT /v1/stores/58c4b668-ca6b-5f9d-8989-3a4a0ff13619/keys/k HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n';
+    const head =
+      'PUT /v1/stores/58c4b668-ca6b-5f9d-8989-3a4a0ff13619/keys/k HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n';
     const [headers, body] = await Promise.all([secondsUntilCut(plainUrl, head, false), secondsUntilCut(shortUrl, head, true)]);
     console.log(`headers cut after ${headers.toFixed(1)} s (docs: 10 s), body after ${body.toFixed(1)} s (KEYSYNC_REQUEST_TIMEOUT_MS 30 s)`);
     expect(headers).toBeGreaterThan(9);

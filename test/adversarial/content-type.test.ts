@@ -32,11 +32,14 @@ const GOOD = ['text/plain', 'text/plain; charset=utf-8', 'application/vnd.x.y+zi
 function putRaw(path: string, contentType: string) {
   const url = new URL(env.server.url);
   return new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = request({ host: url.hostname, port: url.port, method: 'PUT', path, headers: { 'content-type': Buffer.from(contentType, 'latin1').toString('latin1') } }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode!, body: text }));
-    });
+    const req = request(
+      { host: url.hostname, port: url.port, method: 'PUT', path, headers: { 'content-type': Buffer.from(contentType, 'latin1').toString('latin1') } },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+      },
+    );
     req.on('error', reject);
     req.end('hello');
   });

@@ -112,7 +112,12 @@ describe('a lower limit', () => {
     expect((await call(low.server, keyPath(id, 'a'), { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '[[[1]]]' })).status).toBe(200);
     const over = await call(low.server, keyPath(id, 'a'), { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '[[[[1]]]]' });
     expect(expectProblem(over, 400, 'json-too-deep').detail).toContain('at most 3 arrays and objects');
-    const bulk = (v: string) => call(low.server, `/v1/stores/${id}/writes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"ops":[{"op":"put","key":"b","value":${v}}]}` });
+    const bulk = (v: string) =>
+      call(low.server, `/v1/stores/${id}/writes`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: `{"ops":[{"op":"put","key":"b","value":${v}}]}`,
+      });
     expect((await bulk('[[[1]]]')).status).toBe(200);
     expectProblem(await bulk('[[[[1]]]]'), 400, 'json-too-deep');
   });

@@ -4,5 +4,9 @@ process.on('SIGUSR2', () => {
   globalThis.gc?.();
   globalThis.gc?.();
   const m = process.memoryUsage();
-  console.log(JSON.stringify({ gcProbe: { gc: typeof globalThis.gc === 'function', rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers } }));
+  console.log(
+    JSON.stringify({
+      gcProbe: { gc: typeof globalThis.gc === 'function', rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers },
+    }),
+  );
 });

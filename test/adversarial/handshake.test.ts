@@ -26,7 +26,16 @@ describe('have timestamps are compared as instants', () => {
   it('takes any RFC 3339 spelling of the server ts as the same write, and a different instant as stale', async () => {
     const storeId = await newStore(env.server);
     const { ts } = await put(env.server, storeId, 'k', 1);
-    const same = [ts, ts.replace('Z', '+00:00'), ts.replace('Z', '-00:00'), ts.replace('Z', 'z').replace('T', 't'), ts.replace('Z', '000Z'), respell(ts, 60), respell(ts, -330), respell(ts, 14 * 60, 9)];
+    const same = [
+      ts,
+      ts.replace('Z', '+00:00'),
+      ts.replace('Z', '-00:00'),
+      ts.replace('Z', 'z').replace('T', 't'),
+      ts.replace('Z', '000Z'),
+      respell(ts, 60),
+      respell(ts, -330),
+      respell(ts, 14 * 60, 9),
+    ];
     for (const spelling of same) {
       const hs = await call(env.server, `/v1/stores/${storeId}/sync`, json({ have: { k: spelling } }));
       expect(hs.status, spelling).toBe(201);
@@ -40,15 +49,20 @@ describe('have timestamps are compared as instants', () => {
     }
   });
 
-  it.each(['garbage', '', '2026-02-30T00:00:00Z', '2026-11-26 07:31:34', '2026-11-26T07:31:34.1234567890Z', '2026-11-26T25:00:00Z', '2026-11-26T07:31:34+24:00'])(
-    'refuses %j with 400 naming the key',
-    async (value) => {
-      const storeId = await newStore(env.server);
-      const res = await call(env.server, `/v1/stores/${storeId}/sync`, json({ have: { 'users/1': value } }));
-      expect(res.status, JSON.stringify(res.body)).toBe(400);
-      expect(res.body.errors).toEqual([{ path: 'have.users/1', message: expect.stringMatching(/RFC 3339/) }]);
-    },
-  );
+  it.each([
+    'garbage',
+    '',
+    '2026-02-30T00:00:00Z',
+    '2026-11-26 07:31:34',
+    '2026-11-26T07:31:34.1234567890Z',
+    '2026-11-26T25:00:00Z',
+    '2026-11-26T07:31:34+24:00',
+  ])('refuses %j with 400 naming the key', async (value) => {
+    const storeId = await newStore(env.server);
+    const res = await call(env.server, `/v1/stores/${storeId}/sync`, json({ have: { 'users/1': value } }));
+    expect(res.status, JSON.stringify(res.body)).toBe(400);
+    expect(res.body.errors).toEqual([{ path: 'have.users/1', message: expect.stringMatching(/RFC 3339/) }]);
+  });
 });
 
 describe('a body with both have and since', () => {
@@ -101,7 +115,8 @@ describe('large handshake bodies', () => {
   it('answers 503 with Retry-After to a handshake that would take the handshakes in progress past KEYSYNC_HANDSHAKE_BYTES', async () => {
     const storeId = await newStore(small);
     await put(small, storeId, 'k', 1);
-    const head = (length: number) => `POST /v1/stores/${storeId}/sync HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
+    const head = (length: number) =>
+      `POST /v1/stores/${storeId}/sync HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
     // A 600 kB handshake whose body is still arriving holds its share of the budget.
     const entries = Array.from({ length: 12_000 }, (_, i) => `"key-${String(i).padStart(8, '0')}":"2026-11-26T07:31:34.123456Z"`).join(',');
     const body = `{"have":{${entries}}}`;
@@ -164,7 +179,8 @@ describe('a large handshake body (read off the event loop) gets the answers a sm
       text[12] = 0xff;
       return text;
     };
-    const send = (body: Uint8Array<ArrayBuffer>) => call(strict, `/v1/stores/${storeId}/sync`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const send = (body: Uint8Array<ArrayBuffer>) =>
+      call(strict, `/v1/stores/${storeId}/sync`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     const expected = await send(bytes(0));
     expect(expected.status).toBe(400);
     expect(await send(bytes(300 * 1024))).toMatchObject({ status: 400, body: expected.body });

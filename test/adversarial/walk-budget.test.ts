@@ -121,7 +121,9 @@ describe('walk budget limits (a real server process)', () => {
     limited = await serverOn({ KEYSYNC_WALK_MAX_STEPS: '1000', KEYSYNC_WALK_MAX_KEYS: '100' }, async (keysync) => {
       const db = keysync.database.db;
       ids.limitedSteps = await registerStore(keysync, 'limited-steps', { walk: { roots: ['root'], refs: ['$.children[*]'] } });
-      await applyWrites(db, ids.limitedSteps, [{ op: 'put', key: 'root', json: JSON.stringify({ children: Array.from({ length: 5000 }, (_, i) => `c${i}`) }) }]);
+      await applyWrites(db, ids.limitedSteps, [
+        { op: 'put', key: 'root', json: JSON.stringify({ children: Array.from({ length: 5000 }, (_, i) => `c${i}`) }) },
+      ]);
       ids.limitedKeys = await registerStore(keysync, 'limited-keys', { walk: { roots: ['root'], refs: ['$.children[*]'] } });
       await applyWrites(db, ids.limitedKeys, [{ op: 'put', key: 'root', json: JSON.stringify({ children: Array.from({ length: 200 }, (_, i) => `c${i}`) }) }]);
     });

@@ -23,7 +23,11 @@ describeInChromium('the web console in Chromium', () => {
   });
 
   const put = async (storeId: string, key: string, init: RequestInit) => {
-    const res = await call(env.server, `/v1/stores/${storeId}/keys/${encodeURIComponent(key)}`, { method: 'PUT', ...init, headers: { ...admin, ...(init.headers as object) } });
+    const res = await call(env.server, `/v1/stores/${storeId}/keys/${encodeURIComponent(key)}`, {
+      method: 'PUT',
+      ...init,
+      headers: { ...admin, ...(init.headers as object) },
+    });
     expect(res.status).toBe(200);
     return res.body as { rev: number };
   };

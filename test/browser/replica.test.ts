@@ -183,8 +183,10 @@ describeInChromium('the offline-first example in Chromium', () => {
       await put(env.server, storeId, key, i);
       await expect.poll(() => row(page, key).count()).toBe(1);
     }
-    const seen = (await page.evaluate(() => (globalThis as unknown as { seen: Record<string, number> }).seen));
-    const latencies = Object.keys(sentAt).map((k) => seen[k]! - sentAt[k]!).sort((a, b) => a - b);
+    const seen = await page.evaluate(() => (globalThis as unknown as { seen: Record<string, number> }).seen);
+    const latencies = Object.keys(sentAt)
+      .map((k) => seen[k]! - sentAt[k]!)
+      .sort((a, b) => a - b);
     console.log(`write -> DOM over ${latencies.length} writes: p50 ${latencies[10]} ms, p90 ${latencies[18]} ms, max ${latencies.at(-1)} ms`);
     expect(latencies.every((ms) => ms >= 0 && ms < 5000)).toBe(true);
     await context.close();

@@ -28,7 +28,11 @@ describeInChromium('IndexedDBStore in Chromium', () => {
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`${pages.origin}/`);
     await page.waitForFunction(() => 'contractResults' in globalThis);
-    const results = (await page.evaluate(() => (globalThis as unknown as { contractResults: Promise<unknown> }).contractResults)) as Array<{ name: string; status: string; error?: string }>;
+    const results = (await page.evaluate(() => (globalThis as unknown as { contractResults: Promise<unknown> }).contractResults)) as Array<{
+      name: string;
+      status: string;
+      error?: string;
+    }>;
     expect(errors).toEqual([]);
     expect(results.filter((r) => r.status === 'failed')).toEqual([]);
     expect(results.filter((r) => r.status === 'passed').length).toBeGreaterThanOrEqual(14);

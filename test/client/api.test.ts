@@ -23,7 +23,9 @@ beforeAll(async () => {
 });
 
 const templates = Object.entries(openapi.paths).flatMap(([path, ops]) =>
-  Object.keys(ops).filter((m) => m !== 'parameters').map((m) => ({ method: m.toUpperCase(), path, re: new RegExp(`^${path.replace(/\{[^}]+\}/g, '[^/]+')}$`) })),
+  Object.keys(ops)
+    .filter((m) => m !== 'parameters')
+    .map((m) => ({ method: m.toUpperCase(), path, re: new RegExp(`^${path.replace(/\{[^}]+\}/g, '[^/]+')}$`) })),
 );
 
 function client(token?: string): ApiClient {
@@ -104,7 +106,11 @@ describe('createApiClient against the server', () => {
     expect((await admin.getKey(id, 'blob')).data).toMatchObject({ kind: 'bytes', bytes, contentType: 'image/png' });
 
     const bulk = await admin.write(id, {
-      ops: [{ op: 'put', key: 'a/1', value: [1] }, { op: 'put', key: 'a/2', base64: 'AAE=', contentType: 'x/y' }, { op: 'delete', key: 'blob' }],
+      ops: [
+        { op: 'put', key: 'a/1', value: [1] },
+        { op: 'put', key: 'a/2', base64: 'AAE=', contentType: 'x/y' },
+        { op: 'delete', key: 'blob' },
+      ],
     });
     expect(bulk.data?.results.map((r) => r.key)).toEqual(['a/1', 'a/2', 'blob']);
     expect(bulk.data?.results[2]).toMatchObject({ deleted: true });

@@ -48,7 +48,11 @@ describe('FileStore killed during a large batch', () => {
     const model = new Map<string, unknown>();
     try {
       const storeId = await newStore(env.server);
-      await write(storeId, Array.from({ length: 50 }, (_, i) => ({ op: 'put' as const, key: `first/${i}`, value: { i } })), model);
+      await write(
+        storeId,
+        Array.from({ length: 50 }, (_, i) => ({ op: 'put' as const, key: `first/${i}`, value: { i } })),
+        model,
+      );
       // A complete first sync: the replica has a checkpoint.
       let store = await FileStore.open(dir);
       const first = start(env.server, { storeId, store });
@@ -81,13 +85,17 @@ describe('FileStore killed during a large batch', () => {
       expect(out).not.toContain('complete');
 
       // Changes made while no client runs, to old and new keys alike.
-      await write(storeId, [
-        { op: 'put', key: 'first/1', value: 'changed' },
-        { op: 'delete', key: 'first/2' },
-        { op: 'put', key: 'bulk/000007', value: 'changed' },
-        { op: 'delete', key: 'bulk/099999' },
-        { op: 'put', key: 'late', value: [1, 2, 3] },
-      ], model);
+      await write(
+        storeId,
+        [
+          { op: 'put', key: 'first/1', value: 'changed' },
+          { op: 'delete', key: 'first/2' },
+          { op: 'put', key: 'bulk/000007', value: 'changed' },
+          { op: 'delete', key: 'bulk/099999' },
+          { op: 'put', key: 'late', value: [1, 2, 3] },
+        ],
+        model,
+      );
 
       store = await FileStore.open(dir);
       // The first two large batches (and maybe the third) are in, whole; the checkpoint is the last complete sync's.

@@ -17,12 +17,18 @@ describe('initial sync', () => {
   it('mirrors a store of many batches into a fresh MemoryStore, each key once, with progress', async () => {
     const storeId = await newStore(env.server);
     await bulk(env.server, storeId, manyOps(200));
-    await bulk(env.server, storeId, [{ op: 'delete', key: 'users/k0003' }, { op: 'put', key: 'docs/a b/k0001', value: 'changed' }]);
+    await bulk(env.server, storeId, [
+      { op: 'delete', key: 'users/k0003' },
+      { op: 'put', key: 'docs/a b/k0001', value: 'changed' },
+    ]);
     const t = traffic();
     const store = new MemoryStore();
     const progress: Array<{ done: number; total: number }> = [];
     const run = start(env.server, {
-      storeId, store, fetch: t.fetch, batchSize: 20,
+      storeId,
+      store,
+      fetch: t.fetch,
+      batchSize: 20,
       onChange: () => progress.push(run.client.progress),
     });
     await run.completed;
@@ -63,7 +69,10 @@ describe('initial sync', () => {
       const writes: Promise<unknown>[] = [];
       const key = (i: number) => `${['users/', 'docs/a b/', 'ünï/'][i % 3]}k${String(i).padStart(4, '0')}`;
       const run = start(windowed, {
-        storeId, store, fetch: t.fetch, batchSize: 10,
+        storeId,
+        store,
+        fetch: t.fetch,
+        batchSize: 10,
         onChange: () => {
           if (writes.length >= 30) return;
           const n = writes.length;
@@ -128,7 +137,12 @@ describe('initial sync', () => {
         expect((await store.get(key))?.kind).toBe('deleted');
       }
       // Callbacks: the 5 puts and the 4 deletes, nothing else.
-      expect(again.changes.filter((c) => c.op === 'put').map((c) => c.key).sort()).toEqual(t.batchKeys.sort());
+      expect(
+        again.changes
+          .filter((c) => c.op === 'put')
+          .map((c) => c.key)
+          .sort(),
+      ).toEqual(t.batchKeys.sort());
       expect(again.changes.filter((c) => c.op === 'delete')).toHaveLength(4);
     } finally {
       await again.client.unsubscribe();

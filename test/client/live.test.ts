@@ -59,10 +59,17 @@ describe('live feed', () => {
       const r7 = await put(env.server, storeId, 'b', 2);
       await eventually(() => expect(onB).toHaveLength(2));
 
-      expect(onA.slice(1).map(brief)).toEqual([['put', 1, r1.rev], ['delete', undefined, r4!.rev], ['put', 3, r6.rev]]);
+      expect(onA.slice(1).map(brief)).toEqual([
+        ['put', 1, r1.rev],
+        ['delete', undefined, r4!.rev],
+        ['put', 3, r6.rev],
+      ]);
       expect(r3!.rev).toBe(r4!.rev - 1);
       expect(onA[2]!.ts).toBe(r4!.ts); // the server's ts, verbatim
-      expect(onB.map(brief)).toEqual([['put', 1, r2.rev], ['put', 2, r7.rev]]);
+      expect(onB.map(brief)).toEqual([
+        ['put', 1, r2.rev],
+        ['put', 2, r7.rev],
+      ]);
       expect(onBToo.map(brief)).toEqual([['put', 1, r2.rev]]);
       // onChange saw every live change once, in strictly increasing rev order.
       const live = run.changes.slice(1);
@@ -130,7 +137,11 @@ describe('live feed', () => {
         expect(t.batchKeys.sort()).toEqual(['docs/a b/k0001', 'new', 'users/k0000']);
         expect(t.handshakeAnswers[0]!.body.removed.sort()).toEqual(['live/1', 'ünï/k0002']);
         expect(again.changes.map((c) => [c.key, c.op]).sort()).toEqual([
-          ['docs/a b/k0001', 'put'], ['live/1', 'delete'], ['new', 'put'], ['users/k0000', 'put'], ['ünï/k0002', 'delete'],
+          ['docs/a b/k0001', 'put'],
+          ['live/1', 'delete'],
+          ['new', 'put'],
+          ['users/k0000', 'put'],
+          ['ünï/k0002', 'delete'],
         ]);
         expect(await replicaSnapshot(store)).toEqual(await serverSnapshot(env.server, storeId));
         expect(await store.getCheckpoint()).toBe(86);

@@ -11,9 +11,7 @@ import { bulk, del, newStore, put } from '../support/http.js';
 import { serverSnapshot } from '../support/replica.js';
 import { restartSettled } from '../support/restart.js';
 import { useTestServer } from '../support/server.js';
-import {
-  eventually, expectRevsIncrease, expectRevsIncreasePerKey, manyOps, replicaSnapshot, start,
-} from './support.js';
+import { eventually, expectRevsIncrease, expectRevsIncreasePerKey, manyOps, replicaSnapshot, start } from './support.js';
 
 const env = useTestServer();
 
@@ -73,7 +71,10 @@ describe('server restarts', () => {
       await restartSettled(env.server);
       // Written while the client is (probably) still reconnecting: they come from the backlog.
       await put(env.server, storeId, 'live/2', 2);
-      await bulk(env.server, storeId, [{ op: 'put', key: 'live/1', value: 'one' }, { op: 'delete', key: 'docs/a b/k0001' }]);
+      await bulk(env.server, storeId, [
+        { op: 'put', key: 'live/1', value: 'one' },
+        { op: 'delete', key: 'docs/a b/k0001' },
+      ]);
       await eventually(() => expect(run.client.state).toBe('live'));
       await put(env.server, storeId, 'live/3', 3);
 
@@ -83,7 +84,12 @@ describe('server restarts', () => {
       // Live changes: exactly the 6 writes, each once, in strictly increasing rev order.
       const live = run.changes.slice(fromInitial);
       expect(live.map((c) => [c.key, c.op])).toEqual([
-        ['live/1', 'put'], ['users/k0000', 'delete'], ['live/2', 'put'], ['live/1', 'put'], ['docs/a b/k0001', 'delete'], ['live/3', 'put'],
+        ['live/1', 'put'],
+        ['users/k0000', 'delete'],
+        ['live/2', 'put'],
+        ['live/1', 'put'],
+        ['docs/a b/k0001', 'delete'],
+        ['live/3', 'put'],
       ]);
       expectRevsIncrease(live);
       expectRevsIncreasePerKey(run.changes);

@@ -35,9 +35,7 @@ describe('notices', () => {
     expect(setting).toBe('off');
     // Every connection of the pool, after the statement ran on each: the session setting is unchanged.
     for (let i = 0; i < 12; i++) await t.database.rows(NOTIFY_SQL, [['{"d":4}']]);
-    const settings = await Promise.all(
-      Array.from({ length: 12 }, () => t.database.rows<{ synchronous_commit: string }>('show synchronous_commit')),
-    );
+    const settings = await Promise.all(Array.from({ length: 12 }, () => t.database.rows<{ synchronous_commit: string }>('show synchronous_commit')));
     expect(settings.map((rows) => rows[0]!.synchronous_commit)).toEqual(Array(12).fill('on'));
   });
 });

@@ -50,7 +50,13 @@ export function shellBlocks(markdown: string): ShellBlock[] {
   return blocks;
 }
 
-const DOCS = ['README.md', ...readdirSync(join(REPO_ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)];
+const DOCS = [
+  'README.md',
+  ...readdirSync(join(REPO_ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => `docs/${f}`),
+];
 
 const PRELUDE = `set -euo pipefail
 export KEYSYNC_ADMIN_TOKEN=docs-example-admin-token-0123456789 ADMIN=docs-example-admin-token-0123456789
@@ -130,9 +136,7 @@ describe('runnable examples in the docs', () => {
       db = await createTestDatabase();
       server = await startServer(db);
       const host = new URL(server.url).host;
-      const script =
-        PRELUDE +
-        runnable.map((b) => `echo '### ${file}:${b.line}'\n${b.code.replaceAll('127.0.0.1:8787', host)}`).join('\n');
+      const script = PRELUDE + runnable.map((b) => `echo '### ${file}:${b.line}'\n${b.code.replaceAll('127.0.0.1:8787', host)}`).join('\n');
       const { code, output } = await runBash(script, cwd, 120_000);
       if (process.env.SHOW_DOC_OUTPUT) console.log(`--- ${file}\n${output}`);
       expect(code, `${file} failed; output so far:\n${output}`).toBe(0);

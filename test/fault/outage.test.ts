@@ -75,7 +75,13 @@ describe.skipIf(!ENABLED)(`PostgreSQL outage${ENABLED ? '' : ` (skipped: ${REASO
         const startedIn = phase;
         const watch = setTimeout(() => console.log(`still waiting after 3 s (${phase}): ${init?.method ?? 'GET'} ${path}`), 3000);
         const res = await call(s, path, { ...init, signal: AbortSignal.timeout(10_000) }).finally(() => clearTimeout(watch));
-        outcomes.push({ status: res.status, ms: performance.now() - t, type: res.res.headers.get('content-type'), retryAfter: res.res.headers.get('retry-after'), phase: startedIn });
+        outcomes.push({
+          status: res.status,
+          ms: performance.now() - t,
+          type: res.res.headers.get('content-type'),
+          retryAfter: res.res.headers.get('retry-after'),
+          phase: startedIn,
+        });
         return res;
       };
       const traffic = (async () => {
@@ -133,14 +139,17 @@ describe.skipIf(!ENABLED)(`PostgreSQL outage${ENABLED ? '' : ` (skipped: ${REASO
 
       // Nothing but 2xx and 503 problem+json, and no answer slower than the driver's connect timeout.
       const statuses = [...new Set(outcomes.map((o) => o.status))].sort();
-      expect(statuses.every((st) => st === 200 || st === 201 || st === 503), `statuses ${statuses}`).toBe(true);
+      expect(
+        statuses.every((st) => st === 200 || st === 201 || st === 503),
+        `statuses ${statuses}`,
+      ).toBe(true);
       for (const o of outcomes.filter((o) => o.status === 503)) {
         expect(o.type).toMatch(/^application\/problem\+json/);
         expect(o.retryAfter).not.toBeNull();
       }
       const slowest = Math.max(...outcomes.map((o) => o.ms));
       expect(slowest).toBeLessThan(6000);
-      const inPhase = (p: string, ok: boolean) => outcomes.filter((o) => o.phase === p && (o.status < 300) === ok).length;
+      const inPhase = (p: string, ok: boolean) => outcomes.filter((o) => o.phase === p && o.status < 300 === ok).length;
       expect(inPhase('down', false)).toBeGreaterThan(0);
       expect(inPhase('after', true)).toBeGreaterThan(0);
       expect(outcomes.filter((o) => o.phase === 'after').every((o) => o.status < 300)).toBe(true);

@@ -34,7 +34,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function api(path: string, init: RequestInit & { token?: string } = {}) {
   const { token = ADMIN, ...rest } = init;
-  const res = await fetch(`${url}${path}`, { ...rest, headers: { 'content-type': 'application/json', ...auth(token), ...(rest.headers as Record<string, string>) } });
+  const res = await fetch(`${url}${path}`, {
+    ...rest,
+    headers: { 'content-type': 'application/json', ...auth(token), ...(rest.headers as Record<string, string>) },
+  });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
 }
@@ -105,10 +108,14 @@ afterAll(async () => {
 });
 
 async function setup(keys = 0) {
-  const reg = await api('/v1/stores', { method: 'POST', body: JSON.stringify({ config: { scope: '00000000-0000-4000-8000-00000000510e', name: `slow-${Math.random()}` } }) });
+  const reg = await api('/v1/stores', {
+    method: 'POST',
+    body: JSON.stringify({ config: { scope: '00000000-0000-4000-8000-00000000510e', name: `slow-${Math.random()}` } }),
+  });
   expect(reg.status).toBe(201);
   const storeId = reg.body.storeId as string;
-  const token = async (scope: 'read' | 'write') => (await api(`/v1/stores/${storeId}/tokens`, { method: 'POST', body: JSON.stringify({ scope }) })).body.token as string;
+  const token = async (scope: 'read' | 'write') =>
+    (await api(`/v1/stores/${storeId}/tokens`, { method: 'POST', body: JSON.stringify({ scope }) })).body.token as string;
   for (let i = 0; i < keys; i += 1000) {
     const ops = Array.from({ length: Math.min(1000, keys - i) }, (_, j) => ({ op: 'put', key: `seed/${i + j}`, value: { pad: 'x'.repeat(100) } }));
     expect((await api(`/v1/stores/${storeId}/writes`, { method: 'POST', body: JSON.stringify({ ops }) })).status).toBe(200);
@@ -235,11 +242,15 @@ describe('slow and stuck clients', () => {
       const batch = await api(`/v1/stores/${storeId}/sync/${hs.body.sessionId}/batches/${cursor}`, { token: honest });
       expect(batch.status).toBe(200);
       received += batch.body.entries.length;
-      expect((await api(`/v1/stores/${storeId}/sync/${hs.body.sessionId}/ack`, { method: 'POST', body: JSON.stringify({ cursor }), token: honest })).status).toBe(200);
+      expect(
+        (await api(`/v1/stores/${storeId}/sync/${hs.body.sessionId}/ack`, { method: 'POST', body: JSON.stringify({ cursor }), token: honest })).status,
+      ).toBe(200);
     }
     expect(received).toBe(2000);
     const after = rssMb();
-    figures.push(`never-acking client: ${opened} sessions of 2000 keys opened, then 429 too-many-sessions; honest sync of 2000 keys done; RSS ${before} -> ${after} MB`);
+    figures.push(
+      `never-acking client: ${opened} sessions of 2000 keys opened, then 429 too-many-sessions; honest sync of 2000 keys done; RSS ${before} -> ${after} MB`,
+    );
     expect(after - before).toBeLessThan(150);
   }, 60_000);
 });

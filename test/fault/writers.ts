@@ -20,7 +20,11 @@ export interface WriteStream {
   stop(): Promise<void>;
 }
 
-export function streamWrites(baseUrl: string, storeId: string, opts: { writers?: number; headers?: Record<string, string>; bulkEvery?: number; prefix?: string } = {}): WriteStream {
+export function streamWrites(
+  baseUrl: string,
+  storeId: string,
+  opts: { writers?: number; headers?: Record<string, string>; bulkEvery?: number; prefix?: string } = {},
+): WriteStream {
   const writers = opts.writers ?? 8;
   const bulkEvery = opts.bulkEvery ?? 5;
   const acked: Acked[] = [];
@@ -78,7 +82,11 @@ export function streamWrites(baseUrl: string, storeId: string, opts: { writers?:
 }
 
 /** Every key's metadata through the paged listing. */
-export async function listAll(baseUrl: string, storeId: string, headers: Record<string, string> = {}): Promise<Map<string, { rev: number; ts: string; deleted?: true }>> {
+export async function listAll(
+  baseUrl: string,
+  storeId: string,
+  headers: Record<string, string> = {},
+): Promise<Map<string, { rev: number; ts: string; deleted?: true }>> {
   const out = new Map<string, { rev: number; ts: string; deleted?: true }>();
   let after: string | undefined;
   for (;;) {

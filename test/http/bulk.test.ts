@@ -48,7 +48,11 @@ describe('bulk writes', () => {
   it('stores JSON values of every kind, null included', async () => {
     const id = await newStore(env.server);
     const values = ['s', null, false, [1.5, [2]], { a: { b: 'ü🎉' } }];
-    await bulk(env.server, id, values.map((value, i) => ({ op: 'put', key: `v${i}`, value })));
+    await bulk(
+      env.server,
+      id,
+      values.map((value, i) => ({ op: 'put', key: `v${i}`, value })),
+    );
     for (const [i, value] of values.entries()) {
       const res = await env.server.fetch(keyPath(id, `v${i}`));
       expect(res.status).toBe(200);
@@ -129,11 +133,22 @@ describe('bulk writes are all or nothing', () => {
     const id = await newStore(env.server);
     await put(env.server, id, 'existing', 'v');
     await expectUnchanged(id, async () => {
-      const res = await writes(id, { ops: [{ op: 'put', key: 'ok', value: 1 }, { op: 'delete', key: 'existing' }, { op: 'put', key: '', value: 2 }] });
+      const res = await writes(id, {
+        ops: [
+          { op: 'put', key: 'ok', value: 1 },
+          { op: 'delete', key: 'existing' },
+          { op: 'put', key: '', value: 2 },
+        ],
+      });
       expectValidation(res, 'ops.2.key');
     });
     await expectUnchanged(id, async () => {
-      const res = await writes(id, { ops: [{ op: 'put', key: 'ok', value: 1 }, { op: 'put', key: 'x'.repeat(1025), value: 2 }] });
+      const res = await writes(id, {
+        ops: [
+          { op: 'put', key: 'ok', value: 1 },
+          { op: 'put', key: 'x'.repeat(1025), value: 2 },
+        ],
+      });
       expectValidation(res, 'ops.1.key');
     });
     expectProblem(await call(env.server, keyPath(id, 'ok')), 404);
@@ -142,30 +157,80 @@ describe('bulk writes are all or nothing', () => {
   it('writes nothing when one op is malformed', async () => {
     const id = await newStore(env.server);
     await expectUnchanged(id, async () => {
-      expectValidation(await writes(id, { ops: [{ op: 'put', key: 'ok', value: 1 }, { op: 'frob', key: 'x' }] }), /^ops\.1/);
+      expectValidation(
+        await writes(id, {
+          ops: [
+            { op: 'put', key: 'ok', value: 1 },
+            { op: 'frob', key: 'x' },
+          ],
+        }),
+        /^ops\.1/,
+      );
     });
     await expectUnchanged(id, async () => {
-      expectValidation(await writes(id, { ops: [{ op: 'put', key: 'ok', value: 1 }, { op: 'put', key: 'x' }] }), /^ops\.1/);
+      expectValidation(
+        await writes(id, {
+          ops: [
+            { op: 'put', key: 'ok', value: 1 },
+            { op: 'put', key: 'x' },
+          ],
+        }),
+        /^ops\.1/,
+      );
     });
     await expectUnchanged(id, async () => {
-      expectValidation(await writes(id, { ops: [{ op: 'put', key: 'ok', value: 1 }, { op: 'put', key: 'x', base64: '!!not base64!!', contentType: 'a/b' }] }), /^ops\.1/);
+      expectValidation(
+        await writes(id, {
+          ops: [
+            { op: 'put', key: 'ok', value: 1 },
+            { op: 'put', key: 'x', base64: '!!not base64!!', contentType: 'a/b' },
+          ],
+        }),
+        /^ops\.1/,
+      );
     });
     await expectUnchanged(id, async () => {
-      expectValidation(await writes(id, { ops: [{ op: 'put', key: 'ok', value: 1 }, { op: 'put', key: 'x', base64: 'AA==' }] }), /^ops\.1/);
+      expectValidation(
+        await writes(id, {
+          ops: [
+            { op: 'put', key: 'ok', value: 1 },
+            { op: 'put', key: 'x', base64: 'AA==' },
+          ],
+        }),
+        /^ops\.1/,
+      );
     });
     await expectUnchanged(id, async () => {
-      expectValidation(await writes(id, { ops: [{ op: 'put', key: 'ok', value: 1 }, { op: 'delete', key: 'x', value: 3 }] }), /^ops\.1/);
+      expectValidation(
+        await writes(id, {
+          ops: [
+            { op: 'put', key: 'ok', value: 1 },
+            { op: 'delete', key: 'x', value: 3 },
+          ],
+        }),
+        /^ops\.1/,
+      );
     });
   });
 
   it('writes nothing when one value is larger than the value limit (413)', async () => {
     const id = await newStore(env.server);
     await expectUnchanged(id, async () => {
-      const res = await writes(id, { ops: [{ op: 'put', key: 'ok', value: 1 }, { op: 'put', key: 'big', value: 'x'.repeat(2000) }] });
+      const res = await writes(id, {
+        ops: [
+          { op: 'put', key: 'ok', value: 1 },
+          { op: 'put', key: 'big', value: 'x'.repeat(2000) },
+        ],
+      });
       expectProblem(res, 413, 'payload-too-large');
     });
     await expectUnchanged(id, async () => {
-      const res = await writes(id, { ops: [{ op: 'put', key: 'ok', value: 1 }, { op: 'put', key: 'big', base64: Buffer.alloc(1025).toString('base64'), contentType: 'a/b' }] });
+      const res = await writes(id, {
+        ops: [
+          { op: 'put', key: 'ok', value: 1 },
+          { op: 'put', key: 'big', base64: Buffer.alloc(1025).toString('base64'), contentType: 'a/b' },
+        ],
+      });
       expectProblem(res, 413, 'payload-too-large');
     });
   });

@@ -33,7 +33,13 @@ describe('reading the environment', () => {
   });
 
   it('parses good values, durations included', () => {
-    const env = readEnv({ PORT: '0', KEYSYNC_BATCH_SIZE: '5', KEYSYNC_TOMBSTONE_RETENTION: '12h', DATABASE_URL: 'postgres://u@h/db', KEYSYNC_MAX_VALUE_BYTES: '1024' });
+    const env = readEnv({
+      PORT: '0',
+      KEYSYNC_BATCH_SIZE: '5',
+      KEYSYNC_TOMBSTONE_RETENTION: '12h',
+      DATABASE_URL: 'postgres://u@h/db',
+      KEYSYNC_MAX_VALUE_BYTES: '1024',
+    });
     expect(env.PORT).toBe(0);
     expect(env.KEYSYNC_BATCH_SIZE).toBe(5);
     expect(env.KEYSYNC_TOMBSTONE_RETENTION).toBe(12 * 3_600_000);
@@ -82,7 +88,11 @@ describe('reading the environment', () => {
 });
 
 describe('starting the process', () => {
-  const oneLine = (text: string) => text.trim().split('\n').filter((l) => l.trim() !== '');
+  const oneLine = (text: string) =>
+    text
+      .trim()
+      .split('\n')
+      .filter((l) => l.trim() !== '');
 
   for (const [name, value] of [
     ['PORT', 'abc'],

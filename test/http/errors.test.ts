@@ -48,15 +48,25 @@ describe('bad keys', () => {
 describe('bodies too large', () => {
   it('rejects a JSON value larger than the value limit with 413 and accepts one at the limit', async () => {
     const atLimit = JSON.stringify('x'.repeat(MAX_VALUE - 2));
-    expect((await call(env.server, keyPath(storeId, 'big'), { method: 'PUT', headers: { 'content-type': 'application/json' }, body: atLimit })).status).toBe(200);
+    expect((await call(env.server, keyPath(storeId, 'big'), { method: 'PUT', headers: { 'content-type': 'application/json' }, body: atLimit })).status).toBe(
+      200,
+    );
     const before = await headRev();
     const over = JSON.stringify('x'.repeat(MAX_VALUE - 1));
-    expectProblem(await call(env.server, keyPath(storeId, 'big'), { method: 'PUT', headers: { 'content-type': 'application/json' }, body: over }), 413, 'payload-too-large');
+    expectProblem(
+      await call(env.server, keyPath(storeId, 'big'), { method: 'PUT', headers: { 'content-type': 'application/json' }, body: over }),
+      413,
+      'payload-too-large',
+    );
     expect(await headRev()).toBe(before);
   });
 
   it('rejects a byte value larger than the value limit with 413', async () => {
-    const res = await call(env.server, keyPath(storeId, 'big-bytes'), { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array(MAX_VALUE + 1) });
+    const res = await call(env.server, keyPath(storeId, 'big-bytes'), {
+      method: 'PUT',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: new Uint8Array(MAX_VALUE + 1),
+    });
     expectProblem(res, 413, 'payload-too-large');
     expectProblem(await call(env.server, keyPath(storeId, 'big-bytes')), 404);
   });
@@ -83,7 +93,11 @@ describe('bodies too large', () => {
     const huge = 'x'.repeat(MAX_BODY + 1);
     const scope = '00000000-0000-4000-8000-000000000000';
     expectProblem(await call(env.server, '/v1/stores', json({ config: { scope, pad: huge } })), 413, 'payload-too-large');
-    expectProblem(await call(env.server, `/v1/stores/${storeId}`, json({ options: { filter: { prefixes: [huge] } } }, { method: 'PATCH' })), 413, 'payload-too-large');
+    expectProblem(
+      await call(env.server, `/v1/stores/${storeId}`, json({ options: { filter: { prefixes: [huge] } } }, { method: 'PATCH' })),
+      413,
+      'payload-too-large',
+    );
     expectProblem(await call(env.server, `/v1/stores/${storeId}/writes`, json({ ops: [{ op: 'put', key: 'a', value: huge }] })), 413, 'payload-too-large');
     expectProblem(await call(env.server, `/v1/stores/${storeId}/sync/${SESSION}/ack`, json({ cursor: 0, pad: huge })), 413, 'payload-too-large');
   });
@@ -120,9 +134,17 @@ describe('malformed requests', () => {
     const as = (path: string, type: string | undefined, body: string, method = 'POST') =>
       call(env.server, path, { method, headers: type ? { 'content-type': type } : {}, body });
     for (const type of ['text/plain', 'application/x-www-form-urlencoded', undefined]) {
-      expectProblem(await as('/v1/stores', type, JSON.stringify({ config: { scope: '00000000-0000-4000-8000-000000000000', t: 415 } })), 415, 'unsupported-media-type');
+      expectProblem(
+        await as('/v1/stores', type, JSON.stringify({ config: { scope: '00000000-0000-4000-8000-000000000000', t: 415 } })),
+        415,
+        'unsupported-media-type',
+      );
       expectProblem(await as(`/v1/stores/${storeId}`, type, JSON.stringify({ options: {} }), 'PATCH'), 415, 'unsupported-media-type');
-      expectProblem(await as(`/v1/stores/${storeId}/writes`, type, JSON.stringify({ ops: [{ op: 'put', key: 'a', value: 1 }] })), 415, 'unsupported-media-type');
+      expectProblem(
+        await as(`/v1/stores/${storeId}/writes`, type, JSON.stringify({ ops: [{ op: 'put', key: 'a', value: 1 }] })),
+        415,
+        'unsupported-media-type',
+      );
       expectProblem(await as(`/v1/stores/${storeId}/sync`, type, JSON.stringify({ have: {} })), 415, 'unsupported-media-type');
       expectProblem(await as(`/v1/stores/${storeId}/sync/${SESSION}/ack`, type, JSON.stringify({ cursor: 0 })), 415, 'unsupported-media-type');
     }
@@ -224,7 +246,16 @@ describe('store ids', () => {
 
 describe('routes and methods', () => {
   it('answers 404 problem+json for unknown routes', async () => {
-    for (const path of ['/', '/nope', '/v1', '/v1/nope', '/v2/stores', `/v1/stores/${storeId}/bogus`, `/v1/stores/${storeId}/sync/${SESSION}/bogus`, '/healthz/extra']) {
+    for (const path of [
+      '/',
+      '/nope',
+      '/v1',
+      '/v1/nope',
+      '/v2/stores',
+      `/v1/stores/${storeId}/bogus`,
+      `/v1/stores/${storeId}/sync/${SESSION}/bogus`,
+      '/healthz/extra',
+    ]) {
       const res = await call(env.server, path);
       expectProblem(res, 404, 'not-found');
       expect(typeof res.body === 'object' && !/<html/i.test(JSON.stringify(res.body))).toBe(true);
@@ -252,7 +283,10 @@ describe('routes and methods', () => {
     for (const [method, path, allowed] of cases) {
       const res = await call(env.server, path, { method, headers: { 'content-type': 'application/json' }, body: method === 'GET' ? undefined : '{}' });
       expectProblem(res, 405, 'method-not-allowed');
-      const allow = (res.res.headers.get('allow') ?? '').split(',').map((m) => m.trim()).filter(Boolean);
+      const allow = (res.res.headers.get('allow') ?? '')
+        .split(',')
+        .map((m) => m.trim())
+        .filter(Boolean);
       for (const m of allowed) expect(allow, `${method} ${path}`).toContain(m);
       expect(allow, `${method} ${path}`).not.toContain(method);
     }

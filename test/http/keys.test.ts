@@ -26,7 +26,7 @@ describe('writing and reading JSON values', () => {
     ['false', false],
     ['null', null],
     ['nested', { a: { b: { c: [{ d: [null, { e: 'deep' }] }] } } }],
-    ['unicode', { 'ключ': 'значение', emoji: '🎉👩‍💻', cjk: '漢字', escapes: 'line\nbreak\ttab "quote" \\ \u0001' }],
+    ['unicode', { ключ: 'значение', emoji: '🎉👩‍💻', cjk: '漢字', escapes: 'line\nbreak\ttab "quote" \\ \u0001' }],
   ];
   for (const [name, value] of values) {
     it(`round-trips a JSON ${name}`, async () => {
@@ -165,23 +165,39 @@ describe('conditional writes', () => {
     const ok = await call(env.server, keyPath(storeId, 'cas'), json('v2', { method: 'PUT', headers: { 'if-match': `"${w.rev}"` } }));
     expect(ok.status).toBe(200);
     const before = await headRev();
-    expectProblem(await call(env.server, keyPath(storeId, 'cas'), json('v3', { method: 'PUT', headers: { 'if-match': `"${w.rev}"` } })), 412, 'precondition-failed');
+    expectProblem(
+      await call(env.server, keyPath(storeId, 'cas'), json('v3', { method: 'PUT', headers: { 'if-match': `"${w.rev}"` } })),
+      412,
+      'precondition-failed',
+    );
     expect(await headRev()).toBe(before);
     expect(await (await env.server.fetch(keyPath(storeId, 'cas'))).json()).toBe('v2');
   });
 
   it('answers 412 for If-Match on an absent or deleted key', async () => {
-    expectProblem(await call(env.server, keyPath(storeId, 'cas-absent'), json('x', { method: 'PUT', headers: { 'if-match': '"1"' } })), 412, 'precondition-failed');
+    expectProblem(
+      await call(env.server, keyPath(storeId, 'cas-absent'), json('x', { method: 'PUT', headers: { 'if-match': '"1"' } })),
+      412,
+      'precondition-failed',
+    );
     const w = await put(env.server, storeId, 'cas-deleted', 'x');
     await del(env.server, storeId, 'cas-deleted');
-    expectProblem(await call(env.server, keyPath(storeId, 'cas-deleted'), json('y', { method: 'PUT', headers: { 'if-match': `"${w.rev}"` } })), 412, 'precondition-failed');
+    expectProblem(
+      await call(env.server, keyPath(storeId, 'cas-deleted'), json('y', { method: 'PUT', headers: { 'if-match': `"${w.rev}"` } })),
+      412,
+      'precondition-failed',
+    );
     expectProblem(await call(env.server, keyPath(storeId, 'cas-absent')), 404, 'not-found');
   });
 
   it('deletes with a matching If-Match and answers 412 for a stale one', async () => {
     const w1 = await put(env.server, storeId, 'cas-del', 1);
     const w2 = await put(env.server, storeId, 'cas-del', 2);
-    expectProblem(await call(env.server, keyPath(storeId, 'cas-del'), { method: 'DELETE', headers: { 'if-match': `"${w1.rev}"` } }), 412, 'precondition-failed');
+    expectProblem(
+      await call(env.server, keyPath(storeId, 'cas-del'), { method: 'DELETE', headers: { 'if-match': `"${w1.rev}"` } }),
+      412,
+      'precondition-failed',
+    );
     expect((await env.server.fetch(keyPath(storeId, 'cas-del'))).status).toBe(200);
     const ok = await call(env.server, keyPath(storeId, 'cas-del'), { method: 'DELETE', headers: { 'if-match': `"${w2.rev}"` } });
     expect(ok.status).toBe(200);

@@ -32,15 +32,79 @@ const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
 
 /** Malformed bodies, with the answer each must get everywhere. */
 const KINDS: Array<{ kind: string; body: string | Uint8Array<ArrayBuffer>; status: number; type: string; title: string; detail: RegExp }> = [
-  { kind: 'empty body', body: '', status: 400, type: 'bad-request', title: 'Malformed JSON', detail: /^The body is not valid JSON: the text is empty at line 1, column 1$/ },
-  { kind: 'only whitespace', body: ' \n ', status: 400, type: 'bad-request', title: 'Malformed JSON', detail: /^The body is not valid JSON: the text is empty at line 2, column 2$/ },
-  { kind: 'truncated', body: '{"a": [1, 2', status: 400, type: 'bad-request', title: 'Malformed JSON', detail: /^The body is not valid JSON: unexpected end of the text at line 1, column 12$/ },
-  { kind: 'trailing garbage', body: '{"a": 1} x', status: 400, type: 'bad-request', title: 'Malformed JSON', detail: /^The body is not valid JSON: unexpected text after the JSON value at line 1, column 10$/ },
-  { kind: 'not JSON at all', body: 'hello', status: 400, type: 'bad-request', title: 'Malformed JSON', detail: /^The body is not valid JSON: unexpected character 'h' at line 1, column 1$/ },
-  { kind: 'JavaScript, not JSON', body: "{a: 'b'}", status: 400, type: 'bad-request', title: 'Malformed JSON', detail: /^The body is not valid JSON: expected a member name in double quotes at line 1, column 2$/ },
-  { kind: 'trailing comma', body: '{"a":1,}', status: 400, type: 'bad-request', title: 'Malformed JSON', detail: /^The body is not valid JSON: expected a member name in double quotes at line 1, column 8$/ },
-  { kind: 'not UTF-8', body: new Uint8Array([0x7b, 0x22, 0xc3, 0x28, 0x22, 0x3a, 0x31, 0x7d]), status: 400, type: 'bad-request', title: 'Malformed JSON', detail: /^The body is not valid JSON: the body is not valid UTF-8/ },
-  { kind: 'too deep', body: deep(2000), status: 400, type: 'json-too-deep', title: 'JSON Too Deep', detail: /^JSON values, configs and options may nest at most 256 arrays and objects \(KEYSYNC_MAX_JSON_DEPTH\); this body goes deeper at line 1, column \d+$/ },
+  {
+    kind: 'empty body',
+    body: '',
+    status: 400,
+    type: 'bad-request',
+    title: 'Malformed JSON',
+    detail: /^The body is not valid JSON: the text is empty at line 1, column 1$/,
+  },
+  {
+    kind: 'only whitespace',
+    body: ' \n ',
+    status: 400,
+    type: 'bad-request',
+    title: 'Malformed JSON',
+    detail: /^The body is not valid JSON: the text is empty at line 2, column 2$/,
+  },
+  {
+    kind: 'truncated',
+    body: '{"a": [1, 2',
+    status: 400,
+    type: 'bad-request',
+    title: 'Malformed JSON',
+    detail: /^The body is not valid JSON: unexpected end of the text at line 1, column 12$/,
+  },
+  {
+    kind: 'trailing garbage',
+    body: '{"a": 1} x',
+    status: 400,
+    type: 'bad-request',
+    title: 'Malformed JSON',
+    detail: /^The body is not valid JSON: unexpected text after the JSON value at line 1, column 10$/,
+  },
+  {
+    kind: 'not JSON at all',
+    body: 'hello',
+    status: 400,
+    type: 'bad-request',
+    title: 'Malformed JSON',
+    detail: /^The body is not valid JSON: unexpected character 'h' at line 1, column 1$/,
+  },
+  {
+    kind: 'JavaScript, not JSON',
+    body: "{a: 'b'}",
+    status: 400,
+    type: 'bad-request',
+    title: 'Malformed JSON',
+    detail: /^The body is not valid JSON: expected a member name in double quotes at line 1, column 2$/,
+  },
+  {
+    kind: 'trailing comma',
+    body: '{"a":1,}',
+    status: 400,
+    type: 'bad-request',
+    title: 'Malformed JSON',
+    detail: /^The body is not valid JSON: expected a member name in double quotes at line 1, column 8$/,
+  },
+  {
+    kind: 'not UTF-8',
+    body: new Uint8Array([0x7b, 0x22, 0xc3, 0x28, 0x22, 0x3a, 0x31, 0x7d]),
+    status: 400,
+    type: 'bad-request',
+    title: 'Malformed JSON',
+    detail: /^The body is not valid JSON: the body is not valid UTF-8/,
+  },
+  {
+    kind: 'too deep',
+    body: deep(2000),
+    status: 400,
+    type: 'json-too-deep',
+    title: 'JSON Too Deep',
+    detail:
+      /^JSON values, configs and options may nest at most 256 arrays and objects \(KEYSYNC_MAX_JSON_DEPTH\); this body goes deeper at line 1, column \d+$/,
+  },
 ];
 
 describe('malformed JSON bodies get one answer on every JSON route', () => {
@@ -78,7 +142,8 @@ describe('malformed JSON bodies get one answer on every JSON route', () => {
 
   it('writes nothing on any of these', async () => {
     const before = (await call(env.server, `/v1/stores/${storeId}`)).body.headRev;
-    for (const k of KINDS) await call(env.server, `/v1/stores/${storeId}/writes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: k.body });
+    for (const k of KINDS)
+      await call(env.server, `/v1/stores/${storeId}/writes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: k.body });
     expect((await call(env.server, `/v1/stores/${storeId}`)).body.headRev).toBe(before);
   });
 });

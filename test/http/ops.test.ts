@@ -59,7 +59,16 @@ describe('metrics', () => {
   it('serves Prometheus text with request and write counters that follow traffic', async () => {
     const id = await newStore(env.server);
     await put(env.server, id, 'k', 1);
-    await call(env.server, `/v1/stores/${id}/writes`, json({ ops: [{ op: 'put', key: 'a', value: 1 }, { op: 'delete', key: 'k' }] }));
+    await call(
+      env.server,
+      `/v1/stores/${id}/writes`,
+      json({
+        ops: [
+          { op: 'put', key: 'a', value: 1 },
+          { op: 'delete', key: 'k' },
+        ],
+      }),
+    );
     const res = await env.server.fetch('/metrics');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);

@@ -88,7 +88,11 @@ describe('the server process', () => {
     const code = await exitWithin(second, 20_000);
     expect(code).not.toBe(0);
     expect(typeof code).toBe('number');
-    const lines = second.stderr().trim().split('\n').filter((l) => l.trim());
+    const lines = second
+      .stderr()
+      .trim()
+      .split('\n')
+      .filter((l) => l.trim());
     expect(lines, second.stderr()).toHaveLength(1);
     expect(lines[0]).toContain(folder);
     expect(second.stdout()).not.toMatch(/listening/);

@@ -36,7 +36,9 @@ describe('the backlog after since', () => {
       expect(changes(feed.events).find((e) => e.data.key === 'a')!.data).toEqual({ key: 'a', rev: a.rev, ts: a.ts, kind: 'json', value: 3 });
       expect(changes(feed.events).find((e) => e.data.key === 'c')!.data).toEqual({ key: 'c', rev: c.rev, ts: c.ts, kind: 'tombstone', deleted: true });
       // Exact frames: one data line per event, the id is the rev.
-      expect(feed.frames.find((f) => f.event === 'put')!.raw).toBe(`event: put\nid: 5\ndata: {"key":"b","rev":5,"ts":"${changes(feed.events)[0]!.data.ts}","kind":"json","value":1}`);
+      expect(feed.frames.find((f) => f.event === 'put')!.raw).toBe(
+        `event: put\nid: 5\ndata: {"key":"b","rev":5,"ts":"${changes(feed.events)[0]!.data.ts}","kind":"json","value":1}`,
+      );
       expect(feed.frames.find((f) => f.event === 'ready')!.raw).toBe('event: ready\ndata: {"headRev":9,"heartbeatMs":500}');
     } finally {
       feed.close();
@@ -45,16 +47,31 @@ describe('the backlog after since', () => {
 
   it('pages through a long backlog in strictly increasing order', async () => {
     const storeId = await newStore(env.server);
-    await bulk(env.server, storeId, Array.from({ length: 1000 }, (_, i) => ({ op: 'put', key: `k${i}`, value: i })));
-    await bulk(env.server, storeId, Array.from({ length: 200 }, (_, i) => ({ op: 'put', key: `k${1000 + i}`, value: 1000 + i })));
-    await bulk(env.server, storeId, Array.from({ length: 300 }, (_, i) => ({ op: 'put', key: `k${i * 4}`, value: -i })));
+    await bulk(
+      env.server,
+      storeId,
+      Array.from({ length: 1000 }, (_, i) => ({ op: 'put', key: `k${i}`, value: i })),
+    );
+    await bulk(
+      env.server,
+      storeId,
+      Array.from({ length: 200 }, (_, i) => ({ op: 'put', key: `k${1000 + i}`, value: 1000 + i })),
+    );
+    await bulk(
+      env.server,
+      storeId,
+      Array.from({ length: 300 }, (_, i) => ({ op: 'put', key: `k${i * 4}`, value: -i })),
+    );
     const feed = await openFeed(env.server, storeId, '?since=100');
     try {
       await feed.waitFor((f) => f.events.some(isReady));
       const ids = changes(feed.events).map((e) => Number(e.id));
       // k0..k1199 at revs 1..1200, then every 4th key rewritten at 1201..1500: live revs > 100 are
       // the untouched keys k25..k1199 (not multiples of 4) and all 300 rewrites.
-      const expected = [...Array.from({ length: 1100 }, (_, i) => i + 101).filter((rev) => (rev - 1) % 4 !== 0), ...Array.from({ length: 300 }, (_, i) => 1201 + i)];
+      const expected = [
+        ...Array.from({ length: 1100 }, (_, i) => i + 101).filter((rev) => (rev - 1) % 4 !== 0),
+        ...Array.from({ length: 300 }, (_, i) => 1201 + i),
+      ];
       expect(ids).toEqual(expected);
       expect(feed.events.at(-1)).toEqual({ event: 'ready', data: { headRev: 1500, heartbeatMs: 500 } });
     } finally {

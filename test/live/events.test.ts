@@ -41,9 +41,17 @@ describe('live events', () => {
       const gone = await del(env.server, storeId, 'doc');
       await seen(4);
       expect(changes(feed.events)).toEqual([
-        { event: 'put', id: String(first.rev), data: { key: 'doc', rev: first.rev, ts: first.ts, kind: 'json', value: { title: 'hello', tags: ['a', 'b'], n: 1.5, nested: { ok: true } } } },
+        {
+          event: 'put',
+          id: String(first.rev),
+          data: { key: 'doc', rev: first.rev, ts: first.ts, kind: 'json', value: { title: 'hello', tags: ['a', 'b'], n: 1.5, nested: { ok: true } } },
+        },
         { event: 'put', id: String(second.rev), data: { key: 'doc', rev: second.rev, ts: second.ts, kind: 'json', value: 'now a string' } },
-        { event: 'put', id: String(bin.rev), data: { key: 'blob', rev: bin.rev, ts: bin.ts, kind: 'bytes', base64: Buffer.from(bytes).toString('base64'), contentType: 'image/png' } },
+        {
+          event: 'put',
+          id: String(bin.rev),
+          data: { key: 'blob', rev: bin.rev, ts: bin.ts, kind: 'bytes', base64: Buffer.from(bytes).toString('base64'), contentType: 'image/png' },
+        },
         { event: 'delete', id: String(gone.rev), data: { key: 'doc', rev: gone.rev, ts: gone.ts, kind: 'tombstone', deleted: true } },
       ]);
     } finally {

@@ -47,7 +47,13 @@ describe('heartbeats', () => {
     try {
       await feed.waitFor((f) => f.events.some((e) => e.event === 'ready'));
       for (let i = 0; i < 10; i++) head = (await put(env.server, storeId, `other/${i}`, i)).rev;
-      head = (await bulk(env.server, storeId, Array.from({ length: 30 }, (_, i) => ({ op: 'put', key: `bulk/${i}`, value: i })))).at(-1)!.rev;
+      head = (
+        await bulk(
+          env.server,
+          storeId,
+          Array.from({ length: 30 }, (_, i) => ({ op: 'put', key: `bulk/${i}`, value: i })),
+        )
+      ).at(-1)!.rev;
       expect(head).toBe(41);
       await feed.waitFor((f) => f.lastId === String(head), 5000);
       expect(changes(feed.events)).toEqual([]);

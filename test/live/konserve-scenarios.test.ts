@@ -66,7 +66,11 @@ describe('konserve-sync scenarios', () => {
     const feed = await subscribe(storeId);
     try {
       const keys = ['zeta', 'alpha', 'mid', 'beta', 'omega'];
-      await bulk(env.server, storeId, keys.map((key, i) => ({ op: 'put', key, value: i })));
+      await bulk(
+        env.server,
+        storeId,
+        keys.map((key, i) => ({ op: 'put', key, value: i })),
+      );
       await feed.waitFor((f) => changes(f.events).length === keys.length);
       expect(changes(feed.events).map((e) => e.data.key)).toEqual(keys);
     } finally {

@@ -45,7 +45,10 @@ describe('reset', () => {
     ] as const) {
       const feed = await openFeed(env.server, storeId, query, { headers });
       await feed.ended;
-      expect(feed.events.map((e) => e.event), query).toEqual(['reset']);
+      expect(
+        feed.events.map((e) => e.event),
+        query,
+      ).toEqual(['reset']);
     }
   });
 
@@ -60,7 +63,10 @@ describe('reset', () => {
     for (const query of ['?since=0', '?since=2']) {
       const feed = await openFeed(env.server, storeId, query);
       await feed.ended;
-      expect(feed.events.map((e) => e.event), query).toEqual(['reset']);
+      expect(
+        feed.events.map((e) => e.event),
+        query,
+      ).toEqual(['reset']);
     }
     const fromPurged = await openFeed(env.server, storeId, '?since=3');
     try {
@@ -96,7 +102,15 @@ describe('a server restart mid feed', () => {
       const two = changes(second.events).map((e) => Number(e.id));
       expect(one).toEqual([3, 4, 5, 6, 7, 8, 9, 10]);
       expect(two).toEqual([...written, 16, 17]);
-      expect(changes(second.events).map((e) => e.data.key)).toEqual(['offline/0', 'offline/1', 'offline/2', 'offline/3', 'offline/4', 'live/0', 'after-reconnect']);
+      expect(changes(second.events).map((e) => e.data.key)).toEqual([
+        'offline/0',
+        'offline/1',
+        'offline/2',
+        'offline/3',
+        'offline/4',
+        'live/0',
+        'after-reconnect',
+      ]);
     } finally {
       second.close();
     }

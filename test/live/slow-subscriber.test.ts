@@ -72,10 +72,18 @@ describe('a subscriber that keeps up', () => {
     try {
       await feed.waitFor((f) => f.events.some((e) => e.event === 'ready'));
       // One atomic write of 120 ops: more than the queue of 50, but the reader has nothing pending.
-      await bulk(env.server, storeId, Array.from({ length: 120 }, (_, i) => ({ op: 'put', key: `big/${i}`, value: i })));
+      await bulk(
+        env.server,
+        storeId,
+        Array.from({ length: 120 }, (_, i) => ({ op: 'put', key: `big/${i}`, value: i })),
+      );
       await feed.waitFor((f) => changes(f.events).length >= 120 || f.isClosed());
       expect(feed.isClosed()).toBe(false);
-      await bulk(env.server, storeId, Array.from({ length: 120 }, (_, i) => ({ op: 'put', key: `big/${i}`, value: -i })));
+      await bulk(
+        env.server,
+        storeId,
+        Array.from({ length: 120 }, (_, i) => ({ op: 'put', key: `big/${i}`, value: -i })),
+      );
       await feed.waitFor((f) => changes(f.events).length >= 240 || f.isClosed());
       expect(feed.isClosed()).toBe(false);
       expect(changes(feed.events).map((e) => Number(e.id))).toEqual(Array.from({ length: 240 }, (_, i) => i + 1));

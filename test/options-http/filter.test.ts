@@ -15,7 +15,11 @@ const SYNCED = ['app/a', 'app/b', 'db', 'dbx', 'app/tmp'];
 
 async function filteredStore(): Promise<string> {
   const storeId = await newStore(env.server, { filter });
-  await bulk(env.server, storeId, KEYS.map((key, i) => ({ op: 'put', key, value: { i } })));
+  await bulk(
+    env.server,
+    storeId,
+    KEYS.map((key, i) => ({ op: 'put', key, value: { i } })),
+  );
   return storeId;
 }
 
@@ -37,7 +41,12 @@ describe('options.filter over HTTP', () => {
     const storeId = await filteredStore();
     const first = await freshSync(env.server, storeId);
     const tsOf = new Map(first.entries.map((e) => [e.key, e.ts]));
-    const have = { 'app/a': tsOf.get('app/a')!, 'other/1': '2020-01-01T00:00:00.000000Z', 'app/tmp/x': '2020-01-01T00:00:00.000000Z', gone: '2020-01-01T00:00:00.000000Z' };
+    const have = {
+      'app/a': tsOf.get('app/a')!,
+      'other/1': '2020-01-01T00:00:00.000000Z',
+      'app/tmp/x': '2020-01-01T00:00:00.000000Z',
+      gone: '2020-01-01T00:00:00.000000Z',
+    };
     const { hs } = await syncAll(env.server, storeId, { have });
     expect(hs.stale).toEqual(SYNCED.filter((k) => k !== 'app/a'));
     expect([...hs.removed].sort()).toEqual(['app/tmp/x', 'gone', 'other/1']);
@@ -147,7 +156,11 @@ describe('options.filter over HTTP', () => {
 
   it('applies options that another server instance set (this one still thinks the store is open)', async () => {
     const storeId = await newStore(env.server);
-    await bulk(env.server, storeId, ['a1', 'b1', 'a2', 'b2'].map((key) => ({ op: 'put', key, value: key })));
+    await bulk(
+      env.server,
+      storeId,
+      ['a1', 'b1', 'a2', 'b2'].map((key) => ({ op: 'put', key, value: key })),
+    );
     const hs = await call(env.server, `/v1/stores/${storeId}/sync`, json({ have: {}, batchSize: 2 }));
     expect(hs.body.stale).toEqual(['a1', 'b1', 'a2', 'b2']);
     // Written straight to the database, as another instance's PATCH would: this instance's cache is not told.

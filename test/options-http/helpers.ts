@@ -35,8 +35,7 @@ export async function syncAll(server: TestServer, storeId: string, body: Record<
 }
 
 /** A fresh client's sync: `{have: {}}`. */
-export const freshSync = (server: TestServer, storeId: string, extra: Record<string, unknown> = {}) =>
-  syncAll(server, storeId, { have: {}, ...extra });
+export const freshSync = (server: TestServer, storeId: string, extra: Record<string, unknown> = {}) => syncAll(server, storeId, { have: {}, ...extra });
 
 /** The key filter of the `filter` option, written from the contract (not from src/). */
 export function passesFilter(key: string, filter: { prefixes?: string[]; excludePrefixes?: string[] } | undefined): boolean {

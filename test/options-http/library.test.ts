@@ -106,7 +106,11 @@ describe('library policies through createKeysync({ policies })', () => {
 
   it('sortKey(key) decides the delivery order; rev order within a rank', async () => {
     const storeId = await register(SORTED, { order: [{ prefix: 'a/b/c', rank: -100 }] }); // sortKey replaces order
-    await bulk(env.server, storeId, ['a/b/c', 'z', 'a/b', 'a', 'y/x', 'q/w/e/r'].map((key) => ({ op: 'put', key, value: key })));
+    await bulk(
+      env.server,
+      storeId,
+      ['a/b/c', 'z', 'a/b', 'a', 'y/x', 'q/w/e/r'].map((key) => ({ op: 'put', key, value: key })),
+    );
     const { hs, entries } = await freshSync(env.server, storeId, { batchSize: 2 });
     expect(hs.stale).toEqual(['z', 'a', 'a/b', 'y/x', 'a/b/c', 'q/w/e/r']);
     expect(entries.map((e) => e.key)).toEqual(hs.stale);

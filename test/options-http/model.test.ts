@@ -25,10 +25,7 @@ interface Options {
 
 const optionsArb: fc.Arbitrary<Options> = fc.record(
   {
-    filter: fc.record(
-      { prefixes: fc.subarray(PREFIXES, { maxLength: 3 }), excludePrefixes: fc.subarray(PREFIXES, { maxLength: 2 }) },
-      { requiredKeys: [] },
-    ),
+    filter: fc.record({ prefixes: fc.subarray(PREFIXES, { maxLength: 3 }), excludePrefixes: fc.subarray(PREFIXES, { maxLength: 2 }) }, { requiredKeys: [] }),
     order: fc.uniqueArray(fc.record({ prefix: fc.constantFrom(...PREFIXES), rank: fc.integer({ min: -2, max: 2 }) }), {
       selector: (r) => r.prefix,
       maxLength: 3,

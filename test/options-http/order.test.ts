@@ -37,8 +37,18 @@ describe('options.order over HTTP', () => {
   });
 
   it('lets the longest matching prefix decide the rank', async () => {
-    const storeId = await newStore(env.server, { order: [{ prefix: 'a', rank: 2 }, { prefix: 'ab', rank: -3 }, { prefix: '', rank: 1 }] });
-    await bulk(env.server, storeId, ['a1', 'ab1', 'z', 'abc', 'a2'].map((key) => ({ op: 'put', key, value: 0 })));
+    const storeId = await newStore(env.server, {
+      order: [
+        { prefix: 'a', rank: 2 },
+        { prefix: 'ab', rank: -3 },
+        { prefix: '', rank: 1 },
+      ],
+    });
+    await bulk(
+      env.server,
+      storeId,
+      ['a1', 'ab1', 'z', 'abc', 'a2'].map((key) => ({ op: 'put', key, value: 0 })),
+    );
     const { hs } = await freshSync(env.server, storeId);
     expect(hs.stale).toEqual(['ab1', 'abc', 'z', 'a1', 'a2']);
   });
@@ -57,7 +67,11 @@ describe('options.order over HTTP', () => {
     const storeId = await newStore(env.server, { order });
     const feed = await openFeed(env.server, storeId);
     await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
-    await bulk(env.server, storeId, WRITES.map((key) => ({ op: 'put', key, value: key })));
+    await bulk(
+      env.server,
+      storeId,
+      WRITES.map((key) => ({ op: 'put', key, value: key })),
+    );
     await feed.waitFor(({ events: evs }) => feedKeys(evs).length === WRITES.length);
     feed.close();
     expect(feedKeys(feed.events)).toEqual(WRITES);

@@ -27,7 +27,11 @@ const register = (server: TestServer, options: unknown) =>
 describe('PATCH /v1/stores/{storeId} options', () => {
   it('replaces the options as a whole; the next handshake on every instance uses them', async () => {
     const storeId = await newStore(a, { filter: { prefixes: ['x/'] }, order: [{ prefix: 'x/1', rank: 1 }] });
-    await bulk(a, storeId, ['x/1', 'x/2', 'y/1', 'y/2'].map((key) => ({ op: 'put', key, value: key })));
+    await bulk(
+      a,
+      storeId,
+      ['x/1', 'x/2', 'y/1', 'y/2'].map((key) => ({ op: 'put', key, value: key })),
+    );
     // Both instances compile and cache the first options.
     expect((await freshSync(a, storeId)).hs.stale).toEqual(['x/2', 'x/1']);
     expect((await freshSync(b, storeId)).hs.stale).toEqual(['x/2', 'x/1']);
@@ -47,7 +51,11 @@ describe('PATCH /v1/stores/{storeId} options', () => {
 
   it('feeds opened after a PATCH on another instance use the new filter', async () => {
     const storeId = await newStore(a, { filter: { prefixes: ['x/'] } });
-    await bulk(a, storeId, ['x/1', 'y/1'].map((key) => ({ op: 'put', key, value: key })));
+    await bulk(
+      a,
+      storeId,
+      ['x/1', 'y/1'].map((key) => ({ op: 'put', key, value: key })),
+    );
     const before = await openFeed(b, storeId, '?since=0');
     await before.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
     before.close();
@@ -56,7 +64,11 @@ describe('PATCH /v1/stores/{storeId} options', () => {
     expect((await patch(a, storeId, { options: { filter: { prefixes: ['y/'] } } })).status).toBe(200);
     const after = await openFeed(b, storeId, '?since=0');
     await after.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
-    await bulk(a, storeId, ['x/2', 'y/2'].map((key) => ({ op: 'put', key, value: key })));
+    await bulk(
+      a,
+      storeId,
+      ['x/2', 'y/2'].map((key) => ({ op: 'put', key, value: key })),
+    );
     await after.waitFor(({ events: evs }) => feedKeys(evs).includes('y/2'));
     after.close();
     expect(feedKeys(after.events)).toEqual(['y/1', 'y/2']);
@@ -67,7 +79,10 @@ describe('PATCH /v1/stores/{storeId} options', () => {
     // A client that records it as deleted at headRev would reject this entry
     // as older than what it holds; it must forget the key's rev instead.
     const storeId = await newStore(a, { filter: { prefixes: ['x/'] } });
-    const [x1] = await bulk(a, storeId, [{ op: 'put', key: 'x/1', value: 1 }, { op: 'put', key: 'y/1', value: 1 }]);
+    const [x1] = await bulk(a, storeId, [
+      { op: 'put', key: 'x/1', value: 1 },
+      { op: 'put', key: 'y/1', value: 1 },
+    ]);
     const first = await freshSync(a, storeId);
     expect((await patch(a, storeId, { options: { filter: { prefixes: ['y/'] } } })).status).toBe(200);
     const second = await syncAll(a, storeId, { have: { 'x/1': first.entries[0]!.ts } });
@@ -85,7 +100,15 @@ describe('PATCH /v1/stores/{storeId} options', () => {
       [{ walk: { roots: ['root'], refs: ['$.a', '$[?(@.x)]'] } }, 'options.walk.refs.1'],
       [{ walk: { roots: [], refs: [] } }, 'options.walk.roots'],
       [{ walk: { roots: [''], refs: [] } }, 'options.walk.roots.0'],
-      [{ order: [{ prefix: 'db', rank: 1 }, { prefix: 'db', rank: 2 }] }, 'options.order.1.prefix'],
+      [
+        {
+          order: [
+            { prefix: 'db', rank: 1 },
+            { prefix: 'db', rank: 2 },
+          ],
+        },
+        'options.order.1.prefix',
+      ],
       [{ order: [{ prefix: 'db', rank: 1.5 }] }, 'options.order.0.rank'],
       [{ filter: { prefixes: 'app/' } }, 'options.filter.prefixes'],
       [{ filter: { prefix: ['app/'] } }, 'options.filter'],
@@ -94,7 +117,10 @@ describe('PATCH /v1/stores/{storeId} options', () => {
     for (const [options, path] of cases) {
       for (const res of [await patch(a, storeId, { options }), await register(a, options)]) {
         expectProblem(res, 400, 'validation');
-        expect(res.body.errors.map((e: { path: string }) => e.path), JSON.stringify(res.body)).toContain(path);
+        expect(
+          res.body.errors.map((e: { path: string }) => e.path),
+          JSON.stringify(res.body),
+        ).toContain(path);
         expect(res.body.errors.every((e: { message: string }) => e.message.length > 0)).toBe(true);
       }
     }

@@ -47,7 +47,7 @@ describe('examples/tree-store', () => {
       const ops: TreeOp[] = Array.from({ length: 40 }, (_, i) => ({ key: pad((i * 7 + v * 13) % 150), value: { v, i } }));
       if (v > 2) ops.push({ key: pad(v), delete: true });
       await tree.update(ops);
-      for (const op of ops) ('delete' in op ? model.delete(op.key) : model.set(op.key, op.value));
+      for (const op of ops) 'delete' in op ? model.delete(op.key) : model.set(op.key, op.value);
     }
     const expected = [...model].sort(([a], [b]) => (a < b ? -1 : 1));
     expect(await tree.entries()).toEqual(expected);
@@ -78,7 +78,12 @@ describe('examples/tree-store', () => {
     const first = await freshSync(env.server, tree.storeId);
     const held = new Map(first.entries.map((e) => [e.key, e]));
 
-    for (let v = 1; v <= 3; v++) await tree.update([{ key: pad(v * 10), value: `v${v}` }, { key: pad(200 + v), value: v }, { key: pad(v), delete: true }]);
+    for (let v = 1; v <= 3; v++)
+      await tree.update([
+        { key: pad(v * 10), value: `v${v}` },
+        { key: pad(200 + v), value: v },
+        { key: pad(v), delete: true },
+      ]);
     const live = await treeKeys((key) => tree.readKey(key));
     const garbageHeld = [...held.keys()].filter((k) => !live.has(k)).sort();
     expect(garbageHeld.length).toBeGreaterThan(0);
@@ -107,7 +112,10 @@ describe('examples/tree-store', () => {
     await tree.update(Array.from({ length: 30 }, (_, i) => ({ key: pad(i), value: i })));
     const feed = await openFeed(env.server, tree.storeId);
     await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
-    const { nodesWritten } = await tree.update([{ key: pad(5), value: 'new' }, { key: pad(99), value: 'added' }]);
+    const { nodesWritten } = await tree.update([
+      { key: pad(5), value: 'new' },
+      { key: pad(99), value: 'added' },
+    ]);
     await feed.waitFor(({ events: evs }) => feedKeys(evs).includes(DB_KEY));
     feed.close();
     const keys = feedKeys(feed.events);
@@ -126,7 +134,7 @@ describe('examples/tree-store', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 25 }), async (ops) => {
         await tree.update(ops);
-        for (const op of ops) ('delete' in op ? model.delete(op.key) : model.set(op.key, op.value));
+        for (const op of ops) 'delete' in op ? model.delete(op.key) : model.set(op.key, op.value);
         const expected = [...model].sort(([a], [b]) => (a < b ? -1 : 1));
         expect(await tree.entries()).toEqual(expected);
         const { hs, entries } = await syncAll(env.server, tree.storeId, { have: Object.fromEntries([...held].map(([k, e]) => [k, e.ts])) });

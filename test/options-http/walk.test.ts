@@ -13,7 +13,7 @@ const refsOf = (v: any): string[] => {
   const out: string[] = [];
   if (v && Array.isArray(v.children)) out.push(...v.children.filter((c: unknown) => typeof c === 'string'));
   const visit = (x: any) => {
-    if (x && typeof x === 'object') for (const [k, y] of Object.entries(x)) (k === 'address' && typeof y === 'string' ? out.push(y) : visit(y));
+    if (x && typeof x === 'object') for (const [k, y] of Object.entries(x)) k === 'address' && typeof y === 'string' ? out.push(y) : visit(y);
   };
   visit(v);
   return out;

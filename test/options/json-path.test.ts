@@ -90,7 +90,13 @@ describe('ref extraction', () => {
   it('reads names that are operators elsewhere as plain member names', async () => {
     const value = { '*': 's', $: 'd', '..': 'dd', 'a.b': 'dot', 'x~y': 'tilde', '': 'empty', 'a b': 'space', other: 'no' };
     expect(await refs(["$['*']", "$['$']", "$['..']", "$['a.b']", "$['x~y']", "$['']", "$['a b']"], value)).toEqual([
-      's', 'd', 'dd', 'dot', 'tilde', 'empty', 'space',
+      's',
+      'd',
+      'dd',
+      'dot',
+      'tilde',
+      'empty',
+      'space',
     ]);
   });
 

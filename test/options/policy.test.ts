@@ -85,7 +85,12 @@ describe('delivery rank', () => {
   });
 
   it('leaves 0 out of the ranks when the empty prefix ranks every key', () => {
-    const policy = compilePolicy({ order: [{ prefix: '', rank: 5 }, { prefix: 'a', rank: 7 }] });
+    const policy = compilePolicy({
+      order: [
+        { prefix: '', rank: 5 },
+        { prefix: 'a', rank: 7 },
+      ],
+    });
     expect(policy.rankOf('b')).toBe(5);
     expect(policy.rankOf('ab')).toBe(7);
     expect(policy.ranks).toEqual([5, 7]);
@@ -94,10 +99,7 @@ describe('delivery rank', () => {
 
 describe('library functions', () => {
   it('adds a value filter on top of the key filter', () => {
-    const policy = compilePolicy(
-      { filter: { prefixes: ['a'] } },
-      { filter: (_key, value) => (value as { keep?: boolean } | undefined)?.keep === true },
-    );
+    const policy = compilePolicy({ filter: { prefixes: ['a'] } }, { filter: (_key, value) => (value as { keep?: boolean } | undefined)?.keep === true });
     expect(policy.includesKey('a1')).toBe(true);
     expect(policy.includesKey('b1')).toBe(false);
     expect(policy.includesValue?.('a1', { keep: true })).toBe(true);

@@ -29,7 +29,9 @@ describe('sync options schema', () => {
   it('rejects a bad JSON path naming the path and the position', () => {
     const found = issues({ walk: { roots: ['r'], refs: ['$.ok[*]', '$.children[?(@.x)]'] } });
     expect(found).toHaveLength(1);
-    expect(found[0]).toMatch(/^walk\.refs\.1: invalid JSON path "\$\.children\[\?\(@\.x\)\]": filter and script expressions are not supported \(at character 11\)/);
+    expect(found[0]).toMatch(
+      /^walk\.refs\.1: invalid JSON path "\$\.children\[\?\(@\.x\)\]": filter and script expressions are not supported \(at character 11\)/,
+    );
     expect(issues({ walk: { roots: ['r'], refs: ['children[*]'] } })[0]).toMatch(/^walk\.refs\.0: .*must start with '\$'/);
     expect(issues({ walk: { roots: ['r'], refs: ['$.a['] } })[0]).toMatch(/^walk\.refs\.0: /);
   });
@@ -60,9 +62,15 @@ describe('sync options schema', () => {
     expect(issues({ order: [{ prefix: 'a', rank: 1.5 }] })).toEqual([expect.stringMatching(/^order\.0\.rank: /)]);
     expect(issues({ order: [{ prefix: 'a', rank: 2 ** 53 }] })).toEqual([expect.stringMatching(/^order\.0\.rank: /)]);
     expect(issues({ order: [{ prefix: 'a', rank: -3 }] })).toEqual([]);
-    expect(issues({ order: [{ prefix: 'a', rank: 1 }, { prefix: 'b', rank: 1 }, { prefix: 'a', rank: 2 }] })).toEqual([
-      'order.2.prefix: duplicate prefix, already ranked by rule 0',
-    ]);
+    expect(
+      issues({
+        order: [
+          { prefix: 'a', rank: 1 },
+          { prefix: 'b', rank: 1 },
+          { prefix: 'a', rank: 2 },
+        ],
+      }),
+    ).toEqual(['order.2.prefix: duplicate prefix, already ranked by rule 0']);
   });
 
   it('requires at least one walk root and both walk fields', () => {

@@ -32,17 +32,36 @@ describe('walk', () => {
   });
 
   it('leaves out roots that do not exist and visits the ones that do', async () => {
-    const { reached } = await walk([['r2', { children: ['x'] }], ['x', 'leaf']], ['r1', 'r2']);
+    const { reached } = await walk(
+      [
+        ['r2', { children: ['x'] }],
+        ['x', 'leaf'],
+      ],
+      ['r1', 'r2'],
+    );
     expect(reached).toEqual(new Set(['r2', 'x']));
   });
 
   it('gives byte values no refs', async () => {
-    const { reached } = await walk([['root', BYTES], ['a', 'x']], ['root'], ['$', '$..*']);
+    const { reached } = await walk(
+      [
+        ['root', BYTES],
+        ['a', 'x'],
+      ],
+      ['root'],
+      ['$', '$..*'],
+    );
     expect(reached).toEqual(new Set(['root']));
   });
 
   it('ignores selected strings that cannot be keys', async () => {
-    const { reached, store } = await walk([['root', { children: ['', 'a\u0000', 'x'.repeat(1025), '\ud800', 'ok'] }], ['ok', 1]], ['root']);
+    const { reached, store } = await walk(
+      [
+        ['root', { children: ['', 'a\u0000', 'x'.repeat(1025), '\ud800', 'ok'] }],
+        ['ok', 1],
+      ],
+      ['root'],
+    );
     expect(reached).toEqual(new Set(['root', 'ok']));
     expect([...store.asked.keys()]).toEqual(['root', 'ok']);
   });
@@ -84,7 +103,10 @@ describe('walk', () => {
       ['hidden', 1],
     ]);
     const skipped: string[] = [];
-    const reached = await walkReachable(store.read, ['root'], compileRefs(REFS), { maxDepth: 1000, onSkipped: (key, limit) => skipped.push(`${key}:${limit}`) });
+    const reached = await walkReachable(store.read, ['root'], compileRefs(REFS), {
+      maxDepth: 1000,
+      onSkipped: (key, limit) => skipped.push(`${key}:${limit}`),
+    });
     expect([...reached].sort()).toEqual(['deep', 'ok', 'root', 'via-ok']);
     expect(skipped).toEqual(['deep:depth']);
     // $.children[*] alone never goes deep: the same value is walked in full.
@@ -102,12 +124,19 @@ describe('walk', () => {
 
   it('skips a value over its step budget and fails the walk over its total step budget', async () => {
     const wide = { children: Array.from({ length: 5000 }, (_, i) => `c${i}`) };
-    const store = fakeStore([['root', { children: ['wide', 'small'] }], ['wide', wide], ['small', { address: 'leaf' }], ['leaf', 1]]);
+    const store = fakeStore([
+      ['root', { children: ['wide', 'small'] }],
+      ['wide', wide],
+      ['small', { address: 'leaf' }],
+      ['leaf', 1],
+    ]);
     const skipped: string[] = [];
     const reached = await walkReachable(store.read, ['root'], compileRefs(REFS), { maxValueSteps: 1000, onSkipped: (k) => skipped.push(k) });
     expect([...reached].sort()).toEqual(['leaf', 'root', 'small', 'wide']);
     expect(skipped).toEqual(['wide']);
-    await expect(walkReachable(store.read, ['root'], compileRefs(REFS), { maxSteps: 1000 })).rejects.toThrow(/limit of 1000 value nodes \(KEYSYNC_WALK_MAX_STEPS\)/);
+    await expect(walkReachable(store.read, ['root'], compileRefs(REFS), { maxSteps: 1000 })).rejects.toThrow(
+      /limit of 1000 value nodes \(KEYSYNC_WALK_MAX_STEPS\)/,
+    );
   });
 
   it('fails the walk past its time budget and gives the event loop turns while it runs', async () => {

@@ -42,7 +42,7 @@ export type Cmd =
   | { t: 'wait'; c: number; then: 'nothing' | 'fetch' | 'ack' };
 
 /** fc.record without null-prototype objects, so counterexamples print plainly */
-const rec = <T,>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }): fc.Arbitrary<T> => fc.record(model as never, { noNullPrototype: true }) as fc.Arbitrary<T>;
+const rec = <T>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }): fc.Arbitrary<T> => fc.record(model as never, { noNullPrototype: true }) as fc.Arbitrary<T>;
 
 const key = fc.constantFrom(...KEYS);
 const client = fc.integer({ min: 0, max: 2 });
@@ -67,12 +67,21 @@ export const command: fc.Arbitrary<Cmd> = fc.oneof(
   { arbitrary: rec({ t: fc.constant('bulk' as const), ops: fc.array(bulkOp, { minLength: 1, maxLength: 4 }) }), weight: 3 },
   { arbitrary: rec({ t: fc.constant('get' as const), key }), weight: 1 },
   {
-    arbitrary: rec({ t: fc.constant('burst' as const), ops: fc.array(bulkOp, { minLength: 2, maxLength: 4 }), feedOpen: fc.option(client, { nil: null }) as fc.Arbitrary<number | null> }),
+    arbitrary: rec({
+      t: fc.constant('burst' as const),
+      ops: fc.array(bulkOp, { minLength: 2, maxLength: 4 }),
+      feedOpen: fc.option(client, { nil: null }) as fc.Arbitrary<number | null>,
+    }),
     weight: 2,
   },
   { arbitrary: rec({ t: fc.constant('sync' as const), c: client, mode: fc.constantFrom('since' as const, 'have' as const) }), weight: 2 },
   {
-    arbitrary: rec({ t: fc.constant('handshake' as const), c: client, mode: fc.constantFrom('since' as const, 'have' as const), batchSize: fc.integer({ min: 1, max: 3 }) }),
+    arbitrary: rec({
+      t: fc.constant('handshake' as const),
+      c: client,
+      mode: fc.constantFrom('since' as const, 'have' as const),
+      batchSize: fc.integer({ min: 1, max: 3 }),
+    }),
     weight: 4,
   },
   { arbitrary: rec({ t: fc.constant('fetch' as const), c: client, which: fc.constantFrom('next' as const, 'again' as const, 'ahead' as const) }), weight: 6 },

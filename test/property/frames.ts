@@ -6,9 +6,7 @@
 import type { TestServer } from '../support/server.js';
 import { openFeed, type Feed, type Frame as SseFrame } from '../support/sse.js';
 
-export type Frame =
-  | { kind: 'event'; event: string; id: number | undefined; data: any }
-  | { kind: 'heartbeat'; id: number };
+export type Frame = { kind: 'event'; event: string; id: number | undefined; data: any } | { kind: 'heartbeat'; id: number };
 
 export class FrameReader {
   private readonly seen: Frame[] = [];

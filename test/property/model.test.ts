@@ -80,7 +80,11 @@ async function execute(ctx: Ctx, clients: SimClient[], cmd: Cmd): Promise<void> 
             'deleted' in written
               ? call(env.server, path(written.key), { method: 'DELETE' })
               : 'base64' in written
-                ? call(env.server, path(written.key), { method: 'PUT', headers: { 'content-type': written.contentType }, body: Buffer.from(written.base64, 'base64') })
+                ? call(env.server, path(written.key), {
+                    method: 'PUT',
+                    headers: { 'content-type': written.contentType },
+                    body: Buffer.from(written.base64, 'base64'),
+                  })
                 : call(env.server, path(written.key), json(written.value, { method: 'PUT' })),
           ),
         ),
@@ -110,7 +114,11 @@ async function execute(ctx: Ctx, clients: SimClient[], cmd: Cmd): Promise<void> 
         return;
       }
       expect(res.status).toBe(200);
-      expect([res.headers.get('etag'), res.headers.get('x-keysync-rev'), res.headers.get('x-keysync-ts')]).toEqual([`"${entry.rev}"`, String(entry.rev), entry.ts]);
+      expect([res.headers.get('etag'), res.headers.get('x-keysync-rev'), res.headers.get('x-keysync-ts')]).toEqual([
+        `"${entry.rev}"`,
+        String(entry.rev),
+        entry.ts,
+      ]);
       if (entry.base64 !== undefined) {
         expect(res.headers.get('content-type')).toBe(entry.contentType);
         expect(b64(new Uint8Array(await res.arrayBuffer()))).toBe(entry.base64);
@@ -235,17 +243,21 @@ async function run(input: { clients: number; commands: Cmd[] }): Promise<void> {
 const TIME_LIMIT_MS = Number(process.env.KEYSYNC_FC_TIME_LIMIT_MS ?? 40_000);
 
 group('replication model', () => {
-  it('replicas converge to the store under random interleavings', async () => {
-    const seed = process.env.KEYSYNC_FC_SEED ? Number(process.env.KEYSYNC_FC_SEED) : undefined;
-    const path = process.env.KEYSYNC_FC_PATH || undefined;
-    const started = Date.now();
-    await fc.assert(fc.asyncProperty(scenario, run), {
-      numRuns: Number(process.env.KEYSYNC_FC_RUNS ?? 20),
-      ...(seed !== undefined ? { seed } : {}),
-      ...(path ? { path } : {}),
-      // Shrinking a real-server failure can take long; report what was found by then.
-      plugins: [fc.interruptAfterTimeLimit(TIME_LIMIT_MS)],
-    });
-    console.log(`replication model: ${Date.now() - started} ms; ${JSON.stringify(stats)}`);
-  }, TIME_LIMIT_MS + 20_000);
+  it(
+    'replicas converge to the store under random interleavings',
+    async () => {
+      const seed = process.env.KEYSYNC_FC_SEED ? Number(process.env.KEYSYNC_FC_SEED) : undefined;
+      const path = process.env.KEYSYNC_FC_PATH || undefined;
+      const started = Date.now();
+      await fc.assert(fc.asyncProperty(scenario, run), {
+        numRuns: Number(process.env.KEYSYNC_FC_RUNS ?? 20),
+        ...(seed !== undefined ? { seed } : {}),
+        ...(path ? { path } : {}),
+        // Shrinking a real-server failure can take long; report what was found by then.
+        plugins: [fc.interruptAfterTimeLimit(TIME_LIMIT_MS)],
+      });
+      console.log(`replication model: ${Date.now() - started} ms; ${JSON.stringify(stats)}`);
+    },
+    TIME_LIMIT_MS + 20_000,
+  );
 });

@@ -91,11 +91,18 @@ export class StoreModel {
       const changed = this.changedAfter(req.since);
       return {
         stale: changed.filter((e) => !e.deleted).map((e) => e.key),
-        removed: changed.filter((e) => e.deleted).map((e) => e.key).sort(),
+        removed: changed
+          .filter((e) => e.deleted)
+          .map((e) => e.key)
+          .sort(),
       };
     }
-    const stale = this.changedAfter(0).filter((e) => !e.deleted && req.have[e.key] !== e.ts).map((e) => e.key);
-    const removed = Object.keys(req.have).filter((k) => !this.isLive(k)).sort();
+    const stale = this.changedAfter(0)
+      .filter((e) => !e.deleted && req.have[e.key] !== e.ts)
+      .map((e) => e.key);
+    const removed = Object.keys(req.have)
+      .filter((k) => !this.isLive(k))
+      .sort();
     return { stale, removed };
   }
 

@@ -43,7 +43,6 @@ interface Session {
   lastRecv: number;
 }
 
-
 export class SyncClient {
   readonly replica = new Replica();
   base = 0;
@@ -125,7 +124,17 @@ export class SyncClient {
     for (const key of hs.removed) this.applyChecked({ key, rev: hs.headRev, ts: '', deleted: true });
     count(`handshake ${'since' in req ? 'since' : 'have'}`);
     this.ctx.log(`  ${this.name} session ${hs.sessionId}: head ${hs.headRev}, stale ${JSON.stringify(hs.stale)}, removed ${JSON.stringify(hs.removed)}`);
-    this.session = { id: hs.sessionId, stale: hs.stale, headRev: hs.headRev, batches: hs.batches, batchSize, delivered: -1, acked: -1, lastSend: send, lastRecv: recv };
+    this.session = {
+      id: hs.sessionId,
+      stale: hs.stale,
+      headRev: hs.headRev,
+      batches: hs.batches,
+      batchSize,
+      delivered: -1,
+      acked: -1,
+      lastSend: send,
+      lastRecv: recv,
+    };
     if (hs.batches === 0) this.complete();
   }
 
@@ -143,7 +152,9 @@ export class SyncClient {
     const s = this.session!;
     if (res.status === 410) {
       expect(res.body.type).toBe(`${PROBLEM}session-expired`);
-      expect(recv - s.lastSend, `${this.name}: ${what} answered 410 although the session was active within ${this.ctx.timeoutMs} ms`).toBeGreaterThan(this.ctx.timeoutMs);
+      expect(recv - s.lastSend, `${this.name}: ${what} answered 410 although the session was active within ${this.ctx.timeoutMs} ms`).toBeGreaterThan(
+        this.ctx.timeoutMs,
+      );
       count('session expired (410)');
       this.ctx.log(`  ${this.name} ${what}: 410, session dropped`);
       this.session = undefined;

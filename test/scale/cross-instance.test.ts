@@ -93,7 +93,12 @@ describe('across instances', () => {
     };
     const heads = await feedStore(db.database.db, storeId);
     if (!heads) throw new Error(`store ${storeId} is gone`);
-    const end = await runFeed(db.database.db, b.keysync.hub, { storeId, since: 0, prefix: undefined, includesKey: () => true, heads, optionsEpoch: before }, sink);
+    const end = await runFeed(
+      db.database.db,
+      b.keysync.hub,
+      { storeId, since: 0, prefix: undefined, includesKey: () => true, heads, optionsEpoch: before },
+      sink,
+    );
     expect(end).toBe('options-changed');
     expect(written.join('')).toMatch(/event: reset\ndata: \{"reason":"options-changed"/);
   });

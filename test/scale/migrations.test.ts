@@ -48,7 +48,10 @@ describe('the store-sharding migration', () => {
     await migrateTo(database, firstMigrations(1));
     const q = database.rows;
     await q(`insert into stores (id, config, head_rev, last_ts_us) values ($1, '{"n":1}', 2, 10), ($2, '{"n":2}', 1, 5)`, [STORE, OTHER]);
-    await q(`insert into entries (store_id, key, rev, ts_us, json) values ($1, 'a', 1, 9, '1'), ($1, 'b', 2, 10, '{"x":2}'), ($2, 'a', 1, 5, '3')`, [STORE, OTHER]);
+    await q(`insert into entries (store_id, key, rev, ts_us, json) values ($1, 'a', 1, 9, '1'), ($1, 'b', 2, 10, '{"x":2}'), ($2, 'a', 1, 5, '3')`, [
+      STORE,
+      OTHER,
+    ]);
     await q(
       `insert into sync_sessions (store_id, id, head_rev, batch_size, "window", total, batches, last_active_us, created_us)
        values ($1, $3, 2, 1, 1, 2, 2, 1, 1), ($2, $4, 1, 1, 1, 1, 1, 1, 1)`,

@@ -78,7 +78,10 @@ async function api(base: string, path: string, init: RequestInit = {}): Promise<
 
 let n = 0;
 async function newStore(): Promise<string> {
-  const res = await api(nginx.url, '/v1/stores', { method: 'POST', body: JSON.stringify({ config: { scope: '00000000-0000-4000-8000-00000000a11a', n: `${process.pid}-${++n}-${Math.random()}` } }) });
+  const res = await api(nginx.url, '/v1/stores', {
+    method: 'POST',
+    body: JSON.stringify({ config: { scope: '00000000-0000-4000-8000-00000000a11a', n: `${process.pid}-${++n}-${Math.random()}` } }),
+  });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body.storeId as string;
 }
@@ -137,7 +140,10 @@ describe.skipIf(!run)('several instances behind nginx', () => {
       const batch = await api(instances[(cursor + 1) % 3]!.url, `/v1/stores/${storeId}/sync/${hs.body.sessionId}/batches/${cursor}`);
       expect(batch.status).toBe(200);
       got.push(...batch.body.entries.map((e: { key: string }) => e.key));
-      const ack = await api(instances[(cursor + 2) % 3]!.url, `/v1/stores/${storeId}/sync/${hs.body.sessionId}/ack`, { method: 'POST', body: JSON.stringify({ cursor }) });
+      const ack = await api(instances[(cursor + 2) % 3]!.url, `/v1/stores/${storeId}/sync/${hs.body.sessionId}/ack`, {
+        method: 'POST',
+        body: JSON.stringify({ cursor }),
+      });
       expect(ack.status).toBe(200);
     }
     expect(got.sort()).toEqual(['s0', 's1', 's2', 's3', 's4']);
@@ -149,7 +155,10 @@ describe.skipIf(!run)('several instances behind nginx', () => {
     const storeId = await newStore();
     const patchFeeds = await feedsOnEvery(storeId);
     await Promise.all(patchFeeds.map(ready));
-    const patched = await api(instances[0]!.url, `/v1/stores/${storeId}`, { method: 'PATCH', body: JSON.stringify({ options: { filter: { prefixes: ['a/'] } } }) });
+    const patched = await api(instances[0]!.url, `/v1/stores/${storeId}`, {
+      method: 'PATCH',
+      body: JSON.stringify({ options: { filter: { prefixes: ['a/'] } } }),
+    });
     expect(patched.status).toBe(200);
     for (const f of patchFeeds) {
       await f.waitFor(() => f.events.some((e) => e.event === 'reset'));

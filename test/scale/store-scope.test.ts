@@ -43,11 +43,17 @@ describe('the store-scope check', () => {
     expect(checkStatement({ query: 'select "id", "store_id", "scope" from "tokens" where "tokens"."hash" = $1', parameters: ['h'] }).problem).toMatch(/tokens/);
     expect(checkStatement({ query: 'delete from "sync_chunks" where "sync_chunks"."session_id" in ($1, $2)', parameters: [S, T] }).problem).toBeDefined();
     expect(checkStatement({ query: 'select * from entries where store_id = $1 or store_id = $2', parameters: [S, T] }).problem).toMatch(/2 stores/);
-    expect(checkStatement({ query: 'insert into "tokens" ("store_id", "id") values ($1, $2), ($3, $4)', parameters: [S, 'a', T, 'b'] }).problem).toMatch(/2 stores/);
+    expect(checkStatement({ query: 'insert into "tokens" ("store_id", "id") values ($1, $2), ($3, $4)', parameters: [S, 'a', T, 'b'] }).problem).toMatch(
+      /2 stores/,
+    );
   });
   it('passes statements pinned to one store', () => {
-    expect(checkStatement({ query: 'select "id" from "tokens" where ("tokens"."store_id" = $1 and "tokens"."hash" = $2)', parameters: [S, 'h'] }).problem).toBeUndefined();
-    expect(checkStatement({ query: 'insert into "tokens" ("store_id", "id") values ($1, $2), ($3, $4)', parameters: [S, 'a', S, 'b'] }).problem).toBeUndefined();
+    expect(
+      checkStatement({ query: 'select "id" from "tokens" where ("tokens"."store_id" = $1 and "tokens"."hash" = $2)', parameters: [S, 'h'] }).problem,
+    ).toBeUndefined();
+    expect(
+      checkStatement({ query: 'insert into "tokens" ("store_id", "id") values ($1, $2), ($3, $4)', parameters: [S, 'a', S, 'b'] }).problem,
+    ).toBeUndefined();
   });
 });
 
@@ -77,9 +83,28 @@ describe.skipIf(backend !== 'postgres')('every statement touches one store', () 
 
       await ok(call(server, path(A, '/keys/a'), json({ v: 1 }, { method: 'PUT', headers: write })));
       await ok(call(server, path(A, '/keys/bin'), { method: 'PUT', headers: { ...write, 'content-type': 'image/png' }, body: new Uint8Array([1, 2, 3]) }));
-      await ok(call(server, path(A, '/keys/a'), json({ v: 2 }, { method: 'PUT', headers: { ...write, 'if-match': '"1"' } })).then((r) => ({ ...r, status: r.status === 412 ? 200 : r.status })));
+      await ok(
+        call(server, path(A, '/keys/a'), json({ v: 2 }, { method: 'PUT', headers: { ...write, 'if-match': '"1"' } })).then((r) => ({
+          ...r,
+          status: r.status === 412 ? 200 : r.status,
+        })),
+      );
       await ok(call(server, path(A, '/keys/new'), json(1, { method: 'PUT', headers: { ...write, 'if-none-match': '*' } })));
-      await ok(call(server, path(A, '/writes'), json({ ops: [{ op: 'put', key: 'b', value: 1 }, { op: 'delete', key: 'new' }] }, { headers: write })));
+      await ok(
+        call(
+          server,
+          path(A, '/writes'),
+          json(
+            {
+              ops: [
+                { op: 'put', key: 'b', value: 1 },
+                { op: 'delete', key: 'new' },
+              ],
+            },
+            { headers: write },
+          ),
+        ),
+      );
       await ok(call(server, path(A, '/keys/gone'), json(1, { method: 'PUT', headers: write })));
       await ok(call(server, path(A, '/keys/gone'), { method: 'DELETE', headers: write }));
       await ok(call(server, path(B, '/keys/x'), json(1, { method: 'PUT', headers: admin })));

@@ -21,7 +21,8 @@ export interface Exception {
 /** The statements allowed to span stores, and why. */
 export const EXCEPTIONS: Exception[] = [
   {
-    match: /^select "id", "config", "options", "head_rev", "last_ts_us", "purged_rev", "created_us" from "stores"( where "stores"\."id" > \$1)? order by "stores"\."id" asc limit \$\d+$/,
+    match:
+      /^select "id", "config", "options", "head_rev", "last_ts_us", "purged_rev", "created_us" from "stores"( where "stores"\."id" > \$1)? order by "stores"\."id" asc limit \$\d+$/,
     reason: 'GET /v1/stores lists the stores: the store table itself, read page by page on the coordinator (admin only)',
   },
   {
@@ -45,7 +46,8 @@ export const EXCEPTIONS: Exception[] = [
     reason: "the pool gauge reads this instance's connections from the coordinator's statistics (metrics scrape)",
   },
   {
-    match: /__drizzle_migrations|^(create|alter|drop) |^CREATE |^ALTER |^DROP |^DELETE FROM "sync_chunks" WHERE "store_id" IS NULL|^UPDATE "sync_chunks" SET "store_id"|^--/,
+    match:
+      /__drizzle_migrations|^(create|alter|drop) |^CREATE |^ALTER |^DROP |^DELETE FROM "sync_chunks" WHERE "store_id" IS NULL|^UPDATE "sync_chunks" SET "store_id"|^--/,
     reason: 'migrations: schema changes and the migration journal, applied once under the migrate lock',
   },
   { match: /^(begin|commit|rollback|savepoint|release savepoint|set transaction)\b/i, reason: 'transaction control' },
@@ -54,7 +56,8 @@ export const EXCEPTIONS: Exception[] = [
   { match: /^(select 1|SELECT 1)$/, reason: 'readiness probe' },
   {
     match: /^select "id" from "tokens" where "tokens"\."hash" = \$1 limit \$2$/,
-    reason: 'auth failure path only: a token not found in the store of the URL is looked up by its hash to answer 403 (a token of another store) rather than 401 (unknown)',
+    reason:
+      'auth failure path only: a token not found in the store of the URL is looked up by its hash to answer 403 (a token of another store) rather than 401 (unknown)',
   },
 ];
 

@@ -33,7 +33,11 @@ const preflight = (s: TestServer, origin: string, method = 'PUT') =>
     method: 'OPTIONS',
     headers: { origin, 'access-control-request-method': method, 'access-control-request-headers': 'authorization, content-type, if-match' },
   });
-const list = (h: string | null) => (h ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+const list = (h: string | null) =>
+  (h ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
 
 describe('CORS', () => {
   it('answers a preflight from an allowed origin without a token, allowing the protocol headers', async () => {

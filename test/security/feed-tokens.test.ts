@@ -28,8 +28,7 @@ async function mint(storeId: string, token: string, body?: unknown): Promise<{ s
   return call(server, `/v1/stores/${storeId}/feed-tokens`, init);
 }
 const feedWith = (storeId: string, feedToken: string, extra = '') => openFeed(server, storeId, `?access_token=${encodeURIComponent(feedToken)}${extra}`);
-const put = (storeId: string, key: string, value: unknown) =>
-  call(server, `/v1/stores/${storeId}/keys/${key}`, json(value, { method: 'PUT', headers: admin }));
+const put = (storeId: string, key: string, value: unknown) => call(server, `/v1/stores/${storeId}/keys/${key}`, json(value, { method: 'PUT', headers: admin }));
 
 describe('feed tokens', () => {
   it('are minted by a read token and open the live feed without any header, as native EventSource does', async () => {
@@ -54,7 +53,7 @@ describe('feed tokens', () => {
     }
   });
 
-  it('are minted by write and admin tokens too, with a chosen lifetime within bounds; not by other stores\' tokens', async () => {
+  it("are minted by write and admin tokens too, with a chosen lifetime within bounds; not by other stores' tokens", async () => {
     const storeId = await adminStore(server);
     const other = await adminStore(server);
     const write = await issueToken(server, storeId, 'write');

@@ -211,7 +211,9 @@ function requestArbitrary(route: string, method: string, op: Operation): fc.Arbi
   const pathArb = fc.tuple(...names.map(pathParam)).map((values) => names.reduce((p, n, i) => p.replace(`{${n}}`, values[i]!), route));
   const queryArb = fc
     .tuple(
-      fc.subarray(params.filter((p) => p.in === 'query').map((p) => p.name)).chain((qs) => fc.tuple(...qs.map((q) => queryValue(q).map((v) => [q, v] as [string, string])))),
+      fc
+        .subarray(params.filter((p) => p.in === 'query').map((p) => p.name))
+        .chain((qs) => fc.tuple(...qs.map((q) => queryValue(q).map((v) => [q, v] as [string, string])))),
       fc.option(fc.tuple(fc.constantFrom('unknown', 'since', 'limit', '__proto__'), queryValue('x')), { nil: undefined }),
     )
     .map(([qs, extra]) => (extra ? [...qs, extra] : qs));
@@ -261,7 +263,8 @@ async function runCase(req: FuzzRequest): Promise<void> {
     const res = await fetch(url, { ...init, signal: abort.signal });
     status = res.status;
     type = res.headers.get('content-type');
-    if (type?.startsWith('text/event-stream')) abort.abort(); // a live feed: the headers are the answer
+    if (type?.startsWith('text/event-stream'))
+      abort.abort(); // a live feed: the headers are the answer
     else text = await res.text();
   } catch (err) {
     if (abort.signal.aborted) throw new Error(`no answer within ${TIMEOUT_MS} ms: ${req.method} ${url.slice(0, 200)}`);

@@ -185,7 +185,12 @@ const ROWS: Row[] = [
     expect: authed(403, 200, 403, 200),
     prepare: async (f, c) => ({ path: `${A(f)}/writes`, init: withAuth(f, c, json({ ops: [{ op: 'put', key: `bulk-${c}`, value: 1 }] })) }),
   },
-  { method: 'GET', route: '/v1/stores/{storeId}/keys', expect: authed(200, 200, 403, 200), prepare: async (f, c) => ({ path: `${A(f)}/keys`, init: withAuth(f, c) }) },
+  {
+    method: 'GET',
+    route: '/v1/stores/{storeId}/keys',
+    expect: authed(200, 200, 403, 200),
+    prepare: async (f, c) => ({ path: `${A(f)}/keys`, init: withAuth(f, c) }),
+  },
   {
     method: 'POST',
     route: '/v1/stores/{storeId}/sync',

@@ -23,7 +23,11 @@ const start = (env: Record<string, string>) => {
   procs.push(p);
   return p;
 };
-const lines = (text: string) => text.trim().split('\n').filter((l) => l.trim() !== '');
+const lines = (text: string) =>
+  text
+    .trim()
+    .split('\n')
+    .filter((l) => l.trim() !== '');
 
 describe('open mode', () => {
   it.each(['0.0.0.0', '::', '10.1.2.3', 'keysync.example.com'])('refuses to start without a token on HOST=%s, in one line naming the cause', async (host) => {

@@ -29,8 +29,14 @@ describe('U+0000 in request strings (PostgreSQL text cannot hold it) is a 400, n
   it.each([
     ['a key listing prefix', () => call(server, `/v1/stores/${storeId}/keys?prefix=%00`, { headers: admin })],
     ['a key listing cursor', () => call(server, `/v1/stores/${storeId}/keys?after=a%00`, { headers: admin })],
-    ['a store config string', () => call(server, '/v1/stores', json({ config: { scope: '00000000-0000-4000-8000-000000000000', x: 'a\u0000b' } }, { headers: admin }))],
-    ['a filter prefix', () => call(server, `/v1/stores/${storeId}`, json({ options: { filter: { prefixes: ['\u0000'] } } }, { method: 'PATCH', headers: admin }))],
+    [
+      'a store config string',
+      () => call(server, '/v1/stores', json({ config: { scope: '00000000-0000-4000-8000-000000000000', x: 'a\u0000b' } }, { headers: admin })),
+    ],
+    [
+      'a filter prefix',
+      () => call(server, `/v1/stores/${storeId}`, json({ options: { filter: { prefixes: ['\u0000'] } } }, { method: 'PATCH', headers: admin })),
+    ],
     ['a handshake prefix', () => call(server, `/v1/stores/${storeId}/sync`, json({ have: {}, prefix: 'a\u0000' }, { headers: admin }))],
     ['a have key', () => call(server, `/v1/stores/${storeId}/sync`, json({ have: { 'a\u0000': '2026-01-01T00:00:00.000000Z' } }, { headers: admin }))],
     ['a JSON value', () => call(server, `/v1/stores/${storeId}/keys/nul`, json({ v: 'a\u0000b' }, { method: 'PUT', headers: admin }))],
@@ -61,7 +67,11 @@ describe('database errors wrapped by drizzle', () => {
 
 describe('keep-alive after an early refusal', () => {
   it('closes the connection when an error is answered before the request body was read', async () => {
-    const res = await server.fetch(`/v1/stores/${storeId}/keys/k`, { method: 'PUT', headers: { authorization: 'Bearer nope', 'content-type': 'application/json' }, body: JSON.stringify('x'.repeat(100_000)) });
+    const res = await server.fetch(`/v1/stores/${storeId}/keys/k`, {
+      method: 'PUT',
+      headers: { authorization: 'Bearer nope', 'content-type': 'application/json' },
+      body: JSON.stringify('x'.repeat(100_000)),
+    });
     expect(res.status).toBe(401);
     expect(res.headers.get('connection')).toBe('close');
     await res.arrayBuffer();

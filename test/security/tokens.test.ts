@@ -29,7 +29,12 @@ describe('issuing tokens', () => {
   it('returns the secret once (32 random bytes, base64url) and stores only its SHA-256', async () => {
     const storeId = await adminStore(server);
     const issued = await issueToken(server, storeId, 'write');
-    expect(issued).toEqual({ id: expect.any(String), token: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/), scope: 'write', createdAt: expect.stringMatching(TS) });
+    expect(issued).toEqual({
+      id: expect.any(String),
+      token: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      scope: 'write',
+      createdAt: expect.stringMatching(TS),
+    });
     expect(Buffer.from(issued.token, 'base64url')).toHaveLength(32);
     const rows = await db.database.rows<Record<string, unknown>>('select * from tokens where store_id = $1', [storeId]);
     expect(rows).toHaveLength(1);
@@ -46,7 +51,12 @@ describe('issuing tokens', () => {
     const b = await issueToken(server, storeId, 'write');
     const list = await call(server, `/v1/stores/${storeId}/tokens`, { headers: admin });
     expect(list.status).toBe(200);
-    expect(list.body).toEqual({ items: [{ id: a.id, scope: 'read', createdAt: a.createdAt }, { id: b.id, scope: 'write', createdAt: b.createdAt }] });
+    expect(list.body).toEqual({
+      items: [
+        { id: a.id, scope: 'read', createdAt: a.createdAt },
+        { id: b.id, scope: 'write', createdAt: b.createdAt },
+      ],
+    });
     expect(JSON.stringify(list.body)).not.toContain(a.token);
   });
 
@@ -54,7 +64,10 @@ describe('issuing tokens', () => {
     const storeId = await adminStore(server);
     expectProblem(await call(server, `/v1/stores/${storeId}/tokens`, json({ scope: 'admin' }, { headers: admin })), 400, 'validation');
     expectProblem(await call(server, `/v1/stores/${storeId}/tokens`, json({ scope: 'read', extra: 1 }, { headers: admin })), 400, 'validation');
-    expectProblem(await call(server, `/v1/stores/${storeId}/tokens`, { method: 'POST', headers: { ...admin, 'content-type': 'text/plain' }, body: 'read' }), 415);
+    expectProblem(
+      await call(server, `/v1/stores/${storeId}/tokens`, { method: 'POST', headers: { ...admin, 'content-type': 'text/plain' }, body: 'read' }),
+      415,
+    );
     const missing = '11111111-1111-5111-8111-111111111111';
     expectProblem(await call(server, `/v1/stores/${missing}/tokens`, json({ scope: 'read' }, { headers: admin })), 404, 'not-found');
     expectProblem(await call(server, `/v1/stores/${missing}/tokens`, { headers: admin }), 404, 'not-found');

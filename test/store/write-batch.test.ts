@@ -72,14 +72,18 @@ describe('group commit of one store', () => {
     await expect(bad).rejects.toMatchObject({ code: expect.stringMatching(/^22/) });
     const results = await Promise.all([first, good1, good2]);
     expect(results.map((r) => r.map((x) => x.key))).toEqual([['a0'], ['b0', 'b1'], ['d0']]);
-    expect((await getEntry(db.database.db, id, 'c'))).toBeUndefined();
+    expect(await getEntry(db.database.db, id, 'c')).toBeUndefined();
     expect((await getEntry(db.database.db, id, 'd0'))?.json).toBe('0');
   });
 
   it('answers every request of a missing store with 404', async () => {
     const batcher = new WriteBatcher(db.database.db);
     const missing = '00000000-0000-5000-8000-000000000000';
-    const answers = await Promise.allSettled([batcher.write(missing, puts('x', 1)), batcher.write(missing, puts('y', 1)), batcher.write(missing, puts('z', 1))]);
+    const answers = await Promise.allSettled([
+      batcher.write(missing, puts('x', 1)),
+      batcher.write(missing, puts('y', 1)),
+      batcher.write(missing, puts('z', 1)),
+    ]);
     for (const a of answers) expect(a).toMatchObject({ status: 'rejected', reason: { kind: 'not-found' } });
   });
 });

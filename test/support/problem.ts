@@ -12,7 +12,11 @@ export interface ProblemCall {
  * Checks status, media type and shape of a problem answer; `kind` is the
  * suffix of its `type` URI. Returns the body for further checks.
  */
-export function expectProblem(res: ProblemCall, status: number, kind?: string): { type: string; title: string; status: number; detail?: string; errors?: Array<{ path: string; message: string }> } {
+export function expectProblem(
+  res: ProblemCall,
+  status: number,
+  kind?: string,
+): { type: string; title: string; status: number; detail?: string; errors?: Array<{ path: string; message: string }> } {
   const where = `${res.res.url} -> ${res.status} ${typeof res.body === 'string' ? res.body.slice(0, 200) : JSON.stringify(res.body)?.slice(0, 300)}`;
   expect(res.status, where).toBe(status);
   expect(res.res.headers.get('content-type'), where).toMatch(/^application\/problem\+json/);
@@ -28,7 +32,11 @@ export function expectValidation(res: ProblemCall, path: string | RegExp) {
   expect(Array.isArray(body.errors), JSON.stringify(body)).toBe(true);
   const paths = body.errors!.map((e) => e.path);
   if (typeof path === 'string') expect(paths, JSON.stringify(body)).toContain(path);
-  else expect(paths.some((p) => path.test(p)), JSON.stringify(body)).toBe(true);
+  else
+    expect(
+      paths.some((p) => path.test(p)),
+      JSON.stringify(body),
+    ).toBe(true);
   for (const e of body.errors!) expect(e).toEqual({ path: expect.any(String), message: expect.any(String) });
   return body;
 }

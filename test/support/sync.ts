@@ -38,11 +38,7 @@ export function fetchBatch(server: TestServer, storeId: string, sessionId: strin
 }
 
 export function ack(server: TestServer, storeId: string, sessionId: string, cursor: number) {
-  return call<{ acked: number; next: number | null; remaining: number; done: boolean }>(
-    server,
-    `${sessionPath(storeId, sessionId)}/ack`,
-    json({ cursor }),
-  );
+  return call<{ acked: number; next: number | null; remaining: number; done: boolean }>(server, `${sessionPath(storeId, sessionId)}/ack`, json({ cursor }));
 }
 
 export function sessionStatus(server: TestServer, storeId: string, sessionId: string) {

@@ -118,7 +118,13 @@ describe('feeds opened while writers run', () => {
     let writing = true;
     const writers = Array.from({ length: 6 }, async (_, w) => {
       for (let i = 0; writing; i++) {
-        if (i % 4 === 3) written.push(...(await bulk(env.server, storeId, [{ op: 'put', key: `k${(w + i) % 15}`, value: i }, { op: 'put', key: `w${w}`, value: i }])));
+        if (i % 4 === 3)
+          written.push(
+            ...(await bulk(env.server, storeId, [
+              { op: 'put', key: `k${(w + i) % 15}`, value: i },
+              { op: 'put', key: `w${w}`, value: i },
+            ])),
+          );
         else written.push(await put(env.server, storeId, `k${(w * 3 + i) % 15}`, { w, i }));
       }
     });
@@ -143,7 +149,10 @@ describe('feeds opened while writers run', () => {
         const ids = changes.map((e) => Number(e.id));
         for (let i = 1; i < ids.length; i++) expect(ids[i]!, `since ${since}, event ${i}`).toBeGreaterThan(ids[i - 1]!);
         const seen = new Set(ids);
-        expect([...finalRev].filter(([, rev]) => rev > since && !seen.has(rev)), `since ${since}`).toEqual([]);
+        expect(
+          [...finalRev].filter(([, rev]) => rev > since && !seen.has(rev)),
+          `since ${since}`,
+        ).toEqual([]);
         if (since === 0) {
           const replica = new Replica();
           for (const e of changes) replica.apply(e.data);

@@ -13,13 +13,7 @@ import { useTestServer } from '../support/server.js';
 
 const env = useTestServer();
 
-const KEYS = [
-  'plain',
-  'quote " and backslash \\',
-  'controls \b\f\n\r\t \u0001 \u001f \u007f',
-  'unicode ünï 𝄞 \u2028 \u2029 日本',
-  'slash / and <tags> & amp',
-];
+const KEYS = ['plain', 'quote " and backslash \\', 'controls \b\f\n\r\t \u0001 \u001f \u007f', 'unicode ünï 𝄞 \u2028 \u2029 日本', 'slash / and <tags> & amp'];
 
 describe('entry text built by the database', () => {
   it('equals entryJson for JSON, byte and deleted entries with keys that need escaping', async () => {

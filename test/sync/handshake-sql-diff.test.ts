@@ -20,10 +20,7 @@ const SETTINGS = { batchSize: 3, maxBatchSize: 1000, batchBytes: 4 << 20, window
 // Few keys, so puts, deletes and `have` entries meet; some under a shared prefix, some unicode.
 const KEYS = ['a', 'a/b', 'a/c', 'a/ü', 'b', 'b/1', 'é', 'é/ключ', '日本/語', '😀', 'a😀', 'ab'];
 const key = fc.constantFrom(...KEYS);
-const op = fc.oneof(
-  fc.record({ op: fc.constant('put'), key, value: fc.integer() }),
-  fc.record({ op: fc.constant('delete'), key }),
-);
+const op = fc.oneof(fc.record({ op: fc.constant('put'), key, value: fc.integer() }), fc.record({ op: fc.constant('delete'), key }));
 
 /** How the client spells (or misspells) a key's ts in its `have` map. */
 type Spelling = 'same' | 'offset' | 'nanos' | 'finer' | 'old' | 'other-key';
@@ -54,7 +51,15 @@ function spell(ts: string, how: Spelling, otherTs: string): string {
 const policies: Array<[string, StorePolicy]> = [
   ['open', OPEN_POLICY],
   ['filter', compilePolicy({ filter: { prefixes: ['a', 'é'], excludePrefixes: ['a/c'] } })],
-  ['order', compilePolicy({ order: [{ prefix: 'a/', rank: -1 }, { prefix: 'é', rank: 2 }] })],
+  [
+    'order',
+    compilePolicy({
+      order: [
+        { prefix: 'a/', rank: -1 },
+        { prefix: 'é', rank: 2 },
+      ],
+    }),
+  ],
   ['filter and order', compilePolicy({ filter: { excludePrefixes: ['b'] }, order: [{ prefix: '日', rank: 1 }] })],
 ];
 

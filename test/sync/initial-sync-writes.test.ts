@@ -38,12 +38,15 @@ describe('writes during the initial sync', () => {
       async () => track(await del(env.server, storeId, 'k020')),
       async () => track(await del(env.server, storeId, 'k280')),
       async () => track(await put(env.server, storeId, 'fresh', 'new key')),
-      async () => (await bulk(env.server, storeId, [
-        { op: 'put', key: 'k150', value: { v: 2 } },
-        { op: 'delete', key: 'k151' },
-        { op: 'put', key: 'bytes', base64: Buffer.from([0, 1, 2, 255]).toString('base64'), contentType: 'application/octet-stream' },
-        { op: 'put', key: 'k010', value: { v: 2 } },
-      ])).map(track),
+      async () =>
+        (
+          await bulk(env.server, storeId, [
+            { op: 'put', key: 'k150', value: { v: 2 } },
+            { op: 'delete', key: 'k151' },
+            { op: 'put', key: 'bytes', base64: Buffer.from([0, 1, 2, 255]).toString('base64'), contentType: 'application/octet-stream' },
+            { op: 'put', key: 'k010', value: { v: 2 } },
+          ])
+        ).map(track),
       async () => track(await put(env.server, storeId, 'held', 'late')),
     ];
     let stepIndex = 0;

@@ -18,7 +18,11 @@ const SETTINGS = { batchSize: 100, maxBatchSize: 1000, batchBytes: 4 << 20, wind
 async function storeWith(n: number): Promise<string> {
   const storeId = await newStore(env.server);
   for (let start = 0; start < n; start += 1000) {
-    await bulk(env.server, storeId, Array.from({ length: Math.min(1000, n - start) }, (_, i) => ({ op: 'put', key: `k/${String(start + i).padStart(6, '0')}`, value: i })));
+    await bulk(
+      env.server,
+      storeId,
+      Array.from({ length: Math.min(1000, n - start) }, (_, i) => ({ op: 'put', key: `k/${String(start + i).padStart(6, '0')}`, value: i })),
+    );
   }
   return storeId;
 }

@@ -51,12 +51,20 @@ async function expectReadBack(written: Written[], since: number): Promise<void> 
   const list = await call(env.server, `/v1/stores/${storeId}/keys?prefix=${encodeURIComponent(prefix + '/')}&limit=1000`);
   expect(list.body.items).toEqual(written.map(({ key, rev, ts }) => ({ key, rev, ts })).sort((a, b) => (a.key < b.key ? -1 : 1)));
 
-  const hs = await call(env.server, `/v1/stores/${storeId}/sync`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ since }) });
+  const hs = await call(env.server, `/v1/stores/${storeId}/sync`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ since }),
+  });
   expect(hs.status, JSON.stringify(hs.body)).toBe(201);
   let batches = '';
   for (let cursor = 0; cursor < hs.body.batches; cursor++) {
     batches += await (await env.server.fetch(`/v1/stores/${storeId}/sync/${hs.body.sessionId}/batches/${cursor}`)).text();
-    await call(env.server, `/v1/stores/${storeId}/sync/${hs.body.sessionId}/ack`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cursor }) });
+    await call(env.server, `/v1/stores/${storeId}/sync/${hs.body.sessionId}/ack`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ cursor }),
+    });
   }
   for (const w of written) expect(batches, w.key).toContain(entryText(w));
 
@@ -102,8 +110,17 @@ describe('JSON values come back exactly as written', () => {
   it('keeps the values JavaScript numbers and objects would change', async () => {
     const since = await headRev();
     const cases = [
-      '12345678901234567890', '-98765432109876543210', '1.10', '-0', '1E+2', '1e-400', '1E+400',
-      '{"2":"b","1":"a","x":0,"0":[1.0,2.50]}', '"\\u00e9\\/\\ud83d\\ude00"', '"\\u0000"', '[0.1000000000000000055511151231257827]',
+      '12345678901234567890',
+      '-98765432109876543210',
+      '1.10',
+      '-0',
+      '1E+2',
+      '1e-400',
+      '1E+400',
+      '{"2":"b","1":"a","x":0,"0":[1.0,2.50]}',
+      '"\\u00e9\\/\\ud83d\\ude00"',
+      '"\\u0000"',
+      '[0.1000000000000000055511151231257827]',
     ];
     const written: Written[] = [];
     for (const [i, text] of cases.entries()) {
@@ -111,7 +128,9 @@ describe('JSON values come back exactly as written', () => {
       expect(res.status, text).toBe(200);
       written.push({ ...res.body, min: text });
     }
-    const res = await writes(JSON.stringify({ ops: [] }).replace('[]', `[${cases.map((v, i) => `{"op":"put","key":"exact/bulk/${i}","value":${v}}`).join(',')}]`));
+    const res = await writes(
+      JSON.stringify({ ops: [] }).replace('[]', `[${cases.map((v, i) => `{"op":"put","key":"exact/bulk/${i}","value":${v}}`).join(',')}]`),
+    );
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     res.body.results.forEach((r: Written, i: number) => written.push({ ...r, min: cases[i]! }));
     await expectReadBack(written, since);
@@ -124,7 +143,13 @@ describe('JSON values come back exactly as written', () => {
     expect(a.status, JSON.stringify(a.body)).toBe(200);
     const b = await writes(`{"ops":[{"op":"put","key":"deep/bulk","value":${deep}}]}`);
     expect(b.status, JSON.stringify(b.body)).toBe(200);
-    await expectReadBack([{ ...a.body, min: deep }, { ...b.body.results[0], min: deep }], since);
+    await expectReadBack(
+      [
+        { ...a.body, min: deep },
+        { ...b.body.results[0], min: deep },
+      ],
+      since,
+    );
   });
 });
 

@@ -17,17 +17,33 @@ export interface JsonText {
 }
 
 const digits = (min: number, max: number) => fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: min, maxLength: max });
-const intPart = fc.oneof(fc.constant('0'), fc.tuple(fc.constantFrom(...'123456789'), digits(0, 40)).map(([a, b]) => a + b));
+const intPart = fc.oneof(
+  fc.constant('0'),
+  fc.tuple(fc.constantFrom(...'123456789'), digits(0, 40)).map(([a, b]) => a + b),
+);
 const exponent = fc.tuple(fc.constantFrom('e', 'E'), fc.constantFrom('', '+', '-'), fc.constantFrom('0', '1', '2', '308', '309', '400', '4000', '00', '07'));
 
 export const numberToken: fc.Arbitrary<string> = fc.oneof(
   fc.constantFrom(
-    '12345678901234567890', '-98765432109876543210', '9007199254740993', '1.10', '-0', '-0.0', '0.0', '1E+2', '1e-400', '1E+400',
-    '-1E+400', '0.1000000000000000055511151231257827', '2.50E-10', '1e0', '123456789012345678901234567890.000000000000000000001',
+    '12345678901234567890',
+    '-98765432109876543210',
+    '9007199254740993',
+    '1.10',
+    '-0',
+    '-0.0',
+    '0.0',
+    '1E+2',
+    '1e-400',
+    '1E+400',
+    '-1E+400',
+    '0.1000000000000000055511151231257827',
+    '2.50E-10',
+    '1e0',
+    '123456789012345678901234567890.000000000000000000001',
   ),
-  fc.tuple(fc.constantFrom('', '-'), intPart, fc.option(digits(1, 30)), fc.option(exponent)).map(
-    ([sign, int, frac, exp]) => sign + int + (frac === null ? '' : `.${frac}`) + (exp === null ? '' : exp.join('')),
-  ),
+  fc
+    .tuple(fc.constantFrom('', '-'), intPart, fc.option(digits(1, 30)), fc.option(exponent))
+    .map(([sign, int, frac, exp]) => sign + int + (frac === null ? '' : `.${frac}`) + (exp === null ? '' : exp.join(''))),
 );
 
 /** A JSON string token for `s`, each character written raw or escaped as chosen by `seed`. */
@@ -74,7 +90,7 @@ const tree = fc.letrec<{ value: Node; arr: Node; obj: Node }>((tie) => ({
 
 /** Wraps `node` in `levels` arrays and objects. */
 function nest(node: Node, levels: number, seed: number): Node {
-  for (let i = 0; i < levels; i++) node = (seed >> i % 16) & 1 ? { t: 'arr', items: [node] } : { t: 'obj', members: [[`"${i}"`, node]] };
+  for (let i = 0; i < levels; i++) node = (seed >> (i % 16)) & 1 ? { t: 'arr', items: [node] } : { t: 'obj', members: [[`"${i}"`, node]] };
   return node;
 }
 

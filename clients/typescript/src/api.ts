@@ -14,15 +14,19 @@ import { encodeBase64 } from './base64.js';
 import { ProtocolError } from './errors.js';
 import { createRawClient, mediaType, settle, type FetchLike, type HttpResult, type RawClient } from './http.js';
 import {
-  HEADERS, MEDIA_TYPES, type AckResponse, type BatchResponse, type components, type HandshakeRequest, type HandshakeResponse,
+  HEADERS,
+  MEDIA_TYPES,
+  type AckResponse,
+  type BatchResponse,
+  type components,
+  type HandshakeRequest,
+  type HandshakeResponse,
   type paths,
 } from '@keysync/protocol';
 import { parseAck, parseBatch, parseBatchText, parseHandshake, type ValueParser } from './wire.js';
 
 type S = components['schemas'];
-type Query<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends { parameters: { query?: infer Q } }
-  ? NonNullable<Q>
-  : never;
+type Query<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends { parameters: { query?: infer Q } } ? NonNullable<Q> : never;
 type Json200<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends {
   responses: { 200: { content: { 'application/json': infer B } } };
 }
@@ -118,9 +122,7 @@ export interface ApiClient {
    */
   putJsonText(storeId: string, key: string, text: string, o?: WriteOptions): Promise<HttpResult<S['WriteResult']>>;
   /** `PUT .../keys/{key}` with bytes; the content type is stored with them. */
-  putBytes(
-    storeId: string, key: string, bytes: Uint8Array, contentType: string, o?: WriteOptions,
-  ): Promise<HttpResult<S['WriteResult']>>;
+  putBytes(storeId: string, key: string, bytes: Uint8Array, contentType: string, o?: WriteOptions): Promise<HttpResult<S['WriteResult']>>;
   deleteKey(storeId: string, key: string, o?: Omit<WriteOptions, 'ifNoneMatch'>): Promise<HttpResult<S['WriteResult']>>;
   /** `POST .../writes`: all ops or none, consecutive revs in op order. */
   write(storeId: string, body: S['BulkWrite'], o?: CallOptions): Promise<HttpResult<S['BulkWriteResult']>>;
@@ -172,21 +174,16 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     parseValue,
     health: (o) => settle('health', raw.GET('/healthz', { signal: o?.signal })),
     ready: (o) => settle('ready', raw.GET('/readyz', { signal: o?.signal })),
-    metrics: (o) =>
-      settle('metrics', raw.GET('/metrics', { parseAs: 'text', headers: { [HEADERS.accept]: 'text/plain' }, signal: o?.signal })),
+    metrics: (o) => settle('metrics', raw.GET('/metrics', { parseAs: 'text', headers: { [HEADERS.accept]: 'text/plain' }, signal: o?.signal })),
 
     listStores: (query, o) => settle('list stores', raw.GET('/v1/stores', { params: { query }, signal: o?.signal })),
     registerStore: (body, o) => settle('register store', raw.POST('/v1/stores', { body, signal: o?.signal })),
     getStore: (storeId, o) => settle('get store', raw.GET('/v1/stores/{storeId}', { ...store(storeId), signal: o?.signal })),
-    updateStore: (storeId, body, o) =>
-      settle('update store', raw.PATCH('/v1/stores/{storeId}', { ...store(storeId), body, signal: o?.signal })),
-    deleteStore: (storeId, o) =>
-      settle('delete store', raw.DELETE('/v1/stores/{storeId}', { ...store(storeId), signal: o?.signal }), () => undefined),
+    updateStore: (storeId, body, o) => settle('update store', raw.PATCH('/v1/stores/{storeId}', { ...store(storeId), body, signal: o?.signal })),
+    deleteStore: (storeId, o) => settle('delete store', raw.DELETE('/v1/stores/{storeId}', { ...store(storeId), signal: o?.signal }), () => undefined),
 
-    createToken: (storeId, body, o) =>
-      settle('create token', raw.POST('/v1/stores/{storeId}/tokens', { ...store(storeId), body, signal: o?.signal })),
-    listTokens: (storeId, o) =>
-      settle('list tokens', raw.GET('/v1/stores/{storeId}/tokens', { ...store(storeId), signal: o?.signal })),
+    createToken: (storeId, body, o) => settle('create token', raw.POST('/v1/stores/{storeId}/tokens', { ...store(storeId), body, signal: o?.signal })),
+    listTokens: (storeId, o) => settle('list tokens', raw.GET('/v1/stores/{storeId}/tokens', { ...store(storeId), signal: o?.signal })),
     createFeedToken: (storeId, body, o) =>
       settle('create feed token', raw.POST('/v1/stores/{storeId}/feed-tokens', { ...store(storeId), body: body ?? {}, signal: o?.signal })),
     revokeToken: (storeId, tokenId, o) =>
@@ -259,13 +256,10 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
           : raw.DELETE('/v1/stores/{storeId}/keys/{key}', { params: { path: keyPath(storeId, key), header }, signal: o?.signal }),
       );
     },
-    write: (storeId, body, o) =>
-      settle('write', raw.POST('/v1/stores/{storeId}/writes', { ...store(storeId), body, signal: o?.signal })),
-    listKeys: (storeId, query, o) =>
-      settle('list keys', raw.GET('/v1/stores/{storeId}/keys', { params: { path: { storeId }, query }, signal: o?.signal })),
+    write: (storeId, body, o) => settle('write', raw.POST('/v1/stores/{storeId}/writes', { ...store(storeId), body, signal: o?.signal })),
+    listKeys: (storeId, query, o) => settle('list keys', raw.GET('/v1/stores/{storeId}/keys', { params: { path: { storeId }, query }, signal: o?.signal })),
 
-    handshake: (storeId, body, o) =>
-      settle('handshake', raw.POST('/v1/stores/{storeId}/sync', { ...store(storeId), body, signal: o?.signal }), parseHandshake),
+    handshake: (storeId, body, o) => settle('handshake', raw.POST('/v1/stores/{storeId}/sync', { ...store(storeId), body, signal: o?.signal }), parseHandshake),
     batch: (storeId, sessionId, cursor, o) =>
       parseValue
         ? // As text, so that each value reaches parseValue as written.
@@ -285,16 +279,11 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
         raw.POST('/v1/stores/{storeId}/sync/{sessionId}/ack', { ...session(storeId, sessionId), body: { cursor }, signal: o?.signal }),
         parseAck,
       ),
-    listSessions: (storeId, o) =>
-      settle('list sessions', raw.GET('/v1/stores/{storeId}/sessions', { ...store(storeId), signal: o?.signal })),
+    listSessions: (storeId, o) => settle('list sessions', raw.GET('/v1/stores/{storeId}/sessions', { ...store(storeId), signal: o?.signal })),
     sessionStatus: (storeId, sessionId, o) =>
       settle('session status', raw.GET('/v1/stores/{storeId}/sync/{sessionId}', { ...session(storeId, sessionId), signal: o?.signal })),
     cancelSession: (storeId, sessionId, o) =>
-      settle(
-        'cancel session',
-        raw.DELETE('/v1/stores/{storeId}/sync/{sessionId}', { ...session(storeId, sessionId), signal: o?.signal }),
-        () => undefined,
-      ),
+      settle('cancel session', raw.DELETE('/v1/stores/{storeId}/sync/{sessionId}', { ...session(storeId, sessionId), signal: o?.signal }), () => undefined),
 
     async events(storeId, req = {}) {
       const res = await settle(

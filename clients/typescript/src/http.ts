@@ -16,9 +16,7 @@ import { HEADERS, MEDIA_TYPES, type paths, type Problem } from '@keysync/protoco
  */
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
-export type HttpResult<T> =
-  | { data: T; error?: undefined; response: Response }
-  | { data?: undefined; error: Problem; response: Response };
+export type HttpResult<T> = { data: T; error?: undefined; response: Response } | { data?: undefined; error: Problem; response: Response };
 
 export interface HttpOptions {
   /** Server origin plus optional path prefix, e.g. `https://sync.example.com`. */
@@ -81,11 +79,7 @@ type RawResult<D> = { data?: D; error?: unknown; response: Response };
  * Problems, success bodies go through `parse` (the wire.ts checks on the sync
  * path) and a body that is not JSON becomes a ProtocolError.
  */
-export async function settle<D, T = D>(
-  what: string,
-  call: Promise<RawResult<D>>,
-  parse?: (body: D | undefined) => T,
-): Promise<HttpResult<T>> {
+export async function settle<D, T = D>(what: string, call: Promise<RawResult<D>>, parse?: (body: D | undefined) => T): Promise<HttpResult<T>> {
   let res: RawResult<D>;
   try {
     res = await call;

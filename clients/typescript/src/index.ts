@@ -3,16 +3,39 @@
  * entry (`@keysync/client/file-store`) so bundlers never see `node:fs`.
  */
 export {
-  createApiClient, putBytesOp, type ApiClient, type ApiClientOptions, type CallOptions, type EventsRequest,
-  type GetKeyOptions, type Health, type KeyQuery, type KeyValue, type Readiness, type StoreQuery, type WriteOptions,
+  createApiClient,
+  putBytesOp,
+  type ApiClient,
+  type ApiClientOptions,
+  type CallOptions,
+  type EventsRequest,
+  type GetKeyOptions,
+  type Health,
+  type KeyQuery,
+  type KeyValue,
+  type Readiness,
+  type StoreQuery,
+  type WriteOptions,
 } from './api.js';
 export { Backoff, isRetryable, parseRetryAfter, type BackoffOptions } from './backoff.js';
 export {
-  CallbackError, KeysyncError, ProblemError, ProtocolError, StoreDeletedError, TokenRevokedError, UnreachableError,
+  CallbackError,
+  KeysyncError,
+  ProblemError,
+  ProtocolError,
+  StoreDeletedError,
+  TokenRevokedError,
+  UnreachableError,
 } from './errors.js';
 export { toProblem, type FetchLike, type HttpResult, type RawClient } from './http.js';
 export type {
-  ApplyOptions, BytesRecord, DeletedRecord, JsonRecord, LiveRecord, LocalRecord, LocalStore,
+  ApplyOptions,
+  BytesRecord,
+  DeletedRecord,
+  JsonRecord,
+  LiveRecord,
+  LocalRecord,
+  LocalStore,
 } from './local-store.js';
 /**
  * The wire protocol shared with the server (@keysync/protocol): constants,
@@ -20,13 +43,40 @@ export type {
  * the wire shapes derived from them, the exact-JSON scanner and store ids.
  */
 export {
-  API_PREFIX, EVENTS, HEADERS, MEDIA_TYPES, PROBLEM_TYPE_BASE, PROBLEMS, STORE_ID_NAMESPACE,
-  problemKind, problemType, type EventName, type ProblemKind,
-  type components, type operations, type paths,
-  JsonTextError, scanJson, spanText, withPlaceholders, type JsonSpan, type ScanOptions,
-  canonicalConfig, storeId, type StoreConfig,
-  type AckResponse, type BatchResponse, type BytesEntry, type EntryMeta, type HandshakeRequest, type HandshakeResponse,
-  type JsonEntry, type Problem, type ReadyEventData, type TombstoneEntry, type WireEntry,
+  API_PREFIX,
+  EVENTS,
+  HEADERS,
+  MEDIA_TYPES,
+  PROBLEM_TYPE_BASE,
+  PROBLEMS,
+  STORE_ID_NAMESPACE,
+  problemKind,
+  problemType,
+  type EventName,
+  type ProblemKind,
+  type components,
+  type operations,
+  type paths,
+  JsonTextError,
+  scanJson,
+  spanText,
+  withPlaceholders,
+  type JsonSpan,
+  type ScanOptions,
+  canonicalConfig,
+  storeId,
+  type StoreConfig,
+  type AckResponse,
+  type BatchResponse,
+  type BytesEntry,
+  type EntryMeta,
+  type HandshakeRequest,
+  type HandshakeResponse,
+  type JsonEntry,
+  type Problem,
+  type ReadyEventData,
+  type TombstoneEntry,
+  type WireEntry,
 } from '@keysync/protocol';
 export type { Change } from './records.js';
 export { readSse, SseDecoder, StalledError, type SseItem } from './sse.js';
@@ -34,6 +84,10 @@ export { subscribeInOneTab, type OneTabOptions, type OneTabSubscription } from '
 export { IndexedDBStore, type IndexedDBStoreOptions, type StoreChangeListener } from './stores/indexeddb.js';
 export { MemoryStore } from './stores/memory.js';
 export {
-  subscribe, SyncClient, type SubscribeOptions, type SyncProgress, type SyncState,
+  subscribe,
+  SyncClient,
+  type SubscribeOptions,
+  type SyncProgress,
+  type SyncState,
 } from './sync-client.js';
 export type { LiveEvent, ValueParser } from './wire.js';

@@ -4,6 +4,16 @@
  * server; this entry keeps them importable without the rest of the client.
  */
 export {
-  API_PREFIX, EVENTS, HEADERS, HEARTBEAT_COMMENT, MEDIA_TYPES, PROBLEM_TYPE_BASE, PROBLEMS, STORE_ID_NAMESPACE,
-  problemKind, problemType, type EventName, type ProblemKind,
+  API_PREFIX,
+  EVENTS,
+  HEADERS,
+  HEARTBEAT_COMMENT,
+  MEDIA_TYPES,
+  PROBLEM_TYPE_BASE,
+  PROBLEMS,
+  STORE_ID_NAMESPACE,
+  problemKind,
+  problemType,
+  type EventName,
+  type ProblemKind,
 } from '@keysync/protocol';

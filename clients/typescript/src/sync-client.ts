@@ -159,7 +159,10 @@ export class SyncClient {
     if (this.#run || this.#abort.signal.aborted) throw new Error('SyncClient already started or stopped');
     this.#setState('syncing');
     if (this.#options.reconnectOnWake !== false) {
-      this.#unwatch = watchWakeups((why) => this.#wakeUp(why), () => this.#deadAfterMs());
+      this.#unwatch = watchWakeups(
+        (why) => this.#wakeUp(why),
+        () => this.#deadAfterMs(),
+      );
     }
     this.#run = this.#loop().finally(() => this.#unwatch?.());
     return this;

@@ -3,7 +3,7 @@
  * the one retry policy they both use for single requests.
  */
 import type { ApiClient } from './api.js';
-import { Backoff, isRetryable, parseRetryAfter } from './backoff.js';
+import { type Backoff, isRetryable, parseRetryAfter } from './backoff.js';
 import { KeysyncError, ProblemError } from './errors.js';
 import type { HttpResult } from './http.js';
 import type { LocalRecord, LocalStore } from './local-store.js';

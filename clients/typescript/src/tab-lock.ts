@@ -40,7 +40,12 @@ export function subscribeInOneTab(options: OneTabOptions): OneTabSubscription {
   if (!locks) {
     client = subscribe(options);
     options.onLeader?.(client);
-    return { get client() { return client; }, stop: () => client!.unsubscribe() };
+    return {
+      get client() {
+        return client;
+      },
+      stop: () => client!.unsubscribe(),
+    };
   }
   const quit = new AbortController();
   let release!: () => void;

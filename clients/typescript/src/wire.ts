@@ -5,8 +5,20 @@
  */
 import { ProtocolError } from './errors.js';
 import {
-  EVENTS, JsonTextError, scanJson, spanText, withPlaceholders, type AckResponse, type BatchResponse, type BytesEntry,
-  type HandshakeResponse, type JsonEntry, type JsonSpan, type ReadyEventData, type TombstoneEntry, type WireEntry,
+  EVENTS,
+  JsonTextError,
+  scanJson,
+  spanText,
+  withPlaceholders,
+  type AckResponse,
+  type BatchResponse,
+  type BytesEntry,
+  type HandshakeResponse,
+  type JsonEntry,
+  type JsonSpan,
+  type ReadyEventData,
+  type TombstoneEntry,
+  type WireEntry,
 } from '@keysync/protocol';
 
 type Obj = Record<string, unknown>;

@@ -83,7 +83,12 @@ async function rightShapes(api: ApiClient, id: string): Promise<void> {
   expectTypeOf(value.data).toEqualTypeOf<KeyValue | undefined>();
   const raw = await api.raw.GET('/v1/stores/{storeId}/sync/{sessionId}', { params: { path: { storeId: id, sessionId: 's' } } });
   expectTypeOf(raw.data).toEqualTypeOf<S['SessionStatus'] | undefined>();
-  await api.write(id, { ops: [{ op: 'put', key: 'a', value: { any: 'json' } }, { op: 'delete', key: 'b' }] });
+  await api.write(id, {
+    ops: [
+      { op: 'put', key: 'a', value: { any: 'json' } },
+      { op: 'delete', key: 'b' },
+    ],
+  });
 }
 
 describe('typed API shapes', () => {

@@ -28,7 +28,12 @@ describeLocalStore('FileStore', async () => {
 });
 
 const bytes = (key: string, rev: number): LocalRecord => ({
-  kind: 'bytes', key, rev, ts: ts(rev), bytes: new Uint8Array([rev, 0, 255]), contentType: 'application/octet-stream',
+  kind: 'bytes',
+  key,
+  rev,
+  ts: ts(rev),
+  bytes: new Uint8Array([rev, 0, 255]),
+  contentType: 'application/octet-stream',
 });
 
 describe('FileStore', () => {

@@ -49,10 +49,12 @@ describe('IndexedDBStore', () => {
     await one.applyBatch([put('a', 1), put('b', 2)], { checkpoint: 2 });
     await one.applyBatch([put('a', 1)]); // stale: no change, no message
     await one.applyBatch([del('b', 3)]);
-    await expect.poll(() => seenByTwo).toEqual([
-      { keys: ['a', 'b'], remote: true },
-      { keys: ['b'], remote: true },
-    ]);
+    await expect
+      .poll(() => seenByTwo)
+      .toEqual([
+        { keys: ['a', 'b'], remote: true },
+        { keys: ['b'], remote: true },
+      ]);
     expect(seenByOne).toEqual([
       { keys: ['a', 'b'], remote: false },
       { keys: ['b'], remote: false },

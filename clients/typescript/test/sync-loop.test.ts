@@ -9,7 +9,7 @@ import { ProblemError, StoreDeletedError, TokenRevokedError } from '../src/error
 import type { LocalStore } from '../src/local-store.js';
 import type { Change } from '../src/records.js';
 import { MemoryStore } from '../src/stores/memory.js';
-import { SyncClient, subscribe, type SubscribeOptions } from '../src/sync-client.js';
+import { type SyncClient, subscribe, type SubscribeOptions } from '../src/sync-client.js';
 import { entryFrame, FakeServer } from './support/fake-server.js';
 
 const clients: SyncClient[] = [];
@@ -149,7 +149,10 @@ describe('sync loop', () => {
     const onB = vi.fn();
     client.on('b', onB);
     await vi.waitFor(() => expect(completed).toHaveBeenCalled());
-    expect(changes.map((c) => [c.key, c.op, c.value, c.rev])).toEqual([['a', 'put', 1, 1], ['b', 'put', { x: 2 }, 2]]);
+    expect(changes.map((c) => [c.key, c.op, c.value, c.rev])).toEqual([
+      ['a', 'put', 1, 1],
+      ['b', 'put', { x: 2 }, 2],
+    ]);
     expect(onB).toHaveBeenCalledTimes(1);
   });
 
@@ -177,7 +180,10 @@ describe('sync loop', () => {
     await store.applyBatch([{ kind: 'json', key: 'a', rev: 1, ts: server.entries.get('a')!.ts, value: 1 }], { checkpoint: 1 });
     const { completed } = start(server, store);
     await vi.waitFor(() => expect(completed).toHaveBeenCalled());
-    expect(handshakes(server).map((c) => c.body)).toEqual([{ since: 1, batchSize: 1000 }, { have: { a: server.entries.get('a')!.ts }, batchSize: 1000 }]);
+    expect(handshakes(server).map((c) => c.body)).toEqual([
+      { since: 1, batchSize: 1000 },
+      { have: { a: server.entries.get('a')!.ts }, batchSize: 1000 },
+    ]);
     expect((await store.get('b'))?.rev).toBe(2);
   });
 

@@ -34,7 +34,11 @@ describe('watchWakeups', () => {
     const browser = fakeBrowser();
     let now = 0;
     const woken: WakeReason[] = [];
-    const stop = watchWakeups((why) => woken.push(why), () => 30_000, () => now);
+    const stop = watchWakeups(
+      (why) => woken.push(why),
+      () => 30_000,
+      () => now,
+    );
     browser.online();
     browser.visibility('hidden');
     now += 5_000;
@@ -50,7 +54,10 @@ describe('watchWakeups', () => {
 
   it('does nothing outside browsers', () => {
     const woken: WakeReason[] = [];
-    const stop = watchWakeups((why) => woken.push(why), () => 1);
+    const stop = watchWakeups(
+      (why) => woken.push(why),
+      () => 1,
+    );
     stop();
     expect(woken).toEqual([]);
   });

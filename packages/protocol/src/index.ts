@@ -5,16 +5,41 @@
  * Node or DOM APIs, so it runs in the server, the browser and workers alike.
  */
 export {
-  API_PREFIX, EVENTS, HEADERS, HEARTBEAT_COMMENT, MEDIA_TYPES, PROBLEM_TYPE_BASE, PROBLEMS, STORE_ID_NAMESPACE,
-  problemKind, problemType, type EventName, type ProblemKind,
+  API_PREFIX,
+  EVENTS,
+  HEADERS,
+  HEARTBEAT_COMMENT,
+  MEDIA_TYPES,
+  PROBLEM_TYPE_BASE,
+  PROBLEMS,
+  STORE_ID_NAMESPACE,
+  problemKind,
+  problemType,
+  type EventName,
+  type ProblemKind,
 } from './constants.js';
 export {
-  JsonTextError, scanJson, spanText, withPlaceholders, type JsonSpan, type JsonTextProblem, type ScanOptions,
+  JsonTextError,
+  scanJson,
+  spanText,
+  withPlaceholders,
+  type JsonSpan,
+  type JsonTextProblem,
+  type ScanOptions,
 } from './json-text.js';
 /** The generated OpenAPI types (openapi/openapi.json via openapi-typescript). */
 export type { $defs, components, operations, paths, webhooks } from './schema.js';
 export { assertStoreConfig, canonicalConfig, storeId, type StoreConfig } from './store-id.js';
 export type {
-  AckResponse, BatchResponse, BytesEntry, EntryMeta, HandshakeRequest, HandshakeResponse, JsonEntry, Problem,
-  ReadyEventData, TombstoneEntry, WireEntry,
+  AckResponse,
+  BatchResponse,
+  BytesEntry,
+  EntryMeta,
+  HandshakeRequest,
+  HandshakeResponse,
+  JsonEntry,
+  Problem,
+  ReadyEventData,
+  TombstoneEntry,
+  WireEntry,
 } from './wire-types.js';

@@ -209,7 +209,7 @@ class Scanner {
         if (text.charCodeAt(this.pos) !== (kind === OBJECT ? CLOSE_BRACE : CLOSE_BRACKET)) {
           if (kind === OBJECT) this.readName();
           else this.onPath = this.memberMatches('*');
-          continue value;
+          continue;
         }
         this.pos++;
         this.closeContainer();

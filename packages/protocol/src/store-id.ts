@@ -20,9 +20,7 @@ type Canonicalize = (input: unknown) => string | undefined;
 // as the module object while Node hands us the function itself. Bundlers vary
 // too; accept both shapes rather than trusting either.
 const canonicalize: Canonicalize =
-  typeof canonicalizeModule === 'function'
-    ? (canonicalizeModule as Canonicalize)
-    : (canonicalizeModule as { default: Canonicalize }).default;
+  typeof canonicalizeModule === 'function' ? (canonicalizeModule as Canonicalize) : (canonicalizeModule as { default: Canonicalize }).default;
 
 /**
  * RFC 8785 canonical JSON of a config. Exposed for diagnostics and tests.

@@ -32,9 +32,7 @@ export type TombstoneEntry = KindOptional<Schemas['Tombstone']>;
 export type WireEntry = JsonEntry | BytesEntry | TombstoneEntry;
 
 /** `POST /v1/stores/{storeId}/sync` body. */
-export type HandshakeRequest =
-  | (Schemas['HandshakeByHave'] & { since?: never })
-  | (Schemas['HandshakeBySince'] & { have?: never });
+export type HandshakeRequest = (Schemas['HandshakeByHave'] & { since?: never }) | (Schemas['HandshakeBySince'] & { have?: never });
 
 /** `POST /v1/stores/{storeId}/sync` 201 body. */
 export type HandshakeResponse = Schemas['Handshake'];

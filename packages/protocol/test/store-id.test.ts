@@ -6,9 +6,7 @@ const scope = 'a1b2c3d4-e5f6-7890-abcd-ef1234567890';
 describe('storeId', () => {
   it('matches the test vector of API.md', () => {
     const config = { scope, backend: 'file', path: 'data/my-store' };
-    expect(canonicalConfig(config)).toBe(
-      '{"backend":"file","path":"data/my-store","scope":"a1b2c3d4-e5f6-7890-abcd-ef1234567890"}',
-    );
+    expect(canonicalConfig(config)).toBe('{"backend":"file","path":"data/my-store","scope":"a1b2c3d4-e5f6-7890-abcd-ef1234567890"}');
     expect(storeId(config)).toBe('58c4b668-ca6b-5f9d-8989-3a4a0ff13619');
   });
 

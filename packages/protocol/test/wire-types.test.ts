@@ -7,8 +7,16 @@
 import { describe, expectTypeOf, it } from 'vitest';
 import type { components } from '../src/schema.js';
 import type {
-  AckResponse, BatchResponse, BytesEntry, HandshakeRequest, HandshakeResponse, JsonEntry, Problem, ReadyEventData,
-  TombstoneEntry, WireEntry,
+  AckResponse,
+  BatchResponse,
+  BytesEntry,
+  HandshakeRequest,
+  HandshakeResponse,
+  JsonEntry,
+  Problem,
+  ReadyEventData,
+  TombstoneEntry,
+  WireEntry,
 } from '../src/wire-types.js';
 
 type S = components['schemas'];

@@ -55,7 +55,11 @@ function apply(replica: Record<string, Held>, revs: Record<string, number>, entr
 }
 
 async function sync(
-  client: Client, storeId: string, have: Record<string, string>, replica: Record<string, Held>, acks: RoundTripResult['acks'],
+  client: Client,
+  storeId: string,
+  have: Record<string, string>,
+  replica: Record<string, Held>,
+  acks: RoundTripResult['acks'],
   afterHandshake?: () => Promise<void>,
 ) {
   const seenKinds: Entry['kind'][] = [];

@@ -34,7 +34,8 @@ function systemError(cause: unknown): string | undefined {
     return [...new Set(e.errors.map((inner) => systemError(inner)).filter(Boolean))].join(', ');
   }
   if (typeof e.code === 'string') {
-    const where = typeof e.address === 'string' ? `${e.address}${e.port !== undefined ? `:${String(e.port)}` : ''}` : typeof e.hostname === 'string' ? e.hostname : '';
+    const where =
+      typeof e.address === 'string' ? `${e.address}${e.port !== undefined ? `:${String(e.port)}` : ''}` : typeof e.hostname === 'string' ? e.hostname : '';
     return where ? `${e.code} ${where}` : typeof e.message === 'string' ? e.message : e.code;
   }
   return typeof e.message === 'string' && e.message ? e.message : undefined;

@@ -32,9 +32,7 @@ export async function checkIdentity(dir: string, stateDir: string, wanted: Mirro
   if (held.storeId === wanted.storeId && held.prefix === wanted.prefix) return;
   const empty = (await store.getCheckpoint()) === undefined && Object.keys(await store.have()).length === 0;
   if (empty) return;
-  throw new DirectoryInUseError(
-    `${dir} already mirrors ${describe(held)}, not ${describe(wanted)}: use another directory (or delete ${dir} to start over)`,
-  );
+  throw new DirectoryInUseError(`${dir} already mirrors ${describe(held)}, not ${describe(wanted)}: use another directory (or delete ${dir} to start over)`);
 }
 
 /** A DirectoryStore that records the mirror's identity before its first change. */

@@ -61,7 +61,11 @@ function parse(argv: string[]): Args {
     if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new UsageError('--batch-size must be a positive integer');
   }
   return {
-    baseUrl, storeId, dir: resolve(dir), batchSize, quiet: values.quiet === true,
+    baseUrl,
+    storeId,
+    dir: resolve(dir),
+    batchSize,
+    quiet: values.quiet === true,
     token: values.token ?? (process.env['KEYSYNC_TOKEN'] || undefined),
     prefix: values.prefix,
   };

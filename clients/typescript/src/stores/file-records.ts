@@ -25,7 +25,6 @@ export interface RecordHead {
   kind: LocalRecord['kind'];
 }
 
-
 export function encodeMeta(record: LocalRecord): Meta {
   if (record.kind === 'bytes') return [record.rev, record.ts, KIND.bytes, record.contentType];
   return [record.rev, record.ts, KIND[record.kind]];

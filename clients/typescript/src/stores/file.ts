@@ -207,9 +207,7 @@ export class FileStore implements LocalStore {
   async #prepare(): Promise<void> {
     const format = this.state.get('format');
     if (format !== undefined && format !== FORMAT) {
-      throw new Error(
-        `FileStore: ${this.dir} holds format ${String(format)}, written by a newer @keysync/client; this version reads format ${FORMAT}`,
-      );
+      throw new Error(`FileStore: ${this.dir} holds format ${String(format)}, written by a newer @keysync/client; this version reads format ${FORMAT}`);
     }
     const legacy = (await readdir(this.dir)).filter((name) => LEGACY_FILE.test(name));
     if (format === undefined) {

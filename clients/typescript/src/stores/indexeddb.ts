@@ -148,7 +148,11 @@ export class IndexedDBStore implements LocalStore {
    * checkpoint) in the same transaction, and resolves with the plan's
    * changes once the transaction is committed.
    */
-  async #commit<C extends LocalRecord>(keys: readonly string[], plan: (lookup: (key: string) => LocalRecord | undefined) => Plan<C>, checkpoint: number | undefined): Promise<C[]> {
+  async #commit<C extends LocalRecord>(
+    keys: readonly string[],
+    plan: (lookup: (key: string) => LocalRecord | undefined) => Plan<C>,
+    checkpoint: number | undefined,
+  ): Promise<C[]> {
     const tx = this.#tx('readwrite');
     const records = tx.objectStore(RECORDS);
     const unique = [...new Set(keys)];

@@ -120,11 +120,22 @@ export class FakeServer {
     const sessionId = `s${++this.#sessions}`;
     const keys = stale.map((e) => e.key);
     this.sessions.set(sessionId, {
-      stale: keys, batchSize: this.batchSize, window: this.window, delivered: new Set(), acked: -1, expired: false,
+      stale: keys,
+      batchSize: this.batchSize,
+      window: this.window,
+      delivered: new Set(),
+      acked: -1,
+      expired: false,
     });
     return json(201, {
-      sessionId, stale: keys, removed, headRev: this.headRev, batchSize: this.batchSize,
-      batches: Math.ceil(keys.length / this.batchSize), window: this.window, expiresAt: '2026-11-26T08:00:00Z',
+      sessionId,
+      stale: keys,
+      removed,
+      headRev: this.headRev,
+      batchSize: this.batchSize,
+      batches: Math.ceil(keys.length / this.batchSize),
+      window: this.window,
+      expiresAt: '2026-11-26T08:00:00Z',
     });
   }
 
@@ -150,7 +161,9 @@ export class FakeServer {
   #events(url: URL, headers: Headers, signal: AbortSignal | undefined): Response {
     let controller!: ReadableStreamDefaultController<Uint8Array>;
     const feed: Feed = {
-      url, headers, closed: false,
+      url,
+      headers,
+      closed: false,
       push: (frame) => {
         if (!feed.closed) controller.enqueue(new TextEncoder().encode(frame));
       },
@@ -190,6 +203,7 @@ function json(status: number, body: unknown): Response {
 
 function problem(status: number, kind: ProblemKind): Response {
   return new Response(JSON.stringify({ type: problemType(kind), title: kind, status }), {
-    status, headers: { 'content-type': 'application/problem+json' },
+    status,
+    headers: { 'content-type': 'application/problem+json' },
   });
 }

@@ -12,7 +12,11 @@ export interface StoreHarness {
 }
 
 export const put = (key: string, rev: number, value: unknown = `v${rev}`): LocalRecord => ({
-  kind: 'json', key, rev, ts: ts(rev), value,
+  kind: 'json',
+  key,
+  rev,
+  ts: ts(rev),
+  value,
 });
 export const del = (key: string, rev: number): LocalRecord => ({ kind: 'deleted', key, rev, ts: ts(rev) });
 export const ts = (rev: number): string => `2026-11-26T07:00:00.${String(rev).padStart(6, '0')}Z`;
@@ -104,7 +108,12 @@ export function describeLocalStore(name: string, open: () => Promise<StoreHarnes
     it('stores bytes with their content type', async () => {
       const { store } = await open();
       const rec: LocalRecord = {
-        kind: 'bytes', key: 'img', rev: 1, ts: ts(1), bytes: new Uint8Array([0, 1, 254, 255]), contentType: 'image/png',
+        kind: 'bytes',
+        key: 'img',
+        rev: 1,
+        ts: ts(1),
+        bytes: new Uint8Array([0, 1, 254, 255]),
+        contentType: 'image/png',
       };
       await store.applyBatch([rec]);
       const got = await store.get('img');
