@@ -16,6 +16,7 @@ import { rowsOf } from '../db/prepared.js';
 import type { StorePolicy } from '../options/index.js';
 import { keyHasPrefix } from '../store/reads.js';
 import { entries } from '../db/schema.js';
+import { Turns } from './event-loop.js';
 
 /** Rows per FETCH from the cursor. */
 const FETCH_ROWS = 5000;
@@ -31,6 +32,9 @@ export function diffableInSql(policy: StorePolicy): boolean {
  * no server ts): one native JSON.stringify each, where a driver's text[]
  * parameter escapes element by element.
  */
+/** Have entries per JSON.stringify call. */
+const HAVE_SLICE = 10_000;
+
 export interface HaveJson {
   /** the keys in map order (a removed row names its key by its place here) */
   list: string[];
@@ -38,18 +42,33 @@ export interface HaveJson {
   micros: string;
 }
 
-export function haveJson(have: Map<string, number>): HaveJson {
+export async function haveJson(have: Map<string, number>): Promise<HaveJson> {
   const list: string[] = new Array(have.size);
-  const sent: Array<string | null> = new Array(have.size);
-  const micros: Array<number | null> = new Array(have.size);
+  // Stringified a slice at a time with turns between: one JSON.stringify of half a million
+  // keys would hold every other request for a good part of a second.
+  const keyParts: string[] = [];
+  const microParts: string[] = [];
+  let sent: Array<string | null> = [];
+  let micros: Array<number | null> = [];
+  const flush = () => {
+    if (sent.length === 0) return;
+    keyParts.push(JSON.stringify(sent).slice(1, -1));
+    microParts.push(JSON.stringify(micros).slice(1, -1));
+    sent = [];
+    micros = [];
+  };
+  const turns = new Turns();
   let i = 0;
   for (const [key, us] of have) {
-    list[i] = key;
+    list[i++] = key;
     // A key that no text column can hold (NUL, a lone surrogate) names no entry: sent as null, it is removed.
-    sent[i] = key.includes('\0') || !key.isWellFormed() ? null : key;
-    micros[i++] = Number.isInteger(us) ? us : null;
+    sent.push(key.includes('\0') || !key.isWellFormed() ? null : key);
+    micros.push(Number.isInteger(us) ? us : null);
+    if (sent.length >= HAVE_SLICE) flush();
+    if (turns.due()) await turns.yield();
   }
-  return { list, keys: JSON.stringify(sent), micros: JSON.stringify(micros) };
+  flush();
+  return { list, keys: `[${keyParts.join(',')}]`, micros: `[${microParts.join(',')}]` };
 }
 
 /** `includesKey` of the policy, in SQL over `entries.key`. */

@@ -139,7 +139,7 @@ async function diff(
   };
   const removed: string[] = [];
   if ('have' in request && diffableInSql(policy)) {
-    await diffHaveInSql(tx, storeId, haveJson(request.have), request.prefix, policy, addStale, (key) => removed.push(key));
+    await diffHaveInSql(tx, storeId, await haveJson(request.have), request.prefix, policy, addStale, (key) => removed.push(key));
   } else {
     await diffInJs(tx, storeId, request, policy, reachable, headRev, addStale, removed);
   }

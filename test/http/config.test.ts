@@ -16,7 +16,7 @@ afterAll(() => {
 describe('reading the environment', () => {
   it('gives the documented defaults for an empty environment', () => {
     const env = readEnv({});
-    expect(env).toMatchObject({ PORT: 8787, HOST: '127.0.0.1', KEYSYNC_DATA_DIR: './.keysync', KEYSYNC_BATCH_SIZE: 100, KEYSYNC_BATCH_WINDOW: 1 });
+    expect(env).toMatchObject({ PORT: 8787, HOST: '127.0.0.1', KEYSYNC_DATA_DIR: './.keysync', KEYSYNC_BATCH_SIZE: 100, KEYSYNC_BATCH_WINDOW: 4 });
     expect(env.DATABASE_URL).toBeUndefined();
     expect(env.KEYSYNC_ADMIN_TOKEN).toBeUndefined();
     expect(limitsFrom(env)).toMatchObject({
