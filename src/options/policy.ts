@@ -43,13 +43,6 @@ export interface StorePolicy {
    * returned but that do not exist; treat it as an allow-list.
    */
   walk?: (read: ReadValues, readSome?: ReadSome) => Promise<Set<string>>;
-  /**
-   * The key filter in SQL-friendly form, for the handshake's diff in the
-   * database (sync/handshake.sql.ts): `includesKey(k)` is
-   * `(prefixes = [] or some starts_with(k, p)) and not some starts_with(k, x)`.
-   */
-  readonly prefixes: readonly string[];
-  readonly excludePrefixes: readonly string[];
 }
 
 /** The library form of the options, as plain functions (konserve-sync's filter-fn, key-sort-fn, walk-fn). */
@@ -86,8 +79,6 @@ export const OPEN_POLICY: StorePolicy = Object.freeze({
   includesKey: () => true,
   rankOf: () => 0,
   ranks: Object.freeze([0]),
-  prefixes: Object.freeze([]),
-  excludePrefixes: Object.freeze([]),
 });
 
 /**
@@ -107,7 +98,7 @@ export function compilePolicy(options?: SyncOptions, fns: PolicyFunctions = {}, 
   const excludePrefixes = minimalPrefixes(opts.filter?.excludePrefixes ?? []);
   const includesKey = (key: string): boolean => (prefixes.length === 0 || startsWithAny(key, prefixes)) && !startsWithAny(key, excludePrefixes);
 
-  const policy: StorePolicy = { includesKey, rankOf: () => 0, prefixes, excludePrefixes };
+  const policy: StorePolicy = { includesKey, rankOf: () => 0 };
 
   if (fns.sortKey) {
     const sortKey = fns.sortKey.bind(fns);

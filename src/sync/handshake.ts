@@ -24,7 +24,6 @@ import { formatTs, nowMicros } from '../store/time.js';
 import type { HandshakeResponse } from '@keysync/protocol';
 import { ChunkWriter } from './chunk-writer.js';
 import { Turns } from './event-loop.js';
-import { diffableInSql, diffHaveInSql, haveJson } from './handshake.sql.js';
 
 export type HandshakeRequest =
   /** `have`: key -> ts in microseconds (have-ts.ts), keys under `prefix` only */
@@ -137,38 +136,9 @@ async function diff(
     bucket.keys.push(key);
     bucket.sizes.push(size);
   };
-  const removed: string[] = [];
-  if ('have' in request && diffableInSql(policy)) {
-    await diffHaveInSql(tx, storeId, await haveJson(request.have), request.prefix, policy, addStale, (key) => removed.push(key));
-  } else {
-    await diffInJs(tx, storeId, request, policy, reachable, headRev, addStale, removed);
-  }
-  if (ranked) {
-    for (const rank of [...ranked.keys()].sort((a, b) => a - b)) {
-      const { keys, sizes } = ranked.get(rank)!;
-      for (let i = 0; i < keys.length; i++) await chunks.add(keys[i]!, sizes[i]!);
-    }
-  }
-  return removed;
-}
-
-/**
- * The comparison by a scan of every (key, rev, ts) in JavaScript: for a
- * `since` handshake, and for a policy that needs values (a value filter, a
- * walk), which SQL cannot apply.
- */
-async function diffInJs(
-  tx: Db,
-  storeId: string,
-  request: HandshakeRequest,
-  policy: StorePolicy,
-  reachable: Set<string> | undefined,
-  headRev: number,
-  addStale: (key: string, size: number) => Promise<void>,
-  removed: string[],
-): Promise<void> {
   // Keys the client holds and the store does not serve (yet): removed unless seen live.
   const pending = 'have' in request ? request.have : undefined;
+  const removed: string[] = [];
   const withJson = policy.includesValue !== undefined;
 
   // Windows of SCAN_PAGE revs rather than `rev > a order by rev limit n` up to the head: right
@@ -206,6 +176,13 @@ async function diffInJs(
       if (turns.due()) await turns.yield();
     }
   }
+  if (ranked) {
+    for (const rank of [...ranked.keys()].sort((a, b) => a - b)) {
+      const { keys, sizes } = ranked.get(rank)!;
+      for (let i = 0; i < keys.length; i++) await chunks.add(keys[i]!, sizes[i]!);
+    }
+  }
+  return removed;
 }
 
 /** JSON text read per statement by the walk (a larger single value is read alone). */
