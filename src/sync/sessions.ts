@@ -18,22 +18,12 @@ import { SESSION_DONE_SQL, advancesAck, hasBatch, isDone, isExpired, isInWindow,
 
 export type { AckOutcome, AckResult, BatchRequest } from './session-types.js';
 
+import type { components } from '@keysync/protocol';
+
 type SessionRow = typeof syncSessions.$inferSelect;
 
-export interface SessionStatus {
-  sessionId: string;
-  storeId: string;
-  headRev: number;
-  batchSize: number;
-  window: number;
-  total: number;
-  batches: number;
-  delivered: number;
-  acked: number;
-  remaining: number;
-  done: boolean;
-  expiresAt: string;
-}
+/** The wire shape of a session's progress (generated from the route's schema, not written again). */
+export type SessionStatus = components['schemas']['SessionStatus'];
 
 function status(s: SessionRow, timeoutMs: number): SessionStatus {
   return {
