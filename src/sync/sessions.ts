@@ -4,6 +4,7 @@
  * the database, so any server instance can serve any call of a session; each
  * call locks the session row, so concurrent calls of one session serialise.
  */
+import type { components } from '@keysync/protocol';
 import { and, asc, eq, gt, gte, lte, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { stores, syncChunks, syncSessions } from '../db/schema.js';
@@ -17,8 +18,6 @@ import { acknowledgeFast, fetchBatchFast } from './batch.sql.js';
 import { SESSION_DONE_SQL, advancesAck, hasBatch, isDone, isExpired, isInWindow, wasDelivered } from './session-rules.js';
 
 export type { AckOutcome, AckResult, BatchRequest } from './session-types.js';
-
-import type { components } from '@keysync/protocol';
 
 type SessionRow = typeof syncSessions.$inferSelect;
 
