@@ -7,6 +7,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { applyWrites } from '../../src/store/writes.js';
 import { GC_PROBE_OPTIONS, liveFeeds, memoryAfterGc, registerStore, serverOn, stalledFeed, type AdversarialServer, type Memory } from './support.js';
 
+/**
+ * The embedded database's WASM memory grows (and never shrinks) while it caches 300 MB of new
+ * values once its small default buffer pool is full; that is PGlite's cache, not the feed's
+ * buffers this test bounds. A pool touched in full at start keeps that growth out of the reading.
+ */
+const PGLITE_CACHE_PRETOUCHED = { KEYSYNC_PGLITE_SHARED_BUFFERS: '128MB' };
+
 const MB = 1024 * 1024;
 /** the default KEYSYNC_SUBSCRIBER_QUEUE_BYTES */
 const QUEUE_BYTES = 16 * MB;
@@ -33,7 +40,7 @@ describe('live feed memory is bounded in bytes (a real server process)', () => {
 
   it('a subscriber that stops reading over 300 writes of 1 MB grows the server by less than its byte cap + 20 MB, and is cut', async () => {
     let storeId = '';
-    const server = await serverOn({ NODE_OPTIONS: GC_PROBE_OPTIONS }, async (keysync) => {
+    const server = await serverOn({ NODE_OPTIONS: GC_PROBE_OPTIONS, ...PGLITE_CACHE_PRETOUCHED }, async (keysync) => {
       storeId = await registerStore(keysync, 'live-big');
     });
     servers.push(server);
@@ -63,7 +70,7 @@ describe('live feed memory is bounded in bytes (a real server process)', () => {
 
   it('a since=0 subscriber that stops reading over 40 values of 8 MB grows the server by less than the byte cap + 20 MB', async () => {
     let storeId = '';
-    const server = await serverOn({ NODE_OPTIONS: GC_PROBE_OPTIONS }, async (keysync) => {
+    const server = await serverOn({ NODE_OPTIONS: GC_PROBE_OPTIONS, ...PGLITE_CACHE_PRETOUCHED }, async (keysync) => {
       storeId = await registerStore(keysync, 'backlog-big');
       for (let i = 0; i < 40; i++) await applyWrites(keysync.database.db, storeId, [{ op: 'put', key: `k${i}`, json: bigValue(8 * MB, i) }]);
     });
