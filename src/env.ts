@@ -133,7 +133,7 @@ const EnvSchema = z.object({
   // Response compression (docs/API.md, Compression).
   KEYSYNC_COMPRESSION: z.enum(['on', 'off']).default('on'),
   KEYSYNC_GZIP_LEVEL: int(1, 9).default(1),
-  KEYSYNC_BROTLI_LEVEL: int(0, 11).default(4),
+  KEYSYNC_BROTLI_LEVEL: int(0, 11).default(1),
   KEYSYNC_COMPRESSION_MIN_BYTES: int(0).default(1024),
   // Access control and abuse limits (docs/security.md has the table).
   KEYSYNC_CORS_ORIGINS: corsOrigins.default([]),

@@ -1,9 +1,10 @@
 /**
- * The server under test as a separate process: `node --import tsx
- * src/index.ts` with the node flags of `npm start` (or, with `built`, `npm
- * start`'s command itself: the compiled server), with the fd limit raised to
- * the hard limit and the limits that would cap a benchmark (subscribers, have
- * keys) lifted.
+ * The server under test as a separate process: `npm start`'s command itself
+ * (the compiled server with its node flags, built first if stale), as a
+ * deployment runs it, with the fd limit raised to the hard limit and the
+ * limits that would cap a benchmark (subscribers, have keys) lifted.
+ * BENCH_SERVER_SOURCE=1 runs `node --import tsx src/index.ts` instead (no
+ * build step while editing; a worker thread then pays tsx's start-up too).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -26,7 +27,7 @@ export interface ServerOptions {
   cpuProfDir?: string;
   /** load server-probe.mjs (with --expose-gc): `probe()` then collects garbage and reports memory */
   probe?: boolean;
-  /** run dist/src/index.js with the node flags of `npm start` (built first if stale), as a deployment runs it */
+  /** false: run src/index.ts through tsx (default: dist/src/index.js unless BENCH_SERVER_SOURCE=1) */
   built?: boolean;
 }
 
@@ -70,14 +71,15 @@ export async function startServer(backend: Backend, opts: ServerOptions = {}): P
   else env.KEYSYNC_DATA_DIR = backend.dataDir!;
 
   const root = process.env.BENCH_SERVER_ROOT ?? REPO_ROOT;
-  if (opts.built) ensureBuilt(root);
-  const nodeArgs = [...nodeFlags(root), ...(opts.built ? [] : ['--import', 'tsx'])];
+  const built = opts.built ?? process.env.BENCH_SERVER_SOURCE !== '1';
+  if (built) ensureBuilt(root);
+  const nodeArgs = [...nodeFlags(root), ...(built ? [] : ['--import', 'tsx'])];
   if (opts.cpuProfDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`);
   if (opts.probe) nodeArgs.push('--expose-gc', '--import', fileURLToPath(new URL('./server-probe.mjs', import.meta.url)));
   // `exec` keeps the pid: /proc/<pid> is node's own.
   const script = `ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"`;
   // BENCH_SERVER_ROOT: another checkout's server (before/after comparisons of a change).
-  const child = spawn('bash', ['-c', script, process.execPath, ...nodeArgs, opts.built ? 'dist/src/index.js' : 'src/index.ts'], {
+  const child = spawn('bash', ['-c', script, process.execPath, ...nodeArgs, built ? 'dist/src/index.js' : 'src/index.ts'], {
     cwd: root,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

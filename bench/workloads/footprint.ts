@@ -1,7 +1,7 @@
 /**
  * Workload: the memory of an idle server with an empty store, run as `npm
  * start` runs it (the compiled server with its node flags; server.ts
- * `built`). Embedded (PGlite): once in a new folder (started from the
+ * the default). Embedded (PGlite): once in a new folder (started from the
  * template) and once reopened, since a first start leaves more behind; on
  * PostgreSQL, once. RSS is read a second after full garbage collections (the
  * probe), so it is what the server holds, not garbage it has not collected yet.

@@ -32,7 +32,7 @@ export interface CompressionOptions {
   minBytes: number;
 }
 
-export const DEFAULT_COMPRESSION: CompressionOptions = { enabled: true, gzipLevel: 1, brotliLevel: 4, minBytes: 1024 };
+export const DEFAULT_COMPRESSION: CompressionOptions = { enabled: true, gzipLevel: 1, brotliLevel: 1, minBytes: 1024 };
 
 const COMPRESSIBLE = /^\s*(?:text\/(?!event-stream)|application\/(?:json|[\w.+-]+\+json|javascript|xml|[\w.+-]+\+xml|x-ndjson)|image\/svg\+xml)/i;
 
