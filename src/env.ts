@@ -112,7 +112,9 @@ const EnvSchema = z.object({
   // the other; a session then holds at most window x KEYSYNC_BATCH_BYTES of
   // batches in flight, on each side.
   KEYSYNC_BATCH_WINDOW: int(1, 1000).default(4),
-  // Largest batchSize a client may ask for (default 10x KEYSYNC_BATCH_SIZE).
+  // Largest batchSize a client may ask for. KEYSYNC_BATCH_BYTES bounds a batch's
+  // memory whatever its key count, so the default lets small values travel in
+  // few round trips (default 10,000, or KEYSYNC_BATCH_SIZE when larger).
   KEYSYNC_MAX_BATCH_SIZE: int(1, 100_000).optional(),
   KEYSYNC_BATCH_BYTES: int(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
   KEYSYNC_BATCH_TIMEOUT_MS: int(100).default(30_000),
@@ -211,7 +213,7 @@ export function limitsFrom(env: Env): Limits {
   return {
     batchSize: env.KEYSYNC_BATCH_SIZE,
     batchWindow: env.KEYSYNC_BATCH_WINDOW,
-    maxBatchSize: env.KEYSYNC_MAX_BATCH_SIZE ?? Math.min(100_000, env.KEYSYNC_BATCH_SIZE * 10),
+    maxBatchSize: env.KEYSYNC_MAX_BATCH_SIZE ?? Math.max(10_000, env.KEYSYNC_BATCH_SIZE),
     batchBytes: env.KEYSYNC_BATCH_BYTES,
     batchTimeoutMs: env.KEYSYNC_BATCH_TIMEOUT_MS,
     heartbeatMs: env.KEYSYNC_HEARTBEAT_MS,

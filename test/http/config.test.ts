@@ -24,11 +24,11 @@ describe('reading the environment', () => {
       heartbeatMs: 15_000,
       maxValueBytes: 8 * 1024 * 1024,
       tombstoneRetentionMs: 7 * 24 * 3_600_000,
-      maxBatchSize: 1000,
+      maxBatchSize: 10_000,
       batchBytes: 4 * 1024 * 1024,
     });
     // The largest batch a client may ask for follows the default batch size unless set.
-    expect(limitsFrom(readEnv({ KEYSYNC_BATCH_SIZE: '5' })).maxBatchSize).toBe(50);
+    expect(limitsFrom(readEnv({ KEYSYNC_BATCH_SIZE: '5' })).maxBatchSize).toBe(10_000);
     expect(limitsFrom(readEnv({ KEYSYNC_BATCH_SIZE: '5', KEYSYNC_MAX_BATCH_SIZE: '7' })).maxBatchSize).toBe(7);
   });
 
