@@ -6,8 +6,8 @@
  * own): with large values a batch of the requested size would hold
  * gigabytes on both ends.
  */
+import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { syncChunks } from '../db/schema.js';
 
 /** Wire bytes of an entry besides its value: key, rev, ts and punctuation (about). */
 const ENTRY_OVERHEAD = 100;
@@ -23,7 +23,9 @@ export class ChunkWriter {
   batches = 0;
   #current: string[] = [];
   #bytes = 0;
-  #pending: Array<{ storeId: string; sessionId: string; cursor: number; keys: string[] }> = [];
+  /** closed chunks not yet written, from cursor `#pendingFrom` on */
+  #pending: string[][] = [];
+  #pendingFrom = 0;
   /** every chunk so far, while there are at most RETAIN_KEYS keys; then undefined */
   retained: string[][] | undefined = [];
 
@@ -53,7 +55,9 @@ export class ChunkWriter {
   }
 
   async #close(): Promise<void> {
-    this.#pending.push({ storeId: this.storeId, sessionId: this.sessionId, cursor: this.batches++, keys: this.#current });
+    if (this.#pending.length === 0) this.#pendingFrom = this.batches;
+    this.#pending.push(this.#current);
+    this.batches++;
     if (this.retained && this.keys <= RETAIN_KEYS) this.retained.push(this.#current);
     else this.retained = undefined;
     this.#current = [];
@@ -63,8 +67,13 @@ export class ChunkWriter {
 
   async #flush(): Promise<void> {
     if (this.#pending.length === 0) return;
-    const rows = this.#pending;
+    const chunks = this.#pending;
     this.#pending = [];
-    await this.tx.insert(syncChunks).values(rows);
+    // The keys travel as one JSON text (JSON.stringify is native) rather than
+    // as text[] literals, which the query builder assembles key by key.
+    await this.tx.execute(sql`insert into sync_chunks (store_id, session_id, cursor, keys)
+      select ${this.storeId}::uuid, ${this.sessionId}::uuid, ${this.#pendingFrom}::int + c.ord::int - 1,
+        array(select k from json_array_elements_text(c.keys) with ordinality as e(k, i) order by i)
+      from json_array_elements(${JSON.stringify(chunks)}::json) with ordinality as c(keys, ord)`);
   }
 }
