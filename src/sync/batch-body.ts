@@ -12,6 +12,16 @@ export const batchHead = (cursor: number) => `{"cursor":${cursor},"entries":[`;
 export const batchTail = (cursor: number, batches: number) => `],"next":${cursor + 1 < batches ? cursor + 1 : null}}`;
 
 /**
+ * The same two as SQL text expressions over SQL integer expressions, for a
+ * statement that returns the whole body, which then goes out as the bytes the
+ * driver received, never copied (test/sync/paths-agree.test.ts holds the
+ * twins equal byte for byte).
+ */
+export const batchHeadSql = (cursor: string) => `('{"cursor":' || ${cursor} || ',"entries":[')`;
+export const batchTailSql = (cursor: string, batches: string) =>
+  `('],"next":' || case when ${cursor} + 1 < ${batches} then (${cursor} + 1)::text else 'null' end || '}')`;
+
+/**
  * `rows` are the batch's keys in delivery order, undefined for a key purged
  * since the handshake (skipped: the feed or a new handshake covers it). With
  * a policy, the store's current options apply again: a key the filter no

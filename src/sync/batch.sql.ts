@@ -11,7 +11,7 @@ import type { Db } from '../db/client.js';
 import { preparedDb } from '../db/prepared.js';
 import { ENTRY_TEXT_SQL, type EntryText } from '../store/entry-sql.js';
 import { nowMicros } from '../store/time.js';
-import { batchBody, batchHead, batchTail } from './batch-body.js';
+import { batchBody, batchHeadSql, batchTailSql } from './batch-body.js';
 import type { AckResult, BatchRequest } from './session-types.js';
 import { SESSION_DONE_SQL, advancesAckSql, hasBatchSql, isDone, isInWindowSql, sessionOpenSql, wasDeliveredSql } from './session-rules.js';
 
@@ -41,10 +41,12 @@ const CHUNK_ENTRIES = `sync_chunks c
   left join entries e on e.store_id = $1::uuid and e.key = k.key
   where c.store_id = $1::uuid and c.session_id = $2::uuid and c.cursor = $3::int`;
 
-/** The whole batch as one string, joined by the database. */
+/** The whole response body, joined by the database. */
 const FETCH_JOINED = `with s as (${DELIVER})
-  select s.batches, st.options::text as options,
-    (select string_agg(${ENTRY_TEXT_SQL}, ',' order by k.ord) from ${CHUNK_ENTRIES} and e.key is not null) as body
+  select st.options::text as options,
+    ${batchHeadSql(CURSOR)}
+      || coalesce((select string_agg(${ENTRY_TEXT_SQL}, ',' order by k.ord) from ${CHUNK_ENTRIES} and e.key is not null), '')
+      || ${batchTailSql(CURSOR, 's.batches')} as body
   from s join stores st on st.id = $1::uuid`;
 
 /** The batch as one row per key, for the store's policy to pick from. */
@@ -78,11 +80,8 @@ export async function fetchBatchFast(db: Db, req: BatchRequest): Promise<string 
   if (open) {
     const [row] = await queryBytes(FETCH_JOINED, params);
     if (!row) return undefined;
-    const [batches, options, body] = row;
-    if (options!.toString() === '{}') {
-      const tail = batchTail(cursor, Number(batches!.toString()));
-      return Buffer.concat([Buffer.from(batchHead(cursor)), body ?? Buffer.alloc(0), Buffer.from(tail)]);
-    }
+    const [options, body] = row;
+    if (options!.toString() === '{}') return body!;
     // The options changed since: fall through (delivering again is idempotent).
   }
   const rows = await query<{ batches: number; options: string; key: string | null; deleted: boolean; text: string | null }>(FETCH_ROWS, params);
