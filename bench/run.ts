@@ -23,6 +23,7 @@ import { footprint } from './workloads/footprint.js';
 import { initialSync } from './workloads/initial-sync.js';
 import { compressionSync } from './workloads/compression.js';
 import { liveFanout } from './workloads/live.js';
+import { liveCompression } from './workloads/live-compression.js';
 import { writes } from './workloads/writes.js';
 
 const ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -51,6 +52,8 @@ const WORKLOADS: Record<string, (ctx: BenchContext, plan: (typeof PLAN)['quick']
   // Initial sync per Accept-Encoding and level: bytes per doc and time against identity.
   compression: (ctx, plan) => compressionSync(ctx, plan.sync[0]!, ctx.mode === 'full' ? 3 : 2),
   live: (ctx, plan) => liveFanout(ctx, plan.subscribers, plan.liveSeconds),
+  // Whether live SSE frames would gain from compression (flushed per event): bytes and CPU, in process.
+  'live-compression': (ctx) => liveCompression(ctx),
   writes: (ctx, plan) => writes(ctx, plan.writeSeconds),
   handshake: (ctx, plan) => handshakeHave(ctx, plan.handshakeKeys),
   idle: (ctx, plan) => idleConnections(ctx, plan.idle),
