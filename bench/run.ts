@@ -5,7 +5,8 @@
  *
  * `--subscribers` replaces the plan's live fan-out subscriber counts (to rerun one case).
  *
- * `--sync` replaces the plan's initial sync sizes (comma-separated key counts).
+ * `--sync` replaces the plan's initial sync sizes (comma-separated key counts)
+ * and runs those alone (not the batchSize 100 and window 1 variants).
  *
  * Runs each workload against a server in its own process, prints a row per
  * result and writes bench/results/latest.{json,md}.
@@ -29,9 +30,10 @@ import { writes } from './workloads/writes.js';
 const ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
 const PLAN = {
-  quick: { sync: [20_000], subscribers: [1, 100], liveSeconds: 5, writeSeconds: 5, handshakeKeys: 100_000, idle: 500, durable: [100_000] },
+  quick: { sync: [20_000], syncVariants: true, subscribers: [1, 100], liveSeconds: 5, writeSeconds: 5, handshakeKeys: 100_000, idle: 500, durable: [100_000] },
   full: {
     sync: [100_000, 1_000_000],
+    syncVariants: true,
     subscribers: [1, 100, 1000],
     liveSeconds: 15,
     writeSeconds: 10,
@@ -44,6 +46,7 @@ const PLAN = {
 const WORKLOADS: Record<string, (ctx: BenchContext, plan: (typeof PLAN)['quick']) => Promise<void>> = {
   sync: async (ctx, plan) => {
     for (const n of plan.sync) await initialSync(ctx, n);
+    if (!plan.syncVariants) return;
     // The server's default batch (the TS client asks for 100x that): the cost of round trips.
     await initialSync(ctx, plan.sync[0]!, { batchSize: 100 });
     // A server with strict fetch, apply, ack turns (window 1): what the overlap of the default window saves.
@@ -79,7 +82,7 @@ async function main(): Promise<void> {
   const mode = values.full ? 'full' : 'quick';
   const plan = { ...PLAN[mode] };
   if (values.subscribers) plan.subscribers = values.subscribers.split(',').map(Number);
-  if (values.sync) plan.sync = values.sync.split(',').map(Number);
+  if (values.sync) Object.assign(plan, { sync: values.sync.split(',').map(Number), syncVariants: false });
   const backendArg = values.backend ?? (process.env.DATABASE_URL ? 'postgres' : 'pglite');
   const kinds = backendArg === 'both' ? (['pglite', 'postgres'] as const) : [backendArg as 'pglite' | 'postgres'];
   if (!kinds.every((k) => k === 'pglite' || k === 'postgres')) throw new Error(`--backend must be pglite, postgres or both, not ${backendArg}`);
