@@ -7,6 +7,7 @@
 import type { Database } from './db/client.js';
 import type { Limits } from './env.js';
 import type { LiveHub } from './live/hub.js';
+import type { AppEnv } from './http/app-env.js';
 import type { AddressOf } from './http/client-address.js';
 import type { FeedTokens } from './http/feed-token.js';
 import type { RateLimits } from './http/rate-limit.js';
@@ -38,5 +39,5 @@ export interface ApiServices extends ServerParts {
   /** signs and reads the feed tokens of `?access_token=` */
   feedTokens: FeedTokens;
   /** reads a handshake body within the byte budget shared by the handshakes in progress */
-  handshakeBody: MiddlewareHandler;
+  handshakeBody: MiddlewareHandler<AppEnv>;
 }

@@ -14,7 +14,8 @@
  * KEYSYNC_HANDSHAKE_BYTES (handshake-budget.ts).
  */
 import { Worker } from 'node:worker_threads';
-import type { Context, MiddlewareHandler } from 'hono';
+import type { MiddlewareHandler } from 'hono';
+import type { AppContext, AppEnv } from '../http/app-env.js';
 import { assertJsonType } from '../http/request.js';
 import { haveMicros } from './have-ts.js';
 import { joinBlocks, problemError, type BodyBlocks, type HandshakeInput, type HandshakeInputOptions, type HaveEntries } from './handshake-input.js';
@@ -22,14 +23,12 @@ import { joinBlocks, problemError, type BodyBlocks, type HandshakeInput, type Ha
 /** Bodies larger than this are read on the worker thread. */
 export const OFF_LOOP_BYTES = 256 * 1024;
 
-const parsedHave = new WeakMap<Request, Map<string, number>>();
-
 /**
  * Reads the handshake body: small ones with `small` (the route's jsonBody),
  * large ones on the worker. Either way the route's validator then finds the
- * body in hono's cache; a large body's `have` map is left for `haveOf`.
+ * body in hono's cache; a large body's `have` map is left in `c.var.parsedHave` for `haveOf`.
  */
-export function handshakeJson(small: MiddlewareHandler, options: HandshakeInputOptions): MiddlewareHandler {
+export function handshakeJson(small: MiddlewareHandler<AppEnv>, options: HandshakeInputOptions): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     assertJsonType(c);
     const length = c.req.header('content-length');
@@ -47,7 +46,7 @@ export function handshakeJson(small: MiddlewareHandler, options: HandshakeInputO
     if (!input.ok) throw problemError(input.problem);
     // The validator parses this small text (its `have` is empty); the map is here.
     (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(input.body);
-    if (input.have) parsedHave.set(c.req.raw, have);
+    if (input.have) c.set('parsedHave', have);
     return next();
   };
 }
@@ -84,8 +83,8 @@ async function readBlocks(request: Request): Promise<BodyBlocks> {
 const BLOCK_BYTES = 1024 * 1024;
 
 /** The validated body's `have` map as key -> micros (have-ts.ts), keys under `prefix` only. */
-export function haveOf(c: Context, have: Record<string, string>, prefix: string | undefined, maxKeys: number): Map<string, number> {
-  return parsedHave.get(c.req.raw) ?? haveMicros(have, prefix, maxKeys);
+export function haveOf(c: AppContext, have: Record<string, string>, prefix: string | undefined, maxKeys: number): Map<string, number> {
+  return c.get('parsedHave') ?? haveMicros(have, prefix, maxKeys);
 }
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
