@@ -3,7 +3,7 @@
  * parsing and validating a `have` map of half a million keys takes seconds
  * of CPU in one piece (JSON.parse cannot be cut up), during which no other
  * request would be answered. A body over OFF_LOOP_BYTES goes to a worker
- * thread instead (handshake-input.ts, the same checks and answers), which
+ * thread instead (input.ts, the same checks and answers), which
  * sends the `have` entries back in slices as it reads them: the event loop
  * builds the map a slice per turn while the worker reads on. Smaller bodies
  * take the usual route (json-body.ts): a thread hop costs more than their
@@ -11,14 +11,14 @@
  *
  * One worker serves every handshake, one body at a time: the parse is
  * CPU-bound, and memory for bodies waiting is already bounded by
- * KEYSYNC_HANDSHAKE_BYTES (handshake-budget.ts).
+ * KEYSYNC_HANDSHAKE_BYTES (budget.ts).
  */
 import { Worker } from 'node:worker_threads';
 import type { MiddlewareHandler } from 'hono';
-import type { AppContext, AppEnv } from '../http/app-env.js';
-import { assertJsonType } from '../http/request.js';
+import type { AppContext, AppEnv } from '../app-env.js';
+import { assertJsonType } from '../request.js';
 import { haveMicros } from './have-ts.js';
-import { joinBlocks, problemError, type BodyBlocks, type HandshakeInput, type HandshakeInputOptions, type HaveEntries } from './handshake-input.js';
+import { joinBlocks, problemError, type BodyBlocks, type HandshakeInput, type HandshakeInputOptions, type HaveEntries } from './input.js';
 
 /** Bodies larger than this are read on the worker thread. */
 export const OFF_LOOP_BYTES = 256 * 1024;
@@ -165,7 +165,7 @@ function parser(): Worker {
  */
 function startWorker(): Worker {
   const source = import.meta.url.endsWith('.ts');
-  const entry = new URL(source ? './handshake-input.worker.ts' : './handshake-input.worker.js', import.meta.url);
+  const entry = new URL(source ? './input.worker.ts' : './input.worker.js', import.meta.url);
   if (!source) return new Worker(entry);
   const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}); })`;
   return new Worker(boot, { eval: true });
