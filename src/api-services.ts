@@ -13,7 +13,7 @@ import type { FeedTokens } from './http/feed-token.js';
 import type { RateLimits } from './http/rate-limit.js';
 import type { Admission } from './live/admission.js';
 import type { Metrics } from './metrics.js';
-import type { PolicyRegistry } from './sync/policies.js';
+import type { PolicyRegistry } from './sync/policy-registry.js';
 import type { MiddlewareHandler } from 'hono';
 
 /** What createKeysync builds for the API. */

@@ -16,7 +16,7 @@ import { LiveHub } from './live/hub.js';
 import { createMetrics } from './metrics.js';
 import type { CompileLimits, PolicyFunctions } from './options/index.js';
 import { dropIdleSessions, purgeTombstones } from './store/purge.js';
-import { PolicyRegistry } from './sync/policies.js';
+import { PolicyRegistry } from './sync/policy-registry.js';
 
 export interface KeysyncOptions extends CreateAppOptions {
   /** postgres:// URL; without it, PGlite in `dataDir` (in memory when dataDir is also unset) */

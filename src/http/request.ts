@@ -4,7 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { Limits } from '../env.js';
 import type { AppEnv } from './app-env.js';
 import { ProblemError, validationProblem } from './problem.js';
-import { keyProblem } from '../store/keys.js';
+import { keyProblem } from '@keysync/protocol';
 
 /**
  * The key from the raw URL path, decoded exactly once. Hono's own param

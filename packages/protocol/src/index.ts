@@ -18,6 +18,7 @@ export {
   type EventName,
   type ProblemKind,
 } from './constants.js';
+export { MAX_KEY_BYTES, isKeyName, isKeyText, keyProblem, keyTextProblem } from './keys.js';
 export {
   JsonTextError,
   scanJson,
