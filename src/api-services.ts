@@ -5,7 +5,7 @@
  * route handlers and the guards declared on routes reach them.
  */
 import type { Database } from './db/client.js';
-import type { Limits } from './env.js';
+import type { Limits } from './limits.js';
 import type { LiveHub } from './live/hub.js';
 import type { AppEnv } from './http/app-env.js';
 import type { AddressOf } from './http/client-address.js';

@@ -7,7 +7,7 @@
 import { createApp, type CreateAppOptions } from './app.js';
 import { openDatabase, type Database } from './db/client.js';
 import { migrate } from './db/migrate.js';
-import { DEFAULT_LIMITS, type Limits } from './env.js';
+import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { clientAddressResolver, type ProxyHeader } from './http/client-address.js';
 import type { App } from './http/app-env.js';
 import { RateLimits } from './http/rate-limit.js';

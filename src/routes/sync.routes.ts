@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
-import type { Limits } from '../env.js';
+import type { Limits } from '../limits.js';
 import type { AppEnv } from '../http/app-env.js';
 import { requireAccess } from '../http/auth.js';
 import { compressible } from '../http/compression.js';
