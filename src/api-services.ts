@@ -5,14 +5,15 @@
  * route handlers and the guards declared on routes reach them.
  */
 import type { Database } from './db/client.js';
-import type { Limits } from './env.js';
+import type { Limits } from './limits.js';
 import type { LiveHub } from './live/hub.js';
+import type { AppEnv } from './http/app-env.js';
 import type { AddressOf } from './http/client-address.js';
 import type { FeedTokens } from './http/feed-token.js';
 import type { RateLimits } from './http/rate-limit.js';
 import type { Admission } from './live/admission.js';
 import type { Metrics } from './metrics.js';
-import type { PolicyRegistry } from './sync/policies.js';
+import type { PolicyRegistry } from './sync/policy-registry.js';
 import type { MiddlewareHandler } from 'hono';
 
 /** What createKeysync builds for the API. */
@@ -38,5 +39,5 @@ export interface ApiServices extends ServerParts {
   /** signs and reads the feed tokens of `?access_token=` */
   feedTokens: FeedTokens;
   /** reads a handshake body within the byte budget shared by the handshakes in progress */
-  handshakeBody: MiddlewareHandler;
+  handshakeBody: MiddlewareHandler<AppEnv>;
 }

@@ -14,6 +14,8 @@ import { registerConsole } from './http/console.js';
 import { corsMiddleware } from './http/cors.js';
 import { handleError } from './http/error-mapping.js';
 import { FeedTokens } from './http/feed-token.js';
+import { handshakeBudget } from './http/handshake-body/budget.js';
+import { handshakeJson } from './http/handshake-body/reader.js';
 import { jsonBody } from './http/json-body.js';
 import { openModeHostCheck } from './http/open-mode-host.js';
 import { ProblemError } from './http/problem.js';
@@ -30,8 +32,6 @@ import { registerStoreHandlers } from './routes/stores.handlers.js';
 import { maxHandshakeBytes } from './routes/sync.routes.js';
 import { registerSyncHandlers } from './routes/sync.handlers.js';
 import { registerTokenHandlers } from './routes/tokens.handlers.js';
-import { handshakeBudget } from './sync/handshake-budget.js';
-import { handshakeJson } from './sync/handshake-parse.js';
 import { compression, type CompressionOptions } from './http/compression.js';
 
 export interface CreateAppOptions {

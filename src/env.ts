@@ -6,6 +6,7 @@
 import { compile } from 'proxy-addr';
 import { z } from 'zod';
 import { PgMemorySize } from './db/pglite-settings.js';
+import type { Limits } from './limits.js';
 import {
   DEFAULT_MAX_WALK_DEPTH,
   DEFAULT_MAX_WALK_KEYS,
@@ -166,49 +167,7 @@ const EnvSchema = z.object({
 
 export type Env = z.output<typeof EnvSchema>;
 
-/** Settings the app needs; index.ts maps the environment onto this. */
-export interface Limits {
-  batchSize: number;
-  batchWindow: number;
-  /** the most keys per batch a client may ask for */
-  maxBatchSize: number;
-  /** a batch closes once its values reach this many bytes (it always holds at least one key) */
-  batchBytes: number;
-  batchTimeoutMs: number;
-  heartbeatMs: number;
-  maxValueBytes: number;
-  maxBodyBytes: number;
-  maxBulkOps: number;
-  maxHaveKeys: number;
-  /** arrays and objects a JSON value, config or options object may nest (bodies: plus their envelope) */
-  maxJsonDepth: number;
-  /** request body bytes all handshakes in progress may hold together (a parsed `have` map costs a few times its text) */
-  handshakeBytes: number;
-  subscriberQueue: number;
-  /** bytes of frames a live subscriber may have waiting (queued, or written and not taken by the client) before it is cut */
-  subscriberQueueBytes: number;
-  /** bytes of values one read of the change log holds (backlog pages, tailer reads); a larger single value is read alone */
-  feedPageBytes: number;
-  tombstoneRetentionMs: number;
-  /** requests per second per token and client address (token bucket refill); 0 disables */
-  rateLimit: number;
-  /** bucket size: requests a client may send at once before the rate applies */
-  rateBurst: number;
-  /** requests with an unknown token per second per client address (burst 5x); 0 disables */
-  authFailureLimit: number;
-  /** open (not done, not expired) sync sessions per store */
-  maxSessionsPerStore: number;
-  /** open sync sessions per token and client address, counted in this process */
-  maxSessionsPerClient: number;
-  /** live feeds of this process */
-  maxSubscribers: number;
-  maxSubscribersPerStore: number;
-  /** live feeds per token and client address */
-  maxSubscribersPerClient: number;
-}
-
-export const DEFAULT_LIMITS: Limits = limitsFrom(EnvSchema.parse({}));
-
+/** The app's limits from the environment (limits.ts has what each means). */
 export function limitsFrom(env: Env): Limits {
   return {
     batchSize: env.KEYSYNC_BATCH_SIZE,

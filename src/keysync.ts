@@ -7,7 +7,7 @@
 import { createApp, type CreateAppOptions } from './app.js';
 import { openDatabase, type Database } from './db/client.js';
 import { migrate } from './db/migrate.js';
-import { DEFAULT_LIMITS, type Limits } from './env.js';
+import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { clientAddressResolver, type ProxyHeader } from './http/client-address.js';
 import type { App } from './http/app-env.js';
 import { RateLimits } from './http/rate-limit.js';
@@ -16,7 +16,7 @@ import { LiveHub } from './live/hub.js';
 import { createMetrics } from './metrics.js';
 import type { CompileLimits, PolicyFunctions } from './options/index.js';
 import { dropIdleSessions, purgeTombstones } from './store/purge.js';
-import { PolicyRegistry } from './sync/policies.js';
+import { PolicyRegistry } from './sync/policy-registry.js';
 
 export interface KeysyncOptions extends CreateAppOptions {
   /** postgres:// URL; without it, PGlite in `dataDir` (in memory when dataDir is also unset) */

@@ -4,7 +4,7 @@
  * 1% of the keys change and the replica reconnects with `since`, and a copy
  * of it (no checkpoint) with its full `have` map.
  */
-import { DEFAULT_LIMITS } from '../../src/env.js';
+import { DEFAULT_LIMITS } from '../../src/limits.js';
 import { startChild } from '../lib/child.js';
 import { fmt, type BenchContext } from '../lib/context.js';
 import { keyOf, loadKeys, valueOf } from '../lib/data.js';

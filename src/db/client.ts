@@ -5,8 +5,8 @@
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import { drizzle as drizzlePglite, type PgliteDatabase } from 'drizzle-orm/pglite';
+import { drizzle as drizzlePostgres, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { pgliteSettings, startParams as pgliteStartParams } from './pglite-settings.js';
 import type { Db } from './db-type.js';
@@ -19,9 +19,24 @@ export type { Db };
 /** Payload listener for a NOTIFY channel; returns a function that stops it. */
 export type Listen = (channel: string, onPayload: (payload: string) => void) => Promise<() => Promise<void>>;
 
-export interface Database {
+/** The open database: PostgreSQL or PGlite, told apart by `kind`. */
+export type Database = PostgresDatabase | EmbeddedDatabase;
+
+export interface PostgresDatabase extends DatabaseParts {
+  kind: 'postgres';
+  /** `db` with its driver's own type, for what takes one driver only (its migrator) */
+  driverDb: PostgresJsDatabase<typeof schema>;
+}
+
+export interface EmbeddedDatabase extends DatabaseParts {
+  kind: 'pglite';
+  /** `db` with its driver's own type, for what takes one driver only (its migrator, the PGlite client) */
+  driverDb: PgliteDatabase<typeof schema> & { $client: PGlite };
+}
+
+/** What both kinds offer. */
+interface DatabaseParts {
   db: Db;
-  kind: 'postgres' | 'pglite';
   listen: Listen;
   /** Runs raw SQL and returns the rows (used for the few statements drizzle can't build). */
   rows<T>(query: string, params?: unknown[]): Promise<T[]>;
@@ -74,7 +89,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
 
 export const DEFAULT_POOL = 10;
 
-function openPostgres(url: string, max: number, captureFile: string | undefined): Database {
+function openPostgres(url: string, max: number, captureFile: string | undefined): PostgresDatabase {
   // Fail fast while the database is down so requests answer 503 instead of hanging.
   // postgres.js waits 3^n/100 s (up to 20 s, n shared by the pool) before reconnecting after
   // failures, so requests hung long after an outage ended: retry within half a second instead.
@@ -93,7 +108,8 @@ function openPostgres(url: string, max: number, captureFile: string | undefined)
     connection: { application_name: applicationName },
     ...(capture ? { debug: capture } : {}),
   });
-  const db = drizzlePostgres(pg, { schema }) as unknown as Db;
+  const driverDb = drizzlePostgres(pg, { schema });
+  const db: Db = driverDb;
   const locked = async <T>(name: LockName, wait: boolean, fn: () => Promise<T>): Promise<T | undefined> => {
     const [a, b] = LOCK_KEYS[name];
     // A lock of its own connection: held until released, or until the connection dies with the process.
@@ -113,6 +129,7 @@ function openPostgres(url: string, max: number, captureFile: string | undefined)
   return {
     db,
     kind: 'postgres',
+    driverDb,
     async listen(channel, onPayload) {
       const sub = await pg.listen(channel, onPayload);
       return () => sub.unlisten();
@@ -131,7 +148,7 @@ function openPostgres(url: string, max: number, captureFile: string | undefined)
   };
 }
 
-async function openPglite(dataDir: string | undefined, template: Blob | undefined): Promise<Database> {
+async function openPglite(dataDir: string | undefined, template: Blob | undefined): Promise<EmbeddedDatabase> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   // PGlite's own start parameters first (single-user mode, no parallel workers), then ours.
   const startParams = [...PGlite.defaultStartParams, ...pgliteStartParams(pgliteSettings())];
@@ -139,10 +156,12 @@ async function openPglite(dataDir: string | undefined, template: Blob | undefine
   if (template && dataDir) await unpackTemplate(template, dataDir);
   const client = new PGlite({ dataDir, startParams, ...(template && !dataDir ? { loadDataDir: template } : {}) });
   await client.waitReady;
-  const db = drizzlePglite(client, { schema }) as unknown as Db;
+  const driverDb = drizzlePglite(client, { schema });
+  const db: Db = driverDb;
   return {
     db,
     kind: 'pglite',
+    driverDb,
     async listen(channel, onPayload) {
       return client.listen(channel, onPayload);
     },

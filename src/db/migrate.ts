@@ -28,9 +28,9 @@ export function migrationsFolder(): string {
 export async function migrate(database: Database): Promise<void> {
   const config = { migrationsFolder: migrationsFolder() };
   await database.withLock('migrate', async () => {
-    // Both migrators take the same folder; the cast picks the driver's own signature.
-    if (database.kind === 'pglite') await migratePglite(database.db as never, config);
-    else await migratePostgres(database.db as never, config);
+    // Each driver has its own migrator; both take the same folder.
+    if (database.kind === 'pglite') await migratePglite(database.driverDb, config);
+    else await migratePostgres(database.driverDb, config);
   });
 }
 

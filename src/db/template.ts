@@ -30,8 +30,7 @@ export async function templateForNewFolder(dataDir: string, templateFile = PGLIT
 /** The data folder of an open PGlite database as an uncompressed tar. */
 export async function dumpPglite(database: Database): Promise<Buffer> {
   if (database.kind !== 'pglite') throw new Error('only an embedded (PGlite) database can be dumped');
-  const client = (database.db as unknown as { $client: { dumpDataDir(compression: 'none'): Promise<Blob> } }).$client;
-  return Buffer.from(await (await client.dumpDataDir('none')).arrayBuffer());
+  return Buffer.from(await (await database.driverDb.$client.dumpDataDir('none')).arrayBuffer());
 }
 
 /**

@@ -21,6 +21,8 @@ export interface AppEnv {
     scannedBody: ScannedBody;
     /** set by a route whose non-GET answer is worth compressing (the handshake); GET answers always are */
     compressible: true;
+    /** a handshake body's `have` map when it was parsed off the event loop (handshake-body/reader.ts): keys under the prefix -> ts in micros */
+    parsedHave: Map<string, number>;
   };
 }
 

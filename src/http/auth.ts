@@ -8,14 +8,13 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import type { MiddlewareHandler } from 'hono';
 import { tokens } from '../db/schema.js';
+import { hashToken } from '../store/tokens.js';
 import type { AppContext, AppEnv } from './app-env.js';
 import { clientAddress } from './client-address.js';
 import { ProblemError } from './problem.js';
 import { tooManyRequests } from './rate-limit.js';
 
 export type Scope = 'read' | 'write' | 'admin';
-
-export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
 function sameSecret(a: string, b: string): boolean {
   // Compare digests so the comparison is constant-time whatever the lengths.

@@ -1,7 +1,7 @@
 /**
  * The check every JSON request body passes (see json-body.ts), as a pure
  * function of its bytes so it can also run off the event loop
- * (handshake-input.ts): UTF-8, syntax and nesting, each failure a
+ * (handshake-body/input.ts): UTF-8, syntax and nesting, each failure a
  * ProblemError with the answer the API gives for it.
  */
 import { JsonTextError, scanJson, type JsonSpan } from '@keysync/protocol';

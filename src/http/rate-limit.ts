@@ -7,7 +7,7 @@
  * open mode (loopback only) are not limited here; the per-store and
  * per-server limits apply to everyone.
  */
-import type { Limits } from '../env.js';
+import type { Limits } from '../limits.js';
 import { ProblemError } from './problem.js';
 
 const MAX_KEYS = 100_000;

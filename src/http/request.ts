@@ -1,10 +1,10 @@
 /** Reading the parts of a request the validators do not cover: raw key segments, bodies, revs in headers. */
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import type { Limits } from '../env.js';
+import type { Limits } from '../limits.js';
 import type { AppEnv } from './app-env.js';
 import { ProblemError, validationProblem } from './problem.js';
-import { keyProblem } from '../store/keys.js';
+import { keyProblem } from '@keysync/protocol';
 
 /**
  * The key from the raw URL path, decoded exactly once. Hono's own param

@@ -117,9 +117,10 @@ export const WriteResultSchema = z
   .object({ key: KeyField, rev: RevSchema, ts: TsSchema, deleted: DeletedField.optional() })
   .openapi('WriteResult', { description: 'The rev and ts a write was given; `deleted: true` for a delete.' });
 
-export const KeyMetaSchema = z
-  .object({ key: KeyField, rev: RevSchema, ts: TsSchema, deleted: DeletedField.optional() })
-  .openapi('KeyMeta', { description: "A key's latest rev and ts, without its value; `deleted: true` for a tombstone." });
+/** The same shape as a write's result, under its own name (the generated clients' `KeyMeta` type). */
+export const KeyMetaSchema = WriteResultSchema.openapi('KeyMeta', {
+  description: "A key's latest rev and ts, without its value; `deleted: true` for a tombstone.",
+});
 
 const entryBase = { key: KeyField, rev: RevSchema, ts: TsSchema };
 /** z.unknown() accepts undefined, so generators would call the field optional; the server always sends it. */

@@ -1,7 +1,7 @@
 /**
  * Schema validation failures as the API reports them: problem+json 400
  * `validation` with every offending path. Shared by the app's validator hook
- * and by checks that run off the event loop (handshake-input.ts), so both
+ * and by checks that run off the event loop (handshake-body/input.ts), so both
  * give the same answer.
  */
 import { type ProblemError, validationProblem } from './problem.js';

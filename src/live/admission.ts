@@ -7,7 +7,7 @@
  * (docs/deploy.md). A feed is one long connection to one instance, so the
  * per-client cap holds per instance the client is connected to.
  */
-import type { Limits } from '../env.js';
+import type { Limits } from '../limits.js';
 import { DomainError } from '../domain-errors.js';
 
 const RETRY_AFTER_S = 5;

@@ -2,8 +2,10 @@
 import { and, eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { tokens } from '../db/schema.js';
-import type { Caller as Principal } from '../http/caller.js';
 import type { FeedRequest } from './feed.js';
+
+/** Who opened a feed: a store token (by id), or a caller no token names (admin, open mode). */
+export type Principal = { kind: 'token'; tokenId: string; storeId: string } | { kind: 'admin' | 'open' };
 
 export function feedAccess(db: Db, principal: Principal): Pick<FeedRequest, 'tokenId' | 'stillAuthorized'> {
   if (principal.kind !== 'token') return {};

@@ -6,7 +6,7 @@
  */
 import { z } from '@hono/zod-openapi';
 import { parseRefPath } from './json-path.js';
-import { MAX_KEY_BYTES, isStoredText } from '../store/keys.js';
+import { MAX_KEY_BYTES, isKeyText } from '@keysync/protocol';
 
 export const OPTION_LIMITS = {
   prefixes: 100,
@@ -24,15 +24,10 @@ const TEXT_MESSAGE = `must be valid Unicode without U+0000, at most ${MAX_KEY_BY
 const PrefixSchema = z
   .string()
   .max(MAX_KEY_BYTES)
-  .refine((s) => isStoredText(s), TEXT_MESSAGE)
+  .refine(isKeyText, TEXT_MESSAGE)
   .openapi({ description: 'A key prefix (may be empty, which matches every key).', example: 'users/' });
 
-const KeySchema = z
-  .string()
-  .min(1)
-  .max(MAX_KEY_BYTES)
-  .refine((s) => isStoredText(s), TEXT_MESSAGE)
-  .openapi({ description: 'A key of the store.', example: 'root' });
+const KeySchema = z.string().min(1).max(MAX_KEY_BYTES).refine(isKeyText, TEXT_MESSAGE).openapi({ description: 'A key of the store.', example: 'root' });
 
 const RefPathSchema = z
   .string()

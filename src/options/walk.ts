@@ -4,7 +4,7 @@
  * once their refs are extracted; only key names stay in memory.
  */
 import type { RefExtractor } from './json-path.js';
-import { isKeyName } from '../store/keys.js';
+import { isKeyName } from '@keysync/protocol';
 
 /**
  * Reads the current values of live (non-deleted) keys. Keys that are absent or

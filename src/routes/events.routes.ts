@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { requireAccess } from '../http/auth.js';
 import { FEED_TOKEN_DEFAULT_TTL_S, FEED_TOKEN_MAX_TTL_S, requireFeedAccess } from '../http/feed-token.js';
 import { plainIntegerParams } from '../http/request.js';
-import { MAX_KEY_BYTES } from '../store/keys.js';
+import { MAX_KEY_BYTES } from '@keysync/protocol';
 import { RevSchema, StoreIdParam, TombstoneSchema, ValueEntrySchema, limitProblems, problem } from '../http/schemas.js';
 
 export const ReadyEventSchema = z

@@ -4,7 +4,7 @@ import { ProblemError, validationProblem } from '../http/problem.js';
 import { rawValue } from '../http/json-body.js';
 import { isJsonType, keyFromPath, keyFromQuery, parseRevTag } from '../http/request.js';
 import { MEDIA_TYPE_MESSAGE, isMediaType } from '../http/media-type.js';
-import { keyProblem } from '../store/keys.js';
+import { keyProblem } from '@keysync/protocol';
 import { listKeys, readLiveEntry } from '../store/reads.js';
 import { formatTs } from '../store/time.js';
 import { WriteBatcher } from '../store/write-batch.js';

@@ -1,9 +1,9 @@
 import type { ApiServices } from '../api-services.js';
 import type { App } from '../http/app-env.js';
 import { clientKey } from '../http/caller.js';
+import { haveOf } from '../http/handshake-body/reader.js';
 import { jsonText } from '../http/json-text-response.js';
 import { handshake, type HandshakeRequest } from '../sync/handshake.js';
-import { haveOf } from '../sync/handshake-parse.js';
 import { admitSession } from '../sync/quota.js';
 import { acknowledge, cancelSession, fetchBatch, sessionStatus } from '../sync/sessions.js';
 import { handshakeBody } from '../sync/stale-list.js';

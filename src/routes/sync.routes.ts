@@ -1,12 +1,12 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
-import type { Limits } from '../env.js';
+import type { Limits } from '../limits.js';
 import type { AppEnv } from '../http/app-env.js';
 import { requireAccess } from '../http/auth.js';
 import { compressible } from '../http/compression.js';
 import { jsonBody } from '../http/json-body.js';
 import { limitBody, plainIntegerParams, requireJson } from '../http/request.js';
-import { MAX_KEY_BYTES } from '../store/keys.js';
+import { MAX_KEY_BYTES } from '@keysync/protocol';
 import { EntrySchema, RevSchema, StoreIdParam, canonicalUuid, limitProblems, problem, timestamp } from '../http/schemas.js';
 
 const tags = ['Sync'];

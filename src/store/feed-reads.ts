@@ -9,7 +9,7 @@ import type { Db } from '../db/client.js';
 import { preparedDb } from '../db/prepared.js';
 import { notFound } from '../domain-errors.js';
 import type { SyncOptions } from '../options/index.js';
-import { prefixSuccessor } from './keys.js';
+import { prefixSuccessor } from './prefix-range.js';
 import type { EntryRow } from './reads.js';
 
 export interface StoreHeads {

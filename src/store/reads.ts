@@ -2,7 +2,7 @@
 import { and, asc, eq, gt, gte, lt, lte, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { entries, stores } from '../db/schema.js';
-import { prefixSuccessor } from './keys.js';
+import { prefixSuccessor } from './prefix-range.js';
 import { rowsOf } from '../db/prepared.js';
 import { notFound } from '../domain-errors.js';
 import { assertStoreExists } from './stores.js';

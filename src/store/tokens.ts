@@ -2,16 +2,18 @@
  * Per-store access tokens. The secret is shown once, at creation; the table
  * keeps only its SHA-256, so a database dump reveals no usable token.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { and, asc, eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { stores, tokens } from '../db/schema.js';
 import { notFound } from '../domain-errors.js';
-import { hashToken } from '../http/auth.js';
 import { assertStoreExists, notify } from './stores.js';
 import { formatTs } from './time.js';
 
 export type TokenScope = 'read' | 'write';
+
+/** What the table keeps of a token, and what a presented token is looked up by. */
+export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
 export interface TokenInfo {
   id: string;

@@ -26,7 +26,7 @@ import { ChunkWriter } from './chunk-writer.js';
 import { Turns } from './event-loop.js';
 
 export type HandshakeRequest =
-  /** `have`: key -> ts in microseconds (have-ts.ts), keys under `prefix` only */
+  /** `have`: key -> ts in microseconds (read at the edge: handshake-body/have-ts.ts), keys under `prefix` only */
   { have: Map<string, number>; prefix?: string; batchSize?: number } | { since: number; prefix?: string; batchSize?: number };
 
 /**
@@ -163,7 +163,7 @@ async function diff(
       if (pending) {
         const held = pending.get(row.key);
         pending.delete(row.key);
-        // By instant: a client may spell the server's ts differently (have-ts.ts).
+        // By instant: a client may spell the server's ts differently (handshake-body/have-ts.ts at the edge).
         if (held === row.tsUs) continue;
       }
       await addStale(row.key, row.size);

@@ -9,7 +9,7 @@
 import { and, eq, gt, lt, ne, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { syncSessions } from '../db/schema.js';
-import type { Limits } from '../env.js';
+import type { Limits } from '../limits.js';
 import { DomainError } from '../domain-errors.js';
 import { nowMicros } from '../store/time.js';
 import { cancelSession } from './sessions.js';

@@ -12,6 +12,7 @@ import { DomainError, notFound } from '../domain-errors.js';
 import type { StorePolicy } from '../options/index.js';
 import type { AckOutcome, BatchRequest } from './session-types.js';
 import { readEntryTexts } from '../store/entry-sql.js';
+import { assertStoreExists } from '../store/stores.js';
 import { formatTs, nowMicros } from '../store/time.js';
 import { batchBody } from './batch-body.js';
 import { acknowledgeFast, fetchBatchFast } from './batch.sql.js';
@@ -169,7 +170,7 @@ export async function cancelSession(db: Db, storeId: string, sessionId: string):
 /** At most this many sessions are listed (the oldest first): the list is for people, not a sync path. */
 export const MAX_LISTED_SESSIONS = 200;
 
-/** The store's sessions that are neither done nor expired, oldest first. */
+/** The store's sessions that are neither done nor expired, oldest first; not-found for a store that does not exist. */
 export async function listOpenSessions(db: Db, storeId: string, timeoutMs: number): Promise<SessionStatus[]> {
   const rows = await db
     .select()
@@ -178,5 +179,6 @@ export async function listOpenSessions(db: Db, storeId: string, timeoutMs: numbe
     .where(and(eq(syncSessions.storeId, storeId), gte(syncSessions.lastActiveUs, nowMicros() - timeoutMs * 1000), sql.raw(`not (${SESSION_DONE_SQL})`)))
     .orderBy(asc(syncSessions.lastActiveUs))
     .limit(MAX_LISTED_SESSIONS);
+  if (rows.length === 0) await assertStoreExists(db, storeId);
   return rows.map((r) => status(r, timeoutMs));
 }

@@ -6,7 +6,8 @@
  * overflowed), a 5,000-deep config 500 on PostgreSQL, and a PUT 400 "Malformed JSON".
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readEnv, limitsFrom, DEFAULT_LIMITS } from '../../src/env.js';
+import { readEnv, limitsFrom } from '../../src/env.js';
+import { DEFAULT_LIMITS } from '../../src/limits.js';
 import { call, json, keyPath, newStore } from '../support/http.js';
 import { expectProblem } from '../support/problem.js';
 import { useTestServer } from '../support/server.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateSecondClient } from '../../scripts/second-client.js';
-import { DEFAULT_LIMITS } from '../../src/env.js';
+import { DEFAULT_LIMITS } from '../../src/limits.js';
 import { REPO_ROOT } from '../support/process.js';
 import { TS_FORMAT } from '../support/problem.js';
 import { useTestServer } from '../support/server.js';

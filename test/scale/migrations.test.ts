@@ -26,8 +26,8 @@ function firstMigrations(n: number): string {
 }
 
 async function migrateTo(database: Database, folder: string): Promise<void> {
-  if (database.kind === 'pglite') await migratePglite(database.db as never, { migrationsFolder: folder });
-  else await migratePostgres(database.db as never, { migrationsFolder: folder });
+  if (database.kind === 'pglite') await migratePglite(database.driverDb, { migrationsFolder: folder });
+  else await migratePostgres(database.driverDb, { migrationsFolder: folder });
 }
 
 const cleanups: Array<() => Promise<void>> = [];

@@ -5,7 +5,8 @@
  * Retry-After, and each frees up again.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS, limitsFrom, readEnv, type Limits } from '../../src/env.js';
+import { limitsFrom, readEnv } from '../../src/env.js';
+import { DEFAULT_LIMITS, type Limits } from '../../src/limits.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { call, json } from '../support/http.js';
 import { expectProblem } from '../support/problem.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS } from '../../src/env.js';
+import { DEFAULT_LIMITS } from '../../src/limits.js';
 import { bulk, del, newStore, put } from '../support/http.js';
 import { useTestServer } from '../support/server.js';
 import { expectProblem, handshake, startSync } from '../support/sync.js';

@@ -21,7 +21,7 @@ import { registerStore, updateOptions } from '../../src/store/stores.js';
 import { applyWrites, type WriteOp } from '../../src/store/writes.js';
 import { acknowledgeFast, fetchBatchFast } from '../../src/sync/batch.sql.js';
 import { handshake } from '../../src/sync/handshake.js';
-import { PolicyRegistry } from '../../src/sync/policies.js';
+import { PolicyRegistry } from '../../src/sync/policy-registry.js';
 import { acknowledgeLocked, fetchBatchLocked, type BatchRequest } from '../../src/sync/sessions.js';
 import { backend, createTestDatabase, type TestDatabase } from '../support/db.js';
 

@@ -37,47 +37,8 @@ export type {
   LocalRecord,
   LocalStore,
 } from './local-store.js';
-/**
- * The wire protocol shared with the server (@keysync/protocol): constants,
- * the generated OpenAPI types (openapi/openapi.json via openapi-typescript),
- * the wire shapes derived from them, the exact-JSON scanner and store ids.
- */
-export {
-  API_PREFIX,
-  EVENTS,
-  HEADERS,
-  MEDIA_TYPES,
-  PROBLEM_TYPE_BASE,
-  PROBLEMS,
-  STORE_ID_NAMESPACE,
-  problemKind,
-  problemType,
-  type EventName,
-  type ProblemKind,
-  type components,
-  type operations,
-  type paths,
-  JsonTextError,
-  scanJson,
-  spanText,
-  withPlaceholders,
-  type JsonSpan,
-  type ScanOptions,
-  canonicalConfig,
-  storeId,
-  type StoreConfig,
-  type AckResponse,
-  type BatchResponse,
-  type BytesEntry,
-  type EntryMeta,
-  type HandshakeRequest,
-  type HandshakeResponse,
-  type JsonEntry,
-  type Problem,
-  type ReadyEventData,
-  type TombstoneEntry,
-  type WireEntry,
-} from '@keysync/protocol';
+/** The wire protocol shared with the server (@keysync/protocol), whole: see protocol.ts. */
+export * from './protocol.js';
 export type { Change } from './records.js';
 export { readSse, SseDecoder, StalledError, type SseItem } from './sse.js';
 export { subscribeInOneTab, type OneTabOptions, type OneTabSubscription } from './tab-lock.js';

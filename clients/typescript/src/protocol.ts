@@ -1,19 +1,9 @@
 /**
- * `@keysync/client/protocol`: the wire constants (headers, media types, event
- * names, problem kinds). They live in @keysync/protocol, shared with the
- * server; this entry keeps them importable without the rest of the client.
+ * `@keysync/client/protocol`: the wire protocol shared with the server
+ * (@keysync/protocol, re-exported whole): constants (headers, media types,
+ * event names, problem kinds), what a key may be, the generated OpenAPI types
+ * and the wire shapes derived from them, the exact-JSON scanner and store
+ * ids. Importable without the rest of the client; the root entry exports it
+ * too.
  */
-export {
-  API_PREFIX,
-  EVENTS,
-  HEADERS,
-  HEARTBEAT_COMMENT,
-  MEDIA_TYPES,
-  PROBLEM_TYPE_BASE,
-  PROBLEMS,
-  STORE_ID_NAMESPACE,
-  problemKind,
-  problemType,
-  type EventName,
-  type ProblemKind,
-} from '@keysync/protocol';
+export * from '@keysync/protocol';

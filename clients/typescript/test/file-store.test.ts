@@ -60,7 +60,7 @@ describe('FileStore', () => {
     const store = await openAt(dir);
     await store.applyBatch([put('a', 1)], { checkpoint: 1 });
     const tooLong = 'k'.repeat(3000);
-    await expect(store.applyBatch([put('a', 2), put('b', 2), put(tooLong, 3)], { checkpoint: 3 })).rejects.toThrow(/longer than/);
+    await expect(store.applyBatch([put('a', 2), put('b', 2), put(tooLong, 3)], { checkpoint: 3 })).rejects.toThrow(/at most 1024 bytes/);
     expect(await store.get('a')).toEqual(put('a', 1));
     expect(await store.get('b')).toBeUndefined();
     expect(await store.getCheckpoint()).toBe(1);
@@ -70,6 +70,15 @@ describe('FileStore', () => {
     expect(await again.get('a')).toEqual(put('a', 1));
     expect(await again.get('b')).toEqual(put('b', 4));
     expect(await again.getCheckpoint()).toBe(4);
+  });
+
+  it('refuses a key the wire does not allow rather than store it altered', async () => {
+    const store = await openAt(await tmp.make());
+    // UTF-8 has no lone surrogate: stored, it would become U+FFFD and meet the key "\ufffd".
+    await expect(store.applyBatch([put('\ud800', 1)], { checkpoint: 1 })).rejects.toThrow(/lone surrogate/);
+    await expect(store.applyBatch([put('a\u0000', 1)], { checkpoint: 1 })).rejects.toThrow(/U\+0000/);
+    expect(await store.getCheckpoint()).toBeUndefined();
+    await store.close();
   });
 
   it('forgets revisions of more keys than it reads at once, through a reopen', async () => {

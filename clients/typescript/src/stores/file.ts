@@ -22,6 +22,7 @@
  */
 import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { keyProblem } from '@keysync/protocol';
 import { asBinary, open as openLmdb, type Database, type RootDatabase } from 'lmdb';
 import type { ApplyOptions, DeletedRecord, LocalRecord, LocalStore } from '../local-store.js';
 import { decodeSnapshot, LEGACY_FILE, LEGACY_SNAPSHOT, legacyLogName, replayLog } from './file-format.js';
@@ -37,8 +38,6 @@ export interface FileStoreOptions {
 export const DATA_FILE = 'replica.lmdb';
 /** Format 1 was snapshot.json plus log-<gen>.jsonl; format 2 is LMDB. */
 const FORMAT = 2;
-/** LMDB's limit with 4 KiB pages; the server allows 1 KiB keys. */
-const MAX_KEY_BYTES = 1978;
 /** Meta entries read per step when `forgetRevisions` rewrites them all. */
 const PAGE = 4096;
 /** Commits after which the database is closed and reopened, to unmap the pages its writes read (see #remap). */
@@ -251,8 +250,12 @@ export class FileStore implements LocalStore {
 
   /** Writes one record inside the current transaction. */
   #put(record: LocalRecord): void {
+    // Only what the wire allows for a key (what the server sends): it fits LMDB's own key limit
+    // (1978 bytes with 4 KiB pages, above MAX_KEY_BYTES), and its UTF-8 is exact, where a lone
+    // surrogate would be written as U+FFFD and two keys would share one database key.
+    const problem = keyProblem(record.key);
+    if (problem) throw new Error(`FileStore: cannot store ${JSON.stringify(record.key.slice(0, 40))}: ${problem}`);
     const k = keyBytes(record.key);
-    if (k.length > MAX_KEY_BYTES) throw new Error(`FileStore: key "${record.key.slice(0, 40)}…" is longer than ${MAX_KEY_BYTES} bytes`);
     const value = encodeValue(record);
     this.meta.putSync(k, encodeMeta(record));
     if (value === undefined) this.values.removeSync(k);

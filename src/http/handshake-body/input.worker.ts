@@ -1,10 +1,10 @@
 /**
- * Worker thread entry: reads handshake bodies (handshake-input.ts) sent by
- * handshake-parse.ts, one message per body, and answers under the same id:
+ * Worker thread entry: reads handshake bodies (input.ts) sent by reader.ts,
+ * one message per body, and answers under the same id:
  * the `have` entries in slices as they are read, then the result.
  */
 import { parentPort } from 'node:worker_threads';
-import { joinBlocks, readHandshakeInput, type BodyBlocks, type HandshakeInputOptions, type HaveEntries } from './handshake-input.js';
+import { joinBlocks, readHandshakeInput, type BodyBlocks, type HandshakeInputOptions, type HaveEntries } from './input.js';
 
 interface Job {
   id: number;

@@ -6,9 +6,10 @@
  * as the largest allowed); past the budget it answers 503 with Retry-After.
  */
 import type { MiddlewareHandler } from 'hono';
-import { ProblemError } from '../http/problem.js';
+import type { AppEnv } from '../app-env.js';
+import { ProblemError } from '../problem.js';
 
-export function handshakeBudget(budgetBytes: number, maxBodyBytes: number): MiddlewareHandler {
+export function handshakeBudget(budgetBytes: number, maxBodyBytes: number): MiddlewareHandler<AppEnv> {
   let inFlight = 0;
   return async (c, next) => {
     const length = c.req.header('content-length');

@@ -2,17 +2,17 @@
  * A handshake body read from its bytes to what the handshake needs: the
  * JSON check every body gets (json-check.ts), the route's schema, and the
  * `have` map's timestamps as micros (have-ts.ts). Pure and self-contained,
- * so a large body can be read on a worker thread (handshake-parse.ts); a
+ * so a large body can be read on a worker thread (reader.ts); a
  * refusal is the same ProblemError the route gives on the event loop.
  *
  * The result crosses threads cheaply: the keys as one string with their
  * lengths (a key may hold any character, so no separator is safe) and the
  * micros as a Float64Array, both transferable or copied flat.
  */
-import { ProblemError, type FieldError, type ProblemKind } from '../http/problem.js';
-import { checkJsonBody } from '../http/json-check.js';
-import { issuesProblem } from '../http/validation-issues.js';
-import { HandshakeRequestSchema } from '../routes/sync.routes.js';
+import { HandshakeRequestSchema } from '../../routes/sync.routes.js';
+import { checkJsonBody } from '../json-check.js';
+import { ProblemError, type FieldError, type ProblemKind } from '../problem.js';
+import { issuesProblem } from '../validation-issues.js';
 import { forEachHaveTs } from './have-ts.js';
 
 export interface HandshakeInputOptions {

@@ -3,7 +3,7 @@
  * parsing and validating a `have` map of half a million keys takes seconds
  * of CPU in one piece (JSON.parse cannot be cut up), during which no other
  * request would be answered. A body over OFF_LOOP_BYTES goes to a worker
- * thread instead (handshake-input.ts, the same checks and answers), which
+ * thread instead (input.ts, the same checks and answers), which
  * sends the `have` entries back in slices as it reads them: the event loop
  * builds the map a slice per turn while the worker reads on. Smaller bodies
  * take the usual route (json-body.ts): a thread hop costs more than their
@@ -11,25 +11,24 @@
  *
  * One worker serves every handshake, one body at a time: the parse is
  * CPU-bound, and memory for bodies waiting is already bounded by
- * KEYSYNC_HANDSHAKE_BYTES (handshake-budget.ts).
+ * KEYSYNC_HANDSHAKE_BYTES (budget.ts).
  */
 import { Worker } from 'node:worker_threads';
-import type { Context, MiddlewareHandler } from 'hono';
-import { assertJsonType } from '../http/request.js';
+import type { MiddlewareHandler } from 'hono';
+import type { AppContext, AppEnv } from '../app-env.js';
+import { assertJsonType } from '../request.js';
 import { haveMicros } from './have-ts.js';
-import { joinBlocks, problemError, type BodyBlocks, type HandshakeInput, type HandshakeInputOptions, type HaveEntries } from './handshake-input.js';
+import { joinBlocks, problemError, type BodyBlocks, type HandshakeInput, type HandshakeInputOptions, type HaveEntries } from './input.js';
 
 /** Bodies larger than this are read on the worker thread. */
 export const OFF_LOOP_BYTES = 256 * 1024;
 
-const parsedHave = new WeakMap<Request, Map<string, number>>();
-
 /**
  * Reads the handshake body: small ones with `small` (the route's jsonBody),
  * large ones on the worker. Either way the route's validator then finds the
- * body in hono's cache; a large body's `have` map is left for `haveOf`.
+ * body in hono's cache; a large body's `have` map is left in `c.var.parsedHave` for `haveOf`.
  */
-export function handshakeJson(small: MiddlewareHandler, options: HandshakeInputOptions): MiddlewareHandler {
+export function handshakeJson(small: MiddlewareHandler<AppEnv>, options: HandshakeInputOptions): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     assertJsonType(c);
     const length = c.req.header('content-length');
@@ -47,7 +46,7 @@ export function handshakeJson(small: MiddlewareHandler, options: HandshakeInputO
     if (!input.ok) throw problemError(input.problem);
     // The validator parses this small text (its `have` is empty); the map is here.
     (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(input.body);
-    if (input.have) parsedHave.set(c.req.raw, have);
+    if (input.have) c.set('parsedHave', have);
     return next();
   };
 }
@@ -84,8 +83,8 @@ async function readBlocks(request: Request): Promise<BodyBlocks> {
 const BLOCK_BYTES = 1024 * 1024;
 
 /** The validated body's `have` map as key -> micros (have-ts.ts), keys under `prefix` only. */
-export function haveOf(c: Context, have: Record<string, string>, prefix: string | undefined, maxKeys: number): Map<string, number> {
-  return parsedHave.get(c.req.raw) ?? haveMicros(have, prefix, maxKeys);
+export function haveOf(c: AppContext, have: Record<string, string>, prefix: string | undefined, maxKeys: number): Map<string, number> {
+  return c.get('parsedHave') ?? haveMicros(have, prefix, maxKeys);
 }
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -166,7 +165,7 @@ function parser(): Worker {
  */
 function startWorker(): Worker {
   const source = import.meta.url.endsWith('.ts');
-  const entry = new URL(source ? './handshake-input.worker.ts' : './handshake-input.worker.js', import.meta.url);
+  const entry = new URL(source ? './input.worker.ts' : './input.worker.js', import.meta.url);
   if (!source) return new Worker(entry);
   const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}); })`;
   return new Worker(boot, { eval: true });

@@ -8,7 +8,7 @@
  * expression for the server's own spelling: a handshake reads one per key
  * the client holds.
  */
-import { ProblemError, validationProblem } from '../http/problem.js';
+import { ProblemError, validationProblem } from '../problem.js';
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
 
