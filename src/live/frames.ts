@@ -3,7 +3,7 @@
  * event is one `data:` line and the frame of a write is built once and sent
  * to every subscriber.
  */
-import { HEARTBEAT_COMMENT } from '../../clients/typescript/src/protocol.js';
+import { HEARTBEAT_COMMENT } from '@keysync/protocol';
 import { entryJson } from '../store/entry-json.js';
 import type { EntryRow } from '../store/reads.js';
 
