@@ -128,9 +128,12 @@ export class LiveHub {
    * statement of its own that names no table (on a sharded database it runs
    * on the coordinator); commits of one turn of the event loop share it. A
    * notice lost to a crash right after the commit is covered by the tick.
+   * An embedded database serves this process alone (its folder is locked):
+   * there is no other instance to tell, and this one ignores its own notices.
    */
   committed(storeId: string, headRev: number): void {
     this.tailers.get(storeId)?.wake(headRev);
+    if (this.database.kind === 'pglite') return;
     this.pendingCommits.set(storeId, Math.max(headRev, this.pendingCommits.get(storeId) ?? 0));
     if (this.flushing) return;
     this.flushing = true;
