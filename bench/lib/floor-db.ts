@@ -38,7 +38,8 @@ const SCAN = 'select key, rev, ts_us, deleted, json, bytes, content_type from en
 /**
  * An unconditional write as keysync issues it, in one statement: bump the
  * store row (its lock orders the revs), upsert the rows from array
- * parameters, notify.
+ * parameters (the JSON values as one text joined by U+001E, as keysync sends
+ * them), notify.
  */
 const WRITE = `with head as (
     update stores set head_rev = head_rev + $2,
@@ -47,7 +48,7 @@ const WRITE = `with head as (
   ins as (
     insert into entries (store_id, key, rev, ts_us, deleted, json, bytes, content_type)
     select $1, u.k, head.head_rev - $2 + u.i, head.last_ts_us - $2 + u.i, false, u.j, null, null
-    from head, unnest($3::text[], $4::bigint[], $5::text[]) as u(k, i, j)
+    from head, unnest($3::text[], $4::bigint[], string_to_array($5::text, E'\\x1e')) as u(k, i, j)
     on conflict (store_id, key) do update set rev = excluded.rev, ts_us = excluded.ts_us, deleted = excluded.deleted,
       json = excluded.json, bytes = excluded.bytes, content_type = excluded.content_type)
   select head_rev, pg_notify('${FLOOR_CHANNEL}', $1 || ':' || head_rev) from head`;
@@ -57,7 +58,7 @@ function writeParams(storeId: string, rows: FloorRow[]): unknown[] {
   const last = new Map<string, number>();
   rows.forEach((r, i) => last.set(r.key, i));
   const idx = [...last.values()].sort((a, b) => a - b);
-  return [storeId, rows.length, idx.map((i) => rows[i]!.key), idx.map((i) => i + 1), idx.map((i) => rows[i]!.json)];
+  return [storeId, rows.length, idx.map((i) => rows[i]!.key), idx.map((i) => i + 1), idx.map((i) => rows[i]!.json).join('\x1e')];
 }
 
 const ADD_STORE = `insert into stores (id, config) values ($1, '{}'::jsonb) on conflict do nothing`;
