@@ -10,8 +10,8 @@ import { preparedDb } from '../db/prepared.js';
 import { DomainError, notFound } from '../domain-errors.js';
 import { formatTs } from './time.js';
 
+/** A put's `json` is JSON text, as the body's JSON scan checked it: never empty, no raw control character. */
 export type WriteOp =
-  /** `json` is JSON text (as the body's JSON scan checked it): never empty, no raw control characters */
   | { op: 'put'; key: string; json: string }
   | { op: 'put'; key: string; bytes: Uint8Array; contentType: string }
   | { op: 'delete'; key: string };
@@ -44,7 +44,8 @@ export interface CommitNotice {
  * the rows. One statement, so one round trip, and the store row is
  * locked only while it runs and commits. Its text never changes, so
  * postgres.js prepares it once per connection. The rows travel as a few
- * array parameters (see `rowParams`); $1 store id, $2 number of ops.
+ * array parameters and one text of the JSON values (see `rowParams`);
+ * $1 store id, $2 number of ops.
  */
 const WRITE = `with head as (
     update stores set head_rev = head_rev + $2::bigint,
@@ -156,7 +157,7 @@ function rowParams(ops: WriteOp[]): unknown[] {
 
 /** A JSON value as a field of WRITE's $5 (text that is not JSON would shift the values of the rows after it). */
 function jsonField(json: string): string {
-  if (json.length === 0 || json.includes(VALUE_SEPARATOR)) throw new Error('applyWrites: a put\'s `json` must be JSON text');
+  if (json.length === 0 || json.includes(VALUE_SEPARATOR)) throw new Error("applyWrites: a put's `json` must be JSON text");
   return json;
 }
 
