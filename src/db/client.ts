@@ -23,6 +23,12 @@ export interface Database {
   db: Db;
   kind: 'postgres' | 'pglite';
   listen: Listen;
+  /**
+   * How many listeners `channel` has, when the database can know them all
+   * (PGlite: every listener is in this process); undefined on PostgreSQL,
+   * where other processes listen.
+   */
+  listenerCount(channel: string): number | undefined;
   /** Runs raw SQL and returns the rows (used for the few statements drizzle can't build). */
   rows<T>(query: string, params?: unknown[]): Promise<T[]>;
   /**
@@ -117,6 +123,7 @@ function openPostgres(url: string, max: number, captureFile: string | undefined)
       const sub = await pg.listen(channel, onPayload);
       return () => sub.unlisten();
     },
+    listenerCount: () => undefined,
     rows: preparedDb(db).query,
     withLock: (name, fn) => locked(name, true, fn) as Promise<never>,
     tryLock: (name, fn) => locked(name, false, fn),
@@ -140,12 +147,22 @@ async function openPglite(dataDir: string | undefined, template: Blob | undefine
   const client = new PGlite({ dataDir, startParams, ...(template && !dataDir ? { loadDataDir: template } : {}) });
   await client.waitReady;
   const db = drizzlePglite(client, { schema }) as unknown as Db;
+  const listeners = new Map<string, number>();
+  const count = (channel: string, by: number) => listeners.set(channel, (listeners.get(channel) ?? 0) + by);
   return {
     db,
     kind: 'pglite',
     async listen(channel, onPayload) {
-      return client.listen(channel, onPayload);
+      const stop = await client.listen(channel, onPayload);
+      count(channel, 1);
+      let stopped = false;
+      return async () => {
+        if (!stopped) count(channel, -1);
+        stopped = true;
+        await stop();
+      };
     },
+    listenerCount: (channel) => listeners.get(channel) ?? 0,
     rows: preparedDb(db).query,
     withLock: (_name, fn) => fn(),
     tryLock: (_name, fn) => fn(),
