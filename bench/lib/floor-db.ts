@@ -2,11 +2,18 @@
  * The physical floor: the database driven directly, without keysync.
  * PostgreSQL: postgres.js on the bench database (the server's own rows).
  * PGlite: an in-process PGlite with the same migrations, so the floor pays
- * no IPC at all (its rows are copied in for the read floor).
+ * no IPC at all (its rows are copied in for the read floor). It is set up as
+ * the embedded server sets up its own: a data folder on disk (the server's
+ * writes reach its files; a floor in memory would skip every file read and
+ * write) and the server's settings (its small buffer pool).
+ * Both listen on the floor's channel, as every keysync instance listens on
+ * its own: each NOTIFY is delivered to a listener, as keysync's are.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
+import { pgliteSettings, startParams } from '../../src/db/pglite-settings.js';
 import { REPO_ROOT, type Backend } from './server.js';
 
 export interface FloorRow {
@@ -24,12 +31,15 @@ export interface FloorDb {
   close(): Promise<void>;
 }
 
+const FLOOR_CHANNEL = 'keysync_floor';
+
 const SCAN = 'select key, rev, ts_us, deleted, json, bytes, content_type from entries where store_id = $1';
 
 /**
  * An unconditional write as keysync issues it, in one statement: bump the
  * store row (its lock orders the revs), upsert the rows from array
- * parameters, notify.
+ * parameters (the JSON values as one text joined by U+001E, as keysync sends
+ * them), notify.
  */
 const WRITE = `with head as (
     update stores set head_rev = head_rev + $2,
@@ -38,17 +48,17 @@ const WRITE = `with head as (
   ins as (
     insert into entries (store_id, key, rev, ts_us, deleted, json, bytes, content_type)
     select $1, u.k, head.head_rev - $2 + u.i, head.last_ts_us - $2 + u.i, false, u.j, null, null
-    from head, unnest($3::text[], $4::bigint[], $5::text[]) as u(k, i, j)
+    from head, unnest($3::text[], $4::bigint[], string_to_array($5::text, E'\\x1e')) as u(k, i, j)
     on conflict (store_id, key) do update set rev = excluded.rev, ts_us = excluded.ts_us, deleted = excluded.deleted,
       json = excluded.json, bytes = excluded.bytes, content_type = excluded.content_type)
-  select head_rev, pg_notify('keysync_floor', $1 || ':' || head_rev) from head`;
+  select head_rev, pg_notify('${FLOOR_CHANNEL}', $1 || ':' || head_rev) from head`;
 
 function writeParams(storeId: string, rows: FloorRow[]): unknown[] {
   // One row per key: the last write of a key wins, as in keysync.
   const last = new Map<string, number>();
   rows.forEach((r, i) => last.set(r.key, i));
   const idx = [...last.values()].sort((a, b) => a - b);
-  return [storeId, rows.length, idx.map((i) => rows[i]!.key), idx.map((i) => i + 1), idx.map((i) => rows[i]!.json)];
+  return [storeId, rows.length, idx.map((i) => rows[i]!.key), idx.map((i) => i + 1), idx.map((i) => rows[i]!.json).join('\x1e')];
 }
 
 const ADD_STORE = `insert into stores (id, config) values ($1, '{}'::jsonb) on conflict do nothing`;
@@ -57,9 +67,10 @@ export async function openFloorDb(backend: Backend): Promise<FloorDb> {
   return backend.kind === 'postgres' ? openPostgresFloor(backend.databaseUrl!) : openPgliteFloor();
 }
 
-function openPostgresFloor(url: string): FloorDb {
+async function openPostgresFloor(url: string): Promise<FloorDb> {
   // The server's pool size, so the write floor has the same concurrency.
   const sql = postgres(url, { max: 10, onnotice: () => {} });
+  await sql.listen(FLOOR_CHANNEL, () => {});
   return {
     version: '',
     async scan(storeId) {
@@ -80,7 +91,9 @@ function openPostgresFloor(url: string): FloorDb {
 
 async function openPgliteFloor(): Promise<FloorDb & { copyRows(storeId: string, rows: FloorRow[], firstRev: number): Promise<void> }> {
   const { PGlite } = await import('@electric-sql/pglite');
-  const db = await PGlite.create();
+  const dataDir = mkdtempSync(join(tmpdir(), 'keysync-floor-'));
+  // The settings the bench server runs with (it starts without the bench's KEYSYNC_ variables).
+  const db = await PGlite.create({ dataDir, startParams: [...PGlite.defaultStartParams, ...startParams(pgliteSettings({}))] });
   const dir = join(REPO_ROOT, 'migrations');
   for (const file of readdirSync(dir)
     .filter((f) => f.endsWith('.sql'))
@@ -88,6 +101,7 @@ async function openPgliteFloor(): Promise<FloorDb & { copyRows(storeId: string, 
     await db.exec(readFileSync(join(dir, file), 'utf8').replaceAll('--> statement-breakpoint', ''));
   }
   const version = String((await db.query<{ v: string }>(`select current_setting('server_version') as v`)).rows[0]!.v);
+  await db.listen(FLOOR_CHANNEL, () => {});
   const query = async (text: string, params: unknown[]) => (await db.query<Record<string, unknown>>(text, params)).rows;
   return {
     version,
@@ -113,7 +127,10 @@ async function openPgliteFloor(): Promise<FloorDb & { copyRows(storeId: string, 
         [storeId, firstRev - 1, rows.map((r) => r.key), rows.map((r) => r.json)],
       );
     },
-    close: () => db.close(),
+    close: async () => {
+      await db.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
   };
 }
 

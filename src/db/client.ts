@@ -38,6 +38,12 @@ export interface EmbeddedDatabase extends DatabaseParts {
 interface DatabaseParts {
   db: Db;
   listen: Listen;
+  /**
+   * How many listeners `channel` has, when the database can know them all
+   * (PGlite: every listener is in this process); undefined on PostgreSQL,
+   * where other processes listen.
+   */
+  listenerCount(channel: string): number | undefined;
   /** Runs raw SQL and returns the rows (used for the few statements drizzle can't build). */
   rows<T>(query: string, params?: unknown[]): Promise<T[]>;
   /**
@@ -134,6 +140,7 @@ function openPostgres(url: string, max: number, captureFile: string | undefined)
       const sub = await pg.listen(channel, onPayload);
       return () => sub.unlisten();
     },
+    listenerCount: () => undefined,
     rows: preparedDb(db).query,
     withLock: (name, fn) => locked(name, true, fn) as Promise<never>,
     tryLock: (name, fn) => locked(name, false, fn),
@@ -158,13 +165,23 @@ async function openPglite(dataDir: string | undefined, template: Blob | undefine
   await client.waitReady;
   const driverDb = drizzlePglite(client, { schema });
   const db: Db = driverDb;
+  const listeners = new Map<string, number>();
+  const count = (channel: string, by: number) => listeners.set(channel, (listeners.get(channel) ?? 0) + by);
   return {
     db,
     kind: 'pglite',
     driverDb,
     async listen(channel, onPayload) {
-      return client.listen(channel, onPayload);
+      const stop = await client.listen(channel, onPayload);
+      count(channel, 1);
+      let stopped = false;
+      return async () => {
+        if (!stopped) count(channel, -1);
+        stopped = true;
+        await stop();
+      };
     },
+    listenerCount: (channel) => listeners.get(channel) ?? 0,
     rows: preparedDb(db).query,
     withLock: (_name, fn) => fn(),
     tryLock: (_name, fn) => fn(),

@@ -131,10 +131,22 @@ export class LiveHub {
    */
   committed(storeId: string, headRev: number): void {
     this.tailers.get(storeId)?.wake(headRev);
+    if (!this.othersListen()) return;
     this.pendingCommits.set(storeId, Math.max(headRev, this.pendingCommits.get(storeId) ?? 0));
     if (this.flushing) return;
     this.flushing = true;
     setImmediate(() => void this.flushCommits());
+  }
+
+  /**
+   * Whether a notice may reach another instance: always on PostgreSQL. An
+   * embedded database serves one process (its folder is locked), where every
+   * listener is known: a commit notice that only this hub would hear (and
+   * ignore, as its own) would cost a statement and a transaction for nothing.
+   */
+  private othersListen(): boolean {
+    const listeners = this.database.listenerCount(NOTICE_CHANNEL);
+    return listeners === undefined || listeners > (this.unlisten ? 1 : 0);
   }
 
   private async flushCommits(): Promise<void> {
@@ -189,7 +201,9 @@ export class LiveHub {
     if (this.tick) clearInterval(this.tick);
     if (this.beat) clearInterval(this.beat);
     for (const tailer of this.tailers.values()) for (const sub of tailer.subscribers) sub.end('shutdown');
-    await this.unlisten?.().catch(() => {});
+    const unlisten = this.unlisten;
+    this.unlisten = undefined;
+    await unlisten?.().catch(() => {});
   }
 
   private wakeAll(): void {

@@ -95,7 +95,8 @@ export function registerKeyHandlers(app: App, services: ApiServices): void {
       if (op.value === undefined) throw validationProblem([{ path: `ops.${i}.value`, message: 'a put needs `value` or `base64`' }]);
       // The validator saw a placeholder: the value's index among the body's values.
       const json = rawValue(c, op.value as number);
-      checkValueSize(Buffer.byteLength(json), limits.maxValueBytes, i);
+      // A UTF-16 code unit is at most 3 bytes of UTF-8: most values need no count.
+      if (json.length * 3 > limits.maxValueBytes) checkValueSize(Buffer.byteLength(json), limits.maxValueBytes, i);
       return { op: 'put', key: op.key, json };
     });
     const results = await batcher.write(storeId, writeOps);

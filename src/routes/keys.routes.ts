@@ -174,10 +174,11 @@ const DeleteOp = z
   .strict()
   .openapi('DeleteOp', { description: 'Delete a key (writes a tombstone).' });
 /**
- * Validated as a flat union; the document describes it as `op`-discriminated
+ * Validated as a flat union, JSON puts first: the usual op then matches the first branch (a branch that
+ * fails builds its issues, for every op). The document describes it as `op`-discriminated
  * (put: PutOp, itself PutJsonOp | PutBytesOp by their required fields), see src/openapi.ts.
  */
-export const WriteOpSchema = z.union([PutBytesOp, PutJsonOp, DeleteOp]).openapi('WriteOp', { description: 'One op of a bulk write; `op` says which.' });
+export const WriteOpSchema = z.union([PutJsonOp, PutBytesOp, DeleteOp]).openapi('WriteOp', { description: 'One op of a bulk write; `op` says which.' });
 export const PutOpSchema = z
   .union([PutJsonOp, PutBytesOp])
   .openapi('PutOp', { description: 'A put: `value` for JSON, or `base64` and `contentType` for bytes.' });

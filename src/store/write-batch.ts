@@ -33,7 +33,13 @@ interface StoreQueue {
 }
 
 export interface WriteBatchOptions {
-  /** batches of one store sent at once: 2 lets the next one wait at the row lock while the last one commits */
+  /**
+   * Batches of one store sent at once. One by default: the next batch then
+   * takes every request that arrived while the last one committed. A second
+   * batch in flight would only wait at the row lock (the database commits one
+   * write of a store at a time) and split those requests into more, smaller
+   * commits, each with its own flush and notice.
+   */
   inFlight?: number;
   /** a batch takes requests up to this many ops (a larger request goes alone) */
   maxOps?: number;
@@ -49,7 +55,7 @@ export class WriteBatcher {
     private readonly onCommit?: (notice: CommitNotice) => void,
     opts: WriteBatchOptions = {},
   ) {
-    this.inFlight = opts.inFlight ?? 2;
+    this.inFlight = opts.inFlight ?? 1;
     this.maxOps = opts.maxOps ?? 1000;
   }
 

@@ -26,6 +26,23 @@ describe('notices', () => {
     }
   });
 
+  it('have listeners the embedded database counts (every one is in this process), PostgreSQL not', async () => {
+    const channel = `${NOTICE_CHANNEL}_count`;
+    if (t.database.kind === 'postgres') {
+      expect(t.database.listenerCount(channel)).toBeUndefined();
+      return;
+    }
+    expect(t.database.listenerCount(channel)).toBe(0);
+    const stopA = await t.database.listen(channel, () => {});
+    const stopB = await t.database.listen(channel, () => {});
+    expect(t.database.listenerCount(channel)).toBe(2);
+    await stopA();
+    await stopA();
+    expect(t.database.listenerCount(channel)).toBe(1);
+    await stopB();
+    expect(t.database.listenerCount(channel)).toBe(0);
+  });
+
   it('skip the WAL flush for their own transaction only', async () => {
     const setting = await preparedDb(t.database.db).transaction(async (query) => {
       await query(NOTIFY_SQL, [['{"c":3}']]);

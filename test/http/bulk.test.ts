@@ -61,6 +61,28 @@ describe('bulk writes', () => {
     }
   });
 
+  it('stores each op of a mixed bulk as its own row: JSON text as written, bytes, tombstones', async () => {
+    const id = await newStore(env.server);
+    await put(env.server, id, 'gone', 0);
+    // JSON text that JSON.parse would not give back byte for byte, around a delete and a bytes op.
+    const texts = { first: '{"n":1.0,"s":"\\u001e\\\\\\"","e":1E400}', second: '-0', third: '"ü🎉"' };
+    const body =
+      `{"ops":[{"op":"put","key":"first","value":${texts.first}},{"op":"delete","key":"gone"},` +
+      `{"op":"put","key":"bin","base64":"AAEC","contentType":"application/x-bin"},` +
+      `{"op":"put","key":"second","value":${texts.second}},{"op":"put","key":"third","value":${texts.third}}]}`;
+    const res = await env.server.fetch(`/v1/stores/${id}/writes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(res.status).toBe(200);
+    for (const [key, text] of Object.entries(texts)) {
+      const read = await env.server.fetch(keyPath(id, key));
+      expect(read.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(await read.text()).toBe(text);
+    }
+    const bin = await env.server.fetch(keyPath(id, 'bin'));
+    expect(bin.headers.get('content-type')).toBe('application/x-bin');
+    expect([...new Uint8Array(await bin.arrayBuffer())]).toEqual([0, 1, 2]);
+    expect((await env.server.fetch(keyPath(id, 'gone'))).status).toBe(404);
+  });
+
   it('makes delete ops tombstones: the key reads 404 and lists as deleted', async () => {
     const id = await newStore(env.server);
     await put(env.server, id, 'gone', 1);
