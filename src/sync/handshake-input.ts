@@ -5,14 +5,16 @@
  * so a large body can be read on a worker thread (handshake-parse.ts); a
  * refusal is the same ProblemError the route gives on the event loop.
  *
- * The result crosses threads cheaply: the keys as one string with their
- * lengths (a key may hold any character, so no separator is safe) and the
- * micros as a Float64Array, both transferable or copied flat.
+ * The `have` map comes out sorted (have-list.ts), which costs the worker,
+ * not the event loop, and crosses threads cheaply: the keys as one string
+ * with their end offsets and the micros as a Float64Array, copied flat or
+ * transferred.
  */
 import { ProblemError, type FieldError, type ProblemKind } from '../http/problem.js';
 import { checkJsonBody } from '../http/json-check.js';
 import { issuesProblem } from '../http/validation-issues.js';
 import { HandshakeRequestSchema } from '../routes/sync.routes.js';
+import { buildHaveList, type HaveListData } from './have-list.js';
 import { forEachHaveTs } from './have-ts.js';
 
 export interface HandshakeInputOptions {
@@ -20,15 +22,6 @@ export interface HandshakeInputOptions {
   maxJsonDepth: number;
   /** KEYSYNC_MAX_HAVE_KEYS */
   maxHaveKeys: number;
-}
-
-/** The keys of a `have` map under the prefix, in map order, with their ts in micros. */
-export interface HaveEntries {
-  /** the keys one after another */
-  keys: string;
-  /** each key's length in UTF-16 units */
-  lengths: Uint32Array;
-  micros: Float64Array;
 }
 
 /** A ProblemError as plain data (it crosses a thread). */
@@ -43,37 +36,23 @@ export interface ProblemData {
 
 export type HandshakeInput =
   /** `body`: the validated body as JSON text, with `"have":{}` in place of the map, which is in `have` */
-  { ok: true; body: string; have?: HaveEntries } | { ok: false; problem: ProblemData };
+  { ok: true; body: string; have?: HaveListData } | { ok: false; problem: ProblemData };
 
-/**
- * Reads a handshake body. The `have` entries go to `emit` in slices of
- * `slice` as they are read (the receiver can build its map meanwhile); the
- * result holds the last slice. A refusal after some slices were emitted
- * voids them.
- */
-export function readHandshakeInput(bytes: Uint8Array, o: HandshakeInputOptions, emit?: (entries: HaveEntries) => void, slice = Infinity): HandshakeInput {
+/** Reads a handshake body: its `have` entries under the prefix, sorted. */
+export function readHandshakeInput(bytes: Uint8Array, o: HandshakeInputOptions): HandshakeInput {
   try {
     const { text } = checkJsonBody(bytes, { maxDepth: o.maxJsonDepth + 1, limit: o.maxJsonDepth, capture: [], uniqueKeys: false });
     const parsed = HandshakeRequestSchema.safeParse(JSON.parse(text));
     if (!parsed.success) throw issuesProblem(parsed.error.issues);
     const body = parsed.data;
     if (!('have' in body)) return { ok: true, body: JSON.stringify(body) };
-    let keys: string[] = [];
-    let micros: number[] = [];
-    const entries = (): HaveEntries => {
-      const lengths = new Uint32Array(keys.length);
-      for (let i = 0; i < keys.length; i++) lengths[i] = keys[i]!.length;
-      const out = { keys: keys.join(''), lengths, micros: Float64Array.from(micros) };
-      keys = [];
-      micros = [];
-      return out;
-    };
+    const keys: string[] = [];
+    const micros: number[] = [];
     forEachHaveTs(body.have, body.prefix, o.maxHaveKeys, (key, us) => {
       keys.push(key);
       micros.push(us);
-      if (emit && keys.length >= slice) emit(entries());
     });
-    return { ok: true, body: JSON.stringify({ ...body, have: {} }), have: entries() };
+    return { ok: true, body: JSON.stringify({ ...body, have: {} }), have: buildHaveList(keys, micros) };
   } catch (err) {
     if (!(err instanceof ProblemError)) throw err;
     const { status, kind, title, detail, errors, headers } = err;

@@ -4,10 +4,9 @@
  * of CPU in one piece (JSON.parse cannot be cut up), during which no other
  * request would be answered. A body over OFF_LOOP_BYTES goes to a worker
  * thread instead (handshake-input.ts, the same checks and answers), which
- * sends the `have` entries back in slices as it reads them: the event loop
- * builds the map a slice per turn while the worker reads on. Smaller bodies
- * take the usual route (json-body.ts): a thread hop costs more than their
- * parse.
+ * also sorts the `have` map (have-list.ts) and sends it back in one piece
+ * that needs no work per key on the event loop. Smaller bodies take the
+ * usual route (json-body.ts): a thread hop costs more than their parse.
  *
  * One worker serves every handshake, one body at a time: the parse is
  * CPU-bound, and memory for bodies waiting is already bounded by
@@ -16,18 +15,19 @@
 import { Worker } from 'node:worker_threads';
 import type { Context, MiddlewareHandler } from 'hono';
 import { assertJsonType } from '../http/request.js';
-import { haveMicros } from './have-ts.js';
-import { joinBlocks, problemError, type BodyBlocks, type HandshakeInput, type HandshakeInputOptions, type HaveEntries } from './handshake-input.js';
+import { HaveList } from './have-list.js';
+import { forEachHaveTs } from './have-ts.js';
+import { joinBlocks, problemError, type BodyBlocks, type HandshakeInput, type HandshakeInputOptions } from './handshake-input.js';
 
 /** Bodies larger than this are read on the worker thread. */
 export const OFF_LOOP_BYTES = 256 * 1024;
 
-const parsedHave = new WeakMap<Request, Map<string, number>>();
+const parsedHave = new WeakMap<Request, HaveList>();
 
 /**
  * Reads the handshake body: small ones with `small` (the route's jsonBody),
  * large ones on the worker. Either way the route's validator then finds the
- * body in hono's cache; a large body's `have` map is left for `haveOf`.
+ * body in hono's cache; a large body's `have` list is left for `haveOf`.
  */
 export function handshakeJson(small: MiddlewareHandler, options: HandshakeInputOptions): MiddlewareHandler {
   return async (c, next) => {
@@ -47,7 +47,7 @@ export function handshakeJson(small: MiddlewareHandler, options: HandshakeInputO
     if (!input.ok) throw problemError(input.problem);
     // The validator parses this small text (its `have` is empty); the map is here.
     (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(input.body);
-    if (input.have) parsedHave.set(c.req.raw, have);
+    if (have) parsedHave.set(c.req.raw, have);
     return next();
   };
 }
@@ -83,33 +83,22 @@ async function readBlocks(request: Request): Promise<BodyBlocks> {
 
 const BLOCK_BYTES = 1024 * 1024;
 
-/** The validated body's `have` map as key -> micros (have-ts.ts), keys under `prefix` only. */
-export function haveOf(c: Context, have: Record<string, string>, prefix: string | undefined, maxKeys: number): Map<string, number> {
-  return parsedHave.get(c.req.raw) ?? haveMicros(have, prefix, maxKeys);
+/** The validated body's `have` map as a sorted list (have-list.ts), keys under `prefix` only. */
+export function haveOf(c: Context, have: Record<string, string>, prefix: string | undefined, maxKeys: number): HaveList {
+  const parsed = parsedHave.get(c.req.raw);
+  if (parsed) return parsed;
+  const entries: Array<[string, number]> = [];
+  forEachHaveTs(have, prefix, maxKeys, (key, micros) => entries.push([key, micros]));
+  return HaveList.of(entries);
 }
 
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/** Adds a slice of entries to `map` (a slice is small enough for one turn of the event loop). */
-function addEntries(map: Map<string, number>, { keys, lengths, micros }: HaveEntries): void {
-  let at = 0;
-  for (let i = 0; i < lengths.length; i++) {
-    const end = at + lengths[i]!;
-    map.set(keys.slice(at, end), micros[i]!);
-    at = end;
-  }
-}
-
-/** A body read off the loop, with its `have` map built as the slices came in. */
+/** A body read off the loop, with its `have` list. */
 interface OffLoopResult {
   input: HandshakeInput;
-  have: Map<string, number>;
+  have: HaveList | undefined;
 }
 
 interface Pending {
-  have: Map<string, number>;
-  /** the slices received so far, each added in a turn of its own (messages can arrive in bursts) */
-  added: Promise<void>;
   resolve(result: OffLoopResult): void;
   reject(err: Error): void;
 }
@@ -123,7 +112,7 @@ function readOffLoop(body: BodyBlocks, options: HandshakeInputOptions): Promise<
   const id = nextId++;
   return new Promise<OffLoopResult>((resolve, reject) => {
     const worker = parser();
-    pending.set(id, { have: new Map(), added: Promise.resolve(), resolve, reject });
+    pending.set(id, { resolve, reject });
     worker.ref();
     worker.postMessage({ id, body, options }, body.blocks);
   });
@@ -132,19 +121,14 @@ function readOffLoop(body: BodyBlocks, options: HandshakeInputOptions): Promise<
 function parser(): Worker {
   if (worker) return worker;
   const started = startWorker();
-  started.on('message', (m: { id: number; slice?: HaveEntries; input?: HandshakeInput; error?: string }) => {
+  started.on('message', (m: { id: number; input?: HandshakeInput; error?: string }) => {
     const job = pending.get(m.id);
     if (!job) return;
-    const { slice, input } = m;
-    if (slice) {
-      job.added = job.added.then(() => nextTurn()).then(() => addEntries(job.have, slice));
-      return;
-    }
+    const { input } = m;
     pending.delete(m.id);
     if (pending.size === 0) started.unref();
     if (!input) return job.reject(new Error(`handshake parse failed: ${m.error}`));
-    if (input.ok && input.have) job.added = job.added.then(() => nextTurn()).then(() => addEntries(job.have, input.have!));
-    void job.added.then(() => job.resolve({ input, have: job.have }));
+    job.resolve({ input, have: input.ok && input.have ? new HaveList(input.have) : undefined });
   });
   // A worker that dies (out of memory) fails the bodies it held; the next body starts a new one.
   const fail = (err: Error) => {
