@@ -15,7 +15,8 @@ parentPort!.on('message', ({ id, body, options }: Job) => {
   try {
     const input = readHandshakeInput(joinBlocks(body), options);
     const have = input.ok ? input.have : undefined;
-    parentPort!.postMessage({ id, input }, have ? [have.ends.buffer as ArrayBuffer, have.micros.buffer as ArrayBuffer] : []);
+    const transfer = have ? [have.keyEnds.buffer, have.microsEnds.buffer, have.micros.buffer] : [];
+    parentPort!.postMessage({ id, input }, transfer as ArrayBuffer[]);
   } catch (err) {
     parentPort!.postMessage({ id, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
   }

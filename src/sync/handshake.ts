@@ -156,7 +156,7 @@ async function diff(
     bucket.sizes.push(size);
   };
   const removed =
-    'have' in request && comparesInDatabase(policy, request.have)
+    'have' in request && comparesInDatabase(policy, request.have, headRev)
       ? await diffInDatabase(tx, storeId, request.have, request.prefix, policy.keyFilter!, addStale, diffSizes)
       : undefined;
   const all = removed ?? (await diffInJs(tx, storeId, request, policy, reachable, headRev, addStale));
@@ -170,13 +170,16 @@ async function diff(
 }
 
 /**
- * Whether the database can compare this `have` map: the policy must sync by
- * key prefixes at most, since a walk or a value filter decides per value in
- * JavaScript (those stores keep the comparison in JavaScript). An empty map
- * has nothing to compare: the pass in JavaScript streams the whole store.
+ * Whether the database compares this `have` map. The policy must sync by
+ * key prefixes at most: a walk or a value filter decides per value in
+ * JavaScript (those stores keep the comparison in JavaScript). And the map
+ * must not dwarf the store: the database comparison pays for every key the
+ * client sends, the pass in JavaScript for every key of the store, so for a
+ * store whose head rev (at least its number of keys) is under a quarter of
+ * the map's size, or an empty map, the pass in JavaScript is cheaper.
  */
-export function comparesInDatabase(policy: StorePolicy, have: HaveList): boolean {
-  return policy.keyFilter !== undefined && !policy.walk && !policy.includesValue && have.size > 0;
+export function comparesInDatabase(policy: StorePolicy, have: HaveList, headRev: number): boolean {
+  return policy.keyFilter !== undefined && !policy.walk && !policy.includesValue && have.size > 0 && 4 * headRev >= have.size;
 }
 
 /**

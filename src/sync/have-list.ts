@@ -5,9 +5,12 @@
  * code point order), so that a run of the list covers one key range of the
  * store; each key with its ts in microseconds (have-ts.ts).
  *
- * A large body's list is built and sorted on the worker thread that reads it
- * (handshake-input.ts); the keys cross threads as one string with their end
- * offsets (a key may hold any character, so no separator is safe).
+ * Held as the text the database reads: the keys as JSON strings and their
+ * micros as JSON numbers, each run comma-separated, with the end of each
+ * item. A run of keys for a statement is then one slice of a string, and
+ * the list crosses threads as two strings and three typed arrays. A large
+ * body's list is built and sorted on the worker thread that reads it
+ * (handshake-input.ts), off the event loop.
  *
  * Strings that can name no key (empty, too long, U+0000, lone surrogates:
  * keys.ts) are kept apart in `others`: no store holds them, so they are
@@ -18,17 +21,27 @@ import { isKeyName } from '../store/keys.js';
 
 /** A HaveList as plain data (it crosses a thread). */
 export interface HaveListData {
-  /** the key names one after another, in code point order */
-  text: string;
-  /** where each key ends in `text` */
-  ends: Uint32Array;
+  /** the key names in code point order, each as a JSON string, comma-separated */
+  keysJson: string;
+  /** where each key's JSON ends in `keysJson` */
+  keyEnds: Uint32Array;
+  /** each key's ts as whole microseconds (JSON numbers), or null for a ts finer than a microsecond, comma-separated */
+  microsJson: string;
+  /** where each ts ends in `microsJson` */
+  microsEnds: Uint32Array;
   /** each key's ts in microseconds; a ts finer than a microsecond has a half (have-ts.ts) */
   micros: Float64Array;
   /** strings of the map that can name no key */
   others: string[];
 }
 
-/** Any UTF-16 unit from U+D800 up: only there does UTF-16 order differ from code point order. */
+/**
+ * A character that needs a closer look: a control character, a quote or a
+ * backslash (escaped in JSON; U+0000 names no key), or a UTF-16 unit from
+ * U+D800 up (surrogates; only from there on does UTF-16 order differ from
+ * code point order).
+ */
+const SPECIAL = /[\u0000-\u001f"\\\ud800-\uffff]/;
 const HIGH_UNIT = /[\ud800-\uffff]/;
 
 /**
@@ -51,46 +64,76 @@ const codePointRank = (unit: number) => (unit < 0xd800 ? unit : unit < 0xe000 ? 
 
 const compareUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-/** Sorts the entries of a `have` map (keys unique) into a list. */
-export function buildHaveList(keys: readonly string[], micros: ArrayLike<number>): HaveListData {
+/** Sorts the entries of a `have` map into a list; undefined when a key comes twice. */
+export function buildHaveList(keys: readonly string[], micros: ArrayLike<number>): HaveListData | undefined {
   const named: number[] = [];
   const others: string[] = [];
+  /** some key holds a unit from U+D800 up, or one JSON escapes */
+  let special = false;
   let high = false;
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
-    if (!isKeyName(key)) others.push(key);
-    else {
-      named.push(i);
-      if (!high && HIGH_UNIT.test(key)) high = true;
+    if (SPECIAL.test(key)) {
+      special = true;
+      if (!isKeyName(key)) {
+        others.push(key);
+        continue;
+      }
+      high ||= HIGH_UNIT.test(key);
+    } else if (!isKeyName(key)) {
+      others.push(key);
+      continue;
     }
+    named.push(i);
   }
   const compare = high ? compareCodePoints : compareUnits;
   const order = Uint32Array.from(named);
   // Clients often send their keys in order already: a pass instead of a sort.
   let sorted = true;
   for (let i = 1; i < order.length && sorted; i++) sorted = compare(keys[order[i - 1]!]!, keys[order[i]!]!) < 0;
-  if (!sorted) order.sort((a, b) => compare(keys[a]!, keys[b]!));
-
-  const ends = new Uint32Array(order.length);
-  const out = new Float64Array(order.length);
-  const parts: string[] = new Array(order.length);
-  let end = 0;
-  for (let i = 0; i < order.length; i++) {
-    const key = keys[order[i]!]!;
-    parts[i] = key;
-    ends[i] = end += key.length;
-    out[i] = micros[order[i]!]!;
+  if (!sorted) {
+    order.sort((a, b) => compare(keys[a]!, keys[b]!));
+    for (let i = 1; i < order.length; i++) if (keys[order[i - 1]!] === keys[order[i]!]) return undefined;
   }
-  return { text: parts.join(''), ends, micros: out, others };
+  if (others.length > 1 && new Set(others).size < others.length) return undefined;
+
+  const n = order.length;
+  const sortedKeys: string[] = new Array(n);
+  const keyEnds = new Uint32Array(n);
+  const out = new Float64Array(n);
+  const microsText: Array<number | null> = new Array(n);
+  const microsEnds = new Uint32Array(n);
+  let keyEnd = -1;
+  let microsEnd = -1;
+  for (let i = 0; i < n; i++) {
+    const key = keys[order[i]!]!;
+    const us = micros[order[i]!]!;
+    sortedKeys[i] = key;
+    // A key without special characters is its own JSON with two quotes (1 more for the comma before).
+    keyEnds[i] = keyEnd += 1 + (special ? JSON.stringify(key).length : key.length + 2);
+    out[i] = us;
+    // A ts finer than a microsecond names no write of the server: null equals none.
+    microsText[i] = Number.isInteger(us) ? us : null;
+    microsEnds[i] = microsEnd += 1 + (Number.isInteger(us) ? String(us).length : 4);
+  }
+  // One native stringify each; the items' ends were counted above.
+  return {
+    keysJson: JSON.stringify(sortedKeys).slice(1, -1),
+    keyEnds,
+    microsJson: JSON.stringify(microsText).slice(1, -1),
+    microsEnds,
+    micros: out,
+    others,
+  };
 }
 
-/** Turns of the event loop: map entries added per turn by `toMap`. */
+/** Keys per turn of the event loop in `toMap`. */
 const MAP_SLICE = 10_000;
 
 export class HaveList {
   constructor(private readonly data: HaveListData) {}
 
-  /** A list from key -> micros entries (small maps: sorted on the calling thread). */
+  /** A list from key -> micros entries, each key once (small maps: sorted on the calling thread). */
   static of(entries: Iterable<readonly [string, number]>): HaveList {
     const keys: string[] = [];
     const micros: number[] = [];
@@ -98,12 +141,14 @@ export class HaveList {
       keys.push(key);
       micros.push(us);
     }
-    return new HaveList(buildHaveList(keys, micros));
+    const data = buildHaveList(keys, micros);
+    if (!data) throw new TypeError('a have map names each key once');
+    return new HaveList(data);
   }
 
   /** how many keys (names) the list holds, `others` aside */
   get size(): number {
-    return this.data.ends.length;
+    return this.data.keyEnds.length;
   }
 
   /** strings of the map that can name no key */
@@ -112,24 +157,17 @@ export class HaveList {
   }
 
   key(i: number): string {
-    return this.data.text.slice(i === 0 ? 0 : this.data.ends[i - 1], this.data.ends[i]);
+    return JSON.parse(this.data.keysJson.slice(i === 0 ? 0 : this.data.keyEnds[i - 1]! + 1, this.data.keyEnds[i])) as string;
   }
 
-  /** The keys from `from` up to `to` (excluded). */
-  keys(from: number, to: number): string[] {
-    const out: string[] = new Array(to - from);
-    for (let i = from; i < to; i++) out[i - from] = this.key(i);
-    return out;
+  /** The keys from `from` up to `to` (excluded) as a JSON array. */
+  keysJson(from: number, to: number): string {
+    return `[${slice(this.data.keysJson, this.data.keyEnds, from, to)}]`;
   }
 
-  /** Their ts as whole microseconds; null for a ts finer than a microsecond, which names no write of the server. */
-  micros(from: number, to: number): Array<number | null> {
-    const out: Array<number | null> = new Array(to - from);
-    for (let i = from; i < to; i++) {
-      const us = this.data.micros[i]!;
-      out[i - from] = Number.isInteger(us) ? us : null;
-    }
-    return out;
+  /** Their ts as a JSON array of whole microseconds, null for a ts finer than a microsecond. */
+  microsJson(from: number, to: number): string {
+    return `[${slice(this.data.microsJson, this.data.microsEnds, from, to)}]`;
   }
 
   /** The first index from `from` (up to `to`) whose key sorts after `key`, or `to`. */
@@ -150,10 +188,16 @@ export class HaveList {
     for (let from = 0; from < this.size; from += MAP_SLICE) {
       if (from > 0) await new Promise((resolve) => setImmediate(resolve));
       const to = Math.min(this.size, from + MAP_SLICE);
-      for (let i = from; i < to; i++) map.set(this.key(i), this.data.micros[i]!);
+      const keys = JSON.parse(this.keysJson(from, to)) as string[];
+      for (let i = from; i < to; i++) map.set(keys[i - from]!, this.data.micros[i]!);
     }
     // No store key equals one of these: any ts will do.
     for (const key of this.data.others) map.set(key, Number.NaN);
     return map;
   }
+}
+
+/** Items `from` up to `to` of a comma-separated run whose items end at `ends`. */
+function slice(text: string, ends: Uint32Array, from: number, to: number): string {
+  return from >= to ? '' : text.slice(from === 0 ? 0 : ends[from - 1]! + 1, ends[to - 1]);
 }
