@@ -1,7 +1,9 @@
 /**
  * A handshake body read from its bytes to what the handshake needs: the
  * JSON check every body gets (json-check.ts), the route's schema, and the
- * `have` map's timestamps as micros (have-ts.ts). Pure and self-contained,
+ * `have` map's timestamps as micros (have-ts.ts). A map that is all well is
+ * read off the body's text (have-text.ts); any other body is parsed whole,
+ * which gives the answer the API gives for it. Pure and self-contained,
  * so a large body can be read on a worker thread (handshake-parse.ts); a
  * refusal is the same ProblemError the route gives on the event loop.
  *
@@ -10,11 +12,14 @@
  * with their end offsets and the micros as a Float64Array, copied flat or
  * transferred.
  */
+import { withPlaceholders, type JsonSpan } from '@keysync/protocol';
 import { ProblemError, type FieldError, type ProblemKind } from '../http/problem.js';
 import { checkJsonBody } from '../http/json-check.js';
 import { issuesProblem } from '../http/validation-issues.js';
-import { HandshakeRequestSchema } from '../routes/sync.routes.js';
+import { MAX_KEY_BYTES } from '../store/keys.js';
+import { MAX_BATCH_SIZE_FIELD, MAX_TS_LENGTH } from './handshake-fields.js';
 import { buildHaveList, type HaveListData } from './have-list.js';
+import { readHaveText } from './have-text.js';
 import { forEachHaveTs } from './have-ts.js';
 
 export interface HandshakeInputOptions {
@@ -39,25 +44,59 @@ export type HandshakeInput =
   { ok: true; body: string; have?: HaveListData } | { ok: false; problem: ProblemData };
 
 /** Reads a handshake body: its `have` entries under the prefix, sorted. */
-export function readHandshakeInput(bytes: Uint8Array, o: HandshakeInputOptions): HandshakeInput {
+export async function readHandshakeInput(bytes: Uint8Array, o: HandshakeInputOptions): Promise<HandshakeInput> {
   try {
-    const { text } = checkJsonBody(bytes, { maxDepth: o.maxJsonDepth + 1, limit: o.maxJsonDepth, capture: [], uniqueKeys: false });
-    const parsed = HandshakeRequestSchema.safeParse(JSON.parse(text));
-    if (!parsed.success) throw issuesProblem(parsed.error.issues);
-    const body = parsed.data;
-    if (!('have' in body)) return { ok: true, body: JSON.stringify(body) };
-    const keys: string[] = [];
-    const micros: number[] = [];
-    forEachHaveTs(body.have, body.prefix, o.maxHaveKeys, (key, us) => {
-      keys.push(key);
-      micros.push(us);
-    });
-    return { ok: true, body: JSON.stringify({ ...body, have: {} }), have: buildHaveList(keys, micros) };
+    const { text, spans } = checkJsonBody(bytes, { maxDepth: o.maxJsonDepth + 1, limit: o.maxJsonDepth, capture: ['have'], uniqueKeys: false });
+    return readPlain(text, spans, o) ?? (await readParsed(text, o));
   } catch (err) {
     if (!(err instanceof ProblemError)) throw err;
     const { status, kind, title, detail, errors, headers } = err;
     return { ok: false, problem: { status, kind, title, detail, errors, headers } };
   }
+}
+
+const OPEN_BRACE = 123;
+
+/**
+ * A plain `have` body, read without the route's schema: one `have` member,
+ * an object whose members are all well (have-text.ts), and at most the
+ * fields `prefix` and `batchSize`, each well within the schema; undefined
+ * for any other body. (The route's validator checks the envelope again.)
+ */
+function readPlain(text: string, spans: JsonSpan[], o: HandshakeInputOptions): HandshakeInput | undefined {
+  // JSON.parse would keep the last of two `have` members.
+  if (spans.length !== 1 || text.charCodeAt(spans[0]!.start) !== OPEN_BRACE) return undefined;
+  const envelope = JSON.parse(withPlaceholders(text, spans)) as Record<string, unknown>;
+  for (const field in envelope) if (field !== 'have' && field !== 'prefix' && field !== 'batchSize') return undefined;
+  const { prefix, batchSize } = envelope;
+  if (prefix !== undefined && (typeof prefix !== 'string' || prefix.length > MAX_KEY_BYTES)) return undefined;
+  if (batchSize !== undefined && !(Number.isInteger(batchSize) && (batchSize as number) >= 1 && (batchSize as number) <= MAX_BATCH_SIZE_FIELD)) {
+    return undefined;
+  }
+  const read = readHaveText(text, spans[0]!.start, prefix, o.maxHaveKeys, MAX_TS_LENGTH);
+  const have = read && buildHaveList(read.keys, read.micros);
+  return have ? { ok: true, body: JSON.stringify({ ...envelope, have: {} }), have } : undefined;
+}
+
+/**
+ * The body parsed whole, then the route's schema and the map's timestamps:
+ * every refusal the API gives. The route module loads on first use (a plain
+ * body never needs it).
+ */
+async function readParsed(text: string, o: HandshakeInputOptions): Promise<HandshakeInput> {
+  const { HandshakeRequestSchema } = await import('../routes/sync.routes.js');
+  const parsed = HandshakeRequestSchema.safeParse(JSON.parse(text));
+  if (!parsed.success) throw issuesProblem(parsed.error.issues);
+  const body = parsed.data;
+  if (!('have' in body)) return { ok: true, body: JSON.stringify(body) };
+  const keys: string[] = [];
+  const micros: number[] = [];
+  forEachHaveTs(body.have, body.prefix, o.maxHaveKeys, (key, us) => {
+    keys.push(key);
+    micros.push(us);
+  });
+  // An object names each key once.
+  return { ok: true, body: JSON.stringify({ ...body, have: {} }), have: buildHaveList(keys, micros)! };
 }
 
 /** A body in blocks: every block full except the last, `length` bytes in all. */

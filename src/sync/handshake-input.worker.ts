@@ -11,9 +11,9 @@ interface Job {
   options: HandshakeInputOptions;
 }
 
-parentPort!.on('message', ({ id, body, options }: Job) => {
+parentPort!.on('message', async ({ id, body, options }: Job) => {
   try {
-    const input = readHandshakeInput(joinBlocks(body), options);
+    const input = await readHandshakeInput(joinBlocks(body), options);
     const have = input.ok ? input.have : undefined;
     const transfer = have ? [have.keyEnds.buffer, have.microsEnds.buffer, have.micros.buffer] : [];
     parentPort!.postMessage({ id, input }, transfer as ArrayBuffer[]);
