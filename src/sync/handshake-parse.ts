@@ -32,12 +32,10 @@ const parsedHave = new WeakMap<Request, HaveList>();
 export function handshakeJson(small: MiddlewareHandler, options: HandshakeInputOptions): MiddlewareHandler {
   return async (c, next) => {
     assertJsonType(c);
+    // The first handshake starts the worker, so that a large body finds it running.
+    parser();
     const length = c.req.header('content-length');
-    if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
-      if (Number(length) <= OFF_LOOP_BYTES) return small(c, next);
-      // A worker not yet running starts while the body arrives.
-      parser();
-    }
+    if (length !== undefined && c.req.header('transfer-encoding') === undefined && Number(length) <= OFF_LOOP_BYTES) return small(c, next);
     const body = await readBlocks(c.req.raw);
     if (body.length <= OFF_LOOP_BYTES) {
       (c.req.bodyCache as { arrayBuffer?: Promise<ArrayBuffer> }).arrayBuffer = Promise.resolve(joinBlocks(body).buffer as ArrayBuffer);
