@@ -10,9 +10,10 @@
  *   only the differences come back, so an up-to-date client costs no row in
  *   JavaScript at all;
  * - in JavaScript, one pass over the store's (key, rev, ts) in rev order,
- *   for a `since` handshake and for stores whose policy needs values (a
- *   walk, a library value filter), which only JavaScript can decide. Values
- *   are not read unless such a policy needs them.
+ *   for a `since` handshake, for stores whose policy needs values (a walk, a
+ *   library value filter), which only JavaScript can decide, and for a map
+ *   much larger than the store (comparesInDatabase). Values are not read
+ *   unless such a policy needs them.
  *
  * Memory does not grow with the store: stale keys go to the session's chunks
  * in the database page by page, and the response streams the stale list
@@ -209,8 +210,9 @@ async function diffInDatabase(
 
 /**
  * The comparison by a scan of every (key, rev, ts) in JavaScript: for a
- * `since` handshake, and for a policy that needs values (a value filter, a
- * walk), which SQL cannot apply.
+ * `since` handshake, for a policy that needs values (a value filter, a
+ * walk), which SQL cannot apply, and where it is the cheaper way
+ * (comparesInDatabase).
  */
 async function diffInJs(
   tx: Db,
