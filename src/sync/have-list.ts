@@ -17,7 +17,7 @@
  * removed whatever the store holds (and PostgreSQL text could not carry
  * them).
  */
-import { isKeyName } from '../store/keys.js';
+import { MAX_KEY_BYTES, isKeyName } from '../store/keys.js';
 
 /** A HaveList as plain data (it crosses a thread). */
 export interface HaveListData {
@@ -68,21 +68,20 @@ const compareUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 export function buildHaveList(keys: readonly string[], micros: ArrayLike<number>): HaveListData | undefined {
   const named: number[] = [];
   const others: string[] = [];
-  /** some key holds a unit from U+D800 up, or one JSON escapes */
+  /** some key holds a character JSON escapes, or a unit from U+D800 up */
   let special = false;
   let high = false;
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
-    if (SPECIAL.test(key)) {
-      special = true;
-      if (!isKeyName(key)) {
-        others.push(key);
-        continue;
-      }
-      high ||= HIGH_UNIT.test(key);
-    } else if (!isKeyName(key)) {
+    const plain = !SPECIAL.test(key);
+    // Without U+0000 or surrogates, a short key needs no closer look (keys.ts).
+    if (!(plain && key.length !== 0 && key.length * 3 <= MAX_KEY_BYTES) && !isKeyName(key)) {
       others.push(key);
       continue;
+    }
+    if (!plain) {
+      special = true;
+      high ||= HIGH_UNIT.test(key);
     }
     named.push(i);
   }
@@ -99,33 +98,57 @@ export function buildHaveList(keys: readonly string[], micros: ArrayLike<number>
 
   const n = order.length;
   const sortedKeys: string[] = new Array(n);
-  const keyEnds = new Uint32Array(n);
-  const out = new Float64Array(n);
-  const microsText: Array<number | null> = new Array(n);
-  const microsEnds = new Uint32Array(n);
-  let keyEnd = -1;
-  let microsEnd = -1;
+  const sortedMicros = new Float64Array(n);
+  const wholeMicros: Array<number | null> = new Array(n);
   for (let i = 0; i < n; i++) {
-    const key = keys[order[i]!]!;
+    sortedKeys[i] = keys[order[i]!]!;
     const us = micros[order[i]!]!;
-    sortedKeys[i] = key;
-    // A key without special characters is its own JSON with two quotes (1 more for the comma before).
-    keyEnds[i] = keyEnd += 1 + (special ? JSON.stringify(key).length : key.length + 2);
-    out[i] = us;
+    sortedMicros[i] = us;
     // A ts finer than a microsecond names no write of the server: null equals none.
-    microsText[i] = Number.isInteger(us) ? us : null;
-    microsEnds[i] = microsEnd += 1 + (Number.isInteger(us) ? String(us).length : 4);
+    wholeMicros[i] = Number.isInteger(us) ? us : null;
   }
-  // One native stringify each; the items' ends were counted above.
-  return {
-    keysJson: JSON.stringify(sortedKeys).slice(1, -1),
-    keyEnds,
-    microsJson: JSON.stringify(microsText).slice(1, -1),
-    microsEnds,
-    micros: out,
-    others,
-  };
+  // One native stringify each, then where each item ends.
+  const keysJson = JSON.stringify(sortedKeys).slice(1, -1);
+  const microsJson = JSON.stringify(wholeMicros).slice(1, -1);
+  const keyEnds = new Uint32Array(n);
+  if (special) itemEnds(keysJson, keyEnds);
+  else {
+    // Keys JSON does not escape are their own JSON between two quotes.
+    let end = -1;
+    for (let i = 0; i < n; i++) keyEnds[i] = end += sortedKeys[i]!.length + 3;
+  }
+  const microsEnds = new Uint32Array(n);
+  itemEnds(microsJson, microsEnds);
+  return { keysJson, keyEnds, microsJson, microsEnds, micros: sortedMicros, others };
 }
+
+/** The end of each item of a comma-separated run of JSON numbers, nulls or strings, into `ends`. */
+function itemEnds(text: string, ends: Uint32Array): void {
+  let at = 0;
+  for (let i = 0; i < ends.length; i++) {
+    if (text.charCodeAt(at) === QUOTE) {
+      // A JSON string: up to its closing quote (an escaped one is preceded by a backslash).
+      let close = text.indexOf('"', at + 1);
+      while (text.charCodeAt(close - 1) === BACKSLASH && escapedQuote(text, close)) close = text.indexOf('"', close + 1);
+      at = close + 1;
+    } else {
+      const comma = text.indexOf(',', at);
+      at = comma === -1 ? text.length : comma;
+    }
+    ends[i] = at;
+    at++;
+  }
+}
+
+/** Whether the quote at `quote` is escaped: an odd run of backslashes before it. */
+function escapedQuote(text: string, quote: number): boolean {
+  let backslashes = 0;
+  for (let i = quote - 1; text.charCodeAt(i) === BACKSLASH; i--) backslashes++;
+  return backslashes % 2 === 1;
+}
+
+const QUOTE = 34;
+const BACKSLASH = 92;
 
 /** Keys per turn of the event loop in `toMap`. */
 const MAP_SLICE = 10_000;
