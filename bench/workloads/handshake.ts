@@ -1,7 +1,9 @@
 /**
  * Workload 5: a client that holds every key up to date (100,000 keys)
  * handshakes with its `have` map; nothing is stale. Time (best and median of
- * three) and the server's peak RSS during the handshake.
+ * three) and the server's peak RSS during the handshake. Target (#16): under
+ * 0.3 s on PostgreSQL, 0.6 s on the embedded database (whose statements run
+ * on the server's own thread).
  */
 import { fmt, type BenchContext } from '../lib/context.js';
 import { loadKeys } from '../lib/data.js';
@@ -41,11 +43,12 @@ export async function handshakeHave(ctx: BenchContext, n: number): Promise<void>
       before = before || rssBeforeMB;
     }
     const t = median(times);
+    const goal = ctx.backend.kind === 'postgres' ? 0.3 : 0.6;
     ctx.emit({
       workload: 'handshake (have)',
       case: `${fmt.n(n)} up-to-date keys`,
       result: `${fmt.s(t)} (best ${fmt.s(Math.min(...times))}); request ${fmt.mb(body.length / 2 ** 20)}; server peak ${fmt.mb(peak)} (before ${fmt.mb(before)})`,
-      target: { goal: '< 1 s', ok: t < 1 },
+      target: { goal: `< ${goal} s`, ok: t < goal },
       metrics: { keys: n, seconds: t, best: Math.min(...times), requestBytes: body.length, serverPeakMB: peak, serverRssBeforeMB: before },
     });
   } finally {

@@ -10,6 +10,7 @@
  * trip. PGlite runs in process either way.
  */
 import type { PGlite, Transaction as PgliteTransaction } from '@electric-sql/pglite';
+import { PgTransaction } from 'drizzle-orm/pg-core';
 import type postgres from 'postgres';
 import type { Db } from './db-type.js';
 
@@ -71,6 +72,19 @@ export function preparedDb(db: Db): PreparedDb {
   let found = prepared.get(db);
   if (!found) prepared.set(db, (found = wrap((db as unknown as { $client: Driver }).$client)));
   return found;
+}
+
+/**
+ * Prepared statements on the connection of a drizzle transaction (the `tx`
+ * of `db.transaction`), for a hand-written statement that a transaction runs
+ * many times (the handshake's comparison): parsed once per connection, one
+ * round trip per call, and inside the transaction's snapshot. drizzle keeps
+ * the driver's transaction as `session.client`.
+ */
+export function preparedTx(tx: Db): PreparedQuery {
+  if (!(tx instanceof PgTransaction)) throw new TypeError('preparedTx takes the tx of db.transaction (a statement on the pool would run outside it)');
+  const client = (tx as unknown as { session: { client: postgres.TransactionSql | PgliteTransaction } }).session.client;
+  return 'unsafe' in client ? postgresQuery(client) : pgliteQuery(client);
 }
 
 function wrap(driver: Driver): PreparedDb {

@@ -9,6 +9,7 @@ import type { Context } from 'hono';
 import type { ApiServices } from '../api-services.js';
 import type { Caller } from './caller.js';
 import type { ScannedBody } from './json-check.js';
+import type { HaveList } from '../sync/have-list.js';
 
 export interface AppEnv {
   Bindings: Partial<HttpBindings>;
@@ -22,7 +23,7 @@ export interface AppEnv {
     /** set by a route whose non-GET answer is worth compressing (the handshake); GET answers always are */
     compressible: true;
     /** a handshake body's `have` map when it was parsed off the event loop (handshake-body/reader.ts): keys under the prefix -> ts in micros */
-    parsedHave: Map<string, number>;
+    parsedHave: HaveList;
   };
 }
 

@@ -43,6 +43,13 @@ export interface StorePolicy {
    * returned but that do not exist; treat it as an allow-list.
    */
   walk?: (read: ReadValues, readSome?: ReadSome) => Promise<Set<string>>;
+  /**
+   * `includesKey` as prefixes, for the handshake's comparison in the
+   * database (sync/have-diff.sql.ts): a key is included when `prefixes` is
+   * empty or it starts with one of them, and it starts with none of
+   * `excludePrefixes`. A policy without it is compared in JavaScript.
+   */
+  readonly keyFilter?: { readonly prefixes: readonly string[]; readonly excludePrefixes: readonly string[] };
 }
 
 /** The library form of the options, as plain functions (konserve-sync's filter-fn, key-sort-fn, walk-fn). */
@@ -79,6 +86,7 @@ export const OPEN_POLICY: StorePolicy = Object.freeze({
   includesKey: () => true,
   rankOf: () => 0,
   ranks: Object.freeze([0]),
+  keyFilter: Object.freeze({ prefixes: Object.freeze([]), excludePrefixes: Object.freeze([]) }),
 });
 
 /**
@@ -98,7 +106,7 @@ export function compilePolicy(options?: SyncOptions, fns: PolicyFunctions = {}, 
   const excludePrefixes = minimalPrefixes(opts.filter?.excludePrefixes ?? []);
   const includesKey = (key: string): boolean => (prefixes.length === 0 || startsWithAny(key, prefixes)) && !startsWithAny(key, excludePrefixes);
 
-  const policy: StorePolicy = { includesKey, rankOf: () => 0 };
+  const policy: StorePolicy = { includesKey, rankOf: () => 0, keyFilter: Object.freeze({ prefixes, excludePrefixes }) };
 
   if (fns.sortKey) {
     const sortKey = fns.sortKey.bind(fns);

@@ -7,6 +7,7 @@ import { compressible } from '../http/compression.js';
 import { jsonBody } from '../http/json-body.js';
 import { limitBody, plainIntegerParams, requireJson } from '../http/request.js';
 import { MAX_KEY_BYTES } from '@keysync/protocol';
+import { MAX_BATCH_SIZE_FIELD, MAX_TS_LENGTH } from '../http/handshake-body/fields.js';
 import { EntrySchema, RevSchema, StoreIdParam, canonicalUuid, limitProblems, problem, timestamp } from '../http/schemas.js';
 
 const tags = ['Sync'];
@@ -33,12 +34,9 @@ const BatchSizeField = z
   .number()
   .int()
   .min(1)
-  .max(100_000)
+  .max(MAX_BATCH_SIZE_FIELD)
   .optional()
   .openapi({ description: 'The most keys per batch (capped at KEYSYNC_MAX_BATCH_SIZE; default KEYSYNC_BATCH_SIZE).' });
-
-/** The longest ts a client can hold: the server's own are 27 characters. */
-const MAX_TS_LENGTH = 64;
 
 /**
  * `have`: a plain loop instead of z.record(z.string(), z.string()), whose

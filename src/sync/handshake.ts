@@ -2,16 +2,26 @@
  * The handshake: compares what a client holds with the store and records a
  * sync session whose batches deliver the stale keys.
  *
- * One pass over the store's (key, rev, ts) in rev order, inside a
- * repeatable-read snapshot so `headRev`, the stale list and the removed list
- * describe one consistent moment. Values are not read unless a value-level
- * filter or a walk needs them.
+ * Everything runs inside a repeatable-read snapshot, so `headRev`, the stale
+ * list and the removed list describe one consistent moment. Two ways to
+ * compare a `have` map:
+ * - in the database (have-diff.sql.ts), for stores whose policy syncs keys
+ *   by prefix at most: the client's keys go in a slice per statement and
+ *   only the differences come back, so an up-to-date client costs no row in
+ *   JavaScript at all;
+ * - in JavaScript, one pass over the store's (key, rev, ts) in rev order,
+ *   for a `since` handshake, for stores whose policy needs values (a walk, a
+ *   library value filter), which only JavaScript can decide, and for a map
+ *   much larger than the store (comparesInDatabase). Values are not read
+ *   unless such a policy needs them.
  *
  * Memory does not grow with the store: stale keys go to the session's chunks
- * in the database page by page as the scan finds them, and the response
- * streams the stale list back from there (stale-list.ts). Only a store with
- * `order` ranks holds its stale keys until the scan ends (a later page may
- * hold an earlier rank); the client's `have` map is in memory either way.
+ * in the database page by page, and the response streams the stale list
+ * back from there (stale-list.ts). The database comparison holds the revs of
+ * the stale keys until it ends (8 bytes each, up to a bound that grows with
+ * the `have` map, else it gives way to the pass in JavaScript); a store with
+ * `order` ranks holds its stale keys until the end (a later page may hold an
+ * earlier rank); the client's `have` map is in memory either way.
  */
 import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
@@ -22,12 +32,15 @@ import type { ReadSome, StorePolicy } from '../options/index.js';
 import { readJsonSome, scanMeta } from '../store/reads.js';
 import { formatTs, nowMicros } from '../store/time.js';
 import type { HandshakeResponse } from '@keysync/protocol';
+import { preparedTx } from '../db/prepared.js';
 import { ChunkWriter } from './chunk-writer.js';
 import { Turns } from './event-loop.js';
+import { diffHave, readStaleKeys, type DiffSizes } from './have-diff.sql.js';
+import type { HaveList } from './have-list.js';
 
 export type HandshakeRequest =
-  /** `have`: key -> ts in microseconds (read at the edge: handshake-body/have-ts.ts), keys under `prefix` only */
-  { have: Map<string, number>; prefix?: string; batchSize?: number } | { since: number; prefix?: string; batchSize?: number };
+  /** `have`: the keys under `prefix` the client holds, with their ts (have-list.ts) */
+  { have: HaveList; prefix?: string; batchSize?: number } | { since: number; prefix?: string; batchSize?: number };
 
 /**
  * The handshake's answer without its stale list, which the route streams
@@ -47,6 +60,12 @@ export interface HandshakeSettings {
   timeoutMs: number;
   /** who opens the session (token at an address), for the per-client quota; undefined for admin and open mode */
   client?: string;
+  /**
+   * For tests: the database comparison's statement sizes (have-diff.sql.ts)
+   * and the stale revs it may hold; small ones cross many steps and make it
+   * give way.
+   */
+  diffSizes?: DiffSizes & { staleRevs?: number };
 }
 
 const SCAN_PAGE = 5000;
@@ -83,7 +102,7 @@ export async function handshake(
       const reachable = policy.walk ? await policy.walk((keys) => readAllValues(readSome, keys), readSome) : undefined;
       const sessionId = randomUUID();
       const chunks = new ChunkWriter(tx, storeId, sessionId, batchSize, settings.batchBytes);
-      const removed = await diff(tx, storeId, request, policy, reachable, headRev, chunks);
+      const removed = await diff(tx, storeId, request, policy, reachable, headRev, chunks, settings.diffSizes);
       await chunks.finish();
 
       const now = nowMicros();
@@ -123,6 +142,7 @@ async function diff(
   reachable: Set<string> | undefined,
   headRev: number,
   chunks: ChunkWriter,
+  diffSizes: HandshakeSettings['diffSizes'],
 ): Promise<string[]> {
   // Delivery order is rank ascending, then rev. With one rank the scan's own
   // (rev) order is it, and keys go straight to the chunks; with several, each
@@ -136,8 +156,75 @@ async function diff(
     bucket.keys.push(key);
     bucket.sizes.push(size);
   };
+  const removed =
+    'have' in request && comparesInDatabase(policy, request.have, headRev)
+      ? await diffInDatabase(tx, storeId, request.have, request.prefix, policy.keyFilter!, addStale, diffSizes)
+      : undefined;
+  const all = removed ?? (await diffInJs(tx, storeId, request, policy, reachable, headRev, addStale));
+  if (ranked) {
+    for (const rank of [...ranked.keys()].sort((a, b) => a - b)) {
+      const { keys, sizes } = ranked.get(rank)!;
+      for (let i = 0; i < keys.length; i++) await chunks.add(keys[i]!, sizes[i]!);
+    }
+  }
+  return all;
+}
+
+/**
+ * Whether the database compares this `have` map. The policy must sync by
+ * key prefixes at most: a walk or a value filter decides per value in
+ * JavaScript (those stores keep the comparison in JavaScript). And the map
+ * must not dwarf the store: the database comparison pays for every key the
+ * client sends, the pass in JavaScript for every key of the store, so for a
+ * store whose head rev (at least its number of keys) is under a quarter of
+ * the map's size, or an empty map, the pass in JavaScript is cheaper.
+ */
+export function comparesInDatabase(policy: StorePolicy, have: HaveList, headRev: number): boolean {
+  return policy.keyFilter !== undefined && !policy.walk && !policy.includesValue && have.size > 0 && 4 * headRev >= have.size;
+}
+
+/**
+ * Stale revs the database comparison may hold, beyond which it gives way to
+ * the pass in JavaScript: a few per key of the `have` map (which is held
+ * anyway), so a client that holds little of a large store does not hold a
+ * rev for every key of it.
+ */
+const staleRevsHeld = (have: HaveList) => Math.max(1_000_000, 4 * have.size);
+
+/** The database comparison (have-diff.sql.ts); removed keys, or undefined when it gave way. */
+async function diffInDatabase(
+  tx: Db,
+  storeId: string,
+  have: HaveList,
+  prefix: string | undefined,
+  filter: NonNullable<StorePolicy['keyFilter']>,
+  addStale: (key: string, size: number) => Promise<void>,
+  sizes: HandshakeSettings['diffSizes'],
+): Promise<string[] | undefined> {
+  const query = preparedTx(tx);
+  const found = await diffHave(query, storeId, have, prefix, filter, sizes?.staleRevs ?? staleRevsHeld(have), sizes);
+  if (!found) return undefined;
+  await readStaleKeys(query, storeId, found.staleRevs, addStale);
+  return have.others.length === 0 ? found.removed : [...found.removed, ...have.others];
+}
+
+/**
+ * The comparison by a scan of every (key, rev, ts) in JavaScript: for a
+ * `since` handshake, for a policy that needs values (a value filter, a
+ * walk), which SQL cannot apply, and where it is the cheaper way
+ * (comparesInDatabase).
+ */
+async function diffInJs(
+  tx: Db,
+  storeId: string,
+  request: HandshakeRequest,
+  policy: StorePolicy,
+  reachable: Set<string> | undefined,
+  headRev: number,
+  addStale: (key: string, size: number) => Promise<void>,
+): Promise<string[]> {
   // Keys the client holds and the store does not serve (yet): removed unless seen live.
-  const pending = 'have' in request ? request.have : undefined;
+  const pending = 'have' in request ? await request.have.toMap() : undefined;
   const removed: string[] = [];
   const withJson = policy.includesValue !== undefined;
 
@@ -174,12 +261,6 @@ async function diff(
     for (const key of pending.keys()) {
       removed.push(key);
       if (turns.due()) await turns.yield();
-    }
-  }
-  if (ranked) {
-    for (const rank of [...ranked.keys()].sort((a, b) => a - b)) {
-      const { keys, sizes } = ranked.get(rank)!;
-      for (let i = 0; i < keys.length; i++) await chunks.add(keys[i]!, sizes[i]!);
     }
   }
   return removed;

@@ -156,6 +156,11 @@ describe('a large handshake body (read off the event loop) gets the answers a sm
     ['have not an object', `{"have":[1,2]}`],
     ['more keys than KEYSYNC_MAX_HAVE_KEYS', `{"have":{"a":"${ts}","b":"${ts}","c":"${ts}","d":"${ts}"}}`],
     ['a bad batchSize', `{"have":{"a":"${ts}"},"batchSize":0}`],
+    ['a batchSize past the most a client may ask', `{"have":{"a":"${ts}"},"batchSize":100001}`],
+    ['a batchSize that is no integer', `{"have":{"a":"${ts}"},"batchSize":1.5}`],
+    ['a prefix that is no string', `{"have":{"a":"${ts}"},"prefix":5}`],
+    ['a prefix too long', `{"have":{"a":"${ts}"},"prefix":"${'p'.repeat(1025)}"}`],
+    ['a have value too long', `{"have":{"a":"${ts}${' '.repeat(64)}"}}`],
     ['an unknown field', `{"have":{},"extra":true}`],
     ['no have and no since', `{"prefix":"a"}`],
     ['a body that is an array', `[{"have":{}}]`],
@@ -170,6 +175,28 @@ describe('a large handshake body (read off the event loop) gets the answers a sm
     const large = await send(typeof small === 'string' ? small + padding : small);
     expect(large.status).toBe(expected.status);
     expect(large.body).toEqual(expected.body);
+  });
+
+  // Maps the worker reads off the text (have-text.ts) or, past what that takes, parses whole: the same sync either way.
+  const accepted: Array<[string, (held: string) => string]> = [
+    ['escaped keys and spaces between tokens', (held) => `{ "have" : { "\\u0061" : "${held}" ,\n"b\\"q" :"${ts}", "\\ud800":"${ts}" } }`],
+    ['a key named twice (the last counts)', (held) => `{"have":{"a":"${ts}","b":"${ts}","a":"${held}"}}`],
+    ['a key named twice, past KEYSYNC_MAX_HAVE_KEYS members', (held) => `{"have":{"a":"${ts}","a":"${held}","":"${ts}","__proto__":"${ts}"}}`],
+    ['have named twice', (held) => `{"have":{"x":"${ts}"},"prefix":"","have":{"a":"${held}","1":"${ts}"}}`],
+    ['a prefix', (held) => `{"prefix":"a","have":{"a":"${held}","a\\u0000":"${ts}","b":"${ts}"}}`],
+  ];
+
+  it.each(accepted)('%s', async (_, bodyOf) => {
+    const storeId = await newStore(strict);
+    const { ts: held } = await put(strict, storeId, 'a', 1);
+    await put(strict, storeId, 'b"q', 2);
+    const send = async (body: string) => {
+      const res = await call(strict, `/v1/stores/${storeId}/sync`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      return { stale: res.body.stale, removed: [...res.body.removed].sort() };
+    };
+    const expected = await send(bodyOf(held));
+    expect(await send(bodyOf(held) + padding)).toEqual(expected);
   });
 
   it('invalid UTF-8', async () => {

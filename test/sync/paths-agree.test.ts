@@ -21,6 +21,7 @@ import { registerStore, updateOptions } from '../../src/store/stores.js';
 import { applyWrites, type WriteOp } from '../../src/store/writes.js';
 import { acknowledgeFast, fetchBatchFast } from '../../src/sync/batch.sql.js';
 import { handshake } from '../../src/sync/handshake.js';
+import { HaveList } from '../../src/sync/have-list.js';
 import { PolicyRegistry } from '../../src/sync/policy-registry.js';
 import { acknowledgeLocked, fetchBatchLocked, type BatchRequest } from '../../src/sync/sessions.js';
 import { backend, createTestDatabase, type TestDatabase } from '../support/db.js';
@@ -146,8 +147,8 @@ async function runScenario(sc: Scenario): Promise<void> {
   for (const k of sc.deletedFirst) if (k < ops.length) ops.push({ op: 'delete', key: keyName(k) });
   await applyWrites(db.database.db, storeId, ops);
   const settings = { batchSize: sc.batchSize, maxBatchSize: 100, batchBytes: 1 << 20, window: sc.window, timeoutMs: TIMEOUT_MS };
-  const fast = await handshake(db.database.db, storeId, { have: new Map() }, policyFor, settings);
-  const locked = await handshake(db.database.db, storeId, { have: new Map() }, policyFor, settings);
+  const fast = await handshake(db.database.db, storeId, { have: HaveList.of([]) }, policyFor, settings);
+  const locked = await handshake(db.database.db, storeId, { have: HaveList.of([]) }, policyFor, settings);
   let state = await sessionState(storeId, locked.sessionId);
   expect(await sessionState(storeId, fast.sessionId)).toEqual(state);
 

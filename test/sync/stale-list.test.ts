@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { handshake } from '../../src/sync/handshake.js';
+import { HaveList } from '../../src/sync/have-list.js';
 import { handshakeBody } from '../../src/sync/stale-list.js';
 import { OPEN_POLICY } from '../../src/options/index.js';
 import { bulk, newStore } from '../support/http.js';
@@ -41,7 +42,7 @@ describe('the streamed stale list', () => {
   it('reads the chunks back when the handshake did not keep them, with the same text', async () => {
     const storeId = await storeWith(1_234);
     const db = env.server.keysync.database.db;
-    const result = await handshake(db, storeId, { have: new Map(), batchSize: 7 }, () => OPEN_POLICY, SETTINGS);
+    const result = await handshake(db, storeId, { have: HaveList.of([]), batchSize: 7 }, () => OPEN_POLICY, SETTINGS);
     expect(result.chunks).toHaveLength(Math.ceil(1_234 / 7));
     const kept = await new Response(handshakeBody(db, result)).text();
     const readBack = await new Response(handshakeBody(db, { ...result, chunks: undefined })).text();
@@ -52,7 +53,7 @@ describe('the streamed stale list', () => {
   it('errors instead of ending short when the chunks go away while it is sent', async () => {
     const storeId = await storeWith(500);
     const db = env.server.keysync.database.db;
-    const result = await handshake(db, storeId, { have: new Map(), batchSize: 1 }, () => OPEN_POLICY, SETTINGS);
+    const result = await handshake(db, storeId, { have: HaveList.of([]), batchSize: 1 }, () => OPEN_POLICY, SETTINGS);
     expect(result.batches).toBe(500);
     const reader = handshakeBody(db, { ...result, chunks: undefined }).getReader();
     const decoder = new TextDecoder();

@@ -92,17 +92,10 @@ export function parseTsMicros(ts: string): number | undefined {
 }
 
 /**
- * The have map with its timestamps as micros, keys under `prefix` only; a
- * 400 naming the first key whose value is not an RFC 3339 timestamp, a 413
- * past `maxKeys` entries.
+ * Each key under `prefix` with its ts as micros, in map order; a 400 naming
+ * the first key whose value is not an RFC 3339 timestamp, a 413 past
+ * `maxKeys` entries.
  */
-export function haveMicros(have: Record<string, string>, prefix: string | undefined, maxKeys: number): Map<string, number> {
-  const out = new Map<string, number>();
-  forEachHaveTs(have, prefix, maxKeys, (key, micros) => out.set(key, micros));
-  return out;
-}
-
-/** Each key under `prefix` with its ts as micros, in map order; refuses the map as `haveMicros` does. */
 export function forEachHaveTs(have: Record<string, string>, prefix: string | undefined, maxKeys: number, each: (key: string, micros: number) => void): void {
   let count = 0;
   for (const key in have) {

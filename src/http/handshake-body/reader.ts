@@ -4,10 +4,9 @@
  * of CPU in one piece (JSON.parse cannot be cut up), during which no other
  * request would be answered. A body over OFF_LOOP_BYTES goes to a worker
  * thread instead (input.ts, the same checks and answers), which
- * sends the `have` entries back in slices as it reads them: the event loop
- * builds the map a slice per turn while the worker reads on. Smaller bodies
- * take the usual route (json-body.ts): a thread hop costs more than their
- * parse.
+ * also sorts the `have` map (src/sync/have-list.ts) and sends it back in one piece
+ * that needs no work per key on the event loop. Smaller bodies take the
+ * usual route (json-body.ts): a thread hop costs more than their parse.
  *
  * One worker serves every handshake, one body at a time: the parse is
  * CPU-bound, and memory for bodies waiting is already bounded by
@@ -15,10 +14,11 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { MiddlewareHandler } from 'hono';
+import { HaveList } from '../../sync/have-list.js';
 import type { AppContext, AppEnv } from '../app-env.js';
 import { assertJsonType } from '../request.js';
-import { haveMicros } from './have-ts.js';
-import { joinBlocks, problemError, type BodyBlocks, type HandshakeInput, type HandshakeInputOptions, type HaveEntries } from './input.js';
+import { forEachHaveTs } from './have-ts.js';
+import { joinBlocks, problemError, type BodyBlocks, type HandshakeInput, type HandshakeInputOptions } from './input.js';
 
 /** Bodies larger than this are read on the worker thread. */
 export const OFF_LOOP_BYTES = 256 * 1024;
@@ -26,17 +26,15 @@ export const OFF_LOOP_BYTES = 256 * 1024;
 /**
  * Reads the handshake body: small ones with `small` (the route's jsonBody),
  * large ones on the worker. Either way the route's validator then finds the
- * body in hono's cache; a large body's `have` map is left in `c.var.parsedHave` for `haveOf`.
+ * body in hono's cache; a large body's `have` list is left in `c.var.parsedHave` for `haveOf`.
  */
 export function handshakeJson(small: MiddlewareHandler<AppEnv>, options: HandshakeInputOptions): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     assertJsonType(c);
+    // The first handshake starts the worker, so that a large body finds it running.
+    parser();
     const length = c.req.header('content-length');
-    if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
-      if (Number(length) <= OFF_LOOP_BYTES) return small(c, next);
-      // A worker not yet running starts while the body arrives.
-      parser();
-    }
+    if (length !== undefined && c.req.header('transfer-encoding') === undefined && Number(length) <= OFF_LOOP_BYTES) return small(c, next);
     const body = await readBlocks(c.req.raw);
     if (body.length <= OFF_LOOP_BYTES) {
       (c.req.bodyCache as { arrayBuffer?: Promise<ArrayBuffer> }).arrayBuffer = Promise.resolve(joinBlocks(body).buffer as ArrayBuffer);
@@ -46,7 +44,7 @@ export function handshakeJson(small: MiddlewareHandler<AppEnv>, options: Handsha
     if (!input.ok) throw problemError(input.problem);
     // The validator parses this small text (its `have` is empty); the map is here.
     (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(input.body);
-    if (input.have) c.set('parsedHave', have);
+    if (have) c.set('parsedHave', have);
     return next();
   };
 }
@@ -82,33 +80,22 @@ async function readBlocks(request: Request): Promise<BodyBlocks> {
 
 const BLOCK_BYTES = 1024 * 1024;
 
-/** The validated body's `have` map as key -> micros (have-ts.ts), keys under `prefix` only. */
-export function haveOf(c: AppContext, have: Record<string, string>, prefix: string | undefined, maxKeys: number): Map<string, number> {
-  return c.get('parsedHave') ?? haveMicros(have, prefix, maxKeys);
+/** The validated body's `have` map as a sorted list (src/sync/have-list.ts), keys under `prefix` only. */
+export function haveOf(c: AppContext, have: Record<string, string>, prefix: string | undefined, maxKeys: number): HaveList {
+  const parsed = c.get('parsedHave');
+  if (parsed) return parsed;
+  const entries: Array<[string, number]> = [];
+  forEachHaveTs(have, prefix, maxKeys, (key, micros) => entries.push([key, micros]));
+  return HaveList.of(entries);
 }
 
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/** Adds a slice of entries to `map` (a slice is small enough for one turn of the event loop). */
-function addEntries(map: Map<string, number>, { keys, lengths, micros }: HaveEntries): void {
-  let at = 0;
-  for (let i = 0; i < lengths.length; i++) {
-    const end = at + lengths[i]!;
-    map.set(keys.slice(at, end), micros[i]!);
-    at = end;
-  }
-}
-
-/** A body read off the loop, with its `have` map built as the slices came in. */
+/** A body read off the loop, with its `have` list. */
 interface OffLoopResult {
   input: HandshakeInput;
-  have: Map<string, number>;
+  have: HaveList | undefined;
 }
 
 interface Pending {
-  have: Map<string, number>;
-  /** the slices received so far, each added in a turn of its own (messages can arrive in bursts) */
-  added: Promise<void>;
   resolve(result: OffLoopResult): void;
   reject(err: Error): void;
 }
@@ -122,7 +109,7 @@ function readOffLoop(body: BodyBlocks, options: HandshakeInputOptions): Promise<
   const id = nextId++;
   return new Promise<OffLoopResult>((resolve, reject) => {
     const worker = parser();
-    pending.set(id, { have: new Map(), added: Promise.resolve(), resolve, reject });
+    pending.set(id, { resolve, reject });
     worker.ref();
     worker.postMessage({ id, body, options }, body.blocks);
   });
@@ -131,19 +118,14 @@ function readOffLoop(body: BodyBlocks, options: HandshakeInputOptions): Promise<
 function parser(): Worker {
   if (worker) return worker;
   const started = startWorker();
-  started.on('message', (m: { id: number; slice?: HaveEntries; input?: HandshakeInput; error?: string }) => {
+  started.on('message', (m: { id: number; input?: HandshakeInput; error?: string }) => {
     const job = pending.get(m.id);
     if (!job) return;
-    const { slice, input } = m;
-    if (slice) {
-      job.added = job.added.then(() => nextTurn()).then(() => addEntries(job.have, slice));
-      return;
-    }
+    const { input } = m;
     pending.delete(m.id);
     if (pending.size === 0) started.unref();
     if (!input) return job.reject(new Error(`handshake parse failed: ${m.error}`));
-    if (input.ok && input.have) job.added = job.added.then(() => nextTurn()).then(() => addEntries(job.have, input.have!));
-    void job.added.then(() => job.resolve({ input, have: job.have }));
+    job.resolve({ input, have: input.ok && input.have ? new HaveList(input.have) : undefined });
   });
   // A worker that dies (out of memory) fails the bodies it held; the next body starts a new one.
   const fail = (err: Error) => {

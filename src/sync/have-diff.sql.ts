@@ -1,0 +1,182 @@
+/**
+ * The handshake's `have` comparison done by the database, for stores whose
+ * policy syncs keys by prefix at most (no walk, no value filter: those
+ * decide per value in JavaScript, and the handshake compares in JavaScript
+ * for them; see handshake.ts).
+ *
+ * A merge of two sorted runs, a step per statement: the client's keys in
+ * code point order (have-list.ts) and the store's entries in key order (its
+ * primary key, `COLLATE "C"`, the same order). Each step sends the next
+ * slice of the client's keys and reads the entries of the key range that
+ * slice covers, at most as many as a step takes; the two are joined in the
+ * database and only what differs comes back:
+ * - the rev of each entry the store serves that the client lacks or holds at
+ *   another ts (stale);
+ * - each key of the slice the store does not serve: absent, deleted, or
+ *   outside the store's key filter (removed).
+ * A step that reads that many entries stops at the last one (`upto`)
+ * and the next step goes on from there, so both sides of every statement
+ * are bounded whatever the gaps between the client's keys. No statement
+ * runs long, which matters on PGlite, whose statements run on the server's
+ * own thread: a step's size follows the time the last one took, aiming at
+ * STEP_MS, and the event loop gets a turn (I/O included) before each.
+ *
+ * Stale keys are found in key order but are delivered in rev order: their
+ * revs are held (8 bytes each) until the walk ends, then their keys are read
+ * back in rev order (readStaleKeys). Everything runs in the handshake's
+ * repeatable-read transaction, so both reads see one snapshot.
+ */
+import type { PreparedQuery } from '../db/prepared.js';
+import { prefixSuccessor } from '../store/prefix-range.js';
+import type { HaveList } from './have-list.js';
+
+/** Client keys sent and store entries read (at most) per statement. */
+export interface DiffSizes {
+  keys: number;
+  entries: number;
+}
+
+/** The time a step aims at: short enough to go unnoticed on the event loop, long enough to amortise a statement. */
+const STEP_MS = 10;
+/** A step's client keys and store entries: the first step's, and the bounds of the later ones. */
+const STEP = { first: 2000, min: 250, max: 10_000 };
+/** Stale keys read back per statement. */
+const STALE_PER_READ = 2000;
+
+/**
+ * One step. $1 store id, $2 the lowest key (the handshake's prefix, or ''),
+ * $3 the key the previous step ended at ('' at first: keys are never
+ * empty), $4 entries per step, $5 and $6 the key filter's prefixes and
+ * excluded prefixes, $7 and $8 the slice's keys and micros as JSON arrays
+ * (have-list.ts: null for a ts finer than a microsecond, which equals none;
+ * sent as text, which the drivers pass on as it is), $9 the range's upper
+ * bound (see STEP_SQL). Comparisons of keys take the column's "C" collation.
+ */
+const stepSql = (upper: string) => `with e as materialized (
+    select key, rev, ts_us,
+      not deleted and (cardinality($5::text[]) = 0 or key ^@ any($5::text[])) and not key ^@ any($6::text[]) as served
+    from entries
+    where store_id = $1::uuid and key >= $2::text and key > $3::text${upper}
+    order by key limit $4::int),
+  upto as (select max(key) as key from e having count(*) = $4::int),
+  h as (select key, ts::bigint as ts_us from rows from (json_array_elements_text($7::text::json), json_array_elements_text($8::text::json)) as h(key, ts))
+  select case when e.served then e.rev end as stale, case when e.served then null else h.key end as removed, null::text as upto
+  from h full join e on e.key = h.key
+  where case when e.served then h.key is null or h.ts_us is distinct from e.ts_us
+    else h.key is not null and not exists (select from upto where h.key > upto.key) end
+  union all select null, null, key from upto`;
+
+const STEP_SQL = {
+  /** more client keys follow: the range ends at the slice's last key */
+  atMost: stepSql(' and key <= $9::text'),
+  /** the last slice under a prefix: the range ends where the prefix does */
+  below: stepSql(' and key < $9::text'),
+  /** the last slice, no upper bound */
+  open: stepSql(''),
+};
+
+const STALE_KEYS = `select key, coalesce(octet_length(json), (octet_length(bytes) + 2) / 3 * 4, 0)::int as size
+  from entries where store_id = $1::uuid and rev = any($2::bigint[]) order by rev`;
+
+/** A key filter as prefixes (StorePolicy.keyFilter). */
+export interface KeyPrefixes {
+  readonly prefixes: readonly string[];
+  readonly excludePrefixes: readonly string[];
+}
+
+export interface HaveDiff {
+  /** revs of the stale entries, in key order */
+  staleRevs: Float64Array;
+  /** client keys the store does not serve, in key order */
+  removed: string[];
+}
+
+/**
+ * A turn of the event loop before each statement: started from a
+ * setImmediate callback, statements are always separated by a poll for I/O
+ * (a PGlite statement runs within the call).
+ */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** The next step's size after one of `size` took `ms`: towards STEP_MS, at most halved or doubled. */
+const nextSize = (size: number, ms: number) => Math.round(Math.min(STEP.max, Math.max(STEP.min, size * Math.min(2, Math.max(0.5, STEP_MS / ms)))));
+
+/**
+ * Compares the client's keys under `prefix` with the store; undefined once
+ * more than `maxStale` keys are stale (the caller then compares another way:
+ * the revs held would grow with the store). `sizes` fixes the steps' sizes
+ * (tests); by default they follow the time steps take.
+ */
+export async function diffHave(
+  query: PreparedQuery,
+  storeId: string,
+  have: HaveList,
+  prefix: string | undefined,
+  filter: KeyPrefixes,
+  maxStale: number,
+  sizes?: DiffSizes,
+): Promise<HaveDiff | undefined> {
+  const lowest = prefix ?? '';
+  const end = prefix ? prefixSuccessor(prefix) : undefined;
+  const include = [...filter.prefixes];
+  const exclude = [...filter.excludePrefixes];
+  let revs = new Float64Array(1024);
+  let stale = 0;
+  const removed: string[] = [];
+  let after = '';
+  let size = STEP.first;
+  for (let from = 0; ; ) {
+    const to = Math.min(have.size, from + (sizes?.keys ?? size));
+    const more = to < have.size;
+    const params: unknown[] = [storeId, lowest, after, sizes?.entries ?? size, include, exclude, have.keysJson(from, to), have.microsJson(from, to)];
+    let sql = STEP_SQL.open;
+    if (more) {
+      sql = STEP_SQL.atMost;
+      params.push(have.key(to - 1));
+    } else if (end !== undefined) {
+      sql = STEP_SQL.below;
+      params.push(end);
+    }
+    await nextTurn();
+    const started = performance.now();
+    const rows = await query<{ stale: string | number | null; removed: string | null; upto: string | null }>(sql, params);
+    size = nextSize(size, performance.now() - started);
+    let upto: string | undefined;
+    for (const row of rows) {
+      if (row.stale !== null) {
+        if (stale === revs.length) {
+          const grown = new Float64Array(revs.length * 2);
+          grown.set(revs);
+          revs = grown;
+        }
+        revs[stale++] = Number(row.stale);
+      } else if (row.removed !== null) removed.push(row.removed);
+      else upto = row.upto!;
+    }
+    if (stale > maxStale) return undefined;
+    if (upto !== undefined) {
+      // The step read its most entries: the client's keys after the last one go again.
+      from = have.indexAfter(upto, from, to);
+      after = upto;
+    } else if (more) {
+      from = to;
+      after = have.key(to - 1);
+    } else break;
+  }
+  return { staleRevs: revs.subarray(0, stale), removed };
+}
+
+/** The stale entries' keys and value sizes (as scanMeta gives them), in rev order. */
+export async function readStaleKeys(
+  query: PreparedQuery,
+  storeId: string,
+  staleRevs: Float64Array,
+  each: (key: string, size: number) => Promise<void>,
+): Promise<void> {
+  const revs = staleRevs.slice().sort();
+  for (let from = 0; from < revs.length; from += STALE_PER_READ) {
+    await nextTurn();
+    const rows = await query<{ key: string; size: number }>(STALE_KEYS, [storeId, Array.from(revs.subarray(from, from + STALE_PER_READ))]);
+    for (const row of rows) await each(row.key, row.size);
+  }
+}
