@@ -29,7 +29,7 @@ interface SyncRun {
 }
 
 export interface SyncVariant {
-  /** the batchSize the client asks for (default: the TS client's own default, 10,000) */
+  /** the batchSize the client asks for (default: the TS client's own default, 1000) */
   batchSize?: number;
   /** the server's KEYSYNC_BATCH_WINDOW (default: the server's own default) */
   window?: number;

@@ -41,7 +41,7 @@ import { watchWakeups, WokenError, type WakeReason } from './wake.js';
 import type { ValueParser } from './wire.js';
 
 /** Keys per batch the client asks for unless told otherwise (see `batchSize`). */
-const DEFAULT_BATCH_SIZE = 10_000;
+const DEFAULT_BATCH_SIZE = 1000;
 /** The server's heartbeat when it does not say (KEYSYNC_HEARTBEAT_MS's default). */
 const DEFAULT_HEARTBEAT_MS = 15_000;
 /** Failures before the server was ever reached that make one UnreachableError. */
@@ -65,7 +65,7 @@ export interface SubscribeOptions {
   /** Sync only keys under this prefix. */
   prefix?: string | undefined;
   /**
-   * Requested keys per batch (default 10,000). The server caps it
+   * Requested keys per batch (default 1000). The server caps it
    * (KEYSYNC_MAX_BATCH_SIZE, by default 10,000) and
    * closes a batch early at its byte budget (KEYSYNC_BATCH_BYTES), so large
    * values never make large batches. Fewer, larger batches mean fewer round

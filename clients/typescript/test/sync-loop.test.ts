@@ -166,7 +166,7 @@ describe('sync loop', () => {
     server.put('c', 3);
     const { changes, completed } = start(server, store);
     await vi.waitFor(() => expect(completed).toHaveBeenCalled());
-    expect(handshakes(server)[0]!.body).toEqual({ since: 2, batchSize: 10_000 });
+    expect(handshakes(server)[0]!.body).toEqual({ since: 2, batchSize: 1000 });
     expect(await store.get('a')).toEqual({ kind: 'deleted', key: 'a', rev: 0, ts: null });
     expect(changes.map((c) => `${c.op} ${c.key}`)).toEqual(['delete a', 'put c']);
   });
@@ -181,8 +181,8 @@ describe('sync loop', () => {
     const { completed } = start(server, store);
     await vi.waitFor(() => expect(completed).toHaveBeenCalled());
     expect(handshakes(server).map((c) => c.body)).toEqual([
-      { since: 1, batchSize: 10_000 },
-      { have: { a: server.entries.get('a')!.ts }, batchSize: 10_000 },
+      { since: 1, batchSize: 1000 },
+      { have: { a: server.entries.get('a')!.ts }, batchSize: 1000 },
     ]);
     expect((await store.get('b'))?.rev).toBe(2);
   });
@@ -279,7 +279,7 @@ describe('live feed', () => {
     await vi.waitFor(() => expect(server.feeds).toHaveLength(2));
     const hs = handshakes(server);
     expect(hs).toHaveLength(2);
-    expect(hs[1]!.body).toEqual({ have: { a: server.entries.get('a')!.ts }, batchSize: 10_000 });
+    expect(hs[1]!.body).toEqual({ have: { a: server.entries.get('a')!.ts }, batchSize: 1000 });
     expect(completed).toHaveBeenCalledTimes(1);
   });
 
