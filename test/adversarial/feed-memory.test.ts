@@ -17,7 +17,13 @@ const PGLITE_CACHE_PRETOUCHED = { KEYSYNC_PGLITE_SHARED_BUFFERS: '128MB' };
 const MB = 1024 * 1024;
 /** the default KEYSYNC_SUBSCRIBER_QUEUE_BYTES */
 const QUEUE_BYTES = 16 * MB;
-const SLACK = 20 * MB;
+/**
+ * The process's own slack: after a full GC the native heap (glibc's arenas)
+ * still holds some of what 300 MB of request bodies and statements freed,
+ * 10-47 MB in runs on PostgreSQL. A feed that kept its events would hold
+ * about 300 MB more, far past this.
+ */
+const SLACK = 40 * MB;
 
 /** A JSON string value of about `bytes` bytes, different for each `n`. */
 const bigValue = (bytes: number, n: number) => JSON.stringify(`${n}:`.padEnd(bytes - 2, 'x'));
@@ -38,7 +44,7 @@ describe('live feed memory is bounded in bytes (a real server process)', () => {
     for (const s of servers) await s.stop();
   });
 
-  it('a subscriber that stops reading over 300 writes of 1 MB grows the server by less than its byte cap + 20 MB, and is cut', async () => {
+  it('a subscriber that stops reading over 300 writes of 1 MB grows the server by less than its byte cap + 40 MB, and is cut', async () => {
     let storeId = '';
     const server = await serverOn({ NODE_OPTIONS: GC_PROBE_OPTIONS, ...PGLITE_CACHE_PRETOUCHED }, async (keysync) => {
       storeId = await registerStore(keysync, 'live-big');
@@ -68,7 +74,7 @@ describe('live feed memory is bounded in bytes (a real server process)', () => {
     expect(after.rss - before.rss, `${show(before)} -> ${show(after)}`).toBeLessThan(QUEUE_BYTES + SLACK);
   }, 300_000);
 
-  it('a since=0 subscriber that stops reading over 40 values of 8 MB grows the server by less than the byte cap + 20 MB', async () => {
+  it('a since=0 subscriber that stops reading over 40 values of 8 MB grows the server by less than the byte cap + 40 MB', async () => {
     let storeId = '';
     const server = await serverOn({ NODE_OPTIONS: GC_PROBE_OPTIONS, ...PGLITE_CACHE_PRETOUCHED }, async (keysync) => {
       storeId = await registerStore(keysync, 'backlog-big');
