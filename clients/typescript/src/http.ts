@@ -58,7 +58,6 @@ export function createRawClient(options: HttpOptions): RawClient {
   const doFetch: FetchLike = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const headers: Record<string, string> = { [HEADERS.accept]: `${MEDIA_TYPES.json}, ${MEDIA_TYPES.problem}` };
   if (options.token !== undefined) headers[HEADERS.authorization] = `Bearer ${options.token}`;
-  if (onNode()) headers[HEADERS.acceptEncoding] = 'br, gzip';
   return createClient<paths>({
     baseUrl: options.baseUrl.replace(/\/+$/, ''),
     headers,
@@ -71,17 +70,6 @@ export function createRawClient(options: HttpOptions): RawClient {
       return doFetch(request.url, { method: request.method, headers: request.headers, body, signal: request.signal });
     },
   });
-}
-
-/**
- * Node's own fetch (undici), which decodes brotli but offers only gzip. Asked
- * for by name, brotli at the server's level is smaller than gzip and cheaper
- * on both sides, which shortens an initial sync. Browsers set the header
- * themselves (a page cannot). An injected fetch on Node is most often a
- * wrapper of the global one; one that is not can set its own header.
- */
-function onNode(): boolean {
-  return typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
 }
 
 type RawResult<D> = { data?: D; error?: unknown; response: Response };
