@@ -19,7 +19,8 @@ export const batchTail = (cursor: number, batches: number) => `],"next":${cursor
  */
 export const batchHeadSql = (cursor: string) => `('{"cursor":' || ${cursor} || ',"entries":[')`;
 export const batchTailSql = (cursor: string, batches: string) =>
-  `('],"next":' || case when ${cursor} + 1 < ${batches} then (${cursor} + 1)::text else 'null' end || '}')`;
+  // bigint: the cursor is a parameter PostgreSQL may fold as a constant, and cursor + 1 must not overflow int there.
+  `('],"next":' || case when ${cursor}::bigint + 1 < ${batches} then (${cursor}::bigint + 1)::text else 'null' end || '}')`;
 
 /**
  * `rows` are the batch's keys in delivery order, undefined for a key purged

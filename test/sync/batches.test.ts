@@ -180,6 +180,14 @@ describe('batches and acknowledgements', () => {
     expectProblem(await fetchBatch(server, other, hs.sessionId, 0), 404, 'not-found');
     expectProblem(await sessionStatus(server, other, hs.sessionId), 404, 'not-found');
   });
+
+  it('answers a cursor at the top of the integer range with a problem, not a 500 (cursor + 1 in SQL)', async () => {
+    const storeId = await storeWith(server, 2);
+    const hs = await startSync(server, storeId, { have: {} });
+    const res = await fetchBatch(server, storeId, hs.sessionId, 2147483647);
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+  });
 });
 
 describe('session expiry', () => {
