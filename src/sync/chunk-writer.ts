@@ -23,9 +23,8 @@ export class ChunkWriter {
   batches = 0;
   #current: string[] = [];
   #bytes = 0;
-  /** closed chunks not yet written, from cursor `#pendingFrom` on */
+  /** closed chunks not yet written: the last of the `batches` closed so far */
   #pending: string[][] = [];
-  #pendingFrom = 0;
   /** every chunk so far, while there are at most RETAIN_KEYS keys; then undefined */
   retained: string[][] | undefined = [];
 
@@ -55,7 +54,6 @@ export class ChunkWriter {
   }
 
   async #close(): Promise<void> {
-    if (this.#pending.length === 0) this.#pendingFrom = this.batches;
     this.#pending.push(this.#current);
     this.batches++;
     if (this.retained && this.keys <= RETAIN_KEYS) this.retained.push(this.#current);
@@ -68,11 +66,12 @@ export class ChunkWriter {
   async #flush(): Promise<void> {
     if (this.#pending.length === 0) return;
     const chunks = this.#pending;
+    const firstCursor = this.batches - chunks.length;
     this.#pending = [];
     // The keys travel as one JSON text (JSON.stringify is native) rather than
     // as text[] literals, which the query builder assembles key by key.
     await this.tx.execute(sql`insert into sync_chunks (store_id, session_id, cursor, keys)
-      select ${this.storeId}::uuid, ${this.sessionId}::uuid, ${this.#pendingFrom}::int + c.ord::int - 1,
+      select ${this.storeId}::uuid, ${this.sessionId}::uuid, ${firstCursor}::int + c.ord::int - 1,
         array(select k from json_array_elements_text(c.keys) with ordinality as e(k, i) order by i)
       from json_array_elements(${JSON.stringify(chunks)}::json) with ordinality as c(keys, ord)`);
   }
