@@ -3,7 +3,7 @@
  * its keys sorted in code point order, which is the order of the store's
  * keys in the database (`COLLATE "C"` compares UTF-8 bytes, and UTF-8 keeps
  * code point order), so that a run of the list covers one key range of the
- * store; each key with its ts in microseconds (have-ts.ts).
+ * store; each key with its ts in microseconds (src/http/handshake-body/have-ts.ts).
  *
  * Held as the text the database reads: the keys as JSON strings and their
  * micros as JSON numbers, each run comma-separated, with the end of each
@@ -29,7 +29,7 @@ export interface HaveListData {
   microsJson: string;
   /** where each ts ends in `microsJson` */
   microsEnds: Uint32Array;
-  /** each key's ts in microseconds; a ts finer than a microsecond has a half (have-ts.ts) */
+  /** each key's ts in microseconds; a ts finer than a microsecond has a half (src/http/handshake-body/have-ts.ts) */
   micros: Float64Array;
   /** strings of the map that can name no key */
   others: string[];
