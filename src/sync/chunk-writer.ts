@@ -11,6 +11,34 @@ import type { Db } from '../db/client.js';
 
 /** Wire bytes of an entry besides its value: key, rev, ts and punctuation (about). */
 const ENTRY_OVERHEAD = 100;
+
+/**
+ * Where batches begin, entry by entry in delivery order: the rule shared by
+ * the ChunkWriter and the handshake that cuts chunks in the database
+ * (all-served.sql.ts), so both cut the same batches.
+ */
+export class BatchCuts {
+  #keys = 0;
+  #bytes = 0;
+
+  constructor(
+    private readonly maxKeys: number,
+    private readonly maxBytes: number,
+  ) {}
+
+  /** Takes the next entry (`size`: its value's wire size, as scanMeta gives it); true when it begins a batch. */
+  begins(size: number): boolean {
+    const bytes = size + ENTRY_OVERHEAD;
+    const begins = this.#keys === 0 || this.#keys >= this.maxKeys || this.#bytes + bytes > this.maxBytes;
+    if (begins) {
+      this.#keys = 0;
+      this.#bytes = 0;
+    }
+    this.#keys++;
+    this.#bytes += bytes;
+    return begins;
+  }
+}
 /** Chunks per INSERT: few statements, bounded parameter lists. */
 const CHUNKS_PER_INSERT = 100;
 /** Up to this many stale keys the chunks are also kept here, so the response needs no read back. */
@@ -22,7 +50,7 @@ export class ChunkWriter {
   /** chunks closed so far (the session's `batches` once finished) */
   batches = 0;
   #current: string[] = [];
-  #bytes = 0;
+  readonly #cuts: BatchCuts;
   /** closed chunks not yet written: the last of the `batches` closed so far */
   #pending: string[][] = [];
   /** every chunk so far, while there are at most RETAIN_KEYS keys; then undefined */
@@ -32,18 +60,16 @@ export class ChunkWriter {
     private readonly tx: Db,
     private readonly storeId: string,
     private readonly sessionId: string,
-    private readonly maxKeys: number,
-    private readonly maxBytes: number,
-  ) {}
+    maxKeys: number,
+    maxBytes: number,
+  ) {
+    this.#cuts = new BatchCuts(maxKeys, maxBytes);
+  }
 
   /** Adds the next stale key; `size` is its value's wire size (scanMeta). */
   async add(key: string, size: number): Promise<void> {
-    const bytes = size + ENTRY_OVERHEAD;
-    if (this.#current.length > 0 && (this.#current.length >= this.maxKeys || this.#bytes + bytes > this.maxBytes)) {
-      await this.#close();
-    }
+    if (this.#cuts.begins(size) && this.#current.length > 0) await this.#close();
     this.#current.push(key);
-    this.#bytes += bytes;
     this.keys++;
   }
 
@@ -59,7 +85,6 @@ export class ChunkWriter {
     if (this.retained && this.keys <= RETAIN_KEYS) this.retained.push(this.#current);
     else this.retained = undefined;
     this.#current = [];
-    this.#bytes = 0;
     if (this.#pending.length >= CHUNKS_PER_INSERT) await this.#flush();
   }
 

@@ -23,3 +23,10 @@ export class Turns {
     this.#started = performance.now();
   }
 }
+
+/**
+ * A turn of the event loop before a statement: started from a setImmediate
+ * callback, statements are always separated by a poll for I/O (a PGlite
+ * statement runs within the call, on this thread).
+ */
+export const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -3,8 +3,10 @@
  * sync session whose batches deliver the stale keys.
  *
  * Everything runs inside a repeatable-read snapshot, so `headRev`, the stale
- * list and the removed list describe one consistent moment. Two ways to
- * compare a `have` map:
+ * list and the removed list describe one consistent moment. A client that
+ * holds nothing (an empty `have` map) needs no comparison: for stores of one
+ * rank the database cuts its chunks (all-served.sql.ts). Two ways to
+ * compare a `have` map otherwise:
  * - in the database (have-diff.sql.ts), for stores whose policy syncs keys
  *   by prefix at most: the client's keys go in a slice per statement and
  *   only the differences come back, so an up-to-date client costs no row in
@@ -33,6 +35,7 @@ import { readJsonSome, scanMeta } from '../store/reads.js';
 import { formatTs, nowMicros } from '../store/time.js';
 import type { HandshakeResponse } from '@keysync/protocol';
 import { preparedTx } from '../db/prepared.js';
+import { writeAllServed } from './all-served.sql.js';
 import { ChunkWriter } from './chunk-writer.js';
 import { Turns } from './event-loop.js';
 import { diffHave, readStaleKeys, type DiffSizes } from './have-diff.sql.js';
@@ -102,8 +105,26 @@ export async function handshake(
       const reachable = policy.walk ? await policy.walk((keys) => readAllValues(readSome, keys), readSome) : undefined;
       const sessionId = randomUUID();
       const chunks = new ChunkWriter(tx, storeId, sessionId, batchSize, settings.batchBytes);
-      const removed = await diff(tx, storeId, request, policy, reachable, headRev, chunks, settings.diffSizes);
-      await chunks.finish();
+      let removed: string[];
+      let written: { keys: number; batches: number };
+      if (servesAllAsStale(request, policy)) {
+        const filter = policy.keyFilter!;
+        written = await writeAllServed(preparedTx(tx), {
+          storeId,
+          sessionId,
+          prefix: request.prefix,
+          filter,
+          headRev,
+          maxKeys: batchSize,
+          maxBytes: settings.batchBytes,
+        });
+        // Strings that can name no key: the client holds them, no store serves them.
+        removed = [...request.have.others];
+      } else {
+        removed = await diff(tx, storeId, request, policy, reachable, headRev, chunks, settings.diffSizes);
+        await chunks.finish();
+        written = chunks;
+      }
 
       const now = nowMicros();
       await tx.insert(syncSessions).values({
@@ -112,8 +133,8 @@ export async function handshake(
         headRev,
         batchSize,
         window: settings.window,
-        total: chunks.keys,
-        batches: chunks.batches,
+        total: written.keys,
+        batches: written.batches,
         client: settings.client ?? null,
         lastActiveUs: now,
         createdUs: now,
@@ -124,10 +145,10 @@ export async function handshake(
         removed,
         headRev,
         batchSize,
-        batches: chunks.batches,
+        batches: written.batches,
         window: settings.window,
         expiresAt: formatTs(now + settings.timeoutMs * 1000),
-        chunks: chunks.retained,
+        chunks: written === chunks ? chunks.retained : undefined,
       };
     },
     { isolationLevel: 'repeatable read' },
@@ -181,6 +202,15 @@ async function diff(
  */
 export function comparesInDatabase(policy: StorePolicy, have: HaveList, headRev: number): boolean {
   return policy.keyFilter !== undefined && !policy.walk && !policy.includesValue && have.size > 0 && 4 * headRev >= have.size;
+}
+
+/**
+ * Whether the client holds nothing the store serves under its prefix (an
+ * empty `have` map), so the database cuts the chunks (all-served.sql.ts):
+ * for a policy that syncs by key prefix with one rank (delivery in rev order).
+ */
+export function servesAllAsStale(request: HandshakeRequest, policy: StorePolicy): request is Extract<HandshakeRequest, { have: HaveList }> {
+  return 'have' in request && request.have.size === 0 && policy.keyFilter !== undefined && !policy.walk && !policy.includesValue && policy.ranks?.length === 1;
 }
 
 /**

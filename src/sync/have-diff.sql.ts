@@ -28,6 +28,7 @@
  */
 import type { PreparedQuery } from '../db/prepared.js';
 import { prefixSuccessor } from '../store/prefix-range.js';
+import { nextTurn } from './event-loop.js';
 import type { HaveList } from './have-list.js';
 
 /** Client keys sent and store entries read (at most) per statement. */
@@ -90,13 +91,6 @@ export interface HaveDiff {
   /** client keys the store does not serve, in key order */
   removed: string[];
 }
-
-/**
- * A turn of the event loop before each statement: started from a
- * setImmediate callback, statements are always separated by a poll for I/O
- * (a PGlite statement runs within the call).
- */
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** The next step's size after one of `size` took `ms`: towards STEP_MS, at most halved or doubled. */
 const nextSize = (size: number, ms: number) => Math.round(Math.min(STEP.max, Math.max(STEP.min, size * Math.min(2, Math.max(0.5, STEP_MS / ms)))));

@@ -7,13 +7,15 @@
  * by a very quick client) or the database fails, the stream errors and the
  * response is cut short: the client sees a broken body, never a wrong list.
  */
-import { and, asc, eq, gte } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { syncChunks } from '../db/schema.js';
+import { preparedDb } from '../db/prepared.js';
 import type { HandshakeResult } from './handshake.js';
 
 /** Chunks per read (a chunk holds up to KEYSYNC_MAX_BATCH_SIZE keys). */
 const CHUNKS_PER_READ = 50;
+
+const CHUNKS_FROM = `select cursor, array_to_json(keys)::text as keys from sync_chunks
+  where store_id = $1::uuid and session_id = $2::uuid and cursor >= $3::int order by cursor limit $4::int`;
 
 /** Removed keys per piece of the response. */
 const REMOVED_PER_PULL = 10_000;
@@ -29,9 +31,9 @@ export function handshakeBody(db: Db, result: HandshakeResult): ReadableStream<U
         controller.enqueue(encoder.encode(`{"sessionId":${JSON.stringify(sessionId)},"stale":[`));
         cursor = 0;
       } else if (cursor < batches) {
-        // Kept by the handshake when few, else read back a page at a time.
-        const page = chunks ?? (await readChunks(db, result.storeId, sessionId, cursor));
-        controller.enqueue(encoder.encode((cursor > 0 ? ',' : '') + page.map((keys) => keys.map((k) => JSON.stringify(k)).join(',')).join(',')));
+        // Kept by the handshake when few, else read back a page at a time, as JSON made by the database.
+        const page = chunks ? chunks.map((keys) => keys.map((k) => JSON.stringify(k)).join(',')) : await readChunks(db, result.storeId, sessionId, cursor);
+        controller.enqueue(encoder.encode((cursor > 0 ? ',' : '') + page.join(',')));
         cursor += page.length;
       } else if (removedAt < removed.length || removedAt === 0) {
         // `removed` can hold every key of a large `have` map: a slice per pull, each its own turn.
@@ -49,18 +51,17 @@ export function handshakeBody(db: Db, result: HandshakeResult): ReadableStream<U
   });
 }
 
-/** The key lists of consecutive chunks from `cursor` on (at least one, or it throws). */
-async function readChunks(db: Db, storeId: string, sessionId: string, cursor: number): Promise<string[][]> {
-  const rows = await db
-    .select({ cursor: syncChunks.cursor, keys: syncChunks.keys })
-    .from(syncChunks)
-    .where(and(eq(syncChunks.storeId, storeId), eq(syncChunks.sessionId, sessionId), gte(syncChunks.cursor, cursor)))
-    .orderBy(asc(syncChunks.cursor))
-    .limit(CHUNKS_PER_READ);
-  const page: string[][] = [];
+/**
+ * Consecutive chunks from `cursor` on (at least one, or it throws), each as
+ * its keys' JSON without the brackets. array_to_json escapes as
+ * JSON.stringify does (entry-sql.ts relies on the same for keys).
+ */
+async function readChunks(db: Db, storeId: string, sessionId: string, cursor: number): Promise<string[]> {
+  const rows = await preparedDb(db).query<{ cursor: number; keys: string }>(CHUNKS_FROM, [storeId, sessionId, cursor, CHUNKS_PER_READ]);
+  const page: string[] = [];
   for (const row of rows) {
     if (row.cursor !== cursor + page.length) break;
-    page.push(row.keys);
+    page.push(row.keys.slice(1, -1));
   }
   // Fewer or other chunks than the session has: they were released or dropped meanwhile.
   if (page.length === 0) throw new Error(`sync session ${sessionId}: its chunks went away while the handshake was being sent`);
