@@ -6,6 +6,7 @@
  */
 import { createApp, type CreateAppOptions } from './app.js';
 import { openDatabase, type Database } from './db/client.js';
+import { maintainEmbedded } from './db/embedded-vacuum.js';
 import { migrate } from './db/migrate.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { clientAddressResolver, type ProxyHeader } from './http/client-address.js';
@@ -28,7 +29,7 @@ export interface KeysyncOptions extends CreateAppOptions {
   database?: Database;
   adminToken?: string;
   limits?: Partial<Limits>;
-  /** how often tombstones are purged and idle sessions dropped (ms); 0 disables the job */
+  /** how often tombstones are purged, idle sessions dropped and (embedded database) tables vacuumed (ms); 0 disables the job */
   housekeepingMs?: number;
   /** library form of the sync options, per store id: filter(key, value), sortKey(key), walk(read, roots) */
   policies?: Record<string, PolicyFunctions>;
@@ -60,6 +61,8 @@ export interface Keysync {
 export interface HousekeepingResult {
   purged: number;
   sessionsDropped: number;
+  /** embedded database: the tables vacuumed or analyzed (embedded-vacuum.ts) */
+  maintained?: Array<{ table: string; did: 'vacuum' | 'analyze' }>;
   skipped?: true;
 }
 
@@ -129,13 +132,15 @@ export async function createKeysync(options: KeysyncOptions = {}): Promise<Keysy
         const purged = await purgeTombstones(database.db, limits.tombstoneRetentionMs);
         // Expired sessions answer 410 for a while before they are dropped (then 404).
         const sessions = await dropIdleSessions(database.db, Math.max(limits.batchTimeoutMs * 10, 600_000));
-        return { purged, sessionsDropped: sessions.dropped, expired: sessions.expired };
+        // The embedded database has no autovacuum of its own (embedded-vacuum.ts).
+        const maintained = database.kind === 'pglite' ? await maintainEmbedded(database) : [];
+        return { purged, sessionsDropped: sessions.dropped, expired: sessions.expired, maintained };
       });
       metrics.purgeRuns.inc({ result: done ? 'ran' : 'skipped' });
       if (!done) return { purged: 0, sessionsDropped: 0, skipped: true };
       metrics.purgedTombstones.inc(done.purged);
       metrics.sessionOutcomes.inc({ outcome: 'expired' }, done.expired);
-      return { purged: done.purged, sessionsDropped: done.sessionsDropped };
+      return { purged: done.purged, sessionsDropped: done.sessionsDropped, maintained: done.maintained };
     } catch (err) {
       metrics.purgeRuns.inc({ result: 'failed' });
       throw err;
