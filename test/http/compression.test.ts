@@ -2,6 +2,7 @@ import { request } from 'node:http';
 import { brotliCompressSync, brotliDecompressSync, constants, gunzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../clients/typescript/src/index.js';
+import { NODE_ACCEPT_ENCODING } from '../../clients/typescript/src/http.js';
 import { BROTLI_WINDOW_BITS, negotiateEncoding } from '../../src/http/compression.js';
 import { eventually, replicaSnapshot, start } from '../client/support.js';
 import { bulk, keyPath, newStore, put } from '../support/http.js';
@@ -235,9 +236,11 @@ describe('live feed and the TS client', () => {
     }
   });
 
-  it('syncs through the TS client over gzip, the replica equal to the server', async () => {
+  it('syncs through the TS client over brotli (asked for by name on Node), the replica equal to the server', async () => {
+    const asked = new Set<string>();
     const encodings = new Set<string>();
     const recording = async (input: RequestInfo | URL, init?: RequestInit) => {
+      asked.add(new Headers(init?.headers).get('accept-encoding') ?? '(none)');
       const res = await fetch(input, init);
       encodings.add(res.headers.get('content-encoding') ?? 'identity');
       return res;
@@ -246,7 +249,10 @@ describe('live feed and the TS client', () => {
     const run = start(env.server, { storeId, store, batchSize: 20, fetch: recording });
     try {
       await run.completed;
-      expect(encodings.has('gzip')).toBe(true);
+      expect([...asked]).toEqual([NODE_ACCEPT_ENCODING]);
+      expect(NODE_ACCEPT_ENCODING).toBe('br, gzip');
+      expect(encodings.has('br')).toBe(true);
+      expect(encodings.has('gzip')).toBe(false);
       const snapshot = await replicaSnapshot(store);
       await eventually(() => expect(snapshot['doc/042']).toEqual(bigValue(42)));
       expect(Object.keys(snapshot).filter((k) => k.startsWith('doc/'))).toHaveLength(60);
