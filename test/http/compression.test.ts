@@ -1,8 +1,9 @@
 import { request } from 'node:http';
-import { brotliDecompressSync, gunzipSync } from 'node:zlib';
+import { brotliCompressSync, brotliDecompressSync, constants, gunzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../clients/typescript/src/index.js';
-import { negotiateEncoding } from '../../src/http/compression.js';
+import { NODE_ACCEPT_ENCODING } from '../../clients/typescript/src/http.js';
+import { BROTLI_WINDOW_BITS, negotiateEncoding } from '../../src/http/compression.js';
 import { eventually, replicaSnapshot, start } from '../client/support.js';
 import { bulk, keyPath, newStore, put } from '../support/http.js';
 import { useTestServer } from '../support/server.js';
@@ -37,6 +38,25 @@ const decode = (r: Raw): Buffer => {
   throw new Error(`unexpected Content-Encoding ${String(enc)}`);
 };
 
+/**
+ * The window a brotli stream declares (RFC 7932 9.1: WBITS, the stream's
+ * first bits, least significant first), which sizes the decoder's ring buffer.
+ */
+function brotliWindowBits(stream: Buffer): number {
+  let bit = 0;
+  const read = (n: number) => {
+    let value = 0;
+    for (let i = 0; i < n; i++, bit++) value |= ((stream[bit >> 3]! >> (bit & 7)) & 1) << i;
+    return value;
+  };
+  if (read(1) === 0) return 16;
+  const n = read(3);
+  if (n !== 0) return 17 + n;
+  const m = read(3);
+  if (m === 1) throw new Error('a large-window brotli stream');
+  return m === 0 ? 17 : 8 + m;
+}
+
 // Text that compresses well, with characters JSON escapes and multi-byte UTF-8, so a lossy path would show.
 const bigValue = (i: number) => ({ i, text: `é🎉 "q" \\ line\n`.repeat(100) + 'x'.repeat(i), list: Array.from({ length: 30 }, (_, j) => j * i) });
 
@@ -63,6 +83,21 @@ describe('Accept-Encoding negotiation', () => {
     expect(negotiateEncoding('*;q=0.1, gzip;q=0.5')).toBe('gzip');
     expect(negotiateEncoding('*, br;q=0')).toBe('gzip');
     expect(negotiateEncoding('deflate')).toBeUndefined();
+  });
+});
+
+describe('brotli window', () => {
+  it('reads the window a stream declares', () => {
+    const text = Buffer.from(JSON.stringify(bigValue(3)).repeat(50));
+    // Level 4: levels 0 and 1 declare at least 18.
+    for (const bits of [10, 16, 17, 18, 22, 24]) {
+      const stream = brotliCompressSync(text, { params: { [constants.BROTLI_PARAM_QUALITY]: 4, [constants.BROTLI_PARAM_LGWIN]: bits } });
+      expect(brotliWindowBits(stream)).toBe(bits);
+    }
+  });
+
+  it('is bounded below the default (22, 4 MiB) that a decoder would otherwise keep per batch in flight', () => {
+    expect(BROTLI_WINDOW_BITS).toBeLessThan(constants.BROTLI_DEFAULT_WINDOW);
   });
 });
 
@@ -156,6 +191,8 @@ describe('compressed responses', () => {
       expect(batchId.status).toBe(200);
       expect(batchBr.headers['content-encoding']).toBe('br');
       expect(batchBr.body.length).toBeLessThan(batchId.body.length / 2);
+      // A bounded window: a client decodes several batches at once, each decoder holding a window of output.
+      expect(brotliWindowBits(batchBr.body)).toBe(BROTLI_WINDOW_BITS);
       expect(decode(batchBr).equals(batchId.body)).toBe(true);
       for (const entry of JSON.parse(batchId.body.toString('utf8')).entries as Array<{ key: string }>) docs.push(entry.key);
       for (const session of [a.sessionId, b.sessionId]) expect((await ack(env.server, storeId, session, cursor)).status).toBe(200);
@@ -199,9 +236,11 @@ describe('live feed and the TS client', () => {
     }
   });
 
-  it('syncs through the TS client over gzip, the replica equal to the server', async () => {
+  it('syncs through the TS client over brotli (asked for by name on Node), the replica equal to the server', async () => {
+    const asked = new Set<string>();
     const encodings = new Set<string>();
     const recording = async (input: RequestInfo | URL, init?: RequestInit) => {
+      asked.add(new Headers(init?.headers).get('accept-encoding') ?? '(none)');
       const res = await fetch(input, init);
       encodings.add(res.headers.get('content-encoding') ?? 'identity');
       return res;
@@ -210,7 +249,10 @@ describe('live feed and the TS client', () => {
     const run = start(env.server, { storeId, store, batchSize: 20, fetch: recording });
     try {
       await run.completed;
-      expect(encodings.has('gzip')).toBe(true);
+      expect([...asked]).toEqual([NODE_ACCEPT_ENCODING]);
+      expect(NODE_ACCEPT_ENCODING).toBe('br, gzip');
+      expect(encodings.has('br')).toBe(true);
+      expect(encodings.has('gzip')).toBe(false);
       const snapshot = await replicaSnapshot(store);
       await eventually(() => expect(snapshot['doc/042']).toEqual(bigValue(42)));
       expect(Object.keys(snapshot).filter((k) => k.startsWith('doc/'))).toHaveLength(60);

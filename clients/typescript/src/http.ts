@@ -58,6 +58,7 @@ export function createRawClient(options: HttpOptions): RawClient {
   const doFetch: FetchLike = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const headers: Record<string, string> = { [HEADERS.accept]: `${MEDIA_TYPES.json}, ${MEDIA_TYPES.problem}` };
   if (options.token !== undefined) headers[HEADERS.authorization] = `Bearer ${options.token}`;
+  if (onNode()) headers[HEADERS.acceptEncoding] = NODE_ACCEPT_ENCODING;
   return createClient<paths>({
     baseUrl: options.baseUrl.replace(/\/+$/, ''),
     headers,
@@ -70,6 +71,23 @@ export function createRawClient(options: HttpOptions): RawClient {
       return doFetch(request.url, { method: request.method, headers: request.headers, body, signal: request.signal });
     },
   });
+}
+
+/**
+ * What the client asks for on Node, whose fetch (undici) decodes brotli but
+ * offers only `gzip, deflate`. Brotli at the server's level 1 is smaller than
+ * gzip 1 and costs both sides less CPU (about 3 ms against 17 ms to encode a
+ * 1 MB batch of random text), which shortens an initial sync.
+ */
+export const NODE_ACCEPT_ENCODING = 'br, gzip';
+
+/**
+ * Node's own fetch. Browsers set `Accept-Encoding` themselves (a page cannot).
+ * An injected fetch on Node is most often a wrapper of the global one; one
+ * that is not can set its own header.
+ */
+function onNode(): boolean {
+  return typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
 }
 
 type RawResult<D> = { data?: D; error?: unknown; response: Response };

@@ -19,6 +19,7 @@ export const STORE_ID_NAMESPACE = '6f1c2a4e-9a57-4f0e-8a51-1d3b5c7e9f20';
 /** Header names, in the canonical casing used in docs (HTTP is case-insensitive). */
 export const HEADERS = {
   accept: 'Accept',
+  acceptEncoding: 'Accept-Encoding',
   authorization: 'Authorization',
   contentType: 'Content-Type',
   cacheControl: 'Cache-Control',
