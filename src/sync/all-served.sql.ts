@@ -20,7 +20,7 @@
 import type { PreparedQuery } from '../db/prepared.js';
 import { BatchCuts } from './chunk-writer.js';
 import { nextTurn } from './event-loop.js';
-import type { KeyPrefixes } from './have-diff.sql.js';
+import { keyFilterSql, type KeyPrefixes } from './have-diff.sql.js';
 
 /** Revs per statement of the first pass. */
 const REVS_PER_READ = 10_000;
@@ -30,10 +30,9 @@ const KEYS_PER_INSERT = 10_000;
 /**
  * The entries a store serves under a prefix: $1 store id, $2 the prefix
  * ('' for every key), $3 and $4 the key filter's prefixes and excluded
- * prefixes (as in have-diff.sql.ts).
+ * prefixes (keyFilterSql).
  */
-const SERVED = `store_id = $1::uuid and not deleted and key ^@ $2::text
-  and (cardinality($3::text[]) = 0 or key ^@ any($3::text[])) and not key ^@ any($4::text[])`;
+const SERVED = `store_id = $1::uuid and not deleted and key ^@ $2::text and ${keyFilterSql('$3', '$4')}`;
 
 /** Pass 1, revs $5 < rev <= $6: revs and value sizes (as scanMeta measures them), comma-separated, in rev order. */
 const SIZES = `select coalesce(string_agg(rev::text, ',' order by rev), '') as revs,

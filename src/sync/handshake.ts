@@ -104,27 +104,22 @@ export async function handshake(
       const readSome = (keys: string[]) => readSomeValues(tx, storeId, keys);
       const reachable = policy.walk ? await policy.walk((keys) => readAllValues(readSome, keys), readSome) : undefined;
       const sessionId = randomUUID();
-      const chunks = new ChunkWriter(tx, storeId, sessionId, batchSize, settings.batchBytes);
-      let removed: string[];
-      let written: { keys: number; batches: number };
-      if (servesAllAsStale(request, policy)) {
-        const filter = policy.keyFilter!;
-        written = await writeAllServed(preparedTx(tx), {
-          storeId,
-          sessionId,
-          prefix: request.prefix,
-          filter,
-          headRev,
-          maxKeys: batchSize,
-          maxBytes: settings.batchBytes,
-        });
-        // Strings that can name no key: the client holds them, no store serves them.
-        removed = [...request.have.others];
-      } else {
-        removed = await diff(tx, storeId, request, policy, reachable, headRev, chunks, settings.diffSizes);
-        await chunks.finish();
-        written = chunks;
-      }
+      const written = servesAllAsStale(request, policy)
+        ? {
+            ...(await writeAllServed(preparedTx(tx), {
+              storeId,
+              sessionId,
+              prefix: request.prefix,
+              filter: policy.keyFilter!,
+              headRev,
+              maxKeys: batchSize,
+              maxBytes: settings.batchBytes,
+            })),
+            // Strings that can name no key: the client holds them, no store serves them.
+            removed: [...request.have.others],
+            retained: undefined,
+          }
+        : await diffIntoChunks(tx, storeId, sessionId, request, policy, reachable, headRev, batchSize, settings);
 
       const now = nowMicros();
       await tx.insert(syncSessions).values({
@@ -142,17 +137,35 @@ export async function handshake(
       return {
         storeId,
         sessionId,
-        removed,
+        removed: written.removed,
         headRev,
         batchSize,
         batches: written.batches,
         window: settings.window,
         expiresAt: formatTs(now + settings.timeoutMs * 1000),
-        chunks: written === chunks ? chunks.retained : undefined,
+        chunks: written.retained,
       };
     },
     { isolationLevel: 'repeatable read' },
   );
+}
+
+/** The comparison's stale keys written to the session's chunks by a ChunkWriter, with the removed keys. */
+async function diffIntoChunks(
+  tx: Db,
+  storeId: string,
+  sessionId: string,
+  request: HandshakeRequest,
+  policy: StorePolicy,
+  reachable: Set<string> | undefined,
+  headRev: number,
+  batchSize: number,
+  settings: HandshakeSettings,
+): Promise<{ keys: number; batches: number; removed: string[]; retained: string[][] | undefined }> {
+  const chunks = new ChunkWriter(tx, storeId, sessionId, batchSize, settings.batchBytes);
+  const removed = await diff(tx, storeId, request, policy, reachable, headRev, chunks, settings.diffSizes);
+  await chunks.finish();
+  return { keys: chunks.keys, batches: chunks.batches, removed, retained: chunks.retained };
 }
 
 async function diff(

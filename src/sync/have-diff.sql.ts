@@ -53,9 +53,13 @@ const STALE_PER_READ = 2000;
  * sent as text, which the drivers pass on as it is), $9 the range's upper
  * bound (see STEP_SQL). Comparisons of keys take the column's "C" collation.
  */
+/** Whether `key` passes a key filter given as two text[] parameters: its prefixes (none: every key) and its excluded prefixes. */
+export const keyFilterSql = (prefixes: string, excluded: string) =>
+  `(cardinality(${prefixes}::text[]) = 0 or key ^@ any(${prefixes}::text[])) and not key ^@ any(${excluded}::text[])`;
+
 const stepSql = (upper: string) => `with e as materialized (
     select key, rev, ts_us,
-      not deleted and (cardinality($5::text[]) = 0 or key ^@ any($5::text[])) and not key ^@ any($6::text[]) as served
+      not deleted and ${keyFilterSql('$5', '$6')} as served
     from entries
     where store_id = $1::uuid and key >= $2::text and key > $3::text${upper}
     order by key limit $4::int),
