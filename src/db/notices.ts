@@ -7,8 +7,9 @@
  * - `commit`: a store's head moved to `rev`; tailers read the new rows.
  * - `deleted`: the store is gone; its feeds end with `store-deleted`.
  * - `revoked`: a token was revoked; feeds it opened end with `revoked`.
- * - `options`: the store's options changed; compiled policies are dropped and
- *   its feeds end with `reset` (options-changed).
+ * - `options`: the store's options changed to `version`; compiled policies are
+ *   dropped and its feeds that read an older version end with `reset`
+ *   (options-changed). Without `version` (an older sender) all its feeds end.
  * - `ping`: an instance checks that its own LISTEN connection hears notices.
  *
  * `from` names the sending instance, so it can skip what it did itself.
@@ -23,7 +24,7 @@ const NoticeSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('commit'), storeId, rev: z.number().int().nonnegative(), from: z.string() }),
   z.object({ kind: z.literal('deleted'), storeId, from: z.string() }),
   z.object({ kind: z.literal('revoked'), storeId, tokenId: z.string(), from: z.string() }),
-  z.object({ kind: z.literal('options'), storeId, from: z.string() }),
+  z.object({ kind: z.literal('options'), storeId, version: z.number().int().nonnegative().optional(), from: z.string() }),
   z.object({ kind: z.literal('ping'), from: z.string() }),
 ]);
 

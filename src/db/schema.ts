@@ -26,6 +26,12 @@ export const stores = pgTable('stores', {
   id: uuid('id').primaryKey(),
   config: jsonb('config').notNull(),
   options: jsonb('options').notNull().default({}),
+  /**
+   * bumped by every options change and carried by its notice, so an instance
+   * ends only the feeds that read older options (one that opened after the
+   * change, before the notice arrived, already filters with the new ones)
+   */
+  optionsVersion: bigint('options_version', { mode: 'number' }).notNull().default(0),
   /** rev of the store's latest write; the next write gets head_rev + 1 */
   headRev: bigint('head_rev', { mode: 'number' }).notNull().default(0),
   /** ts of the latest write; the next ts is greater */

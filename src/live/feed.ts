@@ -67,11 +67,11 @@ export interface FeedRequest {
   /** checked once the feed is attached, so a revocation racing the open is not missed */
   stillAuthorized?: () => Promise<boolean>;
   /**
-   * hub.optionsEpoch(storeId) from before the store's options were read: if
-   * it moved by the time the feed is attached, the options changed in
-   * between, unseen by the feed, and it ends with `reset` at once.
+   * the version of the store's options this feed filters with, read with
+   * them: if the hub has heard of a newer one by the time the feed is
+   * attached, the options changed in between, and it ends with `reset` at once
    */
-  optionsEpoch?: number;
+  optionsVersion: number;
   /** the store's heads, read with its row before the feed opens (a missing store is a 404 before any stream) */
   heads: StoreHeads;
 }
@@ -116,9 +116,10 @@ export async function runFeed(db: Db, hub: LiveHub, req: FeedRequest, sink: Feed
   const feed = new LiveFeed(sink, hub.heartbeatMs, start, req.includesValue ? valueCheck(req.includesValue) : undefined, onFrames);
   const subscriber = (feed.subscriber = hub.attach(req.storeId, accepts, heads.headRev, feed));
   subscriber.tokenId = req.tokenId;
+  subscriber.optionsVersion = req.optionsVersion;
   sink.onClose(() => feed.clientLeft());
   try {
-    if (req.optionsEpoch !== undefined && hub.optionsEpoch(req.storeId) !== req.optionsEpoch) subscriber.end('options-changed');
+    if (hub.optionsVersion(req.storeId) > req.optionsVersion) subscriber.end('options-changed');
     if (req.stillAuthorized && !(await req.stillAuthorized())) subscriber.end('revoked');
     sink.write(retryFrame(1000));
     // Backlog, page by page, straight from the change log, at the pace the client reads. Each

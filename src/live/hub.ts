@@ -44,7 +44,7 @@ export class LiveHub {
    * entry per store whose options ever changed, a rare admin act): forgetting
    * one while a feed of the store is opening would hide a change from it.
    */
-  private readonly optionsEpochs = new Map<string, number>();
+  private readonly optionsVersions = new Map<string, number>();
   /** when this instance last heard its own ping (0: never) */
   private lastPing = 0;
 
@@ -163,23 +163,32 @@ export class LiveHub {
   }
 
   /**
-   * The store's options changed (here or on another instance): its feeds
-   * filter with the old ones, so they end with `reset`. The epoch lets a feed
-   * that read the options before the change, and attaches only after it,
-   * notice (see optionsEpoch).
+   * The store's options changed to `version` (here or on another instance):
+   * feeds that read older options filter with them, so they end with `reset`.
+   * A feed that read `version` already (it opened after the change committed,
+   * before this notice arrived) stays. Without a version (a notice from an
+   * older instance) every feed of the store ends.
    */
-  optionsChanged(storeId: string): void {
-    this.optionsEpochs.set(storeId, this.optionsEpoch(storeId) + 1);
-    this.endStore(storeId, 'options-changed');
+  optionsChanged(storeId: string, version?: number): void {
+    if (version === undefined) {
+      this.endStore(storeId, 'options-changed');
+      return;
+    }
+    if (version > this.optionsVersion(storeId)) this.optionsVersions.set(storeId, version);
+    this.endStore(storeId, 'options-changed', (s) => s.optionsVersion < version);
   }
 
-  /** How many options changes of the store this instance has heard of. */
-  optionsEpoch(storeId: string): number {
-    return this.optionsEpochs.get(storeId) ?? 0;
+  /**
+   * The newest options version of the store this instance has heard of: a
+   * feed that read an older one, and attaches only after the change was
+   * heard, ends at once (see FeedRequest.optionsVersion).
+   */
+  optionsVersion(storeId: string): number {
+    return this.optionsVersions.get(storeId) ?? 0;
   }
 
   storeDeleted(storeId: string): void {
-    this.optionsEpochs.delete(storeId); // its feeds end, and a feed opening now finds no store
+    this.optionsVersions.delete(storeId); // its feeds end, and a feed opening now finds no store
     this.endStore(storeId, 'store-deleted');
   }
 
@@ -245,7 +254,7 @@ export class LiveHub {
       case 'options':
         if (own) return;
         this.opts.onOptionsChanged?.(notice.storeId);
-        this.optionsChanged(notice.storeId);
+        this.optionsChanged(notice.storeId, notice.version);
         return;
     }
   }

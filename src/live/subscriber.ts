@@ -38,6 +38,8 @@ export class Subscriber {
   ended: EndReason | undefined;
   /** id of the store token that opened this feed (admin and open mode: none), so revoking it ends the feed */
   tokenId: string | undefined;
+  /** the store's options version the feed filters with; a notice of a newer one ends it */
+  optionsVersion = 0;
 
   constructor(
     /** which keys this feed carries (request prefix and the store's filter) */

@@ -29,7 +29,6 @@ export function registerEventHandlers(app: App, services: ApiServices): void {
       throw new ProblemError(503, 'unavailable', 'Service Unavailable', 'The server is shutting down; reconnect', undefined, { 'retry-after': '1' });
     }
     // The store row with its heads: 404 before the stream starts, and the feed opens from these heads.
-    const optionsEpoch = services.hub.optionsEpoch(storeId);
     const store = await feedStore(db, storeId);
     const policy = services.policies.policyFor(storeId, store.options);
     // Slots (per client, store, server) are taken before the stream starts and freed however it ends.
@@ -43,7 +42,7 @@ export function registerEventHandlers(app: App, services: ApiServices): void {
       ...(policy.includesValue ? { includesValue: policy.includesValue } : {}),
       ...access,
       heads: { headRev: store.headRev, purgedRev: store.purgedRev },
-      optionsEpoch,
+      optionsVersion: store.optionsVersion,
     };
     services.metrics.feedsOpened.inc();
     const run = (sink: FeedSink) =>

@@ -34,12 +34,12 @@ export function registerStoreHandlers(app: App, services: ApiServices): void {
 
   app.openapi(patchStoreRoute, async (c) => {
     const { storeId } = c.req.valid('param');
-    const store = await updateOptions(db, storeId, c.req.valid('json').options, services.hub.instance);
+    const { store, optionsVersion } = await updateOptions(db, storeId, c.req.valid('json').options, services.hub.instance);
     services.policies.forget(storeId);
     // Open feeds filter with the old options: they end with `reset`, and their clients
     // handshake again with `have` (removed: newly excluded keys; stale: newly included).
     // Here at once; the other instances on the `options` notice.
-    services.hub.optionsChanged(storeId);
+    services.hub.optionsChanged(storeId, optionsVersion);
     return c.json(store, 200);
   });
 

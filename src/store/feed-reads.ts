@@ -18,13 +18,18 @@ export interface StoreHeads {
 }
 
 /** What opening a feed needs of the store; not-found when there is no such store. */
-export async function feedStore(db: Db, storeId: string): Promise<StoreHeads & { options: SyncOptions }> {
-  const [row] = await preparedDb(db).query<{ options: string; head_rev: string | number; purged_rev: string | number }>(
-    'select options::text as options, head_rev, purged_rev from stores where id = $1::uuid',
+export async function feedStore(db: Db, storeId: string): Promise<StoreHeads & { options: SyncOptions; optionsVersion: number }> {
+  const [row] = await preparedDb(db).query<{ options: string; options_version: string | number; head_rev: string | number; purged_rev: string | number }>(
+    'select options::text as options, options_version, head_rev, purged_rev from stores where id = $1::uuid',
     [storeId],
   );
   if (!row) throw notFound(`store ${storeId}`);
-  return { options: JSON.parse(row.options) as SyncOptions, headRev: Number(row.head_rev), purgedRev: Number(row.purged_rev) };
+  return {
+    options: JSON.parse(row.options) as SyncOptions,
+    optionsVersion: Number(row.options_version),
+    headRev: Number(row.head_rev),
+    purgedRev: Number(row.purged_rev),
+  };
 }
 
 interface PageRow {

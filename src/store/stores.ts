@@ -66,15 +66,22 @@ export async function listStores(db: Db, after: string | undefined, limit: numbe
   return { items, next: rows.length > limit ? items[items.length - 1]!.storeId : null };
 }
 
-/** Replaces the store's options; every instance hears of it (`from`: this instance) when it commits. */
-export async function updateOptions(db: Db, id: string, options: SyncOptions, from: string): Promise<StoreInfo> {
+/**
+ * Replaces the store's options under a new options version; every instance
+ * hears of it (`from`: this instance) when it commits.
+ */
+export async function updateOptions(db: Db, id: string, options: SyncOptions, from: string): Promise<{ store: StoreInfo; optionsVersion: number }> {
   const row = await db.transaction(async (tx) => {
-    const [updated] = await tx.update(stores).set({ options }).where(eq(stores.id, id)).returning();
-    if (updated) await notify(tx, { kind: 'options', storeId: id, from });
+    const [updated] = await tx
+      .update(stores)
+      .set({ options, optionsVersion: sql`${stores.optionsVersion} + 1` })
+      .where(eq(stores.id, id))
+      .returning();
+    if (updated) await notify(tx, { kind: 'options', storeId: id, version: updated.optionsVersion, from });
     return updated;
   });
   if (!row) throw notFound(`store ${id}`);
-  return toInfo(row);
+  return { store: toInfo(row), optionsVersion: row.optionsVersion };
 }
 
 /**

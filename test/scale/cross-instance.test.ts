@@ -77,11 +77,13 @@ describe('across instances', () => {
 
   it('a feed that read the options before a change it heard of only while opening ends with reset at once', async () => {
     const storeId = await adminStore(a);
-    const before = b.keysync.hub.optionsEpoch(storeId);
-    // The change lands on the other instance while this feed is between reading the options and attaching.
+    // The feed reads the store (options version 0), then the change lands on the other
+    // instance and this one hears of it, all before the feed attaches.
+    const heads = await feedStore(db.database.db, storeId);
+    expect(heads.optionsVersion).toBe(0);
     expect((await call(a, `/v1/stores/${storeId}`, json({ options: { filter: { prefixes: ['x/'] } } }, { method: 'PATCH', headers: admin }))).status).toBe(200);
     const deadline = Date.now() + 10_000;
-    while (b.keysync.hub.optionsEpoch(storeId) === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (b.keysync.hub.optionsVersion(storeId) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     const written: string[] = [];
     const sink: FeedSink = {
       write: (data) => void written.push(typeof data === 'string' ? data : ('rows' in data ? data.rows : data).map((r) => r.frame).join('')),
@@ -91,16 +93,32 @@ describe('across instances', () => {
       onClose: () => {},
       terminate: () => {},
     };
-    const heads = await feedStore(db.database.db, storeId);
-    if (!heads) throw new Error(`store ${storeId} is gone`);
     const end = await runFeed(
       db.database.db,
       b.keysync.hub,
-      { storeId, since: 0, prefix: undefined, includesKey: () => true, heads, optionsEpoch: before },
+      { storeId, since: 0, prefix: undefined, includesKey: () => true, heads, optionsVersion: heads.optionsVersion },
       sink,
     );
     expect(end).toBe('options-changed');
     expect(written.join('')).toMatch(/event: reset\ndata: \{"reason":"options-changed"/);
+  });
+
+  it('a feed that read the new options stays open when the notice of that change reaches its instance late', async () => {
+    const storeId = await adminStore(a);
+    expect((await call(a, `/v1/stores/${storeId}`, json({ options: { filter: { prefixes: ['x/'] } } }, { method: 'PATCH', headers: admin }))).status).toBe(200);
+    const feed = await openFeed(b, storeId, '', { headers: admin });
+    await feed.waitFor(({ events: evs }) => evs.some((e) => e.event === 'ready'));
+    // The notice of version 1 arrives (again, or for the first time) after the feed read version 1.
+    b.keysync.hub.optionsChanged(storeId, 1);
+    expect((await putAdmin(a, storeId, 'y/1', 1)).status).toBe(200);
+    expect((await putAdmin(a, storeId, 'x/1', 1)).status).toBe(200);
+    await feed.waitFor(({ events: evs }) => evs.some((e) => e.data?.key === 'x/1'), 10_000);
+    expect(feed.events.map((e) => e.event)).not.toContain('reset');
+    expect(feed.events.filter((e) => e.event === 'put').map((e) => e.data.key)).toEqual(['x/1']);
+    // A newer version still ends it.
+    b.keysync.hub.optionsChanged(storeId, 2);
+    await feed.ended;
+    expect(feed.events.at(-1)).toMatchObject({ event: 'reset', data: { reason: 'options-changed' } });
   });
 
   it('a store deleted on one instance ends the feeds of the other', async () => {
