@@ -35,24 +35,34 @@ const DELIVER = `update sync_sessions set delivered = greatest(delivered, $3::in
     and exists (select 1 from stores where id = $1::uuid)
   returning batches`;
 
-/** The batch's keys in delivery order joined to their current rows (e is null for a key purged since). */
-const CHUNK_ENTRIES = `sync_chunks c
-  cross join lateral unnest(c.keys) with ordinality as k(key, ord)
-  left join entries e on e.store_id = $1::uuid and e.key = k.key
-  where c.store_id = $1::uuid and c.session_id = $2::uuid and c.cursor = $3::int`;
+/**
+ * The batch's key list (its chunk row) and the current rows of those keys,
+ * each read once per batch: the entries in one index scan for the whole key
+ * list (`= any`), both materialized, so the planner can neither probe entries
+ * once per key (a nested loop: on PGlite, with no statistics yet after a
+ * load, that was a bitmap heap scan per key and a file-size call with it,
+ * about a third of a batch's time) nor move the key list into such a loop.
+ * They are read only when the delivery (`s`) let a row through.
+ */
+const CHUNK_KEYS = `c as materialized (select keys from sync_chunks where store_id = $1::uuid and session_id = $2::uuid and cursor = $3::int),
+  f as materialized (select e.key, e.deleted, ${ENTRY_TEXT_SQL} as text from entries e
+    where e.store_id = $1::uuid and e.key = any ((select keys from c)::text[]))`;
+
+/** The batch's keys in delivery order with their rows (f is null for a key purged since). */
+const IN_ORDER = 'c cross join lateral unnest(c.keys) with ordinality as k(key, ord) left join f on f.key = k.key';
 
 /** The whole response body, joined by the database. */
-const FETCH_JOINED = `with s as (${DELIVER})
+const FETCH_JOINED = `with s as (${DELIVER}), ${CHUNK_KEYS}
   select st.options::text as options,
     ${batchHeadSql(CURSOR)}
-      || coalesce((select string_agg(${ENTRY_TEXT_SQL}, ',' order by k.ord) from ${CHUNK_ENTRIES} and e.key is not null), '')
+      || coalesce((select string_agg(f.text, ',' order by k.ord) from ${IN_ORDER} where f.key is not null), '')
       || ${batchTailSql(CURSOR, 's.batches')} as body
   from s join stores st on st.id = $1::uuid`;
 
 /** The batch as one row per key, for the store's policy to pick from. */
-const FETCH_ROWS = `with s as (${DELIVER})
-  select s.batches, st.options::text as options, e.key, e.deleted, ${ENTRY_TEXT_SQL} as text
-  from s join stores st on st.id = $1::uuid cross join ${CHUNK_ENTRIES}
+const FETCH_ROWS = `with s as (${DELIVER}), ${CHUNK_KEYS}
+  select s.batches, st.options::text as options, f.key, f.deleted, f.text
+  from s join stores st on st.id = $1::uuid cross join ${IN_ORDER}
   order by k.ord`;
 
 const ACK = `with s as (
