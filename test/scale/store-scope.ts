@@ -22,7 +22,7 @@ export interface Exception {
 export const EXCEPTIONS: Exception[] = [
   {
     match:
-      /^select "id", "config", "options", "head_rev", "last_ts_us", "purged_rev", "created_us" from "stores"( where "stores"\."id" > \$1)? order by "stores"\."id" asc limit \$\d+$/,
+      /^select "id", "config", "options", "options_version", "head_rev", "last_ts_us", "purged_rev", "created_us" from "stores"( where "stores"\."id" > \$1)? order by "stores"\."id" asc limit \$\d+$/,
     reason: 'GET /v1/stores lists the stores: the store table itself, read page by page on the coordinator (admin only)',
   },
   {
