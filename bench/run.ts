@@ -121,7 +121,8 @@ async function main(): Promise<void> {
     machine: machine(versions),
     rows,
   };
-  const dir = writeReport(report);
+  const whole = values.only === undefined && values.sync === undefined && values.subscribers === undefined;
+  const dir = writeReport(report, whole);
   console.log(`\n${markdown(report)}\nwritten to ${dir}latest.{json,md} in ${report.seconds.toFixed(0)} s`);
 }
 

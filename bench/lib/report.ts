@@ -76,11 +76,15 @@ export function markdown(report: Report): string {
   return lines.join('\n');
 }
 
-export function writeReport(report: Report): string {
+/**
+ * Writes latest.* (the last run) and, for a whole run of a mode, quick.* or
+ * full.* (the last whole run of each mode): a run of some workloads or sizes
+ * (`--only`, `--sync`, `--subscribers`) must not replace the committed results.
+ */
+export function writeReport(report: Report, whole: boolean): string {
   const dir = fileURLToPath(new URL('../results/', import.meta.url));
   mkdirSync(dir, { recursive: true });
-  // latest.* is the last run; quick.* / full.* keep the last run of each mode.
-  for (const name of ['latest', report.mode]) {
+  for (const name of whole ? ['latest', report.mode] : ['latest']) {
     writeFileSync(`${dir}${name}.json`, JSON.stringify(report, null, 2) + '\n');
     writeFileSync(`${dir}${name}.md`, markdown(report));
   }
