@@ -42,7 +42,7 @@ const DELIVER = `update sync_sessions set delivered = greatest(delivered, $3::in
  * once per key (a nested loop: on PGlite, with no statistics yet after a
  * load, that was a bitmap heap scan per key and a file-size call with it,
  * about a third of a batch's time) nor move the key list into such a loop.
- * They are read only when the delivery (`s`) let a row through.
+ * No row of them comes back unless the delivery (`s`) let the fetch through.
  */
 const CHUNK_KEYS = `c as materialized (select keys from sync_chunks where store_id = $1::uuid and session_id = $2::uuid and cursor = $3::int),
   f as materialized (select e.key, e.deleted, ${ENTRY_TEXT_SQL} as text from entries e
