@@ -40,9 +40,10 @@ export class LiveHub {
   private pendingCommits = new Map<string, number>();
   private flushing = false;
   /**
-   * Options changes heard per store. Kept for the life of the process (an
-   * entry per store whose options ever changed, a rare admin act): forgetting
-   * one while a feed of the store is opening would hide a change from it.
+   * The newest options version heard per store. Kept for the life of the
+   * process (an entry per store whose options ever changed, a rare admin
+   * act): forgetting one while a feed of the store is opening would hide a
+   * change from it.
    */
   private readonly optionsVersions = new Map<string, number>();
   /** when this instance last heard its own ping (0: never) */
