@@ -87,6 +87,40 @@ export function preparedTx(tx: Db): PreparedQuery {
   return 'unsafe' in client ? postgresQuery(client) : pgliteQuery(client);
 }
 
+/** Whether a transaction of this process holds a second connection (see withSnapshotReader). */
+let secondReaderInUse = false;
+
+/** What pg_export_snapshot returns (e.g. 00000003-0000001B-1): inlined, as SET TRANSACTION SNAPSHOT takes no parameter. */
+const SNAPSHOT_ID = /^[0-9A-F]+(-[0-9A-F]+)+$/i;
+
+/**
+ * Runs `fn` with prepared statements on a second connection that reads what
+ * the transaction `tx` reads: a read-only repeatable-read transaction that
+ * imports `tx`'s snapshot (pg_export_snapshot), so a long read can be split
+ * across two connections and two database cores. `fn` gets undefined (and
+ * does its reads on `tx` alone) on PGlite, which has one connection, and
+ * while another transaction of this process holds a second connection: a
+ * transaction waiting for one keeps its first, so with at most one such
+ * transaction at a time and a pool of at least two (KEYSYNC_DB_POOL) some
+ * transaction can always go on.
+ */
+export async function withSnapshotReader<T>(db: Db, tx: Db, fn: (reader: PreparedQuery | undefined) => Promise<T>): Promise<T> {
+  const driver = (db as unknown as { $client: Driver }).$client;
+  if (!('unsafe' in driver) || secondReaderInUse) return fn(undefined);
+  secondReaderInUse = true;
+  try {
+    const [snapshot] = await preparedTx(tx)<{ id: string }>('select pg_export_snapshot() as id');
+    if (!snapshot || !SNAPSHOT_ID.test(snapshot.id)) throw new Error(`pg_export_snapshot returned ${JSON.stringify(snapshot?.id)}`);
+    // postgres.js types `begin`'s result as an array-flattening helper; fn's value is returned as is.
+    return (await driver.begin('isolation level repeatable read read only', async (reader) => {
+      await reader.unsafe(`set transaction snapshot '${snapshot.id}'`);
+      return fn(postgresQuery(reader));
+    })) as T;
+  } finally {
+    secondReaderInUse = false;
+  }
+}
+
 function wrap(driver: Driver): PreparedDb {
   if ('unsafe' in driver) {
     return {

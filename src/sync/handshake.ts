@@ -34,11 +34,11 @@ import type { ReadSome, StorePolicy } from '../options/index.js';
 import { readJsonSome, scanMeta } from '../store/reads.js';
 import { formatTs, nowMicros } from '../store/time.js';
 import type { HandshakeResponse } from '@keysync/protocol';
-import { preparedTx } from '../db/prepared.js';
+import { preparedTx, withSnapshotReader } from '../db/prepared.js';
 import { writeAllServed } from './all-served.sql.js';
 import { ChunkWriter } from './chunk-writer.js';
 import { Turns } from './event-loop.js';
-import { diffHave, readStaleKeys, type DiffSizes } from './have-diff.sql.js';
+import { diffHave, PARTS_FROM_KEYS, readStaleKeys, type DiffSizes } from './have-diff.sql.js';
 import type { HaveList } from './have-list.js';
 
 export type HandshakeRequest =
@@ -119,7 +119,7 @@ export async function handshake(
             removed: [...request.have.others],
             retained: undefined,
           }
-        : await diffIntoChunks(tx, storeId, sessionId, request, policy, reachable, headRev, batchSize, settings);
+        : await diffIntoChunks(db, tx, storeId, sessionId, request, policy, reachable, headRev, batchSize, settings);
 
       const now = nowMicros();
       await tx.insert(syncSessions).values({
@@ -152,6 +152,7 @@ export async function handshake(
 
 /** The comparison's stale keys written to the session's chunks by a ChunkWriter, with the removed keys. */
 async function diffIntoChunks(
+  db: Db,
   tx: Db,
   storeId: string,
   sessionId: string,
@@ -163,12 +164,13 @@ async function diffIntoChunks(
   settings: HandshakeSettings,
 ): Promise<{ keys: number; batches: number; removed: string[]; retained: string[][] | undefined }> {
   const chunks = new ChunkWriter(tx, storeId, sessionId, batchSize, settings.batchBytes);
-  const removed = await diff(tx, storeId, request, policy, reachable, headRev, chunks, settings.diffSizes);
+  const removed = await diff(db, tx, storeId, request, policy, reachable, headRev, chunks, settings.diffSizes);
   await chunks.finish();
   return { keys: chunks.keys, batches: chunks.batches, removed, retained: chunks.retained };
 }
 
 async function diff(
+  db: Db,
   tx: Db,
   storeId: string,
   request: HandshakeRequest,
@@ -192,7 +194,7 @@ async function diff(
   };
   const removed =
     'have' in request && comparesInDatabase(policy, request.have, headRev)
-      ? await diffInDatabase(tx, storeId, request.have, request.prefix, policy.keyFilter!, addStale, diffSizes)
+      ? await diffInDatabase(db, tx, storeId, request.have, request.prefix, policy.keyFilter!, addStale, diffSizes)
       : undefined;
   const all = removed ?? (await diffInJs(tx, storeId, request, policy, reachable, headRev, addStale));
   if (ranked) {
@@ -236,6 +238,7 @@ const staleRevsHeld = (have: HaveList) => Math.max(1_000_000, 4 * have.size);
 
 /** The database comparison (have-diff.sql.ts); removed keys, or undefined when it gave way. */
 async function diffInDatabase(
+  db: Db,
   tx: Db,
   storeId: string,
   have: HaveList,
@@ -245,7 +248,12 @@ async function diffInDatabase(
   sizes: HandshakeSettings['diffSizes'],
 ): Promise<string[] | undefined> {
   const query = preparedTx(tx);
-  const found = await diffHave(query, storeId, have, prefix, filter, sizes?.staleRevs ?? staleRevsHeld(have), sizes);
+  const maxStale = sizes?.staleRevs ?? staleRevsHeld(have);
+  // A large map is compared on two connections at once, reading the same snapshot (PostgreSQL).
+  const found =
+    have.size >= PARTS_FROM_KEYS
+      ? await withSnapshotReader(db, tx, (reader) => diffHave(reader ? [query, reader] : [query], storeId, have, prefix, filter, maxStale, sizes))
+      : await diffHave([query], storeId, have, prefix, filter, maxStale, sizes);
   if (!found) return undefined;
   await readStaleKeys(query, storeId, found.staleRevs, addStale);
   return have.others.length === 0 ? found.removed : [...found.removed, ...have.others];

@@ -5,7 +5,8 @@
  * order (cut into the same batches), the same removed keys and the same
  * session, for any store, `have` map, prefix, key filter and order, and any
  * statement sizes (small ones cross many steps of the merge, and steps that
- * stop at their last entry). The `have` maps hold keys the store has live,
+ * stop at their last entry, and maps cut into parts compared side by side).
+ * The `have` maps hold keys the store has live,
  * deleted or never had, at the server's ts, another spelling of it, an older
  * or a newer one, or one finer than a microsecond; keys whose UTF-16 order
  * differs from their code point order; and strings that can name no key.
@@ -17,6 +18,7 @@ import { compilePolicy, OPEN_POLICY, type StorePolicy, type SyncOptions } from '
 import { registerStore } from '../../src/store/stores.js';
 import { applyWrites, type WriteOp } from '../../src/store/writes.js';
 import { comparesInDatabase, handshake, type HandshakeSettings } from '../../src/sync/handshake.js';
+import { PARTS_FROM_KEYS } from '../../src/sync/have-diff.sql.js';
 import { HaveList } from '../../src/sync/have-list.js';
 import { handshakeBody } from '../../src/sync/stale-list.js';
 import { parseTsMicros } from '../../src/http/handshake-body/have-ts.js';
@@ -104,7 +106,8 @@ const scenario = fc.record({
   prefix: fc.constantFrom(undefined, undefined, '', 'a', 'é', 'a/', 'zz'),
   policy: fc.nat(policies.length - 1),
   batchSize: fc.integer({ min: 1, max: 4 }),
-  sizes: fc.record({ keys: fc.integer({ min: 1, max: 6 }), entries: fc.integer({ min: 1, max: 6 }) }),
+  // parts: the map cut into runs compared side by side (on one connection here; see the test of two below).
+  sizes: fc.record({ keys: fc.integer({ min: 1, max: 6 }), entries: fc.integer({ min: 1, max: 6 }), parts: fc.integer({ min: 1, max: 3 }) }),
   /** the database comparison gives way past this many stale keys (undefined: never here) */
   staleRevs: fc.option(fc.nat(4), { nil: undefined }),
 });
@@ -204,4 +207,36 @@ describe('the have comparison in the database', () => {
     expect(result.chunks).toEqual([]);
     expect(result.removed).toEqual([]);
   });
+
+  it('compares a large map on two connections that read one snapshot, as JavaScript does', async () => {
+    const storeId = randomUUID();
+    await registerStore(db.database.db, storeId, { scope: storeId }, {});
+    const n = PARTS_FROM_KEYS + 2000;
+    const written = [];
+    for (let from = 0; from < n; from += 5000) {
+      const ops = Array.from({ length: Math.min(5000, n - from) }, (_, i) => ({
+        op: 'put' as const,
+        key: `k/${String(from + i).padStart(6, '0')}`,
+        json: String(i),
+      }));
+      written.push(...(await applyWrites(db.database.db, storeId, ops)));
+    }
+    // Every 97th key is missing, every 89th held at another ts; and keys the store never had.
+    const entries: Array<[string, number]> = [];
+    written.forEach((w, i) => {
+      if (i % 97 !== 0) entries.push([w.key, parseTsMicros(w.ts)! - (i % 89 === 0 ? 1 : 0)]);
+    });
+    for (let i = 0; i < n; i += 1000) entries.push([`k/${String(i).padStart(6, '0')}x`, 1]);
+    const have = HaveList.of(entries);
+    const settings = { batchSize: 1000, maxBatchSize: 1000, batchBytes: 1 << 24, window: 2, timeoutMs: 30_000 };
+    const answer = async (p: StorePolicy) => {
+      const r = await handshake(db.database.db, storeId, { have }, () => p, settings);
+      const { stale } = JSON.parse(await new Response(handshakeBody(db.database.db, r)).text()) as { stale: string[] };
+      return { stale, removed: [...r.removed].sort(), batches: r.batches };
+    };
+    const inDb = await answer(OPEN_POLICY);
+    expect(inDb).toEqual(await answer(inJs(OPEN_POLICY)));
+    expect(inDb.stale.length).toBe(Math.ceil(n / 97) + written.filter((_, i) => i % 89 === 0 && i % 97 !== 0).length);
+    expect(inDb.removed.length).toBe(Math.ceil(n / 1000));
+  }, 120_000);
 });
