@@ -129,7 +129,8 @@ export interface ApiClient {
   /** `GET .../keys`: one metadata page in key order; pass `next` as `after` for the following one. */
   listKeys(storeId: string, query?: KeyQuery, o?: CallOptions): Promise<HttpResult<S['KeyList']>>;
 
-  handshake(storeId: string, body: HandshakeRequest, o?: CallOptions): Promise<HttpResult<HandshakeResponse>>;
+  /** `body` as an object, or as its JSON text (sent as it is: a large `have` map written by LocalStore.haveJson). */
+  handshake(storeId: string, body: HandshakeRequest | string, o?: CallOptions): Promise<HttpResult<HandshakeResponse>>;
   batch(storeId: string, sessionId: string, cursor: number, o?: CallOptions): Promise<HttpResult<BatchResponse>>;
   ack(storeId: string, sessionId: string, cursor: number, o?: CallOptions): Promise<HttpResult<AckResponse>>;
   sessionStatus(storeId: string, sessionId: string, o?: CallOptions): Promise<HttpResult<S['SessionStatus']>>;
@@ -259,7 +260,20 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     write: (storeId, body, o) => settle('write', raw.POST('/v1/stores/{storeId}/writes', { ...store(storeId), body, signal: o?.signal })),
     listKeys: (storeId, query, o) => settle('list keys', raw.GET('/v1/stores/{storeId}/keys', { params: { path: { storeId }, query }, signal: o?.signal })),
 
-    handshake: (storeId, body, o) => settle('handshake', raw.POST('/v1/stores/{storeId}/sync', { ...store(storeId), body, signal: o?.signal }), parseHandshake),
+    handshake: (storeId, body, o) =>
+      settle(
+        'handshake',
+        typeof body === 'string'
+          ? raw.POST('/v1/stores/{storeId}/sync', {
+              ...store(storeId),
+              body: body as never,
+              bodySerializer: (b: unknown) => b as string,
+              headers: { [HEADERS.contentType]: MEDIA_TYPES.json },
+              signal: o?.signal,
+            })
+          : raw.POST('/v1/stores/{storeId}/sync', { ...store(storeId), body, signal: o?.signal }),
+        parseHandshake,
+      ),
     batch: (storeId, sessionId, cursor, o) =>
       parseValue
         ? // As text, so that each value reaches parseValue as written.

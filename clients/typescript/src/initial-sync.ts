@@ -56,9 +56,11 @@ interface Session {
 async function handshake(ctx: SyncContext, mode: HandshakeMode): Promise<Session | 'since-refused'> {
   const checkpoint = await ctx.store.getCheckpoint();
   const useSince = mode === 'auto' && checkpoint !== undefined;
-  const body: HandshakeRequest = useSince ? { since: checkpoint } : { have: await ctx.store.have(ctx.prefix) };
-  if (ctx.prefix !== undefined) body.prefix = ctx.prefix;
-  if (ctx.batchSize !== undefined) body.batchSize = ctx.batchSize;
+  const body = useSince ? ({ since: checkpoint } as HandshakeRequest) : await haveRequest(ctx);
+  if (typeof body !== 'string') {
+    if (ctx.prefix !== undefined) body.prefix = ctx.prefix;
+    if (ctx.batchSize !== undefined) body.batchSize = ctx.batchSize;
+  }
 
   const res = await request(ctx, (signal) => ctx.api.handshake(ctx.storeId, body, { signal }));
   if (res.error) {
@@ -77,6 +79,15 @@ async function handshake(ctx: SyncContext, mode: HandshakeMode): Promise<Session
 
   ctx.emit(await ctx.store.remove(hs.removed, hs.headRev));
   return { sessionId: hs.sessionId, headRev: hs.headRev, batches: hs.batches, window: hs.window };
+}
+
+/** A `have` handshake's body: its JSON text when the store writes the map as text (LocalStore.haveJson). */
+async function haveRequest(ctx: SyncContext): Promise<HandshakeRequest | string> {
+  if (!ctx.store.haveJson) return { have: await ctx.store.have(ctx.prefix) };
+  const fields = [`"have":${await ctx.store.haveJson(ctx.prefix)}`];
+  if (ctx.prefix !== undefined) fields.push(`"prefix":${JSON.stringify(ctx.prefix)}`);
+  if (ctx.batchSize !== undefined) fields.push(`"batchSize":${JSON.stringify(ctx.batchSize)}`);
+  return `{${fields.join(',')}}`;
 }
 
 type Fetched = BatchResponse | 'expired';

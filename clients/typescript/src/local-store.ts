@@ -66,6 +66,16 @@ export interface LocalStore {
    */
   have(prefix?: string): Promise<Record<string, string>>;
 
+  /**
+   * Optional: the same map as `have(prefix)`, as JSON object text
+   * (`{"users/1":"2026-…Z",…}`), which the handshake sends as it is. A store
+   * that writes it member by member spares the sync loop an object of a
+   * property per key and its JSON.stringify (a million keys: about 0.5 s
+   * against 1-1.8 s). Each key once; any order, though key order spares the
+   * server a sort.
+   */
+  haveJson?(prefix?: string): Promise<string>;
+
   /** Highest rev fully applied, or undefined before the first complete sync. */
   getCheckpoint(): Promise<number | undefined>;
 

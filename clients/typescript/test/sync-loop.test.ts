@@ -187,6 +187,20 @@ describe('sync loop', () => {
     expect((await store.get('b'))?.rev).toBe(2);
   });
 
+  it('sends the same have handshake for a store without haveJson (the map as an object)', async () => {
+    const server = new FakeServer();
+    server.put('a', 1);
+    server.put('b', 2);
+    const store = new MemoryStore();
+    // A LocalStore of one's own need not write the map as text.
+    Object.defineProperty(store, 'haveJson', { value: undefined });
+    await store.applyBatch([{ kind: 'json', key: 'a', rev: 1, ts: server.entries.get('a')!.ts, value: 1 }]);
+    const { completed } = start(server, store);
+    await vi.waitFor(() => expect(completed).toHaveBeenCalled());
+    expect(handshakes(server).map((c) => c.body)).toEqual([{ have: { a: server.entries.get('a')!.ts }, batchSize: 1000 }]);
+    expect((await store.get('b'))?.rev).toBe(2);
+  });
+
   it('forgets its revisions and resyncs with have when the server is behind it', async () => {
     const server = new FakeServer();
     server.put('a', 'restored');

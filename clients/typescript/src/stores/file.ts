@@ -27,7 +27,7 @@ import { asBinary, open as openLmdb, type Database, type RootDatabase } from 'lm
 import type { ApplyOptions, DeletedRecord, LocalRecord, LocalStore } from '../local-store.js';
 import { decodeSnapshot, LEGACY_FILE, LEGACY_SNAPSHOT, legacyLogName, replayLog } from './file-format.js';
 import { decodeHead, decodeRecord, encodeMeta, encodeValue, type RecordHead } from './file-records.js';
-import { planApply, planRemove } from './plan.js';
+import { HaveMembers, planApply, planRemove } from './plan.js';
 
 export interface FileStoreOptions {
   /** @deprecated Ignored: the database reuses freed pages by itself, there is no log to compact. */
@@ -127,18 +127,32 @@ export class FileStore implements LocalStore {
   }
 
   async have(prefix = ''): Promise<Record<string, string>> {
-    await this.#remapping;
-    this.#check();
     // A null-prototype object: keys like "__proto__" are ordinary keys here.
     const have: Record<string, string> = Object.create(null) as Record<string, string>;
+    await this.#eachLive(prefix, (key, ts) => {
+      have[key] = ts;
+    });
+    return have;
+  }
+
+  async haveJson(prefix = ''): Promise<string> {
+    const members = new HaveMembers();
+    await this.#eachLive(prefix, (key, ts) => members.add(key, ts));
+    // In key order (UTF-8 byte order is code point order), which the server then need not sort.
+    return members.json();
+  }
+
+  /** Each live key under `prefix` with its ts, in key order. */
+  async #eachLive(prefix: string, each: (key: string, ts: string) => void): Promise<void> {
+    await this.#remapping;
+    this.#check();
     // Keys are UTF-8 bytes in byte order, so the keys under a prefix are one contiguous range.
     for (const { key, value } of this.meta.getRange(prefix === '' ? {} : { start: keyBytes(prefix) })) {
       const k = key.toString('utf8');
       if (!k.startsWith(prefix)) break;
       const head = decodeHead(k, value);
-      if (head.kind !== 'deleted') have[k] = head.ts as string;
+      if (head.kind !== 'deleted') each(k, head.ts as string);
     }
-    return have;
   }
 
   async getCheckpoint(): Promise<number | undefined> {

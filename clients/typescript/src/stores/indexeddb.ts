@@ -19,7 +19,7 @@
  * changes this way.
  */
 import type { ApplyOptions, DeletedRecord, LocalRecord, LocalStore } from '../local-store.js';
-import { forgetRevs, haveMap, planApply, planRemove, type Plan } from './plan.js';
+import { forgetRevs, haveJsonOf, haveMap, planApply, planRemove, type Plan } from './plan.js';
 
 const RECORDS = 'records';
 const META = 'meta';
@@ -89,6 +89,15 @@ export class IndexedDBStore implements LocalStore {
   }
 
   async have(prefix = ''): Promise<Record<string, string>> {
+    return haveMap(await this.#recordsUnder(prefix), prefix);
+  }
+
+  async haveJson(prefix = ''): Promise<string> {
+    return haveJsonOf(await this.#recordsUnder(prefix), prefix);
+  }
+
+  /** The records under `prefix`, in key order. */
+  async #recordsUnder(prefix: string): Promise<LocalRecord[]> {
     const tx = this.#tx('readonly');
     const records: LocalRecord[] = [];
     await new Promise<void>((resolve, reject) => {
@@ -104,7 +113,7 @@ export class IndexedDBStore implements LocalStore {
         cursor.continue();
       };
     });
-    return haveMap(records, prefix);
+    return records;
   }
 
   async getCheckpoint(): Promise<number | undefined> {

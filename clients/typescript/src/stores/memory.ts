@@ -4,7 +4,7 @@
  * between, so every call is atomic with respect to the others.
  */
 import type { ApplyOptions, DeletedRecord, LocalRecord, LocalStore } from '../local-store.js';
-import { forgetRevs, haveMap, planApply, planRemove } from './plan.js';
+import { forgetRevs, haveJsonOf, haveMap, planApply, planRemove } from './plan.js';
 
 export class MemoryStore implements LocalStore {
   #records = new Map<string, LocalRecord>();
@@ -19,6 +19,11 @@ export class MemoryStore implements LocalStore {
   async have(prefix?: string): Promise<Record<string, string>> {
     this.#open();
     return haveMap(this.#records.values(), prefix);
+  }
+
+  async haveJson(prefix?: string): Promise<string> {
+    this.#open();
+    return haveJsonOf(this.#records.values(), prefix);
   }
 
   async getCheckpoint(): Promise<number | undefined> {

@@ -68,6 +68,19 @@ export function describeLocalStore(name: string, open: () => Promise<StoreHarnes
       expect(Object.keys(await store.have())).toContain('__proto__');
     });
 
+    it('writes the same have map as JSON text, when it offers haveJson', async ({ skip }) => {
+      const { store } = await open();
+      if (!store.haveJson) return skip();
+      const keys = ['a/1', 'a/"q"', 'a/\\b', 'a/\t', 'é/ключ', '😀', '\uE000', '12', '__proto__', 'b'];
+      await store.applyBatch([...keys.map((k, i) => put(k, i + 1)), del('b', 20)]);
+      const entries = (text: string) => Object.entries(JSON.parse(text) as Record<string, string>).sort(([a], [b]) => (a < b ? -1 : 1));
+      const of = (map: Record<string, string>) => Object.entries({ ...map }).sort(([a], [b]) => (a < b ? -1 : 1));
+      expect(entries(await store.haveJson())).toEqual(of(await store.have()));
+      expect(entries(await store.haveJson('a/'))).toEqual(of(await store.have('a/')));
+      expect(entries(await store.haveJson('a/'))).toHaveLength(4);
+      expect(await store.haveJson('zz')).toBe('{}');
+    });
+
     it('has no checkpoint until one is set, and moves it only when asked', async () => {
       const { store } = await open();
       expect(await store.getCheckpoint()).toBeUndefined();
