@@ -2,7 +2,9 @@
  * Workloads 1 and 2: initial sync of N keys (~1 KiB JSON) into a fresh
  * SyncClient + MemoryStore, next to the database and network floors; then
  * 1% of the keys change and the replica reconnects with `since`, and a copy
- * of it (no checkpoint) with its full `have` map.
+ * of it (no checkpoint) with its full `have` map. The server has served one
+ * small sync of another store before (WARM_UP_KEYS): a running server's code
+ * is warm, and the floors read after a warm-up too.
  */
 import { DEFAULT_LIMITS } from '../../src/limits.js';
 import { startChild } from '../lib/child.js';
@@ -28,6 +30,9 @@ interface SyncRun {
   clientPeakMB?: number;
 }
 
+/** Keys of the store a fresh server syncs once before the measured sync (see initialSync). */
+const WARM_UP_KEYS = 2000;
+
 export interface SyncVariant {
   /** the batchSize the client asks for (default: the TS client's own default, 1000) */
   batchSize?: number;
@@ -41,8 +46,11 @@ export async function initialSync(ctx: BenchContext, n: number, { batchSize, win
   // Loaded by one server process; a fresh one serves the sync (its memory and profile are the sync's alone).
   const loader = await ctx.server({ profile: false });
   let storeId: string;
+  let warmUpId: string;
   try {
     storeId = await createStore(loader.url, `initial-${n}-${batchSize ?? 'default'}-${window ?? 'default'}`);
+    warmUpId = await createStore(loader.url, `warm-up-${n}-${batchSize ?? 'default'}-${window ?? 'default'}`);
+    await loadKeys(loader.url, warmUpId, { prefix: 'warm', n: WARM_UP_KEYS });
     const load = await loadKeys(loader.url, storeId, { prefix, n });
     ctx.emit({
       workload: 'load (bulk 1000)',
@@ -55,6 +63,14 @@ export async function initialSync(ctx: BenchContext, n: number, { batchSize, win
   }
   const server = await ctx.server(window ? { env: { KEYSYNC_BATCH_WINDOW: String(window) } } : {});
   try {
+    // A deployed server has served before: one small sync of another store, so that the measured
+    // one is not the process's first (its JIT, and on PGlite the engine's WebAssembly, still cold).
+    const warmUp = startChild('sync-child.ts', { baseUrl: server.url, storeId: warmUpId, batchSize }, 1024);
+    try {
+      await warmUp.ask<SyncRun>({ cmd: 'initial' });
+    } finally {
+      await warmUp.stop();
+    }
     const child = startChild('sync-child.ts', { baseUrl: server.url, storeId, batchSize }, 16_384);
     try {
       const { value: run, cpuS, peakMB, rssBeforeMB } = await measured(server.pid, () => child.ask<SyncRun>({ cmd: 'initial' }));
