@@ -34,11 +34,20 @@ export interface EntryText {
   text: string;
 }
 
+/**
+ * `keys` as a relation `k(key)`, each key once, for a join that probes the
+ * entries' primary key once per key. Not `key = any($keys)`: on a store not
+ * yet analyzed after a load, the planner took that for a filter over every
+ * entry of the store (31 ms for 1,000 keys of 100,000 entries, against 2 ms
+ * probed).
+ */
+export const keyList = (keys: string[]): SQL => sql`(select distinct u.key from unnest(${sql.param(keys)}::text[]) as u(key)) k`;
+
 /** The entry text of each present key among `keys` (absent keys are missing from the map). */
 export async function readEntryTexts(db: Db, storeId: string, keys: string[]): Promise<Map<string, EntryText>> {
   const rows = rowsOf<EntryText>(
     await db.execute(sql`select e.key, e.deleted, ${ENTRY_TEXT} as text
-      from entries e where e.store_id = ${storeId}::uuid and e.key = any(${sql.param(keys)}::text[])`),
+      from ${keyList(keys)} join entries e on e.store_id = ${storeId}::uuid and e.key = k.key`),
   );
   return new Map(rows.map((r) => [r.key, r]));
 }

@@ -6,6 +6,7 @@ import { prefixSuccessor } from './prefix-range.js';
 import { rowsOf } from '../db/prepared.js';
 import { notFound } from '../domain-errors.js';
 import { assertStoreExists } from './stores.js';
+import { keyList } from './entry-sql.js';
 import { formatTs } from './time.js';
 
 export type EntryRow = Pick<typeof entries.$inferSelect, 'key' | 'rev' | 'tsUs' | 'deleted' | 'json' | 'bytes' | 'contentType'>;
@@ -89,11 +90,11 @@ export async function readJsonSome(
     await db.execute(sql`
       select key, case when cut then null else json end as json, json is null as bytes_value, cut
       from (
-        select ${entries.key} as key, ${entries.json} as json,
-          sum(coalesce(octet_length(${entries.json}), 0)) over (order by ${entries.key} rows unbounded preceding) > ${maxBytes}
-            and row_number() over (order by ${entries.key}) > 1 as cut
-        from ${entries}
-        where ${and(eq(entries.storeId, storeId), sql`${entries.key} = any(${sql.param(keys)}::text[])`, eq(entries.deleted, false))}
+        select e.key, e.json,
+          sum(coalesce(octet_length(e.json), 0)) over (order by e.key rows unbounded preceding) > ${maxBytes}
+            and row_number() over (order by e.key) > 1 as cut
+        from ${keyList(keys)} join entries e on e.store_id = ${storeId}::uuid and e.key = k.key
+        where not e.deleted
       ) sized`),
   );
   const texts = new Map<string, string | null>();
