@@ -162,6 +162,9 @@ function preconditions(o: WriteOptions | undefined): { 'if-match'?: string; 'if-
  * const res = await api.putKey(id, 'users/1', { name: 'Ada' });
  * if (res.error) console.error(res.error.title); else console.log(res.data.rev);
  */
+/** Request options for a body that is already JSON text: sent as it is, as JSON. */
+const AS_JSON_TEXT = { bodySerializer: (b: unknown) => b as string, headers: { [HEADERS.contentType]: MEDIA_TYPES.json } };
+
 export function createApiClient(options: ApiClientOptions): ApiClient {
   const raw = createRawClient(options);
   const store = (storeId: string) => ({ params: { path: { storeId } } });
@@ -219,12 +222,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     },
     putJsonText(storeId, key, text, o) {
       const header = preconditions(o);
-      const init = {
-        body: text,
-        bodySerializer: (b: unknown) => b,
-        headers: { [HEADERS.contentType]: MEDIA_TYPES.json },
-        signal: o?.signal,
-      };
+      const init = { body: text, ...AS_JSON_TEXT, signal: o?.signal };
       return settle(
         'put key',
         inQuery(key)
@@ -264,13 +262,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       settle(
         'handshake',
         typeof body === 'string'
-          ? raw.POST('/v1/stores/{storeId}/sync', {
-              ...store(storeId),
-              body: body as never,
-              bodySerializer: (b: unknown) => b as string,
-              headers: { [HEADERS.contentType]: MEDIA_TYPES.json },
-              signal: o?.signal,
-            })
+          ? raw.POST('/v1/stores/{storeId}/sync', { ...store(storeId), body: body as never, ...AS_JSON_TEXT, signal: o?.signal })
           : raw.POST('/v1/stores/{storeId}/sync', { ...store(storeId), body, signal: o?.signal }),
         parseHandshake,
       ),

@@ -56,11 +56,11 @@ interface Session {
 async function handshake(ctx: SyncContext, mode: HandshakeMode): Promise<Session | 'since-refused'> {
   const checkpoint = await ctx.store.getCheckpoint();
   const useSince = mode === 'auto' && checkpoint !== undefined;
-  const body = useSince ? ({ since: checkpoint } as HandshakeRequest) : await haveRequest(ctx);
-  if (typeof body !== 'string') {
-    if (ctx.prefix !== undefined) body.prefix = ctx.prefix;
-    if (ctx.batchSize !== undefined) body.batchSize = ctx.batchSize;
-  }
+  const fields = { ...(ctx.prefix !== undefined && { prefix: ctx.prefix }), ...(ctx.batchSize !== undefined && { batchSize: ctx.batchSize }) };
+  let body: HandshakeRequest | string;
+  if (useSince) body = { since: checkpoint, ...fields };
+  else if (ctx.store.haveJson) body = withHaveText(await ctx.store.haveJson(ctx.prefix), fields);
+  else body = { have: await ctx.store.have(ctx.prefix), ...fields };
 
   const res = await request(ctx, (signal) => ctx.api.handshake(ctx.storeId, body, { signal }));
   if (res.error) {
@@ -81,13 +81,10 @@ async function handshake(ctx: SyncContext, mode: HandshakeMode): Promise<Session
   return { sessionId: hs.sessionId, headRev: hs.headRev, batches: hs.batches, window: hs.window };
 }
 
-/** A `have` handshake's body: its JSON text when the store writes the map as text (LocalStore.haveJson). */
-async function haveRequest(ctx: SyncContext): Promise<HandshakeRequest | string> {
-  if (!ctx.store.haveJson) return { have: await ctx.store.have(ctx.prefix) };
-  const fields = [`"have":${await ctx.store.haveJson(ctx.prefix)}`];
-  if (ctx.prefix !== undefined) fields.push(`"prefix":${JSON.stringify(ctx.prefix)}`);
-  if (ctx.batchSize !== undefined) fields.push(`"batchSize":${JSON.stringify(ctx.batchSize)}`);
-  return `{${fields.join(',')}}`;
+/** A `have` handshake's body as text, around the map's JSON text as the store wrote it (LocalStore.haveJson). */
+function withHaveText(haveJson: string, fields: object): string {
+  const rest = JSON.stringify(fields).slice(1, -1);
+  return `{"have":${haveJson}${rest && `,${rest}`}}`;
 }
 
 type Fetched = BatchResponse | 'expired';

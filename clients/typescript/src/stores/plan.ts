@@ -82,14 +82,24 @@ export function haveJsonOf(records: Iterable<LocalRecord>, prefix = ''): string 
   return members.json();
 }
 
+/** Members joined into one flat string at a time: a member held on its own costs about 155 bytes, joined 45. */
+const MEMBERS_PER_JOIN = 4096;
+
 /** The members of a `have` map's JSON text, in the order added (each key once: the caller's records are keyed). */
 export class HaveMembers {
-  readonly #members: string[] = [];
+  readonly #joined: string[] = [];
+  #pending: string[] = [];
   add(key: string, ts: string): void {
-    this.#members.push(`${JSON.stringify(key)}:${JSON.stringify(ts)}`);
+    this.#pending.push(`${JSON.stringify(key)}:${JSON.stringify(ts)}`);
+    if (this.#pending.length === MEMBERS_PER_JOIN) {
+      this.#joined.push(this.#pending.join(','));
+      this.#pending = [];
+    }
   }
   json(): string {
-    return `{${this.#members.join(',')}}`;
+    if (this.#pending.length > 0) this.#joined.push(this.#pending.join(','));
+    this.#pending = [];
+    return `{${this.#joined.join(',')}}`;
   }
 }
 
