@@ -10,7 +10,10 @@ describe('HaveMembers', () => {
   it('writes every member once, in order, across the pieces it joins', () => {
     // Keys JSON escapes, at the boundary of the first piece (4,096 members).
     const special = ['a"q', 'a\\b', 'a\tb', '__proto__', '12', '😀', '\uE000'];
-    const entries = Array.from({ length: 10_001 }, (_, i): [string, string] => [(i >= 4093 && i < 4100 ? special[i - 4093] : undefined) ?? `k/${i}`, `2026-12-03T00:00:00.${String(i).padStart(6, '0')}Z`]);
+    const entries = Array.from({ length: 10_001 }, (_, i): [string, string] => [
+      (i >= 4093 && i < 4100 ? special[i - 4093] : undefined) ?? `k/${i}`,
+      `2026-12-03T00:00:00.${String(i).padStart(6, '0')}Z`,
+    ]);
     const members = new HaveMembers();
     for (const [key, ts] of entries) members.add(key, ts);
     const text = members.json();
