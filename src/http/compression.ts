@@ -81,8 +81,23 @@ export function negotiateEncoding(header: string | undefined): Encoding | undefi
  */
 export const BROTLI_WINDOW_BITS = 18;
 
+/**
+ * The compressor's output buffer: each time it fills, node:zlib hands the
+ * stream a chunk and runs the next step of the codec on the thread pool, and
+ * that hop, not the codec, is most of the CPU at zlib's default of 16 KiB.
+ * Measured on a batch of 1 MB of random text, per 100 batches (CPU of all
+ * threads): brotli 1 at 16/64/256 KiB 1.09/0.66/0.53 s, gzip 1 3.8/3.1/2.7 s.
+ * So a body of known length gets a buffer its size, up to 256 KiB; a
+ * streamed one (a handshake, often small) 64 KiB.
+ */
+export function chunkSizeFor(length: number | undefined): number {
+  if (length === undefined) return 64 * 1024;
+  return Math.min(256 * 1024, Math.max(16 * 1024, length));
+}
+
 function compressor(encoding: Encoding, opts: CompressionOptions, length: number | undefined) {
-  if (encoding === 'gzip') return createGzip({ level: opts.gzipLevel });
+  const chunkSize = chunkSizeFor(length);
+  if (encoding === 'gzip') return createGzip({ level: opts.gzipLevel, chunkSize });
   const params: Record<number, number> = {
     [constants.BROTLI_PARAM_QUALITY]: opts.brotliLevel,
     // The bodies are UTF-8 text. (GENERIC measured the same bytes and time at levels 1, 4 and 5.)
@@ -90,7 +105,7 @@ function compressor(encoding: Encoding, opts: CompressionOptions, length: number
     [constants.BROTLI_PARAM_LGWIN]: BROTLI_WINDOW_BITS,
   };
   if (length !== undefined) params[constants.BROTLI_PARAM_SIZE_HINT] = length;
-  return createBrotliCompress({ params });
+  return createBrotliCompress({ params, chunkSize });
 }
 
 /** Marks a route's non-GET answer as compressible (see `compression`). */

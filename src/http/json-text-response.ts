@@ -23,7 +23,11 @@ export function jsonText<S extends z.ZodType, U extends ContentfulStatusCode>(
   status: U,
 ): Response & TypedResponse<JSONParsed<z.output<S>>, U, 'json'> {
   void schema;
-  const response: Response = c.body(body, status, { 'Content-Type': 'application/json' });
+  // A length (when the body is whole) lets compression size its buffers to the body (http/compression).
+  const length = typeof body === 'string' ? Buffer.byteLength(body) : body instanceof Uint8Array ? body.byteLength : undefined;
+  const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+  if (length !== undefined) headers['Content-Length'] = String(length);
+  const response: Response = c.body(body, status, headers);
   // A TypedResponse is a Response with the route's body type attached for the compiler only.
   return response as Response & TypedResponse<JSONParsed<z.output<S>>, U, 'json'>;
 }

@@ -3,7 +3,7 @@ import { brotliCompressSync, brotliDecompressSync, constants, gunzipSync } from 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../clients/typescript/src/index.js';
 import { NODE_ACCEPT_ENCODING } from '../../clients/typescript/src/http.js';
-import { BROTLI_WINDOW_BITS, negotiateEncoding } from '../../src/http/compression.js';
+import { BROTLI_WINDOW_BITS, chunkSizeFor, negotiateEncoding } from '../../src/http/compression.js';
 import { eventually, replicaSnapshot, start } from '../client/support.js';
 import { bulk, keyPath, newStore, put } from '../support/http.js';
 import { useTestServer } from '../support/server.js';
@@ -101,6 +101,16 @@ describe('brotli window', () => {
   });
 });
 
+describe('compressor buffers', () => {
+  it('fit a whole body up to 256 KiB (not the 16 KiB default, whose thread-pool hops cost more than the codec)', () => {
+    expect(chunkSizeFor(100)).toBe(16 * 1024);
+    expect(chunkSizeFor(100_000)).toBe(100_000);
+    expect(chunkSizeFor(1_000_000)).toBe(256 * 1024);
+    // A streamed body's length is unknown: a handshake is often small.
+    expect(chunkSizeFor(undefined)).toBe(64 * 1024);
+  });
+});
+
 describe('compressed responses', () => {
   const path = () => keyPath(storeId, 'doc/007');
 
@@ -190,6 +200,9 @@ describe('compressed responses', () => {
       const batchBr = await raw(env.server.url, `${sessionPath(storeId, b.sessionId)}/batches/${cursor}`, { headers: { 'accept-encoding': 'br' } });
       expect(batchId.status).toBe(200);
       expect(batchBr.headers['content-encoding']).toBe('br');
+      // A batch is sent whole: its identity form has a length (which also sizes the compressor's buffers).
+      expect(Number(batchId.headers['content-length'])).toBe(batchId.body.length);
+      expect(batchBr.headers['content-length']).toBeUndefined();
       expect(batchBr.body.length).toBeLessThan(batchId.body.length / 2);
       // A bounded window: a client decodes several batches at once, each decoder holding a window of output.
       expect(brotliWindowBits(batchBr.body)).toBe(BROTLI_WINDOW_BITS);
