@@ -51,19 +51,31 @@ const CHUNK_KEYS = `c as materialized (select keys from sync_chunks where store_
 /** The batch's keys in delivery order with their rows (f is null for a key purged since). */
 const IN_ORDER = 'c cross join lateral unnest(c.keys) with ordinality as k(key, ord) left join f on f.key = k.key';
 
-/** The whole response body, joined by the database. */
-const FETCH_JOINED = `with s as (${DELIVER}), ${CHUNK_KEYS}
-  select st.options::text as options,
-    ${batchHeadSql(CURSOR)}
-      || coalesce((select string_agg(f.text, ',' order by k.ord) from ${IN_ORDER} where f.key is not null), '')
-      || ${batchTailSql(CURSOR, 's.batches')} as body
-  from s join stores st on st.id = $1::uuid`;
+/**
+ * Delivery alone, committed before the batch is read: the session row stays
+ * locked only for this short statement. Read in the same statement, the
+ * batch held the lock while the database joined a megabyte of text, and the
+ * client's ack of the batch before it (the same row) waited behind it; the
+ * client's next fetch waits for that ack (the window), so batches went out
+ * one at a time, the client, the server and the database each idle while
+ * another worked. Yields the session's `batches` and the store's options.
+ */
+const DELIVER_FETCH = `with s as (${DELIVER})
+  select s.batches, st.options::text as options from s join stores st on st.id = $1::uuid`;
 
-/** The batch as one row per key, for the store's policy to pick from. */
-const FETCH_ROWS = `with s as (${DELIVER}), ${CHUNK_KEYS}
-  select s.batches, st.options::text as options, f.key, f.deleted, f.text
-  from s join stores st on st.id = $1::uuid cross join ${IN_ORDER}
-  order by k.ord`;
+/**
+ * The whole response body, joined by the database; $4 the session's
+ * batches. No row when the chunk is gone (released by the last ack since).
+ */
+const BODY_JOINED = `with ${CHUNK_KEYS}
+  select ${batchHeadSql(CURSOR)}
+      || coalesce((select string_agg(f.text, ',' order by k.ord) from ${IN_ORDER} where f.key is not null), '')
+      || ${batchTailSql(CURSOR, '$4::int')} as body
+  from c`;
+
+/** The batch as one row per key, for the store's policy to pick from; no row when the chunk is gone. */
+const BODY_ROWS = `with ${CHUNK_KEYS}
+  select f.key, f.deleted, f.text from ${IN_ORDER} order by k.ord`;
 
 const ACK = `with s as (
     update sync_sessions set acked = $3::int, last_active_us = $4::bigint,
@@ -78,29 +90,29 @@ const ACK = `with s as (
 /**
  * Batch `cursor` as the response body, or undefined when the full path must decide.
  *
- * With `open` the database joins the whole batch into one string and the
- * server passes its bytes on without decoding them. Otherwise, or when the
- * options turn out to have changed, each entry comes as its own row and the
- * store's current policy picks them.
+ * With `open` and no options on the store, the database joins the whole
+ * batch into one string and the server passes its bytes on without decoding
+ * them. Otherwise each entry comes as its own row and the store's current
+ * policy picks them.
  */
 export async function fetchBatchFast(db: Db, req: BatchRequest): Promise<string | Buffer | undefined> {
   const { storeId, sessionId, cursor, timeoutMs, policyFor, open } = req;
   const { query, queryBytes } = preparedDb(db);
-  const params = [storeId, sessionId, cursor, nowMicros(), timeoutMs * 1000];
-  if (open) {
-    const [row] = await queryBytes(FETCH_JOINED, params);
-    if (!row) return undefined;
-    const [options, body] = row;
-    if (options!.toString() === '{}') return body!;
-    // The options changed since: fall through (delivering again is idempotent).
+  const [delivered] = await query<{ batches: number | string; options: string }>(DELIVER_FETCH, [storeId, sessionId, cursor, nowMicros(), timeoutMs * 1000]);
+  if (!delivered) return undefined;
+  const batches = Number(delivered.batches);
+  const keys = [storeId, sessionId, cursor];
+  if (open && delivered.options === '{}') {
+    const [row] = await queryBytes(BODY_JOINED, [...keys, batches]);
+    return row?.[0] ?? undefined;
   }
-  const rows = await query<{ batches: number; options: string; key: string | null; deleted: boolean; text: string | null }>(FETCH_ROWS, params);
-  // A chunk holds at least one key, so no row means the session row was not touched.
+  const rows = await query<{ key: string | null; deleted: boolean; text: string | null }>(BODY_ROWS, keys);
+  // A chunk holds at least one key, so no row means it was released since (delivering again is idempotent).
   if (rows.length === 0) return undefined;
-  const policy = policyFor ? policyFor(JSON.parse(rows[0]!.options) as Record<string, unknown>) : undefined;
+  const policy = policyFor ? policyFor(JSON.parse(delivered.options) as Record<string, unknown>) : undefined;
   // A null key is a key purged since the handshake (left join); batchBody skips it.
   const entries = rows.map((r): EntryText | undefined => (r.key === null ? undefined : { key: r.key, deleted: r.deleted, text: r.text! }));
-  return batchBody(cursor, Number(rows[0]!.batches), entries, policy);
+  return batchBody(cursor, batches, entries, policy);
 }
 
 /** Acknowledges a delivered, not yet acknowledged cursor; undefined when the full path must decide. */
