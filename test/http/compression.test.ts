@@ -2,7 +2,7 @@ import { request } from 'node:http';
 import { brotliCompressSync, brotliDecompressSync, constants, gunzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../clients/typescript/src/index.js';
-import { NODE_ACCEPT_ENCODING } from '../../clients/typescript/src/http.js';
+import { NODE_ACCEPT_ENCODING, isLoopback } from '../../clients/typescript/src/http.js';
 import { BROTLI_WINDOW_BITS, chunkSizeFor, negotiateEncoding } from '../../src/http/compression.js';
 import { eventually, replicaSnapshot, start } from '../client/support.js';
 import { bulk, keyPath, newStore, put } from '../support/http.js';
@@ -249,7 +249,8 @@ describe('live feed and the TS client', () => {
     }
   });
 
-  it('syncs through the TS client over brotli (asked for by name on Node), the replica equal to the server', async () => {
+  /** A TS client's sync of the store: what it asked for and what came back. */
+  async function syncRecording(options: { compress?: boolean; baseUrl?: string }) {
     const asked = new Set<string>();
     const encodings = new Set<string>();
     const recording = async (input: RequestInfo | URL, init?: RequestInit) => {
@@ -259,18 +260,54 @@ describe('live feed and the TS client', () => {
       return res;
     };
     const store = new MemoryStore();
-    const run = start(env.server, { storeId, store, batchSize: 20, fetch: recording });
+    const run = start(env.server, { storeId, store, batchSize: 20, fetch: recording, ...options });
     try {
       await run.completed;
-      expect([...asked]).toEqual([NODE_ACCEPT_ENCODING]);
-      expect(NODE_ACCEPT_ENCODING).toBe('br, gzip');
-      expect(encodings.has('br')).toBe(true);
-      expect(encodings.has('gzip')).toBe(false);
       const snapshot = await replicaSnapshot(store);
       await eventually(() => expect(snapshot['doc/042']).toEqual(bigValue(42)));
       expect(Object.keys(snapshot).filter((k) => k.startsWith('doc/'))).toHaveLength(60);
     } finally {
       await run.client.unsubscribe();
+    }
+    return { asked: [...asked], encodings };
+  }
+
+  it('syncs through the TS client over brotli (asked for by name on Node), the replica equal to the server', async () => {
+    const { asked, encodings } = await syncRecording({ compress: true });
+    expect(asked).toEqual([NODE_ACCEPT_ENCODING]);
+    expect(NODE_ACCEPT_ENCODING).toBe('br, gzip');
+    expect(encodings.has('br')).toBe(true);
+    expect(encodings.has('gzip')).toBe(false);
+  });
+
+  it('asks for identity by default when the server is on loopback (compressing would cost CPU and save no time)', async () => {
+    for (const baseUrl of [env.server.url, env.server.url.replace('127.0.0.1', 'localhost')]) {
+      const { asked, encodings } = await syncRecording({ baseUrl });
+      expect(asked).toEqual(['identity']);
+      expect([...encodings]).toEqual(['identity']);
+    }
+  });
+
+  it('tells a loopback base URL from others', () => {
+    for (const url of [
+      'http://127.0.0.1:8787',
+      'http://127.1.2.3',
+      'http://localhost:1',
+      'https://LOCALHOST/x',
+      'http://app.localhost',
+      'http://[::1]:8787/prefix',
+    ]) {
+      expect(isLoopback(url), url).toBe(true);
+    }
+    for (const url of [
+      'http://10.0.0.1',
+      'https://sync.example.com',
+      'http://localhost.example.com',
+      'http://127.0.0.1.example.com',
+      'http://[::2]',
+      'not a url',
+    ]) {
+      expect(isLoopback(url), url).toBe(false);
     }
   });
 });

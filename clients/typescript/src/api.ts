@@ -12,7 +12,7 @@
  */
 import { encodeBase64 } from './base64.js';
 import { ProtocolError } from './errors.js';
-import { createRawClient, mediaType, settle, type FetchLike, type HttpResult, type RawClient } from './http.js';
+import { createRawClient, mediaType, settle, type HttpOptions, type HttpResult, type RawClient } from './http.js';
 import {
   HEADERS,
   MEDIA_TYPES,
@@ -33,10 +33,7 @@ type Json200<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] exte
   ? B
   : never;
 
-export interface ApiClientOptions {
-  baseUrl: string;
-  token?: string | undefined;
-  fetch?: FetchLike | undefined;
+export interface ApiClientOptions extends HttpOptions {
   /**
    * Turns each JSON value received (`getKey`, batches; the sync client also
    * uses it for live events) from its text, exactly as the server stores it,

@@ -24,6 +24,15 @@ export interface HttpOptions {
   /** Bearer token; omitted in open mode. */
   token?: string | undefined;
   fetch?: FetchLike | undefined;
+  /**
+   * On Node, ask the server for compressed responses (`Accept-Encoding: br,
+   * gzip`; browsers choose for themselves). Default: yes, unless `baseUrl`
+   * names a loopback host (`localhost`, `127.x.x.x`, `[::1]`), where
+   * compressing costs CPU on both ends and saves no time: an initial sync of
+   * 100,000 values of 1 KiB on one 2-core machine took 2.6-3.2 s in identity
+   * and 3.4-3.7 s in brotli.
+   */
+  compress?: boolean | undefined;
 }
 
 /** The openapi-fetch client over the generated `paths` of openapi/openapi.json. */
@@ -58,7 +67,7 @@ export function createRawClient(options: HttpOptions): RawClient {
   const doFetch: FetchLike = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const headers: Record<string, string> = { [HEADERS.accept]: `${MEDIA_TYPES.json}, ${MEDIA_TYPES.problem}` };
   if (options.token !== undefined) headers[HEADERS.authorization] = `Bearer ${options.token}`;
-  if (onNode()) headers[HEADERS.acceptEncoding] = NODE_ACCEPT_ENCODING;
+  if (onNode()) headers[HEADERS.acceptEncoding] = (options.compress ?? !isLoopback(options.baseUrl)) ? NODE_ACCEPT_ENCODING : 'identity';
   return createClient<paths>({
     baseUrl: options.baseUrl.replace(/\/+$/, ''),
     headers,
@@ -80,6 +89,17 @@ export function createRawClient(options: HttpOptions): RawClient {
  * 1 MB batch of random text), which shortens an initial sync.
  */
 export const NODE_ACCEPT_ENCODING = 'br, gzip';
+
+/** A base URL on this machine's loopback interface (an unparsable one is not). */
+export function isLoopback(baseUrl: string): boolean {
+  let host: string;
+  try {
+    host = new URL(baseUrl).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  return host === 'localhost' || host.endsWith('.localhost') || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
 
 /**
  * Node's own fetch. Browsers set `Accept-Encoding` themselves (a page cannot).

@@ -59,6 +59,8 @@ export interface SubscribeOptions {
   baseUrl: string;
   token?: string | undefined;
   fetch?: FetchLike | undefined;
+  /** Compressed responses on Node; by default unless the server is on loopback (see HttpOptions). */
+  compress?: boolean | undefined;
   storeId: string;
   /** The replica. One store per (storeId, prefix). */
   store: LocalStore;
