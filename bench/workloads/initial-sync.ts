@@ -2,7 +2,9 @@
  * Workloads 1 and 2: initial sync of N keys (~1 KiB JSON) into a fresh
  * SyncClient + MemoryStore, next to the database and network floors; then
  * 1% of the keys change and the replica reconnects with `since`, and a copy
- * of it (no checkpoint) with its full `have` map. The server has served one
+ * of it (no checkpoint) with its full `have` map. The client runs with its
+ * defaults, which on a loopback server means identity responses (the
+ * compression workload measures brotli and gzip). The server has served one
  * small sync of another store before (WARM_UP_KEYS): a running server's code
  * is warm, and the floors read after a warm-up too.
  */
@@ -21,7 +23,7 @@ interface SyncRun {
   sent: number;
   received: number;
   bodyReceived: number;
-  /** as they crossed the socket: bodies still compressed (the client accepts gzip, as fetch does by default) */
+  /** as they crossed the socket: bodies as sent (compressed if the client asked for it) */
   wireReceived: number;
   wireSent: number;
   requests: number;

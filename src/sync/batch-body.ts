@@ -1,5 +1,5 @@
 /**
- * The response text of a batch, shared by the single-statement fast path and
+ * The response text of a batch, shared by the fast path (batch.sql.ts) and
  * the locked full path so both answer byte for byte the same.
  */
 import type { StorePolicy } from '../options/index.js';

@@ -1,11 +1,13 @@
 /**
- * The common case of a batch fetch and of an ack, each in one prepared
- * statement and one round trip, where the full path (sessions.ts) needs a
- * transaction with a locked read, then updates and reads. The UPDATE of the session row takes the
- * same row lock the full path takes, and its WHERE holds every condition of
- * the success path; when it matches no row (unknown or expired session,
- * cursor outside the window, released chunks, a repeated ack) nothing was
- * written and the caller runs the full path, which answers as before.
+ * The common case of a batch fetch and of an ack, in prepared statements
+ * without a transaction (an ack in one, a fetch in two: its delivery, then
+ * its body), where the full path (sessions.ts) needs a transaction with a
+ * locked read, then updates and reads. The UPDATE of the session row takes
+ * the same row lock the full path takes, and its WHERE holds every
+ * condition of the success path; when it matches no row (unknown or expired
+ * session, cursor outside the window, released chunks, a repeated ack)
+ * nothing was written and the caller runs the full path, which answers as
+ * before.
  */
 import type { Db } from '../db/client.js';
 import { preparedDb } from '../db/prepared.js';

@@ -2,7 +2,7 @@
  * The rules of a sync session's batches and acks. Each is stated once for
  * each of the two paths that apply it: as a predicate over the session row
  * for the locked path (sessions.ts) and as an SQL condition over the
- * `sync_sessions` row for the single-statement path (batch.sql.ts), side by
+ * `sync_sessions` row for the fast path (batch.sql.ts), side by
  * side here under one name (`isDone`, `SESSION_DONE_SQL`); test/sync/session-rules.test.ts holds each pair equal. The SQL
  * forms take their parameters as placeholders (e.g. `'$3::int'`), so the
  * statement that embeds them keeps its own parameter order.

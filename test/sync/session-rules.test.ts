@@ -1,6 +1,6 @@
 /**
  * Each session rule is written once in TypeScript (the locked path) and once
- * in SQL (the single-statement path), side by side in src/sync/session-rules.ts.
+ * in SQL (the fast path), side by side in src/sync/session-rules.ts.
  * Here the database evaluates every SQL form over random session rows and
  * each must equal its TypeScript twin, edges included (a window's last
  * cursor, an idle time of exactly the timeout, a session without batches).
