@@ -35,7 +35,7 @@ import { readJsonSome, scanMeta } from '../store/reads.js';
 import { formatTs, nowMicros } from '../store/time.js';
 import type { HandshakeResponse } from '@keysync/protocol';
 import { preparedTx, withSnapshotReader } from '../db/prepared.js';
-import { writeAllServed } from './all-served.sql.js';
+import { OVERLAP_FROM_REVS, writeAllServed, type AllServed } from './all-served.sql.js';
 import { ChunkWriter } from './chunk-writer.js';
 import { Turns } from './event-loop.js';
 import { diffHave, PARTS_FROM_KEYS, readStaleKeys, type DiffSizes } from './have-diff.sql.js';
@@ -106,7 +106,7 @@ export async function handshake(
       const sessionId = randomUUID();
       const written = servesAllAsStale(request, policy)
         ? {
-            ...(await writeAllServed(preparedTx(tx), {
+            ...(await writeAllServedOn(db, tx, {
               storeId,
               sessionId,
               prefix: request.prefix,
@@ -148,6 +148,13 @@ export async function handshake(
     },
     { isolationLevel: 'repeatable read' },
   );
+}
+
+/** writeAllServed, its two passes overlapped on a second connection when the store is large enough to gain (PostgreSQL). */
+async function writeAllServedOn(db: Db, tx: Db, s: AllServed): Promise<{ keys: number; batches: number }> {
+  const query = preparedTx(tx);
+  if (s.headRev < OVERLAP_FROM_REVS) return writeAllServed(query, s);
+  return withSnapshotReader(db, tx, (reader) => writeAllServed(query, s, reader));
 }
 
 /** The comparison's stale keys written to the session's chunks by a ChunkWriter, with the removed keys. */
