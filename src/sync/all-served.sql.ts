@@ -70,63 +70,90 @@ export interface AllServed {
  */
 export async function writeAllServed(query: PreparedQuery, s: AllServed, reader?: PreparedQuery): Promise<{ keys: number; batches: number }> {
   const served = [s.storeId, s.prefix ?? '', [...s.filter.prefixes], [...s.filter.excludePrefixes]];
+  const cut = cutBatches(reader ?? query, served, s);
+  // On one connection the passes cannot overlap: pass 1 first, as a whole.
+  if (!reader) await cut.done;
+  let keys: number;
+  try {
+    keys = await insertChunks(query, served, s, cut);
+  } finally {
+    // Pass 1 must be done with the reader before its transaction ends.
+    await cut.done.catch(() => undefined);
+  }
+  await cut.done;
+  return { keys, batches: cut.begins.length };
+}
+
+/** Pass 1 as it goes: each batch's first rev and its keys, final once a later batch begins or the pass is done. */
+interface Cut {
+  begins: number[];
+  counts: number[];
+  finished: boolean;
+  /** settles when every window is read */
+  done: Promise<void>;
+  /** resolves at the next window read, or at the end */
+  progress(): Promise<void>;
+}
+
+/** Pass 1: the value sizes in rev order, a window of revs per statement, cut by BatchCuts. */
+function cutBatches(query: PreparedQuery, served: unknown[], s: AllServed): Cut {
   const cuts = new BatchCuts(s.maxKeys, s.maxBytes);
-  /** per batch: the rev it begins at, and its keys (final once a later batch begins, or pass 1 ended) */
-  const begins: number[] = [];
-  const counts: number[] = [];
-  let measured = false;
   let progressed: (() => void) | undefined;
-  const measuring = (async () => {
+  const cut: Cut = {
+    begins: [],
+    counts: [],
+    finished: false,
+    done: Promise.resolve(),
+    progress: () => Promise.race([cut.done, new Promise<void>((resolve) => (progressed = resolve))]),
+  };
+  cut.done = (async () => {
     try {
       for (let afterRev = 0; afterRev < s.headRev; afterRev += REVS_PER_READ) {
         await nextTurn();
-        const [page] = await (reader ?? query)<{ revs: string; sizes: string }>(SIZES, [...served, afterRev, Math.min(s.headRev, afterRev + REVS_PER_READ)]);
+        const [page] = await query<{ revs: string; sizes: string }>(SIZES, [...served, afterRev, Math.min(s.headRev, afterRev + REVS_PER_READ)]);
         if (!page?.revs) continue;
         const revs = page.revs.split(',');
         const sizes = page.sizes.split(',');
         for (let i = 0; i < revs.length; i++) {
           if (cuts.begins(Number(sizes[i]))) {
-            begins.push(Number(revs[i]));
-            counts.push(0);
+            cut.begins.push(Number(revs[i]));
+            cut.counts.push(0);
           }
-          counts[counts.length - 1]!++;
+          cut.counts[cut.counts.length - 1]!++;
         }
         progressed?.();
       }
     } finally {
-      measured = true;
+      cut.finished = true;
       progressed?.();
     }
   })();
-  // Awaited below; this keeps a failure of pass 1 from going unhandled while pass 2 waits or fails.
-  measuring.catch(() => undefined);
-  // On one connection the passes cannot overlap: pass 1 first, as a whole.
-  if (!reader) await measuring;
+  // Awaited by writeAllServed; this keeps a failure from going unhandled while pass 2 waits or fails.
+  cut.done.catch(() => undefined);
+  return cut;
+}
 
+/** Pass 2: the batches cut so far, a statement's worth at a time (whole batches; a larger one alone), until pass 1 is done and all are in. */
+async function insertChunks(query: PreparedQuery, served: unknown[], s: AllServed, cut: Cut): Promise<number> {
+  const { begins, counts } = cut;
   let keys = 0;
-  try {
-    for (let first = 0; ; ) {
-      // The batches from `first` whose keys are final, and a statement's worth of them (whole batches; a larger one alone).
-      const complete = measured ? begins.length : begins.length - 1;
-      let last = first - 1;
-      let inserted = 0;
-      while (last + 1 < complete && (last < first || inserted + counts[last + 1]! <= KEYS_PER_INSERT)) inserted += counts[++last]!;
-      const full = last + 1 < complete || (last >= first && measured);
-      if (!full) {
-        if (measured) break; // nothing left
-        await Promise.race([measuring, new Promise<void>((resolve) => (progressed = resolve))]);
-        continue;
-      }
-      const end = last + 1 < begins.length ? begins[last + 1]! : s.headRev + 1;
-      await nextTurn();
-      await query(INSERT_CHUNKS, [...served, s.sessionId, first, begins.slice(first, last + 1), end]);
-      keys += inserted;
-      first = last + 1;
+  for (let first = 0; ; ) {
+    // Batches before `complete` have their final keys.
+    const complete = cut.finished ? begins.length : begins.length - 1;
+    let last = first - 1;
+    let inserted = 0;
+    while (last + 1 < complete && (last < first || inserted + counts[last + 1]! <= KEYS_PER_INSERT)) inserted += counts[++last]!;
+    // A group is ready when the next batch would not fit, or it is the last one.
+    const ready = last + 1 < complete || (last >= first && cut.finished);
+    if (!ready) {
+      if (cut.finished) return keys;
+      await cut.progress();
+      continue;
     }
-  } finally {
-    // Pass 1 must be done with the reader before its transaction ends.
-    await measuring.catch(() => undefined);
+    const end = last + 1 < begins.length ? begins[last + 1]! : s.headRev + 1;
+    await nextTurn();
+    await query(INSERT_CHUNKS, [...served, s.sessionId, first, begins.slice(first, last + 1), end]);
+    keys += inserted;
+    first = last + 1;
   }
-  await measuring;
-  return { keys, batches: begins.length };
 }
