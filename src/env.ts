@@ -5,6 +5,7 @@
  */
 import { compile } from 'proxy-addr';
 import { z } from 'zod';
+import { isLoopbackName } from '@keysync/protocol';
 import { PgMemorySize } from './db/pglite-settings.js';
 import type { Limits } from './limits.js';
 import {
@@ -220,7 +221,7 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
   return parsed.data;
 }
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost|\[::1\])$/;
+/** A listen address on loopback: a loopback name, or `::1` as HOST writes it (no brackets). */
 export function isLoopback(host: string): boolean {
-  return LOOPBACK.test(host);
+  return isLoopbackName(host) || host === '::1';
 }

@@ -4,6 +4,7 @@
  * its own DNS name to 127.0.0.1: the browser still sends the page's name in
  * `Host`, which is refused here, whatever the CORS settings.
  */
+import { isLoopbackName } from '@keysync/protocol';
 import type { MiddlewareHandler } from 'hono';
 import { ProblemError } from './problem.js';
 
@@ -11,7 +12,7 @@ import { ProblemError } from './problem.js';
 export function isAllowedHost(host: string, allowed: readonly string[] = []): boolean {
   const name = hostName(host.trim().toLowerCase());
   if (name === undefined) return false;
-  return name === 'localhost' || name === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name) || allowed.includes(name);
+  return isLoopbackName(name) || allowed.includes(name);
 }
 
 /** The name part of a Host value (`[v6]` kept in brackets), or undefined when it is malformed. */

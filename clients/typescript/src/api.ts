@@ -153,15 +153,15 @@ function preconditions(o: WriteOptions | undefined): { 'if-match'?: string; 'if-
   return h;
 }
 
+/** Request options for a body that is already JSON text: sent as it is, as JSON. */
+const AS_JSON_TEXT = { bodySerializer: (b: unknown) => b as string, headers: { [HEADERS.contentType]: MEDIA_TYPES.json } };
+
 /**
  * @example
  * const api = createApiClient({ baseUrl: 'http://127.0.0.1:8787', token });
  * const res = await api.putKey(id, 'users/1', { name: 'Ada' });
  * if (res.error) console.error(res.error.title); else console.log(res.data.rev);
  */
-/** Request options for a body that is already JSON text: sent as it is, as JSON. */
-const AS_JSON_TEXT = { bodySerializer: (b: unknown) => b as string, headers: { [HEADERS.contentType]: MEDIA_TYPES.json } };
-
 export function createApiClient(options: ApiClientOptions): ApiClient {
   const raw = createRawClient(options);
   const store = (storeId: string) => ({ params: { path: { storeId } } });

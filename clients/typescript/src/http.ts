@@ -7,7 +7,7 @@
  */
 import createClient, { type Client } from 'openapi-fetch';
 import { ProtocolError } from './errors.js';
-import { HEADERS, MEDIA_TYPES, type paths, type Problem } from '@keysync/protocol';
+import { HEADERS, MEDIA_TYPES, isLoopbackName, type paths, type Problem } from '@keysync/protocol';
 
 /**
  * What we need of `fetch`: called as `fetch(url, init)` with a string URL,
@@ -98,7 +98,8 @@ export function isLoopback(baseUrl: string): boolean {
   } catch {
     return false;
   }
-  return host === 'localhost' || host.endsWith('.localhost') || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  // Names under .localhost resolve to loopback too (RFC 6761).
+  return isLoopbackName(host) || host.endsWith('.localhost');
 }
 
 /**

@@ -11,6 +11,7 @@
 export * from './constants.js';
 export * from './json-text.js';
 export * from './keys.js';
+export * from './loopback.js';
 /** The generated OpenAPI types (openapi/openapi.json via openapi-typescript). */
 export * from './schema.js';
 export * from './store-id.js';
