@@ -103,12 +103,12 @@ export async function fetchBatchFast(db: Db, req: BatchRequest): Promise<string 
   const [delivered] = await query<{ batches: number | string; options: string }>(DELIVER_FETCH, [storeId, sessionId, cursor, nowMicros(), timeoutMs * 1000]);
   if (!delivered) return undefined;
   const batches = Number(delivered.batches);
-  const keys = [storeId, sessionId, cursor];
+  const chunk = [storeId, sessionId, cursor];
   if (open && delivered.options === '{}') {
-    const [row] = await queryBytes(BODY_JOINED, [...keys, batches]);
+    const [row] = await queryBytes(BODY_JOINED, [...chunk, batches]);
     return row?.[0] ?? undefined;
   }
-  const rows = await query<{ key: string | null; deleted: boolean; text: string | null }>(BODY_ROWS, keys);
+  const rows = await query<{ key: string | null; deleted: boolean; text: string | null }>(BODY_ROWS, chunk);
   // A chunk holds at least one key, so no row means it was released since (delivering again is idempotent).
   if (rows.length === 0) return undefined;
   const policy = policyFor ? policyFor(JSON.parse(delivered.options) as Record<string, unknown>) : undefined;
