@@ -51,37 +51,50 @@ const STALE_PER_READ = 2000;
  * One step. $1 store id, $2 the lowest key (the handshake's prefix, or ''),
  * $3 the key the previous step ended at ('' at first: keys are never
  * empty), $4 entries per step, $5 and $6 the key filter's prefixes and
- * excluded prefixes, $7 and $8 the slice's keys and micros as JSON arrays
- * (have-list.ts: null for a ts finer than a microsecond, which equals none;
- * sent as text, which the drivers pass on as it is), $9 the range's upper
- * bound (see STEP_SQL). Comparisons of keys take the column's "C" collation.
+ * excluded prefixes, $7 and $8 the slice's keys and micros (null for a ts
+ * finer than a microsecond, which equals none), $9 the range's upper bound
+ * (see STEP_SQL). Comparisons of keys take the column's "C" collation.
+ *
+ * The slice goes as text, which the drivers pass on as it is: as two JSON
+ * arrays, or, for a plain list (have-list.ts: no key JSON escapes), as the
+ * keys separated by `","` and the micros by commas, which the database
+ * splits in about 60% of the time it takes to parse the JSON (10,000 keys:
+ * 18 ms against 29 ms a statement on PGlite).
  */
 /** Whether `key` passes a key filter given as two text[] parameters: its prefixes (none: every key) and its excluded prefixes. */
 export const keyFilterSql = (prefixes: string, excluded: string) =>
   `(cardinality(${prefixes}::text[]) = 0 or key ^@ any(${prefixes}::text[])) and not key ^@ any(${excluded}::text[])`;
 
-const stepSql = (upper: string) => `with e as materialized (
+/** The client's slice as rows (key, ts): from JSON arrays, or from a plain list's text (see above). */
+const SLICE_ROWS = {
+  json: 'rows from (json_array_elements_text($7::text::json), json_array_elements_text($8::text::json))',
+  text: `rows from (unnest(string_to_array($7::text, '","')), unnest(string_to_array($8::text, ',', 'null')))`,
+};
+
+const stepSql = (upper: string, slice: string) => `with e as materialized (
     select key, rev, ts_us,
       not deleted and ${keyFilterSql('$5', '$6')} as served
     from entries
     where store_id = $1::uuid and key >= $2::text and key > $3::text${upper}
     order by key limit $4::int),
   upto as (select max(key) as key from e having count(*) = $4::int),
-  h as (select key, ts::bigint as ts_us from rows from (json_array_elements_text($7::text::json), json_array_elements_text($8::text::json)) as h(key, ts))
+  h as (select key, ts::bigint as ts_us from ${slice} as h(key, ts))
   select case when e.served then e.rev end as stale, case when e.served then null else h.key end as removed, null::text as upto
   from h full join e on e.key = h.key
   where case when e.served then h.key is null or h.ts_us is distinct from e.ts_us
     else h.key is not null and not exists (select from upto where h.key > upto.key) end
   union all select null, null, key from upto`;
 
-const STEP_SQL = {
+const stepSqls = (slice: string) => ({
   /** more client keys follow: the range ends at the slice's last key */
-  atMost: stepSql(' and key <= $9::text'),
+  atMost: stepSql(' and key <= $9::text', slice),
   /** the last slice under a prefix: the range ends where the prefix does */
-  below: stepSql(' and key < $9::text'),
+  below: stepSql(' and key < $9::text', slice),
   /** the last slice, no upper bound */
-  open: stepSql(''),
-};
+  open: stepSql('', slice),
+});
+
+const STEP_SQL = { json: stepSqls(SLICE_ROWS.json), text: stepSqls(SLICE_ROWS.text) };
 
 /**
  * The stale keys of a page of revs, by one probe of (store_id, rev) per rev.
@@ -199,15 +212,16 @@ async function diffPart(query: PreparedQuery, run: DiffRun, part: Part): Promise
       sizes?.entries ?? size,
       run.include,
       run.exclude,
-      have.keysJson(from, to),
-      have.microsJson(from, to),
+      have.plain ? have.keysText(from, to) : have.keysJson(from, to),
+      have.plain ? have.microsText(from, to) : have.microsJson(from, to),
     ];
-    let sql = STEP_SQL.open;
+    const sqls = have.plain ? STEP_SQL.text : STEP_SQL.json;
+    let sql = sqls.open;
     if (more) {
-      sql = STEP_SQL.atMost;
+      sql = sqls.atMost;
       params.push(have.key(to - 1));
     } else if (run.end !== undefined) {
-      sql = STEP_SQL.below;
+      sql = sqls.below;
       params.push(run.end);
     }
     await nextTurn();
