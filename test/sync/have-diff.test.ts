@@ -195,7 +195,10 @@ describe('the have comparison in the database', () => {
     expect(plain.keysText(1, 2)).toBe('b/ü');
     expect([plain.keysText(2, 2), plain.microsText(2, 2)]).toEqual(['', '']);
     for (const key of ['a"q', 'a\\b', 'a\tb', 'a\uE000', 'a😀']) {
-      const list = HaveList.of([['a', 1], [key, 2]]);
+      const list = HaveList.of([
+        ['a', 1],
+        [key, 2],
+      ]);
       expect(list.plain).toBe(false);
       expect(() => list.keysText(0, 2)).toThrow(TypeError);
     }
