@@ -47,7 +47,7 @@ const WORKLOADS: Record<string, (ctx: BenchContext, plan: (typeof PLAN)['quick']
   sync: async (ctx, plan) => {
     for (const n of plan.sync) await initialSync(ctx, n);
     if (!plan.syncVariants) return;
-    // The server's default batch (the TS client asks for 10x that): the cost of round trips.
+    // The server's default batch (the TS client asks for 20x that): the cost of round trips.
     await initialSync(ctx, plan.sync[0]!, { batchSize: 100 });
     // A server with strict fetch, apply, ack turns (window 1): what the overlap of the default window saves.
     await initialSync(ctx, plan.sync[0]!, { window: 1 });

@@ -40,8 +40,16 @@ import { linkedController, type SyncContext } from './sync-context.js';
 import { watchWakeups, WokenError, type WakeReason } from './wake.js';
 import type { ValueParser } from './wire.js';
 
-/** Keys per batch the client asks for unless told otherwise (see `batchSize`). */
-const DEFAULT_BATCH_SIZE = 1000;
+/**
+ * Keys per batch the client asks for unless told otherwise (see `batchSize`).
+ * Each batch costs a request, a statement and an ack whatever its size: an
+ * initial sync of 100k keys of 1 KiB on PostgreSQL took 2.3 s in batches of
+ * 1000 and 1.9 s in batches of 2000 (A/B in turns; 2500 and 5000 were no
+ * faster), a durable store commits half as often, and the server's byte
+ * budget per batch (KEYSYNC_BATCH_BYTES) still closes a batch of large values
+ * early. The cost is memory: up to `window` batches in flight.
+ */
+const DEFAULT_BATCH_SIZE = 2000;
 /** The server's heartbeat when it does not say (KEYSYNC_HEARTBEAT_MS's default). */
 const DEFAULT_HEARTBEAT_MS = 15_000;
 /** Failures before the server was ever reached that make one UnreachableError. */
@@ -67,7 +75,7 @@ export interface SubscribeOptions {
   /** Sync only keys under this prefix. */
   prefix?: string | undefined;
   /**
-   * Requested keys per batch (default 1000). The server caps it
+   * Requested keys per batch (default 2000). The server caps it
    * (KEYSYNC_MAX_BATCH_SIZE, by default 10,000) and
    * closes a batch early at its byte budget (KEYSYNC_BATCH_BYTES), so large
    * values never make large batches. Fewer, larger batches mean fewer round
