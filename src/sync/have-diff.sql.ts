@@ -53,6 +53,16 @@ export const PARTS_FROM_KEYS = 20_000;
 /** Stale keys read back per statement. */
 const STALE_PER_READ = 2000;
 
+/** Whether `key` passes a key filter given as two text[] parameters: its prefixes (none: every key) and its excluded prefixes. */
+export const keyFilterSql = (prefixes: string, excluded: string) =>
+  `(cardinality(${prefixes}::text[]) = 0 or key ^@ any(${prefixes}::text[])) and not key ^@ any(${excluded}::text[])`;
+
+/** The client's slice as rows (key, ts): from JSON arrays, or from a plain list's text (see stepSql). */
+const SLICE_ROWS = {
+  json: 'rows from (json_array_elements_text($7::text::json), json_array_elements_text($8::text::json))',
+  text: `rows from (unnest(string_to_array($7::text, '","')), unnest(string_to_array($8::text, ',', 'null')))`,
+};
+
 /**
  * One step. $1 store id, $2 the lowest key (the handshake's prefix, or ''),
  * $3 the key the previous step ended at ('' at first: keys are never
@@ -67,16 +77,6 @@ const STALE_PER_READ = 2000;
  * splits in about 60% of the time it takes to parse the JSON (10,000 keys:
  * 18 ms against 29 ms a statement on PGlite).
  */
-/** Whether `key` passes a key filter given as two text[] parameters: its prefixes (none: every key) and its excluded prefixes. */
-export const keyFilterSql = (prefixes: string, excluded: string) =>
-  `(cardinality(${prefixes}::text[]) = 0 or key ^@ any(${prefixes}::text[])) and not key ^@ any(${excluded}::text[])`;
-
-/** The client's slice as rows (key, ts): from JSON arrays, or from a plain list's text (see above). */
-const SLICE_ROWS = {
-  json: 'rows from (json_array_elements_text($7::text::json), json_array_elements_text($8::text::json))',
-  text: `rows from (unnest(string_to_array($7::text, '","')), unnest(string_to_array($8::text, ',', 'null')))`,
-};
-
 const stepSql = (upper: string, slice: string) => `with e as materialized (
     select key, rev, ts_us,
       not deleted and ${keyFilterSql('$5', '$6')} as served
