@@ -208,20 +208,15 @@ async function diffPart(query: PreparedQuery, run: DiffRun, part: Part): Promise
   // The store's keys after the previous part's last client key are this part's.
   let after = part.from === 0 ? '' : have.key(part.from - 1);
   let size = STEP.first;
+  // The slice's form, the same for every step: split text for a plain list, else JSON arrays (see stepSql).
+  const sqls = have.plain ? STEP_SQL.text : STEP_SQL.json;
+  const slice = have.plain
+    ? (from: number, to: number) => [have.keysText(from, to), have.microsText(from, to)]
+    : (from: number, to: number) => [have.keysJson(from, to), have.microsJson(from, to)];
   for (let from = part.from; ; ) {
     const to = Math.min(part.to, from + (sizes?.keys ?? size));
     const more = to < part.to || !part.last;
-    const params: unknown[] = [
-      run.storeId,
-      run.lowest,
-      after,
-      sizes?.entries ?? size,
-      run.include,
-      run.exclude,
-      have.plain ? have.keysText(from, to) : have.keysJson(from, to),
-      have.plain ? have.microsText(from, to) : have.microsJson(from, to),
-    ];
-    const sqls = have.plain ? STEP_SQL.text : STEP_SQL.json;
+    const params: unknown[] = [run.storeId, run.lowest, after, sizes?.entries ?? size, run.include, run.exclude, ...slice(from, to)];
     let sql = sqls.open;
     if (more) {
       sql = sqls.atMost;
