@@ -30,7 +30,11 @@ export class Listeners {
 
   /** Emits the records a store reported as applied, in the order given. */
   emit(records: readonly LocalRecord[]): void {
+    // A replica read only through its store has no listeners: a change object
+    // per record (100,000 of them in an initial sync) would be garbage at once.
+    if (!this.onChange && this.#byKey.size === 0) return;
     for (const record of records) {
+      if (!this.onChange && !this.#byKey.has(record.key)) continue;
       const change = toChange(record);
       if (this.onChange) this.call('onChange', this.onChange, change);
       const set = this.#byKey.get(record.key);
