@@ -1,15 +1,21 @@
 /**
  * The response text of a batch, shared by the fast path (batch.sql.ts) and
  * the locked full path so both answer byte for byte the same.
+ *
+ * Each entry begins a line of its own (docs/API.md, "Batches"): entry text
+ * never holds a raw line feed (JSON escapes one in a string, and values are
+ * stored without whitespace), so a client can cut a batch into entries at
+ * its line feeds and read each entry's head on its own; the TS client keeps
+ * each value's text and parses it when the value is first read.
  */
 import type { StorePolicy } from '../options/index.js';
 import type { EntryText } from '../store/entry-sql.js';
 
-/** What comes before a batch's entries, joined with commas... */
+/** What comes before a batch's entries (each after a line feed, joined by commas)... */
 export const batchHead = (cursor: number) => `{"cursor":${cursor},"entries":[`;
 
 /** ...and what comes after them. */
-export const batchTail = (cursor: number, batches: number) => `],"next":${cursor + 1 < batches ? cursor + 1 : null}}`;
+export const batchTail = (cursor: number, batches: number) => `\n],"next":${cursor + 1 < batches ? cursor + 1 : null}}`;
 
 /**
  * The same two as SQL text expressions over SQL integer expressions, for a
@@ -20,7 +26,7 @@ export const batchTail = (cursor: number, batches: number) => `],"next":${cursor
 export const batchHeadSql = (cursor: string) => `('{"cursor":' || ${cursor} || ',"entries":[')`;
 export const batchTailSql = (cursor: string, batches: string) =>
   // bigint: the cursor is a parameter PostgreSQL may fold as a constant, and cursor + 1 must not overflow int there.
-  `('],"next":' || case when ${cursor}::bigint + 1 < ${batches} then (${cursor}::bigint + 1)::text else 'null' end || '}')`;
+  `(E'\\n],"next":' || case when ${cursor}::bigint + 1 < ${batches} then (${cursor}::bigint + 1)::text else 'null' end || '}')`;
 
 /**
  * `rows` are the batch's keys in delivery order, undefined for a key purged
@@ -37,5 +43,5 @@ export function batchBody(cursor: number, batches: number, rows: Iterable<EntryT
     if (policy?.includesValue && !row.deleted && !policy.includesValue(row.key, (JSON.parse(row.text) as { value?: unknown }).value)) continue;
     parts.push(row.text);
   }
-  return batchHead(cursor) + parts.join(',') + batchTail(cursor, batches);
+  return batchHead(cursor) + (parts.length > 0 ? `\n${parts.join(',\n')}` : '') + batchTail(cursor, batches);
 }

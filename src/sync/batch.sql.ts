@@ -71,7 +71,7 @@ const DELIVER_FETCH = `with s as (${DELIVER})
  */
 const BODY_JOINED = `with ${CHUNK_KEYS}
   select ${batchHeadSql(CURSOR)}
-      || coalesce((select string_agg(f.text, ',' order by k.ord) from ${IN_ORDER} where f.key is not null), '')
+      || coalesce((select E'\\n' || string_agg(f.text, E',\\n' order by k.ord) from ${IN_ORDER} where f.key is not null), '')
       || ${batchTailSql(CURSOR, '$4::int')} as body
   from c`;
 

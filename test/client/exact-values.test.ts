@@ -4,9 +4,13 @@
  * function as the exact text the server stores; by default it parses as
  * JSON.parse would.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { isLosslessNumber, parse as losslessParse, stringify as losslessStringify } from 'lossless-json';
 import { describe, expect, it } from 'vitest';
 import { createApiClient } from '../../clients/typescript/src/api.js';
+import { FileStore } from '../../clients/typescript/src/stores/file.js';
 import { MemoryStore } from '../../clients/typescript/src/stores/memory.js';
 import { call, keyPath, newStore } from '../support/http.js';
 import { useTestServer } from '../support/server.js';
@@ -62,6 +66,30 @@ describe('parseValue', () => {
     await putText(storeId, 'user', `{"id": -98765432109876543210}`);
     await eventually(async () => expect(String(((await store.get('user')) as { value: { id: unknown } }).value.id)).toBe('-98765432109876543210'));
     run.client.unsubscribe();
+  });
+
+  it('a FileStore replica keeps each value as the server sent it, from batches and live events', async () => {
+    const storeId = await newStore(env.server);
+    for (const [key, text] of Object.entries(TEXTS)) await putText(storeId, key, text);
+    const dir = await mkdtemp(join(tmpdir(), 'keysync-exact-'));
+    try {
+      // What the client's parser makes of a value is not what the store writes (it writes the value's text) ...
+      const store = await FileStore.open(dir);
+      const run = start(env.server, { storeId, store, parseValue: (text) => `client:${text}` });
+      await run.completed;
+      await eventually(() => expect(run.client.state).toBe('live'));
+      await putText(storeId, 'live', `{"n": ${BIG}, "2": 0, "1": 0}`);
+      await eventually(() => expect(run.changes.map((c) => c.value)).toContain(`client:{"n":${BIG},"2":0,"1":0}`));
+      await run.client.unsubscribe();
+      await store.close();
+      // ... and a store opened with a parser of its own reads them back exact.
+      const exact = await FileStore.open(dir, { parseValue: (text) => `raw:${text}` });
+      for (const [key, text] of Object.entries(TEXTS)) expect(await exact.get(key)).toMatchObject({ kind: 'json', value: `raw:${minified(text)}` });
+      expect(await exact.get('live')).toMatchObject({ value: `raw:{"n":${BIG},"2":0,"1":0}` });
+      await exact.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('applies to getKey and to batches fetched through the API client', async () => {

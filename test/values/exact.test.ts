@@ -11,6 +11,7 @@ import { expectProblem } from '../support/problem.js';
 import { openFeed, type Feed } from '../support/sse.js';
 import { useTestServer } from '../support/server.js';
 import { jsonText } from './json-texts.js';
+import { JsonTextEntry, parseBatchLines } from '../../clients/typescript/src/wire.js';
 
 const MAX_DEPTH = 40;
 const env = useTestServer({ limits: { maxJsonDepth: MAX_DEPTH } });
@@ -58,8 +59,11 @@ async function expectReadBack(written: Written[], since: number): Promise<void> 
   });
   expect(hs.status, JSON.stringify(hs.body)).toBe(201);
   let batches = '';
+  const valueTexts = new Map<string, string>();
   for (let cursor = 0; cursor < hs.body.batches; cursor++) {
-    batches += await (await env.server.fetch(`/v1/stores/${storeId}/sync/${hs.body.sessionId}/batches/${cursor}`)).text();
+    const body = await (await env.server.fetch(`/v1/stores/${storeId}/sync/${hs.body.sessionId}/batches/${cursor}`)).text();
+    for (const e of expectLaidOut(body).entries) if (e instanceof JsonTextEntry) valueTexts.set(e.key, e.text);
+    batches += body;
     await call(env.server, `/v1/stores/${storeId}/sync/${hs.body.sessionId}/ack`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -67,6 +71,7 @@ async function expectReadBack(written: Written[], since: number): Promise<void> 
     });
   }
   for (const w of written) expect(batches, w.key).toContain(entryText(w));
+  for (const w of written) expect(valueTexts.get(w.key), w.key).toBe(w.min);
 
   const last = Math.max(...written.map((w) => w.rev));
   const dataOf = (feed: Feed) => new Map(feed.frames.filter((f) => f.event === 'put').map((f) => [f.id, f.data]));
@@ -81,6 +86,29 @@ async function expectReadBack(written: Written[], since: number): Promise<void> 
   } finally {
     backlog.close();
   }
+}
+
+/**
+ * A batch is laid out a line per entry (API.md, "Batches"): the envelope's
+ * head and tail on lines of their own, each entry on one line, each json
+ * entry's value its last member. The TS client's line reader takes it
+ * (parseBatchLines) and finds what the whole body parses to.
+ */
+function expectLaidOut(body: string) {
+  const lines = body.split('\n');
+  expect(lines[0]).toMatch(/^\{"cursor":\d+,"entries":\[$/);
+  expect(lines.at(-1)).toMatch(/^\],"next":(\d+|null)\}$/);
+  const whole = JSON.parse(body) as { entries: Array<Record<string, unknown>> };
+  expect(lines.length).toBe(whole.entries.length + 2);
+  whole.entries.forEach((entry, i) => {
+    const line = lines[i + 1]!;
+    expect(JSON.parse(line.endsWith(',') ? line.slice(0, -1) : line)).toEqual(entry);
+    if (entry['kind'] === 'json') expect(Object.keys(entry).at(-1)).toBe('value');
+  });
+  const read = parseBatchLines(body);
+  expect(read, body.slice(0, 200)).toBeDefined();
+  expect(read!.entries.map((e) => e.key)).toEqual(whole.entries.map((e) => e['key']));
+  return read!;
 }
 
 let run = 0;

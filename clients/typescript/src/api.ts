@@ -129,6 +129,8 @@ export interface ApiClient {
   /** `body` as an object, or as its JSON text (sent as it is: a large `have` map written by LocalStore.haveJson). */
   handshake(storeId: string, body: HandshakeRequest | string, o?: CallOptions): Promise<HttpResult<HandshakeResponse>>;
   batch(storeId: string, sessionId: string, cursor: number, o?: CallOptions): Promise<HttpResult<BatchResponse>>;
+  /** `batch`'s response as its text, for a caller that reads it itself (the sync loop: records.ts batchRecords). */
+  batchText(storeId: string, sessionId: string, cursor: number, o?: CallOptions): Promise<HttpResult<string>>;
   ack(storeId: string, sessionId: string, cursor: number, o?: CallOptions): Promise<HttpResult<AckResponse>>;
   sessionStatus(storeId: string, sessionId: string, o?: CallOptions): Promise<HttpResult<S['SessionStatus']>>;
   /** `GET .../sessions` (admin): open sync sessions with their progress. */
@@ -276,6 +278,12 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
             raw.GET('/v1/stores/{storeId}/sync/{sessionId}/batches/{cursor}', { ...batchPath(storeId, sessionId, cursor), signal: o?.signal }),
             parseBatch,
           ),
+    batchText: (storeId, sessionId, cursor, o) =>
+      settle(
+        `batch ${cursor}`,
+        raw.GET('/v1/stores/{storeId}/sync/{sessionId}/batches/{cursor}', { ...batchPath(storeId, sessionId, cursor), parseAs: 'text', signal: o?.signal }),
+        (text) => text ?? '',
+      ),
     ack: (storeId, sessionId, cursor, o) =>
       settle(
         `ack ${cursor}`,

@@ -12,9 +12,9 @@
 import { sleep } from './backoff.js';
 import { ProblemError, ProtocolError } from './errors.js';
 import { PROBLEMS, problemKind } from '@keysync/protocol';
-import { fromWire } from './records.js';
+import { batchRecords, type BatchRecords } from './records.js';
 import { linkedController, request, type SyncContext } from './sync-context.js';
-import type { BatchResponse, HandshakeRequest } from '@keysync/protocol';
+import type { HandshakeRequest } from '@keysync/protocol';
 
 /** `auto`: `since` when the store has a checkpoint, else `have`. */
 export type HandshakeMode = 'auto' | 'have';
@@ -87,7 +87,7 @@ function withHaveText(haveJson: string, fields: object): string {
   return `{"have":${haveJson}${rest && `,${rest}`}}`;
 }
 
-type Fetched = BatchResponse | 'expired';
+type Fetched = BatchRecords | 'expired';
 
 /** Thrown inside the ack chain when the server says the session expired (410). */
 const EXPIRED = Symbol('expired');
@@ -155,7 +155,7 @@ async function runSession(ctx: SyncContext, hs: Session): Promise<'done' | 'expi
       if (batch === 'expired') return 'expired';
       if (batch.cursor !== cursor) throw new ProtocolError(`asked for batch ${cursor}, got ${batch.cursor}`);
 
-      ctx.emit(await ctx.store.applyBatch(batch.entries.map(fromWire)));
+      ctx.emit(await ctx.store.applyBatch(batch.records));
       queueAck(cursor);
     }
     await acks;
@@ -173,12 +173,16 @@ async function runSession(ctx: SyncContext, hs: Session): Promise<'done' | 'expi
   }
 }
 
-/** One batch, retried; 409 ack-required waits (the server counts acks we may not see yet). */
+/**
+ * One batch, retried; 409 ack-required waits (the server counts acks we may
+ * not see yet). Its values stay text for a store that takes them so
+ * (LocalStore.lazyValues), parsed when first read.
+ */
 async function fetchBatch(ctx: SyncContext, sessionId: string, cursor: number): Promise<Fetched> {
   let waits = 0;
   for (;;) {
-    const res = await request(ctx, (signal) => ctx.api.batch(ctx.storeId, sessionId, cursor, { signal }));
-    if (!res.error) return res.data;
+    const res = await request(ctx, (signal) => ctx.api.batchText(ctx.storeId, sessionId, cursor, { signal }));
+    if (!res.error) return batchRecords(res.data, ctx.store.lazyValues === true, ctx.api.parseValue);
     if (res.error.status === 410) return 'expired';
     if (res.error.status === 409 && problemKind(res.error.type) === PROBLEMS.ackRequired) {
       // Flow control, not a failure: our ack is on its way. Poll gently and

@@ -6,12 +6,13 @@
  */
 import { isRetryable, parseRetryAfter } from './backoff.js';
 import { ProblemError } from './errors.js';
-import { HEADERS, problemKind } from '@keysync/protocol';
-import { fromWire } from './records.js';
+import { EVENTS, HEADERS, problemKind } from '@keysync/protocol';
+import type { LocalRecord } from './local-store.js';
+import { fromWire, LazyJsonRecord } from './records.js';
 import { readSse, StalledError, type SseItem } from './sse.js';
 import { isTransient, linkedController, type SyncContext } from './sync-context.js';
 import type { ReadyEventData } from '@keysync/protocol';
-import { parseLiveEvent } from './wire.js';
+import { parseLiveEvent, readJsonTextEntry } from './wire.js';
 
 /** How a connection ended. `eof`: closed without a reason, reconnect. */
 export type FeedEnd = 'eof' | 'reset' | 'store-deleted' | 'revoked';
@@ -119,22 +120,17 @@ async function handle(ctx: SyncContext, pos: FeedPosition, hooks: FeedHooks, ite
     case 'event':
       break;
   }
-  const event = parseLiveEvent(item.event, item.data, item.lastEventId || undefined, ctx.api.parseValue);
+  const id = item.lastEventId || undefined;
+  // A put's value stays text for a store that takes it so, as in batches (FileStore writes it as sent).
+  const text = item.event === EVENTS.put && ctx.store.lazyValues ? readJsonTextEntry(item.data) : undefined;
+  if (text) return applyLive(ctx, pos, id, new LazyJsonRecord(text.key, text.rev, text.ts, text.text, ctx.api.parseValue ?? JSON.parse));
+  const event = parseLiveEvent(item.event, item.data, id, ctx.api.parseValue);
   switch (event?.type) {
     case undefined:
       return undefined;
     case 'put':
-    case 'delete': {
-      const { entry } = event;
-      const id = event.id === undefined ? undefined : revOf(event.id);
-      // Ids are revs; never let the checkpoint move backwards.
-      const checkpoint = Math.max(pos.checkpoint, entry.rev, id ?? 0);
-      ctx.emit(await ctx.store.applyBatch([fromWire(entry)], { checkpoint }));
-      pos.checkpoint = checkpoint;
-      // What we send back is what is durable, not merely what we read.
-      pos.lastEventId = String(checkpoint);
-      return undefined;
-    }
+    case 'delete':
+      return applyLive(ctx, pos, event.id, fromWire(event.entry));
     case 'ready':
       hooks.ready(event.data);
       return undefined;
@@ -143,6 +139,18 @@ async function handle(ctx: SyncContext, pos: FeedPosition, hooks: FeedHooks, ite
     case 'revoked':
       return event.type;
   }
+}
+
+/** Applies an event's record, moving the checkpoint to its rev or its id, whichever is higher. */
+async function applyLive(ctx: SyncContext, pos: FeedPosition, id: string | undefined, record: LocalRecord): Promise<undefined> {
+  const rev = id === undefined ? undefined : revOf(id);
+  // Ids are revs; never let the checkpoint move backwards.
+  const checkpoint = Math.max(pos.checkpoint, record.rev, rev ?? 0);
+  ctx.emit(await ctx.store.applyBatch([record], { checkpoint }));
+  pos.checkpoint = checkpoint;
+  // What we send back is what is durable, not merely what we read.
+  pos.lastEventId = String(checkpoint);
+  return undefined;
 }
 
 async function advance(ctx: SyncContext, pos: FeedPosition, id: string): Promise<void> {

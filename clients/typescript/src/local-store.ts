@@ -76,6 +76,15 @@ export interface LocalStore {
    */
   haveJson?(prefix?: string): Promise<string>;
 
+  /**
+   * Optional: true when `applyBatch` takes json records whose value is parsed
+   * on first read (LazyJsonRecord, records.ts) and the store reads `value`
+   * only when it must, handing out plain records (plainRecord). The sync
+   * loop then leaves batch values unparsed until someone reads them. Without
+   * it a store gets plain records only.
+   */
+  readonly lazyValues?: boolean;
+
   /** Highest rev fully applied, or undefined before the first complete sync. */
   getCheckpoint(): Promise<number | undefined>;
 

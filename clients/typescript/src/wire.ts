@@ -73,6 +73,18 @@ export function parseBatch(v: unknown): BatchResponse {
   return { cursor: v['cursor'], entries: v['entries'].map(parseWireEntry), next: v['next'] };
 }
 
+/** A batch from its whole response text: one JSON.parse, or with `parseValue` each value handed over as text (parseBatchText). */
+export function parseBatchBody(text: string, parseValue?: ValueParser): BatchResponse {
+  if (parseValue) return parseBatchText(text, parseValue);
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new ProtocolError(`batch response is not JSON: ${text.slice(0, 200)}`);
+  }
+  return parseBatch(v);
+}
+
 /**
  * Turns the text of a JSON value as the server stores it (exactly as it was
  * written, less whitespace) into what the application holds. The default is
@@ -106,6 +118,84 @@ function valueText(text: string, spans: JsonSpan[], placeholder: unknown): strin
   const span = typeof placeholder === 'number' ? spans[placeholder] : undefined;
   if (!span) throw new ProtocolError('malformed entry: a value out of place');
   return spanText(text, span);
+}
+
+/** A json entry whose value is still its JSON text, as the server sent it (parseBatchLines). */
+export class JsonTextEntry {
+  constructor(
+    readonly key: string,
+    readonly rev: number,
+    readonly ts: string,
+    readonly text: string,
+  ) {}
+}
+
+/** A batch with each json entry's value left as text. */
+export interface TextBatch {
+  cursor: number;
+  next: number | null;
+  entries: Array<WireEntry | JsonTextEntry>;
+}
+
+/** What ends a json entry's head and begins its value, the entry's last member (docs/API.md, "Batches"). */
+const VALUE_MEMBER = ',"kind":"json","value":';
+const ENTRY_START = '{"key":';
+const CLOSE_BRACE = 0x7d;
+
+/**
+ * A batch cut at its line feeds, as the server lays it out (docs/API.md,
+ * "Batches"): the envelope's head and tail on lines of their own, each entry
+ * on a line, a json entry's value its last member. Each entry's head is
+ * parsed and checked on its own; a json entry's value stays text (no JSON
+ * escapes a raw quote inside a string, so the first `,"kind":"json","value":`
+ * of a line is that member). Undefined when the text is laid out otherwise,
+ * or a line does not parse: the caller reads it whole, which decides.
+ */
+export function parseBatchLines(text: string): TextBatch | undefined {
+  const first = text.indexOf('\n');
+  const last = text.lastIndexOf('\n');
+  if (first < 0 || !text.startsWith('"entries":[', first - 11) || !text.startsWith('],"next":', last + 1)) return undefined;
+  try {
+    const envelope = parseBatch(JSON.parse(text.slice(0, first) + text.slice(last + 1)));
+    const entries: Array<WireEntry | JsonTextEntry> = [];
+    for (let at = first + 1; at < last; ) {
+      const lineEnd = text.indexOf('\n', at);
+      // Entries are separated by commas; the last one's line has none.
+      const end = lineEnd < last ? lineEnd - 1 : lineEnd;
+      if (lineEnd < last && text.charCodeAt(end) !== 0x2c) return undefined;
+      const entry = parseEntryLine(text, at, end);
+      if (!entry) return undefined;
+      entries.push(entry);
+      at = lineEnd + 1;
+    }
+    return { cursor: envelope.cursor, next: envelope.next, entries };
+  } catch (err) {
+    if (err instanceof SyntaxError || err instanceof ProtocolError) return undefined;
+    throw err;
+  }
+}
+
+/** A live event's entry (its data, one entry) as a json entry with its value as text; undefined for any other entry or layout. */
+export function readJsonTextEntry(data: string): JsonTextEntry | undefined {
+  try {
+    const entry = parseEntryLine(data, 0, data.length);
+    return entry instanceof JsonTextEntry ? entry : undefined;
+  } catch (err) {
+    if (err instanceof SyntaxError || err instanceof ProtocolError) return undefined;
+    throw err;
+  }
+}
+
+/** The entry in text[start, end), its value left as text if it is a json entry; undefined if it is not laid out as the server writes it. */
+function parseEntryLine(text: string, start: number, end: number): WireEntry | JsonTextEntry | undefined {
+  if (!text.startsWith(ENTRY_START, start) || text.charCodeAt(end - 1) !== CLOSE_BRACE) return undefined;
+  const member = text.indexOf(VALUE_MEMBER, start);
+  if (member < 0 || member >= end) return parseWireEntry(JSON.parse(text.slice(start, end)));
+  const valueStart = member + VALUE_MEMBER.length;
+  if (valueStart >= end - 1) return undefined;
+  const head: unknown = JSON.parse(`${text.slice(start, member)}}`);
+  if (!isObj(head) || typeof head['key'] !== 'string' || !isRev(head['rev']) || typeof head['ts'] !== 'string') fail('entry', head);
+  return new JsonTextEntry(head['key'], head['rev'], head['ts'], text.slice(valueStart, end - 1));
 }
 
 export function parseAck(v: unknown): AckResponse {

@@ -9,8 +9,12 @@
  *
  * JSON values are handed over as text and bytes as bytes; the database writes
  * either straight into its pages (one copy), and `kind` says how to read back.
+ * A value from a batch (LazyJsonRecord) is written as the text the server
+ * sent, unparsed: exact, whatever the client's parser would make of it.
  */
 import type { LocalRecord } from '../local-store.js';
+import { LazyJsonRecord } from '../records.js';
+import type { ValueParser } from '../wire.js';
 
 /** The `kind` slot of a meta entry. */
 const KIND = { json: 0, bytes: 1, deleted: 2 } as const;
@@ -38,6 +42,7 @@ export function encodeValue(record: LocalRecord): string | Uint8Array | undefine
     case 'bytes':
       return record.bytes;
     case 'json': {
+      if (record instanceof LazyJsonRecord && record.text !== undefined) return record.text;
       const text = JSON.stringify(record.value);
       if (text === undefined) throw new TypeError(`FileStore: the value of "${record.key}" is not JSON`);
       return text;
@@ -54,8 +59,11 @@ export function decodeHead(key: string, meta: unknown): RecordHead {
   return { key, rev: meta[0], ts: meta[1] as string | null, kind };
 }
 
-/** The full record from its meta entry and its stored value (bytes are copied: the database may reuse its buffer). */
-export function decodeRecord(key: string, meta: unknown, value: string | Uint8Array | undefined): LocalRecord {
+/**
+ * The full record from its meta entry and its stored value (bytes are
+ * copied: the database may reuse its buffer); `parse` reads a JSON value's text.
+ */
+export function decodeRecord(key: string, meta: unknown, value: string | Uint8Array | undefined, parse: ValueParser = JSON.parse): LocalRecord {
   const head = decodeHead(key, meta);
   if (head.kind === 'deleted') return { kind: 'deleted', key, rev: head.rev, ts: head.ts };
   if (value === undefined) throw new Error(`FileStore: the value of "${key}" is missing`);
@@ -66,5 +74,5 @@ export function decodeRecord(key: string, meta: unknown, value: string | Uint8Ar
     return { kind: 'bytes', key, rev: head.rev, ts, bytes: new Uint8Array(value), contentType };
   }
   if (typeof value !== 'string') throw new Error(`FileStore: damaged value of "${key}"`);
-  return { kind: 'json', key, rev: head.rev, ts, value: JSON.parse(value) as unknown };
+  return { kind: 'json', key, rev: head.rev, ts, value: parse(value) };
 }

@@ -28,10 +28,18 @@ import type { ApplyOptions, DeletedRecord, LocalRecord, LocalStore } from '../lo
 import { decodeSnapshot, LEGACY_FILE, LEGACY_SNAPSHOT, legacyLogName, replayLog } from './file-format.js';
 import { decodeHead, decodeRecord, encodeMeta, encodeValue, type RecordHead } from './file-records.js';
 import { HaveMembers, planApply, planRemove } from './plan.js';
+import type { ValueParser } from '../wire.js';
 
 export interface FileStoreOptions {
   /** @deprecated Ignored: the database reuses freed pages by itself, there is no log to compact. */
   compactAfterBytes?: number;
+  /**
+   * Reads each JSON value `get` returns from its stored text: values that
+   * came in batches are stored exactly as the server sent them, so a
+   * lossless parser (the client's `parseValue`) gets them back exact.
+   * Default: JSON.parse.
+   */
+  parseValue?: ValueParser | undefined;
 }
 
 /** The database file inside the store's directory (LMDB adds `replica.lmdb-lock` beside it). */
@@ -65,6 +73,8 @@ function openTables(path: string): Tables {
 const openDirs = new Set<string>();
 
 export class FileStore implements LocalStore {
+  /** Values from batches are written as their text, never parsed on the way in. */
+  readonly lazyValues = true;
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -76,6 +86,7 @@ export class FileStore implements LocalStore {
   private constructor(
     readonly dir: string,
     tables: Tables,
+    private readonly parseValue: ValueParser,
   ) {
     this.#tables = tables;
   }
@@ -97,7 +108,7 @@ export class FileStore implements LocalStore {
    * Opens (creating if needed) the store in `dir`, migrating a format-1 directory.
    * @example const store = await FileStore.open('./replica');
    */
-  static async open(dir: string, _options: FileStoreOptions = {}): Promise<FileStore> {
+  static async open(dir: string, options: FileStoreOptions = {}): Promise<FileStore> {
     const path = resolve(dir);
     if (openDirs.has(path)) throw new Error(`FileStore: ${path} is already open in this process`);
     openDirs.add(path);
@@ -105,7 +116,7 @@ export class FileStore implements LocalStore {
     try {
       await mkdir(path, { recursive: true });
       tables = openTables(path);
-      const store = new FileStore(path, tables);
+      const store = new FileStore(path, tables, options.parseValue ?? JSON.parse);
       await store.#prepare();
       return store;
     } catch (error) {
@@ -123,7 +134,7 @@ export class FileStore implements LocalStore {
     if (meta === undefined) return undefined;
     const head = decodeHead(key, meta);
     const value = head.kind === 'bytes' ? this.values.getBinary(k) : head.kind === 'json' ? this.values.get(k) : undefined;
-    return decodeRecord(key, meta, value);
+    return decodeRecord(key, meta, value, this.parseValue);
   }
 
   async have(prefix = ''): Promise<Record<string, string>> {

@@ -4,16 +4,20 @@
  * between, so every call is atomic with respect to the others.
  */
 import type { ApplyOptions, DeletedRecord, LocalRecord, LocalStore } from '../local-store.js';
+import { plainRecord } from '../records.js';
 import { forgetRevs, haveJsonOf, haveMap, planApply, planRemove } from './plan.js';
 
 export class MemoryStore implements LocalStore {
+  /** Values from batches are kept as their text until `get` reads them. */
+  readonly lazyValues = true;
   #records = new Map<string, LocalRecord>();
   #checkpoint: number | undefined;
   #closed = false;
 
   async get(key: string): Promise<LocalRecord | undefined> {
     this.#open();
-    return this.#records.get(key);
+    const record = this.#records.get(key);
+    return record && plainRecord(record);
   }
 
   async have(prefix?: string): Promise<Record<string, string>> {

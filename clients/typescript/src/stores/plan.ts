@@ -5,6 +5,7 @@
  * in one atomic step of its own.
  */
 import type { DeletedRecord, LocalRecord } from '../local-store.js';
+import { plainRecord } from '../records.js';
 
 export interface Plan<C extends LocalRecord> {
   /** Records to store (tombstones for never-seen keys included). */
@@ -66,7 +67,7 @@ export function planRemove(lookup: Lookup, keys: readonly string[], atRev: numbe
 /** The live records with rev 0: the state `forgetRevisions()` leaves behind. */
 export function forgetRevs(records: Iterable<LocalRecord>): LocalRecord[] {
   const out: LocalRecord[] = [];
-  for (const r of records) if (r.kind !== 'deleted') out.push({ ...r, rev: 0 });
+  for (const r of records) if (r.kind !== 'deleted') out.push({ ...plainRecord(r), rev: 0 });
   return out;
 }
 
