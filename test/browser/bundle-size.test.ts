@@ -8,8 +8,13 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { bundle } from './support/pages.js';
 
-/** min+gzip bytes of the whole root entry (IndexedDBStore, tab lock and wake-ups included). */
-export const BUNDLE_BUDGET_BYTES = 18 * 1024;
+/**
+ * min+gzip bytes of the whole root entry (IndexedDBStore, tab lock and
+ * wake-ups included). 18 KiB until batches were read a line per entry with
+ * their values parsed on first read (about 0.5 KB: the line reader and the
+ * lazy record), which cut the client's CPU for an initial sync by a third.
+ */
+export const BUNDLE_BUDGET_BYTES = 19 * 1024;
 
 describe('@keysync/client browser bundle', () => {
   it(`stays within ${BUNDLE_BUDGET_BYTES / 1024} KiB min+gzip and imports nothing from Node`, async () => {
