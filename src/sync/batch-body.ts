@@ -17,16 +17,18 @@ export const batchHead = (cursor: number) => `{"cursor":${cursor},"entries":[`;
 /** ...and what comes after them. */
 export const batchTail = (cursor: number, batches: number) => `\n],"next":${cursor + 1 < batches ? cursor + 1 : null}}`;
 
+/** Between a batch's entries, and before the first: each begins a line. */
+const ENTRY_SEPARATOR = ',\n';
+
 /**
- * The same two as SQL text expressions over SQL integer expressions, for a
- * statement that returns the whole body, which then goes out as the bytes the
- * driver received, never copied (test/sync/paths-agree.test.ts holds the
- * twins equal byte for byte).
+ * The same as an SQL expression: the part of the body between head and
+ * tail, from the entry text `text` of the rows `from` (FROM and WHERE) in
+ * the order `order`. The fast path (batch.sql.ts) has the database join it
+ * and sends its bytes as the driver received them, between head and tail
+ * (test/sync/paths-agree.test.ts holds the two paths equal byte for byte).
  */
-export const batchHeadSql = (cursor: string) => `('{"cursor":' || ${cursor} || ',"entries":[')`;
-export const batchTailSql = (cursor: string, batches: string) =>
-  // bigint: the cursor is a parameter PostgreSQL may fold as a constant, and cursor + 1 must not overflow int there.
-  `(E'\\n],"next":' || case when ${cursor}::bigint + 1 < ${batches} then (${cursor}::bigint + 1)::text else 'null' end || '}')`;
+export const entriesSql = (text: string, order: string, from: string) =>
+  `coalesce((select E'\\n' || string_agg(${text}, E',\\n' order by ${order}) from ${from}), '')`;
 
 /**
  * `rows` are the batch's keys in delivery order, undefined for a key purged
@@ -43,5 +45,5 @@ export function batchBody(cursor: number, batches: number, rows: Iterable<EntryT
     if (policy?.includesValue && !row.deleted && !policy.includesValue(row.key, (JSON.parse(row.text) as { value?: unknown }).value)) continue;
     parts.push(row.text);
   }
-  return batchHead(cursor) + (parts.length > 0 ? `\n${parts.join(',\n')}` : '') + batchTail(cursor, batches);
+  return batchHead(cursor) + (parts.length > 0 ? `\n${parts.join(ENTRY_SEPARATOR)}` : '') + batchTail(cursor, batches);
 }
