@@ -95,8 +95,8 @@ const ACK = `with s as (
  *
  * With `open` and no options on the store, the database joins the batch's
  * entries into one string and the server passes its bytes on without
- * decoding them, between the body's head and tail. Otherwise each entry comes as its own row and the store's current
- * policy picks them.
+ * decoding them, between the body's head and tail. Otherwise each entry
+ * comes as its own row and the store's current policy picks them.
  */
 export async function fetchBatchFast(db: Db, req: BatchRequest): Promise<string | Buffer | undefined> {
   const { storeId, sessionId, cursor, timeoutMs, policyFor, open } = req;

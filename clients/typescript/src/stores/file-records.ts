@@ -9,8 +9,8 @@
  *
  * JSON values are handed over as text and bytes as bytes; the database writes
  * either straight into its pages (one copy), and `kind` says how to read back.
- * A value from a batch (LazyJsonRecord) is written as the text the server
- * sent, unparsed: exact, whatever the client's parser would make of it.
+ * A value from the server (LazyJsonRecord) is written as the text it sent,
+ * unparsed: exact, whatever the client's parser would make of it.
  */
 import type { LocalRecord } from '../local-store.js';
 import { LazyJsonRecord } from '../records.js';

@@ -35,9 +35,9 @@ export interface FileStoreOptions {
   compactAfterBytes?: number;
   /**
    * Reads each JSON value `get` returns from its stored text: values that
-   * came in batches are stored exactly as the server sent them, so a
-   * lossless parser (the client's `parseValue`) gets them back exact.
-   * Default: JSON.parse.
+   * came from the server (batches, live events) are stored exactly as it
+   * sent them, so a lossless parser (the client's `parseValue`) gets them
+   * back exact. Default: JSON.parse.
    */
   parseValue?: ValueParser | undefined;
 }
@@ -73,7 +73,7 @@ function openTables(path: string): Tables {
 const openDirs = new Set<string>();
 
 export class FileStore implements LocalStore {
-  /** Values from batches are written as their text, never parsed on the way in. */
+  /** Values from the server are written as their text, never parsed on the way in. */
   readonly lazyValues = true;
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;

@@ -8,7 +8,7 @@ import { plainRecord } from '../records.js';
 import { forgetRevs, haveJsonOf, haveMap, planApply, planRemove } from './plan.js';
 
 export class MemoryStore implements LocalStore {
-  /** Values from batches are kept as their text until `get` reads them. */
+  /** Values from the server are kept as their text until `get` (or a listener) reads them. */
   readonly lazyValues = true;
   #records = new Map<string, LocalRecord>();
   #checkpoint: number | undefined;
