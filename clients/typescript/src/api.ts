@@ -23,7 +23,7 @@ import {
   type HandshakeResponse,
   type paths,
 } from '@keysync/protocol';
-import { parseAck, parseBatch, parseBatchText, parseHandshake, type ValueParser } from './wire.js';
+import { parseAck, parseBatchBody, parseHandshake, type ValueParser } from './wire.js';
 
 type S = components['schemas'];
 type Query<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends { parameters: { query?: infer Q } } ? NonNullable<Q> : never;
@@ -172,7 +172,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   const { parseValue } = options;
   const batchPath = (storeId: string, sessionId: string, cursor: number) => ({ params: { path: { storeId, sessionId, cursor } } });
 
-  return {
+  const api: ApiClient = {
     raw,
     parseValue,
     health: (o) => settle('health', raw.GET('/healthz', { signal: o?.signal })),
@@ -265,19 +265,11 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
           : raw.POST('/v1/stores/{storeId}/sync', { ...store(storeId), body, signal: o?.signal }),
         parseHandshake,
       ),
-    batch: (storeId, sessionId, cursor, o) =>
-      parseValue
-        ? // As text, so that each value reaches parseValue as written.
-          settle(
-            `batch ${cursor}`,
-            raw.GET('/v1/stores/{storeId}/sync/{sessionId}/batches/{cursor}', { ...batchPath(storeId, sessionId, cursor), parseAs: 'text', signal: o?.signal }),
-            (text) => parseBatchText(text ?? '', parseValue),
-          )
-        : settle(
-            `batch ${cursor}`,
-            raw.GET('/v1/stores/{storeId}/sync/{sessionId}/batches/{cursor}', { ...batchPath(storeId, sessionId, cursor), signal: o?.signal }),
-            parseBatch,
-          ),
+    batch: async (storeId, sessionId, cursor, o) => {
+      // As text, so that each value reaches parseValue as written (parseBatchBody).
+      const res = await api.batchText(storeId, sessionId, cursor, o);
+      return res.error ? res : { data: parseBatchBody(res.data, parseValue), response: res.response };
+    },
     batchText: (storeId, sessionId, cursor, o) =>
       settle(
         `batch ${cursor}`,
@@ -321,6 +313,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       return { data: res.data, response: res.response };
     },
   };
+  return api;
 }
 
 /** The value of a `GET .../keys/{key}` answer: JSON for application/json, bytes for any other type. */

@@ -155,7 +155,7 @@ export function parseBatchLines(text: string): TextBatch | undefined {
   const first = text.indexOf('\n');
   const last = text.lastIndexOf('\n');
   if (first < 0 || !text.startsWith('"entries":[', first - 11) || !text.startsWith('],"next":', last + 1)) return undefined;
-  try {
+  return unlessMalformed(() => {
     const envelope = parseBatch(JSON.parse(text.slice(0, first) + text.slice(last + 1)));
     const entries: Array<WireEntry | JsonTextEntry> = [];
     for (let at = first + 1; at < last; ) {
@@ -169,17 +169,21 @@ export function parseBatchLines(text: string): TextBatch | undefined {
       at = lineEnd + 1;
     }
     return { cursor: envelope.cursor, next: envelope.next, entries };
-  } catch (err) {
-    if (err instanceof SyntaxError || err instanceof ProtocolError) return undefined;
-    throw err;
-  }
+  });
 }
 
 /** A live event's entry (its data, one entry) as a json entry with its value as text; undefined for any other entry or layout. */
 export function readJsonTextEntry(data: string): JsonTextEntry | undefined {
-  try {
+  return unlessMalformed(() => {
     const entry = parseEntryLine(data, 0, data.length);
     return entry instanceof JsonTextEntry ? entry : undefined;
+  });
+}
+
+/** `read()`, or undefined when what it reads does not parse or check: the caller then reads the text the usual way, which decides. */
+function unlessMalformed<T>(read: () => T | undefined): T | undefined {
+  try {
+    return read();
   } catch (err) {
     if (err instanceof SyntaxError || err instanceof ProtocolError) return undefined;
     throw err;
