@@ -126,8 +126,12 @@ describe('two server instances on one database', () => {
       const storeId = await newStore(env.server);
       const feed = await openFeed(env.server, storeId);
       await feed.waitFor((f) => f.events.some((e) => e.event === 'ready'));
+      // Each write is awaited on the feed before the next: the change log is compacted, so
+      // the delete of `from-other` landing before this instance read its put would replace it.
       const w1 = await put(other, storeId, 'from-other', 1);
+      await feed.waitFor((f) => f.lastId === String(w1.rev));
       const w2 = await put(env.server, storeId, 'from-here', 2);
+      await feed.waitFor((f) => f.lastId === String(w2.rev));
       const w3 = await del(other, storeId, 'from-other');
       await feed.waitFor((f) => f.lastId === String(w3.rev));
       expect(changes(feed.events).map((e) => [e.event, e.data.key, e.data.rev])).toEqual([
