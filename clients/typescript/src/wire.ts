@@ -141,6 +141,7 @@ export interface TextBatch {
 const VALUE_MEMBER = ',"kind":"json","value":';
 const ENTRY_START = '{"key":';
 const CLOSE_BRACE = 0x7d;
+const QUOTE = 0x22;
 
 /**
  * A batch cut at its line feeds, as the server lays it out (docs/API.md,
@@ -197,9 +198,42 @@ function parseEntryLine(text: string, start: number, end: number): WireEntry | J
   if (member < 0 || member >= end) return parseWireEntry(JSON.parse(text.slice(start, end)));
   const valueStart = member + VALUE_MEMBER.length;
   if (valueStart >= end - 1) return undefined;
+  const value = text.slice(valueStart, end - 1);
+  const plain = plainHead(text, start, member, value);
+  if (plain) return plain;
   const head: unknown = JSON.parse(`${text.slice(start, member)}}`);
   if (!isObj(head) || typeof head['key'] !== 'string' || !isRev(head['rev']) || typeof head['ts'] !== 'string') fail('entry', head);
-  return new JsonTextEntry(head['key'], head['rev'], head['ts'], text.slice(valueStart, end - 1));
+  return new JsonTextEntry(head['key'], head['rev'], head['ts'], value);
+}
+
+/** A JSON string's contents that need no unescaping: no quote, backslash or control character. */
+const PLAIN_STRING = /^[^"\\\u0000-\u001f]*$/;
+const KEY_OPEN = '{"key":"';
+const REV_MEMBER = '","rev":';
+const TS_MEMBER = ',"ts":"';
+
+/**
+ * The head `{"key":"…","rev":n,"ts":"…"` of text[start, member) read by
+ * hand, as the server writes it when its key and ts hold nothing to
+ * unescape (about half the cost of JSON.parse and the checks, a few
+ * percent of a sync's CPU); undefined for anything else, which JSON.parse
+ * then reads. What it accepts JSON.parse reads the same.
+ */
+function plainHead(text: string, start: number, member: number, value: string): JsonTextEntry | undefined {
+  if (!text.startsWith(KEY_OPEN, start)) return undefined;
+  const keyStart = start + KEY_OPEN.length;
+  const keyEnd = text.indexOf(REV_MEMBER, keyStart);
+  if (keyEnd < 0 || keyEnd >= member) return undefined;
+  // A rev is digits without a leading zero (JSON), up to the largest safe integer.
+  const revStart = keyEnd + REV_MEMBER.length;
+  let rev = 0;
+  let at = revStart;
+  for (let digit = text.charCodeAt(at) - 48; digit >= 0 && digit <= 9; digit = text.charCodeAt(++at) - 48) rev = rev * 10 + digit;
+  if (at === revStart || at - revStart > 16 || (at - revStart > 1 && text.charCodeAt(revStart) === 48) || !Number.isSafeInteger(rev)) return undefined;
+  if (!text.startsWith(TS_MEMBER, at) || text.charCodeAt(member - 1) !== QUOTE) return undefined;
+  const key = text.slice(keyStart, keyEnd);
+  const ts = text.slice(at + TS_MEMBER.length, member - 1);
+  return PLAIN_STRING.test(key) && PLAIN_STRING.test(ts) ? new JsonTextEntry(key, rev, ts, value) : undefined;
 }
 
 export function parseAck(v: unknown): AckResponse {

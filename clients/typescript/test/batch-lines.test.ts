@@ -71,6 +71,44 @@ describe('parseBatchLines', () => {
     for (const body of cases) expect(parseBatchLines(body), body).toBeUndefined();
   });
 
+  it('reads every head as JSON.parse does, by hand or not, and refuses what JSON refuses', () => {
+    const head = (key: string, rev: string, ts = TS) => `{"key":${key},"rev":${rev},"ts":"${ts}","kind":"json","value":1}`;
+    const read = (line: string) => parseBatchLines(laidOut([line]))?.entries[0];
+    const accepted = [
+      head('"plain/key"', '0'),
+      head('"plain/key"', String(Number.MAX_SAFE_INTEGER)),
+      head('"q\\"uote"', '12'),
+      head('"back\\\\slash"', '12'),
+      head('"\\u00e9scaped"', '12'),
+      head('"é raw, 🙂"', '12'),
+      head('"a\\",\\"rev\\":1"', '12'), // the text after a key, inside the key
+      head('"k"', '12', '2026-12-04T18:00:00\\u002e123Z'),
+      head('"k"', '1.0'), // JSON's 1
+    ];
+    for (const line of accepted) {
+      const entry = read(line);
+      const expected = JSON.parse(line) as Record<string, unknown>;
+      expect(entry, line).toBeInstanceOf(JsonTextEntry);
+      expect({ key: entry!.key, rev: entry!.rev, ts: entry!.ts }, line).toEqual({ key: expected['key'], rev: expected['rev'], ts: expected['ts'] });
+    }
+    // A leading zero, a sign, an unsafe integer, a raw control character, no rev: not JSON, or not a rev.
+    const refused = [head('"k"', '012'), head('"k"', '-1'), head('"k"', '9007199254740992'), head('"k\u0001"', '1'), head('"k"', '')];
+    for (const line of refused) expect(read(line), line).toBeUndefined();
+  });
+
+  it('reads random keys exactly', () => {
+    const alphabet = ['a', '/', '"', '\\', '\n', '\u0000', '\u001f', 'é', '🙂', ',', ':', '{', '}', ' ', '\u2028'];
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const keys = Array.from({ length: 500 }, () => Array.from({ length: 1 + random(8) }, () => alphabet[random(alphabet.length)]).join(''));
+    const read = parseBatchLines(laidOut(keys.map((key, i) => json(key, i, '1'))))!;
+    expect(read.entries.map((e) => e.key)).toEqual(keys);
+    expect(read.entries.map((e) => e.rev)).toEqual(keys.map((_, i) => i));
+  });
+
   it('reads a json entry whose members differ from the usual ones whole', () => {
     const odd = '{"key":"a","rev":1,"ts":"2026-12-04T18:00:00.123456Z","kind":"json","size":1,"value":7}';
     expect(parseBatchLines(laidOut([odd]))!.entries).toEqual([JSON.parse(odd)]);
