@@ -98,7 +98,7 @@ const ACK = `with s as (
  * decoding them, between the body's head and tail. Otherwise each entry
  * comes as its own row and the store's current policy picks them.
  */
-export async function fetchBatchFast(db: Db, req: BatchRequest): Promise<string | Buffer | undefined> {
+export async function fetchBatchFast(db: Db, req: BatchRequest): Promise<string | Buffer[] | undefined> {
   const { storeId, sessionId, cursor, timeoutMs, policyFor, open } = req;
   const { query, queryBytes } = preparedDb(db);
   const [delivered] = await query<{ batches: number | string; options: string }>(DELIVER_FETCH, [storeId, sessionId, cursor, nowMicros(), timeoutMs * 1000]);
@@ -108,7 +108,7 @@ export async function fetchBatchFast(db: Db, req: BatchRequest): Promise<string 
   if (open && delivered.options === '{}') {
     const [row] = await queryBytes(ENTRIES_JOINED, chunk);
     const entries = row?.[0];
-    return entries ? Buffer.concat([Buffer.from(batchHead(cursor)), entries, Buffer.from(batchTail(cursor, batches))]) : undefined;
+    return entries ? [Buffer.from(batchHead(cursor)), entries, Buffer.from(batchTail(cursor, batches))] : undefined;
   }
   const rows = await query<{ key: string | null; deleted: boolean; text: string | null }>(BODY_ROWS, chunk);
   // A chunk holds at least one key, so no row means it was released since (delivering again is idempotent).
