@@ -43,9 +43,7 @@ export function jsonText<S extends z.ZodType, U extends ContentfulStatusCode>(
 /**
  * Parts as a stream, written one after another. A batch is its head, the
  * entries the database joined and its tail: joined here too, each batch
- * allocated one more copy of its megabytes outside the JS heap, and V8 answers
- * such allocations with full collections (in an initial sync, a mark-compact
- * of a heap that frees nothing every dozen batches).
+ * cost one more copy of its megabytes, allocated outside the JS heap.
  */
 function partsStream(parts: readonly Uint8Array[]): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>({
