@@ -12,7 +12,6 @@
  */
 import { encodeBase64 } from './base64.js';
 import { ProtocolError } from './errors.js';
-import { utf8Text } from './utf8-text.js';
 import { createRawClient, mediaType, settle, type HttpOptions, type HttpResult, type RawClient } from './http.js';
 import {
   HEADERS,
@@ -274,12 +273,8 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     batchText: (storeId, sessionId, cursor, o) =>
       settle(
         `batch ${cursor}`,
-        raw.GET('/v1/stores/{storeId}/sync/{sessionId}/batches/{cursor}', {
-          ...batchPath(storeId, sessionId, cursor),
-          parseAs: 'arrayBuffer',
-          signal: o?.signal,
-        }),
-        (bytes) => (bytes ? utf8Text(bytes) : ''),
+        raw.GET('/v1/stores/{storeId}/sync/{sessionId}/batches/{cursor}', { ...batchPath(storeId, sessionId, cursor), parseAs: 'text', signal: o?.signal }),
+        (text) => text ?? '',
       ),
     ack: (storeId, sessionId, cursor, o) =>
       settle(
