@@ -1,8 +1,9 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { LocalRecord } from '../src/local-store.js';
-import { FileStore, REMAP_AFTER_COMMITS } from '../src/stores/file.js';
+import { DATA_FILE, FileStore, REMAP_AFTER_BYTES, REMAP_AFTER_COMMITS } from '../src/stores/file.js';
 import { writeLegacyDir } from './support/legacy-file-format.js';
 import { del, describeLocalStore, put, ts } from './support/local-store-contract.js';
 import { useTmpDirs } from './support/tmp-dir.js';
@@ -112,6 +113,33 @@ describe('FileStore', () => {
     const again = await openAt(dir);
     expect(Object.keys(await again.have())).toHaveLength(50);
   });
+
+  /** Resident MB of this process's mappings of `file` (Linux). */
+  const mappedMB = (file: string) => {
+    let kb = 0;
+    let inFile = false;
+    for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+      if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) inFile = line.endsWith(`/${file}`);
+      else if (inFile && line.startsWith('Rss:')) kb += Number(line.split(/\s+/)[1]);
+    }
+    return kb / 1024;
+  };
+
+  it.runIf(existsSync('/proc/self/smaps'))('keeps the mapped part of its file bounded while large batches are written', async () => {
+    const store = await openAt(await tmp.make());
+    const value = 'x'.repeat(64 * 1024);
+    const perCommit = 128; // 8 MiB a commit, far fewer commits than REMAP_AFTER_COMMITS
+    let rev = 0;
+    let most = 0;
+    for (let c = 0; c < 25; c++) {
+      await store.applyBatch(Array.from({ length: perCommit }, (_, i) => put(`k${c}/${i}`, ++rev, value)));
+      most = Math.max(most, mappedMB(DATA_FILE));
+    }
+    // 200 MiB written; without reopening, a third of it stayed mapped (70 MB).
+    expect(most).toBeGreaterThan(0);
+    expect(most).toBeLessThan((REMAP_AFTER_BYTES / 1024 / 1024) * 0.75);
+    await store.close();
+  }, 30_000);
 
   it('keeps every record and answers reads across the reopens between runs of commits', async () => {
     const dir = await tmp.make();

@@ -50,6 +50,13 @@ const FORMAT = 2;
 const PAGE = 4096;
 /** Commits after which the database is closed and reopened, to unmap the pages its writes read (see #remap). */
 export const REMAP_AFTER_COMMITS = 64;
+/**
+ * Bytes of values written after which it is reopened as well: what stays
+ * mapped grows with the bytes written, not with the commits (200 MiB in 25
+ * commits left 70 MB of the file mapped), so large batches reopen sooner.
+ * The sync loop's batches of 2,000 keys of 1 KiB are 2 MB a commit.
+ */
+export const REMAP_AFTER_BYTES = 32 * 1024 * 1024;
 
 /** The open environment and its three tables. */
 interface Tables {
@@ -82,6 +89,8 @@ export class FileStore implements LocalStore {
   /** Set while #remap has the database closed; reads wait for it. */
   #remapping: Promise<void> | undefined;
   #commitsSinceOpen = 0;
+  /** bytes of values written since, rolled-back writes included (they read pages too) */
+  #bytesSinceOpen = 0;
 
   private constructor(
     readonly dir: string,
@@ -283,6 +292,7 @@ export class FileStore implements LocalStore {
     const k = keyBytes(record.key);
     const value = encodeValue(record);
     this.meta.putSync(k, encodeMeta(record));
+    if (value !== undefined) this.#bytesSinceOpen += value.length;
     if (value === undefined) this.values.removeSync(k);
     else if (typeof value === 'string') this.values.putSync(k, value);
     // asBinary stores the bytes as they are, past the table's string encoding (its typing knows only strings).
@@ -297,7 +307,7 @@ export class FileStore implements LocalStore {
   #write<T>(fn: () => T): Promise<T> {
     const run = this.#queue.then(async () => {
       this.#check();
-      if (this.#commitsSinceOpen >= REMAP_AFTER_COMMITS) await this.#remap();
+      if (this.#commitsSinceOpen >= REMAP_AFTER_COMMITS || this.#bytesSinceOpen >= REMAP_AFTER_BYTES) await this.#remap();
       const result = await this.env.childTransaction(fn);
       await this.env.flushed;
       this.#commitsSinceOpen++;
@@ -324,6 +334,7 @@ export class FileStore implements LocalStore {
       await this.env.close();
       this.#tables = openTables(this.dir);
       this.#commitsSinceOpen = 0;
+      this.#bytesSinceOpen = 0;
     } catch (error) {
       this.#closed = true;
       throw new Error(`FileStore: could not reopen ${this.dir}, the store is closed`, { cause: error });
