@@ -125,21 +125,25 @@ describe('FileStore', () => {
     return kb / 1024;
   };
 
-  it.runIf(existsSync('/proc/self/smaps'))('keeps the mapped part of its file bounded while large batches are written', async () => {
-    const store = await openAt(await tmp.make());
-    const value = 'x'.repeat(64 * 1024);
-    const perCommit = 128; // 8 MiB a commit, far fewer commits than REMAP_AFTER_COMMITS
-    let rev = 0;
-    let most = 0;
-    for (let c = 0; c < 25; c++) {
-      await store.applyBatch(Array.from({ length: perCommit }, (_, i) => put(`k${c}/${i}`, ++rev, value)));
-      most = Math.max(most, mappedMB(DATA_FILE));
-    }
-    // 200 MiB written; without reopening, a third of it stayed mapped (70 MB).
-    expect(most).toBeGreaterThan(0);
-    expect(most).toBeLessThan((REMAP_AFTER_BYTES / 1024 / 1024) * 0.75);
-    await store.close();
-  }, 30_000);
+  it.runIf(existsSync('/proc/self/smaps'))(
+    'keeps the mapped part of its file bounded while large batches are written',
+    async () => {
+      const store = await openAt(await tmp.make());
+      const value = 'x'.repeat(64 * 1024);
+      const perCommit = 128; // 8 MiB a commit, far fewer commits than REMAP_AFTER_COMMITS
+      let rev = 0;
+      let most = 0;
+      for (let c = 0; c < 25; c++) {
+        await store.applyBatch(Array.from({ length: perCommit }, (_, i) => put(`k${c}/${i}`, ++rev, value)));
+        most = Math.max(most, mappedMB(DATA_FILE));
+      }
+      // 200 MiB written; without reopening, a third of it stayed mapped (70 MB).
+      expect(most).toBeGreaterThan(0);
+      expect(most).toBeLessThan((REMAP_AFTER_BYTES / 1024 / 1024) * 0.75);
+      await store.close();
+    },
+    30_000,
+  );
 
   it('keeps every record and answers reads across the reopens between runs of commits', async () => {
     const dir = await tmp.make();
