@@ -8,7 +8,7 @@ import { isRetryable, parseRetryAfter } from './backoff.js';
 import { ProblemError } from './errors.js';
 import { EVENTS, HEADERS, problemKind } from '@keysync/protocol';
 import type { LocalRecord } from './local-store.js';
-import { fromWire, LazyJsonRecord } from './records.js';
+import { fromWire, lazyRecord } from './records.js';
 import { readSse, StalledError, type SseItem } from './sse.js';
 import { isTransient, linkedController, type SyncContext } from './sync-context.js';
 import type { ReadyEventData } from '@keysync/protocol';
@@ -123,7 +123,7 @@ async function handle(ctx: SyncContext, pos: FeedPosition, hooks: FeedHooks, ite
   const id = item.lastEventId || undefined;
   // A put's value stays text for a store that takes it so, as in batches (FileStore writes it as sent).
   const text = item.event === EVENTS.put && ctx.store.lazyValues ? readJsonTextEntry(item.data) : undefined;
-  if (text) return applyLive(ctx, pos, id, new LazyJsonRecord(text.key, text.rev, text.ts, text.text, ctx.api.parseValue ?? JSON.parse));
+  if (text) return applyLive(ctx, pos, id, lazyRecord(text, ctx.api.parseValue));
   const event = parseLiveEvent(item.event, item.data, id, ctx.api.parseValue);
   switch (event?.type) {
     case undefined:

@@ -110,13 +110,17 @@ export function batchRecords(text: string, lazy: boolean, parseValue: ValueParse
     const batch = parseBatchBody(text, parseValue);
     return { cursor: batch.cursor, records: batch.entries.map(fromWire) };
   }
-  const parse = parseValue ?? JSON.parse;
   const records = lines.entries.map((entry): LocalRecord => {
     if (!(entry instanceof JsonTextEntry)) return fromWire(entry);
-    const { key, rev, ts, text: valueText } = entry;
-    return lazy ? new LazyJsonRecord(key, rev, ts, valueText, parse) : { kind: 'json', key, rev, ts, value: parseValueText(entry, valueText, parse) };
+    const record = lazyRecord(entry, parseValue);
+    return lazy ? record : plainRecord(record);
   });
   return { cursor: lines.cursor, records };
+}
+
+/** A json entry whose value is still its text, as a record that parses it with `parseValue` (default JSON.parse) when first read. */
+export function lazyRecord(entry: JsonTextEntry, parseValue: ValueParser | undefined): LazyJsonRecord {
+  return new LazyJsonRecord(entry.key, entry.rev, entry.ts, entry.text, parseValue ?? JSON.parse);
 }
 
 /** A record as a plain object (a LazyJsonRecord's value read), safe to spread, clone or keep. */
