@@ -19,6 +19,8 @@ export type DomainErrorKind =
   | 'since-purged'
   /** a handshake `since` ahead of the store's head */
   | 'since-ahead'
+  /** digests (or a handshake built on them) the store cannot use: its policy needs values, or its options changed since */
+  | 'digests-unusable'
   /** a limit refused the request; `quota` says which and when to retry */
   | 'too-many-sessions'
   | 'too-many-subscribers';

@@ -13,6 +13,7 @@ const ANSWERS: Record<DomainErrorKind, { status: number; title: string }> = {
   'not-delivered': { status: 409, title: 'Not Delivered' },
   'since-purged': { status: 409, title: 'Since Purged' },
   'since-ahead': { status: 409, title: 'Since Ahead' },
+  'digests-unusable': { status: 409, title: 'Digests Unusable' },
   'too-many-sessions': { status: 429, title: 'Too Many Sessions' },
   'too-many-subscribers': { status: 429, title: 'Too Many Subscribers' },
 };

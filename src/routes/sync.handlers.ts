@@ -3,11 +3,25 @@ import type { App } from '../http/app-env.js';
 import { clientKey } from '../http/caller.js';
 import { haveOf } from '../http/handshake-body/reader.js';
 import { jsonText } from '../http/json-text-response.js';
+import { validationProblem } from '../http/problem.js';
+import { bucketBitmap, type DigestBasis } from '../sync/digest-diff.sql.js';
+import { compareDigests } from '../sync/digests.sql.js';
 import { handshake, type HandshakeRequest } from '../sync/handshake.js';
+import type { HaveList } from '../sync/have-list.js';
+import { digestBucketOf } from '@keysync/protocol';
 import { admitSession } from '../sync/quota.js';
 import { acknowledge, cancelSession, fetchBatch, sessionStatus } from '../sync/sessions.js';
 import { handshakeBody } from '../sync/stale-list.js';
-import { BatchSchema, HandshakeResponseSchema, ackRoute, batchRoute, cancelSessionRoute, handshakeRoute, sessionStatusRoute } from './sync.routes.js';
+import {
+  BatchSchema,
+  HandshakeResponseSchema,
+  ackRoute,
+  batchRoute,
+  cancelSessionRoute,
+  digestsRoute,
+  handshakeRoute,
+  sessionStatusRoute,
+} from './sync.routes.js';
 
 export function registerSyncHandlers(app: App, services: ApiServices): void {
   const { db } = services.database;
@@ -20,6 +34,7 @@ export function registerSyncHandlers(app: App, services: ApiServices): void {
     let request: HandshakeRequest;
     if ('have' in body) {
       request = { ...body, have: haveOf(c, body.have, body.prefix, limits.maxHaveKeys) };
+      if (body.digest) assertListed(request.have, body.digest);
     } else request = body;
     const result = await handshake(db, storeId, request, (options) => services.policies.policyFor(storeId, options), {
       batchSize: limits.batchSize,
@@ -34,6 +49,15 @@ export function registerSyncHandlers(app: App, services: ApiServices): void {
     if (result.batches === 0) services.metrics.sessionOutcomes.inc({ outcome: 'done' });
     // Streamed: the stale list is read back from the session's chunks (stale-list.ts).
     return jsonText(c, HandshakeResponseSchema, handshakeBody(db, result), 201);
+  });
+
+  app.openapi(digestsRoute, async (c) => {
+    const { storeId } = c.req.valid('param');
+    const { buckets, digests, prefix } = c.req.valid('json');
+    const answer = await compareDigests(db, storeId, { buckets, digests: Buffer.from(digests, 'base64'), prefix }, (options) =>
+      services.policies.policyFor(storeId, options),
+    );
+    return c.json(answer, 200);
   });
 
   app.openapi(batchRoute, async (c) => {
@@ -69,4 +93,20 @@ export function registerSyncHandlers(app: App, services: ApiServices): void {
     services.metrics.sessionOutcomes.inc({ outcome: 'cancelled' });
     return c.body(null, 204);
   });
+}
+
+/**
+ * A digest handshake's `have` may list keys of the listed buckets only: the
+ * store's side is compared for those buckets alone, so a key of another
+ * bucket would look absent from the store and be removed.
+ */
+function assertListed(have: HaveList, digest: DigestBasis): void {
+  const { bitmap } = bucketBitmap(digest);
+  for (let i = 0; i < have.size; i++) {
+    const key = have.key(i);
+    const bucket = digestBucketOf(key, digest.buckets);
+    if (!(bitmap[bucket >> 3]! & (1 << (bucket & 7)))) {
+      throw validationProblem([{ path: `have.${key}`, message: `key is in bucket ${bucket}, which digest.listed does not name` }]);
+    }
+  }
 }

@@ -6,7 +6,7 @@ import { requireAccess } from '../http/auth.js';
 import { compressible } from '../http/compression.js';
 import { jsonBody } from '../http/json-body.js';
 import { limitBody, plainIntegerParams, requireJson } from '../http/request.js';
-import { MAX_KEY_BYTES } from '@keysync/protocol';
+import { MAX_DIGEST_BUCKETS, MAX_KEY_BYTES } from '@keysync/protocol';
 import { MAX_BATCH_SIZE_FIELD, MAX_TS_LENGTH } from '../http/handshake-body/fields.js';
 import { EntrySchema, RevSchema, StoreIdParam, canonicalUuid, limitProblems, problem, timestamp } from '../http/schemas.js';
 
@@ -62,11 +62,38 @@ const HaveMap = z
     example: { 'users/1': '2026-11-26T07:31:34.123456Z' },
   });
 
+const BucketCountField = z
+  .number()
+  .int()
+  .min(1)
+  .max(MAX_DIGEST_BUCKETS)
+  .refine((n) => (n & (n - 1)) === 0, 'buckets must be a power of two')
+  .openapi({ description: `How many buckets the keys are folded into: a power of two, at most ${MAX_DIGEST_BUCKETS}.`, example: 4096 });
+
+/** What a replica's digests matched (the digests answer), and the buckets its `have` map lists. */
+const DigestBasisSchema = z
+  .object({
+    rev: RevSchema.openapi({ description: '`rev` of the digests answer.' }),
+    optionsVersion: z.number().int().min(0).openapi({ description: '`optionsVersion` of the digests answer.' }),
+    buckets: BucketCountField,
+    listed: z
+      .array(z.number().int().min(0).max(MAX_DIGEST_BUCKETS - 1))
+      .max(MAX_DIGEST_BUCKETS)
+      .openapi({ description: 'The buckets whose keys `have` lists, every one of them (at least the `differ` buckets of the answer).' }),
+  })
+  .strict()
+  .refine((d) => d.listed.every((b) => b < d.buckets), { message: 'each listed bucket must be below buckets', path: ['listed'] })
+  .openapi('DigestBasis', {
+    description:
+      '`have` lists only the keys held in the `listed` buckets; every other bucket held what the digests answer matched at `rev`, and the handshake sends what changed there after it.',
+  });
+
 export const HandshakeRequestSchema = z
   .union([
     z
       .object({
         have: HaveMap,
+        digest: DigestBasisSchema.optional(),
         prefix: PrefixField,
         batchSize: BatchSizeField,
       })
@@ -123,7 +150,9 @@ export const handshakeRoute = createRoute({
   responses: {
     201: { description: 'Session started', content: json(HandshakeResponseSchema) },
     ...common,
-    409: problem('`since` is older than the purged tombstones (since-purged) or ahead of the head (since-ahead): handshake again with `have`'),
+    409: problem(
+      '`since` (or `digest.rev`) is older than the purged tombstones (since-purged) or ahead of the head (since-ahead), or the store cannot use `digest` (digests-unusable): handshake again with the whole `have` map',
+    ),
     413: problem('The `have` map is too large'),
     415: problem('The body is not application/json'),
     422: problem("The store's `walk` exceeded its budget on this data (walk-failed): too many keys, value nodes or too much time; `detail` names the setting"),
@@ -243,4 +272,45 @@ export const cancelSessionRoute = createRoute({
   summary: 'Cancel a session',
   request: { params: sessionParams },
   responses: { 204: { description: 'Cancelled' }, ...common },
+});
+
+export const DigestRequestSchema = z
+  .object({
+    buckets: BucketCountField,
+    digests: z
+      .string()
+      .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'digests must be standard base64')
+      .openapi({ description: 'Base64 of 8 bytes per bucket, big-endian: the XOR of the hashes of the keys the replica holds in that bucket (API.md, "Digests").' }),
+    prefix: PrefixField,
+  })
+  .strict()
+  .refine((d) => d.digests.length === 4 * Math.ceil((8 * d.buckets) / 3), { message: 'digests must hold 8 bytes per bucket', path: ['digests'] })
+  .openapi('DigestRequest', { description: "The replica's bucket digests." });
+
+export const DigestAnswerSchema = z
+  .object({
+    rev: RevSchema.openapi({ description: "The store's rev the digests were compared at: send it back as `digest.rev`." }),
+    optionsVersion: z.number().int().min(0).openapi({ description: "The store options' version: send it back as `digest.optionsVersion`." }),
+    buckets: BucketCountField,
+    differ: z.array(z.number().int().min(0)).openapi({ description: 'The buckets whose digests differ from the store\'s, ascending.' }),
+  })
+  .openapi('DigestAnswer', { description: 'Which buckets differ.' });
+
+export const digestsRoute = createRoute({
+  operationId: 'digests',
+  middleware: [requireAccess('read'), compressible, requireJson, limitBody(maxHandshakeBytes, 'The digests'), jsonBody({ envelope: 1 })],
+  method: 'post',
+  path: '/v1/stores/{storeId}/sync/digests',
+  tags,
+  summary: 'Digests: which buckets of keys differ',
+  description:
+    'The first step of a digest handshake: the replica folds the keys it holds into bucket digests; the answer names the buckets that differ, whose keys the handshake then lists in `have` (with `digest`). Read scope.',
+  request: { params: z.object({ storeId: StoreIdParam }), body: { required: true, content: json(DigestRequestSchema) } },
+  responses: {
+    200: { description: 'The buckets that differ', content: json(DigestAnswerSchema) },
+    ...common,
+    409: problem("The store's options decide per value (walk or value filter): digests-unusable; handshake with the whole `have` map"),
+    413: problem('The body is too large'),
+    415: problem('The body is not application/json'),
+  },
 });

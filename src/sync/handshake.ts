@@ -34,16 +34,22 @@ import type { ReadSome, StorePolicy } from '../options/index.js';
 import { readJsonSome, scanMeta } from '../store/reads.js';
 import { formatTs, nowMicros } from '../store/time.js';
 import type { HandshakeResponse } from '@keysync/protocol';
-import { preparedTx, withSnapshotReader } from '../db/prepared.js';
+import { preparedTx, withSnapshotReader, type PreparedQuery } from '../db/prepared.js';
 import { OVERLAP_FROM_REVS, writeAllServed, type AllServed } from './all-served.sql.js';
 import { ChunkWriter } from './chunk-writer.js';
 import { Turns } from './event-loop.js';
-import { diffHave, PARTS_FROM_KEYS, readStaleKeys, type DiffSizes } from './have-diff.sql.js';
+import { diffDigest, type DigestBasis } from './digest-diff.sql.js';
+import { digestsUnusable, foldsInDatabase } from './digests.sql.js';
+import { diffHave, PARTS_FROM_KEYS, readStaleKeys, type DiffSizes, type HaveDiff } from './have-diff.sql.js';
 import type { HaveList } from './have-list.js';
 
 export type HandshakeRequest =
-  /** `have`: the keys under `prefix` the client holds, with their ts (have-list.ts) */
-  { have: HaveList; prefix?: string; batchSize?: number } | { since: number; prefix?: string; batchSize?: number };
+  /**
+   * `have`: the keys under `prefix` the client holds, with their ts
+   * (have-list.ts); with `digest`, only those of the listed buckets
+   * (digest-diff.sql.ts)
+   */
+  { have: HaveList; digest?: DigestBasis; prefix?: string; batchSize?: number } | { since: number; prefix?: string; batchSize?: number };
 
 /**
  * The handshake's answer without its stale list, which the route streams
@@ -85,20 +91,25 @@ export async function handshake(
     async (txRaw) => {
       const tx = txRaw as unknown as Db;
       const [store] = await tx
-        .select({ headRev: stores.headRev, purgedRev: stores.purgedRev, options: stores.options })
+        .select({ headRev: stores.headRev, purgedRev: stores.purgedRev, options: stores.options, optionsVersion: stores.optionsVersion })
         .from(stores)
         .where(eq(stores.id, storeId));
       if (!store) throw notFound(`store ${storeId}`);
       const { headRev, purgedRev } = store;
       const policy = policyFor(store.options as Record<string, unknown>);
 
-      if ('since' in request) {
-        if (request.since < purgedRev) {
+      const since = 'since' in request ? request.since : request.digest?.rev;
+      if (since !== undefined) {
+        if (since < purgedRev) {
           throw new DomainError('since-purged', `tombstones up to rev ${purgedRev} were purged; handshake again with "have"`);
         }
-        if (request.since > headRev) {
-          throw new DomainError('since-ahead', `rev ${request.since} is ahead of this store's head ${headRev}; handshake again with "have"`);
+        if (since > headRev) {
+          throw new DomainError('since-ahead', `rev ${since} is ahead of this store's head ${headRev}; handshake again with "have"`);
         }
+      }
+      if ('have' in request && request.digest) {
+        if (!foldsInDatabase(policy)) throw digestsUnusable("this store's options decide per value (walk or value filter)");
+        if (request.digest.optionsVersion !== store.optionsVersion) throw digestsUnusable("the store's options changed since the digests were taken");
       }
 
       const readSome = (keys: string[]) => readSomeValues(tx, storeId, keys);
@@ -199,10 +210,17 @@ async function diff(
     bucket.keys.push(key);
     bucket.sizes.push(size);
   };
-  const removed =
-    'have' in request && comparesInDatabase(policy, request.have, headRev)
-      ? await diffInDatabase(db, tx, storeId, request.have, request.prefix, policy.keyFilter!, addStale, diffSizes)
-      : undefined;
+  let removed: string[] | undefined;
+  if ('have' in request && request.digest) {
+    removed = await diffInDatabase(db, tx, storeId, request.have, addStale, (queries) =>
+      diffDigest(queries, storeId, request.have, request.digest!, headRev, request.prefix, policy.keyFilter!),
+    );
+  } else if ('have' in request && comparesInDatabase(policy, request.have, headRev)) {
+    const maxStale = diffSizes?.staleRevs ?? staleRevsHeld(request.have);
+    removed = await diffInDatabase(db, tx, storeId, request.have, addStale, (queries) =>
+      diffHave(queries, storeId, request.have, request.prefix, policy.keyFilter!, maxStale, diffSizes),
+    );
+  }
   const all = removed ?? (await diffInJs(tx, storeId, request, policy, reachable, headRev, addStale));
   if (ranked) {
     for (const rank of [...ranked.keys()].sort((a, b) => a - b)) {
@@ -232,7 +250,7 @@ export function comparesInDatabase(policy: StorePolicy, have: HaveList, headRev:
  * for a policy that syncs by key prefix with one rank (delivery in rev order).
  */
 export function servesAllAsStale(request: HandshakeRequest, policy: StorePolicy): request is Extract<HandshakeRequest, { have: HaveList }> {
-  return 'have' in request && request.have.size === 0 && policy.keyFilter !== undefined && !policy.walk && !policy.includesValue && policy.ranks?.length === 1;
+  return 'have' in request && !request.digest && request.have.size === 0 && policy.keyFilter !== undefined && !policy.walk && !policy.includesValue && policy.ranks?.length === 1;
 }
 
 /**
@@ -243,24 +261,23 @@ export function servesAllAsStale(request: HandshakeRequest, policy: StorePolicy)
  */
 const staleRevsHeld = (have: HaveList) => Math.max(1_000_000, 4 * have.size);
 
-/** The database comparison (have-diff.sql.ts); removed keys, or undefined when it gave way. */
+/**
+ * A comparison in the database (have-diff.sql.ts, digest-diff.sql.ts) by
+ * `compare`, given the connections to run on; removed keys, or undefined
+ * when it gave way.
+ */
 async function diffInDatabase(
   db: Db,
   tx: Db,
   storeId: string,
   have: HaveList,
-  prefix: string | undefined,
-  filter: NonNullable<StorePolicy['keyFilter']>,
   addStale: (key: string, size: number) => Promise<void>,
-  sizes: HandshakeSettings['diffSizes'],
+  compare: (queries: PreparedQuery[]) => Promise<HaveDiff | undefined>,
 ): Promise<string[] | undefined> {
   const query = preparedTx(tx);
-  const maxStale = sizes?.staleRevs ?? staleRevsHeld(have);
   // A large map is compared on two connections at once, reading the same snapshot (PostgreSQL).
   const found =
-    have.size >= PARTS_FROM_KEYS
-      ? await withSnapshotReader(db, tx, (reader) => diffHave(reader ? [query, reader] : [query], storeId, have, prefix, filter, maxStale, sizes))
-      : await diffHave([query], storeId, have, prefix, filter, maxStale, sizes);
+    have.size >= PARTS_FROM_KEYS ? await withSnapshotReader(db, tx, (reader) => compare(reader ? [query, reader] : [query])) : await compare([query]);
   if (!found) return undefined;
   await readStaleKeys(query, storeId, found.staleRevs, addStale);
   return have.others.length === 0 ? found.removed : [...found.removed, ...have.others];

@@ -68,8 +68,10 @@ const SLICE_ROWS = {
  * $3 the key the previous step ended at ('' at first: keys are never
  * empty), $4 entries per step, $5 and $6 the key filter's prefixes and
  * excluded prefixes, $7 and $8 the slice's keys and micros (null for a ts
- * finer than a microsecond, which equals none), $9 the range's upper bound
- * (see STEP_SQL). Comparisons of keys take the column's "C" collation.
+ * finer than a microsecond, which equals none); for a comparison of some
+ * digest buckets only (digest-diff.sql.ts), $9 the buckets' bitmap and $10
+ * the bucket mask; then the range's upper bound, if any (see STEP_SQL).
+ * Comparisons of keys take the column's "C" collation.
  *
  * The slice goes as text, which the drivers pass on as it is: as two JSON
  * arrays, or, for a plain list (have-list.ts: no key JSON escapes), as the
@@ -77,11 +79,11 @@ const SLICE_ROWS = {
  * splits in about 60% of the time it takes to parse the JSON (10,000 keys:
  * 18 ms against 29 ms a statement on PGlite).
  */
-const stepSql = (upper: string, slice: string) => `with e as materialized (
+const stepSql = (upper: string, slice: string, buckets: string) => `with e as materialized (
     select key, rev, ts_us,
       not deleted and ${keyFilterSql('$5', '$6')} as served
     from entries
-    where store_id = $1::uuid and key >= $2::text and key > $3::text${upper}
+    where store_id = $1::uuid and key >= $2::text and key > $3::text${upper}${buckets}
     order by key limit $4::int),
   upto as (select max(key) as key from e having count(*) = $4::int),
   h as (select key, ts::bigint as ts_us from ${slice} as h(key, ts))
@@ -91,16 +93,27 @@ const stepSql = (upper: string, slice: string) => `with e as materialized (
     else h.key is not null and not exists (select from upto where h.key > upto.key) end
   union all select null, null, key from upto`;
 
-const stepSqls = (slice: string) => ({
-  /** more client keys follow: the range ends at the slice's last key */
-  atMost: stepSql(' and key <= $9::text', slice),
-  /** the last slice under a prefix: the range ends where the prefix does */
-  below: stepSql(' and key < $9::text', slice),
-  /** the last slice, no upper bound */
-  open: stepSql('', slice),
-});
+/** Whether a key's digest bucket is set in the bitmap $n (get_bit numbers bits from the low bit of the first byte). */
+export const inBucketsSql = (bitmap: string, mask: string) => `get_bit(${bitmap}::bytea, (hashtextextended(key, 0) & ${mask}::bigint)::int) = 1`;
 
-const STEP_SQL = { json: stepSqls(SLICE_ROWS.json), text: stepSqls(SLICE_ROWS.text) };
+const stepSqls = (slice: string, bucketed: boolean) => {
+  const buckets = bucketed ? ` and ${inBucketsSql('$9', '$10')}` : '';
+  const upper = bucketed ? '$11' : '$9';
+  return {
+    /** more client keys follow: the range ends at the slice's last key */
+    atMost: stepSql(` and key <= ${upper}::text`, slice, buckets),
+    /** the last slice under a prefix: the range ends where the prefix does */
+    below: stepSql(` and key < ${upper}::text`, slice, buckets),
+    /** the last slice, no upper bound */
+    open: stepSql('', slice, buckets),
+  };
+};
+
+const STEP_SQL = {
+  json: stepSqls(SLICE_ROWS.json, false),
+  text: stepSqls(SLICE_ROWS.text, false),
+  bucketed: { json: stepSqls(SLICE_ROWS.json, true), text: stepSqls(SLICE_ROWS.text, true) },
+};
 
 /**
  * The stale keys of a page of revs, by one probe of (store_id, rev) per rev.
@@ -111,6 +124,14 @@ const STEP_SQL = { json: stepSqls(SLICE_ROWS.json), text: stepSqls(SLICE_ROWS.te
  */
 const STALE_KEYS = `select e.key, coalesce(octet_length(e.json), (octet_length(e.bytes) + 2) / 3 * 4, 0)::int as size
   from unnest($2::bigint[]) as r(rev) join entries e on e.store_id = $1::uuid and e.rev = r.rev order by e.rev`;
+
+/** Digest buckets a comparison is limited to (digest-diff.sql.ts): keys of other buckets are left out on both sides. */
+export interface BucketFilter {
+  /** bit i set: bucket i is compared (get_bit order) */
+  bitmap: Uint8Array;
+  /** the bucket count less one */
+  mask: number;
+}
 
 /** A key filter as prefixes (StorePolicy.keyFilter). */
 export interface KeyPrefixes {
@@ -139,6 +160,7 @@ interface DiffRun {
   exclude: string[];
   maxStale: number;
   sizes: DiffSizes | undefined;
+  buckets: BucketFilter | undefined;
   /** stale keys found by all parts so far */
   stale: number;
 }
@@ -171,6 +193,7 @@ export async function diffHave(
   filter: KeyPrefixes,
   maxStale: number,
   sizes?: DiffSizes,
+  buckets?: BucketFilter,
 ): Promise<HaveDiff | undefined> {
   const run: DiffRun = {
     storeId,
@@ -181,6 +204,7 @@ export async function diffHave(
     exclude: [...filter.excludePrefixes],
     maxStale,
     sizes,
+    buckets,
     stale: 0,
   };
   const count = Math.max(1, Math.min(sizes?.parts ?? (have.size >= PARTS_FROM_KEYS ? queries.length : 1), have.size));
@@ -209,7 +233,8 @@ async function diffPart(query: PreparedQuery, run: DiffRun, part: Part): Promise
   let after = part.from === 0 ? '' : have.key(part.from - 1);
   let size = STEP.first;
   // The slice's form, the same for every step: split text for a plain list, else JSON arrays (see stepSql).
-  const sqls = have.plain ? STEP_SQL.text : STEP_SQL.json;
+  const forms = run.buckets ? STEP_SQL.bucketed : STEP_SQL;
+  const sqls = have.plain ? forms.text : forms.json;
   const slice = have.plain
     ? (from: number, to: number) => [have.keysText(from, to), have.microsText(from, to)]
     : (from: number, to: number) => [have.keysJson(from, to), have.microsJson(from, to)];
@@ -217,6 +242,7 @@ async function diffPart(query: PreparedQuery, run: DiffRun, part: Part): Promise
     const to = Math.min(part.to, from + (sizes?.keys ?? size));
     const more = to < part.to || !part.last;
     const params: unknown[] = [run.storeId, run.lowest, after, sizes?.entries ?? size, run.include, run.exclude, ...slice(from, to)];
+    if (run.buckets) params.push(run.buckets.bitmap, run.buckets.mask);
     let sql = sqls.open;
     if (more) {
       sql = sqls.atMost;

@@ -83,6 +83,12 @@ export const PROBLEMS = {
   sincePurged: 'since-purged',
   /** 409: `since` is newer than the store's head (server restored from backup). */
   sinceAhead: 'since-ahead',
+  /**
+   * 409: digests the store cannot use: its options decide per value (walk or
+   * value filter), or they changed between the digests and the handshake;
+   * handshake with the whole `have` map.
+   */
+  digestsUnusable: 'digests-unusable',
   /** 410: the sync session timed out; handshake again. */
   sessionExpired: 'session-expired',
   /** 412: `If-Match` / `If-None-Match` did not hold. */

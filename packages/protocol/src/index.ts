@@ -8,6 +8,7 @@
  * Every module is exported whole: what a module exports is public, and a new
  * constant cannot be left out of a list here or in the client's re-export.
  */
+export * from './bucket-digests.js';
 export * from './constants.js';
 export * from './json-text.js';
 export * from './keys.js';

@@ -305,6 +305,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/stores/{storeId}/sync/digests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Digests: which buckets of keys differ
+         * @description The first step of a digest handshake: the replica folds the keys it holds into bucket digests; the answer names the buckets that differ, whose keys the handshake then lists in `have` (with `digest`). Read scope.
+         */
+        post: operations["digests"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/stores/{storeId}/sync": {
         parameters: {
             query?: never;
@@ -480,7 +500,7 @@ export interface components {
              * @description The problem type: `https://keysync.dev/problems/` followed by its kind. docs/API.md lists each with its status. (enum property replaced by openapi-typescript)
              * @enum {string}
              */
-            type: "https://keysync.dev/problems/bad-request" | "https://keysync.dev/problems/json-too-deep" | "https://keysync.dev/problems/unauthorized" | "https://keysync.dev/problems/forbidden" | "https://keysync.dev/problems/not-found" | "https://keysync.dev/problems/method-not-allowed" | "https://keysync.dev/problems/ack-required" | "https://keysync.dev/problems/not-delivered" | "https://keysync.dev/problems/since-purged" | "https://keysync.dev/problems/since-ahead" | "https://keysync.dev/problems/session-expired" | "https://keysync.dev/problems/precondition-failed" | "https://keysync.dev/problems/walk-failed" | "https://keysync.dev/problems/payload-too-large" | "https://keysync.dev/problems/unsupported-media-type" | "https://keysync.dev/problems/too-many-requests" | "https://keysync.dev/problems/too-many-sessions" | "https://keysync.dev/problems/too-many-subscribers" | "https://keysync.dev/problems/request-timeout" | "https://keysync.dev/problems/headers-too-large" | "https://keysync.dev/problems/internal" | "https://keysync.dev/problems/unavailable";
+            type: "https://keysync.dev/problems/bad-request" | "https://keysync.dev/problems/json-too-deep" | "https://keysync.dev/problems/unauthorized" | "https://keysync.dev/problems/forbidden" | "https://keysync.dev/problems/not-found" | "https://keysync.dev/problems/method-not-allowed" | "https://keysync.dev/problems/ack-required" | "https://keysync.dev/problems/not-delivered" | "https://keysync.dev/problems/since-purged" | "https://keysync.dev/problems/since-ahead" | "https://keysync.dev/problems/digests-unusable" | "https://keysync.dev/problems/session-expired" | "https://keysync.dev/problems/precondition-failed" | "https://keysync.dev/problems/walk-failed" | "https://keysync.dev/problems/payload-too-large" | "https://keysync.dev/problems/unsupported-media-type" | "https://keysync.dev/problems/too-many-requests" | "https://keysync.dev/problems/too-many-sessions" | "https://keysync.dev/problems/too-many-subscribers" | "https://keysync.dev/problems/request-timeout" | "https://keysync.dev/problems/headers-too-large" | "https://keysync.dev/problems/internal" | "https://keysync.dev/problems/unavailable";
             /**
              * @description Short summary of the problem type.
              * @example Validation Failed
@@ -878,6 +898,35 @@ export interface components {
              */
             deleted: true;
         };
+        /** @description Which buckets differ. */
+        DigestAnswer: {
+            /**
+             * @description The store's rev the digests were compared at: send it back as `digest.rev`.
+             * @example 42
+             */
+            rev: number;
+            /** @description The store options' version: send it back as `digest.optionsVersion`. */
+            optionsVersion: number;
+            /**
+             * @description How many buckets the keys are folded into: a power of two, at most 262144.
+             * @example 4096
+             */
+            buckets: number;
+            /** @description The buckets whose digests differ from the store's, ascending. */
+            differ: number[];
+        };
+        /** @description The replica's bucket digests. */
+        DigestRequest: {
+            /**
+             * @description How many buckets the keys are folded into: a power of two, at most 262144.
+             * @example 4096
+             */
+            buckets: number;
+            /** @description Base64 of 8 bytes per bucket, big-endian: the XOR of the hashes of the keys the replica holds in that bucket (API.md, "Digests"). */
+            digests: string;
+            /** @description Sync only keys starting with this prefix. */
+            prefix?: string;
+        };
         /** @description A started sync session. */
         Handshake: {
             /**
@@ -919,10 +968,28 @@ export interface components {
             have: {
                 [key: string]: string;
             };
+            digest?: components["schemas"]["DigestBasis"];
             /** @description Sync only keys starting with this prefix. */
             prefix?: string;
             /** @description The most keys per batch (capped at KEYSYNC_MAX_BATCH_SIZE; default KEYSYNC_BATCH_SIZE). */
             batchSize?: number;
+        };
+        /** @description `have` lists only the keys held in the `listed` buckets; every other bucket held what the digests answer matched at `rev`, and the handshake sends what changed there after it. */
+        DigestBasis: {
+            /**
+             * @description `rev` of the digests answer.
+             * @example 42
+             */
+            rev: number;
+            /** @description `optionsVersion` of the digests answer. */
+            optionsVersion: number;
+            /**
+             * @description How many buckets the keys are folded into: a power of two, at most 262144.
+             * @example 4096
+             */
+            buckets: number;
+            /** @description The buckets whose keys `have` lists, every one of them (at least the `differ` buckets of the answer). */
+            listed: number[];
         };
         /** @description A cheap reconnect: only what changed after the rev the client has applied. */
         HandshakeBySince: {
@@ -3002,6 +3069,114 @@ export interface operations {
             };
         };
     };
+    digests: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Store id: UUIDv5 of the RFC 8785 canonical config, in lower case. */
+                storeId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DigestRequest"];
+            };
+        };
+        responses: {
+            /** @description The buckets that differ */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DigestAnswer"];
+                };
+            };
+            /** @description The request is not valid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No or unknown token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the scope or belongs to another store */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such store, session or batch */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store's options decide per value (walk or value filter): digests-unusable; handshake with the whole `have` map */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate or quota exceeded (too-many-requests, too-many-sessions, too-many-subscribers): retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is not reachable or the server is at capacity (unavailable): retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     handshake: {
         parameters: {
             query?: never;
@@ -3063,7 +3238,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `since` is older than the purged tombstones (since-purged) or ahead of the head (since-ahead): handshake again with `have` */
+            /** @description `since` (or `digest.rev`) is older than the purged tombstones (since-purged) or ahead of the head (since-ahead), or the store cannot use `digest` (digests-unusable): handshake again with the whole `have` map */
             409: {
                 headers: {
                     [name: string]: unknown;

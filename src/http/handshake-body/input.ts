@@ -59,14 +59,15 @@ const OPEN_BRACE = 123;
 /**
  * A plain `have` body, read without the route's schema: one `have` member,
  * an object whose members are all well (have-text.ts), and at most the
- * fields `prefix` and `batchSize`, each well within the schema; undefined
- * for any other body. (The route's validator checks the envelope again.)
+ * fields `prefix`, `batchSize` (each well within the schema) and `digest`;
+ * undefined for any other body. (The route's validator checks the envelope
+ * again.)
  */
 function readPlain(text: string, spans: JsonSpan[], o: HandshakeInputOptions): HandshakeInput | undefined {
   // JSON.parse would keep the last of two `have` members.
   if (spans.length !== 1 || text.charCodeAt(spans[0]!.start) !== OPEN_BRACE) return undefined;
   const envelope = JSON.parse(withPlaceholders(text, spans)) as Record<string, unknown>;
-  for (const field in envelope) if (field !== 'have' && field !== 'prefix' && field !== 'batchSize') return undefined;
+  for (const field in envelope) if (field !== 'have' && field !== 'prefix' && field !== 'batchSize' && field !== 'digest') return undefined;
   const { prefix, batchSize } = envelope;
   if (prefix !== undefined && (typeof prefix !== 'string' || prefix.length > MAX_KEY_BYTES)) return undefined;
   if (batchSize !== undefined && !(Number.isInteger(batchSize) && (batchSize as number) >= 1 && (batchSize as number) <= MAX_BATCH_SIZE_FIELD)) {

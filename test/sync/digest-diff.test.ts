@@ -1,0 +1,170 @@
+/**
+ * A digest handshake (src/sync/digests.sql.ts, digest-diff.sql.ts) must
+ * answer what a handshake with the whole `have` map answers: the same stale
+ * list in delivery order, and the same removed keys among those the replica
+ * holds (it may also name deleted keys the replica never held, as `since`
+ * does). Checked for random stores, holdings (keys at the server's ts,
+ * another spelling of it, an older, newer or finer one; absent keys),
+ * prefixes, key filters and orders, and writes that land between the
+ * digests and the handshake. The replica folds its digests with
+ * @keysync/protocol's DigestFolder, so this also checks that the database
+ * hashes keys exactly as the replica does (a mismatch would list every
+ * bucket, which the test counts).
+ */
+import { randomUUID } from 'node:crypto';
+import { DigestFolder, digestBucketOf, hashText } from '@keysync/protocol';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compilePolicy, type StorePolicy, type SyncOptions } from '../../src/options/index.js';
+import { parseTsMicros } from '../../src/http/handshake-body/have-ts.js';
+import { registerStore } from '../../src/store/stores.js';
+import { applyWrites, type WriteOp } from '../../src/store/writes.js';
+import { compareDigests } from '../../src/sync/digests.sql.js';
+import { handshake, type HandshakeSettings } from '../../src/sync/handshake.js';
+import { HaveList } from '../../src/sync/have-list.js';
+import { handshakeBody } from '../../src/sync/stale-list.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+const KEYS = ['a', 'a/b', 'a/c', 'a/ü', 'a,b', 'a\uE000', 'a😀', 'a"q', 'a\\b', 'ab', 'b', 'b/1', 'é', 'é/ключ', '日本/語', '😀', `long/${'x'.repeat(40)}`];
+const key = fc.constantFrom(...KEYS);
+const op = fc.oneof(
+  { weight: 3, arbitrary: fc.record({ op: fc.constant('put' as const), key, value: fc.integer() }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('delete' as const), key }) },
+);
+type Spelling = 'same' | 'offset' | 'older' | 'newer' | 'finer';
+const spelling = fc.constantFrom<Spelling>('same', 'same', 'same', 'same', 'offset', 'older', 'newer', 'finer');
+
+/** `ts` as the replica holds it. */
+function spell(ts: string, how: Spelling): string {
+  const us = parseTsMicros(ts)!;
+  const at = (micros: number) => `${new Date(Math.floor(micros / 1000)).toISOString().slice(0, 19)}.${String(micros % 1_000_000).padStart(6, '0')}Z`;
+  if (how === 'offset') return `${new Date(Math.floor(us / 1000) + 3_600_000).toISOString().slice(0, 19)}.${ts.slice(20, 26)}+01:00`;
+  if (how === 'older') return at(us - 1);
+  if (how === 'newer') return at(us + 1);
+  if (how === 'finer') return `${ts.slice(0, 26)}001Z`;
+  return ts;
+}
+
+const OPTIONS: SyncOptions[] = [
+  {},
+  { filter: { prefixes: ['a', 'é'], excludePrefixes: ['a/c'] } },
+  { filter: { excludePrefixes: ['b', '😀'] } },
+  { order: [{ prefix: 'a/', rank: -1 }, { prefix: 'é', rank: 2 }] },
+];
+const policies: StorePolicy[] = OPTIONS.map((o) => compilePolicy(o));
+
+const scenario = fc.record({
+  writes: fc.array(fc.array(op, { minLength: 1, maxLength: 6 }), { maxLength: 5 }),
+  /** writes after the digests were taken, before the handshake */
+  between: fc.array(op, { maxLength: 4 }),
+  held: fc.array(fc.tuple(fc.oneof({ weight: 4, arbitrary: key }, { weight: 1, arbitrary: fc.constant('ghost') }), spelling), { maxLength: 16 }),
+  prefix: fc.constantFrom(undefined, undefined, 'a', 'é'),
+  policy: fc.nat(policies.length - 1),
+  buckets: fc.constantFrom(1, 2, 4, 16, 64),
+  batchSize: fc.integer({ min: 1, max: 4 }),
+});
+type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
+
+const settings = (batchSize: number): HandshakeSettings => ({ batchSize, maxBatchSize: 100, batchBytes: 1 << 20, window: 2, timeoutMs: 30_000 });
+
+async function write(storeId: string, ops: Scenario['between'], tsOf: Map<string, string>) {
+  if (ops.length === 0) return;
+  const written = await applyWrites(
+    db.database.db,
+    storeId,
+    ops.map((o): WriteOp => (o.op === 'put' ? { op: 'put', key: o.key, json: String(o.value) } : o)),
+  );
+  for (const r of written) tsOf.set(r.key, r.ts);
+}
+
+async function answer(storeId: string, request: Parameters<typeof handshake>[2], policy: StorePolicy, batchSize: number) {
+  const r = await handshake(db.database.db, storeId, request, () => policy, settings(batchSize));
+  const { stale } = JSON.parse(await new Response(handshakeBody(db.database.db, r)).text()) as { stale: string[] };
+  return { stale, removed: [...r.removed].sort(), batches: r.batches };
+}
+
+async function run(sc: Scenario) {
+  const storeId = randomUUID();
+  await registerStore(db.database.db, storeId, { scope: storeId }, {});
+  const tsOf = new Map<string, string>();
+  for (const batch of sc.writes) await write(storeId, batch, tsOf);
+  const anyTs = [...tsOf.values()][0] ?? '2020-01-01T00:00:00.000000Z';
+  const held = new Map<string, number>();
+  for (const [k, how] of sc.held) {
+    if (held.has(k) || (sc.prefix !== undefined && !k.startsWith(sc.prefix))) continue;
+    held.set(k, parseTsMicros(spell(tsOf.get(k) ?? anyTs, how))!);
+  }
+  // The replica folds what it holds; a ts finer than a microsecond matches nothing, so its bucket is listed anyway.
+  const folder = new DigestFolder(sc.buckets);
+  const dirty = new Set<number>();
+  for (const [k, us] of held) {
+    if (Number.isInteger(us)) folder.add(k, us);
+    else dirty.add(digestBucketOf(k, sc.buckets));
+  }
+  const policy = policies[sc.policy]!;
+  const digests = await compareDigests(db.database.db, storeId, { buckets: sc.buckets, digests: folder.bytes(), prefix: sc.prefix }, () => policy);
+  await write(storeId, sc.between, tsOf);
+  const listed = [...new Set([...digests.differ, ...dirty])].sort((a, b) => a - b);
+  const listedSet = new Set(listed);
+  const subset = HaveList.of([...held].filter(([k]) => listedSet.has(digestBucketOf(k, sc.buckets))));
+  const byDigest = await answer(
+    storeId,
+    { have: subset, prefix: sc.prefix, digest: { rev: digests.rev, optionsVersion: digests.optionsVersion, buckets: sc.buckets, listed } },
+    policy,
+    sc.batchSize,
+  );
+  const whole = await answer(storeId, { have: HaveList.of(held), prefix: sc.prefix }, policy, sc.batchSize);
+  return { byDigest, whole, held, differ: digests.differ.length, buckets: sc.buckets };
+}
+
+describe('the digest handshake', () => {
+  it('hashes as PostgreSQL hashtextextended does', async () => {
+    const samples: Array<[string, number]> = [
+      ['', 0],
+      ['abc', 0],
+      ['abc', 1_700_000_000_000_037],
+      ['héllo wörld, this is long', 5],
+      ['😀/ключ/日本語', 1_764_000_000_123_456],
+      ['x'.repeat(1000), -1],
+      ['a'.repeat(12), 2 ** 32],
+      ['a'.repeat(23), 2 ** 32 - 1],
+    ];
+    for (let i = 0; i < 200; i++) samples.push([`key/${i}/${'é'.repeat(i % 13)}`, i * 9_876_543_210]);
+    const rows = await db.database.rows<{ h: string }>(
+      'select hashtextextended(k collate "C", s)::text as h from unnest($1::text[], $2::bigint[]) with ordinality as t(k, s, n) order by n',
+      [samples.map(([k]) => k), samples.map(([, s]) => String(s))],
+    );
+    const ours = samples.map(([k, s]) => {
+      const [hi, lo] = hashText(k, s);
+      return BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo >>> 0)).toString();
+    });
+    expect(ours).toEqual(rows.map((r) => r.h));
+  });
+
+  it('answers what a handshake with the whole have map answers', async () => {
+    let differed = 0;
+    let matched = 0;
+    await fc.assert(
+      fc.asyncProperty(scenario, async (sc) => {
+        const { byDigest, whole, held, differ, buckets } = await run(sc);
+        expect(byDigest.stale).toEqual(whole.stale);
+        expect(byDigest.batches).toEqual(whole.batches);
+        expect(byDigest.removed.filter((k) => held.has(k))).toEqual(whole.removed);
+        if (differ > 0) differed++;
+        if (held.size > 0 && differ < buckets) matched++;
+      }),
+      { numRuns: 150 },
+    );
+    // Both kinds of bucket occur: had the hashes disagreed, every bucket would differ.
+    expect(differed).toBeGreaterThan(20);
+    expect(matched).toBeGreaterThan(20);
+  }, 300_000);
+});
