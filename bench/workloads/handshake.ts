@@ -4,7 +4,13 @@
  * three) and the server's peak RSS during the handshake. Target (#16): under
  * 0.3 s on PostgreSQL, 0.6 s on the embedded database (whose statements run
  * on the server's own thread).
+ *
+ * Two rows: the whole map in one request (any HTTP client), and the digest
+ * handshake the TS client makes of it (docs/API.md, "Digests"): the
+ * client's own work of folding the map and picking the listed keys is
+ * timed too, from the map in memory to the handshake's answer.
  */
+import { digestHandshake, digestRequest, foldHave } from '../../clients/typescript/src/digest-have.js';
 import { fmt, type BenchContext } from '../lib/context.js';
 import { loadKeys } from '../lib/data.js';
 import { createStore } from '../lib/http.js';
@@ -16,9 +22,10 @@ export async function handshakeHave(ctx: BenchContext, n: number): Promise<void>
   const loader = await ctx.server({ profile: false });
   let storeId: string;
   let body: string;
+  let have: Record<string, string>;
   try {
     storeId = await createStore(loader.url, `handshake-${n}`);
-    const { have } = await loadKeys(loader.url, storeId, { prefix: 'h', n, bytes: 200 });
+    ({ have } = await loadKeys(loader.url, storeId, { prefix: 'h', n, bytes: 200 }));
     body = JSON.stringify({ have });
   } finally {
     await loader.stop();
@@ -51,7 +58,39 @@ export async function handshakeHave(ctx: BenchContext, n: number): Promise<void>
       target: { goal: `< ${goal} s`, ok: t < goal },
       metrics: { keys: n, seconds: t, best: Math.min(...times), requestBytes: body.length, serverPeakMB: peak, serverRssBeforeMB: before },
     });
+    await digestHandshakes(ctx, server.url, storeId, have, n);
   } finally {
     await server.stop();
   }
+}
+
+/** The same up-to-date client by the TS client's digest handshake: fold, POST digests, POST the handshake. */
+async function digestHandshakes(ctx: BenchContext, url: string, storeId: string, have: Record<string, string>, n: number): Promise<void> {
+  const post = async (path: string, payload: unknown) => {
+    const text = JSON.stringify(payload);
+    const res = await fetch(`${url}/v1/stores/${storeId}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text });
+    return { status: res.status, body: (await res.json()) as any, bytes: text.length };
+  };
+  const times: number[] = [];
+  let bytes = 0;
+  for (let i = 0; i < 3; i++) {
+    const started = performance.now();
+    const folded = foldHave(have);
+    const digests = await post('/sync/digests', digestRequest(folded, undefined));
+    if (digests.status !== 200) throw new Error(`digests: ${digests.status} ${JSON.stringify(digests.body).slice(0, 200)}`);
+    const hs = await post('/sync', digestHandshake(have, folded, digests.body));
+    if (hs.status !== 201 || hs.body.stale?.length !== 0 || hs.body.removed?.length !== 0)
+      throw new Error(`handshake: ${hs.status} ${JSON.stringify(hs.body).slice(0, 200)}`);
+    times.push((performance.now() - started) / 1000);
+    bytes = digests.bytes + hs.bytes;
+  }
+  const t = median(times);
+  const goal = ctx.backend.kind === 'postgres' ? 0.3 : 0.6;
+  ctx.emit({
+    workload: 'handshake (digests)',
+    case: `${fmt.n(n)} up-to-date keys, TS client`,
+    result: `${fmt.s(t)} (best ${fmt.s(Math.min(...times))}) for both requests, the client's folding included; requests ${fmt.mb(bytes / 2 ** 20)}`,
+    target: { goal: `< ${goal} s`, ok: t < goal },
+    metrics: { keys: n, seconds: t, best: Math.min(...times), requestBytes: bytes },
+  });
 }

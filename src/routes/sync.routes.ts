@@ -77,7 +77,13 @@ const DigestBasisSchema = z
     optionsVersion: z.number().int().min(0).openapi({ description: '`optionsVersion` of the digests answer.' }),
     buckets: BucketCountField,
     listed: z
-      .array(z.number().int().min(0).max(MAX_DIGEST_BUCKETS - 1))
+      .array(
+        z
+          .number()
+          .int()
+          .min(0)
+          .max(MAX_DIGEST_BUCKETS - 1),
+      )
       .max(MAX_DIGEST_BUCKETS)
       .openapi({ description: 'The buckets whose keys `have` lists, every one of them (at least the `differ` buckets of the answer).' }),
   })
@@ -280,7 +286,9 @@ export const DigestRequestSchema = z
     digests: z
       .string()
       .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'digests must be standard base64')
-      .openapi({ description: 'Base64 of 8 bytes per bucket, big-endian: the XOR of the hashes of the keys the replica holds in that bucket (API.md, "Digests").' }),
+      .openapi({
+        description: 'Base64 of 8 bytes per bucket, big-endian: the XOR of the hashes of the keys the replica holds in that bucket (API.md, "Digests").',
+      }),
     prefix: PrefixField,
   })
   .strict()
@@ -292,7 +300,7 @@ export const DigestAnswerSchema = z
     rev: RevSchema.openapi({ description: "The store's rev the digests were compared at: send it back as `digest.rev`." }),
     optionsVersion: z.number().int().min(0).openapi({ description: "The store options' version: send it back as `digest.optionsVersion`." }),
     buckets: BucketCountField,
-    differ: z.array(z.number().int().min(0)).openapi({ description: 'The buckets whose digests differ from the store\'s, ascending.' }),
+    differ: z.array(z.number().int().min(0)).openapi({ description: "The buckets whose digests differ from the store's, ascending." }),
   })
   .openapi('DigestAnswer', { description: 'Which buckets differ.' });
 

@@ -250,7 +250,15 @@ export function comparesInDatabase(policy: StorePolicy, have: HaveList, headRev:
  * for a policy that syncs by key prefix with one rank (delivery in rev order).
  */
 export function servesAllAsStale(request: HandshakeRequest, policy: StorePolicy): request is Extract<HandshakeRequest, { have: HaveList }> {
-  return 'have' in request && !request.digest && request.have.size === 0 && policy.keyFilter !== undefined && !policy.walk && !policy.includesValue && policy.ranks?.length === 1;
+  return (
+    'have' in request &&
+    !request.digest &&
+    request.have.size === 0 &&
+    policy.keyFilter !== undefined &&
+    !policy.walk &&
+    !policy.includesValue &&
+    policy.ranks?.length === 1
+  );
 }
 
 /**

@@ -154,6 +154,9 @@ describe('createApiClient against the server', () => {
     expect((await admin.cancelSession(id, sid)).response.status).toBe(204);
     expect((await admin.sessionStatus(id, sid)).error?.status).toBeGreaterThanOrEqual(400);
     expect((await admin.handshake(id, { since: 10_000 })).error).toMatchObject({ status: 409, type: expect.stringMatching(/since-ahead$/) });
+    // Digests of nothing held: every bucket holding a key of the store differs.
+    const digests = await admin.digests(id, { buckets: 1, digests: 'AAAAAAAAAAA=' });
+    expect(digests.data).toMatchObject({ buckets: 1, differ: [0] });
 
     const abort = new AbortController();
     const feed = await admin.events(id, { since: hs.data!.headRev - 1, prefix: 'a/', signal: abort.signal });

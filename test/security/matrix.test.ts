@@ -198,6 +198,12 @@ const ROWS: Row[] = [
     prepare: async (f, c) => ({ path: `${A(f)}/sync`, init: withAuth(f, c, json({ have: {} })) }),
   },
   {
+    method: 'POST',
+    route: '/v1/stores/{storeId}/sync/digests',
+    expect: authed(200, 200, 403, 200),
+    prepare: async (f, c) => ({ path: `${A(f)}/sync/digests`, init: withAuth(f, c, json({ buckets: 1, digests: 'AAAAAAAAAAA=' })) }),
+  },
+  {
     method: 'GET',
     route: '/v1/stores/{storeId}/sync/{sessionId}',
     expect: authed(200, 200, 403, 200),

@@ -57,7 +57,12 @@ const OPTIONS: SyncOptions[] = [
   {},
   { filter: { prefixes: ['a', 'é'], excludePrefixes: ['a/c'] } },
   { filter: { excludePrefixes: ['b', '😀'] } },
-  { order: [{ prefix: 'a/', rank: -1 }, { prefix: 'é', rank: 2 }] },
+  {
+    order: [
+      { prefix: 'a/', rank: -1 },
+      { prefix: 'é', rank: 2 },
+    ],
+  },
 ];
 const policies: StorePolicy[] = OPTIONS.map((o) => compilePolicy(o));
 

@@ -128,6 +128,8 @@ export interface ApiClient {
 
   /** `body` as an object, or as its JSON text (sent as it is: a large `have` map written by LocalStore.haveJson). */
   handshake(storeId: string, body: HandshakeRequest | string, o?: CallOptions): Promise<HttpResult<HandshakeResponse>>;
+  /** `POST .../sync/digests`: which buckets of keys differ from the replica's digests (the first step of a digest handshake). */
+  digests(storeId: string, body: S['DigestRequest'], o?: CallOptions): Promise<HttpResult<S['DigestAnswer']>>;
   batch(storeId: string, sessionId: string, cursor: number, o?: CallOptions): Promise<HttpResult<BatchResponse>>;
   /** `batch`'s response as its text, for a caller that reads it itself (the sync loop: records.ts batchRecords). */
   batchText(storeId: string, sessionId: string, cursor: number, o?: CallOptions): Promise<HttpResult<string>>;
@@ -265,6 +267,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
           : raw.POST('/v1/stores/{storeId}/sync', { ...store(storeId), body, signal: o?.signal }),
         parseHandshake,
       ),
+    digests: (storeId, body, o) => settle('digests', raw.POST('/v1/stores/{storeId}/sync/digests', { ...store(storeId), body, signal: o?.signal })),
     batch: async (storeId, sessionId, cursor, o) => {
       // As text, so that each value reaches parseValue as written (parseBatchBody).
       const res = await api.batchText(storeId, sessionId, cursor, o);

@@ -12,12 +12,17 @@
 import { sleep } from './backoff.js';
 import { ProblemError, ProtocolError } from './errors.js';
 import { PROBLEMS, problemKind } from '@keysync/protocol';
+import { DIGESTS_FROM_KEYS, digestHave } from './digest-have.js';
 import { batchRecords, type BatchRecords } from './records.js';
 import { linkedController, request, type SyncContext } from './sync-context.js';
 import type { HandshakeRequest } from '@keysync/protocol';
 
-/** `auto`: `since` when the store has a checkpoint, else `have`. */
-export type HandshakeMode = 'auto' | 'have';
+/**
+ * `auto`: `since` when the store has a checkpoint, else `have`; `have`: a
+ * digest handshake when the store holds many keys (digest-have.ts), else
+ * the whole map; `whole`: the whole map (after the server refused digests).
+ */
+export type HandshakeMode = 'auto' | 'have' | 'whole';
 
 /**
  * Runs initial syncs until one completes; returns its headRev (now the
@@ -27,8 +32,8 @@ export type HandshakeMode = 'auto' | 'have';
 export async function initialSync(ctx: SyncContext, mode: HandshakeMode): Promise<number> {
   for (;;) {
     const session = await handshake(ctx, mode);
-    if (session === 'since-refused') {
-      mode = 'have';
+    if (session === 'since-refused' || session === 'digest-refused') {
+      mode = session === 'since-refused' ? 'have' : 'whole';
       continue;
     }
     if ((await runSession(ctx, session)) === 'expired') continue;
@@ -51,25 +56,34 @@ interface Session {
  * the session needs: the request's `have` map and the response's key lists
  * can each hold every key of the store, and must not stay reachable while
  * the batches are applied. 'since-refused': the server cannot answer our
- * `since`; handshake again with `have`.
+ * `since`; handshake again with `have`. 'digest-refused': nor our digest
+ * handshake (its rev, or digests on this store); send the whole map.
  */
-async function handshake(ctx: SyncContext, mode: HandshakeMode): Promise<Session | 'since-refused'> {
+async function handshake(ctx: SyncContext, mode: HandshakeMode): Promise<Session | 'since-refused' | 'digest-refused'> {
   const checkpoint = await ctx.store.getCheckpoint();
   const useSince = mode === 'auto' && checkpoint !== undefined;
   const fields = { ...(ctx.prefix !== undefined && { prefix: ctx.prefix }), ...(ctx.batchSize !== undefined && { batchSize: ctx.batchSize }) };
   let body: HandshakeRequest | string;
+  let byDigest = false;
   if (useSince) body = { since: checkpoint, ...fields };
-  else if (ctx.store.haveJson) body = withHaveText(await ctx.store.haveJson(ctx.prefix), fields);
-  else body = { have: await ctx.store.have(ctx.prefix), ...fields };
+  else {
+    const have = mode === 'whole' ? undefined : await ctx.store.have(ctx.prefix);
+    const digest = have && Object.keys(have).length >= DIGESTS_FROM_KEYS ? await digestHave(ctx, have) : undefined;
+    byDigest = digest !== undefined;
+    if (digest) body = { ...digest, ...fields };
+    else if (have) body = { have, ...fields };
+    else if (ctx.store.haveJson) body = withHaveText(await ctx.store.haveJson(ctx.prefix), fields);
+    else body = { have: await ctx.store.have(ctx.prefix), ...fields };
+  }
 
   const res = await request(ctx, (signal) => ctx.api.handshake(ctx.storeId, body, { signal }));
   if (res.error) {
     const kind = problemKind(res.error.type);
-    if (res.error.status === 409 && (kind === PROBLEMS.sincePurged || kind === PROBLEMS.sinceAhead)) {
+    if (res.error.status === 409 && (kind === PROBLEMS.sincePurged || kind === PROBLEMS.sinceAhead || kind === PROBLEMS.digestsUnusable)) {
       // since-ahead: the server lost revs we saw (restored from backup); its
       // next revs will repeat ours, so our revs must not veto them.
       if (kind === PROBLEMS.sinceAhead) await ctx.store.forgetRevisions();
-      return 'since-refused';
+      return byDigest ? 'digest-refused' : 'since-refused';
     }
     throw new ProblemError(res.error, 'handshake');
   }

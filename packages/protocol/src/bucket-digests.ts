@@ -160,14 +160,15 @@ export class DigestFolder {
     this.words = new Int32Array(2 * buckets);
   }
 
-  /** Folds in `key` held at `micros` (whole microseconds since the epoch). */
-  add(key: string, micros: number): void {
+  /** Folds in `key` held at `micros` (whole microseconds since the epoch); returns its bucket. */
+  add(key: string, micros: number): number {
     const len = encode(key);
     hashBytes(utf8, len, 0, 0);
-    const at = 2 * (out[1]! & (this.buckets - 1));
+    const bucket = out[1]! & (this.buckets - 1);
     hashBytes(utf8, len, Math.floor(micros / 2 ** 32) | 0, micros | 0);
-    this.words[at]! ^= out[0]!;
-    this.words[at + 1]! ^= out[1]!;
+    this.words[2 * bucket]! ^= out[0]!;
+    this.words[2 * bucket + 1]! ^= out[1]!;
+    return bucket;
   }
 
   /** The digests as the wire carries them: 8 bytes per bucket, big-endian. */
