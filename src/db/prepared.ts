@@ -74,6 +74,9 @@ export function preparedDb(db: Db): PreparedDb {
   return found;
 }
 
+/** Whether statements run on this process's own thread (PGlite) rather than in a server of their own (PostgreSQL). */
+export const runsInProcess = (db: Db): boolean => !('unsafe' in (db as unknown as { $client: Driver }).$client);
+
 /**
  * Prepared statements on the connection of a drizzle transaction (the `tx`
  * of `db.transaction`), for a hand-written statement that a transaction runs

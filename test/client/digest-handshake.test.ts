@@ -8,6 +8,7 @@
  * with the replica equal to the server's store.
  */
 import { describe, expect, it } from 'vitest';
+import { tsMicros } from '../../clients/typescript/src/digest-have.js';
 import { MemoryStore } from '../../clients/typescript/src/stores/memory.js';
 import { bulk, newStore } from '../support/http.js';
 import { serverSnapshot } from '../support/replica.js';
@@ -96,6 +97,26 @@ describe('the digest handshake of @keysync/client', () => {
       expect(new Set(t.batchKeys)).toEqual(new Set(['n/7', 'root']));
     } finally {
       await run.client.unsubscribe();
+    }
+  });
+});
+
+describe('tsMicros', () => {
+  it('reads every RFC 3339 spelling of an instant to the microsecond, and nothing finer', () => {
+    const us = Date.UTC(2026, 10, 26, 7, 31, 34) * 1000 + 123_456;
+    for (const ts of [
+      '2026-11-26T07:31:34.123456Z',
+      '2026-11-26T07:31:34.123456z',
+      '2026-11-26T07:31:34.123456000Z',
+      '2026-11-26T08:31:34.123456+01:00',
+      '2026-11-26T07:31:34.1234560Z',
+    ]) {
+      expect(tsMicros(ts)).toBe(us);
+    }
+    expect(tsMicros('2026-11-26T07:31:34Z')).toBe(us - 123_456);
+    expect(tsMicros('2026-11-26T07:31:34.5Z')).toBe(us - 123_456 + 500_000);
+    for (const ts of ['2026-11-26T07:31:34.123456001Z', '2026-11-26T07:31:34.12345aZ', '2026-13-26T07:31:34.123456Z', 'yesterday', '']) {
+      expect(tsMicros(ts)).toBeNaN();
     }
   });
 });

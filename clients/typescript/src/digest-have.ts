@@ -19,8 +19,26 @@ export const DIGESTS_FROM_KEYS = 2000;
 
 export type DigestBasis = components['schemas']['DigestBasis'];
 
+/** The whole seconds of the last ts read in the server's own form, and their milliseconds (keys written together share them). */
+let lastSeconds = '-';
+let lastMs = 0;
+
 /** A ts as whole microseconds since the epoch; NaN for one that is finer or not RFC 3339. */
 export function tsMicros(ts: string): number {
+  // The server's form, 2026-11-26T07:31:34.123456Z: the seconds' milliseconds once per second, the digits by hand.
+  if (ts.length === 27 && ts.charCodeAt(19) === 46 && ts.charCodeAt(26) === 90) {
+    if (!ts.startsWith(lastSeconds)) {
+      lastSeconds = ts.slice(0, 19);
+      lastMs = Date.parse(`${lastSeconds}Z`);
+    }
+    let micros = 0;
+    for (let i = 20; i < 26; i++) {
+      const digit = ts.charCodeAt(i) - 48;
+      if (digit < 0 || digit > 9) return Number.NaN;
+      micros = micros * 10 + digit;
+    }
+    return lastMs * 1000 + micros;
+  }
   const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/i.exec(ts);
   if (!m) return Number.NaN;
   const ms = Date.parse(m[1]! + (m[3] === 'z' ? 'Z' : m[3]));

@@ -21,7 +21,7 @@
 export const MAX_DIGEST_BUCKETS = 1 << 18;
 
 /** Keys per bucket a replica aims at: fewer keys to list per differing bucket, against 8 bytes per bucket sent. */
-export const KEYS_PER_DIGEST_BUCKET = 4;
+export const KEYS_PER_DIGEST_BUCKET = 8;
 
 /** The bucket count for a replica holding `keys` keys: a power of two near keys / KEYS_PER_DIGEST_BUCKET, within 1..MAX_DIGEST_BUCKETS. */
 export function digestBucketCount(keys: number): number {
