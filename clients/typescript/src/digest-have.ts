@@ -1,7 +1,7 @@
 /**
  * The digest handshake's first step (docs/API.md, "Digests"): instead of a
  * ts for every key it holds, the replica sends a digest of each bucket of
- * keys (about 2 bytes per key), and lists in `have` only the keys of the
+ * keys (about 1 byte per key), and lists in `have` only the keys of the
  * buckets the server says differ. A replica that missed 1% of 100,000
  * writes sends about 0.4 MB instead of 4 MB, and the server compares a
  * few thousand keys instead of all of them.
