@@ -10,7 +10,7 @@
  * client's own work of folding the map and picking the listed keys is
  * timed too, from the map in memory to the handshake's answer.
  */
-import { digestHandshake, digestRequest, foldHave } from '../../clients/typescript/src/digest-have.js';
+import { digestHandshake, digestRequest, foldHave, haveListsOf } from '../../clients/typescript/src/digest-have.js';
 import { fmt, type BenchContext } from '../lib/context.js';
 import { loadKeys } from '../lib/data.js';
 import { createStore } from '../lib/http.js';
@@ -75,10 +75,10 @@ async function digestHandshakes(ctx: BenchContext, url: string, storeId: string,
   let bytes = 0;
   for (let i = 0; i < 3; i++) {
     const started = performance.now();
-    const folded = foldHave(have);
+    const folded = foldHave(haveListsOf(have));
     const digests = await post('/sync/digests', digestRequest(folded, undefined));
     if (digests.status !== 200) throw new Error(`digests: ${digests.status} ${JSON.stringify(digests.body).slice(0, 200)}`);
-    const hs = await post('/sync', digestHandshake(have, folded, digests.body));
+    const hs = await post('/sync', digestHandshake(folded, digests.body));
     if (hs.status !== 201 || hs.body.stale?.length !== 0 || hs.body.removed?.length !== 0)
       throw new Error(`handshake: ${hs.status} ${JSON.stringify(hs.body).slice(0, 200)}`);
     times.push((performance.now() - started) / 1000);

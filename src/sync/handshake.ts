@@ -11,6 +11,10 @@
  *   by prefix at most: the client's keys go in a slice per statement and
  *   only the differences come back, so an up-to-date client costs no row in
  *   JavaScript at all;
+ * - in the database too for a digest handshake (digest-diff.sql.ts): the
+ *   map lists only the keys of some digest buckets, compared as above with
+ *   the store's keys of those buckets; the other buckets get what changed
+ *   after the digests' rev;
  * - in JavaScript, one pass over the store's (key, rev, ts) in rev order,
  *   for a `since` handshake, for stores whose policy needs values (a walk, a
  *   library value filter), which only JavaScript can decide, and for a map

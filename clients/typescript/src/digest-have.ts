@@ -11,6 +11,7 @@
  */
 import { DigestFolder, digestBucketCount, type components } from '@keysync/protocol';
 import { encodeBase64 } from './base64.js';
+import type { HaveLists } from './local-store.js';
 import { ProblemError } from './errors.js';
 import { request, type SyncContext } from './sync-context.js';
 
@@ -47,8 +48,7 @@ export function tsMicros(ts: string): number {
 }
 
 /** A `have` map folded into bucket digests (foldHave). */
-export interface FoldedHave {
-  keys: string[];
+export interface FoldedHave extends HaveLists {
   folder: DigestFolder;
   /** each key's bucket */
   bucketOf: Uint32Array;
@@ -56,17 +56,22 @@ export interface FoldedHave {
   unfoldable: Set<number>;
 }
 
-export function foldHave(have: Record<string, string>): FoldedHave {
-  const keys = Object.keys(have);
+export function foldHave({ keys, ts }: HaveLists): FoldedHave {
   const folder = new DigestFolder(digestBucketCount(keys.length));
   const bucketOf = new Uint32Array(keys.length);
   const unfoldable = new Set<number>();
   for (let i = 0; i < keys.length; i++) {
-    const us = tsMicros(have[keys[i]!]!);
+    const us = tsMicros(ts[i]!);
     bucketOf[i] = folder.add(keys[i]!, Number.isNaN(us) ? 0 : us);
     if (Number.isNaN(us)) unfoldable.add(bucketOf[i]!);
   }
-  return { keys, folder, bucketOf, unfoldable };
+  return { keys, ts, folder, bucketOf, unfoldable };
+}
+
+/** A `have` map as lists (LocalStore.haveLists). */
+export function haveListsOf(have: Record<string, string>): HaveLists {
+  const keys = Object.keys(have);
+  return { keys, ts: keys.map((key) => have[key]!) };
 }
 
 /** The body of `POST .../sync/digests`. */
@@ -78,29 +83,29 @@ export const digestRequest = ({ folder }: FoldedHave, prefix: string | undefined
 
 /** The handshake's `have` (the keys of the listed buckets) and `digest`, from the server's answer. */
 export function digestHandshake(
-  have: Record<string, string>,
-  { keys, bucketOf, unfoldable }: FoldedHave,
+  { keys, ts, bucketOf, unfoldable }: FoldedHave,
   answer: components['schemas']['DigestAnswer'],
 ): { have: Record<string, string>; digest: DigestBasis } {
   const listed = new Set([...unfoldable, ...answer.differ]);
-  const subset: Record<string, string> = {};
-  for (let i = 0; i < keys.length; i++) if (listed.has(bucketOf[i]!)) subset[keys[i]!] = have[keys[i]!]!;
+  const have: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (let i = 0; i < keys.length; i++) if (listed.has(bucketOf[i]!)) have[keys[i]!] = ts[i]!;
   const { rev, optionsVersion, buckets } = answer;
-  return { have: subset, digest: { rev, optionsVersion, buckets, listed: [...listed].sort((a, b) => a - b) } };
+  return { have, digest: { rev, optionsVersion, buckets, listed: [...listed].sort((a, b) => a - b) } };
 }
 
 /**
- * The `have` map of a digest handshake and its `digest` field, from the
- * whole map; undefined when the server cannot use digests (an older server,
- * or a store whose options decide per value: handshake with the whole map).
+ * The `have` map of a digest handshake and its `digest` field, from what
+ * the replica holds; undefined when the server cannot use digests (an older
+ * server, or a store whose options decide per value: handshake with the
+ * whole map).
  */
-export async function digestHave(ctx: SyncContext, have: Record<string, string>): Promise<{ have: Record<string, string>; digest: DigestBasis } | undefined> {
-  const folded = foldHave(have);
+export async function digestHave(ctx: SyncContext, held: HaveLists): Promise<{ have: Record<string, string>; digest: DigestBasis } | undefined> {
+  const folded = foldHave(held);
   const body = digestRequest(folded, ctx.prefix);
   const res = await request(ctx, (signal) => ctx.api.digests(ctx.storeId, body, { signal }));
   if (res.error) {
     if (res.error.status === 404 || res.error.status === 405 || res.error.status === 409) return undefined;
     throw new ProblemError(res.error, 'digests');
   }
-  return digestHandshake(have, folded, res.data);
+  return digestHandshake(folded, res.data);
 }

@@ -12,7 +12,8 @@
 import { sleep } from './backoff.js';
 import { ProblemError, ProtocolError } from './errors.js';
 import { PROBLEMS, problemKind } from '@keysync/protocol';
-import { DIGESTS_FROM_KEYS, digestHave } from './digest-have.js';
+import { DIGESTS_FROM_KEYS, digestHave, haveListsOf } from './digest-have.js';
+import type { HaveLists } from './local-store.js';
 import { batchRecords, type BatchRecords } from './records.js';
 import { linkedController, request, type SyncContext } from './sync-context.js';
 import type { HandshakeRequest } from '@keysync/protocol';
@@ -67,11 +68,11 @@ async function handshake(ctx: SyncContext, mode: HandshakeMode): Promise<Session
   let byDigest = false;
   if (useSince) body = { since: checkpoint, ...fields };
   else {
-    const have = mode === 'whole' ? undefined : await ctx.store.have(ctx.prefix);
-    const digest = have && Object.keys(have).length >= DIGESTS_FROM_KEYS ? await digestHave(ctx, have) : undefined;
+    let held: HaveLists | undefined;
+    if (mode !== 'whole') held = ctx.store.haveLists ? await ctx.store.haveLists(ctx.prefix) : haveListsOf(await ctx.store.have(ctx.prefix));
+    const digest = held && held.keys.length >= DIGESTS_FROM_KEYS ? await digestHave(ctx, held) : undefined;
     byDigest = digest !== undefined;
     if (digest) body = { ...digest, ...fields };
-    else if (have) body = { have, ...fields };
     else if (ctx.store.haveJson) body = withHaveText(await ctx.store.haveJson(ctx.prefix), fields);
     else body = { have: await ctx.store.have(ctx.prefix), ...fields };
   }

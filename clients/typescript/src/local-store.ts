@@ -56,6 +56,12 @@ export interface ApplyOptions {
   checkpoint?: number | undefined;
 }
 
+/** A `have` map as two lists: `ts[i]` is the server ts of `keys[i]`. */
+export interface HaveLists {
+  keys: string[];
+  ts: string[];
+}
+
 export interface LocalStore {
   /** The record of a key, tombstones included; undefined if never seen. */
   get(key: string): Promise<LocalRecord | undefined>;
@@ -75,6 +81,14 @@ export interface LocalStore {
    * server a sort.
    */
   haveJson?(prefix?: string): Promise<string>;
+
+  /**
+   * Optional: the same map as `have(prefix)` as two lists, each key's ts at
+   * its index, for the digest handshake, which reads every key once (a
+   * hundred thousand keys: 20 ms for the lists against 50 for the object
+   * and its key list).
+   */
+  haveLists?(prefix?: string): Promise<HaveLists>;
 
   /**
    * Optional: true when `applyBatch` takes json records whose value is parsed

@@ -24,7 +24,7 @@ import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { keyProblem } from '@keysync/protocol';
 import { asBinary, open as openLmdb, type Database, type RootDatabase } from 'lmdb';
-import type { ApplyOptions, DeletedRecord, LocalRecord, LocalStore } from '../local-store.js';
+import type { ApplyOptions, DeletedRecord, HaveLists, LocalRecord, LocalStore } from '../local-store.js';
 import { decodeSnapshot, LEGACY_FILE, LEGACY_SNAPSHOT, legacyLogName, replayLog } from './file-format.js';
 import { decodeHead, decodeRecord, encodeMeta, encodeValue, type RecordHead } from './file-records.js';
 import { HaveMembers, planApply, planRemove } from './plan.js';
@@ -160,6 +160,15 @@ export class FileStore implements LocalStore {
     await this.#eachLive(prefix, (key, ts) => members.add(key, ts));
     // In key order (UTF-8 byte order is code point order), which the server then need not sort.
     return members.json();
+  }
+
+  async haveLists(prefix = ''): Promise<HaveLists> {
+    const lists: HaveLists = { keys: [], ts: [] };
+    await this.#eachLive(prefix, (key, ts) => {
+      lists.keys.push(key);
+      lists.ts.push(ts);
+    });
+    return lists;
   }
 
   /** Each live key under `prefix` with its ts, in key order. */

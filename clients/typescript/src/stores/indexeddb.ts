@@ -18,8 +18,8 @@
  * others; a tab that does not run the sync loop (see subscribeInOneTab) shows
  * changes this way.
  */
-import type { ApplyOptions, DeletedRecord, LocalRecord, LocalStore } from '../local-store.js';
-import { forgetRevs, haveJsonOf, haveMap, planApply, planRemove, type Plan } from './plan.js';
+import type { ApplyOptions, DeletedRecord, HaveLists, LocalRecord, LocalStore } from '../local-store.js';
+import { forgetRevs, haveJsonOf, haveListsOf, haveMap, planApply, planRemove, type Plan } from './plan.js';
 
 const RECORDS = 'records';
 const META = 'meta';
@@ -94,6 +94,10 @@ export class IndexedDBStore implements LocalStore {
 
   async haveJson(prefix = ''): Promise<string> {
     return haveJsonOf(await this.#recordsUnder(prefix), prefix);
+  }
+
+  async haveLists(prefix = ''): Promise<HaveLists> {
+    return haveListsOf(await this.#recordsUnder(prefix), prefix);
   }
 
   /** The records under `prefix`, in key order. */

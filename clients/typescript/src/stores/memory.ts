@@ -3,9 +3,9 @@
  * other stores follow. Each method plans and commits without an `await` in
  * between, so every call is atomic with respect to the others.
  */
-import type { ApplyOptions, DeletedRecord, LocalRecord, LocalStore } from '../local-store.js';
+import type { ApplyOptions, DeletedRecord, HaveLists, LocalRecord, LocalStore } from '../local-store.js';
 import { plainRecord } from '../records.js';
-import { forgetRevs, haveJsonOf, haveMap, planApply, planRemove } from './plan.js';
+import { forgetRevs, haveJsonOf, haveListsOf, haveMap, planApply, planRemove } from './plan.js';
 
 export class MemoryStore implements LocalStore {
   /** Values from the server are kept as their text until `get` (or a listener) reads them. */
@@ -28,6 +28,11 @@ export class MemoryStore implements LocalStore {
   async haveJson(prefix?: string): Promise<string> {
     this.#open();
     return haveJsonOf(this.#records.values(), prefix);
+  }
+
+  async haveLists(prefix?: string): Promise<HaveLists> {
+    this.#open();
+    return haveListsOf(this.#records.values(), prefix);
   }
 
   async getCheckpoint(): Promise<number | undefined> {

@@ -4,7 +4,7 @@
  * means. A store plans against its current state, then commits the writes
  * in one atomic step of its own.
  */
-import type { DeletedRecord, LocalRecord } from '../local-store.js';
+import type { DeletedRecord, HaveLists, LocalRecord } from '../local-store.js';
 import { plainRecord } from '../records.js';
 
 export interface Plan<C extends LocalRecord> {
@@ -105,6 +105,17 @@ export class HaveMembers {
 }
 
 /** The `have` map of a set of records. */
+export function haveListsOf(records: Iterable<LocalRecord>, prefix = ''): HaveLists {
+  const lists: HaveLists = { keys: [], ts: [] };
+  for (const r of records) {
+    if (r.kind !== 'deleted' && r.key.startsWith(prefix)) {
+      lists.keys.push(r.key);
+      lists.ts.push(r.ts);
+    }
+  }
+  return lists;
+}
+
 export function haveMap(records: Iterable<LocalRecord>, prefix = ''): Record<string, string> {
   // A null-prototype object: keys like "__proto__" are ordinary keys here.
   const have: Record<string, string> = Object.create(null) as Record<string, string>;
