@@ -2,7 +2,8 @@
  * Workloads 1 and 2: initial sync of N keys (~1 KiB JSON) into a fresh
  * SyncClient + MemoryStore, next to the database and network floors; then
  * 1% of the keys change and the replica reconnects with `since`, and a copy
- * of it (no checkpoint) with its full `have` map. The client runs with its
+ * of it (no checkpoint) by what it holds: the TS client sends bucket
+ * digests, then the keys of the buckets that differ. The client runs with its
  * defaults, which on a loopback server means identity responses (the
  * compression workload measures brotli and gzip). The server has served one
  * small sync of another store before (WARM_UP_KEYS): a running server's code
@@ -122,7 +123,7 @@ export async function initialSync(ctx: BenchContext, n: number, { batchSize, win
         const re = await child.ask<SyncRun>({ cmd: mode });
         const bytes = re.sent + re.received;
         const base = run.sent + run.received;
-        // `since` sends a rev; `have` sends the whole map (#16: its handshake compares in the database).
+        // `since` sends a rev; `have` sends digests, then the keys of the buckets that differ (docs/API.md, "Digests").
         const target =
           mode === 'since'
             ? { goal: '< 3% of time and bytes', ok: re.seconds < 0.03 * run.seconds && bytes < 0.03 * base }
