@@ -18,7 +18,7 @@
 import type { PreparedQuery } from '../db/prepared.js';
 import { prefixSuccessor } from '../store/prefix-range.js';
 import { nextTurn } from './event-loop.js';
-import { diffHave, inBucketsSql, keyFilterSql, type BucketFilter, type HaveDiff, type KeyPrefixes } from './have-diff.sql.js';
+import { diffHave, inBucketsSql, keyFilterSql, type BucketFilter, type DiffSizes, type HaveDiff, type KeyPrefixes } from './have-diff.sql.js';
 import type { HaveList } from './have-list.js';
 
 /** What the replica's digests matched: the answer of the first step, and the buckets its `have` map lists. */
@@ -56,12 +56,13 @@ export async function diffDigest(
   headRev: number,
   prefix: string | undefined,
   filter: KeyPrefixes,
+  sizes?: DiffSizes,
 ): Promise<HaveDiff> {
   const buckets = bucketBitmap(basis);
   // No bound on the stale revs held: there is no other way to compare here (8 bytes per stale key).
   const listed =
     basis.listed.length > 0
-      ? (await diffHave(queries, storeId, have, prefix, filter, Number.POSITIVE_INFINITY, undefined, buckets))!
+      ? (await diffHave(queries, storeId, have, prefix, filter, Number.POSITIVE_INFINITY, sizes, buckets))!
       : { staleRevs: new Float64Array(0), removed: [] };
   const changed = await changedAfter(queries[0]!, storeId, basis.rev, headRev, prefix, filter, buckets);
   const staleRevs = new Float64Array(listed.staleRevs.length + changed.staleRevs.length);

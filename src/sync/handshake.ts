@@ -217,7 +217,7 @@ async function diff(
   let removed: string[] | undefined;
   if ('have' in request && request.digest) {
     removed = await diffInDatabase(db, tx, storeId, request.have, addStale, (queries) =>
-      diffDigest(queries, storeId, request.have, request.digest!, headRev, request.prefix, policy.keyFilter!),
+      diffDigest(queries, storeId, request.have, request.digest!, headRev, request.prefix, policy.keyFilter!, diffSizes),
     );
   } else if ('have' in request && comparesInDatabase(policy, request.have, headRev)) {
     const maxStale = diffSizes?.staleRevs ?? staleRevsHeld(request.have);

@@ -75,10 +75,21 @@ const scenario = fc.record({
   policy: fc.nat(policies.length - 1),
   buckets: fc.constantFrom(1, 2, 4, 16, 64),
   batchSize: fc.integer({ min: 1, max: 4 }),
+  // Small statements cross many steps of the merge, and steps that stop at their last entry of the listed buckets.
+  sizes: fc.option(fc.record({ keys: fc.integer({ min: 1, max: 5 }), entries: fc.integer({ min: 1, max: 5 }), parts: fc.integer({ min: 1, max: 3 }) }), {
+    nil: undefined,
+  }),
 });
 type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
 
-const settings = (batchSize: number): HandshakeSettings => ({ batchSize, maxBatchSize: 100, batchBytes: 1 << 20, window: 2, timeoutMs: 30_000 });
+const settings = (batchSize: number, diffSizes?: HandshakeSettings['diffSizes']): HandshakeSettings => ({
+  batchSize,
+  maxBatchSize: 100,
+  batchBytes: 1 << 20,
+  window: 2,
+  timeoutMs: 30_000,
+  ...(diffSizes && { diffSizes }),
+});
 
 async function write(storeId: string, ops: Scenario['between'], tsOf: Map<string, string>) {
   if (ops.length === 0) return;
@@ -90,8 +101,8 @@ async function write(storeId: string, ops: Scenario['between'], tsOf: Map<string
   for (const r of written) tsOf.set(r.key, r.ts);
 }
 
-async function answer(storeId: string, request: Parameters<typeof handshake>[2], policy: StorePolicy, batchSize: number) {
-  const r = await handshake(db.database.db, storeId, request, () => policy, settings(batchSize));
+async function answer(storeId: string, request: Parameters<typeof handshake>[2], policy: StorePolicy, batchSize: number, sizes?: Scenario['sizes']) {
+  const r = await handshake(db.database.db, storeId, request, () => policy, settings(batchSize, sizes));
   const { stale } = JSON.parse(await new Response(handshakeBody(db.database.db, r)).text()) as { stale: string[] };
   return { stale, removed: [...r.removed].sort(), batches: r.batches };
 }
@@ -125,6 +136,7 @@ async function run(sc: Scenario) {
     { have: subset, prefix: sc.prefix, digest: { rev: digests.rev, optionsVersion: digests.optionsVersion, buckets: sc.buckets, listed } },
     policy,
     sc.batchSize,
+    sc.sizes,
   );
   const whole = await answer(storeId, { have: HaveList.of(held), prefix: sc.prefix }, policy, sc.batchSize);
   return { byDigest, whole, held, differ: digests.differ.length, buckets: sc.buckets };
