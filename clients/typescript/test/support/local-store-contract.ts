@@ -81,6 +81,19 @@ export function describeLocalStore(name: string, open: () => Promise<StoreHarnes
       expect(await store.haveJson('zz')).toBe('{}');
     });
 
+    it('gives the same have map as two lists, when it offers haveLists', async ({ skip }) => {
+      const { store } = await open();
+      if (!store.haveLists) return skip();
+      const keys = ['a/1', 'a/"q"', 'é/ключ', '😀', '\uE000', '__proto__', 'b'];
+      await store.applyBatch([...keys.map((k, i) => put(k, i + 1)), del('b', 20)]);
+      const pairs = ({ keys, ts }: { keys: string[]; ts: string[] }) => keys.map((k, i) => [k, ts[i]]).sort(([a], [b]) => (a! < b! ? -1 : 1));
+      const of = (map: Record<string, string>) => Object.entries({ ...map }).sort(([a], [b]) => (a < b ? -1 : 1));
+      expect(pairs(await store.haveLists())).toEqual(of(await store.have()));
+      expect(pairs(await store.haveLists('a/'))).toEqual(of(await store.have('a/')));
+      expect(pairs(await store.haveLists('a/'))).toHaveLength(2);
+      expect(await store.haveLists('zz')).toEqual({ keys: [], ts: [] });
+    });
+
     it('has no checkpoint until one is set, and moves it only when asked', async () => {
       const { store } = await open();
       expect(await store.getCheckpoint()).toBeUndefined();
