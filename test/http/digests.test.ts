@@ -57,6 +57,9 @@ describe('POST /sync/digests', () => {
     expectValidation(await digests(storeId, { buckets: 2 ** 19, digests: '' }), 'buckets');
     expectValidation(await digests(storeId, { buckets: 4, digests: base64(new Uint8Array(24)) }), 'digests');
     expectValidation(await digests(storeId, { buckets: 1, digests: 'AAAA AAAAAA=' }), 'digests');
+    // The right length of text, but 7 bytes once decoded (two of padding), or 9 (no padding where one is due).
+    expectValidation(await digests(storeId, { buckets: 1, digests: 'AAAAAAAAAA==' }), 'digests');
+    expectValidation(await digests(storeId, { buckets: 1, digests: 'AAAAAAAAAAAA' }), 'digests');
     expectValidation(await digests(storeId, { buckets: 1, digests: 'AAAAAAAAAAA=', since: 1 }), '(body)');
   });
 
