@@ -6,7 +6,7 @@
  */
 import { DigestFolder, digestBucketOf } from '@keysync/protocol';
 import { describe, expect, it } from 'vitest';
-import { parseTsMicros } from '../../src/http/handshake-body/have-ts.js';
+import { parseTsMicros } from '@keysync/protocol';
 import { bulk, call, json, newStore } from '../support/http.js';
 import { expectProblem, expectValidation } from '../support/problem.js';
 import { useTestServer } from '../support/server.js';

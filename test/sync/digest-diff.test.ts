@@ -16,7 +16,7 @@ import { DigestFolder, digestBucketOf, hashText } from '@keysync/protocol';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compilePolicy, type StorePolicy, type SyncOptions } from '../../src/options/index.js';
-import { parseTsMicros } from '../../src/http/handshake-body/have-ts.js';
+import { parseTsMicros } from '@keysync/protocol';
 import { registerStore } from '../../src/store/stores.js';
 import { applyWrites, type WriteOp } from '../../src/store/writes.js';
 import { compareDigests } from '../../src/sync/digests.sql.js';

@@ -21,7 +21,7 @@ import { comparesInDatabase, handshake, type HandshakeSettings } from '../../src
 import { PARTS_FROM_KEYS } from '../../src/sync/have-diff.sql.js';
 import { HaveList } from '../../src/sync/have-list.js';
 import { handshakeBody } from '../../src/sync/stale-list.js';
-import { parseTsMicros } from '../../src/http/handshake-body/have-ts.js';
+import { parseTsMicros } from '@keysync/protocol';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 
 let db: TestDatabase;

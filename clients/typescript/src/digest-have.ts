@@ -9,7 +9,7 @@
  * The replica may list more buckets than differ; it does so for keys whose
  * ts it cannot turn into whole microseconds (the server compares those).
  */
-import { DigestFolder, digestBucketCount, type components } from '@keysync/protocol';
+import { DigestFolder, digestBucketCount, parseTsMicros, type components } from '@keysync/protocol';
 import { encodeBase64 } from './base64.js';
 import type { HaveLists } from './local-store.js';
 import { ProblemError } from './errors.js';
@@ -20,31 +20,14 @@ export const DIGESTS_FROM_KEYS = 2000;
 
 export type DigestBasis = components['schemas']['DigestBasis'];
 
-/** The whole seconds of the last ts read in the server's own form, and their milliseconds (keys written together share them). */
-let lastSeconds = '-';
-let lastMs = 0;
-
-/** A ts as whole microseconds since the epoch; NaN for one that is finer or not RFC 3339. */
+/**
+ * A ts as whole microseconds since the epoch (parseTsMicros, which the
+ * server compares `have` maps with); NaN for one that is finer or not
+ * RFC 3339, which no digest can hold.
+ */
 export function tsMicros(ts: string): number {
-  // The server's form, 2026-11-26T07:31:34.123456Z: the seconds' milliseconds once per second, the digits by hand.
-  if (ts.length === 27 && ts.charCodeAt(19) === 46 && ts.charCodeAt(26) === 90) {
-    if (!ts.startsWith(lastSeconds)) {
-      lastSeconds = ts.slice(0, 19);
-      lastMs = Date.parse(`${lastSeconds}Z`);
-    }
-    let micros = 0;
-    for (let i = 20; i < 26; i++) {
-      const digit = ts.charCodeAt(i) - 48;
-      if (digit < 0 || digit > 9) return Number.NaN;
-      micros = micros * 10 + digit;
-    }
-    return lastMs * 1000 + micros;
-  }
-  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/i.exec(ts);
-  if (!m) return Number.NaN;
-  const ms = Date.parse(m[1]! + (m[3] === 'z' ? 'Z' : m[3]));
-  const fraction = (m[2] ?? '').padEnd(9, '0');
-  return fraction.endsWith('000') ? ms * 1000 + Number(fraction.slice(0, 6)) : Number.NaN;
+  const us = parseTsMicros(ts);
+  return us !== undefined && Number.isInteger(us) ? us : Number.NaN;
 }
 
 /** A `have` map folded into bucket digests (foldHave). */

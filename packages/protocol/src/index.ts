@@ -16,4 +16,5 @@ export * from './loopback.js';
 /** The generated OpenAPI types (openapi/openapi.json via openapi-typescript). */
 export * from './schema.js';
 export * from './store-id.js';
+export * from './ts-micros.js';
 export * from './wire-types.js';

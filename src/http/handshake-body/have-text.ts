@@ -10,7 +10,7 @@
  * timestamp, too many keys) is undefined: the caller reads the body the
  * usual way, which gives the answer the API gives for it.
  */
-import { parseTsMicros } from './have-ts.js';
+import { parseTsMicros } from '@keysync/protocol';
 
 const QUOTE = 34;
 const BACKSLASH = 92;
