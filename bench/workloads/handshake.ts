@@ -10,7 +10,7 @@
  * client's own work of folding the map and picking the listed keys is
  * timed too, from the map in memory to the handshake's answer.
  */
-import { digestHandshake, digestRequest, foldHave, haveListsOf } from '../../clients/typescript/src/digest-have.js';
+import { digestHandshake, digestRequest, foldHave, haveListsOfMap } from '../../clients/typescript/src/digest-have.js';
 import { fmt, type BenchContext } from '../lib/context.js';
 import { loadKeys } from '../lib/data.js';
 import { createStore } from '../lib/http.js';
@@ -75,7 +75,7 @@ async function digestHandshakes(ctx: BenchContext, url: string, storeId: string,
   let bytes = 0;
   for (let i = 0; i < 3; i++) {
     const started = performance.now();
-    const folded = foldHave(haveListsOf(have));
+    const folded = foldHave(haveListsOfMap(have));
     const digests = await post('/sync/digests', digestRequest(folded, undefined));
     if (digests.status !== 200) throw new Error(`digests: ${digests.status} ${JSON.stringify(digests.body).slice(0, 200)}`);
     const hs = await post('/sync', digestHandshake(folded, digests.body));

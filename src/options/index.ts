@@ -13,6 +13,7 @@ export {
 export {
   OPEN_POLICY,
   compilePolicy,
+  decidesByKeyPrefix,
   type CompileLimits,
   type PolicyFunctions,
   type Rank,

@@ -52,6 +52,14 @@ export interface StorePolicy {
   readonly keyFilter?: { readonly prefixes: readonly string[]; readonly excludePrefixes: readonly string[] };
 }
 
+/**
+ * Whether a policy decides by key prefixes alone (no walk, no value
+ * filter), so the database can apply it: the handshake's comparisons and
+ * the digests' folds run in SQL for such stores only.
+ */
+export const decidesByKeyPrefix = (policy: StorePolicy): policy is StorePolicy & { keyFilter: NonNullable<StorePolicy['keyFilter']> } =>
+  policy.keyFilter !== undefined && !policy.walk && !policy.includesValue;
+
 /** The library form of the options, as plain functions (konserve-sync's filter-fn, key-sort-fn, walk-fn). */
 export interface PolicyFunctions {
   /** Value-level filter, applied on top of the `filter` option. */

@@ -6,6 +6,7 @@ import { jsonText } from '../http/json-text-response.js';
 import { validationProblem } from '../http/problem.js';
 import { bucketBitmap, type DigestBasis } from '../sync/digest-diff.sql.js';
 import { compareDigests } from '../sync/digests.sql.js';
+import { nextTurn } from '../sync/event-loop.js';
 import { handshake, type HandshakeRequest } from '../sync/handshake.js';
 import type { HaveList } from '../sync/have-list.js';
 import { digestBucketOf } from '@keysync/protocol';
@@ -34,7 +35,7 @@ export function registerSyncHandlers(app: App, services: ApiServices): void {
     let request: HandshakeRequest;
     if ('have' in body) {
       request = { ...body, have: haveOf(c, body.have, body.prefix, limits.maxHaveKeys) };
-      if (body.digest) assertListed(request.have, body.digest);
+      if (body.digest) await assertListed(request.have, body.digest);
     } else request = body;
     const result = await handshake(db, storeId, request, (options) => services.policies.policyFor(storeId, options), {
       batchSize: limits.batchSize,
@@ -98,15 +99,22 @@ export function registerSyncHandlers(app: App, services: ApiServices): void {
 /**
  * A digest handshake's `have` may list keys of the listed buckets only: the
  * store's side is compared for those buckets alone, so a key of another
- * bucket would look absent from the store and be removed.
+ * bucket would look absent from the store and be removed. The keys are
+ * read a slice at a time (one JSON.parse each), with a turn of the event
+ * loop between slices.
  */
-function assertListed(have: HaveList, digest: DigestBasis): void {
+async function assertListed(have: HaveList, digest: DigestBasis): Promise<void> {
   const { bitmap } = bucketBitmap(digest);
-  for (let i = 0; i < have.size; i++) {
-    const key = have.key(i);
-    const bucket = digestBucketOf(key, digest.buckets);
-    if (!(bitmap[bucket >> 3]! & (1 << (bucket & 7)))) {
-      throw validationProblem([{ path: `have.${key}`, message: `key is in bucket ${bucket}, which digest.listed does not name` }]);
+  for (let from = 0; from < have.size; from += LISTED_SLICE) {
+    if (from > 0) await nextTurn();
+    for (const key of JSON.parse(have.keysJson(from, Math.min(have.size, from + LISTED_SLICE))) as string[]) {
+      const bucket = digestBucketOf(key, digest.buckets);
+      if (!(bitmap[bucket >> 3]! & (1 << (bucket & 7)))) {
+        throw validationProblem([{ path: `have.${key}`, message: `key is in bucket ${bucket}, which digest.listed does not name` }]);
+      }
     }
   }
 }
+
+/** Keys checked per turn of the event loop by assertListed. */
+const LISTED_SLICE = 10_000;

@@ -21,7 +21,7 @@ import type { Db } from '../db/client.js';
 import { preparedTx, runsInProcess, type PreparedQuery } from '../db/prepared.js';
 import { stores } from '../db/schema.js';
 import { DomainError, notFound } from '../domain-errors.js';
-import type { StorePolicy } from '../options/index.js';
+import { decidesByKeyPrefix, type StorePolicy } from '../options/index.js';
 import { prefixSuccessor } from '../store/prefix-range.js';
 import { nextTurn } from './event-loop.js';
 import { keyFilterSql, type KeyPrefixes } from './have-diff.sql.js';
@@ -82,11 +82,26 @@ interface KeyRange {
   end: string | undefined;
 }
 
-/** Whether a store's policy can be folded in the database: keys by prefix at most (a walk or a value filter decides per value). */
-export const foldsInDatabase = (policy: StorePolicy): policy is StorePolicy & { keyFilter: NonNullable<StorePolicy['keyFilter']> } =>
-  policy.keyFilter !== undefined && !policy.walk && !policy.includesValue;
-
-export const digestsUnusable = (why: string) => new DomainError('digests-unusable', `${why}; handshake with the whole "have" map`);
+/**
+ * Refuses digests for a store the database cannot fold (a walk or a value
+ * filter decides per value), and a digest handshake whose digests were
+ * taken under other options (`optionsVersion`: the buckets then matched
+ * another key filter).
+ */
+export function assertDigestsUsable(
+  policy: StorePolicy,
+  optionsVersion: number,
+  digestsOptionsVersion = optionsVersion,
+): asserts policy is StorePolicy & {
+  keyFilter: NonNullable<StorePolicy['keyFilter']>;
+} {
+  const why = !decidesByKeyPrefix(policy)
+    ? "this store's options decide per value (walk or value filter)"
+    : digestsOptionsVersion !== optionsVersion
+      ? "the store's options changed since the digests were taken"
+      : undefined;
+  if (why) throw new DomainError('digests-unusable', `${why}; handshake with the whole "have" map`);
+}
 
 export async function compareDigests(
   db: Db,
@@ -103,7 +118,7 @@ export async function compareDigests(
         .where(eq(stores.id, storeId));
       if (!store) throw notFound(`store ${storeId}`);
       const policy = policyFor(store.options as Record<string, unknown>);
-      if (!foldsInDatabase(policy)) throw digestsUnusable("this store's options decide per value (walk or value filter)");
+      assertDigestsUsable(policy, store.optionsVersion);
       const stepped = runsInProcess(db);
       // A step reads its keys in key order from the primary key. Right after a bulk load the
       // planner's row estimates are stale, and it would rather read every key of the store and

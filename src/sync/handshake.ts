@@ -34,7 +34,7 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { stores, syncSessions } from '../db/schema.js';
 import { DomainError, notFound } from '../domain-errors.js';
-import type { ReadSome, StorePolicy } from '../options/index.js';
+import { decidesByKeyPrefix, type ReadSome, type StorePolicy } from '../options/index.js';
 import { readJsonSome, scanMeta } from '../store/reads.js';
 import { formatTs, nowMicros } from '../store/time.js';
 import type { HandshakeResponse } from '@keysync/protocol';
@@ -43,7 +43,7 @@ import { OVERLAP_FROM_REVS, writeAllServed, type AllServed } from './all-served.
 import { ChunkWriter } from './chunk-writer.js';
 import { Turns } from './event-loop.js';
 import { diffDigest, type DigestBasis } from './digest-diff.sql.js';
-import { digestsUnusable, foldsInDatabase } from './digests.sql.js';
+import { assertDigestsUsable } from './digests.sql.js';
 import { diffHave, PARTS_FROM_KEYS, readStaleKeys, type DiffSizes, type HaveDiff } from './have-diff.sql.js';
 import type { HaveList } from './have-list.js';
 
@@ -112,8 +112,7 @@ export async function handshake(
         }
       }
       if ('have' in request && request.digest) {
-        if (!foldsInDatabase(policy)) throw digestsUnusable("this store's options decide per value (walk or value filter)");
-        if (request.digest.optionsVersion !== store.optionsVersion) throw digestsUnusable("the store's options changed since the digests were taken");
+        assertDigestsUsable(policy, store.optionsVersion, request.digest.optionsVersion);
       }
 
       const readSome = (keys: string[]) => readSomeValues(tx, storeId, keys);
@@ -245,7 +244,7 @@ async function diff(
  * the map's size, or an empty map, the pass in JavaScript is cheaper.
  */
 export function comparesInDatabase(policy: StorePolicy, have: HaveList, headRev: number): boolean {
-  return policy.keyFilter !== undefined && !policy.walk && !policy.includesValue && have.size > 0 && 4 * headRev >= have.size;
+  return decidesByKeyPrefix(policy) && have.size > 0 && 4 * headRev >= have.size;
 }
 
 /**
@@ -254,15 +253,7 @@ export function comparesInDatabase(policy: StorePolicy, have: HaveList, headRev:
  * for a policy that syncs by key prefix with one rank (delivery in rev order).
  */
 export function servesAllAsStale(request: HandshakeRequest, policy: StorePolicy): request is Extract<HandshakeRequest, { have: HaveList }> {
-  return (
-    'have' in request &&
-    !request.digest &&
-    request.have.size === 0 &&
-    policy.keyFilter !== undefined &&
-    !policy.walk &&
-    !policy.includesValue &&
-    policy.ranks?.length === 1
-  );
+  return 'have' in request && !request.digest && request.have.size === 0 && decidesByKeyPrefix(policy) && policy.ranks?.length === 1;
 }
 
 /**

@@ -63,6 +63,16 @@ describe('tombstone retention', () => {
     expect((await handshake(id, { since: 5 })).status).toBe(201);
   });
 
+  it('answers a digest handshake whose digests are older than the purged rev with 409 since-purged, and serves one at it', async () => {
+    const id = await purgedStore();
+    const basis = { optionsVersion: 0, buckets: 1, listed: [] };
+    // A tombstone purged after rev 3 could not tell such a replica that b was deleted.
+    expectProblem(await handshake(id, { have: {}, digest: { ...basis, rev: 3 } }), 409, 'since-purged');
+    const atPurged = await handshake(id, { have: {}, digest: { ...basis, rev: 4 } });
+    expect(atPurged.status).toBe(201);
+    expect(atPurged.body.stale).toEqual(['d']);
+  });
+
   it('still tells a have handshake that a purged key is removed', async () => {
     const id = await purgedStore();
     const hs = await handshake(id, { have: { a: '2000-01-01T00:00:00.000000Z', b: '2000-01-01T00:00:00.000000Z' } });

@@ -51,8 +51,8 @@ export function foldHave({ keys, ts }: HaveLists): FoldedHave {
   return { keys, ts, folder, bucketOf, unfoldable };
 }
 
-/** A `have` map as lists (LocalStore.haveLists). */
-export function haveListsOf(have: Record<string, string>): HaveLists {
+/** A `have` map object as lists (what LocalStore.haveLists gives; a store without it gives the object). */
+export function haveListsOfMap(have: Record<string, string>): HaveLists {
   const keys = Object.keys(have);
   return { keys, ts: keys.map((key) => have[key]!) };
 }

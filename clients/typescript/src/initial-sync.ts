@@ -12,7 +12,7 @@
 import { sleep } from './backoff.js';
 import { ProblemError, ProtocolError } from './errors.js';
 import { PROBLEMS, problemKind } from '@keysync/protocol';
-import { DIGESTS_FROM_KEYS, digestHave, haveListsOf } from './digest-have.js';
+import { DIGESTS_FROM_KEYS, digestHave, haveListsOfMap } from './digest-have.js';
 import type { HaveLists } from './local-store.js';
 import { batchRecords, type BatchRecords } from './records.js';
 import { linkedController, request, type SyncContext } from './sync-context.js';
@@ -69,7 +69,7 @@ async function handshake(ctx: SyncContext, mode: HandshakeMode): Promise<Session
   if (useSince) body = { since: checkpoint, ...fields };
   else {
     let held: HaveLists | undefined;
-    if (mode !== 'whole') held = ctx.store.haveLists ? await ctx.store.haveLists(ctx.prefix) : haveListsOf(await ctx.store.have(ctx.prefix));
+    if (mode !== 'whole') held = ctx.store.haveLists ? await ctx.store.haveLists(ctx.prefix) : haveListsOfMap(await ctx.store.have(ctx.prefix));
     const digest = held && held.keys.length >= DIGESTS_FROM_KEYS ? await digestHave(ctx, held) : undefined;
     byDigest = digest !== undefined;
     if (digest) body = { ...digest, ...fields };
