@@ -10,7 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import { tsMicros } from '../../clients/typescript/src/digest-have.js';
 import { MemoryStore } from '../../clients/typescript/src/stores/memory.js';
-import { bulk, newStore } from '../support/http.js';
+import { bulk, call, json, newStore } from '../support/http.js';
 import { serverSnapshot } from '../support/replica.js';
 import { useTestServer } from '../support/server.js';
 import { manyOps, replicaSnapshot, start, traffic } from './support.js';
@@ -65,6 +65,37 @@ describe('the digest handshake of @keysync/client', () => {
       for (const key of [...changed, 'docs/a b/k0001']) expect(hs!.have).toHaveProperty([key]);
       expect(new Set(t.batchKeys)).toEqual(new Set([...changed, 'new/one', between.key]));
       expect(t.handshakeAnswers[0]!.body.removed).toContain('docs/a b/k0001');
+      expect(run.errors).toEqual([]);
+    } finally {
+      await run.client.unsubscribe();
+    }
+  });
+
+  it('sends the whole map again when the options change between its two steps (409 digests-unusable), and ends equal', async () => {
+    const storeId = await newStore(env.server);
+    await bulkAll(storeId, manyOps(2500));
+    const store = await syncedReplica(storeId);
+    await store.forgetRevisions();
+    await bulk(env.server, storeId, [{ op: 'put', key: 'users/k0003', value: 'changed' }]);
+    const t = traffic();
+    const fetchWithPatch: typeof t.fetch = async (input, init) => {
+      const res = await t.fetch(input, init);
+      if (new URL(input).pathname.endsWith('/sync/digests')) {
+        // A filter that still takes every key, under a new options version.
+        const patched = await call(env.server, `/v1/stores/${storeId}`, json({ options: { filter: { excludePrefixes: ['none/'] } } }, { method: 'PATCH' }));
+        expect(patched.status).toBe(200);
+      }
+      return res;
+    };
+    const run = start(env.server, { storeId, store, fetch: fetchWithPatch, batchSize: 1000 });
+    await run.completed;
+    try {
+      expect(await replicaSnapshot(store)).toEqual(await serverSnapshot(env.server, storeId));
+      expect(t.handshakeAnswers.map((a) => a.status)).toEqual([409, 201]);
+      expect(t.handshakes[0]).toHaveProperty('digest');
+      expect(t.handshakes[1]).not.toHaveProperty('digest');
+      expect(Object.keys((t.handshakes[1] as { have: object }).have)).toHaveLength(2500);
+      expect(new Set(t.batchKeys)).toEqual(new Set(['users/k0003']));
       expect(run.errors).toEqual([]);
     } finally {
       await run.client.unsubscribe();

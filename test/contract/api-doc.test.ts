@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { EVENTS, PROBLEMS } from '@keysync/protocol';
+import { EVENTS, PROBLEMS, hashText } from '@keysync/protocol';
 import { REPO_ROOT } from '../support/process.js';
 
 const doc = readFileSync(`${REPO_ROOT}/docs/API.md`, 'utf8');
@@ -19,6 +19,15 @@ describe('docs/API.md', () => {
 
   it('lists every problem kind in the errors table', () => {
     expect(Object.values(PROBLEMS).filter((kind) => !doc.includes(`| \`${kind}\` |`))).toEqual([]);
+  });
+
+  it('gives hash values for digests that the protocol package computes', () => {
+    const examples = [...doc.matchAll(/`hashtextextended\('([^']*)', (-?\d+)\)` answers `(-?\d+)`/g)];
+    expect(examples.length).toBeGreaterThanOrEqual(2);
+    for (const [, key, seed, value] of examples) {
+      const [hi, lo] = hashText(key!, Number(seed));
+      expect(BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo >>> 0)).toString()).toBe(value);
+    }
   });
 
   it('describes every live-feed event, and heartbeats', () => {

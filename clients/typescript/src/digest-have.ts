@@ -12,6 +12,7 @@
 import { DigestFolder, digestBucketCount, parseTsMicros, type components } from '@keysync/protocol';
 import { encodeBase64 } from './base64.js';
 import type { HaveLists } from './local-store.js';
+import { HaveMembers } from './stores/plan.js';
 import { ProblemError } from './errors.js';
 import { request, type SyncContext } from './sync-context.js';
 
@@ -55,6 +56,13 @@ export function foldHave({ keys, ts }: HaveLists): FoldedHave {
 export function haveListsOfMap(have: Record<string, string>): HaveLists {
   const keys = Object.keys(have);
   return { keys, ts: keys.map((key) => have[key]!) };
+}
+
+/** The lists as `have` map JSON text (as LocalStore.haveJson writes it). */
+export function haveJsonOfLists({ keys, ts }: HaveLists): string {
+  const members = new HaveMembers();
+  for (let i = 0; i < keys.length; i++) members.add(keys[i]!, ts[i]!);
+  return members.json();
 }
 
 /** The body of `POST .../sync/digests`. */

@@ -12,7 +12,7 @@
 import { sleep } from './backoff.js';
 import { ProblemError, ProtocolError } from './errors.js';
 import { PROBLEMS, problemKind } from '@keysync/protocol';
-import { DIGESTS_FROM_KEYS, digestHave, haveListsOfMap } from './digest-have.js';
+import { DIGESTS_FROM_KEYS, digestHave, haveJsonOfLists, haveListsOfMap } from './digest-have.js';
 import type { HaveLists } from './local-store.js';
 import { batchRecords, type BatchRecords } from './records.js';
 import { linkedController, request, type SyncContext } from './sync-context.js';
@@ -73,6 +73,8 @@ async function handshake(ctx: SyncContext, mode: HandshakeMode): Promise<Session
     const digest = held && held.keys.length >= DIGESTS_FROM_KEYS ? await digestHave(ctx, held) : undefined;
     byDigest = digest !== undefined;
     if (digest) body = { ...digest, ...fields };
+    // The whole map from the lists already read: a store is not read twice.
+    else if (held) body = withHaveText(haveJsonOfLists(held), fields);
     else if (ctx.store.haveJson) body = withHaveText(await ctx.store.haveJson(ctx.prefix), fields);
     else body = { have: await ctx.store.have(ctx.prefix), ...fields };
   }
