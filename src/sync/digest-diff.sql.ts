@@ -15,20 +15,15 @@
  * purged tombstones and the head, and that the options did not change since
  * R (the filter applied then is the one applied now).
  */
+import type { components } from '@keysync/protocol';
 import type { PreparedQuery } from '../db/prepared.js';
 import { prefixSuccessor } from '../store/prefix-range.js';
 import { nextTurn } from './event-loop.js';
 import { diffHave, inBucketsSql, keyFilterSql, type BucketFilter, type DiffSizes, type HaveDiff, type KeyPrefixes } from './have-diff.sql.js';
 import type { HaveList } from './have-list.js';
 
-/** What the replica's digests matched: the answer of the first step, and the buckets its `have` map lists. */
-export interface DigestBasis {
-  rev: number;
-  optionsVersion: number;
-  buckets: number;
-  /** bucket numbers, each below `buckets` */
-  listed: number[];
-}
+/** What the replica's digests matched: the answer of the first step, and the buckets its `have` map lists (each below `buckets`). */
+export type DigestBasis = components['schemas']['DigestBasis'];
 
 /** Revs scanned per statement after R (a window bounds the work whatever the plan; see handshake.ts diffInJs). */
 const SCAN_REVS = 5000;

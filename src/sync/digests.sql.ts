@@ -21,6 +21,7 @@ import type { Db } from '../db/client.js';
 import { preparedTx, runsInProcess, type PreparedQuery } from '../db/prepared.js';
 import { stores } from '../db/schema.js';
 import { DomainError, notFound } from '../domain-errors.js';
+import type { components } from '@keysync/protocol';
 import { decidesByKeyPrefix, type StorePolicy } from '../options/index.js';
 import { prefixSuccessor } from '../store/prefix-range.js';
 import { nextTurn } from './event-loop.js';
@@ -34,14 +35,8 @@ export interface DigestRequest {
   prefix?: string;
 }
 
-export interface DigestAnswer {
-  /** the store's head rev in the snapshot the digests were taken from */
-  rev: number;
-  optionsVersion: number;
-  buckets: number;
-  /** buckets whose digests differ, ascending */
-  differ: number[];
-}
+/** The buckets that differ, at the store's head rev in the snapshot the digests were taken from. */
+export type DigestAnswer = components['schemas']['DigestAnswer'];
 
 /** Keys per step on PGlite: about 25-40 ms of its thread. */
 const STEP_KEYS = 20_000;
