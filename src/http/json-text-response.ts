@@ -9,8 +9,8 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { JSONParsed } from 'hono/utils/types';
 import type { AppContext } from './app-env.js';
 
-/** The text, its bytes, its bytes in parts (sent in turn, never joined), or a stream of them. */
-type JsonTextBody = string | Uint8Array<ArrayBuffer> | readonly Uint8Array[] | ReadableStream<Uint8Array>;
+/** The text, its bytes, or a stream of them. */
+type JsonTextBody = string | Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>;
 
 /**
  * `body` sent as `application/json`, typed as the route's JSON response of
@@ -25,31 +25,10 @@ export function jsonText<S extends z.ZodType, U extends ContentfulStatusCode>(
 ): Response & TypedResponse<JSONParsed<z.output<S>>, U, 'json'> {
   void schema;
   // A length (when the body is whole) lets compression size its buffers to the body (http/compression).
-  const length =
-    typeof body === 'string'
-      ? Buffer.byteLength(body)
-      : body instanceof Uint8Array
-        ? body.byteLength
-        : Array.isArray(body)
-          ? body.reduce((n, part) => n + part.byteLength, 0)
-          : undefined;
+  const length = typeof body === 'string' ? Buffer.byteLength(body) : body instanceof Uint8Array ? body.byteLength : undefined;
   const headers: Record<string, string> = { 'Content-Type': 'application/json' };
   if (length !== undefined) headers['Content-Length'] = String(length);
-  const response: Response = c.body(Array.isArray(body) ? partsStream(body) : (body as Exclude<JsonTextBody, readonly Uint8Array[]>), status, headers);
+  const response: Response = c.body(body, status, headers);
   // A TypedResponse is a Response with the route's body type attached for the compiler only.
   return response as Response & TypedResponse<JSONParsed<z.output<S>>, U, 'json'>;
-}
-
-/**
- * Parts as a stream, written one after another. A batch is its head, the
- * entries the database joined and its tail: joined here too, each batch
- * cost one more copy of its megabytes, allocated outside the JS heap.
- */
-function partsStream(parts: readonly Uint8Array[]): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      for (const part of parts) controller.enqueue(part);
-      controller.close();
-    },
-  });
 }

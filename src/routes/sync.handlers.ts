@@ -73,7 +73,7 @@ export function registerSyncHandlers(app: App, services: ApiServices): void {
     });
     services.metrics.batches.inc();
     // Bytes: a string body would be measured (Content-Length) and encoded again on write.
-    return jsonText(c, BatchSchema, (typeof body === 'string' ? Buffer.from(body) : body) as Uint8Array<ArrayBuffer> | Uint8Array[], 200);
+    return jsonText(c, BatchSchema, (typeof body === 'string' ? Buffer.from(body) : body) as Uint8Array<ArrayBuffer>, 200);
   });
 
   app.openapi(ackRoute, async (c) => {

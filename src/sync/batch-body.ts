@@ -21,14 +21,26 @@ export const batchTail = (cursor: number, batches: number) => `\n],"next":${curs
 const ENTRY_SEPARATOR = ',\n';
 
 /**
- * The same as an SQL expression: the part of the body between head and
- * tail, from the entry text `text` of the rows `from` (FROM and WHERE) in
- * the order `order`. The fast path (batch.sql.ts) has the database join it
- * and sends its bytes as the driver received them, between head and tail
- * (test/sync/paths-agree.test.ts holds the two paths equal byte for byte).
+ * batchBody of entries already in delivery order and let through, as the
+ * bytes the database sent them in: joined into one buffer, never decoded
+ * (test/sync/paths-agree.test.ts holds it equal to batchBody byte for byte).
+ * One buffer, not parts: each part was a write of its own to the socket.
  */
-export const entriesSql = (text: string, order: string, from: string) =>
-  `coalesce((select E'\\n' || string_agg(${text}, E',\\n' order by ${order}) from ${from}), '')`;
+export function batchBodyBytes(cursor: number, batches: number, texts: readonly Uint8Array[]): Buffer {
+  const head = Buffer.from(batchHead(cursor));
+  const tail = Buffer.from(batchTail(cursor, batches));
+  let size = head.length + tail.length;
+  for (const text of texts) size += text.length + ENTRY_SEPARATOR.length;
+  const body = Buffer.allocUnsafe(size - (texts.length > 0 ? 1 : 0));
+  let at = head.copy(body, 0);
+  texts.forEach((text, i) => {
+    at += body.write(i === 0 ? '\n' : ENTRY_SEPARATOR, at, 'latin1');
+    body.set(text, at);
+    at += text.length;
+  });
+  tail.copy(body, at);
+  return body;
+}
 
 /**
  * `rows` are the batch's keys in delivery order, undefined for a key purged

@@ -13,7 +13,7 @@ import type { Db } from '../db/client.js';
 import { preparedDb } from '../db/prepared.js';
 import { ENTRY_TEXT_SQL, type EntryText } from '../store/entry-sql.js';
 import { nowMicros } from '../store/time.js';
-import { batchBody, batchHead, batchTail, entriesSql } from './batch-body.js';
+import { batchBody, batchBodyBytes } from './batch-body.js';
 import type { AckResult, BatchRequest } from './session-types.js';
 import { SESSION_DONE_SQL, advancesAckSql, hasBatchSql, isDone, isInWindowSql, sessionOpenSql, wasDeliveredSql } from './session-rules.js';
 
@@ -38,47 +38,33 @@ const DELIVER = `update sync_sessions set delivered = greatest(delivered, $3::in
   returning batches`;
 
 /**
- * The batch's key list (its chunk row) and the current rows of those keys,
- * each read once per batch: the entries in one index scan for the whole key
- * list (`= any`), both materialized, so the planner can neither probe entries
- * once per key (a nested loop: on PGlite, with no statistics yet after a
- * load, that was a bitmap heap scan per key and a file-size call with it,
- * about a third of a batch's time) nor move the key list into such a loop.
- * No row of them comes back unless the delivery (`s`) let the fetch through.
- */
-const CHUNK_KEYS = `c as materialized (select keys from sync_chunks where store_id = $1::uuid and session_id = $2::uuid and cursor = $3::int),
-  f as materialized (select e.key, e.deleted, ${ENTRY_TEXT_SQL} as text from entries e
-    where e.store_id = $1::uuid and e.key = any ((select keys from c)::text[]))`;
-
-/** The batch's keys in delivery order with their rows (f is null for a key purged since). */
-const IN_ORDER = 'c cross join lateral unnest(c.keys) with ordinality as k(key, ord) left join f on f.key = k.key';
-
-/**
  * Delivery alone, committed before the batch is read: the session row stays
  * locked only for this short statement. Read in the same statement, the
- * batch held the lock while the database joined a megabyte of text, and the
+ * batch held the lock while the database read a megabyte of text, and the
  * client's ack of the batch before it (the same row) waited behind it; the
  * client's next fetch waits for that ack (the window), so batches went out
  * one at a time, the client, the server and the database each idle while
- * another worked. Yields the session's `batches` and the store's options.
+ * another worked. Yields the session's `batches`, the store's options and
+ * the batch's keys in delivery order (its chunk row, which DELIVER found).
  */
 const DELIVER_FETCH = `with s as (${DELIVER})
-  select s.batches, st.options::text as options from s join stores st on st.id = $1::uuid`;
+  select s.batches, st.options::text as options,
+    (select keys from sync_chunks where store_id = $1::uuid and session_id = $2::uuid and cursor = $3::int) as keys
+  from s join stores st on st.id = $1::uuid`;
 
 /**
- * The batch's entries as the body holds them, joined by the database; the
- * server puts the head and the tail around them (joined here too, they cost
- * the database two more copies of the whole text: about 3 of 17 ms for
- * 2,000 entries of 1 KiB). No row when the chunk is gone (released by the
- * last ack since).
+ * The current rows of a batch's keys ($2), in whatever order the index
+ * gives them: the server puts them in delivery order and joins them. One
+ * bitmap index scan for the whole list; the list sits behind a subquery so
+ * the planner takes it for a list of unknown length (given 2,000 keys, on a
+ * store not yet analyzed after a load, it planned a filter over every
+ * entry). Joined in delivery order by the database (a join on the key's
+ * position, a sort of the megabytes and string_agg), a batch of 2,000
+ * entries of 1 KiB cost it 14 ms, this 4 ms; the database is the busiest
+ * part of an initial sync.
  */
-const ENTRIES_JOINED = `with ${CHUNK_KEYS}
-  select ${entriesSql('f.text', 'k.ord', `${IN_ORDER} where f.key is not null`)} as entries
-  from c`;
-
-/** The batch as one row per key, for the store's policy to pick from; no row when the chunk is gone. */
-const BODY_ROWS = `with ${CHUNK_KEYS}
-  select f.key, f.deleted, f.text from ${IN_ORDER} order by k.ord`;
+const ENTRY_ROWS = `select e.key, e.deleted, ${ENTRY_TEXT_SQL} as text from entries e
+  where e.store_id = $1::uuid and e.key = any ((select $2::text[])::text[])`;
 
 const ACK = `with s as (
     update sync_sessions set acked = $3::int, last_active_us = $4::bigint,
@@ -93,30 +79,47 @@ const ACK = `with s as (
 /**
  * Batch `cursor` as the response body, or undefined when the full path must decide.
  *
- * With `open` and no options on the store, the database joins the batch's
- * entries into one string and the server passes its bytes on without
- * decoding them, between the body's head and tail. Otherwise each entry
- * comes as its own row and the store's current policy picks them.
+ * With `open` and no options on the store, the entries' bytes go out as the
+ * driver received them, between the body's head and tail, without being
+ * decoded. Otherwise the store's current policy picks among them.
  */
-export async function fetchBatchFast(db: Db, req: BatchRequest): Promise<string | Buffer[] | undefined> {
+export async function fetchBatchFast(db: Db, req: BatchRequest): Promise<string | Buffer | undefined> {
   const { storeId, sessionId, cursor, timeoutMs, policyFor, open } = req;
   const { query, queryBytes } = preparedDb(db);
-  const [delivered] = await query<{ batches: number | string; options: string }>(DELIVER_FETCH, [storeId, sessionId, cursor, nowMicros(), timeoutMs * 1000]);
+  const [delivered] = await query<{ batches: number | string; options: string; keys: string[] }>(DELIVER_FETCH, [
+    storeId,
+    sessionId,
+    cursor,
+    nowMicros(),
+    timeoutMs * 1000,
+  ]);
   if (!delivered) return undefined;
   const batches = Number(delivered.batches);
-  const chunk = [storeId, sessionId, cursor];
-  if (open && delivered.options === '{}') {
-    const [row] = await queryBytes(ENTRIES_JOINED, chunk);
-    const entries = row?.[0];
-    return entries ? [Buffer.from(batchHead(cursor)), entries, Buffer.from(batchTail(cursor, batches))] : undefined;
-  }
-  const rows = await query<{ key: string | null; deleted: boolean; text: string | null }>(BODY_ROWS, chunk);
-  // A chunk holds at least one key, so no row means it was released since (delivering again is idempotent).
-  if (rows.length === 0) return undefined;
+  const rows = inKeyOrder(delivered.keys, await queryBytes(ENTRY_ROWS, [storeId, delivered.keys]));
+  if (open && delivered.options === '{}')
+    return batchBodyBytes(
+      cursor,
+      batches,
+      rows.map((r) => r[2]!),
+    );
   const policy = policyFor ? policyFor(JSON.parse(delivered.options) as Record<string, unknown>) : undefined;
-  // A null key is a key purged since the handshake (left join); batchBody skips it.
-  const entries = rows.map((r): EntryText | undefined => (r.key === null ? undefined : { key: r.key, deleted: r.deleted, text: r.text! }));
+  const entries = rows.map((r): EntryText => ({ key: r[0]!.toString(), deleted: r[1]![0] === T, text: r[2]!.toString() }));
   return batchBody(cursor, batches, entries, policy);
+}
+
+/** How the database writes `true` in text. */
+const T = 't'.charCodeAt(0);
+
+/**
+ * ENTRY_ROWS in the order of `keys` (delivery order). A key purged since the
+ * handshake has no row and is left out (the feed or a new handshake covers it).
+ */
+function inKeyOrder(keys: string[], rows: Array<Array<Buffer | null>>): Array<Array<Buffer | null>> {
+  const position = new Map<string, number>();
+  for (let i = 0; i < keys.length; i++) position.set(keys[i]!, i);
+  const slots: Array<Array<Buffer | null> | undefined> = new Array(keys.length);
+  for (const row of rows) slots[position.get(row[0]!.toString())!] = row;
+  return slots.filter((row) => row !== undefined);
 }
 
 /** Acknowledges a delivered, not yet acknowledged cursor; undefined when the full path must decide. */

@@ -63,11 +63,10 @@ function checkCursor(session: SessionRow, cursor: number): void {
 }
 
 /**
- * Returns batch `cursor` as the response body (whole, or in parts to send in
- * turn): the current value of each of its keys. Refetching a cursor returns
+ * Returns batch `cursor` as the response body: the current value of each of its keys. Refetching a cursor returns
  * the same keys (safe retry).
  */
-export async function fetchBatch(db: Db, req: BatchRequest): Promise<string | Buffer | Buffer[]> {
+export async function fetchBatch(db: Db, req: BatchRequest): Promise<string | Buffer> {
   return (await fetchBatchFast(db, req)) ?? fetchBatchLocked(db, req);
 }
 
