@@ -10,10 +10,10 @@
  * before.
  */
 import type { Db } from '../db/client.js';
-import { preparedDb } from '../db/prepared.js';
+import { preparedDb, runsInProcess } from '../db/prepared.js';
 import { ENTRY_TEXT_SQL, type EntryText } from '../store/entry-sql.js';
 import { nowMicros } from '../store/time.js';
-import { batchBody, batchBodyBytes } from './batch-body.js';
+import { batchBody, batchBodyBytes, batchHead, batchTail } from './batch-body.js';
 import type { AckResult, BatchRequest } from './session-types.js';
 import { SESSION_DONE_SQL, advancesAckSql, hasBatchSql, isDone, isInWindowSql, sessionOpenSql, wasDeliveredSql } from './session-rules.js';
 
@@ -53,18 +53,35 @@ const DELIVER_FETCH = `with s as (${DELIVER})
   from s join stores st on st.id = $1::uuid`;
 
 /**
- * The current rows of a batch's keys ($2), in whatever order the index
- * gives them: the server puts them in delivery order and joins them. One
- * bitmap index scan for the whole list; the list sits behind a subquery so
- * the planner takes it for a list of unknown length (given 2,000 keys, on a
- * store not yet analyzed after a load, it planned a filter over every
- * entry). Joined in delivery order by the database (a join on the key's
- * position, a sort of the megabytes and string_agg), a batch of 2,000
- * entries of 1 KiB cost it 14 ms, this 4 ms; the database is the busiest
- * part of an initial sync.
+ * The entries of a batch's keys ($2): one bitmap index scan for the whole
+ * list, which sits behind a subquery so the planner takes it for a list of
+ * unknown length (given 2,000 keys, on a store not yet analyzed after a
+ * load, it planned a filter over every entry).
  */
-const ENTRY_ROWS = `select e.key, e.deleted, ${ENTRY_TEXT_SQL} as text from entries e
-  where e.store_id = $1::uuid and e.key = any ((select $2::text[])::text[])`;
+const OF_KEYS = `from entries e where e.store_id = $1::uuid and e.key = any ((select $2::text[])::text[])`;
+
+/** The rows of a batch's keys for the store's policy to pick from, in the order the scan found them. */
+const ENTRY_ROWS = `select e.key, e.deleted, ${ENTRY_TEXT_SQL} as text ${OF_KEYS}`;
+
+/**
+ * The same, the entry text alone, for the server to put in delivery order
+ * and join (PostgreSQL): joined in delivery order by the database (a join
+ * on the key's position, a sort of the megabytes, string_agg), a batch of
+ * 2,000 entries of 1 KiB cost it 14 ms, this 4 ms, and the database is the
+ * busiest part of an initial sync, while the server, on another core,
+ * orders and joins them in about 1 ms.
+ */
+const ENTRY_TEXTS = `select e.key, ${ENTRY_TEXT_SQL} as text ${OF_KEYS}`;
+
+/**
+ * The entry texts joined in delivery order by the database (PGlite): in
+ * process, the database's work and the server's share one thread, and a row
+ * per entry (each encoded, sent and decoded on its own) cost more than the
+ * join. '' when no key has an entry.
+ */
+const ENTRIES_JOINED = `with f as materialized (select e.key, ${ENTRY_TEXT_SQL} as text ${OF_KEYS})
+  select coalesce((select E'\\n' || string_agg(f.text, E',\\n' order by k.ord)
+    from unnest($2::text[]) with ordinality as k(key, ord) join f on f.key = k.key), '') as entries`;
 
 const ACK = `with s as (
     update sync_sessions set acked = $3::int, last_active_us = $4::bigint,
@@ -79,9 +96,9 @@ const ACK = `with s as (
 /**
  * Batch `cursor` as the response body, or undefined when the full path must decide.
  *
- * With `open` and no options on the store, the entries' bytes go out as the
- * driver received them, between the body's head and tail, without being
- * decoded. Otherwise the store's current policy picks among them.
+ * With `open` and no options on the store, the entries go out as the
+ * database wrote them, between the body's head and tail. Otherwise the
+ * store's current policy picks among them.
  */
 export async function fetchBatchFast(db: Db, req: BatchRequest): Promise<string | Buffer | undefined> {
   const { storeId, sessionId, cursor, timeoutMs, policyFor, open } = req;
@@ -94,31 +111,40 @@ export async function fetchBatchFast(db: Db, req: BatchRequest): Promise<string 
     timeoutMs * 1000,
   ]);
   if (!delivered) return undefined;
+  const { keys } = delivered;
   const batches = Number(delivered.batches);
-  const rows = inKeyOrder(delivered.keys, await queryBytes(ENTRY_ROWS, [storeId, delivered.keys]));
-  if (open && delivered.options === '{}')
+  if (open && delivered.options === '{}') {
+    if (runsInProcess(db)) {
+      const [joined] = await query<{ entries: string }>(ENTRIES_JOINED, [storeId, keys]);
+      return batchHead(cursor) + joined!.entries + batchTail(cursor, batches);
+    }
+    const rows = inKeyOrder(keys, await queryBytes(ENTRY_TEXTS, [storeId, keys]), (row) => row[0]!.toString());
     return batchBodyBytes(
       cursor,
       batches,
-      rows.map((r) => r[2]!),
+      rows.map((row) => row[1]!),
     );
+  }
   const policy = policyFor ? policyFor(JSON.parse(delivered.options) as Record<string, unknown>) : undefined;
-  const entries = rows.map((r): EntryText => ({ key: r[0]!.toString(), deleted: r[1]![0] === T, text: r[2]!.toString() }));
-  return batchBody(cursor, batches, entries, policy);
+  const rows = await query<EntryText>(ENTRY_ROWS, [storeId, keys]);
+  return batchBody(
+    cursor,
+    batches,
+    inKeyOrder(keys, rows, (row) => row.key),
+    policy,
+  );
 }
 
-/** How the database writes `true` in text. */
-const T = 't'.charCodeAt(0);
-
 /**
- * ENTRY_ROWS in the order of `keys` (delivery order). A key purged since the
- * handshake has no row and is left out (the feed or a new handshake covers it).
+ * Rows of the batch's keys in the order of `keys` (delivery order). A key
+ * purged since the handshake has no row and is left out (the feed or a new
+ * handshake covers it).
  */
-function inKeyOrder(keys: string[], rows: Array<Array<Buffer | null>>): Array<Array<Buffer | null>> {
+function inKeyOrder<R>(keys: readonly string[], rows: readonly R[], keyOf: (row: R) => string): R[] {
   const position = new Map<string, number>();
   for (let i = 0; i < keys.length; i++) position.set(keys[i]!, i);
-  const slots: Array<Array<Buffer | null> | undefined> = new Array(keys.length);
-  for (const row of rows) slots[position.get(row[0]!.toString())!] = row;
+  const slots: Array<R | undefined> = new Array(keys.length);
+  for (const row of rows) slots[position.get(keyOf(row))!] = row;
   return slots.filter((row) => row !== undefined);
 }
 

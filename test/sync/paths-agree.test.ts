@@ -105,10 +105,9 @@ function writeOp(key: number, v: Value): WriteOp {
 }
 
 /** What a call answered: the body bytes (hex), an ack, or a DomainError's kind. */
-async function outcome(call: () => Promise<string | Buffer | Buffer[] | object>): Promise<unknown> {
+async function outcome(call: () => Promise<string | Buffer | object>): Promise<unknown> {
   try {
     const answer = await call();
-    if (Array.isArray(answer)) return { body: Buffer.concat(answer).toString('hex') }; // a body in parts
     return typeof answer === 'object' && !Buffer.isBuffer(answer) ? { ack: answer } : { body: Buffer.from(answer).toString('hex') };
   } catch (err) {
     if (err instanceof DomainError) return { error: err.kind };
