@@ -86,9 +86,42 @@ export async function request<T>(ctx: SyncContext, call: (signal: AbortSignal) =
 }
 
 /**
+ * The controllers linked to one parent signal, behind one listener on it
+ * that goes when the last of them is unlinked.
+ */
+class LinkedChildren {
+  readonly #children = new Set<AbortController>();
+
+  constructor(readonly parent: AbortSignal) {
+    parent.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  add(child: AbortController): void {
+    this.#children.add(child);
+  }
+
+  remove(child: AbortController): void {
+    if (!this.#children.delete(child) || this.#children.size > 0) return;
+    this.parent.removeEventListener('abort', this.#onAbort);
+    linkedTo.delete(this.parent);
+  }
+
+  readonly #onAbort = () => {
+    linkedTo.delete(this.parent);
+    for (const child of this.#children) child.abort(this.parent.reason);
+  };
+}
+
+const linkedTo = new WeakMap<AbortSignal, LinkedChildren>();
+
+/**
  * A controller that also aborts when `parent` does, until it aborts itself or
  * `detach()` unlinks it. (AbortSignal.any would do the linking, but it is
- * missing from browsers before 2024 and cannot be unlinked.)
+ * missing from browsers before 2024 and cannot be unlinked.) A parent has
+ * one listener for all its linked children, and none once they are gone: a
+ * session's signal has a child per fetch and ack in flight, and past 10
+ * listeners on one signal Node warns of a leak (a server's window of 10
+ * batches or more did that).
  */
 export function linkedController(parent: AbortSignal): AbortController & { detach(): void } {
   const controller = Object.assign(new AbortController(), { detach: () => undefined as void });
@@ -96,9 +129,11 @@ export function linkedController(parent: AbortSignal): AbortController & { detac
     controller.abort(parent.reason);
     return controller;
   }
-  const onAbort = () => controller.abort(parent.reason);
-  parent.addEventListener('abort', onAbort, { once: true });
-  controller.detach = () => parent.removeEventListener('abort', onAbort);
+  let children = linkedTo.get(parent);
+  if (!children) linkedTo.set(parent, (children = new LinkedChildren(parent)));
+  const linked = children;
+  linked.add(controller);
+  controller.detach = () => linked.remove(controller);
   controller.signal.addEventListener('abort', controller.detach, { once: true });
   return controller;
 }
