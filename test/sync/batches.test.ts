@@ -142,6 +142,26 @@ describe('batches and acknowledgements', () => {
     expect(entries[0]).toMatchObject({ key: 'k0', rev: 1, value: { i: 0 } });
   });
 
+  it("delivers keys that JSON escapes, and keys rewritten out of their place on disk, in the stale list's order", async () => {
+    const storeId = await newStore(server);
+    // Quotes, backslashes, control characters, non-ASCII and astral characters: keys a batch writes escaped or as multi-byte UTF-8.
+    const keys = ['plain', 'quote"d', 'back\\slash', 'tab\tand\nline', 'ünïcödé', '🔑 key', '\\"', '"'];
+    await bulk(
+      server,
+      storeId,
+      keys.map((key, i) => ({ op: 'put', key, value: { i } })),
+    );
+    // Rewritten before the handshake: later revs, new rows on disk, so delivery (rev) order is not the order the table holds them in.
+    for (const key of [keys[0]!, keys[3]!]) await put(server, storeId, key, { again: key });
+    const hs = await startSync(server, storeId, { have: {}, batchSize: 3 });
+    const entries = await drain(server, storeId, hs);
+    expect(entries.map((e) => e.key)).toEqual(hs.stale);
+    expect(new Set(hs.stale)).toEqual(new Set(keys));
+    expect(hs.stale.slice(-2)).toEqual([keys[0], keys[3]]);
+    for (const e of entries)
+      expect(e).toMatchObject({ kind: 'json', value: keys.indexOf(e.key) === 0 || keys.indexOf(e.key) === 3 ? { again: e.key } : { i: keys.indexOf(e.key) } });
+  });
+
   it('reports progress and cancels a session, which is then gone (404)', async () => {
     const storeId = await storeWith(server, 5);
     const hs = await startSync(server, storeId, { have: {}, batchSize: 2 });
