@@ -1,10 +1,11 @@
 /**
  * The handshake of a client that holds nothing under its prefix (an empty
- * `have` map: a replica's first sync): every key the store serves there is
- * stale, there is nothing to compare, and the database cuts and writes the
- * session's chunks itself. Passing every key through JavaScript instead
- * (the ChunkWriter fed by a scan) cost about 250 ms of server CPU per
- * 100,000 keys, while the client waited for its first batch.
+ * `have` map: a replica's first sync), or that asks for what changed after
+ * a rev (`since`): every key the store serves there (written after that
+ * rev) is stale, there is nothing to compare, and the database cuts and
+ * writes the session's chunks itself. Passing every key through JavaScript
+ * instead (the ChunkWriter fed by a scan) cost about 250 ms of server CPU
+ * per 100,000 keys, while the client waited for its first batch.
  *
  * For policies of one rank, whose delivery order is rev order. Two passes
  * over the served entries in rev order, inside the handshake's
@@ -29,7 +30,7 @@ import { keyFilterSql, type KeyPrefixes } from './have-diff.sql.js';
 const REVS_PER_READ = 10_000;
 /** Keys per statement of the second pass (whole batches; a larger batch goes alone). */
 const KEYS_PER_INSERT = 10_000;
-/** Revs from which the passes overlap on two connections (writeAllServed's `reader`): with fewer, pass 1 is one statement and nothing overlaps. */
+/** Revs (after `afterRev`) from which the passes overlap on two connections (writeAllServed's `reader`): with fewer, pass 1 is one statement and nothing overlaps. */
 export const OVERLAP_FROM_REVS = 2 * REVS_PER_READ;
 
 /**
@@ -38,6 +39,10 @@ export const OVERLAP_FROM_REVS = 2 * REVS_PER_READ;
  * prefixes (keyFilterSql).
  */
 const SERVED = `store_id = $1::uuid and not deleted and key ^@ $2::text and ${keyFilterSql('$3', '$4')}`;
+
+/** A `since` handshake's removed keys: the tombstones served, revs $5 < rev <= $6 (a set: unordered). */
+const REMOVED_AFTER = `select coalesce(array_agg(key), '{}') as keys from entries
+  where store_id = $1::uuid and deleted and key ^@ $2::text and ${keyFilterSql('$3', '$4')} and rev > $5::bigint and rev <= $6::bigint`;
 
 /** Pass 1, revs $5 < rev <= $6: revs and value sizes (as scanMeta measures them), comma-separated, in rev order. */
 const SIZES = `select coalesce(string_agg(rev::text, ',' order by rev), '') as revs,
@@ -56,6 +61,8 @@ export interface AllServed {
   /** the handshake's prefix, if any */
   prefix: string | undefined;
   filter: KeyPrefixes;
+  /** keys written after this rev (a `since` handshake's), 0 for all */
+  afterRev: number;
   headRev: number;
   maxKeys: number;
   maxBytes: number;
@@ -69,7 +76,7 @@ export interface AllServed {
  * overlap on two database cores instead of following each other.
  */
 export async function writeAllServed(query: PreparedQuery, s: AllServed, reader?: PreparedQuery): Promise<{ keys: number; batches: number }> {
-  const served = [s.storeId, s.prefix ?? '', [...s.filter.prefixes], [...s.filter.excludePrefixes]];
+  const served = servedParams(s);
   const cut = cutBatches(reader ?? query, served, s);
   // On one connection the passes cannot overlap: pass 1 first, as a whole.
   if (!reader) await cut.done;
@@ -83,6 +90,15 @@ export async function writeAllServed(query: PreparedQuery, s: AllServed, reader?
   await cut.done;
   return { keys, batches: cut.begins.length };
 }
+
+/** The tombstones served after `s.afterRev`: what a `since` handshake answers as removed. */
+export async function removedAfter(query: PreparedQuery, s: AllServed): Promise<string[]> {
+  const [row] = await query<{ keys: string[] }>(REMOVED_AFTER, [...servedParams(s), s.afterRev, s.headRev]);
+  return row!.keys;
+}
+
+/** SERVED's parameters. */
+const servedParams = (s: AllServed): unknown[] => [s.storeId, s.prefix ?? '', [...s.filter.prefixes], [...s.filter.excludePrefixes]];
 
 /** Pass 1 as it goes: each batch's first rev and its keys, final once a later batch begins or the pass is done. */
 interface Cut {
@@ -108,7 +124,7 @@ function cutBatches(query: PreparedQuery, served: unknown[], s: AllServed): Cut 
   };
   cut.done = (async () => {
     try {
-      for (let afterRev = 0; afterRev < s.headRev; afterRev += REVS_PER_READ) {
+      for (let afterRev = s.afterRev; afterRev < s.headRev; afterRev += REVS_PER_READ) {
         await nextTurn();
         const [page] = await query<{ revs: string; sizes: string }>(SIZES, [...served, afterRev, Math.min(s.headRev, afterRev + REVS_PER_READ)]);
         if (!page?.revs) continue;

@@ -4,9 +4,10 @@
  *
  * Everything runs inside a repeatable-read snapshot, so `headRev`, the stale
  * list and the removed list describe one consistent moment. A client that
- * holds nothing (an empty `have` map) needs no comparison: for stores of one
- * rank the database cuts its chunks (all-served.sql.ts). Two ways to
- * compare a `have` map otherwise:
+ * holds nothing (an empty `have` map) needs no comparison, nor does a
+ * `since` handshake: for stores of one rank whose policy syncs by key
+ * prefix, the database cuts their chunks (all-served.sql.ts). Three ways to
+ * compare otherwise:
  * - in the database (have-diff.sql.ts), for stores whose policy syncs keys
  *   by prefix at most: the client's keys go in a slice per statement and
  *   only the differences come back, so an up-to-date client costs no row in
@@ -16,9 +17,10 @@
  *   the store's keys of those buckets; the other buckets get what changed
  *   after the digests' rev;
  * - in JavaScript, one pass over the store's (key, rev, ts) in rev order,
- *   for a `since` handshake, for stores whose policy needs values (a walk, a
- *   library value filter), which only JavaScript can decide, and for a map
- *   much larger than the store (comparesInDatabase). Values are not read
+ *   for stores whose policy needs values (a walk, a library value filter),
+ *   which only JavaScript can decide, for a `since` handshake on a store of
+ *   several ranks, and for a map much larger than the store
+ *   (comparesInDatabase). Values are not read
  *   unless such a policy needs them.
  *
  * Memory does not grow with the store: stale keys go to the session's chunks
@@ -39,7 +41,7 @@ import { readJsonSome, scanMeta } from '../store/reads.js';
 import { formatTs, nowMicros } from '../store/time.js';
 import type { HandshakeResponse } from '@keysync/protocol';
 import { preparedTx, withSnapshotReader, type PreparedQuery } from '../db/prepared.js';
-import { OVERLAP_FROM_REVS, writeAllServed, type AllServed } from './all-served.sql.js';
+import { OVERLAP_FROM_REVS, removedAfter, writeAllServed, type AllServed } from './all-served.sql.js';
 import { ChunkWriter } from './chunk-writer.js';
 import { Turns } from './event-loop.js';
 import { diffDigest, type DigestBasis } from './digest-diff.sql.js';
@@ -118,21 +120,17 @@ export async function handshake(
       const readSome = (keys: string[]) => readSomeValues(tx, storeId, keys);
       const reachable = policy.walk ? await policy.walk((keys) => readAllValues(readSome, keys), readSome) : undefined;
       const sessionId = randomUUID();
-      const written = servesAllAsStale(request, policy)
-        ? {
-            ...(await writeAllServedOn(db, tx, {
-              storeId,
-              sessionId,
-              prefix: request.prefix,
-              filter: policy.keyFilter!,
-              headRev,
-              maxKeys: batchSize,
-              maxBytes: settings.batchBytes,
-            })),
-            // Strings that can name no key: the client holds them, no store serves them.
-            removed: [...request.have.others],
-            retained: undefined,
-          }
+      const written = cutsInDatabase(request, policy)
+        ? await writeAllServedOn(db, tx, request, {
+            storeId,
+            sessionId,
+            prefix: request.prefix,
+            filter: policy.keyFilter!,
+            afterRev: 'since' in request ? request.since : 0,
+            headRev,
+            maxKeys: batchSize,
+            maxBytes: settings.batchBytes,
+          })
         : await diffIntoChunks(db, tx, storeId, sessionId, request, policy, reachable, headRev, batchSize, settings);
 
       const now = nowMicros();
@@ -164,11 +162,25 @@ export async function handshake(
   );
 }
 
-/** writeAllServed, its two passes overlapped on a second connection when the store is large enough to gain (PostgreSQL). */
-async function writeAllServedOn(db: Db, tx: Db, s: AllServed): Promise<{ keys: number; batches: number }> {
+/**
+ * writeAllServed, its two passes overlapped on a second connection when the
+ * store is large enough to gain (PostgreSQL), and the removed keys: a
+ * `since` handshake's tombstones, or the strings an empty `have` map holds
+ * that can name no key (the client holds them, no store serves them).
+ */
+async function writeAllServedOn(
+  db: Db,
+  tx: Db,
+  request: HandshakeRequest,
+  s: AllServed,
+): Promise<{ keys: number; batches: number; removed: string[]; retained: undefined }> {
   const query = preparedTx(tx);
-  if (s.headRev < OVERLAP_FROM_REVS) return writeAllServed(query, s);
-  return withSnapshotReader(db, tx, (reader) => writeAllServed(query, s, reader));
+  const written =
+    s.headRev - s.afterRev < OVERLAP_FROM_REVS
+      ? await writeAllServed(query, s)
+      : await withSnapshotReader(db, tx, (reader) => writeAllServed(query, s, reader));
+  const removed = 'since' in request ? await removedAfter(query, s) : [...request.have.others];
+  return { ...written, removed, retained: undefined };
 }
 
 /** The comparison's stale keys written to the session's chunks by a ChunkWriter, with the removed keys. */
@@ -248,12 +260,15 @@ export function comparesInDatabase(policy: StorePolicy, have: HaveList, headRev:
 }
 
 /**
- * Whether the client holds nothing the store serves under its prefix (an
- * empty `have` map), so the database cuts the chunks (all-served.sql.ts):
- * for a policy that syncs by key prefix with one rank (delivery in rev order).
+ * Whether the database cuts the chunks (all-served.sql.ts): every key served
+ * is stale, for a client that holds nothing under its prefix (an empty
+ * `have` map) and for a `since` handshake (every key served written after
+ * it), under a policy that syncs by key prefix with one rank (delivery in
+ * rev order).
  */
-export function servesAllAsStale(request: HandshakeRequest, policy: StorePolicy): request is Extract<HandshakeRequest, { have: HaveList }> {
-  return 'have' in request && !request.digest && request.have.size === 0 && decidesByKeyPrefix(policy) && policy.ranks?.length === 1;
+export function cutsInDatabase(request: HandshakeRequest, policy: StorePolicy): boolean {
+  if (!decidesByKeyPrefix(policy) || policy.ranks?.length !== 1) return false;
+  return 'since' in request || (!request.digest && request.have.size === 0);
 }
 
 /**
@@ -288,9 +303,9 @@ async function diffInDatabase(
 
 /**
  * The comparison by a scan of every (key, rev, ts) in JavaScript: for a
- * `since` handshake, for a policy that needs values (a value filter, a
- * walk), which SQL cannot apply, and where it is the cheaper way
- * (comparesInDatabase).
+ * policy that needs values (a value filter, a walk), which SQL cannot
+ * apply, for a `since` handshake that the database does not cut
+ * (cutsInDatabase), and where it is the cheaper way (comparesInDatabase).
  */
 async function diffInJs(
   tx: Db,

@@ -1,12 +1,13 @@
 /**
  * A client that holds nothing (an empty `have` map) gets every key the store
- * serves, cut into chunks by the database (src/sync/all-served.sql.ts) for
- * policies of one rank. The answer must be the one the pass in JavaScript
- * gives: the same stale list in rev order, cut into the same batches by key
- * count and by bytes, the same removed strings and the same session, for
- * any store (puts of JSON and bytes of many sizes, overwrites, deletes),
- * prefix, key filter, batch size and byte bound; and across the pages of
- * both of its passes on a store of tens of thousands of keys.
+ * serves, and a `since` handshake every key served written after that rev,
+ * cut into chunks by the database (src/sync/all-served.sql.ts) for policies
+ * of one rank. The answer must be the one the pass in JavaScript gives: the
+ * same stale list in rev order, cut into the same batches by key count and
+ * by bytes, the same removed strings (a set) and the same session, for any
+ * store (puts of JSON and bytes of many sizes, overwrites, deletes), prefix,
+ * key filter, batch size, byte bound and rev; and across the pages of both
+ * of its passes on a store of tens of thousands of keys.
  */
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
@@ -14,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compilePolicy, OPEN_POLICY, type StorePolicy } from '../../src/options/index.js';
 import { registerStore } from '../../src/store/stores.js';
 import { applyWrites, type WriteOp } from '../../src/store/writes.js';
-import { handshake, servesAllAsStale, type HandshakeSettings } from '../../src/sync/handshake.js';
+import { cutsInDatabase, handshake, type HandshakeRequest, type HandshakeSettings } from '../../src/sync/handshake.js';
 import { HaveList } from '../../src/sync/have-list.js';
 import { handshakeBody } from '../../src/sync/stale-list.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
@@ -60,7 +61,7 @@ const inJs = (policy: StorePolicy): StorePolicy => ({
 
 const settingsOf = (batchSize: number, batchBytes: number): HandshakeSettings => ({ batchSize, maxBatchSize: 100, batchBytes, window: 2, timeoutMs: 30_000 });
 
-async function answer(storeId: string, policy: StorePolicy, request: { have: HaveList; prefix?: string }, settings: HandshakeSettings) {
+async function answer(storeId: string, policy: StorePolicy, request: HandshakeRequest, settings: HandshakeSettings) {
   const r = await handshake(db.database.db, storeId, request, () => policy, settings);
   const body = JSON.parse(await new Response(handshakeBody(db.database.db, r)).text()) as Record<string, unknown>;
   const [session] = await db.database.rows<Record<string, unknown>>(
@@ -69,7 +70,8 @@ async function answer(storeId: string, policy: StorePolicy, request: { have: Hav
      from sync_sessions where store_id = $1::uuid and id = $2::uuid`,
     [storeId, r.sessionId],
   );
-  return { stale: body['stale'], removed: body['removed'], headRev: body['headRev'], batches: body['batches'], session };
+  // `removed` is a set (docs/API.md): compared in one order.
+  return { stale: body['stale'], removed: [...(body['removed'] as string[])].sort(), headRev: body['headRev'], batches: body['batches'], session };
 }
 
 async function storeWith(writes: WriteOp[][]): Promise<string> {
@@ -82,14 +84,17 @@ async function storeWith(writes: WriteOp[][]): Promise<string> {
 describe('the handshake of a client that holds nothing', () => {
   it('is cut by the database for policies of one rank that sync by key prefix', () => {
     const empty = { have: HaveList.of([]) };
-    expect(servesAllAsStale(empty, OPEN_POLICY)).toBe(true);
-    expect(servesAllAsStale(empty, policies[3]!)).toBe(true);
-    expect(servesAllAsStale({ have: HaveList.of([['a', 1]]) }, OPEN_POLICY)).toBe(false);
-    expect(servesAllAsStale({ since: 0 }, OPEN_POLICY)).toBe(false);
-    expect(servesAllAsStale(empty, compilePolicy({ order: [{ prefix: 'a/', rank: 1 }] }))).toBe(false);
-    expect(servesAllAsStale(empty, compilePolicy({}, { filter: () => true }))).toBe(false);
-    expect(servesAllAsStale(empty, compilePolicy({ walk: { roots: ['a'], refs: ['$.next'] } }))).toBe(false);
-    expect(servesAllAsStale(empty, inJs(OPEN_POLICY))).toBe(false);
+    expect(cutsInDatabase(empty, OPEN_POLICY)).toBe(true);
+    expect(cutsInDatabase(empty, policies[3]!)).toBe(true);
+    expect(cutsInDatabase({ have: HaveList.of([['a', 1]]) }, OPEN_POLICY)).toBe(false);
+    expect(cutsInDatabase({ since: 0 }, OPEN_POLICY)).toBe(true);
+    expect(cutsInDatabase({ since: 3, prefix: 'a' }, policies[1]!)).toBe(true);
+    expect(cutsInDatabase({ since: 3 }, compilePolicy({ order: [{ prefix: 'a/', rank: 1 }] }))).toBe(false);
+    expect(cutsInDatabase({ since: 3 }, compilePolicy({}, { filter: () => true }))).toBe(false);
+    expect(cutsInDatabase(empty, compilePolicy({ order: [{ prefix: 'a/', rank: 1 }] }))).toBe(false);
+    expect(cutsInDatabase(empty, compilePolicy({}, { filter: () => true }))).toBe(false);
+    expect(cutsInDatabase(empty, compilePolicy({ walk: { roots: ['a'], refs: ['$.next'] } }))).toBe(false);
+    expect(cutsInDatabase(empty, inJs(OPEN_POLICY))).toBe(false);
   });
 
   it('answers as the pass in JavaScript does', async () => {
@@ -109,7 +114,33 @@ describe('the handshake of a client that holds nothing', () => {
           const have = HaveList.of(sc.others.map((k): [string, number] => [k, 1]));
           const request = { have, ...(sc.prefix !== undefined ? { prefix: sc.prefix } : {}) };
           const policy = policies[sc.policy]!;
-          expect(servesAllAsStale(request, policy)).toBe(true);
+          expect(cutsInDatabase(request, policy)).toBe(true);
+          const settings = settingsOf(sc.batchSize, sc.batchBytes);
+          expect(await answer(storeId, policy, request, settings)).toEqual(await answer(storeId, inJs(policy), request, settings));
+        },
+      ),
+      { numRuns: 120 },
+    );
+  }, 300_000);
+
+  it('answers a since handshake as the pass in JavaScript does', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          writes: fc.array(fc.array(op, { minLength: 1, maxLength: 8 }), { maxLength: 6 }),
+          prefix: fc.constantFrom(undefined, undefined, '', 'a', 'é', 'a/', 'zz'),
+          policy: fc.nat(policies.length - 1),
+          batchSize: fc.integer({ min: 1, max: 5 }),
+          batchBytes: fc.constantFrom(150, 400, 1 << 20),
+          /** where `since` falls among the store's revs, from 0 to its head */
+          at: fc.double({ min: 0, max: 1, noNaN: true }),
+        }),
+        async (sc) => {
+          const storeId = await storeWith(sc.writes);
+          const since = Math.floor(sc.at * sc.writes.flat().length);
+          const request = { since, ...(sc.prefix !== undefined ? { prefix: sc.prefix } : {}) };
+          const policy = policies[sc.policy]!;
+          expect(cutsInDatabase(request, policy)).toBe(true);
           const settings = settingsOf(sc.batchSize, sc.batchBytes);
           expect(await answer(storeId, policy, request, settings)).toEqual(await answer(storeId, inJs(policy), request, settings));
         },
@@ -146,6 +177,9 @@ describe('the handshake of a client that holds nothing', () => {
       const inDb = await answer(storeId, OPEN_POLICY, { have: HaveList.of([]) }, settings);
       expect(inDb).toEqual(await answer(storeId, inJs(OPEN_POLICY), { have: HaveList.of([]) }, settings));
       expect((inDb.stale as string[]).length).toBe(live.size);
+      // Since a rev inside the first pass's second window: the windows begin there.
+      const since = { since: 12_345 };
+      expect(await answer(storeId, OPEN_POLICY, since, settings)).toEqual(await answer(storeId, inJs(OPEN_POLICY), since, settings));
     }
   }, 120_000);
 });
