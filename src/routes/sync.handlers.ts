@@ -49,7 +49,7 @@ export function registerSyncHandlers(app: App, services: ApiServices): void {
     services.metrics.syncSessions.inc();
     if (result.batches === 0) services.metrics.sessionOutcomes.inc({ outcome: 'done' });
     // Streamed: the stale list is read back from the session's chunks (stale-list.ts).
-    return jsonText(c, HandshakeResponseSchema, handshakeBody(db, result), 201);
+    return jsonText(c, HandshakeResponseSchema, handshakeBody(db, result, body.listStale ?? true), 201);
   });
 
   app.openapi(digestsRoute, async (c) => {

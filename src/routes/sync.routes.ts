@@ -37,6 +37,10 @@ const BatchSizeField = z
   .max(MAX_BATCH_SIZE_FIELD)
   .optional()
   .openapi({ description: 'The most keys per batch (capped at KEYSYNC_MAX_BATCH_SIZE; default KEYSYNC_BATCH_SIZE).' });
+const ListStaleField = z
+  .boolean()
+  .optional()
+  .openapi({ description: 'false: the response leaves out `stale` (a client that does not read it saves its bytes: about 15 per key). Default true.' });
 
 /**
  * `have`: a plain loop instead of z.record(z.string(), z.string()), whose
@@ -102,6 +106,7 @@ export const HandshakeRequestSchema = z
         digest: DigestBasisSchema.optional(),
         prefix: PrefixField,
         batchSize: BatchSizeField,
+        listStale: ListStaleField,
       })
       .strict()
       .openapi('HandshakeByHave', { description: 'A handshake from what the client holds (first sync, or after a reset).' }),
@@ -110,6 +115,7 @@ export const HandshakeRequestSchema = z
         since: RevSchema.openapi({ description: 'The highest rev the client has applied.' }),
         prefix: PrefixField,
         batchSize: BatchSizeField,
+        listStale: ListStaleField,
       })
       .strict()
       .openapi('HandshakeBySince', { description: 'A cheap reconnect: only what changed after the rev the client has applied.' }),
@@ -127,7 +133,10 @@ const ExpiresAtField = timestamp('When the session expires unless a batch is fet
 export const HandshakeResponseSchema = z
   .object({
     sessionId: z.uuid().openapi({ description: 'The sync session; used in the batch, ack and status routes.' }),
-    stale: z.array(z.string()).openapi({ description: 'Keys the batches will deliver, in delivery order.' }),
+    stale: z
+      .array(z.string())
+      .optional()
+      .openapi({ description: 'Keys the batches will deliver, in delivery order; absent when the request said `listStale: false`.' }),
     removed: z.array(z.string()).openapi({ description: 'Keys the client must delete (deleted on the server, never there, or no longer synced).' }),
     headRev: RevSchema.openapi({ description: "The store's rev when the handshake was taken: open the live feed with `since=headRev`." }),
     batchSize: z.number().int().min(1).openapi({ description: 'The most keys a batch holds (a batch may hold fewer: KEYSYNC_BATCH_BYTES).' }),

@@ -20,7 +20,8 @@ const CHUNKS_FROM = `select cursor, array_to_json(keys)::text as keys from sync_
 /** Removed keys per piece of the response. */
 const REMOVED_PER_PULL = 10_000;
 
-export function handshakeBody(db: Db, result: HandshakeResult): ReadableStream<Uint8Array> {
+/** The response; without `stale` (and no read of the chunks) when `listStale` is false. */
+export function handshakeBody(db: Db, result: HandshakeResult, listStale = true): ReadableStream<Uint8Array> {
   const { sessionId, chunks, removed, headRev, batchSize, batches, window, expiresAt } = result;
   const encoder = new TextEncoder();
   let cursor = -1; // -1: the head is not sent yet
@@ -28,8 +29,8 @@ export function handshakeBody(db: Db, result: HandshakeResult): ReadableStream<U
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       if (cursor < 0) {
-        controller.enqueue(encoder.encode(`{"sessionId":${JSON.stringify(sessionId)},"stale":[`));
-        cursor = 0;
+        controller.enqueue(encoder.encode(`{"sessionId":${JSON.stringify(sessionId)}${listStale ? ',"stale":[' : ''}`));
+        cursor = listStale ? 0 : batches;
       } else if (cursor < batches) {
         // Kept by the handshake when few, else read back a page at a time, as JSON made by the database.
         const page = chunks ? chunks.map((keys) => keys.map((k) => JSON.stringify(k)).join(',')) : await readChunks(db, result.storeId, sessionId, cursor);
@@ -40,7 +41,7 @@ export function handshakeBody(db: Db, result: HandshakeResult): ReadableStream<U
         if (removedAt > 0) await new Promise((resolve) => setImmediate(resolve));
         const slice = removed.slice(removedAt, removedAt + REMOVED_PER_PULL);
         const list = slice.map((k) => JSON.stringify(k)).join(',');
-        controller.enqueue(encoder.encode(removedAt === 0 ? `],"removed":[${list}` : `,${list}`));
+        controller.enqueue(encoder.encode(removedAt === 0 ? `${listStale ? ']' : ''},"removed":[${list}` : `,${list}`));
         removedAt += REMOVED_PER_PULL;
       } else {
         const tail = JSON.stringify({ headRev, batchSize, batches, window, expiresAt });

@@ -8,7 +8,8 @@ import type { HandshakeResponse } from '@keysync/protocol';
 import { call, json } from './http.js';
 import type { TestServer } from './server.js';
 
-export type HandshakeBody = HandshakeResponse;
+/** A handshake's answer as the tests ask for it: with its stale list (listStale is not false). */
+export type HandshakeBody = HandshakeResponse & { stale: string[] };
 
 export interface BatchEntry {
   key: string;

@@ -4,7 +4,7 @@ import { backend, createTestDatabase, type TestDatabase } from '../support/db.js
 import { bulk, del, newStore, put } from '../support/http.js';
 import { restartSettled } from '../support/restart.js';
 import { startServer, type TestServer } from '../support/server.js';
-import { ack, cancel, drain, expectProblem, fetchBatch, sessionStatus, sleep, startSync } from '../support/sync.js';
+import { ack, cancel, drain, expectProblem, fetchBatch, type HandshakeBody, handshake, sessionStatus, sleep, startSync } from '../support/sync.js';
 
 let db: TestDatabase;
 let server: TestServer;
@@ -160,6 +160,26 @@ describe('batches and acknowledgements', () => {
     expect(hs.stale.slice(-2)).toEqual([keys[0], keys[3]]);
     for (const e of entries)
       expect(e).toMatchObject({ kind: 'json', value: keys.indexOf(e.key) === 0 || keys.indexOf(e.key) === 3 ? { again: e.key } : { i: keys.indexOf(e.key) } });
+  });
+
+  it('leaves the stale list out of the handshake when asked (listStale: false) and delivers the same batches', async () => {
+    const storeId = await storeWith(server, 5);
+    const before = await startSync(server, storeId, { have: { k0: '2000-01-01T00:00:00.000000Z' }, batchSize: 2 });
+    await cancel(server, storeId, before.sessionId);
+    for (const body of [
+      { have: { k0: '2000-01-01T00:00:00.000000Z' }, batchSize: 2, listStale: false },
+      { since: 0, batchSize: 2, listStale: false },
+    ]) {
+      const res = await handshake(server, storeId, body);
+      expect(res.status).toBe(201);
+      const hs = res.body as Record<string, unknown>;
+      expect(Object.keys(hs)).toEqual(['sessionId', 'removed', 'headRev', 'batchSize', 'batches', 'window', 'expiresAt']);
+      expect(hs['batches']).toBe(3);
+      const entries = await drain(server, storeId, hs as unknown as HandshakeBody);
+      expect(entries.map((e) => e.key)).toEqual(before.stale);
+    }
+    expectProblem(await handshake(server, storeId, { since: 0, listStale: 'no' }), 400, 'validation');
+    expectProblem(await handshake(server, storeId, { have: {}, listStale: 1 }), 400, 'validation');
   });
 
   it('reports progress and cancels a session, which is then gone (404)', async () => {

@@ -63,7 +63,12 @@ interface Session {
 async function handshake(ctx: SyncContext, mode: HandshakeMode): Promise<Session | 'since-refused' | 'digest-refused'> {
   const checkpoint = await ctx.store.getCheckpoint();
   const useSince = mode === 'auto' && checkpoint !== undefined;
-  const fields = { ...(ctx.prefix !== undefined && { prefix: ctx.prefix }), ...(ctx.batchSize !== undefined && { batchSize: ctx.batchSize }) };
+  // The stale list is not read here (progress counts batches): at 15 bytes a key, not asked for.
+  const fields = {
+    ...(ctx.prefix !== undefined && { prefix: ctx.prefix }),
+    ...(ctx.batchSize !== undefined && { batchSize: ctx.batchSize }),
+    listStale: false,
+  };
   let body: HandshakeRequest | string;
   let byDigest = false;
   if (useSince) body = { since: checkpoint, ...fields };

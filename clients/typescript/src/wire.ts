@@ -54,7 +54,7 @@ export function parseHandshake(v: unknown): HandshakeResponse {
   if (
     !isObj(v) ||
     typeof v['sessionId'] !== 'string' ||
-    !isStringArray(v['stale']) ||
+    !(v['stale'] === undefined || isStringArray(v['stale'])) ||
     !isStringArray(v['removed']) ||
     !isRev(v['headRev']) ||
     !isRev(v['batches']) ||

@@ -934,8 +934,8 @@ export interface components {
              * @description The sync session; used in the batch, ack and status routes.
              */
             sessionId: string;
-            /** @description Keys the batches will deliver, in delivery order. */
-            stale: string[];
+            /** @description Keys the batches will deliver, in delivery order; absent when the request said `listStale: false`. */
+            stale?: string[];
             /** @description Keys the client must delete (deleted on the server, never there, or no longer synced). */
             removed: string[];
             /**
@@ -973,6 +973,8 @@ export interface components {
             prefix?: string;
             /** @description The most keys per batch (capped at KEYSYNC_MAX_BATCH_SIZE; default KEYSYNC_BATCH_SIZE). */
             batchSize?: number;
+            /** @description false: the response leaves out `stale` (a client that does not read it saves its bytes: about 15 per key). Default true. */
+            listStale?: boolean;
         };
         /** @description `have` lists only the keys held in the `listed` buckets; every other bucket held what the digests answer matched at `rev`, and the handshake sends what changed there after it. */
         DigestBasis: {
@@ -1002,6 +1004,8 @@ export interface components {
             prefix?: string;
             /** @description The most keys per batch (capped at KEYSYNC_MAX_BATCH_SIZE; default KEYSYNC_BATCH_SIZE). */
             batchSize?: number;
+            /** @description false: the response leaves out `stale` (a client that does not read it saves its bytes: about 15 per key). Default true. */
+            listStale?: boolean;
         };
         /** @description The progress of a sync session. */
         SessionStatus: {

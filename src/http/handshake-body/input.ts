@@ -56,10 +56,14 @@ export async function readHandshakeInput(bytes: Uint8Array, o: HandshakeInputOpt
 
 const OPEN_BRACE = 123;
 
+/** The fields a plain body may have (readPlain). */
+const PLAIN_FIELDS = new Set(['have', 'prefix', 'batchSize', 'listStale', 'digest']);
+
 /**
  * A plain `have` body, read without the route's schema: one `have` member,
  * an object whose members are all well (have-text.ts), and at most the
- * fields `prefix`, `batchSize` (each well within the schema) and `digest`;
+ * fields `prefix`, `batchSize`, `listStale` (each well within the schema)
+ * and `digest`;
  * undefined for any other body. (The route's validator checks the envelope
  * again.)
  */
@@ -67,8 +71,9 @@ function readPlain(text: string, spans: JsonSpan[], o: HandshakeInputOptions): H
   // JSON.parse would keep the last of two `have` members.
   if (spans.length !== 1 || text.charCodeAt(spans[0]!.start) !== OPEN_BRACE) return undefined;
   const envelope = JSON.parse(withPlaceholders(text, spans)) as Record<string, unknown>;
-  for (const field in envelope) if (field !== 'have' && field !== 'prefix' && field !== 'batchSize' && field !== 'digest') return undefined;
-  const { prefix, batchSize } = envelope;
+  for (const field in envelope) if (!PLAIN_FIELDS.has(field)) return undefined;
+  const { prefix, batchSize, listStale } = envelope;
+  if (listStale !== undefined && typeof listStale !== 'boolean') return undefined;
   if (prefix !== undefined && (typeof prefix !== 'string' || prefix.length > MAX_KEY_BYTES)) return undefined;
   if (batchSize !== undefined && !(Number.isInteger(batchSize) && (batchSize as number) >= 1 && (batchSize as number) <= MAX_BATCH_SIZE_FIELD)) {
     return undefined;
