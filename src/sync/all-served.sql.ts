@@ -91,10 +91,19 @@ export async function writeAllServed(query: PreparedQuery, s: AllServed, reader?
   return { keys, batches: cut.begins.length };
 }
 
-/** The tombstones served after `s.afterRev`: what a `since` handshake answers as removed. */
+/**
+ * The tombstones served after `s.afterRev`: what a `since` handshake answers
+ * as removed. A window of revs per statement, as pass 1 reads, so that no
+ * statement runs long (a `since` from long ago spans the whole store).
+ */
 export async function removedAfter(query: PreparedQuery, s: AllServed): Promise<string[]> {
-  const [row] = await query<{ keys: string[] }>(REMOVED_AFTER, [...servedParams(s), s.afterRev, s.headRev]);
-  return row!.keys;
+  const removed: string[] = [];
+  for (let afterRev = s.afterRev; afterRev < s.headRev; afterRev += REVS_PER_READ) {
+    await nextTurn();
+    const [row] = await query<{ keys: string[] }>(REMOVED_AFTER, [...servedParams(s), afterRev, Math.min(s.headRev, afterRev + REVS_PER_READ)]);
+    for (const key of row!.keys) removed.push(key);
+  }
+  return removed;
 }
 
 /** SERVED's parameters. */
