@@ -48,7 +48,7 @@ export function registerSyncHandlers(app: App, services: ApiServices): void {
     if (result.batches > 0) await admitSession(db, limits, storeId, clientKey(c), result.sessionId);
     services.metrics.syncSessions.inc();
     if (result.batches === 0) services.metrics.sessionOutcomes.inc({ outcome: 'done' });
-    // Streamed: the stale list is read back from the session's chunks (stale-list.ts).
+    // Streamed: the stale list, unless left out (listStale: false), is read back from the session's chunks (stale-list.ts).
     return jsonText(c, HandshakeResponseSchema, handshakeBody(db, result, body.listStale ?? true), 201);
   });
 

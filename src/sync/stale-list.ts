@@ -1,7 +1,8 @@
 /**
  * The handshake response, streamed: its `stale` list is read back from the
  * session's chunks a page at a time, so a million stale keys pass through
- * the server without being held. Field order is the contract's.
+ * the server without being held; a client that asked for no list
+ * (`listStale: false`) costs no read of them. Field order is the contract's.
  *
  * If the chunks go away mid-stream (the session was cancelled or finished
  * by a very quick client) or the database fails, the stream errors and the
