@@ -81,6 +81,23 @@ async function storeWith(writes: WriteOp[][]): Promise<string> {
   return storeId;
 }
 
+/** What both handshakes the database cuts vary over: the store, the prefix, the policy and the cuts. */
+const storeAndCuts = {
+  writes: fc.array(fc.array(op, { minLength: 1, maxLength: 8 }), { maxLength: 6 }),
+  prefix: fc.constantFrom(undefined, undefined, '', 'a', 'é', 'a/', 'zz'),
+  policy: fc.nat(policies.length - 1),
+  batchSize: fc.integer({ min: 1, max: 5 }),
+  batchBytes: fc.constantFrom(150, 400, 1 << 20),
+};
+
+/** The database cuts this handshake, and answers it as the pass in JavaScript does. */
+async function expectAsInJs(storeId: string, request: HandshakeRequest, sc: { policy: number; batchSize: number; batchBytes: number }) {
+  const policy = policies[sc.policy]!;
+  expect(cutsInDatabase(request, policy)).toBe(true);
+  const settings = settingsOf(sc.batchSize, sc.batchBytes);
+  expect(await answer(storeId, policy, request, settings)).toEqual(await answer(storeId, inJs(policy), request, settings));
+}
+
 describe('the handshake of a client that holds nothing', () => {
   it('is cut by the database for policies of one rank that sync by key prefix', () => {
     const empty = { have: HaveList.of([]) };
@@ -101,22 +118,13 @@ describe('the handshake of a client that holds nothing', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.record({
-          writes: fc.array(fc.array(op, { minLength: 1, maxLength: 8 }), { maxLength: 5 }),
-          prefix: fc.constantFrom(undefined, undefined, '', 'a', 'é', 'a/', 'zz'),
-          policy: fc.nat(policies.length - 1),
-          batchSize: fc.integer({ min: 1, max: 5 }),
-          batchBytes: fc.constantFrom(150, 400, 1 << 20),
+          ...storeAndCuts,
           /** strings the client holds that can name no key: removed whichever way */
           others: fc.constantFrom([], ['a\u0000'], ['', 'a\ud800']),
         }),
         async (sc) => {
-          const storeId = await storeWith(sc.writes);
           const have = HaveList.of(sc.others.map((k): [string, number] => [k, 1]));
-          const request = { have, ...(sc.prefix !== undefined ? { prefix: sc.prefix } : {}) };
-          const policy = policies[sc.policy]!;
-          expect(cutsInDatabase(request, policy)).toBe(true);
-          const settings = settingsOf(sc.batchSize, sc.batchBytes);
-          expect(await answer(storeId, policy, request, settings)).toEqual(await answer(storeId, inJs(policy), request, settings));
+          await expectAsInJs(await storeWith(sc.writes), { have, ...(sc.prefix !== undefined ? { prefix: sc.prefix } : {}) }, sc);
         },
       ),
       { numRuns: 120 },
@@ -127,22 +135,13 @@ describe('the handshake of a client that holds nothing', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.record({
-          writes: fc.array(fc.array(op, { minLength: 1, maxLength: 8 }), { maxLength: 6 }),
-          prefix: fc.constantFrom(undefined, undefined, '', 'a', 'é', 'a/', 'zz'),
-          policy: fc.nat(policies.length - 1),
-          batchSize: fc.integer({ min: 1, max: 5 }),
-          batchBytes: fc.constantFrom(150, 400, 1 << 20),
+          ...storeAndCuts,
           /** where `since` falls among the store's revs, from 0 to its head */
           at: fc.double({ min: 0, max: 1, noNaN: true }),
         }),
         async (sc) => {
-          const storeId = await storeWith(sc.writes);
           const since = Math.floor(sc.at * sc.writes.flat().length);
-          const request = { since, ...(sc.prefix !== undefined ? { prefix: sc.prefix } : {}) };
-          const policy = policies[sc.policy]!;
-          expect(cutsInDatabase(request, policy)).toBe(true);
-          const settings = settingsOf(sc.batchSize, sc.batchBytes);
-          expect(await answer(storeId, policy, request, settings)).toEqual(await answer(storeId, inJs(policy), request, settings));
+          await expectAsInJs(await storeWith(sc.writes), { since, ...(sc.prefix !== undefined ? { prefix: sc.prefix } : {}) }, sc);
         },
       ),
       { numRuns: 120 },
