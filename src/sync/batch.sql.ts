@@ -53,12 +53,16 @@ const DELIVER_FETCH = `with s as (${DELIVER})
   from s join stores st on st.id = $1::uuid`;
 
 /**
- * The entries of a batch's keys ($2): one bitmap index scan for the whole
- * list, which sits behind a subquery so the planner takes it for a list of
- * unknown length (given 2,000 keys, on a store not yet analyzed after a
- * load, it planned a filter over every entry).
+ * The entries of batch $3's keys, read from its chunk row here rather than
+ * sent back by the server (it has them from DELIVER_FETCH, to order the
+ * entries by): one bitmap index scan for the whole list, which sits behind a
+ * subquery so the planner takes it for a list of unknown length (given 2,000
+ * keys, on a store not yet analyzed after a load, it planned a filter over
+ * every entry). Nothing is found once the chunk is released (by the last
+ * ack since the delivery).
  */
-const OF_KEYS = `from entries e where e.store_id = $1::uuid and e.key = any ((select $2::text[])::text[])`;
+const OF_KEYS = `from entries e where e.store_id = $1::uuid
+  and e.key = any ((select keys from sync_chunks where store_id = $1::uuid and session_id = $2::uuid and cursor = $3::int)::text[])`;
 
 /** The rows of a batch's keys for the store's policy to pick from, in the order the scan found them. */
 const ENTRY_ROWS = `select e.key, e.deleted, ${ENTRY_TEXT_SQL} as text ${OF_KEYS}`;
@@ -107,12 +111,16 @@ export async function fetchBatchFast(db: Db, req: BatchRequest): Promise<string 
   if (!delivered) return undefined;
   const { keys } = delivered;
   const batches = Number(delivered.batches);
+  const chunk = [storeId, sessionId, cursor];
+  // Nothing found: the chunk was released since, or every key of it purged; the full path tells which.
   if (open && delivered.options === '{}') {
-    const [found] = await queryBytes(ENTRIES_FOUND, [storeId, keys]);
-    return batchBodyBytes(cursor, batches, inDeliveryOrder(keys, found![0]!, found![1]!.toString('latin1')));
+    const [found] = await queryBytes(ENTRIES_FOUND, chunk);
+    const lengths = found![1]!.toString('latin1');
+    return lengths === '' ? undefined : batchBodyBytes(cursor, batches, inDeliveryOrder(keys, found![0]!, lengths));
   }
+  const rows = await query<EntryText>(ENTRY_ROWS, chunk);
+  if (rows.length === 0) return undefined;
   const policy = policyFor ? policyFor(JSON.parse(delivered.options) as Record<string, unknown>) : undefined;
-  const rows = await query<EntryText>(ENTRY_ROWS, [storeId, keys]);
   return batchBody(
     cursor,
     batches,
@@ -146,7 +154,7 @@ function inKeyOrder<R>(keys: readonly string[], rows: readonly R[], keyOf: (row:
 function inDeliveryOrder(keys: readonly string[], texts: Buffer, lengths: string): Buffer[] {
   const found: Buffer[] = [];
   let at = 0;
-  for (const length of lengths === '' ? [] : lengths.split(',')) found.push(texts.subarray(at, (at += Number(length))));
+  for (const length of lengths.split(',')) found.push(texts.subarray(at, (at += Number(length))));
   if (at !== texts.length) throw new Error(`internal: batch texts of ${texts.length} bytes, their lengths add up to ${at}`);
   return inKeyOrder(keys, found, keyOfEntryText);
 }
