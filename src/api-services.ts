@@ -5,6 +5,7 @@
  * route handlers and the guards declared on routes reach them.
  */
 import type { Database } from './db/client.js';
+import type { StoreStatistics } from './db/store-statistics.js';
 import type { Limits } from './limits.js';
 import type { LiveHub } from './live/hub.js';
 import type { AppEnv } from './http/app-env.js';
@@ -32,6 +33,8 @@ export interface ServerParts {
   admission: Admission;
   /** false while shutting down: readiness fails and new live feeds are refused */
   accepting: () => boolean;
+  /** planner statistics kept fresh for stores that grow (store-statistics.ts) */
+  statistics: StoreStatistics;
 }
 
 /** ServerParts and what createApp derives from them for the routes. */

@@ -5,8 +5,10 @@
  * environment, the listening socket and signals.
  */
 import { createApp, type CreateAppOptions } from './app.js';
+import { sql } from 'drizzle-orm';
 import { openDatabase, type Database } from './db/client.js';
 import { maintainEmbedded } from './db/embedded-vacuum.js';
+import { StoreStatistics } from './db/store-statistics.js';
 import { migrate } from './db/migrate.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { clientAddressResolver, type ProxyHeader } from './http/client-address.js';
@@ -109,6 +111,10 @@ export async function createKeysync(options: KeysyncOptions = {}): Promise<Keysy
   });
   await hub.start();
   const live = hub;
+  const statistics = new StoreStatistics({
+    analyze: () => analyzeEntries(database),
+    onError: (err) => console.error(JSON.stringify({ level: 'warn', msg: 'ANALYZE of entries failed', error: String(err) })),
+  });
   const app = createApp(
     {
       database,
@@ -121,6 +127,7 @@ export async function createKeysync(options: KeysyncOptions = {}): Promise<Keysy
       rateLimits: new RateLimits(limits),
       admission: new Admission(limits),
       accepting: () => accepting,
+      statistics,
     },
     { log: options.log, corsOrigins: options.corsOrigins, allowedHosts: options.allowedHosts, compression: options.compression },
   );
@@ -164,8 +171,21 @@ export async function createKeysync(options: KeysyncOptions = {}): Promise<Keysy
     async close({ closeDatabase = true } = {}) {
       accepting = false;
       if (timer) clearInterval(timer);
+      statistics.close();
       await live.close();
       if (closeDatabase && !options.database) await database.close();
     },
   };
+}
+
+/**
+ * ANALYZE of the entries table (StoreStatistics). On PostgreSQL it gives up
+ * after a while rather than wait behind a VACUUM of the table (which holds
+ * the lock it needs and gathers statistics too).
+ */
+async function analyzeEntries(database: Database): Promise<void> {
+  await database.db.transaction(async (tx) => {
+    if (database.kind === 'postgres') await tx.execute(sql`set local lock_timeout = '2s'`);
+    await tx.execute(sql`analyze entries`);
+  });
 }

@@ -23,7 +23,10 @@ import {
 export function registerKeyHandlers(app: App, services: ApiServices): void {
   const { db } = services.database;
   const { limits } = services;
-  const onCommit = ({ storeId, headRev }: CommitNotice) => services.hub.committed(storeId, headRev);
+  const onCommit = ({ storeId, headRev }: CommitNotice) => {
+    services.hub.committed(storeId, headRev);
+    services.statistics.committed(storeId, headRev);
+  };
   // Unconditional writes of a store that arrive together commit together (see write-batch.ts).
   const batcher = new WriteBatcher(db, onCommit);
 

@@ -37,6 +37,8 @@ export function registerSyncHandlers(app: App, services: ApiServices): void {
       request = { ...body, have: haveOf(c, body.have, body.prefix, limits.maxHaveKeys) };
       if (body.digest) await assertListed(request.have, body.digest);
     } else request = body;
+    // A store loaded since the planner last counted its rows would be read as if it had none.
+    await services.statistics.beforeSync(storeId);
     const result = await handshake(db, storeId, request, (options) => services.policies.policyFor(storeId, options), {
       batchSize: limits.batchSize,
       maxBatchSize: limits.maxBatchSize,
