@@ -17,7 +17,8 @@
  * If-Match accepts `W/"<rev>"` (http/request parseRevTag), so both still work.
  */
 import { Duplex } from 'node:stream';
-import { constants, createBrotliCompress, createGzip } from 'node:zlib';
+import { promisify } from 'node:util';
+import { brotliCompress, constants, createBrotliCompress, createGzip, gzip, type BrotliOptions, type ZlibOptions } from 'node:zlib';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from './app-env.js';
 
@@ -95,9 +96,17 @@ export function chunkSizeFor(length: number | undefined): number {
   return Math.min(256 * 1024, Math.max(16 * 1024, length));
 }
 
-function compressor(encoding: Encoding, opts: CompressionOptions, length: number | undefined) {
-  const chunkSize = chunkSizeFor(length);
-  if (encoding === 'gzip') return createGzip({ level: opts.gzipLevel, chunkSize });
+/**
+ * Bodies of a known length up to this size are compressed in one call, into
+ * one buffer, and sent with a Content-Length: a batch is such a body. Piped
+ * through a web TransformStream instead (as larger and streamed bodies are,
+ * so that neither end holds them whole), each chunk costs stream machinery
+ * on the event loop: measured on 50 batches of 2.2 MB of random text at
+ * brotli 1, 458-476 ms of CPU piped against 360-396 ms in one call.
+ */
+export const ONE_CALL_MAX_BYTES = 8 * 1024 * 1024;
+
+function brotliParams(opts: CompressionOptions, length: number | undefined): Record<number, number> {
   const params: Record<number, number> = {
     [constants.BROTLI_PARAM_QUALITY]: opts.brotliLevel,
     // The bodies are UTF-8 text. (GENERIC measured the same bytes and time at levels 1, 4 and 5.)
@@ -105,7 +114,28 @@ function compressor(encoding: Encoding, opts: CompressionOptions, length: number
     [constants.BROTLI_PARAM_LGWIN]: BROTLI_WINDOW_BITS,
   };
   if (length !== undefined) params[constants.BROTLI_PARAM_SIZE_HINT] = length;
-  return createBrotliCompress({ params, chunkSize });
+  return params;
+}
+
+function compressor(encoding: Encoding, opts: CompressionOptions, length: number | undefined) {
+  const chunkSize = chunkSizeFor(length);
+  if (encoding === 'gzip') return createGzip({ level: opts.gzipLevel, chunkSize });
+  return createBrotliCompress({ params: brotliParams(opts, length), chunkSize });
+}
+
+const brotliInOneCall = promisify<Uint8Array, BrotliOptions, Buffer>(brotliCompress);
+const gzipInOneCall = promisify<Uint8Array, ZlibOptions, Buffer>(gzip);
+
+/**
+ * `body` compressed on the thread pool into one buffer: an output buffer
+ * the size of the body (a little more, for text that does not compress)
+ * takes the codec's whole output in one step.
+ */
+export function compressWhole(encoding: Encoding, opts: CompressionOptions, body: Uint8Array): Promise<Buffer> {
+  const chunkSize = Math.max(16 * 1024, body.byteLength + 1024);
+  return encoding === 'gzip'
+    ? gzipInOneCall(body, { level: opts.gzipLevel, chunkSize })
+    : brotliInOneCall(body, { params: brotliParams(opts, body.byteLength), chunkSize });
 }
 
 /** Marks a route's non-GET answer as compressible (see `compression`). */
@@ -156,9 +186,19 @@ export function compression(opts: CompressionOptions = DEFAULT_COMPRESSION): Mid
     headers.set('Content-Encoding', encoding);
     headers.delete('Content-Length');
     if (weakTag) headers.set('ETag', weakTag);
-    // HEAD: the same head as GET, and no work on a body that is never sent.
+    const head = c.req.method === 'HEAD';
+    if (length !== undefined && length <= ONE_CALL_MAX_BYTES) {
+      // HEAD too: its head is GET's, Content-Length included.
+      const whole = await compressWhole(encoding, opts, new Uint8Array(await new Response(start.rest).arrayBuffer()));
+      headers.set('Content-Length', String(whole.byteLength));
+      // zlib allocates its output as an ArrayBuffer (never shared).
+      const body = head ? null : (whole as Uint8Array<ArrayBuffer>);
+      replace(c, new Response(body, { status: res.status, statusText: res.statusText, headers }));
+      return;
+    }
+    // HEAD: the same head as GET (streamed: no length), and no work on a body that is never sent.
     let body: ReadableStream<Uint8Array> | null = null;
-    if (c.req.method === 'HEAD') await start.rest.cancel();
+    if (head) await start.rest.cancel();
     else body = prepend(start.head, start.rest).pipeThrough(Duplex.toWeb(compressor(encoding, opts, length)) as TransformStream<Uint8Array, Uint8Array>);
     replace(c, new Response(body, { status: res.status, statusText: res.statusText, headers }));
   };

@@ -3,7 +3,8 @@ import { brotliCompressSync, brotliDecompressSync, constants, gunzipSync } from 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../clients/typescript/src/index.js';
 import { NODE_ACCEPT_ENCODING, isLoopback } from '../../clients/typescript/src/http.js';
-import { BROTLI_WINDOW_BITS, chunkSizeFor, negotiateEncoding } from '../../src/http/compression.js';
+import { Hono } from 'hono';
+import { BROTLI_WINDOW_BITS, ONE_CALL_MAX_BYTES, chunkSizeFor, compression, negotiateEncoding } from '../../src/http/compression.js';
 import { eventually, replicaSnapshot, start } from '../client/support.js';
 import { bulk, keyPath, newStore, put } from '../support/http.js';
 import { useTestServer } from '../support/server.js';
@@ -111,6 +112,42 @@ describe('compressor buffers', () => {
   });
 });
 
+describe('bodies of a known length', () => {
+  const app = (bytes: Uint8Array) => {
+    const hono = new Hono();
+    hono.use(compression());
+    hono.get('/body', (c) => c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/json', 'content-length': String(bytes.byteLength) }));
+    return hono;
+  };
+  const text = (bytes: number) => new TextEncoder().encode(JSON.stringify('é "q" 0123456789 '.repeat(Math.ceil(bytes / 18))).slice(0, bytes));
+
+  it('up to ONE_CALL_MAX_BYTES are compressed in one call and sent with their compressed length, HEAD telling the same', async () => {
+    const body = text(300_000);
+    for (const enc of ['br', 'gzip'] as const) {
+      for (const method of ['GET', 'HEAD']) {
+        const res = await app(body).request('/body', { method, headers: { 'accept-encoding': enc } });
+        expect(res.headers.get('content-encoding')).toBe(enc);
+        const sent = Buffer.from(await res.arrayBuffer());
+        const length = Number(res.headers.get('content-length'));
+        expect(length).toBeGreaterThan(0);
+        expect(length).toBeLessThan(body.byteLength / 4);
+        if (method === 'HEAD') continue;
+        expect(sent.length).toBe(length);
+        expect(decode({ status: 200, headers: { 'content-encoding': enc }, body: sent }).equals(body)).toBe(true);
+      }
+    }
+  });
+
+  it('larger ones are streamed through the compressor (neither end holds them whole), without a length', async () => {
+    const body = text(ONE_CALL_MAX_BYTES + 1);
+    const res = await app(body).request('/body', { headers: { 'accept-encoding': 'br' } });
+    expect(res.headers.get('content-encoding')).toBe('br');
+    expect(res.headers.get('content-length')).toBeNull();
+    const sent = Buffer.from(await res.arrayBuffer());
+    expect(decode({ status: 200, headers: { 'content-encoding': 'br' }, body: sent }).equals(body)).toBe(true);
+  });
+});
+
 describe('compressed responses', () => {
   const path = () => keyPath(storeId, 'doc/007');
 
@@ -200,9 +237,9 @@ describe('compressed responses', () => {
       const batchBr = await raw(env.server.url, `${sessionPath(storeId, b.sessionId)}/batches/${cursor}`, { headers: { 'accept-encoding': 'br' } });
       expect(batchId.status).toBe(200);
       expect(batchBr.headers['content-encoding']).toBe('br');
-      // A batch is sent whole: its identity form has a length (which also sizes the compressor's buffers).
+      // A batch is sent whole: its identity form has a length, so it is compressed in one call and keeps one.
       expect(Number(batchId.headers['content-length'])).toBe(batchId.body.length);
-      expect(batchBr.headers['content-length']).toBeUndefined();
+      expect(Number(batchBr.headers['content-length'])).toBe(batchBr.body.length);
       expect(batchBr.body.length).toBeLessThan(batchId.body.length / 2);
       // A bounded window: a client decodes several batches at once, each decoder holding a window of output.
       expect(brotliWindowBits(batchBr.body)).toBe(BROTLI_WINDOW_BITS);
