@@ -18,7 +18,9 @@
  * ANALYZEs of a sample of at most 30,000 rows. Writes start one at most every
  * `minIntervalMs`; a handshake of a store that has grown starts one at once
  * and waits for it, so a sync right after a load is planned from its rows.
- * Growth another instance wrote is caught by that instance's own runs.
+ * A store this process has not seen yet (written by another instance, or
+ * before a restart) is measured once against the planner's own estimate of
+ * its rows (`inspect`): the same rule then tells whether it is due.
  */
 
 /** Rows a store grows by, past twice its size at the last ANALYZE, before it is analyzed again. */
@@ -27,13 +29,15 @@ export const MIN_GROWTH = 10_000;
 export interface StoreStatisticsOptions {
   /** ANALYZE of the entries table */
   analyze: () => Promise<void>;
+  /** a store's head rev, and the rows the planner expects it to have */
+  inspect: (storeId: string) => Promise<{ headRev: number; plannedRows: number }>;
   /** least time between two ANALYZEs started by writes */
   minIntervalMs?: number;
   onError?: (err: unknown) => void;
 }
 
 interface Growth {
-  /** head rev when the last ANALYZE started (or when this process first saw the store) */
+  /** head rev when the last ANALYZE started (at first sight: the rows the planner expected) */
   analyzedAt: number;
   /** the latest head rev seen */
   headRev: number;
@@ -42,6 +46,9 @@ interface Growth {
 export class StoreStatistics {
   readonly #stores = new Map<string, Growth>();
   readonly #analyze: () => Promise<void>;
+  readonly #inspect: StoreStatisticsOptions['inspect'];
+  /** first sights being measured */
+  readonly #inspecting = new Map<string, Promise<void>>();
   readonly #minIntervalMs: number;
   readonly #onError: (err: unknown) => void;
   #running: Promise<void> | undefined;
@@ -50,6 +57,7 @@ export class StoreStatistics {
 
   constructor(opts: StoreStatisticsOptions) {
     this.#analyze = opts.analyze;
+    this.#inspect = opts.inspect;
     this.#minIntervalMs = opts.minIntervalMs ?? 5000;
     this.#onError = opts.onError ?? (() => undefined);
   }
@@ -58,11 +66,16 @@ export class StoreStatistics {
   committed(storeId: string, headRev: number): void {
     const growth = this.#stores.get(storeId);
     if (!growth) {
-      this.#stores.set(storeId, { analyzedAt: headRev, headRev });
+      if (!this.#inspecting.has(storeId)) void this.#firstSight(storeId, headRev).then(() => this.committed(storeId, headRev));
       return;
     }
     growth.headRev = Math.max(growth.headRev, headRev);
-    if (!isDue(growth) || this.#running || this.#timer) return;
+    if (isDue(growth)) this.#schedule();
+  }
+
+  /** Starts a run now, or once `minIntervalMs` has passed since the last one started. */
+  #schedule(): void {
+    if (this.#running || this.#timer) return;
     const wait = this.#lastStarted + this.#minIntervalMs - performance.now();
     if (wait <= 0) void this.#run();
     else {
@@ -76,6 +89,7 @@ export class StoreStatistics {
 
   /** Before a handshake of `storeId`: when it has grown, analyzes now (or waits for the run in progress). */
   async beforeSync(storeId: string): Promise<void> {
+    if (!this.#stores.has(storeId)) await this.#firstSight(storeId);
     const growth = this.#stores.get(storeId);
     if (!growth || !isDue(growth)) return;
     // A run in progress saw the store as it was when it started; it may have grown since.
@@ -87,6 +101,29 @@ export class StoreStatistics {
   due(storeId: string): boolean {
     const growth = this.#stores.get(storeId);
     return growth !== undefined && isDue(growth);
+  }
+
+  /**
+   * Measures a store not seen before: the planner's rows stand for its size
+   * at the last ANALYZE. Unmeasured (the read failed), it counts from
+   * `headRev`, the head rev known here if any: only growth from there on.
+   */
+  #firstSight(storeId: string, headRev = 0): Promise<void> {
+    let sight = this.#inspecting.get(storeId);
+    if (!sight) {
+      const add = (growth: Growth) => {
+        if (!this.#stores.has(storeId)) this.#stores.set(storeId, growth);
+      };
+      sight = this.#inspect(storeId)
+        .then(({ headRev: now, plannedRows }) => add({ analyzedAt: Math.min(now, plannedRows), headRev: now }))
+        .catch((err: unknown) => {
+          this.#onError(err);
+          add({ analyzedAt: headRev, headRev });
+        })
+        .finally(() => this.#inspecting.delete(storeId));
+      this.#inspecting.set(storeId, sight);
+    }
+    return sight;
   }
 
   close(): void {

@@ -1,28 +1,48 @@
 import { describe, expect, it } from 'vitest';
 import { MIN_GROWTH, StoreStatistics } from '../../src/db/store-statistics.js';
+import { applyWrites } from '../../src/store/writes.js';
 import { bulk, newStore } from '../support/http.js';
 import { useTestServer } from '../support/server.js';
 import { handshake } from '../support/sync.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** An ANALYZE stand-in that counts its runs and finishes when told to. */
-function countingAnalyze() {
+/**
+ * An ANALYZE stand-in that counts its runs and finishes when told to, and an
+ * `inspect` that finds each store with the head rev it was first written at
+ * and the planner's rows as given (by default, what the head rev says).
+ */
+function countingAnalyze(plannedRows?: (headRev: number) => number) {
   const runs: Array<() => void> = [];
+  const heads = new Map<string, number>();
   return {
     runs,
+    heads,
     analyze: () => new Promise<void>((resolve) => runs.push(resolve)),
+    inspect: async (storeId: string) => {
+      const headRev = heads.get(storeId) ?? 0;
+      return { headRev, plannedRows: plannedRows ? plannedRows(headRev) : headRev };
+    },
     finishAll: () => {
       for (const done of runs.splice(0)) done();
     },
   };
 }
 
+/** A first write of each store, measured (first sight) before the test goes on. */
+async function firstWrites(stats: StoreStatistics, a: ReturnType<typeof countingAnalyze>, writes: Record<string, number>) {
+  for (const [storeId, headRev] of Object.entries(writes)) {
+    a.heads.set(storeId, headRev);
+    stats.committed(storeId, headRev);
+  }
+  await sleep(0);
+}
+
 describe('when a store is analyzed', () => {
   it('once it has grown to twice its rows at the last ANALYZE plus MIN_GROWTH, counting from when it was first seen', async () => {
     const a = countingAnalyze();
-    const stats = new StoreStatistics({ analyze: a.analyze, minIntervalMs: 0 });
-    stats.committed('s', 1000);
+    const stats = new StoreStatistics({ analyze: a.analyze, inspect: a.inspect, minIntervalMs: 0 });
+    await firstWrites(stats, a, { s: 1000 });
     stats.committed('s', 1000 * 2 + MIN_GROWTH - 1);
     expect(a.runs).toHaveLength(0);
     stats.committed('s', 1000 * 2 + MIN_GROWTH);
@@ -40,8 +60,8 @@ describe('when a store is analyzed', () => {
 
   it('writes start one at most every minIntervalMs, and a due store is analyzed once the interval is over', async () => {
     const a = countingAnalyze();
-    const stats = new StoreStatistics({ analyze: a.analyze, minIntervalMs: 200 });
-    stats.committed('s', 0);
+    const stats = new StoreStatistics({ analyze: a.analyze, inspect: a.inspect, minIntervalMs: 200 });
+    await firstWrites(stats, a, { s: 0 });
     stats.committed('s', MIN_GROWTH);
     expect(a.runs).toHaveLength(1);
     a.finishAll();
@@ -59,8 +79,8 @@ describe('when a store is analyzed', () => {
 
   it('a handshake of a grown store starts one at once whatever the interval, and waits for it', async () => {
     const a = countingAnalyze();
-    const stats = new StoreStatistics({ analyze: a.analyze, minIntervalMs: 60_000 });
-    stats.committed('s', 0);
+    const stats = new StoreStatistics({ analyze: a.analyze, inspect: a.inspect, minIntervalMs: 60_000 });
+    await firstWrites(stats, a, { s: 0 });
     stats.committed('s', MIN_GROWTH);
     a.finishAll();
     await sleep(0);
@@ -82,9 +102,8 @@ describe('when a store is analyzed', () => {
 
   it('a handshake during a run that started before the store grew waits for that run, then starts another', async () => {
     const a = countingAnalyze();
-    const stats = new StoreStatistics({ analyze: a.analyze, minIntervalMs: 0 });
-    stats.committed('s', 0);
-    stats.committed('t', 0);
+    const stats = new StoreStatistics({ analyze: a.analyze, inspect: a.inspect, minIntervalMs: 0 });
+    await firstWrites(stats, a, { s: 0, t: 0 });
     stats.committed('s', MIN_GROWTH);
     expect(a.runs).toHaveLength(1);
     // `t` grows while that run is in progress.
@@ -106,10 +125,12 @@ describe('when a store is analyzed', () => {
       analyze: async () => {
         if (fail) throw new Error('lock timeout');
       },
+      inspect: async () => ({ headRev: 0, plannedRows: 0 }),
       minIntervalMs: 0,
       onError: (err) => errors.push(err),
     });
     stats.committed('s', 0);
+    await sleep(0);
     await stats.beforeSync('s');
     stats.committed('s', MIN_GROWTH);
     await stats.beforeSync('s');
@@ -119,6 +140,51 @@ describe('when a store is analyzed', () => {
     await stats.beforeSync('s');
     expect(errors).toHaveLength(1);
     stats.close();
+  });
+});
+
+describe('a store first seen by this process', () => {
+  it('is analyzed at its first handshake when the planner expects it far smaller than its head rev', async () => {
+    const a = countingAnalyze(() => 1);
+    a.heads.set('loaded', 5 * MIN_GROWTH);
+    a.heads.set('small', 100);
+    const stats = new StoreStatistics({ analyze: a.analyze, inspect: a.inspect });
+    const sync = stats.beforeSync('loaded');
+    await sleep(0);
+    expect(a.runs).toHaveLength(1);
+    a.finishAll();
+    await sync;
+    expect(stats.due('loaded')).toBe(false);
+    // Close to what the planner expects: nothing to do.
+    await stats.beforeSync('small');
+    expect(a.runs).toHaveLength(0);
+    stats.close();
+  });
+
+  it('written here, is measured first; unmeasurable (the read failed), it counts from the head rev of the write', async () => {
+    const errors: unknown[] = [];
+    const a = countingAnalyze(() => 1);
+    a.heads.set('loaded', 5 * MIN_GROWTH);
+    const stats = new StoreStatistics({ analyze: a.analyze, inspect: a.inspect, minIntervalMs: 0 });
+    stats.committed('loaded', 5 * MIN_GROWTH + 1);
+    await sleep(0);
+    expect(a.runs).toHaveLength(1);
+    a.finishAll();
+    const failing = new StoreStatistics({
+      analyze: a.analyze,
+      inspect: () => Promise.reject(new Error('no connection')),
+      minIntervalMs: 0,
+      onError: (err) => errors.push(err),
+    });
+    failing.committed('s', 5 * MIN_GROWTH);
+    await sleep(0);
+    expect(errors).toHaveLength(1);
+    expect(a.runs).toHaveLength(0);
+    failing.committed('s', 11 * MIN_GROWTH);
+    expect(a.runs).toHaveLength(1);
+    a.finishAll();
+    stats.close();
+    failing.close();
   });
 });
 
@@ -155,5 +221,19 @@ describe('a store loaded after the table was last analyzed', () => {
     const res = await handshake(env.server, big, { have: {}, listStale: false });
     expect(res.status).toBe(201);
     expect(await estimate(big)).toBeGreaterThan(n / 2);
+  });
+
+  it('by another process (here, written past the server) is planned from its rows at its first handshake', async () => {
+    await env.db.database.rows('analyze entries');
+    const other = await newStore(env.server);
+    const n = 3 * MIN_GROWTH;
+    for (let from = 0; from < n; from += 1000) {
+      const ops = Array.from({ length: 1000 }, (_, i) => ({ op: 'put' as const, key: `doc/${String(from + i).padStart(6, '0')}`, json: String(from + i) }));
+      await applyWrites(env.db.database.db, other, ops);
+    }
+    expect(await estimate(other)).toBeLessThan(100);
+    const res = await handshake(env.server, other, { have: {}, listStale: false });
+    expect(res.status).toBe(201);
+    expect(await estimate(other)).toBeGreaterThan(n / 2);
   });
 });
