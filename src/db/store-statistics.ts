@@ -16,15 +16,20 @@
  * when a store it writes has grown to twice its size at the last ANALYZE
  * (plus MIN_GROWTH rows): a store that grows to n rows costs about log2(n)
  * ANALYZEs of a sample of at most 30,000 rows. Writes start one at most every
- * `minIntervalMs`; a handshake of a store that has grown starts one at once
- * and waits for it, so a sync right after a load is planned from its rows.
- * A store this process has not seen yet (written by another instance, or
- * before a restart) is measured once against the planner's own estimate of
- * its rows (`inspect`): the same rule then tells whether it is due.
+ * `minIntervalMs`. A handshake of a store that has grown eightfold starts
+ * one at once and waits for it, so a sync right after a load is planned
+ * from its rows: less is harmless to the plans (the planner keeps to the
+ * primary key for a batch's keys while it expects thousands of rows in the
+ * store) and not worth an ANALYZE in a client's wait. A store this process
+ * has not seen yet (written by another instance, or before a restart) is
+ * measured once against the planner's own estimate of its rows (`inspect`);
+ * the same rules then tell whether it is due.
  */
 
-/** Rows a store grows by, past twice its size at the last ANALYZE, before it is analyzed again. */
+/** Rows a store grows by, past a multiple of its size at the last ANALYZE, before it is analyzed again. */
 export const MIN_GROWTH = 10_000;
+/** The multiple for writes (in the background) and for a handshake (which waits for it). */
+export const GROWTH = { writes: 2, handshake: 8 };
 
 export interface StoreStatisticsOptions {
   /** ANALYZE of the entries table */
@@ -70,7 +75,7 @@ export class StoreStatistics {
       return;
     }
     growth.headRev = Math.max(growth.headRev, headRev);
-    if (isDue(growth)) this.#schedule();
+    if (isDue(growth, GROWTH.writes)) this.#schedule();
   }
 
   /** Starts a run now, or once `minIntervalMs` has passed since the last one started. */
@@ -81,7 +86,7 @@ export class StoreStatistics {
     else {
       this.#timer = setTimeout(() => {
         this.#timer = undefined;
-        if ([...this.#stores.values()].some(isDue)) void this.#run();
+        if ([...this.#stores.values()].some((g) => isDue(g, GROWTH.writes))) void this.#run();
       }, wait);
       this.#timer.unref();
     }
@@ -91,16 +96,16 @@ export class StoreStatistics {
   async beforeSync(storeId: string): Promise<void> {
     if (!this.#stores.has(storeId)) await this.#firstSight(storeId);
     const growth = this.#stores.get(storeId);
-    if (!growth || !isDue(growth)) return;
+    if (!growth || !isDue(growth, GROWTH.handshake)) return;
     // A run in progress saw the store as it was when it started; it may have grown since.
     if (this.#running) await this.#running;
-    if (isDue(growth)) await (this.#running ?? this.#run());
+    if (isDue(growth, GROWTH.handshake)) await (this.#running ?? this.#run());
   }
 
   /** Whether a store's growth waits for an ANALYZE (tests). */
   due(storeId: string): boolean {
     const growth = this.#stores.get(storeId);
-    return growth !== undefined && isDue(growth);
+    return growth !== undefined && isDue(growth, GROWTH.writes);
   }
 
   /**
@@ -145,4 +150,4 @@ export class StoreStatistics {
   }
 }
 
-const isDue = (g: Growth) => g.headRev >= 2 * g.analyzedAt + MIN_GROWTH;
+const isDue = (g: Growth, multiple: number) => g.headRev >= multiple * g.analyzedAt + MIN_GROWTH;

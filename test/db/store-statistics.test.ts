@@ -77,15 +77,18 @@ describe('when a store is analyzed', () => {
     stats.close();
   });
 
-  it('a handshake of a grown store starts one at once whatever the interval, and waits for it', async () => {
+  it('a handshake of a store grown eightfold starts one at once whatever the interval, and waits for it', async () => {
     const a = countingAnalyze();
     const stats = new StoreStatistics({ analyze: a.analyze, inspect: a.inspect, minIntervalMs: 60_000 });
     await firstWrites(stats, a, { s: 0 });
     stats.committed('s', MIN_GROWTH);
     a.finishAll();
     await sleep(0);
-    stats.committed('s', 5 * MIN_GROWTH);
+    // Grown, but not eightfold: the handshake does not wait.
+    stats.committed('s', 8 * MIN_GROWTH + MIN_GROWTH - 1);
+    await stats.beforeSync('s');
     expect(a.runs).toHaveLength(0);
+    stats.committed('s', 8 * MIN_GROWTH + MIN_GROWTH);
     let synced = false;
     const sync = stats.beforeSync('s').then(() => (synced = true));
     expect(a.runs).toHaveLength(1);
@@ -199,7 +202,7 @@ describe('a store loaded after the table was last analyzed', () => {
     return doc[0]!.Plan['Plan Rows'];
   };
 
-  it('is planned from its rows when it syncs (without, the planner expected none, and read every entry for each batch)', async () => {
+  it('is planned from its rows, an eighth of them at least, when it syncs (without, the planner expected none, and read every entry for each batch)', async () => {
     const small = await newStore(env.server);
     await bulk(
       env.server,
@@ -217,10 +220,10 @@ describe('a store loaded after the table was last analyzed', () => {
         Array.from({ length: 1000 }, (_, i) => ({ op: 'put', key: `doc/${String(from + i).padStart(6, '0')}`, value: from + i })),
       );
     }
-    // The handshake analyzed the table first: the store's estimate is near its rows.
+    // Analyzed as it grew (the last time at a fifth of it or more), or by the handshake.
     const res = await handshake(env.server, big, { have: {}, listStale: false });
     expect(res.status).toBe(201);
-    expect(await estimate(big)).toBeGreaterThan(n / 2);
+    expect(await estimate(big)).toBeGreaterThan(n / 8);
   });
 
   it('by another process (here, written past the server) is planned from its rows at its first handshake', async () => {
