@@ -114,6 +114,7 @@ export async function createKeysync(options: KeysyncOptions = {}): Promise<Keysy
   const statistics = new StoreStatistics({
     analyze: () => analyzeEntries(database),
     inspect: (storeId) => inspectStore(database, storeId),
+    onWrites: database.kind === 'postgres',
     onError: (err) => console.error(JSON.stringify({ level: 'warn', msg: 'ANALYZE of entries failed', error: String(err) })),
   });
   const app = createApp(
@@ -195,11 +196,12 @@ async function analyzeEntries(database: Database): Promise<void> {
 }
 
 /** A store's head rev and the rows the planner expects it to have (StoreStatistics' first sight of it). */
-async function inspectStore(database: Database, storeId: string): Promise<{ headRev: number; plannedRows: number }> {
+async function inspectStore(database: Database, storeId: string): Promise<{ headRev: number; plannedRows: number } | undefined> {
   const [store] = await database.rows<{ head_rev: string | number }>('select head_rev from stores where id = $1::uuid', [storeId]);
+  if (!store) return undefined;
   const [plan] = await database.rows<{ 'QUERY PLAN': unknown }>('explain (format json) select 1 from entries where store_id = $1::uuid', [storeId]);
   const doc = plan?.['QUERY PLAN'];
   // postgres.js parses the json column; PGlite too, unless it hands the text over.
   const parsed = (typeof doc === 'string' ? JSON.parse(doc) : doc) as Array<{ Plan: { 'Plan Rows': number } }> | undefined;
-  return { headRev: Number(store?.head_rev ?? 0), plannedRows: parsed?.[0]?.Plan['Plan Rows'] ?? 0 };
+  return { headRev: Number(store.head_rev), plannedRows: parsed?.[0]?.Plan['Plan Rows'] ?? 0 };
 }

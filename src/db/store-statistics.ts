@@ -16,7 +16,10 @@
  * when a store it writes has grown to twice its size at the last ANALYZE
  * (plus MIN_GROWTH rows): a store that grows to n rows costs about log2(n)
  * ANALYZEs of a sample of at most 30,000 rows. Writes start one at most every
- * `minIntervalMs`. A handshake of a store that has grown eightfold starts
+ * `minIntervalMs` (on PostgreSQL: on the embedded database an ANALYZE
+ * runs on the server's own thread and held every request up during a load,
+ * bulk writes going from 0.93x to 0.70x of the floor; its housekeeping does
+ * autovacuum's work once a minute). A handshake of a store that has grown eightfold starts
  * one at once and waits for it, so a sync right after a load is planned
  * from its rows: less is harmless to the plans (the planner keeps to the
  * primary key for a batch's keys while it expects thousands of rows in the
@@ -30,12 +33,16 @@
 export const MIN_GROWTH = 10_000;
 /** The multiple for writes (in the background) and for a handshake (which waits for it). */
 export const GROWTH = { writes: 2, handshake: 8 };
+/** Stores followed at most. */
+const MAX_STORES = 100_000;
 
 export interface StoreStatisticsOptions {
   /** ANALYZE of the entries table */
   analyze: () => Promise<void>;
-  /** a store's head rev, and the rows the planner expects it to have */
-  inspect: (storeId: string) => Promise<{ headRev: number; plannedRows: number }>;
+  /** a store's head rev, and the rows the planner expects it to have; undefined for no such store */
+  inspect: (storeId: string) => Promise<{ headRev: number; plannedRows: number } | undefined>;
+  /** whether writes start ANALYZEs (default true) */
+  onWrites?: boolean;
   /** least time between two ANALYZEs started by writes */
   minIntervalMs?: number;
   onError?: (err: unknown) => void;
@@ -54,6 +61,7 @@ export class StoreStatistics {
   readonly #inspect: StoreStatisticsOptions['inspect'];
   /** first sights being measured */
   readonly #inspecting = new Map<string, Promise<void>>();
+  readonly #onWrites: boolean;
   readonly #minIntervalMs: number;
   readonly #onError: (err: unknown) => void;
   #running: Promise<void> | undefined;
@@ -63,6 +71,7 @@ export class StoreStatistics {
   constructor(opts: StoreStatisticsOptions) {
     this.#analyze = opts.analyze;
     this.#inspect = opts.inspect;
+    this.#onWrites = opts.onWrites ?? true;
     this.#minIntervalMs = opts.minIntervalMs ?? 5000;
     this.#onError = opts.onError ?? (() => undefined);
   }
@@ -71,11 +80,14 @@ export class StoreStatistics {
   committed(storeId: string, headRev: number): void {
     const growth = this.#stores.get(storeId);
     if (!growth) {
-      if (!this.#inspecting.has(storeId)) void this.#firstSight(storeId, headRev).then(() => this.committed(storeId, headRev));
+      if (this.#inspecting.has(storeId)) return;
+      void this.#firstSight(storeId, headRev).then(() => {
+        if (this.#stores.has(storeId)) this.committed(storeId, headRev);
+      });
       return;
     }
     growth.headRev = Math.max(growth.headRev, headRev);
-    if (isDue(growth, GROWTH.writes)) this.#schedule();
+    if (this.#onWrites && isDue(growth, GROWTH.writes)) this.#schedule();
   }
 
   /** Starts a run now, or once `minIntervalMs` has passed since the last one started. */
@@ -117,10 +129,14 @@ export class StoreStatistics {
     let sight = this.#inspecting.get(storeId);
     if (!sight) {
       const add = (growth: Growth) => {
-        if (!this.#stores.has(storeId)) this.#stores.set(storeId, growth);
+        if (this.#stores.has(storeId)) return;
+        // A few numbers per store; past this many, the stores are measured again as they come.
+        if (this.#stores.size >= MAX_STORES) this.#stores.clear();
+        this.#stores.set(storeId, growth);
       };
       sight = this.#inspect(storeId)
-        .then(({ headRev: now, plannedRows }) => add({ analyzedAt: Math.min(now, plannedRows), headRev: now }))
+        // No such store (a handshake's 404 to come): nothing to keep.
+        .then((found) => found && add({ analyzedAt: Math.min(found.headRev, found.plannedRows), headRev: found.headRev }))
         .catch((err: unknown) => {
           this.#onError(err);
           add({ analyzedAt: headRev, headRev });

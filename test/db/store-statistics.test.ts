@@ -147,6 +147,32 @@ describe('when a store is analyzed', () => {
 });
 
 describe('a store first seen by this process', () => {
+  it('is not kept when there is no such store; a store written where writes start none is still analyzed by its handshake', async () => {
+    const a = countingAnalyze(() => 1);
+    const stats = new StoreStatistics({
+      analyze: a.analyze,
+      inspect: async (storeId) => (storeId === 'gone' ? undefined : a.inspect(storeId)),
+      onWrites: false,
+      minIntervalMs: 0,
+    });
+    await stats.beforeSync('gone');
+    stats.committed('gone', 5 * MIN_GROWTH);
+    await sleep(0);
+    expect(stats.due('gone')).toBe(false);
+    await firstWrites(stats, a, { s: 0 });
+    stats.committed('s', 9 * MIN_GROWTH);
+    await sleep(0);
+    expect(stats.due('s')).toBe(true);
+    expect(a.runs).toHaveLength(0);
+    const sync = stats.beforeSync('s');
+    expect(a.runs).toHaveLength(1);
+    a.finishAll();
+    await sync;
+    expect(stats.due('s')).toBe(false);
+    expect(a.runs).toHaveLength(0);
+    stats.close();
+  });
+
   it('is analyzed at its first handshake when the planner expects it far smaller than its head rev', async () => {
     const a = countingAnalyze(() => 1);
     a.heads.set('loaded', 5 * MIN_GROWTH);
