@@ -173,7 +173,7 @@ export async function createKeysync(options: KeysyncOptions = {}): Promise<Keysy
     async close({ closeDatabase = true } = {}) {
       accepting = false;
       if (timer) clearInterval(timer);
-      statistics.close();
+      await statistics.close();
       await live.close();
       if (closeDatabase && !options.database) await database.close();
     },

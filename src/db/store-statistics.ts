@@ -67,6 +67,7 @@ export class StoreStatistics {
   #running: Promise<void> | undefined;
   #lastStarted = Number.NEGATIVE_INFINITY;
   #timer: NodeJS.Timeout | undefined;
+  #closed = false;
 
   constructor(opts: StoreStatisticsOptions) {
     this.#analyze = opts.analyze;
@@ -92,7 +93,7 @@ export class StoreStatistics {
 
   /** Starts a run now, or once `minIntervalMs` has passed since the last one started. */
   #schedule(): void {
-    if (this.#running || this.#timer) return;
+    if (this.#running || this.#timer || this.#closed) return;
     const wait = this.#lastStarted + this.#minIntervalMs - performance.now();
     if (wait <= 0) void this.#run();
     else {
@@ -111,7 +112,7 @@ export class StoreStatistics {
     if (!growth || !isDue(growth, GROWTH.handshake)) return;
     // A run in progress saw the store as it was when it started; it may have grown since.
     if (this.#running) await this.#running;
-    if (isDue(growth, GROWTH.handshake)) await (this.#running ?? this.#run());
+    if (isDue(growth, GROWTH.handshake) && !this.#closed) await (this.#running ?? this.#run());
   }
 
   /** Whether a store's growth waits for an ANALYZE (tests). */
@@ -147,9 +148,12 @@ export class StoreStatistics {
     return sight;
   }
 
-  close(): void {
+  /** Starts no more runs, and waits for the one in progress and for first sights (before the database closes). */
+  async close(): Promise<void> {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#closed = true;
+    await Promise.all([this.#running, ...this.#inspecting.values()]);
   }
 
   #run(): Promise<void> {

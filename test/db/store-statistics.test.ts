@@ -55,7 +55,7 @@ describe('when a store is analyzed', () => {
     stats.committed('s', 2 * 12_000 + MIN_GROWTH);
     expect(a.runs).toHaveLength(1);
     a.finishAll();
-    stats.close();
+    await stats.close();
   });
 
   it('writes start one at most every minIntervalMs, and a due store is analyzed once the interval is over', async () => {
@@ -74,7 +74,7 @@ describe('when a store is analyzed', () => {
     a.finishAll();
     await sleep(0);
     expect(stats.due('s')).toBe(false);
-    stats.close();
+    await stats.close();
   });
 
   it('a handshake of a store grown eightfold starts one at once whatever the interval, and waits for it', async () => {
@@ -100,7 +100,7 @@ describe('when a store is analyzed', () => {
     await stats.beforeSync('s');
     await stats.beforeSync('other');
     expect(a.runs).toHaveLength(0);
-    stats.close();
+    await stats.close();
   });
 
   it('a handshake during a run that started before the store grew waits for that run, then starts another', async () => {
@@ -118,7 +118,7 @@ describe('when a store is analyzed', () => {
     a.finishAll();
     await sync;
     expect(stats.due('t')).toBe(false);
-    stats.close();
+    await stats.close();
   });
 
   it('a failed ANALYZE is reported, and the next growth tries again', async () => {
@@ -142,7 +142,7 @@ describe('when a store is analyzed', () => {
     stats.committed('s', 3 * MIN_GROWTH);
     await stats.beforeSync('s');
     expect(errors).toHaveLength(1);
-    stats.close();
+    await stats.close();
   });
 });
 
@@ -170,7 +170,7 @@ describe('a store first seen by this process', () => {
     await sync;
     expect(stats.due('s')).toBe(false);
     expect(a.runs).toHaveLength(0);
-    stats.close();
+    await stats.close();
   });
 
   it('is analyzed at its first handshake when the planner expects it far smaller than its head rev', async () => {
@@ -187,7 +187,7 @@ describe('a store first seen by this process', () => {
     // Close to what the planner expects: nothing to do.
     await stats.beforeSync('small');
     expect(a.runs).toHaveLength(0);
-    stats.close();
+    await stats.close();
   });
 
   it('written here, is measured first; unmeasurable (the read failed), it counts from the head rev of the write', async () => {
@@ -212,8 +212,8 @@ describe('a store first seen by this process', () => {
     failing.committed('s', 11 * MIN_GROWTH);
     expect(a.runs).toHaveLength(1);
     a.finishAll();
-    stats.close();
-    failing.close();
+    await stats.close();
+    await failing.close();
   });
 });
 
