@@ -4,8 +4,8 @@
  * housekeeping job, and builds the HTTP app. index.ts only adds the
  * environment, the listening socket and signals.
  */
-import { createApp, type CreateAppOptions } from './app.js';
 import { sql } from 'drizzle-orm';
+import { createApp, type CreateAppOptions } from './app.js';
 import { openDatabase, type Database } from './db/client.js';
 import { maintainEmbedded } from './db/embedded-vacuum.js';
 import { StoreStatistics } from './db/store-statistics.js';
@@ -199,9 +199,10 @@ async function analyzeEntries(database: Database): Promise<void> {
 async function inspectStore(database: Database, storeId: string): Promise<{ headRev: number; plannedRows: number } | undefined> {
   const [store] = await database.rows<{ head_rev: string | number }>('select head_rev from stores where id = $1::uuid', [storeId]);
   if (!store) return undefined;
-  const [plan] = await database.rows<{ 'QUERY PLAN': unknown }>('explain (format json) select 1 from entries where store_id = $1::uuid', [storeId]);
-  const doc = plan?.['QUERY PLAN'];
-  // postgres.js parses the json column; PGlite too, unless it hands the text over.
-  const parsed = (typeof doc === 'string' ? JSON.parse(doc) : doc) as Array<{ Plan: { 'Plan Rows': number } }> | undefined;
-  return { headRev: Number(store.head_rev), plannedRows: parsed?.[0]?.Plan['Plan Rows'] ?? 0 };
+  // Both drivers hand the json column over parsed.
+  const [plan] = await database.rows<{ 'QUERY PLAN': Array<{ Plan: { 'Plan Rows': number } }> }>(
+    'explain (format json) select 1 from entries where store_id = $1::uuid',
+    [storeId],
+  );
+  return { headRev: Number(store.head_rev), plannedRows: plan?.['QUERY PLAN'][0]?.Plan['Plan Rows'] ?? 0 };
 }

@@ -131,7 +131,7 @@ const gzipInOneCall = promisify<Uint8Array, ZlibOptions, Buffer>(gzip);
  * the size of the body (a little more, for text that does not compress)
  * takes the codec's whole output in one step.
  */
-export function compressWhole(encoding: Encoding, opts: CompressionOptions, body: Uint8Array): Promise<Buffer> {
+function compressWhole(encoding: Encoding, opts: CompressionOptions, body: Uint8Array): Promise<Buffer> {
   const chunkSize = Math.max(16 * 1024, body.byteLength + 1024);
   return encoding === 'gzip'
     ? gzipInOneCall(body, { level: opts.gzipLevel, chunkSize })
