@@ -6,14 +6,12 @@
  * - `sync`: an initial sync into a fresh store, timed from start to onComplete
  * - `reopen` (FileStore): close it, then time open until the first reads answer
  *
- * BENCH_CLIENT_ROOT: take FileStore from another checkout (before/after comparisons).
+ * BENCH_CLIENT_ROOT: take the client from another checkout (before/after comparisons; bench/lib/child.ts).
  */
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { MemoryStore, SyncClient, type LocalStore } from '../../clients/typescript/src/index.js';
-import { childArgs, serveCommands } from '../lib/child.js';
+import { MemoryStore, SyncClient, type LocalStore } from '@keysync/client';
+import { FileStore } from '@keysync/client/file-store';
+import { childArgs, serveCommands } from '../lib/child-commands.js';
 import { procStats, resetPeak, rssParts, writtenBytes } from '../lib/proc.js';
-import { REPO_ROOT } from '../lib/server.js';
 
 interface Args {
   baseUrl: string;
@@ -22,18 +20,12 @@ interface Args {
   dir?: string;
 }
 
-interface FileStoreModule {
-  FileStore: { open(dir: string): Promise<LocalStore> };
-}
-
 const { baseUrl, storeId, kind, dir } = childArgs<Args>();
-const root = process.env.BENCH_CLIENT_ROOT ?? REPO_ROOT;
-const fileStore = async () => ((await import(pathToFileURL(join(root, 'clients/typescript/src/stores/file.ts')).href)) as FileStoreModule).FileStore;
 
 let store: LocalStore | undefined;
 
 async function sync(): Promise<Record<string, number>> {
-  store = kind === 'memory' ? new MemoryStore() : await (await fileStore()).open(dir!);
+  store = kind === 'memory' ? new MemoryStore() : await FileStore.open(dir!);
   resetPeak('self');
   const startMB = procStats('self').rssMB;
   const writtenBefore = writtenBytes('self');
@@ -63,7 +55,6 @@ async function sync(): Promise<Record<string, number>> {
 async function reopen(): Promise<Record<string, number>> {
   if (!store || kind !== 'file') throw new Error('reopen: sync a FileStore first');
   await store.close();
-  const FileStore = await fileStore();
   const started = performance.now();
   store = await FileStore.open(dir!);
   const checkpoint = await store.getCheckpoint();

@@ -19,7 +19,7 @@ interface SyncResult {
   written: number;
   keys: number;
   clientCpuS: number;
-  /** RSS of the process before the sync: Node, tsx and the client's modules */
+  /** RSS of the process before the sync: Node and the client's modules (bundled, bench/lib/child.ts) */
   startMB: number;
   peakMB: number;
   rssMB: number;

@@ -6,8 +6,9 @@
  * digests, then the keys of the buckets that differ. The client runs with its
  * defaults, which on a loopback server means identity responses (the
  * compression workload measures brotli and gzip). The server has served one
- * small sync of another store before (WARM_UP_KEYS): a running server's code
- * is warm, and the floors read after a warm-up too.
+ * small sync of another store before (WARM_UP_KEYS), and that replica's
+ * `since` and `have` reconnects: a running server's code is warm, and the
+ * floors read after a warm-up too.
  */
 import { DEFAULT_LIMITS } from '../../src/limits.js';
 import { startChild } from '../lib/child.js';
@@ -33,8 +34,9 @@ interface SyncRun {
   clientPeakMB?: number;
 }
 
-/** Keys of the store a fresh server syncs once before the measured sync (see initialSync). */
+/** Keys of the store a fresh server syncs once before the measured sync (see initialSync), and how many of them change before its reconnects. */
 const WARM_UP_KEYS = 2000;
+const WARM_UP_CHANGED = 20;
 
 export interface SyncVariant {
   /** the batchSize the client asks for (default: the TS client's own default, 1000) */
@@ -71,6 +73,10 @@ export async function initialSync(ctx: BenchContext, n: number, { batchSize, win
     const warmUp = startChild('sync-child.ts', { baseUrl: server.url, storeId: warmUpId, batchSize }, 1024);
     try {
       await warmUp.ask<SyncRun>({ cmd: 'initial' });
+      // And has answered reconnects: the measured ones are not its first `since` and digest handshakes either.
+      await loadKeys(server.url, warmUpId, { prefix: 'warm', n: WARM_UP_CHANGED, version: 1 });
+      await warmUp.ask<SyncRun>({ cmd: 'since' });
+      await warmUp.ask<SyncRun>({ cmd: 'have' });
     } finally {
       await warmUp.stop();
     }

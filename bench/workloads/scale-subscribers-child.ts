@@ -7,7 +7,7 @@
  * until every expected rev arrived or the time is up), `close`.
  */
 import { createParser } from 'eventsource-parser';
-import { childArgs, serveCommands } from '../lib/child.js';
+import { childArgs, serveCommands } from '../lib/child-commands.js';
 import { clock, sleep } from '../lib/stats.js';
 
 const { base, stores, count, offset, authorization } = childArgs<{ base: string; stores: string[]; count: number; offset: number; authorization: string }>();

@@ -20,7 +20,7 @@
  * server, would show up as latency (bulk writes carry 100 events a chunk).
  */
 import { connect, type Socket } from 'node:net';
-import { childArgs, serveCommands } from '../lib/child.js';
+import { childArgs, serveCommands } from '../lib/child-commands.js';
 import { clock, sleep, summarize } from '../lib/stats.js';
 
 const { baseUrl, storeId } = childArgs<{ baseUrl: string; storeId: string }>();

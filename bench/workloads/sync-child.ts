@@ -5,8 +5,8 @@
  * - `since`: reconnect the replica (it has a checkpoint, so `since`)
  * - `have`: reconnect the copy (no checkpoint, so its full `have` map)
  */
-import { MemoryStore, SyncClient, type LocalStore } from '../../clients/typescript/src/index.js';
-import { childArgs, serveCommands } from '../lib/child.js';
+import { MemoryStore, SyncClient, type LocalStore } from '@keysync/client';
+import { childArgs, serveCommands } from '../lib/child-commands.js';
 import { countingFetch, socketBytes } from '../lib/http.js';
 import { procStats, resetPeak } from '../lib/proc.js';
 
