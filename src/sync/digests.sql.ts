@@ -16,16 +16,16 @@
  * the answer carries: the handshake that follows is told what changed after
  * that rev (digest-diff.sql.ts).
  */
-import { eq, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { preparedTx, runsInProcess, type PreparedQuery } from '../db/prepared.js';
-import { stores } from '../db/schema.js';
-import { DomainError, notFound } from '../domain-errors.js';
+import { DomainError } from '../domain-errors.js';
 import type { components } from '@keysync/protocol';
 import { decidesByKeyPrefix, type StorePolicy } from '../options/index.js';
 import { prefixSuccessor } from '../store/prefix-range.js';
 import { nextTurn } from './event-loop.js';
 import { keyFilterSql, type KeyPrefixes } from './have-diff.sql.js';
+import { readSyncStoreRow } from './sync-store-row.sql.js';
 
 export interface DigestRequest {
   /** a power of two */
@@ -107,19 +107,16 @@ export async function compareDigests(
   return db.transaction(
     async (txRaw) => {
       const tx = txRaw as unknown as Db;
-      const [store] = await tx
-        .select({ headRev: stores.headRev, optionsVersion: stores.optionsVersion, options: stores.options })
-        .from(stores)
-        .where(eq(stores.id, storeId));
-      if (!store) throw notFound(`store ${storeId}`);
-      const policy = policyFor(store.options as Record<string, unknown>);
+      const query = preparedTx(tx);
+      const store = await readSyncStoreRow(query, storeId);
+      const policy = policyFor(store.options);
       assertDigestsUsable(policy, store.optionsVersion);
       const stepped = runsInProcess(db);
       // A step reads its keys in key order from the primary key. Right after a bulk load the
       // planner's row estimates are stale, and it would rather read every key of the store and
       // sort them for each step (80 ms for a step of 20,000 keys of 100,000, against 37).
       if (stepped) await tx.execute(sql`set local enable_bitmapscan = off`);
-      const words = await foldStore(preparedTx(tx), storeId, request.buckets, request.prefix, policy.keyFilter, stepped);
+      const words = await foldStore(query, storeId, request.buckets, request.prefix, policy.keyFilter, stepped);
       return { rev: store.headRev, optionsVersion: store.optionsVersion, buckets: request.buckets, differ: differing(words, request.digests) };
     },
     { isolationLevel: 'repeatable read' },

@@ -32,10 +32,8 @@
  * earlier rank); the client's `have` map is in memory either way.
  */
 import { randomUUID } from 'node:crypto';
-import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { stores, syncSessions } from '../db/schema.js';
-import { DomainError, notFound } from '../domain-errors.js';
+import { DomainError } from '../domain-errors.js';
 import { decidesByKeyPrefix, type ReadSome, type StorePolicy } from '../options/index.js';
 import { readJsonSome, scanMeta } from '../store/reads.js';
 import { formatTs, nowMicros } from '../store/time.js';
@@ -48,6 +46,7 @@ import { diffDigest, type DigestBasis } from './digest-diff.sql.js';
 import { assertDigestsUsable } from './digests.sql.js';
 import { diffHave, PARTS_FROM_KEYS, readStaleKeys, type DiffSizes, type HaveDiff } from './have-diff.sql.js';
 import type { HaveList } from './have-list.js';
+import { insertSession, readSyncStoreRow } from './sync-store-row.sql.js';
 
 export type HandshakeRequest =
   /**
@@ -96,13 +95,10 @@ export async function handshake(
   return db.transaction(
     async (txRaw) => {
       const tx = txRaw as unknown as Db;
-      const [store] = await tx
-        .select({ headRev: stores.headRev, purgedRev: stores.purgedRev, options: stores.options, optionsVersion: stores.optionsVersion })
-        .from(stores)
-        .where(eq(stores.id, storeId));
-      if (!store) throw notFound(`store ${storeId}`);
+      const query = preparedTx(tx);
+      const store = await readSyncStoreRow(query, storeId);
       const { headRev, purgedRev } = store;
-      const policy = policyFor(store.options as Record<string, unknown>);
+      const policy = policyFor(store.options);
 
       const since = 'since' in request ? request.since : request.digest?.rev;
       if (since !== undefined) {
@@ -134,17 +130,16 @@ export async function handshake(
         : await diffIntoChunks(db, tx, storeId, sessionId, request, policy, reachable, headRev, batchSize, settings);
 
       const now = nowMicros();
-      await tx.insert(syncSessions).values({
+      await insertSession(query, {
         storeId,
-        id: sessionId,
+        sessionId,
         headRev,
         batchSize,
         window: settings.window,
         total: written.keys,
         batches: written.batches,
         client: settings.client ?? null,
-        lastActiveUs: now,
-        createdUs: now,
+        nowUs: now,
       });
       return {
         storeId,

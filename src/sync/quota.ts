@@ -6,9 +6,8 @@
  * Two racing handshakes may both see the last slot free: the bounds are soft
  * by that much.
  */
-import { and, eq, gt, lt, ne, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { syncSessions } from '../db/schema.js';
+import { preparedDb } from '../db/prepared.js';
 import type { Limits } from '../limits.js';
 import { DomainError } from '../domain-errors.js';
 import { nowMicros } from '../store/time.js';
@@ -16,23 +15,35 @@ import { cancelSession } from './sessions.js';
 
 const tooMany = (detail: string, retryAfterS: number, limit: string) => new DomainError('too-many-sessions', detail, { limit, retryAfterS });
 
-/** Open sessions of the store (of `client` when given, other than `except`), counted up to `upTo`. */
-export async function openSessions(db: Db, storeId: string, timeoutMs: number, upTo: number, of: { client?: string; except?: string } = {}): Promise<number> {
-  const conditions: SQL[] = [
-    eq(syncSessions.storeId, storeId),
-    lt(syncSessions.acked, sql`${syncSessions.batches} - 1`),
-    gt(syncSessions.lastActiveUs, nowMicros() - timeoutMs * 1000),
-  ];
-  if (of.client !== undefined) conditions.push(eq(syncSessions.client, of.client));
-  if (of.except !== undefined) conditions.push(ne(syncSessions.id, of.except));
-  const open = db
-    .select({ one: sql`1` })
-    .from(syncSessions)
-    .where(and(...conditions))
-    .limit(upTo)
-    .as('open');
-  const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(open);
-  return Number(row?.n ?? 0);
+/**
+ * Open sessions of the store other than $4, counted up to $5, and those of
+ * them opened by client $3 (none when $3 is null), counted up to $6: both
+ * quotas in one prepared statement (a handshake runs it every time). $1
+ * store id, $2 the oldest last activity that is not expired.
+ */
+const OPEN_SESSIONS = `with open as (select client from sync_sessions
+    where store_id = $1::uuid and acked < batches - 1 and last_active_us > $2::bigint and id <> $4::uuid)
+  select (select count(*)::int from (select 1 from open limit $5::int) s) as store,
+    (select count(*)::int from (select 1 from open where client = $3::text limit $6::int) c) as client`;
+
+/** Open sessions of the store, and of `client` among them, other than `except`; each counted up to its bound. */
+export async function openSessions(
+  db: Db,
+  storeId: string,
+  timeoutMs: number,
+  except: string,
+  client: string | undefined,
+  upTo: { store: number; client: number },
+): Promise<{ store: number; client: number }> {
+  const [row] = await preparedDb(db).query<{ store: number; client: number }>(OPEN_SESSIONS, [
+    storeId,
+    nowMicros() - timeoutMs * 1000,
+    client ?? null,
+    except,
+    upTo.store,
+    upTo.client,
+  ]);
+  return { store: Number(row?.store ?? 0), client: Number(row?.client ?? 0) };
 }
 
 /**
@@ -51,14 +62,15 @@ export async function admitSession(
   // A slot frees at the latest when an idle session expires.
   const retryAfter = Math.max(1, Math.ceil(limits.batchTimeoutMs / 1000 / 4));
   const { batchTimeoutMs, maxSessionsPerClient, maxSessionsPerStore } = limits;
+  const open = await openSessions(db, storeId, batchTimeoutMs, sessionId, client, { store: maxSessionsPerStore, client: maxSessionsPerClient });
   let refusal: DomainError | undefined;
-  if (client !== undefined && (await openSessions(db, storeId, batchTimeoutMs, maxSessionsPerClient, { client, except: sessionId })) >= maxSessionsPerClient) {
+  if (client !== undefined && open.client >= maxSessionsPerClient) {
     refusal = tooMany(
       `this token has ${maxSessionsPerClient} open sync sessions from this address; finish or cancel one (KEYSYNC_MAX_SESSIONS_PER_CLIENT)`,
       retryAfter,
       'KEYSYNC_MAX_SESSIONS_PER_CLIENT',
     );
-  } else if ((await openSessions(db, storeId, batchTimeoutMs, maxSessionsPerStore + 1)) > maxSessionsPerStore) {
+  } else if (open.store >= maxSessionsPerStore) {
     refusal = tooMany(
       `this store has ${maxSessionsPerStore} open sync sessions (KEYSYNC_MAX_SESSIONS_PER_STORE)`,
       retryAfter,
