@@ -112,6 +112,15 @@ export const syncChunks = pgTable(
     sessionId: uuid('session_id').notNull(),
     cursor: integer('cursor').notNull(),
     keys: text('keys').array().notNull(),
+    /**
+     * The revs the chunk's keys had at the handshake, lowest and highest,
+     * when they are every entry the store served in that range (a first sync
+     * or a `since` without prefix or key filter, all-served.sql.ts): the
+     * batch is then read by that range, and checked against `keys` (a key
+     * written since has left it). Null otherwise: read by `keys`.
+     */
+    fromRev: bigint('from_rev', { mode: 'number' }),
+    toRev: bigint('to_rev', { mode: 'number' }),
   },
   (t) => [primaryKey({ columns: [t.storeId, t.sessionId, t.cursor] })],
 );

@@ -40,6 +40,9 @@ export const OVERLAP_FROM_REVS = 2 * REVS_PER_READ;
  */
 const SERVED = `store_id = $1::uuid and not deleted and key ^@ $2::text and ${keyFilterSql('$3', '$4')}`;
 
+/** SERVED's parameters name no prefix and no key filter: every live entry is served. */
+const WHOLE_STORE = `$2::text = '' and cardinality($3::text[]) = 0 and cardinality($4::text[]) = 0`;
+
 /** A `since` handshake's removed keys: the tombstones served, revs $5 < rev <= $6 (a set: unordered). */
 const REMOVED_AFTER = `select coalesce(array_agg(key), '{}') as keys from entries
   where store_id = $1::uuid and deleted and key ^@ $2::text and ${keyFilterSql('$3', '$4')} and rev > $5::bigint and rev <= $6::bigint`;
@@ -49,9 +52,15 @@ const SIZES = `select coalesce(string_agg(rev::text, ',' order by rev), '') as r
     coalesce(string_agg(coalesce(octet_length(json), (octet_length(bytes) + 2) / 3 * 4, 0)::text, ',' order by rev), '') as sizes
   from entries where ${SERVED} and rev > $5::bigint and rev <= $6::bigint`;
 
-/** Pass 2: session $5, the batches numbered from cursor $6 that begin at the revs $7 (ascending) and end before rev $8. */
-const INSERT_CHUNKS = `insert into sync_chunks (store_id, session_id, cursor, keys)
-  select $1::uuid, $5::uuid, $6::int + width_bucket(rev, $7::bigint[]) - 1, array_agg(key order by rev)
+/**
+ * Pass 2: session $5, the batches numbered from cursor $6 that begin at the
+ * revs $7 (ascending) and end before rev $8. Without a prefix and a key
+ * filter, a batch's keys are every entry served in its rev range, which the
+ * chunk records: the batch is then read by that range (batch.sql.ts).
+ */
+const INSERT_CHUNKS = `insert into sync_chunks (store_id, session_id, cursor, keys, from_rev, to_rev)
+  select $1::uuid, $5::uuid, $6::int + width_bucket(rev, $7::bigint[]) - 1, array_agg(key order by rev),
+    case when ${WHOLE_STORE} then min(rev) end, case when ${WHOLE_STORE} then max(rev) end
   from entries where ${SERVED} and rev >= ($7::bigint[])[1] and rev < $8::bigint
   group by width_bucket(rev, $7::bigint[])`;
 

@@ -10,7 +10,7 @@
  * before.
  */
 import type { Db } from '../db/client.js';
-import { preparedDb } from '../db/prepared.js';
+import { preparedDb, type PreparedBytesQuery } from '../db/prepared.js';
 import { ENTRY_TEXT_SQL, type EntryText } from '../store/entry-sql.js';
 import { nowMicros } from '../store/time.js';
 import { batchBody, batchBodyBytes } from './batch-body.js';
@@ -18,6 +18,9 @@ import type { AckResult, BatchRequest } from './session-types.js';
 import { SESSION_DONE_SQL, advancesAckSql, hasBatchSql, isDone, isInWindowSql, sessionOpenSql, wasDeliveredSql } from './session-rules.js';
 
 // Parameters: $1 store id, $2 session id, $3 cursor, $4 now (us), $5 timeout (us).
+
+/** postgres.js gives bigints as strings, PGlite as numbers. */
+type Bigint = string | number;
 const CURSOR = '$3::int';
 
 /** The session has not expired (session-rules.ts, as the full path checks it). */
@@ -44,13 +47,14 @@ const DELIVER = `update sync_sessions set delivered = greatest(delivered, $3::in
  * client's ack of the batch before it (the same row) waited behind it; the
  * client's next fetch waits for that ack (the window), so batches went out
  * one at a time, the client, the server and the database each idle while
- * another worked. Yields the session's `batches`, the store's options and
- * the batch's keys in delivery order (its chunk row, which DELIVER found).
+ * another worked. Yields the session's `batches`, the store's options,
+ * the batch's keys in delivery order and their rev range, if the chunk has
+ * one (its chunk row, which DELIVER found).
  */
-const DELIVER_FETCH = `with s as (${DELIVER})
-  select s.batches, st.options::text as options,
-    (select keys from sync_chunks where store_id = $1::uuid and session_id = $2::uuid and cursor = $3::int) as keys
-  from s join stores st on st.id = $1::uuid`;
+const DELIVER_FETCH = `with s as (${DELIVER}),
+  c as (select keys, from_rev, to_rev from sync_chunks where store_id = $1::uuid and session_id = $2::uuid and cursor = $3::int)
+  select s.batches, st.options::text as options, c.keys, c.from_rev, c.to_rev
+  from s join stores st on st.id = $1::uuid left join c on true`;
 
 /**
  * The entries of batch $3's keys, read from its chunk row here rather than
@@ -81,6 +85,18 @@ const ENTRIES_FOUND = `select coalesce(string_agg(found.text, ''), '') as texts,
     coalesce(string_agg(octet_length(found.text)::text, ','), '') as lengths
   from (select ${ENTRY_TEXT_SQL} as text ${OF_KEYS} offset 0) found`;
 
+/**
+ * The entry texts of the live entries with revs $2 to $3, in rev order, as
+ * ENTRIES_FOUND gives them: a chunk's keys when none was written since the
+ * handshake (all-served.sql.ts records the range). One index range scan,
+ * where ENTRIES_FOUND looks each key up: 4.7 ms against 9.0 ms for 2,000
+ * entries of 1 KiB on PostgreSQL, the texts built in both.
+ */
+const ENTRIES_IN_RANGE = `select coalesce(string_agg(found.text, ''), '') as texts,
+    coalesce(string_agg(octet_length(found.text)::text, ','), '') as lengths
+  from (select ${ENTRY_TEXT_SQL} as text from entries e
+    where e.store_id = $1::uuid and e.rev >= $2::bigint and e.rev <= $3::bigint and not e.deleted order by e.rev offset 0) found`;
+
 const ACK = `with s as (
     update sync_sessions set acked = $3::int, last_active_us = $4::bigint,
       acked_keys = acked_keys + (select coalesce(sum(cardinality(c.keys)), 0)::int from sync_chunks c
@@ -101,19 +117,19 @@ const ACK = `with s as (
 export async function fetchBatchFast(db: Db, req: BatchRequest): Promise<string | Buffer | undefined> {
   const { storeId, sessionId, cursor, timeoutMs, policyFor, open } = req;
   const { query, queryBytes } = preparedDb(db);
-  const [delivered] = await query<{ batches: number | string; options: string; keys: string[] }>(DELIVER_FETCH, [
-    storeId,
-    sessionId,
-    cursor,
-    nowMicros(),
-    timeoutMs * 1000,
-  ]);
+  const [delivered] = await query<{ batches: number | string; options: string; keys: string[]; from_rev: Bigint | null; to_rev: Bigint | null }>(
+    DELIVER_FETCH,
+    [storeId, sessionId, cursor, nowMicros(), timeoutMs * 1000],
+  );
   if (!delivered) return undefined;
   const { keys } = delivered;
   const batches = Number(delivered.batches);
   const chunk = [storeId, sessionId, cursor];
   // Nothing found: the chunk was released since, or every key of it purged; the full path tells which.
   if (open && delivered.options === '{}') {
+    const { from_rev: fromRev, to_rev: toRev } = delivered;
+    const inRange = fromRev === null || toRev === null ? undefined : await entriesInRange(queryBytes, storeId, Number(fromRev), Number(toRev), keys);
+    if (inRange) return batchBodyBytes(cursor, batches, inRange);
     const [found] = await queryBytes(ENTRIES_FOUND, chunk);
     const lengths = found![1]!.toString('latin1');
     return lengths === '' ? undefined : batchBodyBytes(cursor, batches, inDeliveryOrder(keys, found![0]!, lengths));
@@ -152,11 +168,40 @@ function inKeyOrder<R>(keys: readonly string[], rows: readonly R[], keyOf: (row:
  * purged since the handshake has no text and is left out.
  */
 function inDeliveryOrder(keys: readonly string[], texts: Buffer, lengths: string): Buffer[] {
+  return inKeyOrder(keys, cutTexts(texts, lengths), keyOfEntryText);
+}
+
+/** Entry texts end to end, cut at their lengths (comma-separated byte counts). */
+function cutTexts(texts: Buffer, lengths: string): Buffer[] {
   const found: Buffer[] = [];
   let at = 0;
   for (const length of lengths.split(',')) found.push(texts.subarray(at, (at += Number(length))));
   if (at !== texts.length) throw new Error(`internal: batch texts of ${texts.length} bytes, their lengths add up to ${at}`);
-  return inKeyOrder(keys, found, keyOfEntryText);
+  return found;
+}
+
+/**
+ * The batch read by the rev range of its chunk, or undefined unless that
+ * range holds exactly its keys, in their order. A key written or deleted
+ * since the handshake has left the range (its new rev is past the session's
+ * head), so the batch is then read by its keys, which finds the current
+ * entry of each. Nothing can enter the range: revs are never given twice.
+ * Exported so a test can hold it to that.
+ */
+export async function entriesInRange(
+  queryBytes: PreparedBytesQuery,
+  storeId: string,
+  fromRev: number,
+  toRev: number,
+  keys: readonly string[],
+): Promise<Buffer[] | undefined> {
+  const [found] = await queryBytes(ENTRIES_IN_RANGE, [storeId, fromRev, toRev]);
+  const lengths = found![1]!.toString('latin1');
+  if (lengths === '') return undefined;
+  const texts = cutTexts(found![0]!, lengths);
+  if (texts.length !== keys.length) return undefined;
+  for (let i = 0; i < texts.length; i++) if (keyOfEntryText(texts[i]!) !== keys[i]) return undefined;
+  return texts;
 }
 
 const KEY_START = Buffer.byteLength('{"key":"');

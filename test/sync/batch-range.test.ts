@@ -1,0 +1,108 @@
+/**
+ * A first sync's batches (and a `since`'s) hold every entry the store served
+ * in a range of revs, which their chunk records (all-served.sql.ts); the
+ * fast path reads such a batch by that range and checks it against the
+ * chunk's keys, and reads it key by key when a key was written or deleted
+ * since the handshake (batch.sql.ts). Both give the locked path's body.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { preparedDb } from '../../src/db/prepared.js';
+import { registerStore } from '../../src/store/stores.js';
+import { applyWrites, type WriteOp } from '../../src/store/writes.js';
+import { entriesInRange, fetchBatchFast } from '../../src/sync/batch.sql.js';
+import { handshake, type HandshakeRequest } from '../../src/sync/handshake.js';
+import { HaveList } from '../../src/sync/have-list.js';
+import { PolicyRegistry } from '../../src/sync/policy-registry.js';
+import { fetchBatchLocked, type BatchRequest } from '../../src/sync/sessions.js';
+import { backend, createTestDatabase, type TestDatabase } from '../support/db.js';
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+const SETTINGS = { batchSize: 4, maxBatchSize: 100, batchBytes: 1 << 20, window: 100, timeoutMs: 60_000 };
+/** Keys that need escaping in JSON, and one outside the prefix `a/`. */
+const KEYS = ['a/0', 'a/"quoted"', 'a/back\\slash', 'a/ü', 'a/4', 'b/5', 'a/6', 'a/7', 'a/8', 'a/9'];
+
+interface Chunk {
+  cursor: number;
+  keys: string[];
+  from_rev: string | number | null;
+  to_rev: string | number | null;
+}
+
+async function storeWithKeys(): Promise<{ storeId: string; revOf: Map<string, number> }> {
+  const storeId = randomUUID();
+  await registerStore(db.database.db, storeId, { scope: storeId }, {});
+  const ops: WriteOp[] = KEYS.map((key, i) => ({ op: 'put', key, json: JSON.stringify({ i }) }));
+  const results = await applyWrites(db.database.db, storeId, ops);
+  // A key deleted before the handshake, then keys rewritten: its tombstone is served by no
+  // batch but lies inside the revs of one, and the rewritten keys left gaps in the first revs.
+  await applyWrites(db.database.db, storeId, [{ op: 'put', key: 'a/gone', json: '1' }]);
+  await applyWrites(db.database.db, storeId, [{ op: 'delete', key: 'a/gone' }, ...KEYS.slice(6).map((key) => ({ op: 'put' as const, key, json: '"again"' }))]);
+  const revOf = new Map(results.map((r) => [r.key, r.rev]));
+  for (const [key, rev] of (
+    await db.database.rows<{ key: string; rev: string | number }>('select key, rev from entries where store_id = $1::uuid', [storeId])
+  ).map((r) => [r.key, Number(r.rev)] as const))
+    revOf.set(key, rev);
+  return { storeId, revOf };
+}
+
+async function open(storeId: string, request: HandshakeRequest) {
+  const policies = new PolicyRegistry();
+  const session = await handshake(db.database.db, storeId, request, (o) => policies.policyFor(storeId, o), SETTINGS);
+  const chunks = await db.database.rows<Chunk>(
+    'select cursor, keys, from_rev, to_rev from sync_chunks where store_id = $1::uuid and session_id = $2::uuid order by cursor',
+    [storeId, session.sessionId],
+  );
+  const request_ = (cursor: number): BatchRequest => ({ storeId, sessionId: session.sessionId, cursor, timeoutMs: SETTINGS.timeoutMs, open: true });
+  return { session, chunks, request: request_ };
+}
+
+describe(`batches read by their rev range (${backend})`, () => {
+  it('records the rev range of each chunk of a first sync, and none for a prefix', async () => {
+    const { storeId, revOf } = await storeWithKeys();
+    const { chunks } = await open(storeId, { have: HaveList.of([]) });
+    expect(chunks.flatMap((c) => c.keys)).toHaveLength(KEYS.length);
+    for (const c of chunks) {
+      const revs = c.keys.map((k) => revOf.get(k)!);
+      expect([Number(c.from_rev), Number(c.to_rev)]).toEqual([Math.min(...revs), Math.max(...revs)]);
+    }
+    const prefixed = await open(storeId, { have: HaveList.of([]), prefix: 'a/' });
+    expect(prefixed.chunks.length).toBeGreaterThan(0);
+    for (const c of prefixed.chunks) expect([c.from_rev, c.to_rev]).toEqual([null, null]);
+  });
+
+  it('reads an untouched batch by its range, and by its keys once one was written or deleted since', async () => {
+    const { storeId } = await storeWithKeys();
+    const { chunks, request } = await open(storeId, { have: HaveList.of([]) });
+    const { queryBytes } = preparedDb(db.database.db);
+    const read = (c: Chunk) => entriesInRange(queryBytes, storeId, Number(c.from_rev), Number(c.to_rev), c.keys);
+    const keysOf = (texts: Buffer[] | undefined) => texts?.map((t) => (JSON.parse(t.toString('utf8')) as { key: string }).key);
+
+    // Untouched: the range holds exactly the chunk's keys, in its order.
+    for (const c of chunks) expect(keysOf(await read(c))).toEqual(c.keys);
+
+    const [first, second] = chunks;
+    await applyWrites(db.database.db, storeId, [{ op: 'put', key: first!.keys[1]!, json: '"rewritten"' }]);
+    await applyWrites(db.database.db, storeId, [{ op: 'delete', key: second!.keys[0]! }]);
+    expect(await read(first!)).toBeUndefined();
+    expect(await read(second!)).toBeUndefined();
+
+    // Either way the fast path answers as the locked path does: current values, a tombstone.
+    for (const c of chunks) {
+      const fast = await fetchBatchFast(db.database.db, request(c.cursor));
+      expect(fast).toBeDefined();
+      const locked = await fetchBatchLocked(db.database.db, request(c.cursor));
+      expect(Buffer.from(fast!).toString('utf8')).toBe(Buffer.from(locked).toString('utf8'));
+    }
+    const body = Buffer.from((await fetchBatchFast(db.database.db, request(first!.cursor)))!).toString('utf8');
+    expect(body).toContain('"value":"rewritten"');
+    expect(Buffer.from((await fetchBatchFast(db.database.db, request(second!.cursor)))!).toString('utf8')).toContain('"deleted":true');
+  });
+});
