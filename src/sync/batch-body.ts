@@ -19,6 +19,8 @@ export const batchTail = (cursor: number, batches: number) => `\n],"next":${curs
 
 /** Between a batch's entries, and before the first: each begins a line. */
 const ENTRY_SEPARATOR = ',\n';
+/** ENTRY_SEPARATOR as an SQL literal, for entries the database joins (batch.sql.ts). */
+export const ENTRY_SEPARATOR_SQL = "E',\\n'";
 
 /**
  * batchBody of entries already in delivery order and let through, as the
@@ -40,6 +42,15 @@ export function batchBodyBytes(cursor: number, batches: number, texts: readonly 
   });
   tail.copy(body, at);
   return body;
+}
+
+/**
+ * batchBodyBytes of entries the database joined already, in delivery order
+ * and by ENTRY_SEPARATOR (one copy of the bytes it sent, between the head
+ * and the tail).
+ */
+export function batchBodyJoined(cursor: number, batches: number, joined: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from(batchHead(cursor) + (joined.length > 0 ? '\n' : '')), joined, Buffer.from(batchTail(cursor, batches))]);
 }
 
 /**

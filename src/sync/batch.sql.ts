@@ -10,10 +10,10 @@
  * before.
  */
 import type { Db } from '../db/client.js';
-import { preparedDb, type PreparedBytesQuery } from '../db/prepared.js';
+import { preparedDb } from '../db/prepared.js';
 import { ENTRY_TEXT_SQL, type EntryText } from '../store/entry-sql.js';
 import { nowMicros } from '../store/time.js';
-import { batchBody, batchBodyBytes } from './batch-body.js';
+import { ENTRY_SEPARATOR_SQL, batchBody, batchBodyBytes, batchBodyJoined } from './batch-body.js';
 import type { AckResult, BatchRequest } from './session-types.js';
 import { SESSION_DONE_SQL, advancesAckSql, hasBatchSql, isDone, isInWindowSql, sessionOpenSql, wasDeliveredSql } from './session-rules.js';
 
@@ -47,14 +47,19 @@ const DELIVER = `update sync_sessions set delivered = greatest(delivered, $3::in
  * client's ack of the batch before it (the same row) waited behind it; the
  * client's next fetch waits for that ack (the window), so batches went out
  * one at a time, the client, the server and the database each idle while
- * another worked. Yields the session's `batches`, the store's options,
- * the batch's keys in delivery order and their rev range, if the chunk has
- * one (its chunk row, which DELIVER found).
+ * another worked. Yields the session's `batches`, the store's options and
+ * the chunk's rev range if it has one (its chunk row, which DELIVER found),
+ * else the batch's keys in delivery order: a range read needs no keys here
+ * (2,000 strings to parse and collect per batch, a tenth of the server's
+ * CPU in a first sync).
  */
 const DELIVER_FETCH = `with s as (${DELIVER}),
   c as (select keys, from_rev, to_rev from sync_chunks where store_id = $1::uuid and session_id = $2::uuid and cursor = $3::int)
-  select s.batches, st.options::text as options, c.keys, c.from_rev, c.to_rev
+  select s.batches, st.options::text as options, case when c.from_rev is null then c.keys end as keys, c.from_rev, c.to_rev
   from s join stores st on st.id = $1::uuid left join c on true`;
+
+/** Batch $3's keys in delivery order, for a chunk read by its rev range whose batch must be read key by key after all. */
+const CHUNK_KEYS = 'select keys from sync_chunks where store_id = $1::uuid and session_id = $2::uuid and cursor = $3::int';
 
 /**
  * The entries of batch $3's keys, read from its chunk row here rather than
@@ -86,16 +91,20 @@ const ENTRIES_FOUND = `select coalesce(string_agg(found.text, ''), '') as texts,
   from (select ${ENTRY_TEXT_SQL} as text ${OF_KEYS} offset 0) found`;
 
 /**
- * The entry texts of the live entries with revs $2 to $3, in rev order, as
- * ENTRIES_FOUND gives them: a chunk's keys when none was written since the
- * handshake (all-served.sql.ts records the range). One index range scan,
- * where ENTRIES_FOUND looks each key up: 4.7 ms against 9.0 ms for 2,000
- * entries of 1 KiB on PostgreSQL, the texts built in both.
+ * The entry texts of the live entries with revs $4 to $5, in rev order,
+ * joined as a batch joins them (batch-body.ts), if their keys are exactly
+ * batch $3's (else null): none was written or deleted since the handshake
+ * (all-served.sql.ts records the range). One index range scan, where
+ * ENTRIES_FOUND looks each key up: 4.7 ms against 9.0 ms for 2,000 entries
+ * of 1 KiB on PostgreSQL, the texts built in both; and the server only puts
+ * the body's head and tail around them.
  */
-const ENTRIES_IN_RANGE = `select coalesce(string_agg(found.text, ''), '') as texts,
-    coalesce(string_agg(octet_length(found.text)::text, ','), '') as lengths
-  from (select ${ENTRY_TEXT_SQL} as text from entries e
-    where e.store_id = $1::uuid and e.rev >= $2::bigint and e.rev <= $3::bigint and not e.deleted order by e.rev offset 0) found`;
+const ENTRIES_IN_RANGE = `select case when r.keys = c.keys then r.body end as body
+  from (select coalesce(string_agg(found.text, ${ENTRY_SEPARATOR_SQL}), '') as body, array_agg(found.key) as keys
+    from (select e.key, ${ENTRY_TEXT_SQL} as text from entries e
+      where e.store_id = $1::uuid and e.rev >= $4::bigint and e.rev <= $5::bigint and not e.deleted order by e.rev offset 0) found) r,
+    sync_chunks c
+  where c.store_id = $1::uuid and c.session_id = $2::uuid and c.cursor = $3::int`;
 
 const ACK = `with s as (
     update sync_sessions set acked = $3::int, last_active_us = $4::bigint,
@@ -117,23 +126,27 @@ const ACK = `with s as (
 export async function fetchBatchFast(db: Db, req: BatchRequest): Promise<string | Buffer | undefined> {
   const { storeId, sessionId, cursor, timeoutMs, policyFor, open } = req;
   const { query, queryBytes } = preparedDb(db);
-  const [delivered] = await query<{ batches: number | string; options: string; keys: string[]; from_rev: Bigint | null; to_rev: Bigint | null }>(
+  const [delivered] = await query<{ batches: number | string; options: string; keys: string[] | null; from_rev: Bigint | null; to_rev: Bigint | null }>(
     DELIVER_FETCH,
     [storeId, sessionId, cursor, nowMicros(), timeoutMs * 1000],
   );
   if (!delivered) return undefined;
-  const { keys } = delivered;
   const batches = Number(delivered.batches);
   const chunk = [storeId, sessionId, cursor];
+  const { from_rev: fromRev, to_rev: toRev } = delivered;
+  const keysOf = async () => delivered.keys ?? (await query<{ keys: string[] }>(CHUNK_KEYS, chunk))[0]?.keys;
   // Nothing found: the chunk was released since, or every key of it purged; the full path tells which.
   if (open && delivered.options === '{}') {
-    const { from_rev: fromRev, to_rev: toRev } = delivered;
-    const inRange = fromRev === null || toRev === null ? undefined : await entriesInRange(queryBytes, storeId, Number(fromRev), Number(toRev), keys);
-    if (inRange) return batchBodyBytes(cursor, batches, inRange);
+    const joined = fromRev !== null && toRev !== null ? await joinedInRange(db, storeId, sessionId, cursor, fromRev, toRev) : undefined;
+    if (joined) return batchBodyJoined(cursor, batches, joined);
+    const keys = await keysOf();
+    if (!keys) return undefined;
     const [found] = await queryBytes(ENTRIES_FOUND, chunk);
     const lengths = found![1]!.toString('latin1');
     return lengths === '' ? undefined : batchBodyBytes(cursor, batches, inDeliveryOrder(keys, found![0]!, lengths));
   }
+  const keys = await keysOf();
+  if (!keys) return undefined;
   const rows = await query<EntryText>(ENTRY_ROWS, chunk);
   if (rows.length === 0) return undefined;
   const policy = policyFor ? policyFor(JSON.parse(delivered.options) as Record<string, unknown>) : undefined;
@@ -143,6 +156,26 @@ export async function fetchBatchFast(db: Db, req: BatchRequest): Promise<string 
     inKeyOrder(keys, rows, (row) => row.key),
     policy,
   );
+}
+
+/**
+ * The entries of batch `cursor` read by its chunk's rev range, joined, or
+ * undefined unless that range holds exactly its keys in their order. A key
+ * written or deleted since the handshake has left the range (its new rev is
+ * past the session's head), and the batch is then read by its keys, which
+ * finds the current entry of each. Nothing can enter the range: revs are
+ * never given twice. Exported so a test can hold it to that.
+ */
+export async function joinedInRange(
+  db: Db,
+  storeId: string,
+  sessionId: string,
+  cursor: number,
+  fromRev: number | string,
+  toRev: number | string,
+): Promise<Buffer | undefined> {
+  const [row] = await preparedDb(db).queryBytes(ENTRIES_IN_RANGE, [storeId, sessionId, cursor, fromRev, toRev]);
+  return row?.[0] ?? undefined;
 }
 
 /**
@@ -168,40 +201,11 @@ function inKeyOrder<R>(keys: readonly string[], rows: readonly R[], keyOf: (row:
  * purged since the handshake has no text and is left out.
  */
 function inDeliveryOrder(keys: readonly string[], texts: Buffer, lengths: string): Buffer[] {
-  return inKeyOrder(keys, cutTexts(texts, lengths), keyOfEntryText);
-}
-
-/** Entry texts end to end, cut at their lengths (comma-separated byte counts). */
-function cutTexts(texts: Buffer, lengths: string): Buffer[] {
   const found: Buffer[] = [];
   let at = 0;
   for (const length of lengths.split(',')) found.push(texts.subarray(at, (at += Number(length))));
   if (at !== texts.length) throw new Error(`internal: batch texts of ${texts.length} bytes, their lengths add up to ${at}`);
-  return found;
-}
-
-/**
- * The batch read by the rev range of its chunk, or undefined unless that
- * range holds exactly its keys, in their order. A key written or deleted
- * since the handshake has left the range (its new rev is past the session's
- * head), so the batch is then read by its keys, which finds the current
- * entry of each. Nothing can enter the range: revs are never given twice.
- * Exported so a test can hold it to that.
- */
-export async function entriesInRange(
-  queryBytes: PreparedBytesQuery,
-  storeId: string,
-  fromRev: number,
-  toRev: number,
-  keys: readonly string[],
-): Promise<Buffer[] | undefined> {
-  const [found] = await queryBytes(ENTRIES_IN_RANGE, [storeId, fromRev, toRev]);
-  const lengths = found![1]!.toString('latin1');
-  if (lengths === '') return undefined;
-  const texts = cutTexts(found![0]!, lengths);
-  if (texts.length !== keys.length) return undefined;
-  for (let i = 0; i < texts.length; i++) if (keyOfEntryText(texts[i]!) !== keys[i]) return undefined;
-  return texts;
+  return inKeyOrder(keys, found, keyOfEntryText);
 }
 
 const KEY_START = Buffer.byteLength('{"key":"');

@@ -7,10 +7,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { preparedDb } from '../../src/db/prepared.js';
 import { registerStore } from '../../src/store/stores.js';
 import { applyWrites, type WriteOp } from '../../src/store/writes.js';
-import { entriesInRange, fetchBatchFast } from '../../src/sync/batch.sql.js';
+import { fetchBatchFast, joinedInRange } from '../../src/sync/batch.sql.js';
 import { handshake, type HandshakeRequest } from '../../src/sync/handshake.js';
 import { HaveList } from '../../src/sync/have-list.js';
 import { PolicyRegistry } from '../../src/sync/policy-registry.js';
@@ -80,10 +79,13 @@ describe(`batches read by their rev range (${backend})`, () => {
 
   it('reads an untouched batch by its range, and by its keys once one was written or deleted since', async () => {
     const { storeId } = await storeWithKeys();
-    const { chunks, request } = await open(storeId, { have: HaveList.of([]) });
-    const { queryBytes } = preparedDb(db.database.db);
-    const read = (c: Chunk) => entriesInRange(queryBytes, storeId, Number(c.from_rev), Number(c.to_rev), c.keys);
-    const keysOf = (texts: Buffer[] | undefined) => texts?.map((t) => (JSON.parse(t.toString('utf8')) as { key: string }).key);
+    const { session, chunks, request } = await open(storeId, { have: HaveList.of([]) });
+    const read = (c: Chunk) => joinedInRange(db.database.db, storeId, session.sessionId, c.cursor, c.from_rev!, c.to_rev!);
+    const keysOf = (joined: Buffer | undefined) =>
+      joined
+        ?.toString('utf8')
+        .split(',\n')
+        .map((t) => (JSON.parse(t) as { key: string }).key);
 
     // Untouched: the range holds exactly the chunk's keys, in its order.
     for (const c of chunks) expect(keysOf(await read(c))).toEqual(c.keys);
