@@ -17,10 +17,10 @@ import { ENTRY_SEPARATOR_SQL, batchBody, batchBodyBytes, batchBodyJoined } from 
 import type { AckResult, BatchRequest } from './session-types.js';
 import { SESSION_DONE_SQL, advancesAckSql, hasBatchSql, isDone, isInWindowSql, sessionOpenSql, wasDeliveredSql } from './session-rules.js';
 
-// Parameters: $1 store id, $2 session id, $3 cursor, $4 now (us), $5 timeout (us).
-
 /** postgres.js gives bigints as strings, PGlite as numbers. */
 type Bigint = string | number;
+
+// Parameters: $1 store id, $2 session id, $3 cursor, $4 now (us), $5 timeout (us).
 const CURSOR = '$3::int';
 
 /** The session has not expired (session-rules.ts, as the full path checks it). */
@@ -134,8 +134,8 @@ export async function fetchBatchFast(db: Db, req: BatchRequest): Promise<string 
   const batches = Number(delivered.batches);
   const chunk = [storeId, sessionId, cursor];
   const { from_rev: fromRev, to_rev: toRev } = delivered;
+  // No keys (the chunk was released since) or nothing found (every key of it purged): the full path tells which.
   const keysOf = async () => delivered.keys ?? (await query<{ keys: string[] }>(CHUNK_KEYS, chunk))[0]?.keys;
-  // Nothing found: the chunk was released since, or every key of it purged; the full path tells which.
   if (open && delivered.options === '{}') {
     const joined = fromRev !== null && toRev !== null ? await joinedInRange(db, storeId, sessionId, cursor, fromRev, toRev) : undefined;
     if (joined) return batchBodyJoined(cursor, batches, joined);
