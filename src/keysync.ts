@@ -4,11 +4,10 @@
  * housekeeping job, and builds the HTTP app. index.ts only adds the
  * environment, the listening socket and signals.
  */
-import { sql } from 'drizzle-orm';
 import { createApp, type CreateAppOptions } from './app.js';
 import { openDatabase, type Database } from './db/client.js';
 import { maintainEmbedded } from './db/embedded-vacuum.js';
-import { StoreStatistics } from './db/store-statistics.js';
+import { analyzeEntries, inspectStore, StoreStatistics } from './db/store-statistics.js';
 import { migrate } from './db/migrate.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { clientAddressResolver, type ProxyHeader } from './http/client-address.js';
@@ -178,31 +177,4 @@ export async function createKeysync(options: KeysyncOptions = {}): Promise<Keysy
       if (closeDatabase && !options.database) await database.close();
     },
   };
-}
-
-/**
- * ANALYZE of the entries table's columns that plans select on
- * (StoreStatistics): the value columns' statistics, which no plan reads,
- * were about a third of its time (400,000 entries of 1 KiB: 305-372 ms
- * whole, 236 ms these). On PostgreSQL it gives up after a while rather than
- * wait behind a VACUUM of the table (which holds the lock it needs and
- * gathers statistics too).
- */
-async function analyzeEntries(database: Database): Promise<void> {
-  await database.db.transaction(async (tx) => {
-    if (database.kind === 'postgres') await tx.execute(sql`set local lock_timeout = '2s'`);
-    await tx.execute(sql`analyze entries (store_id, key, rev, deleted)`);
-  });
-}
-
-/** A store's head rev and the rows the planner expects it to have (StoreStatistics' first sight of it). */
-async function inspectStore(database: Database, storeId: string): Promise<{ headRev: number; plannedRows: number } | undefined> {
-  const [store] = await database.rows<{ head_rev: string | number }>('select head_rev from stores where id = $1::uuid', [storeId]);
-  if (!store) return undefined;
-  // Both drivers hand the json column over parsed.
-  const [plan] = await database.rows<{ 'QUERY PLAN': Array<{ Plan: { 'Plan Rows': number } }> }>(
-    'explain (format json) select 1 from entries where store_id = $1::uuid',
-    [storeId],
-  );
-  return { headRev: Number(store.head_rev), plannedRows: plan?.['QUERY PLAN'][0]?.Plan['Plan Rows'] ?? 0 };
 }

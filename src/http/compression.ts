@@ -189,7 +189,7 @@ export function compression(opts: CompressionOptions = DEFAULT_COMPRESSION): Mid
     const head = c.req.method === 'HEAD';
     if (length !== undefined && length <= ONE_CALL_MAX_BYTES) {
       // HEAD too: its head is GET's, Content-Length included.
-      const whole = await compressWhole(encoding, opts, new Uint8Array(await new Response(start.rest).arrayBuffer()));
+      const whole = await compressWhole(encoding, opts, new Uint8Array(await new Response(res.body).arrayBuffer()));
       headers.set('Content-Length', String(whole.byteLength));
       // zlib allocates its output as an ArrayBuffer (never shared).
       const body = head ? null : (whole as Uint8Array<ArrayBuffer>);

@@ -20,7 +20,7 @@ export const batchTail = (cursor: number, batches: number) => `\n],"next":${curs
 /** Between a batch's entries, and before the first: each begins a line. */
 const ENTRY_SEPARATOR = ',\n';
 /** ENTRY_SEPARATOR as an SQL literal, for entries the database joins (batch.sql.ts). */
-export const ENTRY_SEPARATOR_SQL = "E',\\n'";
+export const ENTRY_SEPARATOR_SQL = `E'${ENTRY_SEPARATOR.replaceAll('\n', '\\n')}'`;
 
 /**
  * batchBody of entries already in delivery order and let through, as the

@@ -27,7 +27,7 @@ const OPEN_SESSIONS = `with open as (select client from sync_sessions
     (select count(*)::int from (select 1 from open where client = $3::text limit $6::int) c) as client`;
 
 /** Open sessions of the store, and of `client` among them, other than `except`; each counted up to its bound. */
-export async function openSessions(
+async function openSessions(
   db: Db,
   storeId: string,
   timeoutMs: number,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MIN_GROWTH, StoreStatistics } from '../../src/db/store-statistics.js';
+import { MIN_GROWTH, plannedRows, StoreStatistics } from '../../src/db/store-statistics.js';
 import { applyWrites } from '../../src/store/writes.js';
 import { bulk, newStore } from '../support/http.js';
 import { useTestServer } from '../support/server.js';
@@ -38,6 +38,18 @@ async function firstWrites(stats: StoreStatistics, a: ReturnType<typeof counting
   await sleep(0);
 }
 
+/** Store `s`, first written empty, then grown by MIN_GROWTH: one ANALYZE, run and finished. */
+async function analyzedOnce(minIntervalMs: number) {
+  const a = countingAnalyze();
+  const stats = new StoreStatistics({ analyze: a.analyze, inspect: a.inspect, minIntervalMs });
+  await firstWrites(stats, a, { s: 0 });
+  stats.committed('s', MIN_GROWTH);
+  expect(a.runs).toHaveLength(1);
+  a.finishAll();
+  await sleep(0);
+  return { a, stats };
+}
+
 describe('when a store is analyzed', () => {
   it('once it has grown to twice its rows at the last ANALYZE plus MIN_GROWTH, counting from when it was first seen', async () => {
     const a = countingAnalyze();
@@ -59,13 +71,7 @@ describe('when a store is analyzed', () => {
   });
 
   it('writes start one at most every minIntervalMs, and a due store is analyzed once the interval is over', async () => {
-    const a = countingAnalyze();
-    const stats = new StoreStatistics({ analyze: a.analyze, inspect: a.inspect, minIntervalMs: 200 });
-    await firstWrites(stats, a, { s: 0 });
-    stats.committed('s', MIN_GROWTH);
-    expect(a.runs).toHaveLength(1);
-    a.finishAll();
-    await sleep(0);
+    const { a, stats } = await analyzedOnce(200);
     stats.committed('s', 10 * MIN_GROWTH);
     expect(a.runs).toHaveLength(0);
     expect(stats.due('s')).toBe(true);
@@ -78,12 +84,7 @@ describe('when a store is analyzed', () => {
   });
 
   it('a handshake of a store grown eightfold starts one at once whatever the interval, and waits for it', async () => {
-    const a = countingAnalyze();
-    const stats = new StoreStatistics({ analyze: a.analyze, inspect: a.inspect, minIntervalMs: 60_000 });
-    await firstWrites(stats, a, { s: 0 });
-    stats.committed('s', MIN_GROWTH);
-    a.finishAll();
-    await sleep(0);
+    const { a, stats } = await analyzedOnce(60_000);
     // Grown, but not eightfold: the handshake does not wait.
     stats.committed('s', 8 * MIN_GROWTH + MIN_GROWTH - 1);
     await stats.beforeSync('s');
@@ -221,12 +222,7 @@ describe('a store loaded after the table was last analyzed', () => {
   const env = useTestServer();
 
   /** The planner's row estimate for the store's entries. */
-  const estimate = async (storeId: string) => {
-    const rows = await env.db.database.rows<{ 'QUERY PLAN': unknown }>(`explain (format json) select 1 from entries where store_id = $1::uuid`, [storeId]);
-    const plan = rows[0]!['QUERY PLAN'];
-    const doc = (typeof plan === 'string' ? JSON.parse(plan) : plan) as Array<{ Plan: { 'Plan Rows': number } }>;
-    return doc[0]!.Plan['Plan Rows'];
-  };
+  const estimate = (storeId: string) => plannedRows(env.db.database, storeId);
 
   it('is planned from its rows, an eighth of them at least, when it syncs (without, the planner expected none, and read every entry for each batch)', async () => {
     const small = await newStore(env.server);
