@@ -107,4 +107,22 @@ describe(`batches read by their rev range (${backend})`, () => {
     expect(body).toContain('"value":"rewritten"');
     expect(Buffer.from((await fetchBatchFast(db.database.db, request(second!.cursor)))!).toString('utf8')).toContain('"deleted":true');
   });
+
+  it('records the ranges of a since handshake too, and reads its batches as the locked path does', async () => {
+    const { storeId, revOf } = await storeWithKeys();
+    // Since after the first four writes: the rest of the keys, and the tombstone of a/gone inside their revs.
+    const since = [...revOf.values()].sort((x, y) => x - y)[3]!;
+    const { chunks, request } = await open(storeId, { since });
+    const stale = [...revOf].filter(([key, rev]) => rev > since && key !== 'a/gone').map(([key]) => key);
+    expect(chunks.flatMap((c) => c.keys).sort()).toEqual(stale.sort());
+    for (const c of chunks) {
+      const revs = c.keys.map((k) => revOf.get(k)!);
+      expect([Number(c.from_rev), Number(c.to_rev)]).toEqual([Math.min(...revs), Math.max(...revs)]);
+    }
+    await applyWrites(db.database.db, storeId, [{ op: 'put', key: chunks[0]!.keys[0]!, json: '"later"' }]);
+    for (const c of chunks) {
+      const fast = await fetchBatchFast(db.database.db, request(c.cursor));
+      expect(Buffer.from(fast!).toString('utf8')).toBe(Buffer.from(await fetchBatchLocked(db.database.db, request(c.cursor))).toString('utf8'));
+    }
+  });
 });
