@@ -28,6 +28,14 @@ export interface FloorDb {
   /** keysync's write statement: bump the store row, upsert the rows, notify. */
   write(storeId: string, rows: FloorRow[]): Promise<void>;
   addStore(storeId: string): Promise<void>;
+  /**
+   * After a bulk load: what autovacuum does on a default PostgreSQL cluster
+   * (VACUUM, which marks the loaded pages all-visible, so that digests and
+   * `have` comparisons read the primary key alone; and ANALYZE). This
+   * machine's cluster runs with autovacuum off, which no deployment should.
+   * Nothing on PGlite: the embedded server's own housekeeping decides.
+   */
+  settleLoad(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -85,6 +93,7 @@ async function openPostgresFloor(url: string): Promise<FloorDb> {
     // Prepared, as keysync sends it (postgres.js's `unsafe` would otherwise parse and plan it on every call).
     write: async (storeId, rows) => void (await sql.unsafe(WRITE, writeParams(storeId, rows) as never[], { prepare: true })),
     addStore: async (storeId) => void (await sql.unsafe(ADD_STORE, [storeId])),
+    settleLoad: async () => void (await sql.unsafe('vacuum (analyze) entries')),
     close: () => sql.end({ timeout: 5 }),
   };
 }
@@ -120,6 +129,7 @@ async function openPgliteFloor(): Promise<FloorDb & { copyRows(storeId: string, 
     },
     write: async (storeId, rows) => void (await query(WRITE, writeParams(storeId, rows))),
     addStore: async (storeId) => void (await query(ADD_STORE, [storeId])),
+    settleLoad: async () => undefined,
     async copyRows(storeId, rows, firstRev) {
       await query(
         `insert into entries (store_id, key, rev, ts_us, json)

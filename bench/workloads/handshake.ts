@@ -30,6 +30,7 @@ export async function handshakeHave(ctx: BenchContext, n: number): Promise<void>
   } finally {
     await loader.stop();
   }
+  await ctx.floor.settleLoad();
   ctx.mark();
   const server = await ctx.server();
   try {

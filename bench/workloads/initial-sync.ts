@@ -66,6 +66,7 @@ export async function initialSync(ctx: BenchContext, n: number, { batchSize, win
   } finally {
     await loader.stop();
   }
+  await ctx.floor.settleLoad();
   const server = await ctx.server(window ? { env: { KEYSYNC_BATCH_WINDOW: String(window) } } : {});
   try {
     // A deployed server has served before: one small sync of another store, so that the measured

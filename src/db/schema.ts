@@ -60,6 +60,8 @@ export const entries = pgTable(
     contentType: text('content_type'),
   },
   (t) => [
+    // The key also INCLUDEs rev, ts_us and deleted (migration 0004; drizzle cannot say so here): digests and
+    // `have` comparisons read the index alone, not the rows with their values.
     primaryKey({ columns: [t.storeId, t.key] }),
     uniqueIndex('entries_store_rev').on(t.storeId, t.rev),
     // The purge job looks for old tombstones across all stores.

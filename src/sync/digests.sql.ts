@@ -51,7 +51,7 @@ const STEP_KEYS = 20_000;
  * far more as rows, and the server more as decimal text), and, stepped, the
  * last key of a full step.
  */
-function foldStatement(storeId: string, mask: number, range: KeyRange, filter: KeyPrefixes, step: { after: string } | undefined) {
+export function foldStatement(storeId: string, mask: number, range: KeyRange, filter: KeyPrefixes, step: { after: string } | undefined) {
   const params: unknown[] = [storeId, mask];
   const param = (value: unknown) => `$${params.push(value)}`;
   let where = '';
@@ -70,7 +70,7 @@ function foldStatement(storeId: string, mask: number, range: KeyRange, filter: K
   return { text, params };
 }
 
-interface KeyRange {
+export interface KeyRange {
   /** the prefix, or '' */
   lowest: string;
   /** the prefix's end, if any */

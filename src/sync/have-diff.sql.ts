@@ -109,7 +109,8 @@ const stepSqls = (slice: string, bucketed: boolean) => {
   };
 };
 
-const STEP_SQL = {
+/** Exported for test/sync/index-only.test.ts, which checks that they read the primary key alone. */
+export const STEP_SQL = {
   json: stepSqls(SLICE_ROWS.json, false),
   text: stepSqls(SLICE_ROWS.text, false),
   bucketed: { json: stepSqls(SLICE_ROWS.json, true), text: stepSqls(SLICE_ROWS.text, true) },
