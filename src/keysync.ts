@@ -9,6 +9,7 @@ import { openDatabase, type Database } from './db/client.js';
 import { maintainEmbedded } from './db/embedded-vacuum.js';
 import { analyzeEntries, inspectStore, StoreStatistics } from './db/store-statistics.js';
 import { migrate } from './db/migrate.js';
+import type { PgliteTemplate } from './db/template.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { clientAddressResolver, type ProxyHeader } from './http/client-address.js';
 import type { App } from './http/app-env.js';
@@ -24,8 +25,8 @@ export interface KeysyncOptions extends CreateAppOptions {
   /** postgres:// URL; without it, PGlite in `dataDir` (in memory when dataDir is also unset) */
   databaseUrl?: string;
   dataDir?: string;
-  /** PGlite only: a new data folder starts from this dump (see db/template.ts) */
-  pgliteTemplate?: Blob;
+  /** PGlite only: a new data folder starts from this dump or dump file (see db/template.ts) */
+  pgliteTemplate?: PgliteTemplate;
   /** an already opened database (tests share one per file) */
   database?: Database;
   adminToken?: string;

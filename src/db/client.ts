@@ -3,7 +3,7 @@
  * otherwise PGlite (PostgreSQL in WASM) in a local folder. Both get the same
  * drizzle schema, the same migrations and the same SQL.
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, openAsBlob } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { drizzle as drizzlePglite, type PgliteDatabase } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
@@ -12,7 +12,7 @@ import { pgliteSettings, startParams as pgliteStartParams } from './pglite-setti
 import type { Db } from './db-type.js';
 import { preparedDb } from './prepared.js';
 import { schema } from './schema.js';
-import { unpackTemplate } from './template.js';
+import { unpackTemplate, type PgliteTemplate } from './template.js';
 
 export type { Db };
 
@@ -76,8 +76,8 @@ const LOCK_KEYS: Record<LockName, [number, number]> = { migrate: [0x6b657973, 1]
 export interface OpenOptions {
   databaseUrl?: string;
   dataDir?: string;
-  /** PGlite only: start from this data-folder dump (PGlite.dumpDataDir) instead of initdb; tests use it */
-  pgliteTemplate?: Blob;
+  /** PGlite only: start from this data-folder dump (PGlite.dumpDataDir, or its file) instead of initdb */
+  pgliteTemplate?: PgliteTemplate;
   /** postgres.js pool size (KEYSYNC_DB_POOL) */
   maxConnections?: number;
   /**
@@ -155,13 +155,14 @@ function openPostgres(url: string, max: number, captureFile: string | undefined)
   };
 }
 
-async function openPglite(dataDir: string | undefined, template: Blob | undefined): Promise<EmbeddedDatabase> {
+async function openPglite(dataDir: string | undefined, template: PgliteTemplate | undefined): Promise<EmbeddedDatabase> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   // PGlite's own start parameters first (single-user mode, no parallel workers), then ours.
   const startParams = [...PGlite.defaultStartParams, ...pgliteStartParams(pgliteSettings())];
   // A template goes to disk before PGlite starts (unpackTemplate says why); without a folder, PGlite loads it in memory.
   if (template && dataDir) await unpackTemplate(template, dataDir);
-  const client = new PGlite({ dataDir, startParams, ...(template && !dataDir ? { loadDataDir: template } : {}) });
+  const loadDataDir = template && !dataDir ? (typeof template === 'string' ? await openAsBlob(template) : template) : undefined;
+  const client = new PGlite({ dataDir, startParams, ...(loadDataDir ? { loadDataDir } : {}) });
   await client.waitReady;
   const driverDb = drizzlePglite(client, { schema });
   const db: Db = driverDb;

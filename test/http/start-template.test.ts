@@ -29,10 +29,10 @@ describe('a new data folder started from the migrated template', () => {
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
   it('is used only for a missing folder or one holding just the lock file', async () => {
-    expect(await templateForNewFolder(join(root, 'missing'), templateFile)).toBeInstanceOf(Blob);
+    expect(await templateForNewFolder(join(root, 'missing'), templateFile)).toBe(templateFile);
     const locked = join(root, 'locked');
     const release = lockDataDir(locked);
-    expect(await templateForNewFolder(locked, templateFile)).toBeInstanceOf(Blob);
+    expect(await templateForNewFolder(locked, templateFile)).toBe(templateFile);
     release();
     const foreign = join(root, 'foreign');
     mkdirSync(foreign);
