@@ -26,7 +26,10 @@ beforeAll(async () => {
   db = await createTestDatabase();
   storeId = randomUUID();
   await registerStore(db.database.db, storeId, { scope: storeId }, {});
-  const ops = Array.from({ length: 300 }, (_, i): WriteOp => ({ op: 'put', key: `k/${String(i).padStart(3, '0')}`, json: JSON.stringify({ i, pad: 'x'.repeat(500) }) }));
+  const ops = Array.from(
+    { length: 300 },
+    (_, i): WriteOp => ({ op: 'put', key: `k/${String(i).padStart(3, '0')}`, json: JSON.stringify({ i, pad: 'x'.repeat(500) }) }),
+  );
   await applyWrites(db.database.db, storeId, ops);
   await applyWrites(db.database.db, storeId, [{ op: 'delete', key: 'k/007' }]);
   // What autovacuum does after a load: the pages become all-visible, so an index-only scan need not visit them.
