@@ -222,12 +222,13 @@ async function diff(
   };
   let removed: string[] | undefined;
   if ('have' in request && request.digest) {
-    removed = await diffInDatabase(db, tx, storeId, request.have, addStale, (queries) =>
+    // The listed buckets' keys are read from the whole key range of the store (about its head rev in keys, at most).
+    removed = await diffInDatabase(db, tx, storeId, request.have, headRev >= PARTS_FROM_KEYS, addStale, (queries) =>
       diffDigest(queries, storeId, request.have, request.digest!, headRev, request.prefix, policy.keyFilter!, diffSizes),
     );
   } else if ('have' in request && comparesInDatabase(policy, request.have, headRev)) {
     const maxStale = diffSizes?.staleRevs ?? staleRevsHeld(request.have);
-    removed = await diffInDatabase(db, tx, storeId, request.have, addStale, (queries) =>
+    removed = await diffInDatabase(db, tx, storeId, request.have, request.have.size >= PARTS_FROM_KEYS, addStale, (queries) =>
       diffHave(queries, storeId, request.have, request.prefix, policy.keyFilter!, maxStale, diffSizes),
     );
   }
@@ -276,21 +277,21 @@ const staleRevsHeld = (have: HaveList) => Math.max(1_000_000, 4 * have.size);
 
 /**
  * A comparison in the database (have-diff.sql.ts, digest-diff.sql.ts) by
- * `compare`, given the connections to run on; removed keys, or undefined
- * when it gave way.
+ * `compare`, given the connections to run on (two reading the same snapshot
+ * when it reads many keys, `inParts`, on PostgreSQL); removed keys, or
+ * undefined when it gave way.
  */
 async function diffInDatabase(
   db: Db,
   tx: Db,
   storeId: string,
   have: HaveList,
+  inParts: boolean,
   addStale: (key: string, size: number) => Promise<void>,
   compare: (queries: PreparedQuery[]) => Promise<HaveDiff | undefined>,
 ): Promise<string[] | undefined> {
   const query = preparedTx(tx);
-  // A large map is compared on two connections at once, reading the same snapshot (PostgreSQL).
-  const found =
-    have.size >= PARTS_FROM_KEYS ? await withSnapshotReader(db, tx, (reader) => compare(reader ? [query, reader] : [query])) : await compare([query]);
+  const found = inParts ? await withSnapshotReader(db, tx, (reader) => compare(reader ? [query, reader] : [query])) : await compare([query]);
   if (!found) return undefined;
   await readStaleKeys(query, storeId, found.staleRevs, addStale);
   return have.others.length === 0 ? found.removed : [...found.removed, ...have.others];

@@ -48,7 +48,12 @@ export interface DiffSizes {
 const STEP_MS = 25;
 /** A step's client keys and store entries: the first step's, and the bounds of the later ones. */
 const STEP = { first: 2000, min: 250, max: 10_000 };
-/** Client keys from which a map is compared in parts, one per connection given (below that, one statement's work or two). */
+/**
+ * Keys a comparison reads from which it runs in parts, one per connection
+ * (below that, one statement's work or two): a map's keys, or for digest
+ * buckets the store's, whose whole key range is read for the few keys of the
+ * listed buckets.
+ */
 export const PARTS_FROM_KEYS = 20_000;
 /** Stale keys read back per statement. */
 const STALE_PER_READ = 2000;
@@ -179,10 +184,11 @@ interface Part {
  * the revs held would grow with the store). `sizes` fixes the steps' sizes
  * (tests); by default they follow the time steps take.
  *
- * With several `queries` (connections that read one snapshot: see
- * handshake.ts), a map of PARTS_FROM_KEYS keys or more is cut into that many
- * runs of consecutive keys, each merged with its own key range of the store
- * on its own connection at the same time; the results join in key order.
+ * With several `queries` (connections that read one snapshot, which
+ * handshake.ts gives for PARTS_FROM_KEYS keys or more), the map is cut into
+ * that many runs of consecutive keys, each merged with its own key range of
+ * the store on its own connection at the same time; the results join in key
+ * order.
  * The database then works on as many cores, while the server and the client
  * wait for it.
  */
@@ -208,7 +214,7 @@ export async function diffHave(
     buckets,
     stale: 0,
   };
-  const count = Math.max(1, Math.min(sizes?.parts ?? (have.size >= PARTS_FROM_KEYS ? queries.length : 1), have.size));
+  const count = Math.max(1, Math.min(sizes?.parts ?? queries.length, have.size));
   const parts: Part[] = [];
   for (let i = 0; i < count; i++) {
     parts.push({ from: Math.floor((have.size * i) / count), to: Math.floor((have.size * (i + 1)) / count), last: i === count - 1 });

@@ -22,6 +22,7 @@ import { applyWrites, type WriteOp } from '../../src/store/writes.js';
 import { compareDigests } from '../../src/sync/digests.sql.js';
 import { handshake, type HandshakeSettings } from '../../src/sync/handshake.js';
 import { HaveList } from '../../src/sync/have-list.js';
+import { PARTS_FROM_KEYS } from '../../src/sync/have-diff.sql.js';
 import { handshakeBody } from '../../src/sync/stale-list.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 
@@ -65,6 +66,7 @@ const OPTIONS: SyncOptions[] = [
   },
 ];
 const policies: StorePolicy[] = OPTIONS.map((o) => compilePolicy(o));
+const OPEN = policies[0]!;
 
 const scenario = fc.record({
   writes: fc.array(fc.array(op, { minLength: 1, maxLength: 6 }), { maxLength: 5 }),
@@ -184,4 +186,41 @@ describe('the digest handshake', () => {
     expect(differed).toBeGreaterThan(20);
     expect(matched).toBeGreaterThan(20);
   }, 300_000);
+
+  it('compares the listed buckets of a large store in parts (two connections on PostgreSQL), as the whole map does', async () => {
+    const storeId = randomUUID();
+    await registerStore(db.database.db, storeId, { scope: storeId }, {});
+    const n = PARTS_FROM_KEYS + 2000;
+    const tsOf = new Map<string, string>();
+    for (let from = 0; from < n; from += 5000) {
+      const ops = Array.from(
+        { length: Math.min(5000, n - from) },
+        (_, i): WriteOp => ({ op: 'put', key: `k/${String(from + i).padStart(6, '0')}`, json: String(i) }),
+      );
+      for (const r of await applyWrites(db.database.db, storeId, ops)) tsOf.set(r.key, r.ts);
+    }
+    // Every 97th key is missing, every 89th held at an older ts; and keys the store never had.
+    const held = new Map<string, number>();
+    [...tsOf].forEach(([k, ts], i) => {
+      if (i % 97 !== 0) held.set(k, parseTsMicros(ts)! - (i % 89 === 0 ? 1 : 0));
+    });
+    for (let i = 0; i < n; i += 1000) held.set(`k/${String(i).padStart(6, '0')}x`, 1);
+    const buckets = 4096;
+    const folder = new DigestFolder(buckets);
+    for (const [k, us] of held) folder.add(k, us);
+    const digests = await compareDigests(db.database.db, storeId, { buckets, digests: folder.bytes() }, () => OPEN);
+    await applyWrites(db.database.db, storeId, [
+      { op: 'put', key: 'k/000005', json: '"later"' },
+      { op: 'delete', key: 'k/000006' },
+    ]);
+    const listed = new Set(digests.differ);
+    const subset = HaveList.of([...held].filter(([k]) => listed.has(digestBucketOf(k, buckets))));
+    const digest = { rev: digests.rev, optionsVersion: digests.optionsVersion, buckets, listed: digests.differ };
+    const byDigest = await answer(storeId, { have: subset, digest }, OPEN, 1000);
+    const whole = await answer(storeId, { have: HaveList.of(held) }, OPEN, 1000);
+    expect(byDigest.stale).toEqual(whole.stale);
+    expect(byDigest.batches).toEqual(whole.batches);
+    expect(byDigest.removed.filter((k) => held.has(k))).toEqual(whole.removed);
+    expect(whole.stale.length).toBeGreaterThan(n / 97);
+  }, 120_000);
 });
