@@ -57,6 +57,8 @@ export function registerSyncHandlers(app: App, services: ApiServices): void {
   app.openapi(digestsRoute, async (c) => {
     const { storeId } = c.req.valid('param');
     const { buckets, digests, prefix } = c.req.valid('json');
+    // The first step of a digest handshake: planned as the handshake is (see there).
+    await services.statistics.beforeSync(storeId);
     const answer = await compareDigests(db, storeId, { buckets, digests: Buffer.from(digests, 'base64'), prefix }, (options) =>
       services.policies.policyFor(storeId, options),
     );

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MIN_GROWTH, plannedRows, StoreStatistics } from '../../src/db/store-statistics.js';
 import { applyWrites } from '../../src/store/writes.js';
-import { bulk, newStore } from '../support/http.js';
+import { bulk, call, json, newStore } from '../support/http.js';
 import { useTestServer } from '../support/server.js';
 import { handshake } from '../support/sync.js';
 
@@ -259,6 +259,20 @@ describe('a store loaded after the table was last analyzed', () => {
     expect(await estimate(other)).toBeLessThan(100);
     const res = await handshake(env.server, other, { have: {}, listStale: false });
     expect(res.status).toBe(201);
+    expect(await estimate(other)).toBeGreaterThan(n / 2);
+  });
+
+  it('is planned from its rows at a digest request too, the first step of a digest handshake', async () => {
+    await env.db.database.rows('analyze entries');
+    const other = await newStore(env.server);
+    const n = 3 * MIN_GROWTH;
+    for (let from = 0; from < n; from += 1000) {
+      const ops = Array.from({ length: 1000 }, (_, i) => ({ op: 'put' as const, key: `doc/${String(from + i).padStart(6, '0')}`, json: String(from + i) }));
+      await applyWrites(env.db.database.db, other, ops);
+    }
+    expect(await estimate(other)).toBeLessThan(100);
+    const res = await call(env.server, `/v1/stores/${other}/sync/digests`, json({ buckets: 1, digests: Buffer.alloc(8).toString('base64') }));
+    expect(res.status).toBe(200);
     expect(await estimate(other)).toBeGreaterThan(n / 2);
   });
 });
