@@ -44,8 +44,8 @@ export async function dumpPglite(database: Database): Promise<Buffer> {
  * kept that memory for its whole life; here each file is a view of the one
  * buffer, written straight to disk. A template file is read in one piece: a
  * Blob backed by the file reads in small chunks, which the C allocator then
- * kept in the process's heap (about 30 MB more RSS after 3 of 10 starts
- * from a new folder, none after 10 read in one piece).
+ * kept in the process's heap (about 30 MB more RSS after 4 of 16 starts
+ * from a new folder, none after 24 read in one piece).
  */
 export async function unpackTemplate(template: PgliteTemplate, dataDir: string): Promise<void> {
   const tar = typeof template === 'string' ? readFileSync(template) : new Uint8Array(await template.arrayBuffer());
