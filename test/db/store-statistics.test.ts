@@ -248,29 +248,29 @@ describe('a store loaded after the table was last analyzed', () => {
     expect(await estimate(big)).toBeGreaterThan(n / 8);
   });
 
-  it('by another process (here, written past the server) is planned from its rows at its first handshake', async () => {
+  /** A store of `n` keys written by another process (here, past the server) after the table's last ANALYZE. */
+  async function loadedElsewhere(n: number): Promise<string> {
     await env.db.database.rows('analyze entries');
     const other = await newStore(env.server);
-    const n = 3 * MIN_GROWTH;
     for (let from = 0; from < n; from += 1000) {
       const ops = Array.from({ length: 1000 }, (_, i) => ({ op: 'put' as const, key: `doc/${String(from + i).padStart(6, '0')}`, json: String(from + i) }));
       await applyWrites(env.db.database.db, other, ops);
     }
     expect(await estimate(other)).toBeLessThan(100);
+    return other;
+  }
+
+  it('by another process (here, written past the server) is planned from its rows at its first handshake', async () => {
+    const n = 3 * MIN_GROWTH;
+    const other = await loadedElsewhere(n);
     const res = await handshake(env.server, other, { have: {}, listStale: false });
     expect(res.status).toBe(201);
     expect(await estimate(other)).toBeGreaterThan(n / 2);
   });
 
   it('is planned from its rows at a digest request too, the first step of a digest handshake', async () => {
-    await env.db.database.rows('analyze entries');
-    const other = await newStore(env.server);
     const n = 3 * MIN_GROWTH;
-    for (let from = 0; from < n; from += 1000) {
-      const ops = Array.from({ length: 1000 }, (_, i) => ({ op: 'put' as const, key: `doc/${String(from + i).padStart(6, '0')}`, json: String(from + i) }));
-      await applyWrites(env.db.database.db, other, ops);
-    }
-    expect(await estimate(other)).toBeLessThan(100);
+    const other = await loadedElsewhere(n);
     const res = await call(env.server, `/v1/stores/${other}/sync/digests`, json({ buckets: 1, digests: Buffer.alloc(8).toString('base64') }));
     expect(res.status).toBe(200);
     expect(await estimate(other)).toBeGreaterThan(n / 2);
