@@ -1,10 +1,10 @@
 /**
  * The embedded database (PGlite, single-user mode) has no autovacuum; the
  * housekeeping pass does its work (src/db/embedded-vacuum.ts): autovacuum's
- * rules decide per table (the insert rule aside), a bulk load gets its table
- * analyzed, overwrites get their dead rows reclaimed, a quiet store is left
- * alone, and a table whose rows near the freeze age is vacuumed whatever its
- * activity.
+ * rules decide per table, a bulk load gets its table vacuumed (its pages
+ * marked all-visible) and analyzed, overwrites get their dead rows
+ * reclaimed, a quiet store is left alone, and a table whose rows near the
+ * freeze age is vacuumed whatever its activity.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +13,7 @@ import { registerStore } from '../../src/store/stores.js';
 import { applyWrites } from '../../src/store/writes.js';
 import { backend, createTestDatabase, type TestDatabase } from '../support/db.js';
 
-const quiet: TableActivity = { table: 't', live: 10_000, dead: 0, modifiedSinceAnalyze: 0, xidAge: 1000, neverAnalyzed: false };
+const quiet: TableActivity = { table: 't', live: 10_000, dead: 0, insertedSinceVacuum: 0, modifiedSinceAnalyze: 0, xidAge: 1000, neverAnalyzed: false };
 
 describe('what autovacuum would do', () => {
   it('follows PostgreSQL’s default thresholds', () => {
@@ -21,6 +21,9 @@ describe('what autovacuum would do', () => {
     // Dead rows: 50 + 20% of the live ones.
     expect(maintenanceDue({ ...quiet, dead: 2050 })).toBeUndefined();
     expect(maintenanceDue({ ...quiet, dead: 2051 })).toBe('vacuum');
+    // Rows inserted since the last vacuum: 1000 + 20% of the live ones.
+    expect(maintenanceDue({ ...quiet, insertedSinceVacuum: 3000 })).toBeUndefined();
+    expect(maintenanceDue({ ...quiet, insertedSinceVacuum: 3001 })).toBe('vacuum');
     // Changes since the last analyze: 50 + 10%; or never analyzed at all.
     expect(maintenanceDue({ ...quiet, modifiedSinceAnalyze: 1050 })).toBeUndefined();
     expect(maintenanceDue({ ...quiet, modifiedSinceAnalyze: 1051 })).toBe('analyze');
@@ -48,7 +51,13 @@ describe.runIf(backend === 'pglite')('the embedded database’s housekeeping', (
       )
     )[0]!;
 
-  it('analyzes a bulk-loaded table, vacuums one with many dead rows, and leaves a quiet one alone', async () => {
+  /** Pages of `entries` the visibility map has all-visible, and all its pages. */
+  const visible = async () =>
+    (
+      await db.database.rows<{ visible: number; pages: number }>(`select relallvisible as visible, relpages as pages from pg_class where relname = 'entries'`)
+    )[0]!;
+
+  it('vacuums and analyzes a bulk-loaded table, vacuums one with many dead rows, and leaves a quiet one alone', async () => {
     const database = db.database;
     if (database.kind !== 'pglite') throw new Error('PGlite only');
     const storeId = randomUUID();
@@ -59,9 +68,13 @@ describe.runIf(backend === 'pglite')('the embedded database’s housekeeping', (
       storeId,
       keys.map((key) => ({ op: 'put', key, json: '1' })),
     );
-    // First pass: the load is analyzed, not vacuumed (no dead rows yet).
-    expect(await maintainEmbedded(database)).toContainEqual({ table: 'entries', did: 'analyze' });
-    expect(await lastVacuum('entries')).toEqual({ vacuumed: null, analyzed: expect.any(String) });
+    // First pass: the load (5000 rows inserted, past 1000 + 20% of 5000) is vacuumed, which marks its pages
+    // all-visible for index-only reads, and analyzed.
+    expect(await maintainEmbedded(database)).toContainEqual({ table: 'entries', did: 'vacuum' });
+    expect(await lastVacuum('entries')).toEqual({ vacuumed: expect.any(String), analyzed: expect.any(String) });
+    const { visible: allVisible, pages } = await visible();
+    expect(pages).toBeGreaterThan(0);
+    expect(allVisible).toBe(pages);
     // Nothing new: nothing to do.
     expect(await maintainEmbedded(database)).toEqual([]);
 
