@@ -14,6 +14,9 @@ import { PgTransaction } from 'drizzle-orm/pg-core';
 import type postgres from 'postgres';
 import type { Db } from './db-type.js';
 
+/** A bigint column as a row holds it: postgres.js gives strings, PGlite numbers. */
+export type BigintColumn = string | number;
+
 /** Runs one statement with `$n` parameters and returns its rows. */
 export type PreparedQuery = <T>(text: string, params?: unknown[]) => Promise<T[]>;
 

@@ -10,15 +10,12 @@
  * before.
  */
 import type { Db } from '../db/client.js';
-import { preparedDb } from '../db/prepared.js';
+import { preparedDb, type BigintColumn } from '../db/prepared.js';
 import { ENTRY_TEXT_SQL, type EntryText } from '../store/entry-sql.js';
 import { nowMicros } from '../store/time.js';
 import { ENTRY_SEPARATOR_SQL, batchBody, batchBodyBytes, batchBodyJoined } from './batch-body.js';
 import type { AckResult, BatchRequest } from './session-types.js';
 import { SESSION_DONE_SQL, advancesAckSql, hasBatchSql, isDone, isInWindowSql, sessionOpenSql, wasDeliveredSql } from './session-rules.js';
-
-/** postgres.js gives bigints as strings, PGlite as numbers. */
-type Bigint = string | number;
 
 // Parameters: $1 store id, $2 session id, $3 cursor, $4 now (us), $5 timeout (us).
 const CURSOR = '$3::int';
@@ -126,10 +123,13 @@ const ACK = `with s as (
 export async function fetchBatchFast(db: Db, req: BatchRequest): Promise<string | Buffer | undefined> {
   const { storeId, sessionId, cursor, timeoutMs, policyFor, open } = req;
   const { query, queryBytes } = preparedDb(db);
-  const [delivered] = await query<{ batches: number | string; options: string; keys: string[] | null; from_rev: Bigint | null; to_rev: Bigint | null }>(
-    DELIVER_FETCH,
-    [storeId, sessionId, cursor, nowMicros(), timeoutMs * 1000],
-  );
+  const [delivered] = await query<{
+    batches: BigintColumn;
+    options: string;
+    keys: string[] | null;
+    from_rev: BigintColumn | null;
+    to_rev: BigintColumn | null;
+  }>(DELIVER_FETCH, [storeId, sessionId, cursor, nowMicros(), timeoutMs * 1000]);
   if (!delivered) return undefined;
   const batches = Number(delivered.batches);
   const chunk = [storeId, sessionId, cursor];
@@ -171,8 +171,8 @@ export async function joinedInRange(
   storeId: string,
   sessionId: string,
   cursor: number,
-  fromRev: number | string,
-  toRev: number | string,
+  fromRev: BigintColumn,
+  toRev: BigintColumn,
 ): Promise<Buffer | undefined> {
   const [row] = await preparedDb(db).queryBytes(ENTRIES_IN_RANGE, [storeId, sessionId, cursor, fromRev, toRev]);
   return row?.[0] ?? undefined;

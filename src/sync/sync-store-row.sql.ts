@@ -5,7 +5,7 @@
  * query builder costs CPU on every call. A reconnecting replica meets these
  * on every handshake, so a reconnect storm does too.
  */
-import type { PreparedQuery } from '../db/prepared.js';
+import type { BigintColumn, PreparedQuery } from '../db/prepared.js';
 import { notFound } from '../domain-errors.js';
 
 /** What a sync handshake reads of its store's row. */
@@ -18,12 +18,11 @@ export interface SyncStoreRow {
 
 const STORE_ROW = 'select head_rev, purged_rev, options, options_version from stores where id = $1::uuid';
 
-/** postgres.js gives bigints as strings, PGlite as numbers. */
-type Bigint = string | number;
-
 /** The store's row inside the caller's transaction; not-found when there is none. */
 export async function readSyncStoreRow(query: PreparedQuery, storeId: string): Promise<SyncStoreRow> {
-  const [row] = await query<{ head_rev: Bigint; purged_rev: Bigint; options: Record<string, unknown>; options_version: Bigint }>(STORE_ROW, [storeId]);
+  const [row] = await query<{ head_rev: BigintColumn; purged_rev: BigintColumn; options: Record<string, unknown>; options_version: BigintColumn }>(STORE_ROW, [
+    storeId,
+  ]);
   if (!row) throw notFound(`store ${storeId}`);
   return { headRev: Number(row.head_rev), purgedRev: Number(row.purged_rev), options: row.options, optionsVersion: Number(row.options_version) };
 }
