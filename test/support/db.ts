@@ -4,7 +4,6 @@
  * by `drop`). Tests never depend on leftovers.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import postgres from 'postgres';
 import { inject } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/client.js';
@@ -24,7 +23,7 @@ export async function createTestDatabase({ migrated = true }: { migrated?: boole
   const adminUrl = process.env.TEST_DATABASE_URL;
   if (!adminUrl) {
     const template = migrated ? inject('pgliteTemplate') : undefined;
-    const database = await openDatabase(template ? { pgliteTemplate: new Blob([readFileSync(template)]) } : {});
+    const database = await openDatabase(template ? { pgliteTemplate: template } : {});
     if (migrated) await migrate(database);
     return { database, drop: () => database.close() };
   }
