@@ -60,9 +60,10 @@ export function maintenanceDue(t: TableActivity): 'vacuum' | 'analyze' | undefin
   return undefined;
 }
 
+/** Each table's activity, named as TableActivity's fields. */
 const ACTIVITY = `select c.relname as table, coalesce(s.n_live_tup, 0)::float8 as live, coalesce(s.n_dead_tup, 0)::float8 as dead,
-    coalesce(s.n_ins_since_vacuum, 0)::float8 as inserted, coalesce(s.n_mod_since_analyze, 0)::float8 as modified,
-    age(c.relfrozenxid)::float8 as xid_age, c.reltuples < 0 as never_analyzed
+    coalesce(s.n_ins_since_vacuum, 0)::float8 as "insertedSinceVacuum", coalesce(s.n_mod_since_analyze, 0)::float8 as "modifiedSinceAnalyze",
+    age(c.relfrozenxid)::float8 as "xidAge", c.reltuples < 0 as "neverAnalyzed"
   from pg_class c left join pg_stat_user_tables s on s.relid = c.oid
   where c.relnamespace = 'public'::regnamespace and c.relkind = 'r' and c.relname = any($1::text[])
   order by c.relname`;
@@ -71,21 +72,9 @@ const ACTIVITY = `select c.relname as table, coalesce(s.n_live_tup, 0)::float8 a
 export async function maintainEmbedded(database: EmbeddedDatabase): Promise<Array<{ table: string; did: 'vacuum' | 'analyze' }>> {
   // This backend's counters reach the shared statistics at most once a second; now, for this read.
   await database.rows('select pg_stat_force_next_flush()');
-  const rows = await database.rows<{ table: string; live: number; dead: number; inserted: number; modified: number; xid_age: number; never_analyzed: boolean }>(
-    ACTIVITY,
-    [TABLES],
-  );
   const done: Array<{ table: string; did: 'vacuum' | 'analyze' }> = [];
-  for (const r of rows) {
-    const due = maintenanceDue({
-      table: r.table,
-      live: r.live,
-      dead: r.dead,
-      insertedSinceVacuum: r.inserted,
-      modifiedSinceAnalyze: r.modified,
-      xidAge: r.xid_age,
-      neverAnalyzed: r.never_analyzed,
-    });
+  for (const r of await database.rows<TableActivity>(ACTIVITY, [TABLES])) {
+    const due = maintenanceDue(r);
     if (!due) continue;
     // Names from the fixed list above, quoted all the same.
     await database.rows(due === 'vacuum' ? `vacuum (analyze) "${r.table}"` : `analyze "${r.table}"`);
