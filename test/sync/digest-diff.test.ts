@@ -17,9 +17,11 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compilePolicy, type StorePolicy, type SyncOptions } from '../../src/options/index.js';
 import { parseTsMicros } from '@keysync/protocol';
+import type { Db } from '../../src/db/client.js';
+import { preparedTx } from '../../src/db/prepared.js';
 import { registerStore } from '../../src/store/stores.js';
 import { applyWrites, type WriteOp } from '../../src/store/writes.js';
-import { compareDigests } from '../../src/sync/digests.sql.js';
+import { compareDigests, foldStore, type FoldMode } from '../../src/sync/digests.sql.js';
 import { handshake, type HandshakeSettings } from '../../src/sync/handshake.js';
 import { HaveList } from '../../src/sync/have-list.js';
 import { PARTS_FROM_KEYS } from '../../src/sync/have-diff.sql.js';
@@ -166,6 +168,34 @@ describe('the digest handshake', () => {
       return BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo >>> 0)).toString();
     });
     expect(ours).toEqual(rows.map((r) => r.h));
+  });
+
+  it('folds the same digests per key, grouped by bucket and in steps, as the replica does', async () => {
+    const storeId = randomUUID();
+    await registerStore(db.database.db, storeId, { scope: storeId }, {});
+    // Keys of every kind, several per bucket, a deleted one, and a key written twice.
+    const ops = [...KEYS, ...Array.from({ length: 60 }, (_, i) => `k/${i}`)].map((k, i): WriteOp => ({ op: 'put', key: k, json: String(i) }));
+    const written = await applyWrites(db.database.db, storeId, [...ops, { op: 'delete', key: 'k/3' }, { op: 'put', key: 'a/b', json: '1' }]);
+    const tsOf = new Map<string, string>();
+    for (const w of written) {
+      if (w.deleted) tsOf.delete(w.key);
+      else tsOf.set(w.key, w.ts);
+    }
+    const expected = (buckets: number, served: (k: string) => boolean) => {
+      const folder = new DigestFolder(buckets);
+      for (const [k, ts] of tsOf) if (served(k)) folder.add(k, parseTsMicros(ts)!);
+      return Array.from(folder.words);
+    };
+    const folded = (buckets: number, prefix: string | undefined, filter: { prefixes: string[]; excludePrefixes: string[] }, mode: FoldMode) =>
+      db.database.db.transaction(async (tx) => Array.from(await foldStore(preparedTx(tx as unknown as Db), storeId, buckets, prefix, filter, mode)));
+    const none = { prefixes: [], excludePrefixes: [] };
+    for (const mode of ['per key', 'grouped', 'stepped'] as const) {
+      expect(await folded(16, undefined, none, mode)).toEqual(expected(16, () => true));
+      expect(await folded(4, 'a', none, mode)).toEqual(expected(4, (k) => k.startsWith('a')));
+      expect(await folded(8, undefined, { prefixes: ['a', 'k/'], excludePrefixes: ['a/'] }, mode)).toEqual(
+        expected(8, (k) => (k.startsWith('a') || k.startsWith('k/')) && !k.startsWith('a/')),
+      );
+    }
   });
 
   it('answers what a handshake with the whole have map answers', async () => {
