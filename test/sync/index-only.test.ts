@@ -72,7 +72,10 @@ function expectIndexOnly(found: PlanNode[]): void {
 const noFilter = { prefixes: [], excludePrefixes: [] };
 
 it('folds digests from the primary key alone, whole (per key or grouped), in steps, under a prefix and a key filter', async () => {
-  const prefixed = [{ lowest: 'k/1', end: 'k/2' }, { prefixes: ['k/'], excludePrefixes: ['k/15'] }] as const;
+  const prefixed = [
+    { lowest: 'k/1', end: 'k/2' },
+    { prefixes: ['k/'], excludePrefixes: ['k/15'] },
+  ] as const;
   for (const [range, filter, mode, after] of [
     [{ lowest: '', end: undefined }, noFilter, 'per key'],
     [{ lowest: '', end: undefined }, noFilter, 'grouped'],
