@@ -3,21 +3,16 @@
  * served keys folded into bucket digests by the database, compared with the
  * replica's, and the buckets that differ named.
  *
- * The database hashes with hashtextextended, the function the replica's
- * DigestFolder (@keysync/protocol) computes, so no key reaches JavaScript:
- * a statement returns 12 bytes per bucket touched, or per key, and the
- * server XORs them into the buckets' digests.
- * - PostgreSQL reads the whole key range in one statement and returns each
- *   key's bucket and hash, unless the store may hold more than
- *   PER_KEY_MAX_REVS keys: grouping by bucket in the database costs more
- *   than the bytes it saves (1,000,000 keys in 131,072 buckets: 0.9-1.2 s
- *   grouped, its hash table spilling to disk, against 0.49-0.56 s per key,
- *   12 MB; 100,000 keys in 16,384 buckets: 60-75 ms against 49-54 ms).
- * - On PGlite, whose statements run on the server's own thread, keys are
- *   folded in steps of STEP_KEYS in key order, grouped by bucket in each, so
- *   that no statement holds other requests up for long. (Per key, the steps
- *   took as long: 141-149 ms against 133-141 ms for 100,000 keys.)
- * All read one repeatable-read snapshot, whose head rev and options version
+ * The database folds with hashtextextended, the function the replica's
+ * DigestFolder (@keysync/protocol) computes, so no row reaches JavaScript: a
+ * statement returns the digest of each bucket it touched. PostgreSQL folds
+ * the whole key range in one statement. On PGlite, whose statements run on
+ * the server's own thread, keys are folded in steps of STEP_KEYS in key
+ * order (XORed together here), so that no statement holds other requests
+ * up for long. Steps cost more in all (each step's group per bucket
+ * touched costs more than its keys: 100,000 keys in 32,768 buckets took
+ * 38 ms in one statement, 185 ms in steps of 20,000 on PostgreSQL). All
+ * read one repeatable-read snapshot, whose head rev and options version
  * the answer carries: the handshake that follows is told what changed after
  * that rev (digest-diff.sql.ts).
  */
@@ -47,40 +42,24 @@ export type DigestAnswer = components['schemas']['DigestAnswer'];
 const STEP_KEYS = 20_000;
 
 /**
- * The most revs (an upper bound on keys) of a store whose keys PostgreSQL
- * returns one by one: 24 MB at most for the server to read and fold. A
- * larger store's keys are grouped by bucket in the database.
- */
-export const PER_KEY_MAX_REVS = 2_000_000;
-
-/** How a fold reads the keys: in steps of STEP_KEYS in key order (grouped by bucket in each), or in one statement grouped by bucket or per key. */
-export type FoldMode = 'stepped' | 'grouped' | 'per key';
-
-/**
  * A fold statement and its parameters: $1 store id, $2 the bucket mask,
  * then only the conditions this fold needs (each one a store-wide
  * statement pays for on every row: 100,000 keys took 49 ms without a key
  * range and filter, 92 ms with the same conditions always true). One row:
- * the digests as bytes, 12 per bucket touched or per key (a bucket number,
- * 4 bytes, and a digest or a key's hash, 8, both big-endian: tens of
- * thousands of buckets cost the drivers far more as rows, and the server
- * more as decimal text), and, stepped, the last key of a full step.
+ * the digests as bytes, 12 per bucket touched (its number, 4 bytes, and its
+ * digest, 8, both big-endian: tens of thousands of buckets cost the drivers
+ * far more as rows, and the server more as decimal text), and, stepped, the
+ * last key of a full step.
  */
-export function foldStatement(storeId: string, mask: number, range: KeyRange, filter: KeyPrefixes, mode: FoldMode, after = '') {
-  const step = mode === 'stepped';
+export function foldStatement(storeId: string, mask: number, range: KeyRange, filter: KeyPrefixes, step: { after: string } | undefined) {
   const params: unknown[] = [storeId, mask];
   const param = (value: unknown) => `$${params.push(value)}`;
   let where = '';
-  if (step) where += ` and key > ${param(after)}::text`;
+  if (step) where += ` and key > ${param(step.after)}::text`;
   if (range.lowest) where += ` and key >= ${param(range.lowest)}::text`;
   if (range.end !== undefined) where += ` and key < ${param(range.end)}::text`;
   if (filter.prefixes.length > 0 || filter.excludePrefixes.length > 0) {
     where += ` and ${keyFilterSql(param([...filter.prefixes]), param([...filter.excludePrefixes]))}`;
-  }
-  if (mode === 'per key') {
-    const text = `select string_agg(int4send((hashtextextended(key, 0) & $2::bigint)::int) || int8send(hashtextextended(key, ts_us)), ''::bytea) as digests,
-      null::text as upto from entries where store_id = $1::uuid and not deleted${where}`;
-    return { text, params };
   }
   const limit = step ? param(STEP_KEYS) : '';
   const text = `with e as ${step ? 'materialized ' : ''}(
@@ -137,28 +116,27 @@ export async function compareDigests(
       // planner's row estimates are stale, and it would rather read every key of the store and
       // sort them for each step (80 ms for a step of 20,000 keys of 100,000, against 37).
       if (stepped) await tx.execute(sql`set local enable_bitmapscan = off`);
-      const mode = stepped ? 'stepped' : store.headRev <= PER_KEY_MAX_REVS ? 'per key' : 'grouped';
-      const words = await foldStore(query, storeId, request.buckets, request.prefix, policy.keyFilter, mode);
+      const words = await foldStore(query, storeId, request.buckets, request.prefix, policy.keyFilter, stepped);
       return { rev: store.headRev, optionsVersion: store.optionsVersion, buckets: request.buckets, differ: differing(words, request.digests) };
     },
     { isolationLevel: 'repeatable read' },
   );
 }
 
-/** The store's digests under `prefix`, as DigestFolder.words holds them (high, low per bucket). Exported for test/sync/digest-diff.test.ts, which folds in every mode. */
+/** The store's digests under `prefix`, as DigestFolder.words holds them (high, low per bucket). Exported for test/sync/digest-diff.test.ts, which folds both ways. */
 export async function foldStore(
   query: PreparedQuery,
   storeId: string,
   buckets: number,
   prefix: string | undefined,
   filter: KeyPrefixes,
-  mode: FoldMode,
+  stepped: boolean,
 ): Promise<Int32Array> {
   const words = new Int32Array(2 * buckets);
   const range = { lowest: prefix ?? '', end: prefix ? prefixSuccessor(prefix) : undefined };
   for (let after = ''; ; ) {
     await nextTurn();
-    const { text, params } = foldStatement(storeId, buckets - 1, range, filter, mode, after);
+    const { text, params } = foldStatement(storeId, buckets - 1, range, filter, stepped ? { after } : undefined);
     const [row] = await query<{ digests: Uint8Array | null; upto: string | null }>(text, params);
     if (row!.digests !== null) foldBytes(words, row!.digests);
     if (row!.upto === null) return words;
@@ -166,7 +144,7 @@ export async function foldStore(
   }
 }
 
-/** XORs digests given as 12 bytes each (bucket number, digest; big-endian; a bucket may come more than once) into `words`. */
+/** XORs digests given as 12 bytes per bucket (number, digest; big-endian) into `words`. */
 function foldBytes(words: Int32Array, bytes: Uint8Array): void {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let at = 0; at < bytes.byteLength; at += 12) {
