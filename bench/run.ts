@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { createBackend } from './lib/backend.js';
 import { contextFor, type BenchContext } from './lib/context.js';
 import { openFloorDb } from './lib/floor-db.js';
+import { calibrate } from './lib/calibrate.js';
 import { waitQuiet } from './lib/machine-load.js';
 import { machine, markdown, printRow, writeReport, type Report, type Row } from './lib/report.js';
 import { handshakeHave } from './workloads/handshake.js';
@@ -92,6 +93,8 @@ async function main(): Promise<void> {
   const adminUrl = process.env.DATABASE_URL ?? ADMIN_URL;
 
   const started = performance.now();
+  const calibrationStart = calibrate();
+  console.log(`calibration: ${calibrationStart.toFixed(1)} ms (bench/lib/calibrate.ts)`);
   const rows: Row[] = [];
   const versions: Record<string, string> = {};
   console.log(`keysync bench (${mode}): ${kinds.join(', ')}; workloads ${only.join(', ')}`);
@@ -119,6 +122,7 @@ async function main(): Promise<void> {
     startedAt: new Date().toISOString(),
     seconds: (performance.now() - started) / 1000,
     machine: machine(versions),
+    calibrationMs: { start: calibrationStart, end: calibrate() },
     rows,
   };
   const whole = values.only === undefined && values.sync === undefined && values.subscribers === undefined;

@@ -26,6 +26,8 @@ export interface Report {
   startedAt: string;
   seconds: number;
   machine: { cores: number; cpu: string; memoryGiB: number; node: string; databases: Record<string, string> };
+  /** calibrate.ts's timing (ms) at the start and at the end of the run */
+  calibrationMs?: { start: number; end: number };
   rows: Row[];
 }
 
@@ -64,6 +66,14 @@ export function markdown(report: Report): string {
       '"busy cores" is how much of the machine was in use during the row, the bench\'s own server and clients included (2.0 = both cores).',
     '',
   ];
+  if (report.calibrationMs) {
+    const { start, end } = report.calibrationMs;
+    lines.push(
+      `Calibration (bench/lib/calibrate.ts, a fixed JavaScript workload): ${start.toFixed(1)} ms at the start, ${end.toFixed(1)} ms at the end. ` +
+        'Compare absolute times only with runs whose calibration agrees; ratios within a run compare across runs.',
+      '',
+    );
+  }
   for (const backend of [...new Set(report.rows.map((r) => r.backend))]) {
     lines.push(`## ${backend}`, '', '| workload | case | result | vs floor / baseline | target | busy cores |', '|---|---|---|---|---|---|');
     for (const r of report.rows.filter((x) => x.backend === backend)) {
