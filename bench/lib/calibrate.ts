@@ -3,7 +3,7 @@
  * run, so that runs of different days can be compared. This machine's speed
  * moves with its neighbours, and /proc/stat does not show it (steal time
  * stayed near 1%): one day a quick run's JavaScript-heavy rows took twice as
- * long as the day before while its PostgreSQL floors moved by 10%. Rows that
+ * long as the day before while its PostgreSQL floors moved by 10-20%. Rows that
  * are ratios within one run (against a floor, or against the run's own
  * initial sync) are comparable across runs; absolute times are only
  * comparable between runs whose calibration agrees.
