@@ -45,12 +45,16 @@ export function batchBodyBytes(cursor: number, batches: number, texts: readonly 
 }
 
 /**
- * batchBodyBytes of entries the database joined already, in delivery order
- * and by ENTRY_SEPARATOR (one copy of the bytes it sent, between the head
- * and the tail).
+ * batchBodyBytes of entries the database joined already, in pieces in
+ * delivery order, each joined by ENTRY_SEPARATOR (one copy of the bytes it
+ * sent, between the head and the tail).
  */
-export function batchBodyJoined(cursor: number, batches: number, joined: Uint8Array): Buffer {
-  return Buffer.concat([Buffer.from(batchHead(cursor) + (joined.length > 0 ? '\n' : '')), joined, Buffer.from(batchTail(cursor, batches))]);
+export function batchBodyJoined(cursor: number, batches: number, pieces: readonly Uint8Array[]): Buffer {
+  const separator = Buffer.from(ENTRY_SEPARATOR);
+  const parts: Uint8Array[] = [Buffer.from(batchHead(cursor))];
+  pieces.forEach((piece, i) => parts.push(i === 0 ? separator.subarray(1) : separator, piece));
+  parts.push(Buffer.from(batchTail(cursor, batches)));
+  return Buffer.concat(parts);
 }
 
 /**

@@ -63,6 +63,15 @@ async function open(storeId: string, request: HandshakeRequest) {
   return { session, chunks, request: request_ };
 }
 
+/** The keys of the entries of a range read's pieces, in order. */
+const keysOf = (pieces: Buffer[] | undefined) =>
+  pieces?.flatMap((piece) =>
+    piece
+      .toString('utf8')
+      .split(',\n')
+      .map((t) => (JSON.parse(t) as { key: string }).key),
+  );
+
 describe(`batches read by their rev range (${backend})`, () => {
   it('records the rev range of each chunk of a first sync, and none for a prefix', async () => {
     const { storeId, revOf } = await storeWithKeys();
@@ -80,15 +89,14 @@ describe(`batches read by their rev range (${backend})`, () => {
   it('reads an untouched batch by its range, and by its keys once one was written or deleted since', async () => {
     const { storeId } = await storeWithKeys();
     const { session, chunks, request } = await open(storeId, { have: HaveList.of([]) });
-    const read = (c: Chunk) => joinedInRange(db.database.db, storeId, session.sessionId, c.cursor, c.from_rev!, c.to_rev!);
-    const keysOf = (joined: Buffer | undefined) =>
-      joined
-        ?.toString('utf8')
-        .split(',\n')
-        .map((t) => (JSON.parse(t) as { key: string }).key);
+    const read = (c: Chunk, entriesPerPiece?: number) =>
+      joinedInRange(db.database.db, storeId, { fromRev: Number(c.from_rev), toRev: Number(c.to_rev), keys: c.keys.length }, entriesPerPiece);
 
-    // Untouched: the range holds exactly the chunk's keys, in its order.
-    for (const c of chunks) expect(keysOf(await read(c))).toEqual(c.keys);
+    // Untouched: the range holds exactly the chunk's keys, in its order, read in one piece or in several.
+    for (const c of chunks) {
+      for (const perPiece of [undefined, 1, 3]) expect(keysOf(await read(c, perPiece))).toEqual(c.keys);
+      if (c.keys.length > 1) expect((await read(c, 1))!.length).toBeGreaterThan(1);
+    }
 
     const [first, second] = chunks;
     await applyWrites(db.database.db, storeId, [{ op: 'put', key: first!.keys[1]!, json: '"rewritten"' }]);
@@ -118,6 +126,13 @@ describe(`batches read by their rev range (${backend})`, () => {
     for (const c of chunks) {
       const revs = c.keys.map((k) => revOf.get(k)!);
       expect([Number(c.from_rev), Number(c.to_rev)]).toEqual([Math.min(...revs), Math.max(...revs)]);
+    }
+    // The revs of a since's range have gaps (rewritten and deleted keys): pieces are cut by revs, and may hold none.
+    for (const c of chunks) {
+      for (const perPiece of [undefined, 1, 2]) {
+        const range = { fromRev: Number(c.from_rev), toRev: Number(c.to_rev), keys: c.keys.length };
+        expect(keysOf(await joinedInRange(db.database.db, storeId, range, perPiece))).toEqual(c.keys);
+      }
     }
     await applyWrites(db.database.db, storeId, [{ op: 'put', key: chunks[0]!.keys[0]!, json: '"later"' }]);
     for (const c of chunks) {
