@@ -74,19 +74,31 @@ const OF_KEYS = `from entries e where e.store_id = $1::uuid
 /** The rows of a batch's keys for the store's policy to pick from, in the order the scan found them. */
 const ENTRY_ROWS = `select e.key, e.deleted, ${ENTRY_TEXT_SQL} as text ${OF_KEYS}`;
 
+/** Entries per piece of a batch the database sends in pieces (ENTRIES_FOUND, ENTRIES_IN_RANGE; on average for a range): about 128 KB of text at 1 KiB a value. */
+export const ENTRIES_PER_PIECE = 128;
+
 /**
- * The same as one row: the entry texts end to end in the order the scan
- * found them, and each one's length in bytes (comma-separated); the server
- * puts them in delivery order and joins them a line each. Joined in
- * delivery order by the database instead (a join on each key's position
- * and a sort of the megabytes), a batch of 2,000 entries of 1 KiB cost it
- * 14 ms, this 4 ms: the database is what all instances share. One row, not
- * a row per entry: the driver builds objects for each row it parses. Both
- * aggregates take the rows of one scan in the same order.
+ * The same in pieces: each piece the entry texts of a slice of $4 of the
+ * chunk's keys end to end, in the order its scan found them, and each one's
+ * length in bytes (comma-separated); the server puts them in delivery order
+ * and joins them a line each. Joined in delivery order by the database
+ * instead (a join on each key's position and a sort of the megabytes), a
+ * batch of 2,000 entries of 1 KiB cost it 14 ms, this 4 ms: the database is
+ * what all instances share. Pieces, not one row: a row per entry had the
+ * driver build an object for each, and one row of the whole batch cost
+ * PostgreSQL more to send than to build (ENTRIES_IN_RANGE). A slice of the
+ * chunk's keys is a list of unknown length to the planner, so each is
+ * probed in the primary key (given 2,000 keys, on a store not yet analyzed
+ * after a load, it planned a filter over every entry). Nothing is found once
+ * the chunk is released (by the last ack since the delivery).
  */
-const ENTRIES_FOUND = `select coalesce(string_agg(found.text, ''), '') as texts,
-    coalesce(string_agg(octet_length(found.text)::text, ','), '') as lengths
-  from (select ${ENTRY_TEXT_SQL} as text ${OF_KEYS} offset 0) found`;
+const ENTRIES_FOUND = `select piece.texts, piece.lengths
+  from (select keys from sync_chunks where store_id = $1::uuid and session_id = $2::uuid and cursor = $3::int) c,
+    generate_series(1, cardinality(c.keys), $4::int) as step(first),
+    lateral (select string_agg(found.text, '') as texts, string_agg(octet_length(found.text)::text, ',') as lengths
+      from (select ${ENTRY_TEXT_SQL} as text from entries e
+        where e.store_id = $1::uuid and e.key = any (c.keys[step.first : step.first + $4::int - 1]) offset 0) found) piece
+  where piece.texts is not null`;
 
 /**
  * The entry texts of the live entries with revs $2 to $3, in rev order,
@@ -106,9 +118,6 @@ const ENTRIES_IN_RANGE = `select piece.body, piece.entries
         where e.store_id = $1::uuid and e.rev >= step.from_rev and e.rev <= least(step.from_rev + $4::bigint - 1, $3::bigint) and not e.deleted
         order by e.rev offset 0) found) piece
   where piece.entries > 0`;
-
-/** Entries per piece of ENTRIES_IN_RANGE, on average: about 128 KB of text at 1 KiB a value. */
-export const ENTRIES_PER_PIECE = 128;
 
 const ACK = `with s as (
     update sync_sessions set acked = $3::int, last_active_us = $4::bigint,
@@ -150,9 +159,8 @@ export async function fetchBatchFast(db: Db, req: BatchRequest): Promise<string 
     if (joined) return batchBodyJoined(cursor, batches, joined);
     const keys = await keysOf();
     if (!keys) return undefined;
-    const [found] = await queryBytes(ENTRIES_FOUND, chunk);
-    const lengths = found![1]!.toString('latin1');
-    return lengths === '' ? undefined : batchBodyBytes(cursor, batches, inDeliveryOrder(keys, found![0]!, lengths));
+    const pieces = await queryBytes(ENTRIES_FOUND, [...chunk, ENTRIES_PER_PIECE]);
+    return pieces.length === 0 ? undefined : batchBodyBytes(cursor, batches, inDeliveryOrder(keys, pieces));
   }
   const keys = await keysOf();
   if (!keys) return undefined;
@@ -213,15 +221,17 @@ function inKeyOrder<R>(keys: readonly string[], rows: readonly R[], keyOf: (row:
 }
 
 /**
- * ENTRIES_FOUND's texts cut at their lengths, in the order of `keys`. Each
+ * ENTRIES_FOUND's pieces cut at their lengths, in the order of `keys`. Each
  * text begins with its key (`{"key":"…"`, docs/API.md, "Batches"); a key
  * purged since the handshake has no text and is left out.
  */
-function inDeliveryOrder(keys: readonly string[], texts: Buffer, lengths: string): Buffer[] {
+function inDeliveryOrder(keys: readonly string[], pieces: ReadonlyArray<ReadonlyArray<Buffer | null>>): Buffer[] {
   const found: Buffer[] = [];
-  let at = 0;
-  for (const length of lengths.split(',')) found.push(texts.subarray(at, (at += Number(length))));
-  if (at !== texts.length) throw new Error(`internal: batch texts of ${texts.length} bytes, their lengths add up to ${at}`);
+  for (const [texts, lengths] of pieces) {
+    let at = 0;
+    for (const length of lengths!.toString('latin1').split(',')) found.push(texts!.subarray(at, (at += Number(length))));
+    if (at !== texts!.length) throw new Error(`internal: batch texts of ${texts!.length} bytes, their lengths add up to ${at}`);
+  }
   return inKeyOrder(keys, found, keyOfEntryText);
 }
 

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerStore } from '../../src/store/stores.js';
 import { applyWrites, type WriteOp } from '../../src/store/writes.js';
-import { fetchBatchFast, joinedInRange } from '../../src/sync/batch.sql.js';
+import { ENTRIES_PER_PIECE, fetchBatchFast, joinedInRange } from '../../src/sync/batch.sql.js';
 import { handshake, type HandshakeRequest } from '../../src/sync/handshake.js';
 import { HaveList } from '../../src/sync/have-list.js';
 import { PolicyRegistry } from '../../src/sync/policy-registry.js';
@@ -24,7 +24,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const SETTINGS = { batchSize: 4, maxBatchSize: 100, batchBytes: 1 << 20, window: 100, timeoutMs: 60_000 };
+const SETTINGS = { batchSize: 4, maxBatchSize: 1000, batchBytes: 1 << 20, window: 100, timeoutMs: 60_000 };
 /** Keys that need escaping in JSON, and one outside the prefix `a/`. */
 const KEYS = ['a/0', 'a/"quoted"', 'a/back\\slash', 'a/ü', 'a/4', 'b/5', 'a/6', 'a/7', 'a/8', 'a/9'];
 
@@ -139,5 +139,25 @@ describe(`batches read by their rev range (${backend})`, () => {
       const fast = await fetchBatchFast(db.database.db, request(c.cursor));
       expect(Buffer.from(fast!).toString('utf8')).toBe(Buffer.from(await fetchBatchLocked(db.database.db, request(c.cursor))).toString('utf8'));
     }
+  });
+
+  it('reads a batch of more keys than a piece holds by its keys, as the locked path does', async () => {
+    const storeId = randomUUID();
+    await registerStore(db.database.db, storeId, { scope: storeId }, {});
+    const keys = Array.from({ length: 3 * ENTRIES_PER_PIECE + 5 }, (_, i) => `p/${String(i).padStart(4, '0')}`);
+    // Written last key first: delivery (rev) order is the reverse of the order the primary key finds them in.
+    await applyWrites(db.database.db, storeId, keys.toReversed().map((key, i): WriteOp => ({ op: 'put', key, json: JSON.stringify({ i }) })));
+    // A prefix is read key by key (its chunks record no range).
+    const { chunks, request } = await open(storeId, { have: HaveList.of([]), prefix: 'p/', batchSize: keys.length });
+    expect(chunks).toHaveLength(1);
+    expect(chunks[0]!.keys).toEqual(keys.toReversed());
+    await applyWrites(db.database.db, storeId, [
+      { op: 'delete', key: keys[ENTRIES_PER_PIECE]! },
+      { op: 'put', key: keys[2 * ENTRIES_PER_PIECE + 1]!, json: '"later"' },
+    ]);
+    const fast = Buffer.from((await fetchBatchFast(db.database.db, request(0)))!).toString('utf8');
+    expect(fast).toBe(Buffer.from(await fetchBatchLocked(db.database.db, request(0))).toString('utf8'));
+    const sent = (JSON.parse(fast) as { entries: Array<{ key: string }> }).entries.map((e) => e.key);
+    expect(sent).toEqual(chunks[0]!.keys);
   });
 });
