@@ -15,6 +15,7 @@ import { registerStore } from '../../src/store/stores.js';
 import { applyWrites, type WriteOp } from '../../src/store/writes.js';
 import { INSERT_CHUNKS } from '../../src/sync/all-served.sql.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { planRoot, scansOfEntries } from '../support/plans.js';
 
 const KEYS = 3000;
 const BATCH = 500;
@@ -39,17 +40,6 @@ afterAll(async () => {
   await db?.drop();
 });
 
-interface PlanNode {
-  'Node Type': string;
-  'Relation Name'?: string;
-  'Index Name'?: string;
-  'Actual Rows': number;
-  'Actual Loops': number;
-  Plans?: PlanNode[];
-}
-
-const scans = (node: PlanNode): PlanNode[] => [...(node['Relation Name'] === 'entries' ? [node] : []), ...(node.Plans ?? []).flatMap(scans)];
-
 it('reads each batch of a window by its own range of revs', async () => {
   // Revs 1..3000 in key order; the window's batches begin at revs 501, 1001 and 1501 and end before 2001.
   const begins = [501, 1001, 1501];
@@ -73,8 +63,7 @@ it('reads each batch of a window by its own range of revs', async () => {
     [2, BATCH, 1001, 1500],
     [3, BATCH, 1501, 2000],
   ]);
-  const plan = (typeof planned === 'string' ? JSON.parse(planned) : planned) as Array<{ Plan: PlanNode }>;
-  const read = scans(plan[0]!.Plan);
+  const read = scansOfEntries(planRoot(planned));
   expect(read.length).toBe(1);
   expect(read[0]).toMatchObject({ 'Index Name': 'entries_store_rev', 'Actual Loops': begins.length, 'Actual Rows': BATCH });
 });

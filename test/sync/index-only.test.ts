@@ -19,6 +19,7 @@ import { applyWrites, type WriteOp } from '../../src/store/writes.js';
 import { foldStatement } from '../../src/sync/digests.sql.js';
 import { STEP_SQL } from '../../src/sync/have-diff.sql.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { type PlanNode, planRoot, scansOfEntries } from '../support/plans.js';
 
 let db: TestDatabase;
 let storeId: string;
@@ -39,16 +40,6 @@ afterAll(async () => {
   await db?.drop();
 });
 
-interface PlanNode {
-  'Node Type': string;
-  'Relation Name'?: string;
-  'Index Name'?: string;
-  'Heap Fetches'?: number;
-  Plans?: PlanNode[];
-}
-
-const scans = (node: PlanNode): PlanNode[] => [...(node['Relation Name'] === 'entries' ? [node] : []), ...(node.Plans ?? []).flatMap(scans)];
-
 /** The scans of entries in the executed plan of `text`, tables scans and bitmaps ruled out. */
 async function entryScans(text: string, params: unknown[]): Promise<PlanNode[]> {
   return db.database.db.transaction(async (txRaw) => {
@@ -57,8 +48,7 @@ async function entryScans(text: string, params: unknown[]): Promise<PlanNode[]> 
     await tx.execute(sql`set local enable_bitmapscan = off`);
     const [row] = await preparedTx(tx)<{ 'QUERY PLAN': unknown }>(`explain (analyze, format json) ${text}`, params);
     const plan = row!['QUERY PLAN'];
-    const parsed = (typeof plan === 'string' ? JSON.parse(plan) : plan) as Array<{ Plan: PlanNode }>;
-    return scans(parsed[0]!.Plan);
+    return scansOfEntries(planRoot(plan));
   });
 }
 
