@@ -88,7 +88,7 @@ describe(`batches read by their rev range (${backend})`, () => {
 
   it('reads an untouched batch by its range, and by its keys once one was written or deleted since', async () => {
     const { storeId } = await storeWithKeys();
-    const { session, chunks, request } = await open(storeId, { have: HaveList.of([]) });
+    const { chunks, request } = await open(storeId, { have: HaveList.of([]) });
     const read = (c: Chunk, entriesPerPiece?: number) =>
       joinedInRange(db.database.db, storeId, { fromRev: Number(c.from_rev), toRev: Number(c.to_rev), keys: c.keys.length }, entriesPerPiece);
 
@@ -146,7 +146,11 @@ describe(`batches read by their rev range (${backend})`, () => {
     await registerStore(db.database.db, storeId, { scope: storeId }, {});
     const keys = Array.from({ length: 3 * ENTRIES_PER_PIECE + 5 }, (_, i) => `p/${String(i).padStart(4, '0')}`);
     // Written last key first: delivery (rev) order is the reverse of the order the primary key finds them in.
-    await applyWrites(db.database.db, storeId, keys.toReversed().map((key, i): WriteOp => ({ op: 'put', key, json: JSON.stringify({ i }) })));
+    await applyWrites(
+      db.database.db,
+      storeId,
+      keys.toReversed().map((key, i): WriteOp => ({ op: 'put', key, json: JSON.stringify({ i }) })),
+    );
     // A prefix is read key by key (its chunks record no range).
     const { chunks, request } = await open(storeId, { have: HaveList.of([]), prefix: 'p/', batchSize: keys.length });
     expect(chunks).toHaveLength(1);
