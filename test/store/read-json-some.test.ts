@@ -4,19 +4,16 @@
  * to a byte budget (the first key always), the rest left `unread`; byte
  * values come back as null.
  */
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readJsonSome } from '../../src/store/reads.js';
-import { registerStore } from '../../src/store/stores.js';
 import { applyWrites } from '../../src/store/writes.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { createTestDatabase, registerTestStore, type TestDatabase } from '../support/db.js';
 
 let db: TestDatabase;
 let storeId: string;
 beforeAll(async () => {
   db = await createTestDatabase();
-  storeId = randomUUID();
-  await registerStore(db.database.db, storeId, { scope: storeId }, {});
+  storeId = await registerTestStore(db);
   await applyWrites(db.database.db, storeId, [
     { op: 'put', key: 'a', json: `"${'x'.repeat(98)}"` },
     { op: 'put', key: 'b', json: `"${'y'.repeat(98)}"` },

@@ -3,11 +3,12 @@
  * database on the server named by TEST_DATABASE_URL (created here, dropped
  * by `drop`). Tests never depend on leftovers.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import postgres from 'postgres';
 import { inject } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';
+import { registerStore } from '../../src/store/stores.js';
 
 export const backend: 'postgres' | 'pglite' = process.env.TEST_DATABASE_URL ? 'postgres' : 'pglite';
 
@@ -44,4 +45,11 @@ export async function createTestDatabase({ migrated = true }: { migrated?: boole
       await admin.end();
     },
   };
+}
+
+/** Registers a store of its own (a fresh config, no options) on `db`, past any server; returns its id. */
+export async function registerTestStore(db: TestDatabase): Promise<string> {
+  const storeId = randomUUID();
+  await registerStore(db.database.db, storeId, { scope: storeId }, {});
+  return storeId;
 }

@@ -11,10 +11,9 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Db } from '../../src/db/client.js';
 import { preparedTx } from '../../src/db/prepared.js';
-import { registerStore } from '../../src/store/stores.js';
 import { applyWrites, type WriteOp } from '../../src/store/writes.js';
 import { INSERT_CHUNKS } from '../../src/sync/all-served.sql.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { createTestDatabase, registerTestStore, type TestDatabase } from '../support/db.js';
 import { planRoot, scansOfEntries } from '../support/plans.js';
 
 const KEYS = 3000;
@@ -24,8 +23,7 @@ let db: TestDatabase;
 let storeId: string;
 beforeAll(async () => {
   db = await createTestDatabase();
-  storeId = randomUUID();
-  await registerStore(db.database.db, storeId, { scope: storeId }, {});
+  storeId = await registerTestStore(db);
   for (let from = 0; from < KEYS; from += 1000) {
     const ops = Array.from(
       { length: 1000 },

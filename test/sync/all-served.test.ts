@@ -9,16 +9,14 @@
  * key filter, batch size, byte bound and rev; and across the pages of both
  * of its passes on a store of tens of thousands of keys.
  */
-import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compilePolicy, OPEN_POLICY, type StorePolicy } from '../../src/options/index.js';
-import { registerStore } from '../../src/store/stores.js';
 import { applyWrites, type WriteOp } from '../../src/store/writes.js';
 import { cutsInDatabase, handshake, type HandshakeRequest, type HandshakeSettings } from '../../src/sync/handshake.js';
 import { HaveList } from '../../src/sync/have-list.js';
 import { handshakeBody } from '../../src/sync/stale-list.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { createTestDatabase, registerTestStore, type TestDatabase } from '../support/db.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -75,8 +73,7 @@ async function answer(storeId: string, policy: StorePolicy, request: HandshakeRe
 }
 
 async function storeWith(writes: WriteOp[][]): Promise<string> {
-  const storeId = randomUUID();
-  await registerStore(db.database.db, storeId, { scope: storeId }, {});
+  const storeId = await registerTestStore(db);
   for (const batch of writes) await applyWrites(db.database.db, storeId, batch);
   return storeId;
 }

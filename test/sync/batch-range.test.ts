@@ -5,16 +5,14 @@
  * chunk's keys, and reads it key by key when a key was written or deleted
  * since the handshake (batch.sql.ts). Both give the locked path's body.
  */
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerStore } from '../../src/store/stores.js';
 import { applyWrites, type WriteOp } from '../../src/store/writes.js';
 import { ENTRIES_PER_PIECE, fetchBatchFast, joinedInRange } from '../../src/sync/batch.sql.js';
 import { handshake, type HandshakeRequest } from '../../src/sync/handshake.js';
 import { HaveList } from '../../src/sync/have-list.js';
 import { PolicyRegistry } from '../../src/sync/policy-registry.js';
 import { fetchBatchLocked, type BatchRequest } from '../../src/sync/sessions.js';
-import { backend, createTestDatabase, type TestDatabase } from '../support/db.js';
+import { backend, createTestDatabase, registerTestStore, type TestDatabase } from '../support/db.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -36,8 +34,7 @@ interface Chunk {
 }
 
 async function storeWithKeys(): Promise<{ storeId: string; revOf: Map<string, number> }> {
-  const storeId = randomUUID();
-  await registerStore(db.database.db, storeId, { scope: storeId }, {});
+  const storeId = await registerTestStore(db);
   const ops: WriteOp[] = KEYS.map((key, i) => ({ op: 'put', key, json: JSON.stringify({ i }) }));
   const results = await applyWrites(db.database.db, storeId, ops);
   // A key deleted before the handshake, then keys rewritten: its tombstone is served by no
@@ -142,8 +139,7 @@ describe(`batches read by their rev range (${backend})`, () => {
   });
 
   it('reads a batch of more keys than a piece holds by its keys, as the locked path does', async () => {
-    const storeId = randomUUID();
-    await registerStore(db.database.db, storeId, { scope: storeId }, {});
+    const storeId = await registerTestStore(db);
     const keys = Array.from({ length: 3 * ENTRIES_PER_PIECE + 5 }, (_, i) => `p/${String(i).padStart(4, '0')}`);
     // Written last key first: delivery (rev) order is the reverse of the order the primary key finds them in.
     await applyWrites(

@@ -11,7 +11,6 @@
  * hashes keys exactly as the replica does (a mismatch would list every
  * bucket, which the test counts).
  */
-import { randomUUID } from 'node:crypto';
 import { DigestFolder, digestBucketOf, hashText } from '@keysync/protocol';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,14 +18,13 @@ import { compilePolicy, type StorePolicy, type SyncOptions } from '../../src/opt
 import { parseTsMicros } from '@keysync/protocol';
 import type { Db } from '../../src/db/client.js';
 import { preparedTx } from '../../src/db/prepared.js';
-import { registerStore } from '../../src/store/stores.js';
 import { applyWrites, type WriteOp } from '../../src/store/writes.js';
 import { compareDigests, foldStore } from '../../src/sync/digests.sql.js';
 import { handshake, type HandshakeSettings } from '../../src/sync/handshake.js';
 import { HaveList } from '../../src/sync/have-list.js';
 import { PARTS_FROM_KEYS } from '../../src/sync/have-diff.sql.js';
 import { handshakeBody } from '../../src/sync/stale-list.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { createTestDatabase, registerTestStore, type TestDatabase } from '../support/db.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -112,8 +110,7 @@ async function answer(storeId: string, request: Parameters<typeof handshake>[2],
 }
 
 async function run(sc: Scenario) {
-  const storeId = randomUUID();
-  await registerStore(db.database.db, storeId, { scope: storeId }, {});
+  const storeId = await registerTestStore(db);
   const tsOf = new Map<string, string>();
   for (const batch of sc.writes) await write(storeId, batch, tsOf);
   const anyTs = [...tsOf.values()][0] ?? '2020-01-01T00:00:00.000000Z';
@@ -171,8 +168,7 @@ describe('the digest handshake', () => {
   });
 
   it('folds the same digests in one statement and in steps, as the replica does', async () => {
-    const storeId = randomUUID();
-    await registerStore(db.database.db, storeId, { scope: storeId }, {});
+    const storeId = await registerTestStore(db);
     // Keys of every kind, several per bucket, a deleted one, and a key written twice.
     const ops = [...KEYS, ...Array.from({ length: 60 }, (_, i) => `k/${i}`)].map((k, i): WriteOp => ({ op: 'put', key: k, json: String(i) }));
     const written = await applyWrites(db.database.db, storeId, [...ops, { op: 'delete', key: 'k/3' }, { op: 'put', key: 'a/b', json: '1' }]);
@@ -218,8 +214,7 @@ describe('the digest handshake', () => {
   }, 300_000);
 
   it('compares the listed buckets of a large store in parts (two connections on PostgreSQL), as the whole map does', async () => {
-    const storeId = randomUUID();
-    await registerStore(db.database.db, storeId, { scope: storeId }, {});
+    const storeId = await registerTestStore(db);
     const n = PARTS_FROM_KEYS + 2000;
     const tsOf = new Map<string, string>();
     for (let from = 0; from < n; from += 5000) {

@@ -11,18 +11,16 @@
  * or a newer one, or one finer than a microsecond; keys whose UTF-16 order
  * differs from their code point order; and strings that can name no key.
  */
-import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compilePolicy, OPEN_POLICY, type StorePolicy, type SyncOptions } from '../../src/options/index.js';
-import { registerStore } from '../../src/store/stores.js';
 import { applyWrites, type WriteOp } from '../../src/store/writes.js';
 import { comparesInDatabase, handshake, type HandshakeSettings } from '../../src/sync/handshake.js';
 import { PARTS_FROM_KEYS } from '../../src/sync/have-diff.sql.js';
 import { HaveList } from '../../src/sync/have-list.js';
 import { handshakeBody } from '../../src/sync/stale-list.js';
 import { parseTsMicros } from '@keysync/protocol';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { createTestDatabase, registerTestStore, type TestDatabase } from '../support/db.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -142,8 +140,7 @@ const UNPLAIN = /[\u0000-\u001f"\\\ud800-\uffff]/;
 type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
 
 async function run(sc: Scenario) {
-  const storeId = randomUUID();
-  await registerStore(db.database.db, storeId, { scope: storeId }, {});
+  const storeId = await registerTestStore(db);
   const tsOf = new Map<string, string>();
   for (const batch of sc.writes) {
     for (const r of await applyWrites(
@@ -247,8 +244,7 @@ describe('the have comparison in the database', () => {
   }, 300_000);
 
   it('gives a client holding every key of a larger store nothing, across many steps', async () => {
-    const storeId = randomUUID();
-    await registerStore(db.database.db, storeId, { scope: storeId }, {});
+    const storeId = await registerTestStore(db);
     const written = await applyWrites(
       db.database.db,
       storeId,
@@ -262,8 +258,7 @@ describe('the have comparison in the database', () => {
   });
 
   it('compares a large map on two connections that read one snapshot, as JavaScript does', async () => {
-    const storeId = randomUUID();
-    await registerStore(db.database.db, storeId, { scope: storeId }, {});
+    const storeId = await registerTestStore(db);
     const n = PARTS_FROM_KEYS + 2000;
     const written = [];
     for (let from = 0; from < n; from += 5000) {

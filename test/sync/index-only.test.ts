@@ -9,24 +9,21 @@
  * only if every column the statement reads is in the index, and the
  * executed plan fetches no row.
  */
-import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Db } from '../../src/db/client.js';
 import { preparedTx } from '../../src/db/prepared.js';
-import { registerStore } from '../../src/store/stores.js';
 import { applyWrites, type WriteOp } from '../../src/store/writes.js';
 import { foldStatement } from '../../src/sync/digests.sql.js';
 import { STEP_SQL } from '../../src/sync/have-diff.sql.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { createTestDatabase, registerTestStore, type TestDatabase } from '../support/db.js';
 import { type PlanNode, planRoot, scansOfEntries } from '../support/plans.js';
 
 let db: TestDatabase;
 let storeId: string;
 beforeAll(async () => {
   db = await createTestDatabase();
-  storeId = randomUUID();
-  await registerStore(db.database.db, storeId, { scope: storeId }, {});
+  storeId = await registerTestStore(db);
   const ops = Array.from(
     { length: 300 },
     (_, i): WriteOp => ({ op: 'put', key: `k/${String(i).padStart(3, '0')}`, json: JSON.stringify({ i, pad: 'x'.repeat(500) }) }),
