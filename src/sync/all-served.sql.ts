@@ -13,12 +13,12 @@
  * 1. their value sizes, a window of revs per statement, as text: the
  *    batches are cut here by the ChunkWriter's own rule (BatchCuts), and
  *    only the rev each batch begins at is kept;
- * 2. the chunks, written by INSERT ... SELECT, each entry put in its batch
- *    by width_bucket over those revs, a bounded number of keys per statement.
+ * 2. the chunks, written by INSERT ... SELECT, each batch's keys read from
+ *    its own range of those revs, a bounded number of keys per statement.
  * No statement runs long (PGlite runs them on the server's own thread) and
  * the event loop gets a turn before each. On PostgreSQL, for a store of more
  * than two windows, pass 1 runs on a second connection of the same snapshot
- * while pass 2 writes the batches already cut (about 17 and 21 ms per 10,000
+ * while pass 2 writes the batches already cut (about 7 and 7-11 ms per 10,000
  * entries of 1 KiB, which otherwise add up).
  */
 import type { PreparedQuery } from '../db/prepared.js';

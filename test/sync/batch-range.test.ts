@@ -1,9 +1,10 @@
 /**
  * A first sync's batches (and a `since`'s) hold every entry the store served
  * in a range of revs, which their chunk records (all-served.sql.ts); the
- * fast path reads such a batch by that range and checks it against the
- * chunk's keys, and reads it key by key when a key was written or deleted
- * since the handshake (batch.sql.ts). Both give the locked path's body.
+ * fast path reads such a batch by that range, in pieces, and checks it
+ * against the chunk's key count, and reads it key by key (also in pieces)
+ * when a key was written or deleted since the handshake (batch.sql.ts).
+ * Both give the locked path's body.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyWrites, type WriteOp } from '../../src/store/writes.js';
