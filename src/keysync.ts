@@ -134,6 +134,8 @@ export async function createKeysync(options: KeysyncOptions = {}): Promise<Keysy
     { log: options.log, corsOrigins: options.corsOrigins, allowedHosts: options.allowedHosts, compression: options.compression },
   );
 
+  // The embedded database's first pass catches up on what the last process left unvacuumed (embedded-vacuum.ts).
+  let caughtUp = false;
   // One instance at a time (a cluster-wide try-lock): the others skip their turn.
   const housekeeping = async (): Promise<HousekeepingResult> => {
     try {
@@ -142,7 +144,8 @@ export async function createKeysync(options: KeysyncOptions = {}): Promise<Keysy
         // Expired sessions answer 410 for a while before they are dropped (then 404).
         const sessions = await dropIdleSessions(database.db, Math.max(limits.batchTimeoutMs * 10, 600_000));
         // The embedded database has no autovacuum of its own (embedded-vacuum.ts).
-        const maintained = database.kind === 'pglite' ? await maintainEmbedded(database) : [];
+        const maintained = database.kind === 'pglite' ? await maintainEmbedded(database, { catchUp: !caughtUp }) : [];
+        caughtUp = true;
         return { purged, sessionsDropped: sessions.dropped, expired: sessions.expired, maintained };
       });
       metrics.purgeRuns.inc({ result: done ? 'ran' : 'skipped' });
@@ -156,13 +159,17 @@ export async function createKeysync(options: KeysyncOptions = {}): Promise<Keysy
     }
   };
   const every = options.housekeepingMs ?? 60_000;
-  const timer =
-    every > 0
-      ? setInterval(() => {
-          housekeeping().catch((err) => console.error(JSON.stringify({ level: 'warn', msg: 'housekeeping failed', error: String(err) })));
-        }, every)
-      : undefined;
+  // The pass running on the timer, which close() lets finish before it closes the database.
+  let running: Promise<unknown> = Promise.resolve();
+  const runHousekeeping = () => {
+    running = housekeeping().catch((err) => console.error(JSON.stringify({ level: 'warn', msg: 'housekeeping failed', error: String(err) })));
+  };
+  const timer = every > 0 ? setInterval(runHousekeeping, every) : undefined;
   timer?.unref();
+  // The embedded database's first pass runs at start: replicas reconnecting after a restart find the
+  // last process's load vacuumed (its pass waits for requests already in line and holds later ones up).
+  const firstPass = every > 0 && database.kind === 'pglite' ? setTimeout(runHousekeeping, 0) : undefined;
+  firstPass?.unref();
 
   return {
     app,
@@ -173,6 +180,8 @@ export async function createKeysync(options: KeysyncOptions = {}): Promise<Keysy
     async close({ closeDatabase = true } = {}) {
       accepting = false;
       if (timer) clearInterval(timer);
+      if (firstPass) clearTimeout(firstPass);
+      await running;
       await statistics.close();
       await live.close();
       if (closeDatabase && !options.database) await database.close();

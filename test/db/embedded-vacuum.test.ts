@@ -4,16 +4,33 @@
  * rules decide per table, a bulk load gets its table vacuumed (its pages
  * marked all-visible) and analyzed, overwrites get their dead rows
  * reclaimed, a quiet store is left alone, and a table whose rows near the
- * freeze age is vacuumed whatever its activity.
+ * freeze age is vacuumed whatever its activity; and a process's first pass
+ * (at start) catches up on a load the last process left unvacuumed, which
+ * the statistics, reset by the restart, no longer show.
  */
 import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../../src/db/client.js';
 import { FREEZE_AGE, maintainEmbedded, maintenanceDue, type TableActivity } from '../../src/db/embedded-vacuum.js';
+import { createKeysync } from '../../src/keysync.js';
 import { registerStore } from '../../src/store/stores.js';
 import { applyWrites } from '../../src/store/writes.js';
 import { backend, createTestDatabase, type TestDatabase } from '../support/db.js';
+import { tempDir } from '../support/process.js';
 
-const quiet: TableActivity = { table: 't', live: 10_000, dead: 0, insertedSinceVacuum: 0, modifiedSinceAnalyze: 0, xidAge: 1000, neverAnalyzed: false };
+const quiet: TableActivity = {
+  table: 't',
+  live: 10_000,
+  dead: 0,
+  insertedSinceVacuum: 0,
+  modifiedSinceAnalyze: 0,
+  xidAge: 1000,
+  neverAnalyzed: false,
+  pages: 1000,
+  allVisiblePages: 1000,
+};
 
 describe('what autovacuum would do', () => {
   it('follows PostgreSQL’s default thresholds', () => {
@@ -31,6 +48,14 @@ describe('what autovacuum would do', () => {
     // Rows near the freeze age: vacuumed (and so frozen) even when nothing else is due.
     expect(maintenanceDue({ ...quiet, xidAge: FREEZE_AGE })).toBeUndefined();
     expect(maintenanceDue({ ...quiet, xidAge: FREEZE_AGE + 1 })).toBe('vacuum');
+  });
+
+  it('catches up, on a first pass only, on pages never marked all-visible: past 128 + 20% of the table', () => {
+    const loaded = { ...quiet, allVisiblePages: 1000 - 329 };
+    expect(maintenanceDue(loaded)).toBeUndefined();
+    expect(maintenanceDue(loaded, { catchUp: true })).toBe('vacuum');
+    expect(maintenanceDue({ ...loaded, allVisiblePages: 1000 - 328 }, { catchUp: true })).toBeUndefined();
+    expect(maintenanceDue(quiet, { catchUp: true })).toBeUndefined();
   });
 });
 
@@ -90,4 +115,73 @@ describe.runIf(backend === 'pglite')('the embedded database’s housekeeping', (
     expect(after!.dead).toBe(0);
     expect(await maintainEmbedded(database)).toEqual([]);
   });
+});
+
+describe.runIf(backend === 'pglite')('the embedded database’s first pass after a restart', () => {
+  let root: string;
+  beforeAll(() => {
+    root = tempDir('keysync-vacuum-restart-');
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  const entriesState = async (database: Database) =>
+    (
+      await database.rows<{ inserted: number; vacuumed: string | null; visible: number; pages: number }>(
+        `select s.n_ins_since_vacuum::int as inserted, s.last_vacuum::text as vacuumed, c.relallvisible as visible,
+           (pg_relation_size(c.oid) / current_setting('block_size')::int)::int as pages
+         from pg_class c join pg_stat_user_tables s on s.relid = c.oid where c.relname = 'entries'`,
+      )
+    )[0]!;
+
+  it('vacuums a load the last process left, which the reset statistics no longer show, and runs at start', async () => {
+    const dataDir = join(root, 'data');
+    // A process loads a store and stops before its housekeeping ran.
+    const loader = await createKeysync({ dataDir, log: false, housekeepingMs: 0 });
+    const storeId = randomUUID();
+    await registerStore(loader.database.db, storeId, { scope: storeId }, {});
+    await applyWrites(
+      loader.database.db,
+      storeId,
+      Array.from({ length: 20_000 }, (_, i) => ({ op: 'put' as const, key: `k/${i}`, json: JSON.stringify({ i, pad: 'x'.repeat(200) }) })),
+    );
+    await loader.close();
+
+    // The next process's counters start from zero: autovacuum's rules alone see nothing to vacuum.
+    const reopened = await createKeysync({ dataDir, log: false, housekeepingMs: 0 });
+    const database = reopened.database;
+    if (database.kind !== 'pglite') throw new Error('PGlite only');
+    const before = await entriesState(database);
+    expect(before.inserted).toBe(0);
+    expect(before.pages).toBeGreaterThan(128 / 0.8);
+    expect(before.visible).toBe(0);
+    expect(await maintainEmbedded(database)).not.toContainEqual({ table: 'entries', did: 'vacuum' });
+    // The catalog does: the first pass vacuums it, and every page is all-visible after; a second catch-up finds nothing.
+    expect(await maintainEmbedded(database, { catchUp: true })).toContainEqual({ table: 'entries', did: 'vacuum' });
+    const after = await entriesState(database);
+    expect(after.visible).toBe(after.pages);
+    expect(await maintainEmbedded(database, { catchUp: true })).toEqual([]);
+    await reopened.close();
+
+    // A server started with its housekeeping on runs that first pass at once, not a minute later.
+    const loader2 = await createKeysync({ dataDir, log: false, housekeepingMs: 0 });
+    await applyWrites(
+      loader2.database.db,
+      storeId,
+      Array.from({ length: 20_000 }, (_, i) => ({ op: 'put' as const, key: `m/${i}`, json: JSON.stringify({ i, pad: 'y'.repeat(200) }) })),
+    );
+    await loader2.close();
+    const started = await createKeysync({ dataDir, log: false, housekeepingMs: 3_600_000 });
+    try {
+      const deadline = Date.now() + 30_000;
+      let state = await entriesState(started.database);
+      while (state.visible < state.pages && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        state = await entriesState(started.database);
+      }
+      expect(state.vacuumed).not.toBeNull();
+      expect(state.visible).toBe(state.pages);
+    } finally {
+      await started.close();
+    }
+  }, 120_000);
 });
