@@ -5,6 +5,7 @@
  * route handlers and the guards declared on routes reach them.
  */
 import type { Database } from './db/client.js';
+import type { EmbeddedSettle } from './db/embedded-settle.js';
 import type { StoreStatistics } from './db/store-statistics.js';
 import type { Limits } from './limits.js';
 import type { LiveHub } from './live/hub.js';
@@ -35,6 +36,8 @@ export interface ServerParts {
   accepting: () => boolean;
   /** planner statistics kept fresh for stores that grow (store-statistics.ts) */
   statistics: StoreStatistics;
+  /** embedded database only: stores that grow vacuumed before a handshake compares with them (embedded-settle.ts) */
+  settle?: EmbeddedSettle;
 }
 
 /** ServerParts and what createApp derives from them for the routes. */

@@ -6,6 +6,7 @@
  */
 import { createApp, type CreateAppOptions } from './app.js';
 import { openDatabase, type Database } from './db/client.js';
+import { EmbeddedSettle } from './db/embedded-settle.js';
 import { maintainEmbedded } from './db/embedded-vacuum.js';
 import { analyzeEntries, inspectStore, StoreStatistics } from './db/store-statistics.js';
 import { migrate } from './db/migrate.js';
@@ -130,6 +131,7 @@ export async function createKeysync(options: KeysyncOptions = {}): Promise<Keysy
       admission: new Admission(limits),
       accepting: () => accepting,
       statistics,
+      settle: database.kind === 'pglite' ? new EmbeddedSettle(database) : undefined,
     },
     { log: options.log, corsOrigins: options.corsOrigins, allowedHosts: options.allowedHosts, compression: options.compression },
   );

@@ -39,6 +39,8 @@ export function registerSyncHandlers(app: App, services: ApiServices): void {
     } else request = body;
     // A store loaded since the planner last counted its rows would be read as if it had none.
     await services.statistics.beforeSync(storeId);
+    // Compared with what the replica holds: on the embedded database, from the primary key alone once vacuumed.
+    if ('have' in request && (request.digest || request.have.size > 0)) await services.settle?.beforeCompare(storeId);
     const result = await handshake(db, storeId, request, (options) => services.policies.policyFor(storeId, options), {
       batchSize: limits.batchSize,
       maxBatchSize: limits.maxBatchSize,
@@ -57,8 +59,9 @@ export function registerSyncHandlers(app: App, services: ApiServices): void {
   app.openapi(digestsRoute, async (c) => {
     const { storeId } = c.req.valid('param');
     const { buckets, digests, prefix } = c.req.valid('json');
-    // The first step of a digest handshake: planned as the handshake is (see there).
+    // The first step of a digest handshake: planned and settled as the handshake is (see there).
     await services.statistics.beforeSync(storeId);
+    await services.settle?.beforeCompare(storeId);
     const answer = await compareDigests(db, storeId, { buckets, digests: Buffer.from(digests, 'base64'), prefix }, (options) =>
       services.policies.policyFor(storeId, options),
     );

@@ -1,0 +1,55 @@
+/**
+ * Embedded database only: a store that has grown is vacuumed before a
+ * handshake compares what a replica holds with it (a `have` map, digests).
+ *
+ * Those comparisons read the primary key alone where the table's pages are
+ * marked all-visible, and visit every row where they are not (migration
+ * 0004, docs/architecture.md). The housekeeping marks them by autovacuum's
+ * insert rule, which counts the whole table: a store of 100,000 keys loaded
+ * into a table several times its size stays below it, and every reconnect
+ * to it visits its rows. Measured by the bench (a quick run on PGlite, the
+ * table holding the earlier workloads' stores): the digest handshake of an
+ * up-to-date replica of 100,000 keys took 594-794 ms (best and median of
+ * three) before its store was vacuumed, 303-353 ms after.
+ *
+ * So the first comparing handshake after a store has doubled (and grown by
+ * MIN_GROWTH rows, counted from nothing when this process first sees it)
+ * waits for a VACUUM of the table, as it waits for an ANALYZE
+ * (store-statistics.ts). A VACUUM skips the pages already all-visible, so it
+ * costs about the pages written since. Initial syncs and `since` handshakes
+ * do not wait: they read the rows anyway.
+ */
+import type { EmbeddedDatabase } from './client.js';
+import { MIN_GROWTH } from './store-statistics.js';
+
+/** Stores followed at most. */
+const MAX_STORES = 100_000;
+
+export class EmbeddedSettle {
+  /** each store's head rev when the last VACUUM this process ran started */
+  readonly #settledAt = new Map<string, number>();
+  #running: Promise<void> | undefined;
+
+  constructor(private readonly database: EmbeddedDatabase) {}
+
+  /** Before a handshake that compares with `storeId`: vacuums first if it has doubled since the last VACUUM. */
+  async beforeCompare(storeId: string): Promise<void> {
+    const [store] = await this.database.rows<{ head_rev: string | number }>('select head_rev from stores where id = $1::uuid', [storeId]);
+    if (!store) return;
+    const headRev = Number(store.head_rev);
+    // A VACUUM in progress may have started before the store's last writes.
+    if (this.#running) await this.#running;
+    if (headRev < 2 * (this.#settledAt.get(storeId) ?? 0) + MIN_GROWTH) return;
+    if (this.#settledAt.size >= MAX_STORES) this.#settledAt.clear();
+    this.#settledAt.set(storeId, headRev);
+    await (this.#running ??= this.#vacuum().finally(() => (this.#running = undefined)));
+  }
+
+  async #vacuum(): Promise<void> {
+    // A VACUUM marks a page all-visible only once each of its rows carries the hint that its writer
+    // committed, which PostgreSQL sets only when the WAL up to that commit is flushed: rows the last
+    // process wrote stayed unmarked until this one had flushed its own (embedded-vacuum.ts).
+    await this.database.rows('checkpoint');
+    await this.database.rows('vacuum entries');
+  }
+}

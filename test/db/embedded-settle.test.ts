@@ -1,0 +1,108 @@
+/**
+ * The embedded database vacuums a store that has grown before a handshake
+ * compares with it (src/db/embedded-settle.ts): its pages come out
+ * all-visible, so the comparison reads the primary key alone; a store that
+ * has not doubled since is left alone, and over HTTP only the comparing
+ * handshakes (a `have` map, digests) wait for it, not an initial sync.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EmbeddedDatabase } from '../../src/db/client.js';
+import { EmbeddedSettle } from '../../src/db/embedded-settle.js';
+import { applyWrites } from '../../src/store/writes.js';
+import { backend, createTestDatabase, registerTestStore, type TestDatabase } from '../support/db.js';
+import { startServer, type TestServer } from '../support/server.js';
+
+/** `n` keys under `prefix`, about 250 bytes each. */
+const load = (db: TestDatabase, storeId: string, prefix: string, n: number) =>
+  applyWrites(
+    db.database.db,
+    storeId,
+    Array.from({ length: n }, (_, i) => ({ op: 'put' as const, key: `${prefix}/${i}`, json: JSON.stringify({ i, pad: 'x'.repeat(200) }) })),
+  );
+
+/** Pages of `entries` not all-visible, by the catalog (VACUUM updates it). */
+const unmarkedPages = async (db: TestDatabase) => {
+  const [row] = await db.database.rows<{ unmarked: number }>(
+    `select ((pg_relation_size(oid) / current_setting('block_size')::int) - relallvisible)::int as unmarked from pg_class where relname = 'entries'`,
+  );
+  return row!.unmarked;
+};
+
+describe.runIf(backend === 'pglite')('the embedded database settles a grown store before a comparison', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('vacuums once a store has doubled (and grown by 10,000 rows), and leaves it alone until it doubles again', async () => {
+    const database = db.database as EmbeddedDatabase;
+    const vacuums: string[] = [];
+    // The same database, its VACUUMs counted.
+    const counted: EmbeddedDatabase = {
+      ...database,
+      rows: (text, params) => {
+        if (/^vacuum/.test(text)) vacuums.push(text);
+        return database.rows(text, params);
+      },
+    };
+    const settle = new EmbeddedSettle(counted);
+    const storeId = await registerTestStore(db);
+    await load(db, storeId, 'a', 9_000);
+    await settle.beforeCompare(storeId);
+    expect(vacuums).toEqual([]);
+
+    await load(db, storeId, 'b', 12_000);
+    expect(await unmarkedPages(db)).toBeGreaterThan(100);
+    await settle.beforeCompare(storeId);
+    expect(vacuums).toEqual(['vacuum entries']);
+    expect(await unmarkedPages(db)).toBe(0);
+
+    // 21,000 revs settled: not again before 52,000.
+    await load(db, storeId, 'c', 20_000);
+    await settle.beforeCompare(storeId);
+    expect(vacuums).toHaveLength(1);
+    await load(db, storeId, 'd', 12_000);
+    await settle.beforeCompare(storeId);
+    expect(vacuums).toHaveLength(2);
+    expect(await unmarkedPages(db)).toBe(0);
+
+    // No such store: nothing to do.
+    await settle.beforeCompare('00000000-0000-4000-8000-000000000000');
+    expect(vacuums).toHaveLength(2);
+  }, 60_000);
+});
+
+describe.runIf(backend === 'pglite')('the handshakes that wait for it', () => {
+  let db: TestDatabase;
+  let server: TestServer;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    server = await startServer(db);
+  });
+  afterAll(async () => {
+    await server?.close();
+    await db?.drop();
+  });
+
+  const handshake = (storeId: string, body: unknown) =>
+    server.fetch(`/v1/stores/${storeId}/sync`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  it('a `have` handshake does, an initial sync and a `since` handshake do not', async () => {
+    const storeId = await registerTestStore(db);
+    const [last] = (await load(db, storeId, 'k', 15_000)).slice(-1);
+    expect(await unmarkedPages(db)).toBeGreaterThan(100);
+    for (const body of [{ have: {} }, { since: 10 }]) {
+      const res = await handshake(storeId, { ...body, listStale: false });
+      expect(res.status).toBe(201);
+      await res.text();
+      expect(await unmarkedPages(db)).toBeGreaterThan(100);
+    }
+    const res = await handshake(storeId, { have: { [last!.key]: last!.ts }, listStale: false });
+    expect(res.status).toBe(201);
+    await res.text();
+    expect(await unmarkedPages(db)).toBe(0);
+  }, 60_000);
+});
