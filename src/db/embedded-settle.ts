@@ -20,6 +20,7 @@
  * do not wait: they read the rows anyway.
  */
 import type { EmbeddedDatabase } from './client.js';
+import { flushWal } from './embedded-vacuum.js';
 import { MIN_GROWTH } from './store-statistics.js';
 
 /** Stores followed at most. */
@@ -46,10 +47,7 @@ export class EmbeddedSettle {
   }
 
   async #vacuum(): Promise<void> {
-    // A VACUUM marks a page all-visible only once each of its rows carries the hint that its writer
-    // committed, which PostgreSQL sets only when the WAL up to that commit is flushed: rows the last
-    // process wrote stayed unmarked until this one had flushed its own (embedded-vacuum.ts).
-    await this.database.rows('checkpoint');
+    await flushWal(this.database);
     await this.database.rows('vacuum entries');
   }
 }

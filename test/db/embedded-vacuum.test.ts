@@ -164,7 +164,7 @@ describe.runIf(backend === 'pglite')('the embedded database’s first pass after
     await reopened.close();
 
     // A server started with its housekeeping on runs that first pass at once, not a minute later. (Unlike the
-    // calls above, no ANALYZE of the new rows comes before its VACUUM: without the checkpoint this half stayed unmarked.)
+    // calls above, no ANALYZE of the new rows comes before its VACUUM: without the WAL flush (flushWal) this half stayed unmarked.)
     await loadAndStop(dataDir, storeId, 'm');
     const started = await createKeysync({ dataDir, log: false, housekeepingMs: 3_600_000 });
     try {
