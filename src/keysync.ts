@@ -131,7 +131,10 @@ export async function createKeysync(options: KeysyncOptions = {}): Promise<Keysy
       admission: new Admission(limits),
       accepting: () => accepting,
       statistics,
-      settle: database.kind === 'pglite' ? new EmbeddedSettle(database) : undefined,
+      settle:
+        database.kind === 'pglite'
+          ? new EmbeddedSettle(database, (err) => console.error(JSON.stringify({ level: 'warn', msg: 'VACUUM of entries failed', error: String(err) })))
+          : undefined,
     },
     { log: options.log, corsOrigins: options.corsOrigins, allowedHosts: options.allowedHosts, compression: options.compression },
   );

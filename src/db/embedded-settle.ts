@@ -31,7 +31,11 @@ export class EmbeddedSettle {
   readonly #settledAt = new Map<string, number>();
   #running: Promise<void> | undefined;
 
-  constructor(private readonly database: EmbeddedDatabase) {}
+  constructor(
+    private readonly database: EmbeddedDatabase,
+    /** a VACUUM that failed: the comparison runs all the same, visiting the rows */
+    private readonly onError: (err: unknown) => void = () => undefined,
+  ) {}
 
   /** Before a handshake that compares with `storeId`: vacuums first if it has doubled since the last VACUUM. */
   async beforeCompare(storeId: string): Promise<void> {
@@ -43,7 +47,9 @@ export class EmbeddedSettle {
     if (headRev < 2 * (this.#settledAt.get(storeId) ?? 0) + MIN_GROWTH) return;
     if (this.#settledAt.size >= MAX_STORES) this.#settledAt.clear();
     this.#settledAt.set(storeId, headRev);
-    await (this.#running ??= this.#vacuum().finally(() => (this.#running = undefined)));
+    await (this.#running ??= this.#vacuum()
+      .catch(this.onError)
+      .finally(() => (this.#running = undefined)));
   }
 
   async #vacuum(): Promise<void> {
