@@ -21,10 +21,7 @@
  */
 import type { EmbeddedDatabase } from './client.js';
 import { flushWal } from './embedded-vacuum.js';
-import { MIN_GROWTH } from './store-statistics.js';
-
-/** Stores followed at most. */
-const MAX_STORES = 100_000;
+import { hasGrown, MAX_STORES, readHeadRev } from './store-statistics.js';
 
 export class EmbeddedSettle {
   /** each store's head rev when the last VACUUM this process ran started */
@@ -39,12 +36,11 @@ export class EmbeddedSettle {
 
   /** Before a handshake that compares with `storeId`: vacuums first if it has doubled since the last VACUUM. */
   async beforeCompare(storeId: string): Promise<void> {
-    const [store] = await this.database.rows<{ head_rev: string | number }>('select head_rev from stores where id = $1::uuid', [storeId]);
-    if (!store) return;
-    const headRev = Number(store.head_rev);
+    const headRev = await readHeadRev(this.database, storeId);
+    if (headRev === undefined) return;
     // A VACUUM in progress may have started before the store's last writes.
     if (this.#running) await this.#running;
-    if (headRev < 2 * (this.#settledAt.get(storeId) ?? 0) + MIN_GROWTH) return;
+    if (!hasGrown(headRev, this.#settledAt.get(storeId) ?? 0, 2)) return;
     if (this.#settledAt.size >= MAX_STORES) this.#settledAt.clear();
     this.#settledAt.set(storeId, headRev);
     await (this.#running ??= this.#vacuum()

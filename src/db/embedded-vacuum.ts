@@ -101,7 +101,7 @@ export async function maintainEmbedded(
   // This backend's counters reach the shared statistics at most once a second; now, for this read.
   await database.rows('select pg_stat_force_next_flush()');
   const done: Array<{ table: string; did: 'vacuum' | 'analyze' }> = [];
-  let flushed = !options.catchUp;
+  let flushed = false;
   for (const r of await database.rows<TableActivity>(ACTIVITY, [TABLES])) {
     const due = maintenanceDue(r, options);
     if (!due) continue;

@@ -35,8 +35,8 @@ import type { Database } from './client.js';
 export const MIN_GROWTH = 10_000;
 /** The multiple for writes (in the background) and for a handshake (which waits for it). */
 export const GROWTH = { writes: 2, handshake: 8 };
-/** Stores followed at most. */
-const MAX_STORES = 100_000;
+/** Stores followed at most (here and by embedded-settle.ts). */
+export const MAX_STORES = 100_000;
 
 export interface StoreStatisticsOptions {
   /** ANALYZE of the entries table */
@@ -172,7 +172,10 @@ export class StoreStatistics {
   }
 }
 
-const isDue = (g: Growth, multiple: number) => g.headRev >= multiple * g.analyzedAt + MIN_GROWTH;
+/** Whether a store at `headRev` has grown past `multiple` times its size at `since`, plus MIN_GROWTH rows. */
+export const hasGrown = (headRev: number, since: number, multiple: number) => headRev >= multiple * since + MIN_GROWTH;
+
+const isDue = (g: Growth, multiple: number) => hasGrown(g.headRev, g.analyzedAt, multiple);
 
 /**
  * ANALYZE of the entries table's columns that plans select on
@@ -191,9 +194,14 @@ export async function analyzeEntries(database: Database): Promise<void> {
 
 /** A store's head rev and the rows the planner expects it to have (StoreStatistics' first sight of it). */
 export async function inspectStore(database: Database, storeId: string): Promise<{ headRev: number; plannedRows: number } | undefined> {
+  const headRev = await readHeadRev(database, storeId);
+  return headRev === undefined ? undefined : { headRev, plannedRows: await plannedRows(database, storeId) };
+}
+
+/** A store's head rev; undefined for no such store. */
+export async function readHeadRev(database: Database, storeId: string): Promise<number | undefined> {
   const [store] = await database.rows<{ head_rev: string | number }>('select head_rev from stores where id = $1::uuid', [storeId]);
-  if (!store) return undefined;
-  return { headRev: Number(store.head_rev), plannedRows: await plannedRows(database, storeId) };
+  return store && Number(store.head_rev);
 }
 
 /** The rows the planner expects the store's entries to have. */

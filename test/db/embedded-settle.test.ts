@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmbeddedDatabase } from '../../src/db/client.js';
 import { EmbeddedSettle } from '../../src/db/embedded-settle.js';
 import { applyWrites } from '../../src/store/writes.js';
-import { backend, createTestDatabase, registerTestStore, type TestDatabase } from '../support/db.js';
+import { backend, createTestDatabase, entriesPages, registerTestStore, type TestDatabase } from '../support/db.js';
 import { startServer, type TestServer } from '../support/server.js';
 
 /** `n` keys under `prefix`, about 250 bytes each. */
@@ -22,10 +22,8 @@ const load = (db: TestDatabase, storeId: string, prefix: string, n: number) =>
 
 /** Pages of `entries` not all-visible, by the catalog (VACUUM updates it). */
 const unmarkedPages = async (db: TestDatabase) => {
-  const [row] = await db.database.rows<{ unmarked: number }>(
-    `select ((pg_relation_size(oid) / current_setting('block_size')::int) - relallvisible)::int as unmarked from pg_class where relname = 'entries'`,
-  );
-  return row!.unmarked;
+  const { pages, visible } = await entriesPages(db.database);
+  return pages - visible;
 };
 
 describe.runIf(backend === 'pglite')('the embedded database settles a grown store before a comparison', () => {

@@ -17,7 +17,7 @@ import { FREEZE_AGE, maintainEmbedded, maintenanceDue, type TableActivity } from
 import { createKeysync } from '../../src/keysync.js';
 import { registerStore } from '../../src/store/stores.js';
 import { applyWrites } from '../../src/store/writes.js';
-import { backend, createTestDatabase, type TestDatabase } from '../support/db.js';
+import { backend, createTestDatabase, entriesPages, type TestDatabase } from '../support/db.js';
 import { tempDir } from '../support/process.js';
 
 const quiet: TableActivity = {
@@ -76,12 +76,6 @@ describe.runIf(backend === 'pglite')('the embedded database’s housekeeping', (
       )
     )[0]!;
 
-  /** Pages of `entries` the visibility map has all-visible, and all its pages. */
-  const visible = async () =>
-    (
-      await db.database.rows<{ visible: number; pages: number }>(`select relallvisible as visible, relpages as pages from pg_class where relname = 'entries'`)
-    )[0]!;
-
   it('vacuums and analyzes a bulk-loaded table, vacuums one with many dead rows, and leaves a quiet one alone', async () => {
     const database = db.database;
     if (database.kind !== 'pglite') throw new Error('PGlite only');
@@ -97,7 +91,7 @@ describe.runIf(backend === 'pglite')('the embedded database’s housekeeping', (
     // all-visible for index-only reads, and analyzed.
     expect(await maintainEmbedded(database)).toContainEqual({ table: 'entries', did: 'vacuum' });
     expect(await lastVacuum('entries')).toEqual({ vacuumed: expect.any(String), analyzed: expect.any(String) });
-    const { visible: allVisible, pages } = await visible();
+    const { visible: allVisible, pages } = await entriesPages(db.database);
     expect(pages).toBeGreaterThan(0);
     expect(allVisible).toBe(pages);
     // Nothing new: nothing to do.
@@ -124,14 +118,13 @@ describe.runIf(backend === 'pglite')('the embedded database’s first pass after
   });
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-  const entriesState = async (database: Database) =>
-    (
-      await database.rows<{ inserted: number; vacuumed: string | null; visible: number; pages: number }>(
-        `select s.n_ins_since_vacuum::int as inserted, s.last_vacuum::text as vacuumed, c.relallvisible as visible,
-           (pg_relation_size(c.oid) / current_setting('block_size')::int)::int as pages
-         from pg_class c join pg_stat_user_tables s on s.relid = c.oid where c.relname = 'entries'`,
-      )
-    )[0]!;
+  /** entriesPages, with the rows inserted since the last VACUUM and when that was, by the statistics. */
+  const entriesState = async (database: Database) => {
+    const [stats] = await database.rows<{ inserted: number; vacuumed: string | null }>(
+      `select n_ins_since_vacuum::int as inserted, last_vacuum::text as vacuumed from pg_stat_user_tables where relname = 'entries'`,
+    );
+    return { ...stats!, ...(await entriesPages(database)) };
+  };
 
   /** A process writes 20,000 keys under `prefix` and stops before its housekeeping ran. */
   const loadAndStop = async (dataDir: string, storeId: string, prefix: string) => {

@@ -53,3 +53,15 @@ export async function registerTestStore(db: TestDatabase): Promise<string> {
   await registerStore(db.database.db, storeId, { scope: storeId }, {});
   return storeId;
 }
+
+/**
+ * The pages of `entries` now, and how many its last VACUUM or ANALYZE found
+ * all-visible (pg_class.relallvisible): what lets a comparison read the
+ * primary key alone (src/db/embedded-vacuum.ts).
+ */
+export async function entriesPages(database: Database): Promise<{ pages: number; visible: number }> {
+  const [row] = await database.rows<{ pages: number; visible: number }>(
+    `select (pg_relation_size(oid) / current_setting('block_size')::int)::int as pages, relallvisible as visible from pg_class where relname = 'entries'`,
+  );
+  return row!;
+}
