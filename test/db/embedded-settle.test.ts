@@ -10,7 +10,7 @@ import type { EmbeddedDatabase } from '../../src/db/client.js';
 import { EmbeddedSettle } from '../../src/db/embedded-settle.js';
 import { applyWrites } from '../../src/store/writes.js';
 import { backend, createTestDatabase, entriesPages, registerTestStore, type TestDatabase } from '../support/db.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { useTestServer } from '../support/server.js';
 
 /** `n` keys under `prefix`, about 250 bytes each. */
 const load = (db: TestDatabase, storeId: string, prefix: string, n: number) =>
@@ -88,33 +88,24 @@ describe.runIf(backend === 'pglite')('the embedded database settles a grown stor
 });
 
 describe.runIf(backend === 'pglite')('the handshakes that wait for it', () => {
-  let db: TestDatabase;
-  let server: TestServer;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    server = await startServer(db);
-  });
-  afterAll(async () => {
-    await server?.close();
-    await db?.drop();
-  });
+  const env = useTestServer();
 
   const handshake = (storeId: string, body: unknown) =>
-    server.fetch(`/v1/stores/${storeId}/sync`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    env.server.fetch(`/v1/stores/${storeId}/sync`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
   it('a `have` handshake does, an initial sync and a `since` handshake do not', async () => {
-    const storeId = await registerTestStore(db);
-    const [last] = (await load(db, storeId, 'k', 15_000)).slice(-1);
-    expect(await unmarkedPages(db)).toBeGreaterThan(100);
+    const storeId = await registerTestStore(env.db);
+    const [last] = (await load(env.db, storeId, 'k', 15_000)).slice(-1);
+    expect(await unmarkedPages(env.db)).toBeGreaterThan(100);
     for (const body of [{ have: {} }, { since: 10 }]) {
       const res = await handshake(storeId, { ...body, listStale: false });
       expect(res.status).toBe(201);
       await res.text();
-      expect(await unmarkedPages(db)).toBeGreaterThan(100);
+      expect(await unmarkedPages(env.db)).toBeGreaterThan(100);
     }
     const res = await handshake(storeId, { have: { [last!.key]: last!.ts }, listStale: false });
     expect(res.status).toBe(201);
     await res.text();
-    expect(await unmarkedPages(db)).toBe(0);
+    expect(await unmarkedPages(env.db)).toBe(0);
   }, 60_000);
 });
