@@ -102,12 +102,17 @@ export function countingFetch(acceptEncoding?: string): ByteCounter {
 }
 
 /**
- * Bytes read and written on every socket fetch (undici) opens in this process,
- * as they went over the wire: compressed bodies, headers and chunk framing.
+ * Bytes read and written on every socket this process opens as an HTTP
+ * client (fetch's undici and node:http alike), as they went over the wire:
+ * compressed bodies, headers and chunk framing. And how many requests went
+ * out, by either.
  */
-export function socketBytes(): { read(): { read: number; written: number } } {
+export function socketBytes(): { read(): { read: number; written: number; requests: number } } {
   const sockets = new Set<Socket>();
-  subscribe('undici:client:connected', (message) => sockets.add((message as { socket: Socket }).socket));
+  let requests = 0;
+  subscribe('net.client.socket', (message) => sockets.add((message as { socket: Socket }).socket));
+  subscribe('undici:request:create', () => requests++);
+  subscribe('http.client.request.start', () => requests++);
   return {
     read() {
       let read = 0;
@@ -116,7 +121,7 @@ export function socketBytes(): { read(): { read: number; written: number } } {
         read += socket.bytesRead;
         written += socket.bytesWritten;
       }
-      return { read, written };
+      return { read, written, requests };
     },
   };
 }

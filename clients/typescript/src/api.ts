@@ -12,7 +12,7 @@
  */
 import { encodeBase64 } from './base64.js';
 import { ProtocolError } from './errors.js';
-import { createRawClient, mediaType, settle, type HttpOptions, type HttpResult, type RawClient } from './http.js';
+import { createRawClient, mediaType, settle, textFetchOf, type HttpOptions, type HttpResult, type RawClient } from './http.js';
 import {
   HEADERS,
   MEDIA_TYPES,
@@ -168,6 +168,7 @@ const AS_JSON_TEXT = { bodySerializer: (b: unknown) => b as string, headers: { [
  */
 export function createApiClient(options: ApiClientOptions): ApiClient {
   const raw = createRawClient(options);
+  const textFetch = textFetchOf(options);
   const store = (storeId: string) => ({ params: { path: { storeId } } });
   const session = (storeId: string, sessionId: string) => ({ params: { path: { storeId, sessionId } } });
   const keyPath = (storeId: string, key: string) => ({ storeId, key });
@@ -276,7 +277,12 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     batchText: (storeId, sessionId, cursor, o) =>
       settle(
         `batch ${cursor}`,
-        raw.GET('/v1/stores/{storeId}/sync/{sessionId}/batches/{cursor}', { ...batchPath(storeId, sessionId, cursor), parseAs: 'text', signal: o?.signal }),
+        raw.GET('/v1/stores/{storeId}/sync/{sessionId}/batches/{cursor}', {
+          ...batchPath(storeId, sessionId, cursor),
+          parseAs: 'text',
+          signal: o?.signal,
+          ...(textFetch && { fetch: textFetch }),
+        }),
         (text) => text ?? '',
       ),
     ack: (storeId, sessionId, cursor, o) =>

@@ -8,6 +8,7 @@
 import createClient, { type Client } from 'openapi-fetch';
 import { ProtocolError } from './errors.js';
 import { HEADERS, MEDIA_TYPES, isLoopbackName, type paths, type Problem } from '@keysync/protocol';
+import { fetchText } from '#text-transport';
 
 /**
  * What we need of `fetch`: called as `fetch(url, init)` with a string URL,
@@ -80,6 +81,26 @@ export function createRawClient(options: HttpOptions): RawClient {
       return doFetch(request.url, { method: request.method, headers: request.headers, body, signal: request.signal });
     },
   });
+}
+
+/** A per-request `fetch` of openapi-fetch. */
+export type RequestFetch = (request: Request) => Promise<Response>;
+
+/**
+ * The fetch for responses read whole as text (sync batches): on Node, our
+ * own transport (transport/node.ts: less CPU and time per batch than Node's
+ * fetch), unless `options.fetch` was given, which then carries every request.
+ * Undefined means the client's fetch.
+ */
+export function textFetchOf(options: HttpOptions): RequestFetch | undefined {
+  const transport = fetchText;
+  if (options.fetch !== undefined || transport === undefined) return undefined;
+  return (request) => {
+    const captured = (request as Captured)[INIT];
+    return captured
+      ? transport(captured.url, captured.init)
+      : transport(request.url, { method: request.method, headers: request.headers, signal: request.signal, redirect: request.redirect });
+  };
 }
 
 /**
