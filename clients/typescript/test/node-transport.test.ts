@@ -223,3 +223,29 @@ describe('textFetchOf', () => {
     expect(textFetchOf({ baseUrl: base, fetch: (input, init) => fetch(input, init) })).toBeUndefined();
   });
 });
+
+describe('#text-transport', () => {
+  it('resolves to the Node transport on Node only (Bun and Deno keep their own fetch)', async () => {
+    const { build } = await import('esbuild');
+    const resolved = async (platform: 'node' | 'browser', conditions: string[]) => {
+      const out = await build({
+        stdin: { contents: "export { fetchText } from '#text-transport';", resolveDir: new URL('../src', import.meta.url).pathname },
+        bundle: true,
+        write: false,
+        platform,
+        format: 'esm',
+        conditions,
+        metafile: true,
+        logLevel: 'silent',
+      });
+      return Object.keys(out.metafile.inputs).filter((f) => f.includes('transport/'));
+    };
+    expect(await resolved('node', [])).toEqual(expect.arrayContaining([expect.stringMatching(/transport\/node\.js$/)]));
+    expect(await resolved('node', ['keysync-source'])).toEqual(expect.arrayContaining([expect.stringMatching(/transport\/node\.ts$/)]));
+    for (const runtime of ['bun', 'deno']) {
+      expect(await resolved('node', ['keysync-source', runtime])).toEqual([expect.stringMatching(/transport\/none\.ts$/)]);
+      expect(await resolved('node', [runtime])).toEqual([expect.stringMatching(/transport\/none\.js$/)]);
+    }
+    expect(await resolved('browser', ['keysync-source'])).toEqual([expect.stringMatching(/transport\/none\.ts$/)]);
+  });
+});
