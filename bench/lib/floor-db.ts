@@ -51,7 +51,8 @@ const SCAN = 'select key, rev, ts_us, deleted, json, bytes, content_type from en
  */
 const WRITE = `with head as (
     update stores set head_rev = head_rev + $2,
-      last_ts_us = greatest((extract(epoch from clock_timestamp()) * 1000000)::bigint, last_ts_us + 1) + $2 - 1
+      last_ts_us = greatest((extract(epoch from clock_timestamp()) * 1000000)::bigint, last_ts_us + 1) + $2 - 1,
+      max_entry_bytes = greatest(max_entry_bytes, $6::int)
     where id = $1 returning head_rev, last_ts_us),
   ins as (
     insert into entries (store_id, key, rev, ts_us, deleted, json, bytes, content_type)
@@ -66,7 +67,10 @@ function writeParams(storeId: string, rows: FloorRow[]): unknown[] {
   const last = new Map<string, number>();
   rows.forEach((r, i) => last.set(r.key, i));
   const idx = [...last.values()].sort((a, b) => a - b);
-  return [storeId, rows.length, idx.map((i) => rows[i]!.key), idx.map((i) => i + 1), idx.map((i) => rows[i]!.json).join('\x1e')];
+  const json = idx.map((i) => rows[i]!.json);
+  // The largest value, as keysync's write statement keeps it (entrySize).
+  const largest = json.reduce((max, text) => Math.max(max, Buffer.byteLength(text)), 0);
+  return [storeId, rows.length, idx.map((i) => rows[i]!.key), idx.map((i) => i + 1), json.join('\x1e'), largest];
 }
 
 const ADD_STORE = `insert into stores (id, config) values ($1, '{}'::jsonb) on conflict do nothing`;

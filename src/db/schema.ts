@@ -38,6 +38,13 @@ export const stores = pgTable('stores', {
   lastTsUs: micros('last_ts_us').notNull().default(0),
   /** highest rev of a purged tombstone; `since` below it can't be served */
   purgedRev: bigint('purged_rev', { mode: 'number' }).notNull().default(0),
+  /**
+   * the largest value size ever written to the store (as a batch counts it:
+   * JSON bytes, or base64 length of bytes; never lowered). A handshake whose
+   * batches could not reach the byte budget at this size cuts them by count
+   * alone, from the rev index (all-served.sql.ts).
+   */
+  maxEntryBytes: integer('max_entry_bytes').notNull().default(0),
   createdUs: micros('created_us').notNull().default(nowMicros),
 });
 
@@ -63,6 +70,7 @@ export const entries = pgTable(
     // The key also INCLUDEs rev, ts_us and deleted (migration 0004; drizzle cannot say so here): digests and
     // `have` comparisons read the index alone, not the rows with their values.
     primaryKey({ columns: [t.storeId, t.key] }),
+    // INCLUDEs key and deleted (migration 0005): a first sync's handshake cuts its batches from this index alone.
     uniqueIndex('entries_store_rev').on(t.storeId, t.rev),
     // The purge job looks for old tombstones across all stores.
     index('entries_tombstones').on(t.tsUs).where(sql`${t.deleted}`),

@@ -49,7 +49,8 @@ export interface CommitNotice {
  */
 const WRITE = `with head as (
     update stores set head_rev = head_rev + $2::bigint,
-      last_ts_us = greatest((extract(epoch from clock_timestamp()) * 1000000)::bigint, last_ts_us + 1) + $2::bigint - 1
+      last_ts_us = greatest((extract(epoch from clock_timestamp()) * 1000000)::bigint, last_ts_us + 1) + $2::bigint - 1,
+      max_entry_bytes = greatest(max_entry_bytes, $8::int)
     where id = $1::uuid returning head_rev, last_ts_us),
   ins as (
     insert into entries (store_id, key, rev, ts_us, deleted, json, bytes, content_type)
@@ -122,7 +123,8 @@ const VALUE_SEPARATOR = '\x1e';
  * CONFLICT cannot touch a row twice in one statement). A delete has neither
  * JSON nor bytes; a put has exactly one of them. Arrays keep the statement
  * the same whatever the number of rows (a multi-row VALUES list costs ~60 µs
- * of CPU per row to build). The JSON values, most of a request's bytes, go
+ * of CPU per row to build). $8 is the largest value written, as a batch
+ * counts it (`entrySize`), for the store's `max_entry_bytes`. The JSON values, most of a request's bytes, go
  * as one text joined by VALUE_SEPARATOR rather than as a text[]: an array
  * literal escapes every quote and backslash of every value, a copy of each on
  * the server and a character-by-character parse in PostgreSQL. The byte
@@ -136,6 +138,7 @@ function rowParams(ops: WriteOp[]): unknown[] {
   const json: string[] = [];
   let hex: Array<string | null> | null = null;
   let types: Array<string | null> | null = null;
+  let largest = 0;
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i]!;
     if (lastIndex.get(op.key) !== i) continue;
@@ -151,8 +154,18 @@ function rowParams(ops: WriteOp[]): unknown[] {
     keys.push(op.key);
     ords.push(i + 1);
     json.push(op.op === 'put' && 'json' in op ? jsonField(op.json) : '');
+    if (op.op === 'put') largest = Math.max(largest, 'json' in op ? entrySize(op.json) : entrySize(op.bytes));
   }
-  return [keys, ords, json.join(VALUE_SEPARATOR), hex, types];
+  return [keys, ords, json.join(VALUE_SEPARATOR), hex, types, largest];
+}
+
+/**
+ * A value's size as a batch counts it, and as the handshake reads it from a
+ * row (all-served.sql.ts): the JSON text's UTF-8 bytes, or the base64 length
+ * of bytes.
+ */
+export function entrySize(value: string | Uint8Array): number {
+  return typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : Math.ceil(value.byteLength / 3) * 4;
 }
 
 /** A JSON value as a field of WRITE's $5 (text that is not JSON would shift the values of the rows after it). */

@@ -26,6 +26,15 @@ export class BatchCuts {
     private readonly maxBytes: number,
   ) {}
 
+  /**
+   * True when no batch can reach `maxBytes` before `maxKeys` closes it, with
+   * no value larger than `largest`: then every size given to `begins` may be
+   * 0 and the cuts come out the same.
+   */
+  static countsAlone(maxKeys: number, maxBytes: number, largest: number): boolean {
+    return maxKeys * (largest + ENTRY_OVERHEAD) <= maxBytes;
+  }
+
   /** Takes the next entry (`size`: its value's wire size, as scanMeta gives it); true when it begins a batch. */
   begins(size: number): boolean {
     const bytes = size + ENTRY_OVERHEAD;

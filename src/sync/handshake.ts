@@ -126,6 +126,7 @@ export async function handshake(
             headRev,
             maxKeys: batchSize,
             maxBytes: settings.batchBytes,
+            maxEntryBytes: store.maxEntryBytes,
           })
         : await diffIntoChunks(db, tx, storeId, sessionId, request, policy, reachable, headRev, batchSize, settings);
 

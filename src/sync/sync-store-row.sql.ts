@@ -14,17 +14,29 @@ export interface SyncStoreRow {
   purgedRev: number;
   options: Record<string, unknown>;
   optionsVersion: number;
+  /** the largest value size ever written (stores.max_entry_bytes) */
+  maxEntryBytes: number;
 }
 
-const STORE_ROW = 'select head_rev, purged_rev, options, options_version from stores where id = $1::uuid';
+const STORE_ROW = 'select head_rev, purged_rev, options, options_version, max_entry_bytes from stores where id = $1::uuid';
 
 /** The store's row inside the caller's transaction; not-found when there is none. */
 export async function readSyncStoreRow(query: PreparedQuery, storeId: string): Promise<SyncStoreRow> {
-  const [row] = await query<{ head_rev: BigintColumn; purged_rev: BigintColumn; options: Record<string, unknown>; options_version: BigintColumn }>(STORE_ROW, [
-    storeId,
-  ]);
+  const [row] = await query<{
+    head_rev: BigintColumn;
+    purged_rev: BigintColumn;
+    options: Record<string, unknown>;
+    options_version: BigintColumn;
+    max_entry_bytes: number;
+  }>(STORE_ROW, [storeId]);
   if (!row) throw notFound(`store ${storeId}`);
-  return { headRev: Number(row.head_rev), purgedRev: Number(row.purged_rev), options: row.options, optionsVersion: Number(row.options_version) };
+  return {
+    headRev: Number(row.head_rev),
+    purgedRev: Number(row.purged_rev),
+    options: row.options,
+    optionsVersion: Number(row.options_version),
+    maxEntryBytes: row.max_entry_bytes,
+  };
 }
 
 /** A new session's row: delivered and acked start at -1, acked keys at 0 (the table's defaults). */

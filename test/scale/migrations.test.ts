@@ -105,6 +105,34 @@ describe('the store-sharding migration', () => {
   }, 120_000);
 });
 
+describe('the batch-cut-by-count migration (0005)', () => {
+  it("fills each store's largest value from its entries and has the rev index carry key and deleted", async () => {
+    const { database, drop } = await createTestDatabase({ migrated: false });
+    cleanups.push(drop);
+    await migrateTo(database, firstMigrations(5));
+    const q = database.rows;
+    const EMPTY = '44444444-4444-5444-8444-444444444444';
+    await q(`insert into stores (id, config, head_rev) values ($1, '{"n":1}', 4), ($2, '{"n":2}', 1), ($3, '{"n":3}', 0)`, [STORE, OTHER, EMPTY]);
+    // JSON counts its UTF-8 bytes ("é" is 2), bytes their base64 length (5 bytes: 8), tombstones nothing.
+    await q(
+      `insert into entries (store_id, key, rev, ts_us, deleted, json, bytes, content_type) values
+         ($1, 'a', 1, 1, false, '"é"', null, null), ($1, 'b', 2, 2, false, null, decode('0102030405', 'hex'), 'application/octet-stream'),
+         ($1, 'c', 3, 3, true, null, null, null), ($2, 'a', 1, 1, false, '[1,2]', null, null)`,
+      [STORE, OTHER],
+    );
+
+    await migrate(database);
+
+    expect(await q(`select id, max_entry_bytes from stores order by id`)).toEqual([
+      { id: OTHER, max_entry_bytes: 5 },
+      { id: EMPTY, max_entry_bytes: 0 },
+      { id: STORE, max_entry_bytes: 8 },
+    ]);
+    const [rev] = await q<{ indexdef: string }>(`select indexdef from pg_indexes where indexname = 'entries_store_rev'`);
+    expect(rev!.indexdef).toMatch(/UNIQUE INDEX entries_store_rev ON public\.entries USING btree \(store_id, rev\) INCLUDE \(key, deleted\)/);
+  }, 120_000);
+});
+
 describe.skipIf(backend !== 'postgres')('instances starting together on an empty database', () => {
   it('all come up: one applies the migrations, the others wait for it', async () => {
     const { url, drop } = await createTestDatabase({ migrated: false });
