@@ -121,6 +121,7 @@ export const syncChunks = pgTable(
     storeId: uuid('store_id').notNull(),
     sessionId: uuid('session_id').notNull(),
     cursor: integer('cursor').notNull(),
+    /** stored uncompressed (migration 0005; drizzle cannot say so here): it lives until the session ends */
     keys: text('keys').array().notNull(),
     /**
      * The revs the chunk's keys had at the handshake, lowest and highest,

@@ -106,7 +106,7 @@ describe('the store-sharding migration', () => {
 });
 
 describe('the batch-cut-by-count migration (0005)', () => {
-  it("fills each store's largest value from its entries and has the rev index carry key and deleted", async () => {
+  it("fills each store's largest value from its entries, has the rev index carry key and deleted, and stores chunk keys uncompressed", async () => {
     const { database, drop } = await createTestDatabase({ migrated: false });
     cleanups.push(drop);
     await migrateTo(database, firstMigrations(5));
@@ -130,6 +130,8 @@ describe('the batch-cut-by-count migration (0005)', () => {
     ]);
     const [rev] = await q<{ indexdef: string }>(`select indexdef from pg_indexes where indexname = 'entries_store_rev'`);
     expect(rev!.indexdef).toMatch(/UNIQUE INDEX entries_store_rev ON public\.entries USING btree \(store_id, rev\) INCLUDE \(key, deleted\)/);
+    // A chunk's keys are stored uncompressed ('e': external).
+    expect(await q(`select attstorage from pg_attribute where attrelid = 'sync_chunks'::regclass and attname = 'keys'`)).toEqual([{ attstorage: 'e' }]);
   }, 120_000);
 });
 
