@@ -9,7 +9,7 @@ import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { textFetchOf } from '../src/http.js';
 import { fetchText } from '../src/transport/node.js';
-import { TextResponse } from '../src/transport/text-response.js';
+import { textResponse } from '../src/transport/text-response.js';
 
 const BODY = `{"cursor":0,"entries":[\n{"key":"é/ü","rev":1,"ts":"t","value":"${'x'.repeat(5000)} ✓"}\n]}`;
 
@@ -194,7 +194,7 @@ describe('fetchText, next to Node fetch', () => {
 });
 
 describe('TextResponse', () => {
-  const make = () => new TextResponse('{"a":[1,2]}', { status: 200, headers: { 'content-type': 'application/json' } }, 'http://h/x', false);
+  const make = () => textResponse('{"a":[1,2]}', { status: 200, headers: { 'content-type': 'application/json' } }, 'http://h/x', false);
 
   it('is a Response whose body reads once, as fetch bodies do', async () => {
     const res = make();

@@ -16,24 +16,35 @@
  * reason, a failed connection or a cut body is a TypeError, and a body that
  * starts with a UTF-8 BOM loses it. Connections are reused through Node's
  * global agents (keep-alive since Node 19).
+ *
+ * node:http, node:https and node:zlib are imported when first needed: all
+ * three at start-up added 11 MB to the RSS of a process that imports the
+ * client (53 against 42 MB), whether it syncs over https or compressed or not.
  */
-import http from 'node:http';
-import https from 'node:https';
-import { promisify } from 'node:util';
-import zlib from 'node:zlib';
-import { TextResponse, type TextRequestInit } from './text-response.js';
+import type http from 'node:http';
+import type zlib from 'node:zlib';
+import { textResponse, type TextRequestInit } from './text-response.js';
 
 /** As fetch (the Fetch standard's redirect limit). */
 const MAX_REDIRECTS = 20;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
-type Decode = (body: Buffer) => Promise<Buffer>;
+let httpModule: Promise<typeof http> | undefined;
+let httpsModule: Promise<typeof import('node:https')> | undefined;
+let zlibModule: Promise<typeof zlib> | undefined;
+
+type Decode = (z: typeof zlib, body: Buffer) => Promise<Buffer>;
+const decodeWith = (pick: (z: typeof zlib) => (body: Buffer, done: (error: Error | null, result: Buffer) => void) => void) => (z: typeof zlib, body: Buffer) =>
+  new Promise<Buffer>((resolve, reject) => pick(z)(body, (error, result) => (error ? reject(error) : resolve(result))));
+const gunzip = decodeWith((z) => z.gunzip);
+const inflate = decodeWith((z) => z.inflate);
+const inflateRaw = decodeWith((z) => z.inflateRaw);
 const DECODERS: Record<string, Decode> = {
-  br: promisify(zlib.brotliDecompress),
-  gzip: promisify(zlib.gunzip),
-  'x-gzip': promisify(zlib.gunzip),
+  br: decodeWith((z) => z.brotliDecompress),
+  gzip: gunzip,
+  'x-gzip': gunzip,
   // zlib-wrapped, as the standard says; inflateRaw for servers that send it bare, as browsers accept.
-  deflate: (body) => promisify(zlib.inflate)(body).catch(() => promisify(zlib.inflateRaw)(body)),
+  deflate: (z, body) => inflate(z, body).catch(() => inflateRaw(z, body)),
 };
 
 /**
@@ -66,9 +77,9 @@ export async function fetchText(input: string, init: TextRequestInit = {}): Prom
   }
 }
 
-function send(url: URL, method: string, headers: Headers, signal: AbortSignal | undefined): Promise<http.IncomingMessage> {
+async function send(url: URL, method: string, headers: Headers, signal: AbortSignal | undefined): Promise<http.IncomingMessage> {
+  const transport = url.protocol === 'https:' ? await (httpsModule ??= import('node:https')) : await (httpModule ??= import('node:http'));
   return new Promise((resolve, reject) => {
-    const transport = url.protocol === 'https:' ? https : http;
     const req = transport.request(url, { method, headers: Object.fromEntries(headers), ...(signal && { signal }) });
     req.once('response', resolve);
     req.once('error', (error) => reject(networkError(error, signal)));
@@ -92,9 +103,10 @@ async function respond(res: http.IncomingMessage, method: string, url: URL, redi
     .map((c) => c.trim())
     .filter((c) => c && c !== 'identity');
   // Applied in order, so decoded last first; an unknown coding is handed over undecoded, as fetch does.
-  if (method !== 'HEAD' && body.length > 0 && codings.every((c) => c in DECODERS)) {
+  if (method !== 'HEAD' && body.length > 0 && codings.length > 0 && codings.every((c) => c in DECODERS)) {
     try {
-      for (const coding of codings.reverse()) body = await DECODERS[coding]!(body);
+      const z = await (zlibModule ??= import('node:zlib'));
+      for (const coding of codings.reverse()) body = await DECODERS[coding]!(z, body);
     } catch (error) {
       throw networkError(error, signal);
     }
@@ -103,7 +115,7 @@ async function respond(res: http.IncomingMessage, method: string, url: URL, redi
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const responseHeaders = new Headers();
   for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) responseHeaders.append(res.rawHeaders[i]!, res.rawHeaders[i + 1]!);
-  return new TextResponse(text, { status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: responseHeaders }, url.href, redirected);
+  return textResponse(text, { status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: responseHeaders }, url.href, redirected);
 }
 
 /** fetch's failures: the abort reason once the signal aborted, else a TypeError with the cause. */
