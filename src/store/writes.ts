@@ -123,12 +123,13 @@ const VALUE_SEPARATOR = '\x1e';
  * CONFLICT cannot touch a row twice in one statement). A delete has neither
  * JSON nor bytes; a put has exactly one of them. Arrays keep the statement
  * the same whatever the number of rows (a multi-row VALUES list costs ~60 µs
- * of CPU per row to build). $8 is the largest value written, as a batch
- * counts it (`entrySize`), for the store's `max_entry_bytes`. The JSON values, most of a request's bytes, go
+ * of CPU per row to build). The JSON values, most of a request's bytes, go
  * as one text joined by VALUE_SEPARATOR rather than as a text[]: an array
  * literal escapes every quote and backslash of every value, a copy of each on
  * the server and a character-by-character parse in PostgreSQL. The byte
  * columns go as NULL arrays when no op has bytes (unnest pads them with NULLs).
+ * The last, $8, is the largest value written as a batch counts it
+ * (`entrySize`), for the store's `max_entry_bytes`.
  */
 function rowParams(ops: WriteOp[]): unknown[] {
   const lastIndex = new Map<string, number>();
