@@ -53,6 +53,9 @@ function route(req: IncomingMessage, res: ServerResponse): void {
     case 'unknown-coding':
       send(res, 200, 'not really compressed', { 'content-encoding': 'x-made-up' });
       return;
+    case 'constructor-coding':
+      send(res, 200, 'not really compressed', { 'content-encoding': 'constructor' });
+      return;
     case 'problem':
       send(res, 404, '{"type":"about:blank","title":"Not Found","status":404}', { 'content-type': 'application/problem+json' });
       return;
@@ -130,15 +133,26 @@ async function seen(res: Response) {
 const HEADERS = { accept: 'application/json', 'accept-encoding': 'br, gzip, deflate' };
 
 describe('fetchText, next to Node fetch', () => {
-  it.each(['text', 'bom', 'gzip', 'br', 'deflate', 'deflate-raw', 'gzip-br', 'unknown-coding', 'problem', 'empty', 'redirect/3', 'to-self'])(
-    'answers /%s as fetch does',
-    async (path) => {
-      const init = { headers: HEADERS };
-      const ours = await fetchText(`${base}/${path}`, init);
-      expect(ours).toBeInstanceOf(Response);
-      expect(await seen(ours)).toEqual(await seen(await fetch(`${base}/${path}`, init)));
-    },
-  );
+  it.each([
+    'text',
+    'bom',
+    'gzip',
+    'br',
+    'deflate',
+    'deflate-raw',
+    'gzip-br',
+    'unknown-coding',
+    'constructor-coding',
+    'problem',
+    'empty',
+    'redirect/3',
+    'to-self',
+  ])('answers /%s as fetch does', async (path) => {
+    const init = { headers: HEADERS };
+    const ours = await fetchText(`${base}/${path}`, init);
+    expect(ours).toBeInstanceOf(Response);
+    expect(await seen(ours)).toEqual(await seen(await fetch(`${base}/${path}`, init)));
+  });
 
   it('decodes what it was asked to decode to the exact text, BOM removed', async () => {
     for (const path of ['text', 'bom', 'gzip', 'br', 'deflate', 'deflate-raw', 'gzip-br']) {

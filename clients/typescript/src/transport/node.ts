@@ -39,13 +39,14 @@ const decodeWith = (pick: (z: typeof zlib) => (body: Buffer, done: (error: Error
 const gunzip = decodeWith((z) => z.gunzip);
 const inflate = decodeWith((z) => z.inflate);
 const inflateRaw = decodeWith((z) => z.inflateRaw);
-const DECODERS: Record<string, Decode> = {
-  br: decodeWith((z) => z.brotliDecompress),
-  gzip: gunzip,
-  'x-gzip': gunzip,
+/** A Map, not an object: a coding named `constructor` must be unknown, not Object's. */
+const DECODERS = new Map<string, Decode>([
+  ['br', decodeWith((z) => z.brotliDecompress)],
+  ['gzip', gunzip],
+  ['x-gzip', gunzip],
   // zlib-wrapped, as the standard says; inflateRaw for servers that send it bare, as browsers accept.
-  deflate: (z, body) => inflate(z, body).catch(() => inflateRaw(z, body)),
-};
+  ['deflate', (z, body) => inflate(z, body).catch(() => inflateRaw(z, body))],
+]);
 
 /**
  * A GET (or HEAD) as `fetch(url, init)` answers it, with the body already
@@ -103,10 +104,10 @@ async function respond(res: http.IncomingMessage, method: string, url: URL, redi
     .map((c) => c.trim())
     .filter((c) => c && c !== 'identity');
   // Applied in order, so decoded last first; an unknown coding is handed over undecoded, as fetch does.
-  if (method !== 'HEAD' && body.length > 0 && codings.length > 0 && codings.every((c) => c in DECODERS)) {
+  if (method !== 'HEAD' && body.length > 0 && codings.length > 0 && codings.every((c) => DECODERS.has(c))) {
     try {
       const z = await (zlibModule ??= import('node:zlib'));
-      for (const coding of codings.reverse()) body = await DECODERS[coding]!(z, body);
+      for (const coding of codings.reverse()) body = await DECODERS.get(coding)!(z, body);
     } catch (error) {
       throw networkError(error, signal);
     }
