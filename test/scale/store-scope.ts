@@ -22,7 +22,7 @@ export interface Exception {
 export const EXCEPTIONS: Exception[] = [
   {
     match:
-      /^select "id", "config", "options", "options_version", "head_rev", "last_ts_us", "purged_rev", "created_us" from "stores"( where "stores"\."id" > \$1)? order by "stores"\."id" asc limit \$\d+$/,
+      /^select "id", "config", "options", "options_version", "head_rev", "last_ts_us", "purged_rev", "max_entry_bytes", "created_us" from "stores"( where "stores"\."id" > \$1)? order by "stores"\."id" asc limit \$\d+$/,
     reason: 'GET /v1/stores lists the stores: the store table itself, read page by page on the coordinator (admin only)',
   },
   {
@@ -47,7 +47,7 @@ export const EXCEPTIONS: Exception[] = [
   },
   {
     match:
-      /__drizzle_migrations|^(create|alter|drop) |^CREATE |^ALTER |^DROP |^DELETE FROM "sync_chunks" WHERE "store_id" IS NULL|^UPDATE "sync_chunks" SET "store_id"|^--/,
+      /__drizzle_migrations|^(create|alter|drop) |^CREATE |^ALTER |^DROP |^DELETE FROM "sync_chunks" WHERE "store_id" IS NULL|^UPDATE "sync_chunks" SET "store_id"|^UPDATE "stores" SET "max_entry_bytes"|^--/,
     reason: 'migrations: schema changes and the migration journal, applied once under the migrate lock',
   },
   { match: /^(begin|commit|rollback|savepoint|release savepoint|set transaction)\b/i, reason: 'transaction control' },
