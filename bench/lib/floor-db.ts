@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { pgliteSettings, startParams } from '../../src/db/pglite-settings.js';
+import { entrySize } from '../../src/store/entry-sql.js';
 import { REPO_ROOT, type Backend } from './server.js';
 
 export interface FloorRow {
@@ -68,8 +69,8 @@ function writeParams(storeId: string, rows: FloorRow[]): unknown[] {
   rows.forEach((r, i) => last.set(r.key, i));
   const idx = [...last.values()].sort((a, b) => a - b);
   const json = idx.map((i) => rows[i]!.json);
-  // The largest value, as keysync's write statement keeps it (entrySize).
-  const largest = json.reduce((max, text) => Math.max(max, Buffer.byteLength(text)), 0);
+  // The largest value, as keysync's write statement keeps it.
+  const largest = json.reduce((max, text) => Math.max(max, entrySize(text)), 0);
   return [storeId, rows.length, idx.map((i) => rows[i]!.key), idx.map((i) => i + 1), json.join('\x1e'), largest];
 }
 

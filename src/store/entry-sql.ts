@@ -27,6 +27,18 @@ export const ENTRY_TEXT_SQL = `('{"key":' || to_json(e.key)::text || ',"rev":' |
 /** The same as a drizzle fragment. */
 export const ENTRY_TEXT: SQL = sql.raw(ENTRY_TEXT_SQL);
 
+/**
+ * The size a batch counts for the `entries` row aliased `e` (BatchCuts, the
+ * byte budget): its JSON text's bytes, its bytes' base64 length, 0 for a
+ * tombstone. `entrySize` is the same measure of a value being written.
+ */
+export const ENTRY_SIZE_SQL = '(coalesce(octet_length(e.json), (octet_length(e.bytes) + 2) / 3 * 4, 0)::int)';
+
+/** ENTRY_SIZE_SQL of a value being written (stores.max_entry_bytes). */
+export function entrySize(value: string | Uint8Array): number {
+  return typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : Math.ceil(value.byteLength / 3) * 4;
+}
+
 /** An entry as batch text: `deleted` and `key` for the policy, `text` for the wire. */
 export interface EntryText {
   key: string;

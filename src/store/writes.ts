@@ -8,6 +8,7 @@
 import type { Db } from '../db/client.js';
 import { preparedDb } from '../db/prepared.js';
 import { DomainError, notFound } from '../domain-errors.js';
+import { entrySize } from './entry-sql.js';
 import { formatTs } from './time.js';
 
 /** A put's `json` is JSON text, as the body's JSON scan checked it: never empty, no raw control character. */
@@ -158,15 +159,6 @@ function rowParams(ops: WriteOp[]): unknown[] {
     if (op.op === 'put') largest = Math.max(largest, 'json' in op ? entrySize(op.json) : entrySize(op.bytes));
   }
   return [keys, ords, json.join(VALUE_SEPARATOR), hex, types, largest];
-}
-
-/**
- * A value's size as a batch counts it, and as the handshake reads it from a
- * row (all-served.sql.ts): the JSON text's UTF-8 bytes, or the base64 length
- * of bytes.
- */
-export function entrySize(value: string | Uint8Array): number {
-  return typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : Math.ceil(value.byteLength / 3) * 4;
 }
 
 /** A JSON value as a field of WRITE's $5 (text that is not JSON would shift the values of the rows after it). */

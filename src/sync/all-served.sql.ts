@@ -27,6 +27,7 @@
  * entries of 1 KiB, which otherwise add up).
  */
 import type { PreparedQuery } from '../db/prepared.js';
+import { ENTRY_SIZE_SQL } from '../store/entry-sql.js';
 import { BatchCuts } from './chunk-writer.js';
 import { nextTurn } from './event-loop.js';
 import { keyFilterSql, type KeyPrefixes } from './have-diff.sql.js';
@@ -52,6 +53,9 @@ const WHOLE_STORE = `$2::text = '' and cardinality($3::text[]) = 0 and cardinali
 const REMOVED_AFTER = `select coalesce(array_agg(key), '{}') as keys from entries
   where store_id = $1::uuid and deleted and key ^@ $2::text and ${keyFilterSql('$3', '$4')} and rev > $5::bigint and rev <= $6::bigint`;
 
+/** Pass 1's rows: the entries served with revs $5 < rev <= $6, in rev order. */
+const PASS_1_ROWS = `from entries e where ${SERVED} and rev > $5::bigint and rev <= $6::bigint order by rev offset 0`;
+
 /**
  * Pass 1, revs $5 < rev <= $6: revs and value sizes (as scanMeta measures
  * them), comma-separated, in rev order. The rows come in rev order from the
@@ -59,12 +63,10 @@ const REMOVED_AFTER = `select coalesce(array_agg(key), '{}') as keys from entrie
  * (7 against 14 ms per window of 10,000 entries of 1 KiB).
  */
 const SIZES = `select coalesce(string_agg(s.rev::text, ','), '') as revs, coalesce(string_agg(s.size::text, ','), '') as sizes
-  from (select rev, coalesce(octet_length(json), (octet_length(bytes) + 2) / 3 * 4, 0) as size
-    from entries where ${SERVED} and rev > $5::bigint and rev <= $6::bigint order by rev offset 0) s`;
+  from (select rev, ${ENTRY_SIZE_SQL} as size ${PASS_1_ROWS}) s`;
 
 /** Pass 1 when counting is enough: the revs alone (sizes empty), from the rev index. Exported for the test of its plan. */
-export const REVS = `select coalesce(string_agg(s.rev::text, ','), '') as revs, '' as sizes
-  from (select rev from entries where ${SERVED} and rev > $5::bigint and rev <= $6::bigint order by rev offset 0) s`;
+export const REVS = `select coalesce(string_agg(s.rev::text, ','), '') as revs, '' as sizes from (select rev ${PASS_1_ROWS}) s`;
 
 /**
  * Pass 2: session $5, the batches numbered from cursor $6 that begin at the

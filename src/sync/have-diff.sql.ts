@@ -27,6 +27,7 @@
  * repeatable-read transaction, so both reads see one snapshot.
  */
 import type { PreparedQuery } from '../db/prepared.js';
+import { ENTRY_SIZE_SQL } from '../store/entry-sql.js';
 import { prefixSuccessor } from '../store/prefix-range.js';
 import { nextTurn } from './event-loop.js';
 import type { HaveList } from './have-list.js';
@@ -128,7 +129,7 @@ export const STEP_SQL = {
  * `= any` as a filter over every entry of the store (25 ms for 1,000 revs of
  * 100,000 entries, against 4 ms probed).
  */
-const STALE_KEYS = `select e.key, coalesce(octet_length(e.json), (octet_length(e.bytes) + 2) / 3 * 4, 0)::int as size
+const STALE_KEYS = `select e.key, ${ENTRY_SIZE_SQL} as size
   from unnest($2::bigint[]) as r(rev) join entries e on e.store_id = $1::uuid and e.rev = r.rev order by e.rev`;
 
 /** Digest buckets a comparison is limited to (digest-diff.sql.ts): keys of other buckets are left out on both sides. */

@@ -5,7 +5,8 @@
  * batches by count alone when that size cannot fill one (all-served.sql.ts).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { applyWrites, entrySize } from '../../src/store/writes.js';
+import { ENTRY_SIZE_SQL, entrySize } from '../../src/store/entry-sql.js';
+import { applyWrites } from '../../src/store/writes.js';
 import { createTestDatabase, registerTestStore, type TestDatabase } from '../support/db.js';
 
 let db: TestDatabase;
@@ -23,10 +24,7 @@ async function largest(storeId: string): Promise<number> {
 
 /** What the handshake reads from the rows: the same measure. */
 async function measuredInDatabase(storeId: string): Promise<number> {
-  const [row] = await db.database.rows<{ size: number }>(
-    'select coalesce(max(coalesce(octet_length(json), (octet_length(bytes) + 2) / 3 * 4, 0)), 0)::int as size from entries where store_id = $1',
-    [storeId],
-  );
+  const [row] = await db.database.rows<{ size: number }>(`select coalesce(max(${ENTRY_SIZE_SQL}), 0) as size from entries e where store_id = $1`, [storeId]);
   return row!.size;
 }
 
