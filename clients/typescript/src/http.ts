@@ -54,6 +54,14 @@ function capturingRequest(): typeof Request {
       super(input, init);
       (this as Captured)[INIT] = { url: typeof input === 'string' ? input : String(input instanceof Request ? input.url : input), init };
     }
+
+    /**
+     * openapi-fetch takes a middleware's new request only if it is an
+     * instance of this class; any Request will do (replay sends it as built).
+     */
+    static override [Symbol.hasInstance](value: unknown): boolean {
+      return value instanceof globalThis.Request;
+    }
   };
 }
 
@@ -73,14 +81,21 @@ export function createRawClient(options: HttpOptions): RawClient {
     baseUrl: options.baseUrl.replace(/\/+$/, ''),
     headers,
     Request: capturingRequest(),
-    fetch: async (request: Request) => {
-      const captured = (request as Captured)[INIT];
-      if (captured) return doFetch(captured.url, captured.init);
-      // A middleware (raw.use) replaced the request: send what it built.
-      const body = request.body === null ? undefined : await request.arrayBuffer();
-      return doFetch(request.url, { method: request.method, headers: request.headers, body, signal: request.signal });
-    },
+    fetch: (request: Request) => replay(request, doFetch),
   });
+}
+
+/**
+ * Sends a request openapi-fetch built through a `(url, init)` fetch: the URL
+ * and init it was built from, with its headers as they are now (a middleware
+ * may have set some), or, when a middleware (raw.use) replaced it, what the
+ * middleware built.
+ */
+async function replay(request: Request, send: FetchLike): Promise<Response> {
+  const captured = (request as Captured)[INIT];
+  if (captured) return send(captured.url, { ...captured.init, headers: request.headers });
+  const body = request.body === null ? undefined : await request.arrayBuffer();
+  return send(request.url, { method: request.method, headers: request.headers, body, signal: request.signal });
 }
 
 /** A per-request `fetch` of openapi-fetch. */
@@ -95,12 +110,7 @@ export type RequestFetch = (request: Request) => Promise<Response>;
 export function textFetchOf(options: HttpOptions): RequestFetch | undefined {
   const transport = fetchText;
   if (options.fetch !== undefined || transport === undefined) return undefined;
-  return (request) => {
-    const captured = (request as Captured)[INIT];
-    return captured
-      ? transport(captured.url, captured.init)
-      : transport(request.url, { method: request.method, headers: request.headers, signal: request.signal, redirect: request.redirect });
-  };
+  return (request) => replay(request, transport);
 }
 
 /**

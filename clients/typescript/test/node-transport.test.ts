@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiClient } from '../src/api.js';
 import { textFetchOf } from '../src/http.js';
 import { fetchText } from '../src/transport/node.js';
 import { textResponse } from '../src/transport/text-response.js';
@@ -87,6 +88,10 @@ function route(req: IncomingMessage, res: ServerResponse): void {
     case 'stall':
       res.writeHead(200, { 'content-type': 'application/json' });
       res.write('{"cursor":');
+      return;
+    case 'v1':
+      // The API's routes: what the request carried, to see what a client sent.
+      send(res, 200, JSON.stringify({ path: url.pathname, middleware: req.headers['x-middleware'] ?? null }));
       return;
     default:
       send(res, 404, 'no route');
@@ -232,6 +237,20 @@ describe('TextResponse', () => {
 });
 
 describe('textFetchOf', () => {
+  it.each([
+    ['sets a header on the request', ({ request }: { request: Request }) => void request.headers.set('x-middleware', 'yes')],
+    ['replaces the request', ({ request }: { request: Request }) => new Request(request, { headers: { 'x-middleware': 'yes' } })],
+  ])('sends what a middleware that %s built, batch reads over the transport and the rest over fetch', async (_, onRequest) => {
+    const api = createApiClient({ baseUrl: base });
+    api.raw.use({ onRequest });
+    const batch = await api.batchText('s', 'sess', 0);
+    expect(batch.data && JSON.parse(batch.data)).toEqual({ path: '/v1/stores/s/sync/sess/batches/0', middleware: 'yes' });
+    expect(batch.response.constructor.name).toBe('TextResponse');
+    const other = await api.raw.GET('/v1/stores/{storeId}', { params: { path: { storeId: 's' } } });
+    expect(other.data).toEqual({ path: '/v1/stores/s', middleware: 'yes' });
+    expect(other.response.constructor.name).toBe('Response');
+  });
+
   it('takes batch reads over the transport on Node, unless a fetch was given', () => {
     expect(textFetchOf({ baseUrl: base })).toBeTypeOf('function');
     expect(textFetchOf({ baseUrl: base, fetch: (input, init) => fetch(input, init) })).toBeUndefined();
