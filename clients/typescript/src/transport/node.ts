@@ -23,7 +23,7 @@
  */
 import type http from 'node:http';
 import type zlib from 'node:zlib';
-import { textResponse, type TextRequestInit } from './text-response.js';
+import { textResponse } from './text-response.js';
 
 /** As fetch (the Fetch standard's redirect limit). */
 const MAX_REDIRECTS = 20;
@@ -53,7 +53,7 @@ const DECODERS = new Map<string, Decode>([
  * read: the Response's `text()` costs nothing more. Requests with a body are
  * not this transport's job and throw a TypeError.
  */
-export async function fetchText(input: string, init: TextRequestInit = {}): Promise<Response> {
+export async function fetchText(input: string, init: RequestInit = {}): Promise<Response> {
   const method = (init.method ?? 'GET').toUpperCase();
   if ((method !== 'GET' && method !== 'HEAD') || (init.body !== undefined && init.body !== null)) {
     throw new TypeError(`fetchText sends GET and HEAD requests without a body, not ${method}`);

@@ -1,14 +1,5 @@
-/** What a text transport (`fetchText`) reads of a RequestInit. */
-export interface TextRequestInit {
-  method?: string | undefined;
-  headers?: HeadersInit | undefined;
-  body?: unknown;
-  signal?: AbortSignal | null | undefined;
-  redirect?: RequestRedirect | undefined;
-}
-
 /** A transport's entry: `fetch(url, init)` for GETs whose body is read whole as text. */
-export type FetchText = (input: string, init?: TextRequestInit) => Promise<Response>;
+export type FetchText = (input: string, init?: RequestInit) => Promise<Response>;
 
 /**
  * A Response whose body was read into a string by the transport: `text()`
