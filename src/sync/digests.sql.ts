@@ -9,12 +9,13 @@
  * the whole key range in one statement. On PGlite, whose statements run on
  * the server's own thread, keys are folded in steps of STEP_KEYS in key
  * order (XORed together here), so that no statement holds other requests
- * up for long. Steps cost more in all (each step's group per bucket
- * touched costs more than its keys: 100,000 keys in 32,768 buckets took
- * 38 ms in one statement, 185 ms in steps of 20,000 on PostgreSQL). All
- * read one repeatable-read snapshot, whose head rev and options version
- * the answer carries: the handshake that follows is told what changed after
- * that rev (digest-diff.sql.ts).
+ * up for long. A step returns each key's bucket and hash rather than a
+ * digest per bucket: with about a key per bucket touched, grouping cost
+ * the step more than it saved (1,000,000 keys in 131,072 buckets on
+ * PGlite: 826-994 ms grouped, 585-609 ms per key). All read one
+ * repeatable-read snapshot, whose head rev and options version the answer
+ * carries: the handshake that follows is told what changed after that rev
+ * (digest-diff.sql.ts).
  */
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
@@ -46,12 +47,16 @@ const STEP_KEYS = 20_000;
  * then only the conditions this fold needs (each one a store-wide
  * statement pays for on every row: 100,000 keys took 49 ms without a key
  * range and filter, 92 ms with the same conditions always true). One row:
- * the digests as bytes, 12 per bucket touched (its number, 4 bytes, and its
- * digest, 8, both big-endian: tens of thousands of buckets cost the drivers
- * far more as rows, and the server more as decimal text), and, stepped, the
- * last key of a full step.
+ * the digests as base64 text of 12 bytes per record (a bucket's number, 4
+ * bytes, and a digest to XOR into it, 8, both big-endian): one record per
+ * bucket touched, or stepped, one per key; and, stepped, the last key of a
+ * full step. Records, not rows: tens of thousands of buckets cost the
+ * drivers far more as rows, and the server more as decimal text. Base64,
+ * not bytea: PGlite hands a bytea over as hex that it parses in
+ * JavaScript, which took three quarters of a step's time (20,000 keys:
+ * 20 ms a step as bytea, 6.6 as base64, decoded by Buffer).
  */
-export function foldStatement(storeId: string, mask: number, range: KeyRange, filter: KeyPrefixes, step: { after: string } | undefined) {
+export function foldStatement(storeId: string, mask: number, range: KeyRange, filter: KeyPrefixes, step: { after: string; keys?: number } | undefined) {
   const params: unknown[] = [storeId, mask];
   const param = (value: unknown) => `$${params.push(value)}`;
   let where = '';
@@ -61,12 +66,14 @@ export function foldStatement(storeId: string, mask: number, range: KeyRange, fi
   if (filter.prefixes.length > 0 || filter.excludePrefixes.length > 0) {
     where += ` and ${keyFilterSql(param([...filter.prefixes]), param([...filter.excludePrefixes]))}`;
   }
-  const limit = step ? param(STEP_KEYS) : '';
-  const text = `with e as ${step ? 'materialized ' : ''}(
-    select key, ts_us from entries where store_id = $1::uuid and not deleted${where}${step ? ` order by key limit ${limit}::int` : ''}),
-  d as (select (hashtextextended(key, 0) & $2::bigint) as bucket, bit_xor(hashtextextended(key, ts_us)) as digest from e group by 1)
-  select (select string_agg(int4send(bucket::int) || int8send(digest), ''::bytea) from d) as digests,
-    ${step ? `(select max(key) from e having count(*) = ${limit}::int)` : 'null::text'} as upto`;
+  const limit = step ? param(step.keys ?? STEP_KEYS) : '';
+  const rows = ` from entries where store_id = $1::uuid and not deleted${where}`;
+  const text = step
+    ? `with e as materialized (select key, ts_us${rows} order by key limit ${limit}::int)
+  select encode((select string_agg(int4send((hashtextextended(key, 0) & $2::bigint)::int) || int8send(hashtextextended(key, ts_us)), ''::bytea) from e), 'base64') as digests,
+    (select max(key) from e having count(*) = ${limit}::int) as upto`
+    : `with d as (select (hashtextextended(key, 0) & $2::bigint) as bucket, bit_xor(hashtextextended(key, ts_us)) as digest${rows} group by 1)
+  select encode((select string_agg(int4send(bucket::int) || int8send(digest), ''::bytea) from d), 'base64') as digests, null::text as upto`;
   return { text, params };
 }
 
@@ -116,35 +123,39 @@ export async function compareDigests(
       // planner's row estimates are stale, and it would rather read every key of the store and
       // sort them for each step (80 ms for a step of 20,000 keys of 100,000, against 37).
       if (stepped) await tx.execute(sql`set local enable_bitmapscan = off`);
-      const words = await foldStore(query, storeId, request.buckets, request.prefix, policy.keyFilter, stepped);
+      const words = await foldStore(query, storeId, request.buckets, request.prefix, policy.keyFilter, stepped ? STEP_KEYS : undefined);
       return { rev: store.headRev, optionsVersion: store.optionsVersion, buckets: request.buckets, differ: differing(words, request.digests) };
     },
     { isolationLevel: 'repeatable read' },
   );
 }
 
-/** The store's digests under `prefix`, as DigestFolder.words holds them (high, low per bucket). Exported for test/sync/digest-diff.test.ts, which folds both ways. */
+/**
+ * The store's digests under `prefix`, as DigestFolder.words holds them
+ * (high, low per bucket): in one statement, or in steps of `stepKeys` keys.
+ * Exported for test/sync/digest-diff.test.ts, which folds every way.
+ */
 export async function foldStore(
   query: PreparedQuery,
   storeId: string,
   buckets: number,
   prefix: string | undefined,
   filter: KeyPrefixes,
-  stepped: boolean,
+  stepKeys: number | undefined,
 ): Promise<Int32Array> {
   const words = new Int32Array(2 * buckets);
   const range = { lowest: prefix ?? '', end: prefix ? prefixSuccessor(prefix) : undefined };
   for (let after = ''; ; ) {
     await nextTurn();
-    const { text, params } = foldStatement(storeId, buckets - 1, range, filter, stepped ? { after } : undefined);
-    const [row] = await query<{ digests: Uint8Array | null; upto: string | null }>(text, params);
-    if (row!.digests !== null) foldBytes(words, row!.digests);
+    const { text, params } = foldStatement(storeId, buckets - 1, range, filter, stepKeys === undefined ? undefined : { after, keys: stepKeys });
+    const [row] = await query<{ digests: string | null; upto: string | null }>(text, params);
+    if (row!.digests !== null) foldBytes(words, Buffer.from(row!.digests, 'base64'));
     if (row!.upto === null) return words;
     after = row!.upto;
   }
 }
 
-/** XORs digests given as 12 bytes per bucket (number, digest; big-endian) into `words`. */
+/** XORs digests given as 12 bytes per record (bucket number, digest; big-endian) into `words`. */
 function foldBytes(words: Int32Array, bytes: Uint8Array): void {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let at = 0; at < bytes.byteLength; at += 12) {

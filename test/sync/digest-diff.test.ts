@@ -167,7 +167,7 @@ describe('the digest handshake', () => {
     expect(ours).toEqual(rows.map((r) => r.h));
   });
 
-  it('folds the same digests in one statement and in steps, as the replica does', async () => {
+  it('folds the same digests in one statement and in steps of any size, as the replica does', async () => {
     const storeId = await registerTestStore(db);
     // Keys of every kind, several per bucket, a deleted one, and a key written twice.
     const ops = [...KEYS, ...Array.from({ length: 60 }, (_, i) => `k/${i}`)].map((k, i): WriteOp => ({ op: 'put', key: k, json: String(i) }));
@@ -182,10 +182,11 @@ describe('the digest handshake', () => {
       for (const [k, ts] of tsOf) if (served(k)) folder.add(k, parseTsMicros(ts)!);
       return Array.from(folder.words);
     };
-    const folded = (buckets: number, prefix: string | undefined, filter: { prefixes: string[]; excludePrefixes: string[] }, stepped: boolean) =>
-      db.database.db.transaction(async (tx) => Array.from(await foldStore(preparedTx(tx as unknown as Db), storeId, buckets, prefix, filter, stepped)));
+    const folded = (buckets: number, prefix: string | undefined, filter: { prefixes: string[]; excludePrefixes: string[] }, stepKeys: number | undefined) =>
+      db.database.db.transaction(async (tx) => Array.from(await foldStore(preparedTx(tx as unknown as Db), storeId, buckets, prefix, filter, stepKeys)));
     const none = { prefixes: [], excludePrefixes: [] };
-    for (const stepped of [false, true]) {
+    // Steps of one key, of a few (76 keys are served: steps of 19 end exactly at the last one, of 7 inside a step), and of more than all.
+    for (const stepped of [undefined, 1, 7, 19, 20_000]) {
       expect(await folded(16, undefined, none, stepped)).toEqual(expected(16, () => true));
       expect(await folded(4, 'a', none, stepped)).toEqual(expected(4, (k) => k.startsWith('a')));
       expect(await folded(8, undefined, { prefixes: ['a', 'k/'], excludePrefixes: ['a/'] }, stepped)).toEqual(
