@@ -53,7 +53,7 @@ const STEP_KEYS = 20_000;
  * step. Records, not rows: tens of thousands of buckets cost the drivers
  * far more as rows, and the server more as decimal text. (On PGlite the
  * bytes cross as hex, which db/client.ts decodes with node:buffer: PGlite's
- * own decoder took 20 ms of a 27 ms step of 20,000 keys.)
+ * own decoder took 14-20 ms of a 20-27 ms step of 20,000 keys.)
  */
 export function foldStatement(storeId: string, mask: number, range: KeyRange, filter: KeyPrefixes, step: { after: string; keys?: number } | undefined) {
   const params: unknown[] = [storeId, mask];
