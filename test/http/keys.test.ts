@@ -94,7 +94,10 @@ describe('writing and reading bytes', () => {
     const every = Uint8Array.from({ length: 512 }, (_, i) => (i * 7 + (i >> 8)) & 255);
     const large = Uint8Array.from({ length: 300_000 }, (_, i) => (i * 2_654_435_761) >>> 24);
     const id = await newStore(env.server);
-    for (const [key, bytes] of [['every', every], ['large', large]] as const) {
+    for (const [key, bytes] of [
+      ['every', every],
+      ['large', large],
+    ] as const) {
       const r = await call(env.server, keyPath(id, key), { method: 'PUT', body: bytes, headers: { 'content-type': 'application/octet-stream' } });
       expect(r.status).toBe(200);
       const got = await env.server.fetch(keyPath(id, key));
