@@ -11,7 +11,7 @@ import { handshake, type HandshakeRequest } from '../sync/handshake.js';
 import type { HaveList } from '../sync/have-list.js';
 import { digestBucketOf } from '@keysync/protocol';
 import { admitSession } from '../sync/quota.js';
-import { acknowledge, cancelSession, fetchBatch, sessionStatus } from '../sync/sessions.js';
+import { acknowledge, cancelSession, deliverInline, fetchBatch, sessionStatus } from '../sync/sessions.js';
 import { handshakeBody } from '../sync/stale-list.js';
 import {
   BatchSchema,
@@ -28,6 +28,14 @@ export function registerSyncHandlers(app: App, services: ApiServices): void {
   const { db } = services.database;
   const { limits } = services;
   const timeoutMs = limits.batchTimeoutMs;
+  /** A batch fetch of one of the store's sessions (any cursor), under the store's current options. */
+  const batchRequest = (storeId: string, sessionId: string) => ({
+    storeId,
+    sessionId,
+    timeoutMs,
+    policyFor: (options: Record<string, unknown>) => services.policies.policyFor(storeId, options),
+    open: services.policies.isOpen(storeId),
+  });
 
   app.openapi(handshakeRoute, async (c) => {
     const { storeId } = c.req.valid('param');
@@ -49,11 +57,21 @@ export function registerSyncHandlers(app: App, services: ApiServices): void {
       timeoutMs,
       client: clientKey(c),
     });
-    if (result.batches > 0) await admitSession(db, limits, storeId, clientKey(c), result.sessionId);
     services.metrics.syncSessions.inc();
-    if (result.batches === 0) services.metrics.sessionOutcomes.inc({ outcome: 'done' });
+    // One batch, and the client takes it here: served and acknowledged now, so the session holds no place in the quota.
+    const listStale = body.listStale ?? true;
+    const inline =
+      body.inline === true && result.batches === 1 ? await deliverInline(db, batchRequest(storeId, result.sessionId), listStale && !result.chunks) : undefined;
+    if (inline) services.metrics.batches.inc();
+    else if (result.batches > 0) await admitSession(db, limits, storeId, clientKey(c), result.sessionId);
+    if (result.batches === 0 || inline?.finished) services.metrics.sessionOutcomes.inc({ outcome: 'done' });
     // Streamed: the stale list, unless left out (listStale: false), is read back from the session's chunks (stale-list.ts).
-    return jsonText(c, HandshakeResponseSchema, handshakeBody(db, result, body.listStale ?? true), 201);
+    return jsonText(
+      c,
+      HandshakeResponseSchema,
+      handshakeBody(db, inline?.keys ? { ...result, chunks: [inline.keys] } : result, { listStale, batch: inline?.body }),
+      201,
+    );
   });
 
   app.openapi(digestsRoute, async (c) => {
@@ -70,14 +88,7 @@ export function registerSyncHandlers(app: App, services: ApiServices): void {
 
   app.openapi(batchRoute, async (c) => {
     const { storeId, sessionId, cursor } = c.req.valid('param');
-    const body = await fetchBatch(db, {
-      storeId,
-      sessionId,
-      cursor,
-      timeoutMs,
-      policyFor: (options) => services.policies.policyFor(storeId, options),
-      open: services.policies.isOpen(storeId),
-    });
+    const body = await fetchBatch(db, { ...batchRequest(storeId, sessionId), cursor });
     services.metrics.batches.inc();
     // Bytes: a string body would be measured (Content-Length) and encoded again on write.
     return jsonText(c, BatchSchema, (typeof body === 'string' ? Buffer.from(body) : body) as Uint8Array<ArrayBuffer>, 200);

@@ -41,6 +41,10 @@ const ListStaleField = z
   .boolean()
   .optional()
   .openapi({ description: 'false: the response leaves out `stale` (a client that does not read it saves its bytes: about 15 per key). Default true.' });
+const InlineField = z.boolean().optional().openapi({
+  description:
+    'true: when every stale key fits in one batch, the response carries that batch as `batch` and the session is complete: nothing to fetch or acknowledge (a reconnect in one round trip). Default false.',
+});
 
 /**
  * `have`: a plain loop instead of z.record(z.string(), z.string()), whose
@@ -107,6 +111,7 @@ export const HandshakeRequestSchema = z
         prefix: PrefixField,
         batchSize: BatchSizeField,
         listStale: ListStaleField,
+        inline: InlineField,
       })
       .strict()
       .openapi('HandshakeByHave', { description: 'A handshake from what the client holds (first sync, or after a reset).' }),
@@ -116,6 +121,7 @@ export const HandshakeRequestSchema = z
         prefix: PrefixField,
         batchSize: BatchSizeField,
         listStale: ListStaleField,
+        inline: InlineField,
       })
       .strict()
       .openapi('HandshakeBySince', { description: 'A cheap reconnect: only what changed after the rev the client has applied.' }),
@@ -130,6 +136,14 @@ const BatchCountField = z
 const WindowField = z.number().int().min(1).openapi({ description: 'How many batches may be fetched ahead of the acknowledgements.' });
 const ExpiresAtField = timestamp('When the session expires unless a batch is fetched or acknowledged before; each fetch and ack moves it.');
 
+export const BatchSchema = z
+  .object({
+    cursor: z.number().int().min(0).openapi({ description: "This batch's number." }),
+    entries: z.array(EntrySchema).openapi({ description: 'The current entry of each key of this batch, tombstones included.' }),
+    next: z.number().int().nullable().openapi({ description: 'The next cursor, or null after the last batch.' }),
+  })
+  .openapi('Batch', { description: 'One batch of a sync session.' });
+
 export const HandshakeResponseSchema = z
   .object({
     sessionId: z.uuid().openapi({ description: 'The sync session; used in the batch, ack and status routes.' }),
@@ -143,8 +157,13 @@ export const HandshakeResponseSchema = z
     batches: BatchCountField,
     window: WindowField,
     expiresAt: ExpiresAtField,
+    // Described on the object: a description here would replace the Batch schema's own.
+    batch: BatchSchema.optional(),
   })
-  .openapi('Handshake', { description: 'A started sync session.' });
+  .openapi('Handshake', {
+    description:
+      'A started sync session. `batch`, its last member, comes when the request said `inline: true` and the session has one batch: batch 0 as its fetch would answer, laid out a line per entry; the session is then complete (delivered and acknowledged).',
+  });
 
 /** The largest handshake body: a `have` map of maxHaveKeys entries of ~100 bytes each fits. */
 export const maxHandshakeBytes = (limits: Limits) => Math.max(limits.maxBodyBytes, limits.maxHaveKeys * 128);
@@ -173,14 +192,6 @@ export const handshakeRoute = createRoute({
     422: problem("The store's `walk` exceeded its budget on this data (walk-failed): too many keys, value nodes or too much time; `detail` names the setting"),
   },
 });
-
-export const BatchSchema = z
-  .object({
-    cursor: z.number().int().min(0).openapi({ description: "This batch's number." }),
-    entries: z.array(EntrySchema).openapi({ description: 'The current entry of each key of this batch, tombstones included.' }),
-    next: z.number().int().nullable().openapi({ description: 'The next cursor, or null after the last batch.' }),
-  })
-  .openapi('Batch', { description: 'One batch of a sync session.' });
 
 export const batchRoute = createRoute({
   operationId: 'batch',

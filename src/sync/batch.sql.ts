@@ -253,6 +253,11 @@ function keyOfEntryText(text: Buffer): string {
   return escaped ? (JSON.parse(text.toString('utf8', KEY_START - 1, at + 1)) as string) : text.toString('utf8', KEY_START, at);
 }
 
+/** Batch `cursor`'s keys in delivery order, as its chunk holds them; undefined once the chunk is released. */
+export async function chunkKeys(db: Db, storeId: string, sessionId: string, cursor: number): Promise<string[] | undefined> {
+  return (await preparedDb(db).query<{ keys: string[] }>(CHUNK_KEYS, [storeId, sessionId, cursor]))[0]?.keys;
+}
+
 /** Acknowledges a delivered, not yet acknowledged cursor; undefined when the full path must decide. */
 export async function acknowledgeFast(db: Db, storeId: string, sessionId: string, cursor: number, timeoutMs: number): Promise<AckResult | undefined> {
   const [row] = await preparedDb(db).query<{ acked: number; batches: number; total: number; acked_keys: number }>(ACK, [

@@ -15,7 +15,7 @@ import { readEntryTexts } from '../store/entry-sql.js';
 import { assertStoreExists } from '../store/stores.js';
 import { formatTs, nowMicros } from '../store/time.js';
 import { batchBody } from './batch-body.js';
-import { acknowledgeFast, fetchBatchFast } from './batch.sql.js';
+import { acknowledgeFast, chunkKeys, fetchBatchFast } from './batch.sql.js';
 import { SESSION_DONE_SQL, advancesAck, hasBatch, isDone, isExpired, isInWindow, wasDelivered } from './session-rules.js';
 
 export type { AckOutcome, AckResult, BatchRequest } from './session-types.js';
@@ -165,6 +165,28 @@ export async function cancelSession(db: Db, storeId: string, sessionId: string):
     if (gone.length === 0) throw notFound(`sync session ${sessionId}`);
     await tx.delete(syncChunks).where(and(eq(syncChunks.storeId, storeId), eq(syncChunks.sessionId, sessionId)));
   });
+}
+
+/**
+ * A session of one batch served within its handshake (`inline: true`):
+ * batch 0 as its fetch answers, then acknowledged on the client's behalf,
+ * so the session is done when the response leaves. The ack only releases
+ * the session's chunks: the client's checkpoint still moves only once it
+ * has applied the batch, and a client that fails first handshakes again
+ * from its old checkpoint. `keys` (when asked: a stale list to send that
+ * the handshake did not keep) are read before the ack releases them;
+ * `finished` is the ack's (metrics).
+ */
+export async function deliverInline(
+  db: Db,
+  req: Omit<BatchRequest, 'cursor'>,
+  withKeys: boolean,
+): Promise<{ body: string | Buffer; keys: string[] | undefined; finished: boolean }> {
+  const body = await fetchBatch(db, { ...req, cursor: 0 });
+  const keys = withKeys ? await chunkKeys(db, req.storeId, req.sessionId, 0) : undefined;
+  if (withKeys && !keys) throw new DomainError('session-expired', 'the session was cancelled while its handshake was answered; handshake again');
+  const { finished } = await acknowledge(db, req.storeId, req.sessionId, 0, req.timeoutMs);
+  return { body, keys, finished };
 }
 
 /** At most this many sessions are listed (the oldest first): the list is for people, not a sync path. */

@@ -21,8 +21,17 @@ const CHUNKS_FROM = `select cursor, array_to_json(keys)::text as keys from sync_
 /** Removed keys per piece of the response. */
 const REMOVED_PER_PULL = 10_000;
 
-/** The response; without `stale` (and no read of the chunks) when `listStale` is false. */
-export function handshakeBody(db: Db, result: HandshakeResult, listStale = true): ReadableStream<Uint8Array> {
+/**
+ * The response; without `stale` (and no read of the chunks) when `listStale`
+ * is false; with `batch` (an inline batch's body, sessions.ts deliverInline)
+ * as its last member, where a client can cut it off without parsing its
+ * values (docs/API.md, "Inline batch").
+ */
+export function handshakeBody(
+  db: Db,
+  result: HandshakeResult,
+  { listStale = true, batch }: { listStale?: boolean; batch?: string | Uint8Array } = {},
+): ReadableStream<Uint8Array> {
   const { sessionId, chunks, removed, headRev, batchSize, batches, window, expiresAt } = result;
   const encoder = new TextEncoder();
   let cursor = -1; // -1: the head is not sent yet
@@ -46,7 +55,12 @@ export function handshakeBody(db: Db, result: HandshakeResult, listStale = true)
         removedAt += REMOVED_PER_PULL;
       } else {
         const tail = JSON.stringify({ headRev, batchSize, batches, window, expiresAt });
-        controller.enqueue(encoder.encode(`],${tail.slice(1)}`));
+        if (batch === undefined) controller.enqueue(encoder.encode(`],${tail.slice(1)}`));
+        else {
+          controller.enqueue(encoder.encode(`],${tail.slice(1, -1)},"batch":`));
+          controller.enqueue(typeof batch === 'string' ? encoder.encode(batch) : batch);
+          controller.enqueue(encoder.encode('}'));
+        }
         controller.close();
       }
     },

@@ -927,7 +927,7 @@ export interface components {
             /** @description Sync only keys starting with this prefix. */
             prefix?: string;
         };
-        /** @description A started sync session. */
+        /** @description A started sync session. `batch`, its last member, comes when the request said `inline: true` and the session has one batch: batch 0 as its fetch would answer, laid out a line per entry; the session is then complete (delivered and acknowledged). */
         Handshake: {
             /**
              * Format: uuid
@@ -954,6 +954,7 @@ export interface components {
              * @example 2026-11-26T07:31:34.123456Z
              */
             expiresAt: string;
+            batch?: components["schemas"]["Batch"];
         };
         /** @description Either `have` or `since`, never both. */
         HandshakeRequest: components["schemas"]["HandshakeByHave"] | components["schemas"]["HandshakeBySince"];
@@ -975,6 +976,8 @@ export interface components {
             batchSize?: number;
             /** @description false: the response leaves out `stale` (a client that does not read it saves its bytes: about 15 per key). Default true. */
             listStale?: boolean;
+            /** @description true: when every stale key fits in one batch, the response carries that batch as `batch` and the session is complete: nothing to fetch or acknowledge (a reconnect in one round trip). Default false. */
+            inline?: boolean;
         };
         /** @description `have` lists only the keys held in the `listed` buckets; every other bucket held what the digests answer matched at `rev`, and the handshake sends what changed there after it. */
         DigestBasis: {
@@ -1006,6 +1009,8 @@ export interface components {
             batchSize?: number;
             /** @description false: the response leaves out `stale` (a client that does not read it saves its bytes: about 15 per key). Default true. */
             listStale?: boolean;
+            /** @description true: when every stale key fits in one batch, the response carries that batch as `batch` and the session is complete: nothing to fetch or acknowledge (a reconnect in one round trip). Default false. */
+            inline?: boolean;
         };
         /** @description The progress of a sync session. */
         SessionStatus: {

@@ -34,11 +34,11 @@ export type WireEntry = JsonEntry | BytesEntry | TombstoneEntry;
 /** `POST /v1/stores/{storeId}/sync` body. */
 export type HandshakeRequest = (Schemas['HandshakeByHave'] & { since?: never }) | (Schemas['HandshakeBySince'] & { have?: never });
 
-/** `POST /v1/stores/{storeId}/sync` 201 body. */
-export type HandshakeResponse = Schemas['Handshake'];
-
 /** `GET /v1/stores/{storeId}/sync/{sessionId}/batches/{cursor}` 200 body. */
 export type BatchResponse = Omit<Schemas['Batch'], 'entries'> & { entries: WireEntry[] };
+
+/** `POST /v1/stores/{storeId}/sync` 201 body; `batch` when the request said `inline: true` and the session has one batch. */
+export type HandshakeResponse = Omit<Schemas['Handshake'], 'batch'> & { batch?: BatchResponse };
 
 /** `POST /v1/stores/{storeId}/sync/{sessionId}/ack` 200 body. */
 export type AckResponse = Schemas['AckResult'];
