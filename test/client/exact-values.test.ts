@@ -14,7 +14,7 @@ import { FileStore } from '../../clients/typescript/src/stores/file.js';
 import { MemoryStore } from '../../clients/typescript/src/stores/memory.js';
 import { call, keyPath, newStore } from '../support/http.js';
 import { useTestServer } from '../support/server.js';
-import { eventually, start } from './support.js';
+import { eventually, start, traffic } from './support.js';
 
 const env = useTestServer();
 
@@ -34,12 +34,17 @@ async function putText(storeId: string, key: string, text: string): Promise<void
 }
 
 describe('parseValue', () => {
-  it('receives each value as written, through batches and live events (raw text in, raw text held)', async () => {
+  // One batch comes inside the handshake (inline); batches of one key are fetched.
+  it.each([
+    ['an inline batch', undefined],
+    ['fetched batches', 1],
+  ])('receives each value as written, through %s and live events (raw text in, raw text held)', async (_, batchSize) => {
     const storeId = await newStore(env.server);
     for (const [key, text] of Object.entries(TEXTS)) await putText(storeId, key, text);
     const seen: string[] = [];
     const store = new MemoryStore();
-    const run = start(env.server, { storeId, store, parseValue: (text) => (seen.push(text), text) });
+    const t = traffic();
+    const run = start(env.server, { storeId, store, batchSize, fetch: t.fetch, parseValue: (text) => (seen.push(text), text) });
     await run.completed;
     for (const [key, text] of Object.entries(TEXTS)) expect(await store.get(key)).toMatchObject({ kind: 'json', value: minified(text) });
 
@@ -49,6 +54,7 @@ describe('parseValue', () => {
     await eventually(async () => expect(await store.get('live')).toMatchObject({ value: `{"n":${BIG},"2":0,"1":0}` }));
     run.client.unsubscribe();
     expect(seen).toEqual([...Object.values(TEXTS).map(minified), `{"n":${BIG},"2":0,"1":0}`]);
+    expect(t.answers.filter((a) => a.path.includes('/batches/')).length).toBe(batchSize ? Object.keys(TEXTS).length : 0);
   });
 
   it('keeps int64 values exact with a lossless JSON parser (docs/client.md)', async () => {
@@ -102,6 +108,8 @@ describe('parseValue', () => {
     const hs = await exact.handshake(storeId, { have: {} });
     const batch = await exact.batch(storeId, hs.data!.sessionId, 0);
     expect(batch.data!.entries).toEqual([expect.objectContaining({ key: 'order', value: `raw:${minified(TEXTS.order!)}` })]);
+    const inline = await exact.handshake(storeId, { have: {}, inline: true });
+    expect(inline.data!.batch!.entries).toEqual(batch.data!.entries);
   });
 
   it('putJsonText stores a value given as text exactly (a lossless round trip)', async () => {

@@ -108,7 +108,7 @@ describe('FileStore killed during a large batch', () => {
       try {
         await again.completed;
         expect(again.errors).toEqual([]);
-        expect(t.handshakes[0]).toEqual({ since: synced, batchSize: BATCH, listStale: false });
+        expect(t.handshakes[0]).toEqual({ since: synced, batchSize: BATCH, listStale: false, inline: true });
 
         const expected = await serverRevs(storeId);
         const have = await store.have();

@@ -36,7 +36,7 @@ describe('initial sync', () => {
       expect(await replicaSnapshot(store)).toEqual(await serverSnapshot(env.server, storeId));
       expect(Object.keys(await replicaSnapshot(store))).toHaveLength(199);
       // 199 live keys in ceil(199/20) = 10 batches, each key exactly once.
-      expect(t.handshakes).toEqual([{ have: {}, batchSize: 20, listStale: false }]);
+      expect(t.handshakes).toEqual([{ have: {}, batchSize: 20, listStale: false, inline: true }]);
       expect(t.batchKeys).toHaveLength(199);
       expect(new Set(t.batchKeys).size).toBe(199);
       expect(run.client.progress).toEqual({ done: 10, total: 10 });
@@ -128,10 +128,11 @@ describe('initial sync', () => {
     const again = start(env.server, { storeId, store, batchSize: 50, fetch: t.fetch });
     await again.completed;
     try {
-      expect(t.handshakes).toEqual([{ since: 150, batchSize: 50, listStale: false }]);
+      expect(t.handshakes).toEqual([{ since: 150, batchSize: 50, listStale: false, inline: true }]);
       expect(t.handshakeAnswers[0]!.body.removed.sort()).toEqual(['docs/a b/k0004', 'users/k0003', 'users/k0006', 'ünï/k0005']);
-      // Only the 5 changed or new live keys travel.
+      // Only the 5 changed or new live keys travel, inside the handshake's answer (one batch: inline).
       expect(t.batchKeys.sort()).toEqual(['docs/a b/k0001', 'new/1', 'new/2', 'users/k0000', 'ünï/k0002']);
+      expect(t.answers.filter((a) => a.path.includes('/sync/'))).toEqual([]);
       expect(await replicaSnapshot(store)).toEqual(await serverSnapshot(env.server, storeId));
       for (const key of ['users/k0003', 'users/k0006', 'docs/a b/k0004', 'ünï/k0005']) {
         expect((await store.get(key))?.kind).toBe('deleted');

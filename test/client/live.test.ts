@@ -133,7 +133,7 @@ describe('live feed', () => {
       const again = start(env.server, { storeId, store, fetch: t.fetch, batchSize: 20 });
       await again.completed;
       try {
-        expect(t.handshakes).toEqual([{ since: 81, batchSize: 20, listStale: false }]);
+        expect(t.handshakes).toEqual([{ since: 81, batchSize: 20, listStale: false, inline: true }]);
         expect(t.batchKeys.sort()).toEqual(['docs/a b/k0001', 'new', 'users/k0000']);
         expect(t.handshakeAnswers[0]!.body.removed.sort()).toEqual(['live/1', 'ünï/k0002']);
         expect(again.changes.map((c) => [c.key, c.op]).sort()).toEqual([

@@ -24,7 +24,7 @@ export interface Traffic {
   handshakes: Array<Record<string, unknown>>;
   /** Handshake answers (status and body), in order. */
   handshakeAnswers: Array<{ status: number; body: any }>;
-  /** Keys of every batch entry received, in order (a re-fetched batch counts again). */
+  /** Keys of every batch entry received, in order, inline batches included (a re-fetched batch counts again). */
   batchKeys: string[];
   /** Feed requests: the Last-Event-ID and ?since each one sent. */
   feeds: Array<{ lastEventId: string | null; since: string | null }>;
@@ -58,7 +58,9 @@ export function traffic(): Traffic {
       const res = await fetch(input, init);
       t.answers.push({ method: init?.method ?? 'GET', path, status: res.status });
       if (/\/sync$/.test(path) && init?.method === 'POST') {
-        t.handshakeAnswers.push({ status: res.status, body: await res.clone().json() });
+        const body = await res.clone().json();
+        t.handshakeAnswers.push({ status: res.status, body });
+        for (const e of body.batch?.entries ?? []) t.batchKeys.push(e.key);
       }
       if (/\/batches\/\d+$/.test(path) && res.ok) {
         const body = (await res.clone().json()) as { entries: { key: string }[] };

@@ -23,7 +23,7 @@ import {
   type HandshakeResponse,
   type paths,
 } from '@keysync/protocol';
-import { parseAck, parseBatchBody, parseHandshake, type ValueParser } from './wire.js';
+import { parseAck, parseBatchBody, splitHandshakeText, type HandshakeText, type ValueParser } from './wire.js';
 
 type S = components['schemas'];
 type Query<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends { parameters: { query?: infer Q } } ? NonNullable<Q> : never;
@@ -126,8 +126,14 @@ export interface ApiClient {
   /** `GET .../keys`: one metadata page in key order; pass `next` as `after` for the following one. */
   listKeys(storeId: string, query?: KeyQuery, o?: CallOptions): Promise<HttpResult<S['KeyList']>>;
 
-  /** `body` as an object, or as its JSON text (sent as it is: a large `have` map written by LocalStore.haveJson). */
+  /**
+   * `body` as an object, or as its JSON text (sent as it is: a large `have`
+   * map written by LocalStore.haveJson). An inline batch (`inline: true`)
+   * comes parsed as `batch` does, each value through `parseValue`.
+   */
   handshake(storeId: string, body: HandshakeRequest | string, o?: CallOptions): Promise<HttpResult<HandshakeResponse>>;
+  /** `handshake` with an inline batch left as its text, for a caller that reads it itself (the sync loop: records.ts batchRecords). */
+  handshakeText(storeId: string, body: HandshakeRequest | string, o?: CallOptions): Promise<HttpResult<HandshakeText>>;
   /** `POST .../sync/digests`: which buckets of keys differ from the replica's digests (the first step of a digest handshake). */
   digests(storeId: string, body: S['DigestRequest'], o?: CallOptions): Promise<HttpResult<S['DigestAnswer']>>;
   batch(storeId: string, sessionId: string, cursor: number, o?: CallOptions): Promise<HttpResult<BatchResponse>>;
@@ -260,13 +266,19 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     write: (storeId, body, o) => settle('write', raw.POST('/v1/stores/{storeId}/writes', { ...store(storeId), body, signal: o?.signal })),
     listKeys: (storeId, query, o) => settle('list keys', raw.GET('/v1/stores/{storeId}/keys', { params: { path: { storeId }, query }, signal: o?.signal })),
 
-    handshake: (storeId, body, o) =>
+    handshake: async (storeId, body, o) => {
+      const res = await api.handshakeText(storeId, body, o);
+      if (res.error) return res;
+      const { handshake, batchText } = res.data;
+      return { data: batchText === undefined ? handshake : { ...handshake, batch: parseBatchBody(batchText, parseValue) }, response: res.response };
+    },
+    handshakeText: (storeId, body, o) =>
       settle(
         'handshake',
         typeof body === 'string'
-          ? raw.POST('/v1/stores/{storeId}/sync', { ...store(storeId), body: body as never, ...AS_JSON_TEXT, signal: o?.signal })
-          : raw.POST('/v1/stores/{storeId}/sync', { ...store(storeId), body, signal: o?.signal }),
-        parseHandshake,
+          ? raw.POST('/v1/stores/{storeId}/sync', { ...store(storeId), body: body as never, ...AS_JSON_TEXT, parseAs: 'text', signal: o?.signal })
+          : raw.POST('/v1/stores/{storeId}/sync', { ...store(storeId), body, parseAs: 'text', signal: o?.signal }),
+        (text) => splitHandshakeText(text ?? ''),
       ),
     digests: (storeId, body, o) => settle('digests', raw.POST('/v1/stores/{storeId}/sync/digests', { ...store(storeId), body, signal: o?.signal })),
     batch: async (storeId, sessionId, cursor, o) => {

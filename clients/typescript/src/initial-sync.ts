@@ -50,6 +50,8 @@ interface Session {
   headRev: number;
   batches: number;
   window: number;
+  /** the session's one batch, when the response carried it: already acknowledged, nothing to fetch */
+  inline: BatchRecords | undefined;
 }
 
 /**
@@ -64,10 +66,12 @@ async function handshake(ctx: SyncContext, mode: HandshakeMode): Promise<Session
   const checkpoint = await ctx.store.getCheckpoint();
   const useSince = mode === 'auto' && checkpoint !== undefined;
   // The stale list is not read here (progress counts batches): at 15 bytes a key, not asked for.
+  // A sync of one batch comes inside the response (a reconnect in one round trip).
   const fields = {
     ...(ctx.prefix !== undefined && { prefix: ctx.prefix }),
     ...(ctx.batchSize !== undefined && { batchSize: ctx.batchSize }),
     listStale: false,
+    inline: true,
   };
   let body: HandshakeRequest | string;
   let byDigest = false;
@@ -84,7 +88,7 @@ async function handshake(ctx: SyncContext, mode: HandshakeMode): Promise<Session
     else body = { have: await ctx.store.have(ctx.prefix), ...fields };
   }
 
-  const res = await request(ctx, (signal) => ctx.api.handshake(ctx.storeId, body, { signal }));
+  const res = await request(ctx, (signal) => ctx.api.handshakeText(ctx.storeId, body, { signal }));
   if (res.error) {
     const kind = problemKind(res.error.type);
     if (res.error.status === 409 && (kind === PROBLEMS.sincePurged || kind === PROBLEMS.sinceAhead || kind === PROBLEMS.digestsUnusable)) {
@@ -95,12 +99,14 @@ async function handshake(ctx: SyncContext, mode: HandshakeMode): Promise<Session
     }
     throw new ProblemError(res.error, 'handshake');
   }
-  const hs = res.data;
+  const { handshake: hs, batchText } = res.data;
+  // Read before anything is applied: a batch that does not parse fails the sync with nothing half done.
+  const inline = batchText === undefined ? undefined : batchRecords(batchText, ctx.store.lazyValues === true, ctx.api.parseValue);
   // A `have` handshake cannot be refused as since-ahead, so detect it here.
   if (!useSince && checkpoint !== undefined && checkpoint > hs.headRev) await ctx.store.forgetRevisions();
 
   ctx.emit(await ctx.store.remove(hs.removed, hs.headRev));
-  return { sessionId: hs.sessionId, headRev: hs.headRev, batches: hs.batches, window: hs.window };
+  return { sessionId: hs.sessionId, headRev: hs.headRev, batches: hs.batches, window: hs.window, inline };
 }
 
 /** A `have` handshake's body as text, around the map's JSON text as the store wrote it (LocalStore.haveJson). */
@@ -129,6 +135,12 @@ async function runSession(ctx: SyncContext, hs: Session): Promise<'done' | 'expi
   const total = hs.batches;
   ctx.progress(0, total);
   if (total === 0) return 'done';
+  if (hs.inline) {
+    if (hs.inline.cursor !== 0 || total !== 1) throw new ProtocolError(`an inline batch ${hs.inline.cursor} of a session of ${total} batches`);
+    ctx.emit(await ctx.store.applyBatch(hs.inline.records));
+    ctx.progress(1, total);
+    return 'done';
+  }
   const window = Math.max(1, hs.window);
   // Prefetches and acks still running when we return (expiry, error) are cut off here.
   const session = linkedController(ctx.signal);

@@ -66,6 +66,37 @@ export function parseHandshake(v: unknown): HandshakeResponse {
   return v as unknown as HandshakeResponse;
 }
 
+/** A handshake response, its inline batch (if any) left as its text. */
+export interface HandshakeText {
+  handshake: Omit<HandshakeResponse, 'batch'>;
+  /** the `batch` member's text, laid out as a fetched batch (parseBatchLines reads it) */
+  batchText: string | undefined;
+}
+
+/** What begins an inline batch, the response's last member (docs/API.md, "Inline batch"). */
+const BATCH_MEMBER = ',"batch":';
+
+/**
+ * A handshake response's text, cut before its `batch` member, which the
+ * server writes last. Every string before it (the stale and removed keys)
+ * escapes its quotes, so the first `,"batch":` of the text is that member:
+ * the rest of the response is parsed without reading the batch's values.
+ */
+export function splitHandshakeText(text: string): HandshakeText {
+  const at = text.indexOf(BATCH_MEMBER);
+  const end = text.trimEnd().length - 1;
+  if (at >= 0 && text.charCodeAt(end) !== CLOSE_BRACE) fail('handshake response', text.slice(-200));
+  let head: unknown;
+  try {
+    head = JSON.parse(at < 0 ? text : `${text.slice(0, at)}}`);
+  } catch {
+    throw new ProtocolError(`handshake response is not JSON: ${text.slice(0, 200)}`);
+  }
+  // A batch elsewhere would be read as a plain handshake, whose batch 0 is released.
+  if (at < 0 && isObj(head) && 'batch' in head) fail('handshake response (its batch is not its last member)', text.slice(0, 200));
+  return { handshake: parseHandshake(head), batchText: at < 0 ? undefined : text.slice(at + BATCH_MEMBER.length, end) };
+}
+
 export function parseBatch(v: unknown): BatchResponse {
   if (!isObj(v) || !isRev(v['cursor']) || !Array.isArray(v['entries']) || !(v['next'] === null || isRev(v['next']))) {
     fail('batch response', v);

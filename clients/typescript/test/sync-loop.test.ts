@@ -166,7 +166,7 @@ describe('sync loop', () => {
     server.put('c', 3);
     const { changes, completed } = start(server, store);
     await vi.waitFor(() => expect(completed).toHaveBeenCalled());
-    expect(handshakes(server)[0]!.body).toEqual({ since: 2, batchSize: 2000, listStale: false });
+    expect(handshakes(server)[0]!.body).toEqual({ since: 2, batchSize: 2000, listStale: false, inline: true });
     expect(await store.get('a')).toEqual({ kind: 'deleted', key: 'a', rev: 0, ts: null });
     expect(changes.map((c) => `${c.op} ${c.key}`)).toEqual(['delete a', 'put c']);
   });
@@ -181,8 +181,8 @@ describe('sync loop', () => {
     const { completed } = start(server, store);
     await vi.waitFor(() => expect(completed).toHaveBeenCalled());
     expect(handshakes(server).map((c) => c.body)).toEqual([
-      { since: 1, batchSize: 2000, listStale: false },
-      { have: { a: server.entries.get('a')!.ts }, batchSize: 2000, listStale: false },
+      { since: 1, batchSize: 2000, listStale: false, inline: true },
+      { have: { a: server.entries.get('a')!.ts }, batchSize: 2000, listStale: false, inline: true },
     ]);
     expect((await store.get('b'))?.rev).toBe(2);
   });
@@ -197,7 +197,7 @@ describe('sync loop', () => {
     await store.applyBatch([{ kind: 'json', key: 'a', rev: 1, ts: server.entries.get('a')!.ts, value: 1 }]);
     const { completed } = start(server, store);
     await vi.waitFor(() => expect(completed).toHaveBeenCalled());
-    expect(handshakes(server).map((c) => c.body)).toEqual([{ have: { a: server.entries.get('a')!.ts }, batchSize: 2000, listStale: false }]);
+    expect(handshakes(server).map((c) => c.body)).toEqual([{ have: { a: server.entries.get('a')!.ts }, batchSize: 2000, listStale: false, inline: true }]);
     expect((await store.get('b'))?.rev).toBe(2);
   });
 
@@ -293,7 +293,7 @@ describe('live feed', () => {
     await vi.waitFor(() => expect(server.feeds).toHaveLength(2));
     const hs = handshakes(server);
     expect(hs).toHaveLength(2);
-    expect(hs[1]!.body).toEqual({ have: { a: server.entries.get('a')!.ts }, batchSize: 2000, listStale: false });
+    expect(hs[1]!.body).toEqual({ have: { a: server.entries.get('a')!.ts }, batchSize: 2000, listStale: false, inline: true });
     expect(completed).toHaveBeenCalledTimes(1);
   });
 
