@@ -57,13 +57,13 @@ export function registerSyncHandlers(app: App, services: ApiServices): void {
       timeoutMs,
       client: clientKey(c),
     });
-    services.metrics.syncSessions.inc();
     // One batch, and the client takes it here: served and acknowledged now, so the session holds no place in the quota.
     const listStale = body.listStale ?? true;
     const inline =
       body.inline === true && result.batches === 1 ? await deliverInline(db, batchRequest(storeId, result.sessionId), listStale && !result.chunks) : undefined;
+    if (!inline && result.batches > 0) await admitSession(db, limits, storeId, clientKey(c), result.sessionId);
+    services.metrics.syncSessions.inc();
     if (inline) services.metrics.batches.inc();
-    else if (result.batches > 0) await admitSession(db, limits, storeId, clientKey(c), result.sessionId);
     if (result.batches === 0 || inline?.finished) services.metrics.sessionOutcomes.inc({ outcome: 'done' });
     // Streamed: the stale list, unless left out (listStale: false), is read back from the session's chunks (stale-list.ts).
     return jsonText(
