@@ -53,15 +53,25 @@ const CHUNKS_PER_INSERT = 100;
 /** Up to this many stale keys the chunks are also kept here, so the response needs no read back. */
 const RETAIN_KEYS = 50_000;
 
+/** A closed chunk: its keys, and their revs' range when they follow each other (see ChunkWriter.add). */
+interface Chunk {
+  k: string[];
+  f?: number;
+  t?: number;
+}
+
 export class ChunkWriter {
   /** stale keys added so far */
   keys = 0;
   /** chunks closed so far (the session's `batches` once finished) */
   batches = 0;
   #current: string[] = [];
+  /** the current chunk's first and last rev, while each key's rev was the one before's plus one */
+  #fromRev: number | undefined;
+  #toRev: number | undefined;
   readonly #cuts: BatchCuts;
   /** closed chunks not yet written: the last of the `batches` closed so far */
-  #pending: string[][] = [];
+  #pending: Chunk[] = [];
   /** every chunk so far, while there are at most RETAIN_KEYS keys; then undefined */
   retained: string[][] | undefined = [];
 
@@ -75,9 +85,21 @@ export class ChunkWriter {
     this.#cuts = new BatchCuts(maxKeys, maxBytes);
   }
 
-  /** Adds the next stale key; `size` is its value's wire size (scanMeta). */
-  async add(key: string, size: number): Promise<void> {
+  /**
+   * Adds the next stale key; `size` is its value's wire size (scanMeta),
+   * `rev` its rev where the caller has it. A chunk whose keys come with
+   * consecutive revs records that range, and its batch is read by it (one
+   * scan of the rev index, batch.sql.ts joinedInRange) rather than by a
+   * probe of the primary key per key: a replica that missed a bulk write
+   * lacks keys of consecutive revs. Every rev of the range is then one of
+   * the chunk's keys, so the range held exactly those keys at the
+   * handshake, which is what a read by range needs.
+   */
+  async add(key: string, size: number, rev?: number): Promise<void> {
     if (this.#cuts.begins(size) && this.#current.length > 0) await this.#close();
+    if (this.#current.length === 0) this.#fromRev = this.#toRev = rev;
+    else if (rev !== undefined && this.#toRev !== undefined && rev === this.#toRev + 1) this.#toRev = rev;
+    else this.#fromRev = this.#toRev = undefined;
     this.#current.push(key);
     this.keys++;
   }
@@ -89,7 +111,8 @@ export class ChunkWriter {
   }
 
   async #close(): Promise<void> {
-    this.#pending.push(this.#current);
+    const inRange = this.#fromRev !== undefined && this.#toRev !== undefined;
+    this.#pending.push(inRange ? { k: this.#current, f: this.#fromRev, t: this.#toRev } : { k: this.#current });
     this.batches++;
     if (this.retained && this.keys <= RETAIN_KEYS) this.retained.push(this.#current);
     else this.retained = undefined;
@@ -102,11 +125,12 @@ export class ChunkWriter {
     const chunks = this.#pending;
     const firstCursor = this.batches - chunks.length;
     this.#pending = [];
-    // The keys travel as one JSON text (JSON.stringify is native) rather than
+    // The chunks travel as one JSON text (JSON.stringify is native) rather than
     // as text[] literals, which the query builder assembles key by key.
-    await this.tx.execute(sql`insert into sync_chunks (store_id, session_id, cursor, keys)
+    await this.tx.execute(sql`insert into sync_chunks (store_id, session_id, cursor, keys, from_rev, to_rev)
       select ${this.storeId}::uuid, ${this.sessionId}::uuid, ${firstCursor}::int + c.ord::int - 1,
-        array(select k from json_array_elements_text(c.keys) with ordinality as e(k, i) order by i)
-      from json_array_elements(${JSON.stringify(chunks)}::json) with ordinality as c(keys, ord)`);
+        array(select k from json_array_elements_text(c.chunk -> 'k') with ordinality as e(k, i) order by i),
+        (c.chunk ->> 'f')::bigint, (c.chunk ->> 't')::bigint
+      from json_array_elements(${JSON.stringify(chunks)}::json) with ordinality as c(chunk, ord)`);
   }
 }

@@ -213,8 +213,8 @@ async function diff(
   // (rev) order is it, and keys go straight to the chunks; with several, each
   // rank is held until the scan ends.
   const ranked = policy.ranks?.length === 1 ? undefined : new Map<number, { keys: string[]; sizes: number[] }>();
-  const addStale = async (key: string, size: number) => {
-    if (!ranked) return chunks.add(key, size);
+  const addStale = async (key: string, size: number, rev?: number) => {
+    if (!ranked) return chunks.add(key, size, rev);
     const rank = policy.rankOf(key);
     let bucket = ranked.get(rank);
     if (!bucket) ranked.set(rank, (bucket = { keys: [], sizes: [] }));
@@ -288,7 +288,7 @@ async function diffInDatabase(
   storeId: string,
   have: HaveList,
   inParts: boolean,
-  addStale: (key: string, size: number) => Promise<void>,
+  addStale: (key: string, size: number, rev?: number) => Promise<void>,
   compare: (queries: PreparedQuery[]) => Promise<HaveDiff | undefined>,
 ): Promise<string[] | undefined> {
   const query = preparedTx(tx);
@@ -311,7 +311,7 @@ async function diffInJs(
   policy: StorePolicy,
   reachable: Set<string> | undefined,
   headRev: number,
-  addStale: (key: string, size: number) => Promise<void>,
+  addStale: (key: string, size: number, rev: number) => Promise<void>,
 ): Promise<string[]> {
   // Keys the client holds and the store does not serve (yet): removed unless seen live.
   const pending = 'have' in request ? await request.have.toMap() : undefined;
@@ -343,7 +343,7 @@ async function diffInJs(
         // By instant: a client may spell the server's ts differently (handshake-body/have-ts.ts at the edge).
         if (held === row.tsUs) continue;
       }
-      await addStale(row.key, row.size);
+      await addStale(row.key, row.size, row.rev);
     }
   }
   if (pending) {

@@ -26,7 +26,7 @@
  * back in rev order (readStaleKeys). Everything runs in the handshake's
  * repeatable-read transaction, so both reads see one snapshot.
  */
-import type { PreparedQuery } from '../db/prepared.js';
+import type { BigintColumn, PreparedQuery } from '../db/prepared.js';
 import { ENTRY_SIZE_SQL } from '../store/entry-sql.js';
 import { prefixSuccessor } from '../store/prefix-range.js';
 import { nextTurn } from './event-loop.js';
@@ -129,7 +129,7 @@ export const STEP_SQL = {
  * `= any` as a filter over every entry of the store (25 ms for 1,000 revs of
  * 100,000 entries, against 4 ms probed).
  */
-const STALE_KEYS = `select e.key, ${ENTRY_SIZE_SQL} as size
+const STALE_KEYS = `select e.key, ${ENTRY_SIZE_SQL} as size, e.rev
   from unnest($2::bigint[]) as r(rev) join entries e on e.store_id = $1::uuid and e.rev = r.rev order by e.rev`;
 
 /** Digest buckets a comparison is limited to (digest-diff.sql.ts): keys of other buckets are left out on both sides. */
@@ -295,12 +295,12 @@ export async function readStaleKeys(
   query: PreparedQuery,
   storeId: string,
   staleRevs: Float64Array,
-  each: (key: string, size: number) => Promise<void>,
+  each: (key: string, size: number, rev: number) => Promise<void>,
 ): Promise<void> {
   const revs = staleRevs.slice().sort();
   for (let from = 0; from < revs.length; from += STALE_PER_READ) {
     await nextTurn();
-    const rows = await query<{ key: string; size: number }>(STALE_KEYS, [storeId, Array.from(revs.subarray(from, from + STALE_PER_READ))]);
-    for (const row of rows) await each(row.key, row.size);
+    const rows = await query<{ key: string; size: number; rev: BigintColumn }>(STALE_KEYS, [storeId, Array.from(revs.subarray(from, from + STALE_PER_READ))]);
+    for (const row of rows) await each(row.key, row.size, Number(row.rev));
   }
 }

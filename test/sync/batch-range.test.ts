@@ -14,6 +14,7 @@ import { HaveList } from '../../src/sync/have-list.js';
 import { PolicyRegistry } from '../../src/sync/policy-registry.js';
 import { fetchBatchLocked, type BatchRequest } from '../../src/sync/sessions.js';
 import { backend, createTestDatabase, registerTestStore, type TestDatabase } from '../support/db.js';
+import { parseTsMicros } from '@keysync/protocol';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -137,6 +138,47 @@ describe(`batches read by their rev range (${backend})`, () => {
       const fast = await fetchBatchFast(db.database.db, request(c.cursor));
       expect(Buffer.from(fast!).toString('utf8')).toBe(Buffer.from(await fetchBatchLocked(db.database.db, request(c.cursor))).toString('utf8'));
     }
+  });
+
+  it("records the range of a have handshake's chunk whose keys' revs follow each other, and only then", async () => {
+    const storeId = await registerTestStore(db);
+    const keys = Array.from({ length: 12 }, (_, i) => `k${String(i).padStart(2, '0')}`);
+    const written = await applyWrites(
+      db.database.db,
+      storeId,
+      keys.map((key, i): WriteOp => ({ op: 'put', key, json: JSON.stringify({ i }) })),
+    );
+    // The replica holds every key as first written; then a bulk rewrite (consecutive revs), and a write, a delete and a new key.
+    const have = HaveList.of(written.map((r) => [r.key, parseTsMicros(r.ts)!] as const));
+    await applyWrites(
+      db.database.db,
+      storeId,
+      keys.slice(2, 8).map((key): WriteOp => ({ op: 'put', key, json: '"again"' })),
+    );
+    await applyWrites(db.database.db, storeId, [{ op: 'put', key: 'k10', json: '"again"' }]);
+    await applyWrites(db.database.db, storeId, [{ op: 'delete', key: 'k11' }]);
+    await applyWrites(db.database.db, storeId, [{ op: 'put', key: 'k12', json: '"new"' }]);
+    const { chunks, request, session } = await open(storeId, { have });
+    expect(session.removed).toEqual(['k11']);
+    // Revs 13-16, then 17, 18, 19 and 21: the tombstone of k11 (rev 20) lies between, and the second chunk records no range.
+    expect(chunks.map((c) => [c.keys, c.from_rev === null ? null : Number(c.from_rev), c.to_rev === null ? null : Number(c.to_rev)])).toEqual([
+      [['k02', 'k03', 'k04', 'k05'], 13, 16],
+      [['k06', 'k07', 'k10', 'k12'], null, null],
+    ]);
+    const read = () => joinedInRange(db.database.db, storeId, { fromRev: 13, toRev: 16, keys: 4 });
+    expect(keysOf(await read())).toEqual(['k02', 'k03', 'k04', 'k05']);
+    const answers = async () => {
+      for (const c of chunks) {
+        const fast = await fetchBatchFast(db.database.db, request(c.cursor));
+        expect(Buffer.from(fast!).toString('utf8')).toBe(Buffer.from(await fetchBatchLocked(db.database.db, request(c.cursor))).toString('utf8'));
+      }
+    };
+    await answers();
+    // Written since the handshake: the range no longer holds the chunk, which is read by its keys, current values.
+    await applyWrites(db.database.db, storeId, [{ op: 'put', key: 'k03', json: '"later"' }]);
+    expect(await read()).toBeUndefined();
+    await answers();
+    expect(Buffer.from((await fetchBatchFast(db.database.db, request(0)))!).toString('utf8')).toContain('"value":"later"');
   });
 
   it('reads a batch of more keys than a piece holds by its keys, as the locked path does', async () => {
