@@ -24,8 +24,8 @@ export type Cmd =
   /** writes sent at once (revs must still be consecutive, in commit order), maybe while a client opens its feed */
   | { t: 'burst'; ops: BulkOp[]; feedOpen: number | null }
   /** a whole sync of one client: handshake, every batch, acks */
-  | { t: 'sync'; c: number; mode: 'have' | 'since' }
-  | { t: 'handshake'; c: number; mode: 'have' | 'since'; batchSize: number }
+  | { t: 'sync'; c: number; mode: 'have' | 'since'; inline: boolean }
+  | { t: 'handshake'; c: number; mode: 'have' | 'since'; batchSize: number; inline: boolean }
   /** next: the batch after the last fetched; again: refetch the last fetched; ahead: beyond the window */
   | { t: 'fetch'; c: number; which: 'next' | 'again' | 'ahead' }
   /** fetched: the last fetched batch; next: the batch after the last acked (maybe not fetched yet) */
@@ -74,13 +74,17 @@ export const command: fc.Arbitrary<Cmd> = fc.oneof(
     }),
     weight: 2,
   },
-  { arbitrary: rec({ t: fc.constant('sync' as const), c: client, mode: fc.constantFrom('since' as const, 'have' as const) }), weight: 2 },
+  {
+    arbitrary: rec({ t: fc.constant('sync' as const), c: client, mode: fc.constantFrom('since' as const, 'have' as const), inline: fc.boolean() }),
+    weight: 2,
+  },
   {
     arbitrary: rec({
       t: fc.constant('handshake' as const),
       c: client,
       mode: fc.constantFrom('since' as const, 'have' as const),
       batchSize: fc.integer({ min: 1, max: 3 }),
+      inline: fc.boolean(),
     }),
     weight: 4,
   },

@@ -156,9 +156,9 @@ async function execute(ctx: Ctx, clients: SimClient[], cmd: Cmd): Promise<void> 
   const s = client.session;
   switch (cmd.t) {
     case 'handshake':
-      return client.handshake(cmd.mode, cmd.batchSize);
+      return client.handshake(cmd.mode, cmd.batchSize, cmd.inline);
     case 'sync':
-      await client.handshake(cmd.mode, 2);
+      await client.handshake(cmd.mode, 2, cmd.inline);
       return client.finishSession();
     case 'fetch': {
       if (!s) return;

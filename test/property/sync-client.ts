@@ -90,13 +90,15 @@ export class SyncClient {
 
   // ---- sync sessions ----
 
-  async handshake(mode: 'have' | 'since', batchSize: number): Promise<void> {
+  /** `inline`: a session of one batch must come inside the answer (docs/API.md, "Inline batch"). */
+  async handshake(mode: 'have' | 'since', batchSize: number, inline = false): Promise<void> {
     if (this.session) this.ctx.log(`  ${this.name} abandons session ${this.session.id}`);
     this.session = undefined;
     if (mode === 'have') this.beforeHave();
     let req: { have: Record<string, string> } | { since: number } = mode === 'since' ? { since: this.base } : { have: this.replica.have() };
     let send = Date.now();
-    let res = await call(this.ctx.server, `${this.path}/sync`, json({ ...req, batchSize }));
+    const options = { batchSize, ...(inline && { inline: true }) };
+    let res = await call(this.ctx.server, `${this.path}/sync`, json({ ...req, ...options }));
     let recv = Date.now();
     let expected = this.ctx.model.expectHandshake(req);
     if (typeof expected === 'string') {
@@ -107,7 +109,7 @@ export class SyncClient {
       this.beforeHave();
       req = { have: this.replica.have() };
       send = Date.now();
-      res = await call(this.ctx.server, `${this.path}/sync`, json({ ...req, batchSize }));
+      res = await call(this.ctx.server, `${this.path}/sync`, json({ ...req, ...options }));
       recv = Date.now();
       expected = this.ctx.model.expectHandshake(req);
     }
@@ -135,6 +137,16 @@ export class SyncClient {
       lastSend: send,
       lastRecv: recv,
     };
+    if (inline && hs.batches === 1) {
+      // Batch 0 as a fetch would answer it now; the session is done on the server.
+      const entries = hs.stale.flatMap((k: string) => this.ctx.model.wire(k) ?? []);
+      expect(hs.batch, `${this.name}: inline batch of ${JSON.stringify(hs.stale)}`).toEqual({ cursor: 0, entries, next: null });
+      for (const entry of hs.batch.entries) this.applyServerEntry(entry, 'inline batch');
+      count('inline batch');
+      this.complete();
+      return;
+    }
+    expect(hs.batch, `${this.name}: a batch inline without inline: true, or of a session of ${hs.batches}`).toBeUndefined();
     if (hs.batches === 0) this.complete();
   }
 
