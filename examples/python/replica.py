@@ -7,7 +7,8 @@ The whole protocol of docs/API.md from any language, in one file:
 2. the handshake: `{"since": checkpoint}` when the replica has one, else
    `{"have": {key: ts}}` (and `have` again when the server answers 409
    since-purged or since-ahead);
-3. each batch applied and saved, and only then acknowledged; removed keys
+3. each batch applied and saved, and only then acknowledged (a session of
+   one batch comes inside the handshake's answer: `inline`); removed keys
    deleted; a session that expired (410) starts over;
 4. the live feed (Server-Sent Events) from the handshake's headRev, saving
    every event id (heartbeats included) and resuming with Last-Event-ID
@@ -217,11 +218,14 @@ def describe(key, record):
 
 # --- sync -------------------------------------------------------------------
 
-def initial_sync(server, replica, use_have):
+def initial_sync(server, replica, use_have, batch_size=None):
     """Handshake, batches, acks. Returns the headRev the replica is now at."""
     while True:
         body = {"since": replica.checkpoint} if replica.checkpoint is not None and not use_have else {"have": replica.have()}
         mode = "since" if "since" in body else "have"
+        body["inline"] = True  # a session of one batch comes inside the answer (docs/API.md, "Inline batch")
+        if batch_size:
+            body["batchSize"] = batch_size
         try:
             session = server.call("POST", "/sync", body)
         except Problem as problem:
@@ -233,6 +237,10 @@ def initial_sync(server, replica, use_have):
             raise
         try:
             cursor, applied = (0 if session["batches"] > 0 else None), 0
+            if "batch" in session:  # inline: nothing to fetch, and the server has acknowledged it
+                applied += sum(replica.apply(entry) for entry in session["batch"]["entries"])
+                replica.save()
+                cursor = None
             while cursor is not None:
                 batch = server.call("GET", f"/sync/{session['sessionId']}/batches/{cursor}")
                 applied += sum(replica.apply(entry) for entry in batch["entries"])
@@ -248,7 +256,8 @@ def initial_sync(server, replica, use_have):
             replica.remove(key, session["headRev"])
         replica.checkpoint, replica.last_event_id = session["headRev"], None
         replica.save()
-        print(f"in sync at rev {session['headRev']} ({mode} handshake: {len(session['stale'])} stale, "
+        batches = f"{session['batches']} batch{'' if session['batches'] == 1 else 'es'}{' inline' if 'batch' in session else ''}"
+        print(f"in sync at rev {session['headRev']} ({mode} handshake: {len(session['stale'])} stale in {batches}, "
               f"{applied} applied, {len(session['removed'])} removed)", flush=True)
         return session["headRev"]
 
@@ -319,6 +328,7 @@ def main():
     parser.add_argument("--state", default="replica-state.json")
     parser.add_argument("--token", default=os.environ.get("KEYSYNC_TOKEN"))
     parser.add_argument("--exit-after", type=int, help="stop after this many live changes")
+    parser.add_argument("--batch-size", type=int, help="the most keys per batch (default: the server's)")
     parser.add_argument("--print-store-id", action="store_true", help="print the store id and exit")
     args = parser.parse_args()
 
@@ -331,7 +341,7 @@ def main():
     use_have = False
     while True:
         try:
-            initial_sync(server, replica, use_have)
+            initial_sync(server, replica, use_have, args.batch_size)
         except (OSError, urllib.error.URLError) as error:
             print(f"cannot reach {args.base_url}: {getattr(error, 'reason', error)}; retrying", flush=True)
             time.sleep(1)

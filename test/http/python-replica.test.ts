@@ -3,7 +3,8 @@
  * server, with the machine's python3: store id from the config (JCS +
  * UUIDv5), a `have` handshake, batches acknowledged after they are saved,
  * JSON and byte values, the live feed, a dropped feed resumed with
- * Last-Event-ID, and a restart that resumes with `since`.
+ * Last-Event-ID, and a restart that resumes with `since` (its one batch
+ * inside the handshake's answer).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -66,9 +67,10 @@ describe('examples/python/replica.py', () => {
     await put(env.server, id, 'gone', 1);
     expect((await env.server.fetch(keyPath(id, 'gone'), { method: 'DELETE' })).status).toBe(200);
 
-    const r = replica('--exit-after', '3');
+    // Batches of 2 keys: fetched and acknowledged one by one.
+    const r = replica('--exit-after', '3', '--batch-size', '2');
     await eventually(() => expect(r.out()).toContain('live'), 30_000);
-    expect(r.out()).toMatch(/in sync at rev 5 \(have handshake: 3 stale, 3 applied, 0 removed\)/);
+    expect(r.out()).toMatch(/in sync at rev 5 \(have handshake: 3 stale in 2 batches, 3 applied, 0 removed\)/);
 
     await put(env.server, id, 'live/1', { at: 'first' });
     await eventually(() => expect(r.out()).toContain('put live/1 rev 6'), 20_000);
@@ -97,7 +99,8 @@ describe('examples/python/replica.py', () => {
     await put(env.server, id, 'offline', { while: 'away' });
     const r = replica('--exit-after', '1');
     await eventually(() => expect(r.out()).toContain('live'), 30_000);
-    expect(r.out()).toMatch(/in sync at rev 9 \(since handshake: 1 stale, 1 applied, 0 removed\)/);
+    // One batch: inside the handshake's answer.
+    expect(r.out()).toMatch(/in sync at rev 9 \(since handshake: 1 stale in 1 batch inline, 1 applied, 0 removed\)/);
     await put(env.server, id, 'after', true);
     expect(await r.exited).toBe(0);
     expect(saved().records['after']).toMatchObject({ rev: 10, value: true });
