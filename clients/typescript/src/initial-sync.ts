@@ -33,6 +33,7 @@ export type HandshakeMode = 'auto' | 'have' | 'whole';
 export async function initialSync(ctx: SyncContext, mode: HandshakeMode): Promise<number> {
   for (;;) {
     const session = await handshake(ctx, mode);
+    if (session === 'inline-refused') continue;
     if (session === 'since-refused' || session === 'digest-refused') {
       mode = session === 'since-refused' ? 'have' : 'whole';
       continue;
@@ -61,8 +62,10 @@ interface Session {
  * the batches are applied. 'since-refused': the server cannot answer our
  * `since`; handshake again with `have`. 'digest-refused': nor our digest
  * handshake (its rev, or digests on this store); send the whole map.
+ * 'inline-refused': the server does not know `inline`; handshake again
+ * without it.
  */
-async function handshake(ctx: SyncContext, mode: HandshakeMode): Promise<Session | 'since-refused' | 'digest-refused'> {
+async function handshake(ctx: SyncContext, mode: HandshakeMode): Promise<Session | 'since-refused' | 'digest-refused' | 'inline-refused'> {
   const checkpoint = await ctx.store.getCheckpoint();
   const useSince = mode === 'auto' && checkpoint !== undefined;
   // The stale list is not read here (progress counts batches): at 15 bytes a key, not asked for.
@@ -71,7 +74,7 @@ async function handshake(ctx: SyncContext, mode: HandshakeMode): Promise<Session
     ...(ctx.prefix !== undefined && { prefix: ctx.prefix }),
     ...(ctx.batchSize !== undefined && { batchSize: ctx.batchSize }),
     listStale: false,
-    inline: true,
+    ...(ctx.inline && { inline: true }),
   };
   let body: HandshakeRequest | string;
   let byDigest = false;
@@ -96,6 +99,11 @@ async function handshake(ctx: SyncContext, mode: HandshakeMode): Promise<Session
       // next revs will repeat ours, so our revs must not veto them.
       if (kind === PROBLEMS.sinceAhead) await ctx.store.forgetRevisions();
       return byDigest ? 'digest-refused' : 'since-refused';
+    }
+    // A server older than the inline batch refuses the member as unknown: ask without it from now on.
+    if (ctx.inline && res.error.status === 400 && res.error.errors?.some((e) => e.message.includes('"inline"'))) {
+      ctx.inline = false;
+      return 'inline-refused';
     }
     throw new ProblemError(res.error, 'handshake');
   }

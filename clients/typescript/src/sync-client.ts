@@ -141,6 +141,7 @@ export class SyncClient {
       store: options.store,
       prefix: options.prefix,
       batchSize: options.batchSize ?? DEFAULT_BATCH_SIZE,
+      inline: true,
       signal: this.#abort.signal,
       backoff: new Backoff(options.backoff),
       emit: (records) => this.#listeners.emit(records),

@@ -15,6 +15,8 @@ export interface SyncContext {
   readonly store: LocalStore;
   readonly prefix: string | undefined;
   readonly batchSize: number | undefined;
+  /** Whether handshakes ask for an inline batch: false once a server older than it refused the member. */
+  inline: boolean;
   /** Aborted by unsubscribe(); every wait and request listens to it. */
   readonly signal: AbortSignal;
   readonly backoff: Backoff;

@@ -171,6 +171,29 @@ describe('sync loop', () => {
     expect(changes.map((c) => `${c.op} ${c.key}`)).toEqual(['delete a', 'put c']);
   });
 
+  it('asks again without inline, and no more after, when the server is older than the inline batch (400 naming it)', async () => {
+    const server = new FakeServer();
+    server.refusesInline = true;
+    server.put('a', 1);
+    server.put('b', 2);
+    const store = new MemoryStore();
+    await store.applyBatch([{ kind: 'json', key: 'a', rev: 1, ts: server.entries.get('a')!.ts, value: 1 }], { checkpoint: 1 });
+    const { client, errors, completed } = start(server, store);
+    await vi.waitFor(() => expect(completed).toHaveBeenCalled());
+    expect(errors).toEqual([]);
+    expect(handshakes(server).map((c) => [c.body, c.status])).toEqual([
+      [{ since: 1, batchSize: 2000, listStale: false, inline: true }, 400],
+      [{ since: 1, batchSize: 2000, listStale: false }, 201],
+    ]);
+    expect((await store.get('b'))?.rev).toBe(2);
+    // A reset later: the same client does not ask for it again.
+    server.put('c', 3);
+    server.feeds.at(-1)!.push('event: reset\ndata: {"reason":"since-purged"}\n\n');
+    await vi.waitFor(() => expect(handshakes(server)).toHaveLength(3));
+    expect(handshakes(server)[2]!.body).not.toHaveProperty('inline');
+    await client.unsubscribe();
+  });
+
   it('falls back to a have handshake when since is purged', async () => {
     const server = new FakeServer();
     server.put('a', 1);

@@ -43,6 +43,8 @@ export class FakeServer {
   readonly calls: Call[] = [];
   readonly feeds: Feed[] = [];
   readonly sessions = new Map<string, Session>();
+  /** Refuse a handshake naming `inline`, as a server older than the inline batch does; else ignore it (never inline). */
+  refusesInline = false;
   /** Respond to the next matching request with this status instead. */
   readonly failNext: { match: RegExp; status: number; kind?: ProblemKind }[] = [];
   /** Called before an ack is answered: assert what the client holds by then. */
@@ -99,7 +101,16 @@ export class FakeServer {
     return this.#ack(session, (body as { cursor: number }).cursor);
   }
 
-  #handshake(body: { have?: Record<string, string>; since?: number }): Response {
+  #handshake(body: { have?: Record<string, string>; since?: number; inline?: boolean }): Response {
+    if (this.refusesInline && 'inline' in body) {
+      return json(400, {
+        type: problemType('validation'),
+        title: 'Validation Failed',
+        status: 400,
+        detail: 'The request is not valid',
+        errors: [{ path: '(body)', message: 'Unrecognized key: "inline"' }],
+      });
+    }
     let stale: WireEntry[];
     let removed: string[];
     if (body.since !== undefined) {
