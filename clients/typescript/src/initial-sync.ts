@@ -142,13 +142,13 @@ const EXPIRED = Symbol('expired');
 async function runSession(ctx: SyncContext, hs: Session): Promise<'done' | 'expired'> {
   const total = hs.batches;
   ctx.progress(0, total);
-  if (total === 0) return 'done';
   if (hs.inline) {
     if (hs.inline.cursor !== 0 || total !== 1) throw new ProtocolError(`an inline batch ${hs.inline.cursor} of a session of ${total} batches`);
     ctx.emit(await ctx.store.applyBatch(hs.inline.records));
     ctx.progress(1, total);
     return 'done';
   }
+  if (total === 0) return 'done';
   const window = Math.max(1, hs.window);
   // Prefetches and acks still running when we return (expiry, error) are cut off here.
   const session = linkedController(ctx.signal);

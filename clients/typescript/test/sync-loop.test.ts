@@ -5,7 +5,7 @@
  * apply before ack, the window, checkpoint timing, fallbacks and the feed.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ProblemError, StoreDeletedError, TokenRevokedError } from '../src/errors.js';
+import { ProblemError, ProtocolError, StoreDeletedError, TokenRevokedError } from '../src/errors.js';
 import type { LocalStore } from '../src/local-store.js';
 import type { Change } from '../src/records.js';
 import { MemoryStore } from '../src/stores/memory.js';
@@ -192,6 +192,21 @@ describe('sync loop', () => {
     await vi.waitFor(() => expect(handshakes(server)).toHaveLength(3));
     expect(handshakes(server)[2]!.body).not.toHaveProperty('inline');
     await client.unsubscribe();
+  });
+
+  it('refuses an inline batch of a session that has none, or several, and applies nothing of it', async () => {
+    for (const batches of [0, 2]) {
+      const server = new FakeServer();
+      server.put('a', 1);
+      server.alterHandshake = (answer) => ({ ...answer, batches, batch: { cursor: 0, entries: [server.entries.get('a')], next: null } });
+      const store = new MemoryStore();
+      const { errors, completed } = start(server, store);
+      await vi.waitFor(() => expect(errors).toHaveLength(1));
+      expect(errors[0]).toBeInstanceOf(ProtocolError);
+      expect(errors[0]!.message).toContain(`an inline batch 0 of a session of ${batches} batches`);
+      expect(completed).not.toHaveBeenCalled();
+      expect(await store.get('a')).toBeUndefined();
+    }
   });
 
   it('falls back to a have handshake when since is purged', async () => {

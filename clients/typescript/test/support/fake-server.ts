@@ -45,6 +45,8 @@ export class FakeServer {
   readonly sessions = new Map<string, Session>();
   /** Refuse a handshake naming `inline`, as a server older than the inline batch does; else ignore it (never inline). */
   refusesInline = false;
+  /** Changes a handshake's answer before it is sent (a faulty server). */
+  alterHandshake?: (answer: Record<string, unknown>) => Record<string, unknown>;
   /** Respond to the next matching request with this status instead. */
   readonly failNext: { match: RegExp; status: number; kind?: ProblemKind }[] = [];
   /** Called before an ack is answered: assert what the client holds by then. */
@@ -138,7 +140,7 @@ export class FakeServer {
       acked: -1,
       expired: false,
     });
-    return json(201, {
+    const answer = {
       sessionId,
       stale: keys,
       removed,
@@ -147,7 +149,8 @@ export class FakeServer {
       batches: Math.ceil(keys.length / this.batchSize),
       window: this.window,
       expiresAt: '2026-11-26T08:00:00Z',
-    });
+    };
+    return json(201, this.alterHandshake ? this.alterHandshake(answer) : answer);
   }
 
   #batch(sid: string, s: Session, cursor: number): Response {
