@@ -236,11 +236,10 @@ def initial_sync(server, replica, use_have, batch_size=None):
                 continue
             raise
         try:
-            cursor, applied = (0 if session["batches"] > 0 else None), 0
+            applied, cursor = 0, (0 if session["batches"] > 0 and "batch" not in session else None)
             if "batch" in session:  # inline: nothing to fetch, and the server has acknowledged it
                 applied += sum(replica.apply(entry) for entry in session["batch"]["entries"])
                 replica.save()
-                cursor = None
             while cursor is not None:
                 batch = server.call("GET", f"/sync/{session['sessionId']}/batches/{cursor}")
                 applied += sum(replica.apply(entry) for entry in batch["entries"])

@@ -154,7 +154,7 @@ export async function fetchBatchFast(db: Db, req: BatchRequest): Promise<string 
   const chunk = [storeId, sessionId, cursor];
   const { from_rev: fromRev, to_rev: toRev, key_count: keyCount } = delivered;
   // No keys (the chunk was released since) or nothing found (every key of it purged): the full path tells which.
-  const keysOf = async () => delivered.keys ?? (await query<{ keys: string[] }>(CHUNK_KEYS, chunk))[0]?.keys;
+  const keysOf = async () => delivered.keys ?? (await chunkKeys(db, storeId, sessionId, cursor));
   if (open && delivered.options === '{}') {
     const range = fromRev !== null && toRev !== null && keyCount !== null ? { fromRev: Number(fromRev), toRev: Number(toRev), keys: keyCount } : undefined;
     const joined = range ? await joinedInRange(db, storeId, range) : undefined;

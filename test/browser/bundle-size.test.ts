@@ -17,7 +17,7 @@ import { bundle } from './support/pages.js';
  * folding, the digests call, and the server's RFC 3339 parser, shared so
  * that both sides read a ts as the same instant), which cuts a reconnect
  * without checkpoint from a `have` map of every key to a few bytes per
- * bucket. 21 KiB until the inline batch (about 0.3 KB: the handshake read
+ * bucket. 21 KiB until the inline batch (about 0.4 KB: the handshake read
  * as text and cut before its batch), which makes a reconnect of up to a
  * batch of changes one round trip instead of three.
  */
