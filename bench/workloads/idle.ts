@@ -2,8 +2,14 @@
  * Workload 6: N idle live subscribers (another process): what one idle
  * connection costs the server while it stays open.
  *
- * The first fifth is opened (it absorbs one-off growth: code warm-up, lazily
- * built state), then the rest. The server runs with the bench's probe
+ * A deployed server has served feeds before: n feeds of another store are
+ * opened and closed first, so that the code their opening runs is compiled
+ * before the measurement (on PGlite, V8 optimizes the database's hot
+ * WebAssembly functions only after they have run a while, with `npm start`'s
+ * --wasm-tiering-budget; that compiler's memory, 10-16 MB, landed between the
+ * two readings and read as 25-41 KB per feed). Then the first fifth is
+ * opened (it absorbs what one-off growth is left: lazily built state), then
+ * the rest. The server runs with the bench's probe
  * (server-probe.mjs): at both points it collects garbage fully and the RSS is
  * read a second later, so the cost per connection is the memory the open
  * feeds hold, not the garbage their opening left (which an idle server may
@@ -31,6 +37,14 @@ async function settled(server: BenchServer): Promise<{ rssMB: number; heapUsed: 
 export async function idleConnections(ctx: BenchContext, n: number): Promise<void> {
   const server = await ctx.server({ probe: true });
   try {
+    const warmUpId = await createStore(server.url, `idle-warm-up-${n}`);
+    const warmUp = startChild('subscribers-child.ts', { baseUrl: server.url, storeId: warmUpId });
+    try {
+      await warmUp.ask({ cmd: 'open', count: n, capacity: 16 });
+      await warmUp.ask({ cmd: 'close' });
+    } finally {
+      await warmUp.stop();
+    }
     const storeId = await createStore(server.url, `idle-${n}`);
     const child = startChild('subscribers-child.ts', { baseUrl: server.url, storeId });
     try {
