@@ -12,6 +12,7 @@ import { REPO_ROOT } from '../support/process.js';
 
 const startScript = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
 const flags = startScript.split(/\s+/).filter((word) => word.startsWith('--'));
+const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
 
 describe('npm start flags', () => {
   it('has flags, and runs the built server', () => {
@@ -26,7 +27,6 @@ describe('npm start flags', () => {
   });
 
   it.each(flags)('%s is explained in README.md', (flag) => {
-    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
     expect(readme).toContain(`\n- \`${flag}\``);
   });
 });

@@ -50,7 +50,8 @@ export function parseWireEntry(v: unknown): WireEntry {
   return v as unknown as WireEntry;
 }
 
-export function parseHandshake(v: unknown): HandshakeResponse {
+/** A handshake response's members before its inline batch (splitHandshakeText cuts that off first). */
+function parseHandshake(v: unknown): Omit<HandshakeResponse, 'batch'> {
   if (
     !isObj(v) ||
     typeof v['sessionId'] !== 'string' ||
@@ -63,7 +64,7 @@ export function parseHandshake(v: unknown): HandshakeResponse {
   ) {
     fail('handshake response', v);
   }
-  return v as unknown as HandshakeResponse;
+  return v as unknown as Omit<HandshakeResponse, 'batch'>;
 }
 
 /** A handshake response, its inline batch (if any) left as its text. */
