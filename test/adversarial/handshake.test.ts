@@ -158,6 +158,7 @@ describe('a large handshake body (read off the event loop) gets the answers a sm
     ['a bad batchSize', `{"have":{"a":"${ts}"},"batchSize":0}`],
     ['a batchSize past the most a client may ask', `{"have":{"a":"${ts}"},"batchSize":100001}`],
     ['a batchSize that is no integer', `{"have":{"a":"${ts}"},"batchSize":1.5}`],
+    ['an inline that is no boolean', `{"have":{"a":"${ts}"},"inline":"yes"}`],
     ['a prefix that is no string', `{"have":{"a":"${ts}"},"prefix":5}`],
     ['a prefix too long', `{"have":{"a":"${ts}"},"prefix":"${'p'.repeat(1025)}"}`],
     ['a have value too long', `{"have":{"a":"${ts}${' '.repeat(64)}"}}`],
@@ -184,6 +185,7 @@ describe('a large handshake body (read off the event loop) gets the answers a sm
     ['a key named twice, past KEYSYNC_MAX_HAVE_KEYS members', (held) => `{"have":{"a":"${ts}","a":"${held}","":"${ts}","__proto__":"${ts}"}}`],
     ['have named twice', (held) => `{"have":{"x":"${ts}"},"prefix":"","have":{"a":"${held}","1":"${ts}"}}`],
     ['a prefix', (held) => `{"prefix":"a","have":{"a":"${held}","a\\u0000":"${ts}","b":"${ts}"}}`],
+    ['the fields the TS client sends', (held) => `{"have":{"a":"${held}","gone":"${ts}"},"listStale":false,"inline":true}`],
   ];
 
   it.each(accepted)('%s', async (_, bodyOf) => {

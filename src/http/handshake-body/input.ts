@@ -56,14 +56,20 @@ export async function readHandshakeInput(bytes: Uint8Array, o: HandshakeInputOpt
 
 const OPEN_BRACE = 123;
 
-/** The fields a plain body may have (readPlain). */
-const PLAIN_FIELDS = new Set(['have', 'prefix', 'batchSize', 'listStale', 'digest']);
+/**
+ * The fields a plain body may have (readPlain): every field of a `have`
+ * handshake (test/http/handshake-input.test.ts holds this to the route's
+ * schema). A field missing here sends every body that carries it down the
+ * slow path: the TS client's `inline` did, and a reconnect by digests of
+ * 100,000 keys then spent 150 ms loading the route's modules on the worker.
+ */
+export const PLAIN_FIELDS: ReadonlySet<string> = new Set(['have', 'prefix', 'batchSize', 'listStale', 'inline', 'digest']);
 
 /**
  * A plain `have` body, read without the route's schema: one `have` member,
  * an object whose members are all well (have-text.ts), and at most the
- * fields `prefix`, `batchSize`, `listStale` (each well within the schema)
- * and `digest`;
+ * fields `prefix`, `batchSize`, `listStale`, `inline` (each well within the
+ * schema) and `digest`;
  * undefined for any other body. (The route's validator checks the envelope
  * again.)
  */
@@ -72,8 +78,8 @@ function readPlain(text: string, spans: JsonSpan[], o: HandshakeInputOptions): H
   if (spans.length !== 1 || text.charCodeAt(spans[0]!.start) !== OPEN_BRACE) return undefined;
   const envelope = JSON.parse(withPlaceholders(text, spans)) as Record<string, unknown>;
   for (const field in envelope) if (!PLAIN_FIELDS.has(field)) return undefined;
-  const { prefix, batchSize, listStale } = envelope;
-  if (listStale !== undefined && typeof listStale !== 'boolean') return undefined;
+  const { prefix, batchSize, listStale, inline } = envelope;
+  if ((listStale !== undefined && typeof listStale !== 'boolean') || (inline !== undefined && typeof inline !== 'boolean')) return undefined;
   if (prefix !== undefined && (typeof prefix !== 'string' || prefix.length > MAX_KEY_BYTES)) return undefined;
   if (batchSize !== undefined && !(Number.isInteger(batchSize) && (batchSize as number) >= 1 && (batchSize as number) <= MAX_BATCH_SIZE_FIELD)) {
     return undefined;
