@@ -80,8 +80,11 @@ export function registerSyncHandlers(app: App, services: ApiServices): void {
     // The first step of a digest handshake: planned and settled as the handshake is (see there).
     await services.statistics.beforeSync(storeId);
     await services.settle?.beforeCompare(storeId);
-    const answer = await compareDigests(db, storeId, { buckets, digests: Buffer.from(digests, 'base64'), prefix }, (options) =>
-      services.policies.policyFor(storeId, options),
+    const answer = await compareDigests(
+      db,
+      storeId,
+      { buckets, digests: digests === undefined ? undefined : Buffer.from(digests, 'base64'), prefix },
+      (options) => services.policies.policyFor(storeId, options),
     );
     return c.json(answer, 200);
   });

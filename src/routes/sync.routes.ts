@@ -309,23 +309,31 @@ export const DigestRequestSchema = z
     digests: z
       .string()
       .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'digests must be standard base64')
+      .optional()
       .openapi({
-        description: 'Base64 of 8 bytes per bucket, big-endian: the XOR of the hashes of the keys the replica holds in that bucket (API.md, "Digests").',
+        description:
+          'Base64 of 8 bytes per bucket, big-endian: the XOR of the hashes of the keys the replica holds in that bucket (API.md, "Digests"). Omitted: the answer carries the store\'s digests instead of naming the buckets that differ.',
       }),
     prefix: PrefixField,
   })
   .strict()
-  .refine((d) => base64Bytes(d.digests) === 8 * d.buckets, { message: 'digests must hold 8 bytes per bucket', path: ['digests'] })
-  .openapi('DigestRequest', { description: "The replica's bucket digests." });
+  .refine((d) => d.digests === undefined || base64Bytes(d.digests) === 8 * d.buckets, { message: 'digests must hold 8 bytes per bucket', path: ['digests'] })
+  .openapi('DigestRequest', { description: "The replica's bucket digests, or only their count." });
 
 export const DigestAnswerSchema = z
   .object({
     rev: RevSchema.openapi({ description: "The store's rev the digests were compared at: send it back as `digest.rev`." }),
     optionsVersion: z.number().int().min(0).openapi({ description: "The store options' version: send it back as `digest.optionsVersion`." }),
     buckets: BucketCountField,
-    differ: z.array(z.number().int().min(0)).openapi({ description: "The buckets whose digests differ from the store's, ascending." }),
+    differ: z
+      .array(z.number().int().min(0))
+      .optional()
+      .openapi({ description: "When the request carried `digests`: the buckets whose digests differ from the store's, ascending." }),
+    digests: z.string().optional().openapi({
+      description: "When the request carried no `digests`: the store's, as the request would carry them (base64 of 8 bytes per bucket, big-endian).",
+    }),
   })
-  .openapi('DigestAnswer', { description: 'Which buckets differ.' });
+  .openapi('DigestAnswer', { description: "Which buckets differ, or the store's digests to compare." });
 
 export const digestsRoute = createRoute({
   operationId: 'digests',
@@ -335,10 +343,10 @@ export const digestsRoute = createRoute({
   tags,
   summary: 'Digests: which buckets of keys differ',
   description:
-    'The first step of a digest handshake: the replica folds the keys it holds into bucket digests; the answer names the buckets that differ, whose keys the handshake then lists in `have` (with `digest`). Read scope.',
+    "The first step of a digest handshake: the replica folds the keys it holds into bucket digests; the answer names the buckets that differ, whose keys the handshake then lists in `have` (with `digest`). A request without `digests` gets the store's digests to compare itself, and the replica can fold its keys while the server folds the store's. Read scope.",
   request: { params: z.object({ storeId: StoreIdParam }), body: { required: true, content: json(DigestRequestSchema) } },
   responses: {
-    200: { description: 'The buckets that differ', content: json(DigestAnswerSchema) },
+    200: { description: "The buckets that differ, or the store's digests", content: json(DigestAnswerSchema) },
     ...common,
     409: problem("The store's options decide per value (walk or value filter): digests-unusable; handshake with the whole `have` map"),
     413: problem('The body is too large'),

@@ -1,7 +1,7 @@
 /**
  * @keysync/client's digest handshake (docs/API.md, "Digests") against the
  * real server: a replica of thousands of keys that reconnects without a
- * checkpoint sends bucket digests, then lists only the keys of the buckets
+ * checkpoint compares bucket digests, then lists only the keys of the buckets
  * that differ, and receives exactly the keys written while it was away,
  * also when writes land between the two steps; a store whose options decide
  * per value refuses digests and the replica sends its whole map. Each ends
@@ -32,7 +32,7 @@ async function syncedReplica(storeId: string): Promise<MemoryStore> {
 }
 
 describe('the digest handshake of @keysync/client', () => {
-  it('sends digests, lists only the differing buckets and receives only what changed, with writes between its two steps', async () => {
+  it('compares digests, lists only the differing buckets and receives only what changed, with writes between its two steps', async () => {
     const storeId = await newStore(env.server);
     await bulkAll(storeId, manyOps(3000));
     const store = await syncedReplica(storeId);
@@ -46,9 +46,13 @@ describe('the digest handshake of @keysync/client', () => {
     ]);
     const t = traffic();
     const between = { op: 'put', key: 'users/k0006', value: 'written between the digests and the handshake' };
+    const digestRequests: unknown[] = [];
     const fetchWithWrite: typeof t.fetch = async (input, init) => {
       const res = await t.fetch(input, init);
-      if (new URL(input).pathname.endsWith('/sync/digests')) await bulk(env.server, storeId, [between]);
+      if (new URL(input).pathname.endsWith('/sync/digests')) {
+        digestRequests.push(JSON.parse(String(init?.body)));
+        await bulk(env.server, storeId, [between]);
+      }
       return res;
     };
     const run = start(env.server, { storeId, store, fetch: fetchWithWrite, batchSize: 1000 });
@@ -56,6 +60,8 @@ describe('the digest handshake of @keysync/client', () => {
     try {
       expect(await replicaSnapshot(store)).toEqual(await serverSnapshot(env.server, storeId));
       expect(t.answers.filter((a) => a.path.endsWith('/sync/digests'))).toEqual([{ method: 'POST', path: `/v1/stores/${storeId}/sync/digests`, status: 200 }]);
+      // It asks for the store's digests (and folds its own meanwhile), sending none of its own.
+      expect(digestRequests).toEqual([{ buckets: 512 }]);
       const [hs] = t.handshakes as Array<{ have: Record<string, string>; digest: { listed: number[]; buckets: number } }>;
       // 3000 keys in 512 buckets: the changed and deleted keys' buckets are listed, about 6 keys each.
       expect(hs!.digest.buckets).toBe(512);
@@ -65,6 +71,34 @@ describe('the digest handshake of @keysync/client', () => {
       for (const key of [...changed, 'docs/a b/k0001']) expect(hs!.have).toHaveProperty([key]);
       expect(new Set(t.batchKeys)).toEqual(new Set([...changed, 'new/one', between.key]));
       expect(t.handshakeAnswers[0]!.body.removed).toContain('docs/a b/k0001');
+      expect(run.errors).toEqual([]);
+    } finally {
+      await run.client.unsubscribe();
+    }
+  });
+
+  it("sends its digests to a server that requires them (older than the store's digests in the answer), and ends equal", async () => {
+    const storeId = await newStore(env.server);
+    await bulkAll(storeId, manyOps(2500));
+    const store = await syncedReplica(storeId);
+    await store.forgetRevisions();
+    await bulk(env.server, storeId, [{ op: 'put', key: 'users/k0007', value: 'changed' }]);
+    const t = traffic();
+    const asked: unknown[] = [];
+    // Such a server answers a request without digests 400 naming `digests`: here the real server's answer to empty ones.
+    const olderServer: typeof t.fetch = async (input, init) => {
+      if (!new URL(input).pathname.endsWith('/sync/digests')) return t.fetch(input, init);
+      const body = JSON.parse(String(init?.body)) as { digests?: string };
+      asked.push(body);
+      return t.fetch(input, { ...init, body: JSON.stringify({ digests: '', ...body }) });
+    };
+    const run = start(env.server, { storeId, store, fetch: olderServer, batchSize: 1000 });
+    await run.completed;
+    try {
+      expect(t.answers.filter((a) => a.path.endsWith('/sync/digests')).map((a) => a.status)).toEqual([400, 200]);
+      expect(asked).toMatchObject([{ buckets: 512 }, { buckets: 512, digests: expect.any(String) }]);
+      expect(t.batchKeys).toEqual(['users/k0007']);
+      expect(await replicaSnapshot(store)).toEqual(await serverSnapshot(env.server, storeId));
       expect(run.errors).toEqual([]);
     } finally {
       await run.client.unsubscribe();

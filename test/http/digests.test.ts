@@ -51,6 +51,18 @@ describe('POST /sync/digests', () => {
     expect(docs.body.differ).toEqual([]);
   });
 
+  it("answers a request without digests with the store's, as a replica holding what it serves folds them, under a prefix too", async () => {
+    const { storeId, have } = await storeOf(40);
+    await bulk(env.server, storeId, [{ op: 'delete', key: 'users/3' }]);
+    delete have['users/3'];
+    const whole = await digests(storeId, { buckets: 16 });
+    expect(whole.status).toBe(200);
+    expect(whole.body).toEqual({ rev: 41, optionsVersion: 0, buckets: 16, digests: digestsOf(have, 16) });
+    expect((await digests(storeId, { buckets: 8, prefix: 'docs/' })).body.digests).toBe(digestsOf(have, 8, 'docs/'));
+    // A replica's digests fold what it holds the same way: equal digests are the answer's `differ: []`.
+    expect((await digests(storeId, { buckets: 16, digests: whole.body.digests })).body.differ).toEqual([]);
+  });
+
   it('refuses a bucket count that is no power of two, digests of another length or not base64, and unknown fields', async () => {
     const { storeId } = await storeOf(3);
     expectValidation(await digests(storeId, { buckets: 3, digests: base64(new Uint8Array(24)) }), 'buckets');

@@ -173,9 +173,24 @@ export class DigestFolder {
 
   /** The digests as the wire carries them: 8 bytes per bucket, big-endian. */
   bytes(): Uint8Array {
-    const bytes = new Uint8Array(8 * this.buckets);
-    const view = new DataView(bytes.buffer);
-    for (let i = 0; i < this.words.length; i++) view.setInt32(4 * i, this.words[i]!);
-    return bytes;
+    return digestBytes(this.words);
   }
+}
+
+/** Digests held as DigestFolder.words holds them (high, low 32 bits per bucket) as the wire carries them: 8 bytes per bucket, big-endian. */
+export function digestBytes(words: Int32Array): Uint8Array {
+  const bytes = new Uint8Array(4 * words.length);
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < words.length; i++) view.setInt32(4 * i, words[i]!);
+  return bytes;
+}
+
+/** Buckets whose digests differ between `words` (as DigestFolder.words) and `digests` (as the wire carries them), ascending. */
+export function differingBuckets(words: Int32Array, digests: Uint8Array): number[] {
+  const view = new DataView(digests.buffer, digests.byteOffset, digests.byteLength);
+  const differ: number[] = [];
+  for (let b = 0; 2 * b < words.length; b++) {
+    if (view.getInt32(8 * b) !== words[2 * b] || view.getInt32(8 * b + 4) !== words[2 * b + 1]) differ.push(b);
+  }
+  return differ;
 }

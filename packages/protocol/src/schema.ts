@@ -316,7 +316,7 @@ export interface paths {
         put?: never;
         /**
          * Digests: which buckets of keys differ
-         * @description The first step of a digest handshake: the replica folds the keys it holds into bucket digests; the answer names the buckets that differ, whose keys the handshake then lists in `have` (with `digest`). Read scope.
+         * @description The first step of a digest handshake: the replica folds the keys it holds into bucket digests; the answer names the buckets that differ, whose keys the handshake then lists in `have` (with `digest`). A request without `digests` gets the store's digests to compare itself, and the replica can fold its keys while the server folds the store's. Read scope.
          */
         post: operations["digests"];
         delete?: never;
@@ -898,7 +898,7 @@ export interface components {
              */
             deleted: true;
         };
-        /** @description Which buckets differ. */
+        /** @description Which buckets differ, or the store's digests to compare. */
         DigestAnswer: {
             /**
              * @description The store's rev the digests were compared at: send it back as `digest.rev`.
@@ -912,18 +912,20 @@ export interface components {
              * @example 4096
              */
             buckets: number;
-            /** @description The buckets whose digests differ from the store's, ascending. */
-            differ: number[];
+            /** @description When the request carried `digests`: the buckets whose digests differ from the store's, ascending. */
+            differ?: number[];
+            /** @description When the request carried no `digests`: the store's, as the request would carry them (base64 of 8 bytes per bucket, big-endian). */
+            digests?: string;
         };
-        /** @description The replica's bucket digests. */
+        /** @description The replica's bucket digests, or only their count. */
         DigestRequest: {
             /**
              * @description How many buckets the keys are folded into: a power of two, at most 262144.
              * @example 4096
              */
             buckets: number;
-            /** @description Base64 of 8 bytes per bucket, big-endian: the XOR of the hashes of the keys the replica holds in that bucket (API.md, "Digests"). */
-            digests: string;
+            /** @description Base64 of 8 bytes per bucket, big-endian: the XOR of the hashes of the keys the replica holds in that bucket (API.md, "Digests"). Omitted: the answer carries the store's digests instead of naming the buckets that differ. */
+            digests?: string;
             /** @description Sync only keys starting with this prefix. */
             prefix?: string;
         };
@@ -3094,7 +3096,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The buckets that differ */
+            /** @description The buckets that differ, or the store's digests */
             200: {
                 headers: {
                     [name: string]: unknown;
