@@ -85,7 +85,7 @@ async function digestHandshakes(ctx: BenchContext, url: string, storeId: string,
     const lists = haveListsOfMap(have);
     const buckets = digestBucketCount(lists.keys.length);
     const asked = post('/sync/digests', { buckets });
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    await new Promise((resolve) => setImmediate(resolve));
     const folded = foldHave(lists, buckets);
     const digests = await asked;
     if (digests.status !== 200) throw new Error(`digests: ${digests.status} ${JSON.stringify(digests.body).slice(0, 200)}`);

@@ -96,6 +96,17 @@ export function digestHandshake(
 }
 
 /**
+ * A turn of the event loop where a request needs one to leave before a long
+ * synchronous task holds the thread: Node's fetch writes it from a later
+ * turn (setImmediate). A browser's network stack takes it at once, and a
+ * timer there could wait a second in a hidden tab.
+ */
+function letRequestLeave(): Promise<void> {
+  const { setImmediate } = globalThis as { setImmediate?: (callback: () => void) => unknown };
+  return setImmediate ? new Promise((resolve) => setImmediate(resolve)) : Promise.resolve();
+}
+
+/**
  * The `have` map of a digest handshake and its `digest` field, from what
  * the replica holds; undefined when the server cannot use digests (an older
  * server, or a store whose options decide per value: handshake with the
@@ -106,8 +117,7 @@ export async function digestHave(ctx: SyncContext, held: HaveLists): Promise<{ h
   const asked = request(ctx, (signal) => ctx.api.digests(ctx.storeId, { buckets, ...(ctx.prefix !== undefined && { prefix: ctx.prefix }) }, { signal }));
   // Awaited below, after the fold; a failure meanwhile is not unhandled.
   asked.catch(() => undefined);
-  // One turn of the event loop first, so that the request is on its way before the fold holds the thread.
-  await new Promise((resolve) => setTimeout(resolve, 0));
+  await letRequestLeave();
   const folded = foldHave(held, buckets);
   let res = await asked;
   // A server older than the store's digests in the answer requires the replica's.
