@@ -1,10 +1,10 @@
 /**
  * The digest handshake's first step (docs/API.md, "Digests"): instead of a
- * ts for every key it holds, the replica sends a digest of each bucket of
- * keys (about 1 byte per key), and lists in `have` only the keys of the
- * buckets the server says differ. A replica that missed 1% of 100,000
- * writes sends about 0.4 MB instead of 4 MB, and the server compares a
- * few thousand keys instead of all of them.
+ * ts for every key it holds, the replica compares a digest of each bucket
+ * of keys (about 1 byte per key) with the store's, and lists in `have` only
+ * the keys of the buckets that differ. A replica that missed 1% of 100,000
+ * writes exchanges about 0.5 MB instead of sending 4 MB, and the server
+ * compares a few thousand keys instead of all of them.
  *
  * The replica asks for the store's digests and folds its own keys while the
  * server folds the store's, then compares them itself. Folding first and
