@@ -72,6 +72,33 @@ describe.runIf(backend === 'pglite')('the embedded database settles a grown stor
     expect(vacuums).toHaveLength(2);
   }, 60_000);
 
+  it('settles every store with its VACUUM of the table, not only the one that asked', async () => {
+    const database = db.database as EmbeddedDatabase;
+    const vacuums: string[] = [];
+    const counted: EmbeddedDatabase = {
+      ...database,
+      rows: (text, params) => {
+        if (/^vacuum/.test(text)) vacuums.push(text);
+        return database.rows(text, params);
+      },
+    };
+    const settle = new EmbeddedSettle(counted);
+    const [asking, other] = [await registerTestStore(db), await registerTestStore(db)];
+    await load(db, other, 'o', 12_000);
+    await load(db, asking, 'a', 12_000);
+    await settle.beforeCompare(asking);
+    expect(vacuums).toHaveLength(1);
+    // The other store's rows were marked by that VACUUM: its first comparison needs none.
+    await load(db, other, 'p', 1_000);
+    await settle.beforeCompare(other);
+    expect(vacuums).toHaveLength(1);
+    // Until it doubles again (and grows by 10,000 rows): 35,000 revs against 12,000.
+    await load(db, other, 'q', 22_000);
+    await settle.beforeCompare(other);
+    expect(vacuums).toHaveLength(2);
+    expect(await unmarkedPages(db)).toBe(0);
+  }, 60_000);
+
   it('lets the comparison go on when the VACUUM fails, and says so', async () => {
     const database = db.database as EmbeddedDatabase;
     const failing: EmbeddedDatabase = {
