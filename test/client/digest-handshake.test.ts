@@ -7,6 +7,7 @@
  * per value refuses digests and the replica sends its whole map. Each ends
  * with the replica equal to the server's store.
  */
+import { digestBucketOf } from '@keysync/protocol';
 import { describe, expect, it } from 'vitest';
 import { tsMicros } from '../../clients/typescript/src/digest-have.js';
 import { MemoryStore } from '../../clients/typescript/src/stores/memory.js';
@@ -22,22 +23,30 @@ async function bulkAll(storeId: string, ops: unknown[]) {
   for (let i = 0; i < ops.length; i += 1000) await bulk(env.server, storeId, ops.slice(i, i + 1000));
 }
 
-/** A replica of `storeId` synced once, then unsubscribed. */
-async function syncedReplica(storeId: string): Promise<MemoryStore> {
+/**
+ * A replica of `storeId` synced once, unsubscribed, then without its
+ * checkpoint: its next sync compares what it holds (as after a since-purged
+ * reset).
+ */
+async function replicaWithoutCheckpoint(storeId: string, prefix?: string): Promise<MemoryStore> {
   const store = new MemoryStore();
-  const run = start(env.server, { storeId, store, batchSize: 1000 });
+  const run = start(env.server, { storeId, store, batchSize: 1000, prefix });
   await run.completed;
   await run.client.unsubscribe();
+  await store.forgetRevisions();
   return store;
+}
+
+/** A store of `n` keys (manyOps) and a replica of it without checkpoint. */
+async function storeAndReplica(n: number): Promise<{ storeId: string; store: MemoryStore }> {
+  const storeId = await newStore(env.server);
+  await bulkAll(storeId, manyOps(n));
+  return { storeId, store: await replicaWithoutCheckpoint(storeId) };
 }
 
 describe('the digest handshake of @keysync/client', () => {
   it('compares digests, lists only the differing buckets and receives only what changed, with writes between its two steps', async () => {
-    const storeId = await newStore(env.server);
-    await bulkAll(storeId, manyOps(3000));
-    const store = await syncedReplica(storeId);
-    // Without a checkpoint the next sync compares what the replica holds (as after a since-purged reset).
-    await store.forgetRevisions();
+    const { storeId, store } = await storeAndReplica(3000);
     const changed = ['users/k0003', 'docs/a b/k1000', 'ünï/k2999', 'users/k1500'];
     await bulk(env.server, storeId, [
       ...changed.map((key) => ({ op: 'put', key, value: 'changed' })),
@@ -77,11 +86,39 @@ describe('the digest handshake of @keysync/client', () => {
     }
   });
 
-  it("sends its digests to a server that requires them (older than the store's digests in the answer), and ends equal", async () => {
+  it('compares the digests of its prefix only, and ends equal to the store under it', async () => {
     const storeId = await newStore(env.server);
-    await bulkAll(storeId, manyOps(2500));
-    const store = await syncedReplica(storeId);
-    await store.forgetRevisions();
+    // 2,200 keys under users/ (a third of them): enough for digests.
+    await bulkAll(storeId, manyOps(6600));
+    const store = await replicaWithoutCheckpoint(storeId, 'users/');
+    const changed = ['users/k0003', 'users/k4500'];
+    await bulk(env.server, storeId, [
+      ...changed.map((key) => ({ op: 'put', key, value: 'changed' })),
+      { op: 'put', key: 'docs/a b/k0001', value: 'elsewhere' },
+    ]);
+    const t = traffic();
+    const digestRequests: unknown[] = [];
+    const recording: typeof t.fetch = async (input, init) => {
+      if (new URL(input).pathname.endsWith('/sync/digests')) digestRequests.push(JSON.parse(String(init?.body)));
+      return t.fetch(input, init);
+    };
+    const run = start(env.server, { storeId, store, prefix: 'users/', fetch: recording, batchSize: 1000 });
+    await run.completed;
+    try {
+      expect(digestRequests).toEqual([{ buckets: 512, prefix: 'users/' }]);
+      const [hs] = t.handshakes as Array<{ digest: { listed: number[] } }>;
+      expect(hs!.digest.listed).toEqual([...new Set(changed.map((key) => digestBucketOf(key, 512)))].sort((a, b) => a - b));
+      expect(new Set(t.batchKeys)).toEqual(new Set(changed));
+      const server = await serverSnapshot(env.server, storeId);
+      expect(await replicaSnapshot(store)).toEqual(Object.fromEntries(Object.entries(server).filter(([key]) => key.startsWith('users/'))));
+      expect(run.errors).toEqual([]);
+    } finally {
+      await run.client.unsubscribe();
+    }
+  });
+
+  it("sends its digests to a server that requires them (older than the store's digests in the answer), and ends equal", async () => {
+    const { storeId, store } = await storeAndReplica(2500);
     await bulk(env.server, storeId, [{ op: 'put', key: 'users/k0007', value: 'changed' }]);
     const t = traffic();
     const asked: unknown[] = [];
@@ -106,10 +143,7 @@ describe('the digest handshake of @keysync/client', () => {
   });
 
   it('sends the whole map again when the options change between its two steps (409 digests-unusable), and ends equal', async () => {
-    const storeId = await newStore(env.server);
-    await bulkAll(storeId, manyOps(2500));
-    const store = await syncedReplica(storeId);
-    await store.forgetRevisions();
+    const { storeId, store } = await storeAndReplica(2500);
     await bulk(env.server, storeId, [{ op: 'put', key: 'users/k0003', value: 'changed' }]);
     const t = traffic();
     const fetchWithPatch: typeof t.fetch = async (input, init) => {
@@ -140,8 +174,7 @@ describe('the digest handshake of @keysync/client', () => {
     const children = Array.from({ length: 2500 }, (_, i) => `n/${i}`);
     const storeId = await newStore(env.server, { walk: { roots: ['root'], refs: ['$.children[*]'] } });
     await bulkAll(storeId, [{ op: 'put', key: 'root', value: { children } }, ...children.map((key, i) => ({ op: 'put', key, value: i }))]);
-    const store = await syncedReplica(storeId);
-    await store.forgetRevisions();
+    const store = await replicaWithoutCheckpoint(storeId);
     await bulk(env.server, storeId, [
       { op: 'put', key: 'n/7', value: 'changed' },
       { op: 'put', key: 'root', value: { children: children.slice(1) } },

@@ -26,6 +26,20 @@ const unmarkedPages = async (db: TestDatabase) => {
   return pages - visible;
 };
 
+/** The same database, its VACUUMs counted. */
+function countingVacuums(db: TestDatabase): { counted: EmbeddedDatabase; vacuums: string[] } {
+  const database = db.database as EmbeddedDatabase;
+  const vacuums: string[] = [];
+  const counted: EmbeddedDatabase = {
+    ...database,
+    rows: (text, params) => {
+      if (/^vacuum/.test(text)) vacuums.push(text);
+      return database.rows(text, params);
+    },
+  };
+  return { counted, vacuums };
+}
+
 describe.runIf(backend === 'pglite')('the embedded database settles a grown store before a comparison', () => {
   let db: TestDatabase;
   beforeAll(async () => {
@@ -36,16 +50,7 @@ describe.runIf(backend === 'pglite')('the embedded database settles a grown stor
   });
 
   it('vacuums once a store has doubled (and grown by 10,000 rows), and leaves it alone until it doubles again', async () => {
-    const database = db.database as EmbeddedDatabase;
-    const vacuums: string[] = [];
-    // The same database, its VACUUMs counted.
-    const counted: EmbeddedDatabase = {
-      ...database,
-      rows: (text, params) => {
-        if (/^vacuum/.test(text)) vacuums.push(text);
-        return database.rows(text, params);
-      },
-    };
+    const { counted, vacuums } = countingVacuums(db);
     const settle = new EmbeddedSettle(counted);
     const storeId = await registerTestStore(db);
     await load(db, storeId, 'a', 9_000);
@@ -73,15 +78,7 @@ describe.runIf(backend === 'pglite')('the embedded database settles a grown stor
   }, 60_000);
 
   it('settles every store with its VACUUM of the table, not only the one that asked', async () => {
-    const database = db.database as EmbeddedDatabase;
-    const vacuums: string[] = [];
-    const counted: EmbeddedDatabase = {
-      ...database,
-      rows: (text, params) => {
-        if (/^vacuum/.test(text)) vacuums.push(text);
-        return database.rows(text, params);
-      },
-    };
+    const { counted, vacuums } = countingVacuums(db);
     const settle = new EmbeddedSettle(counted);
     const [asking, other] = [await registerTestStore(db), await registerTestStore(db)];
     await load(db, other, 'o', 12_000);
