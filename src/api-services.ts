@@ -15,6 +15,7 @@ import type { FeedTokens } from './http/feed-token.js';
 import type { RateLimits } from './http/rate-limit.js';
 import type { Admission } from './live/admission.js';
 import type { Metrics } from './metrics.js';
+import type { DigestFolds } from './sync/digest-folds.js';
 import type { PolicyRegistry } from './sync/policy-registry.js';
 import type { MiddlewareHandler } from 'hono';
 
@@ -38,6 +39,8 @@ export interface ServerParts {
   statistics: StoreStatistics;
   /** embedded database only: stores that grow vacuumed before a handshake compares with them (embedded-settle.ts) */
   settle?: EmbeddedSettle;
+  /** folds of store digests shared by the digest requests of one store state (digest-folds.ts) */
+  digestFolds: DigestFolds;
 }
 
 /** ServerParts and what createApp derives from them for the routes. */

@@ -131,6 +131,8 @@ const EnvSchema = z.object({
   KEYSYNC_SUBSCRIBER_QUEUE: int(1).default(10_000),
   KEYSYNC_SUBSCRIBER_QUEUE_BYTES: int(1024, 1024 * 1024 * 1024).default(16 * 1024 * 1024),
   KEYSYNC_FEED_PAGE_BYTES: int(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
+  // Two folds of the most buckets (262,144: 2 MiB each) and many smaller ones.
+  KEYSYNC_DIGEST_CACHE_BYTES: int(0, 1024 * 1024 * 1024).default(16 * 1024 * 1024),
   KEYSYNC_TOMBSTONE_RETENTION: duration.default(parseDuration('7d')!),
   KEYSYNC_PURGE_INTERVAL_MS: int(10).default(60_000),
   KEYSYNC_LOG: z.enum(['off', 'info']).default('info'),
@@ -187,6 +189,7 @@ export function limitsFrom(env: Env): Limits {
     subscriberQueue: env.KEYSYNC_SUBSCRIBER_QUEUE,
     subscriberQueueBytes: env.KEYSYNC_SUBSCRIBER_QUEUE_BYTES,
     feedPageBytes: env.KEYSYNC_FEED_PAGE_BYTES,
+    digestCacheBytes: env.KEYSYNC_DIGEST_CACHE_BYTES,
     tombstoneRetentionMs: env.KEYSYNC_TOMBSTONE_RETENTION,
     rateLimit: env.KEYSYNC_RATE_LIMIT,
     rateBurst: env.KEYSYNC_RATE_BURST,

@@ -20,6 +20,7 @@ import { LiveHub } from './live/hub.js';
 import { createMetrics } from './metrics.js';
 import type { CompileLimits, PolicyFunctions } from './options/index.js';
 import { dropIdleSessions, purgeTombstones } from './store/purge.js';
+import { DigestFolds } from './sync/digest-folds.js';
 import { PolicyRegistry } from './sync/policy-registry.js';
 
 export interface KeysyncOptions extends CreateAppOptions {
@@ -118,6 +119,7 @@ export async function createKeysync(options: KeysyncOptions = {}): Promise<Keysy
     onWrites: database.kind === 'postgres',
     onError: (err) => console.error(JSON.stringify({ level: 'warn', msg: 'ANALYZE of entries failed', error: String(err) })),
   });
+  const digestFolds = new DigestFolds(limits.digestCacheBytes, { onFold: (outcome) => metrics.digestFolds.inc({ outcome }) });
   const app = createApp(
     {
       database,
@@ -135,6 +137,7 @@ export async function createKeysync(options: KeysyncOptions = {}): Promise<Keysy
         database.kind === 'pglite'
           ? new EmbeddedSettle(database, (err) => console.error(JSON.stringify({ level: 'warn', msg: 'VACUUM of entries failed', error: String(err) })))
           : undefined,
+      digestFolds,
     },
     { log: options.log, corsOrigins: options.corsOrigins, allowedHosts: options.allowedHosts, compression: options.compression },
   );
@@ -188,6 +191,7 @@ export async function createKeysync(options: KeysyncOptions = {}): Promise<Keysy
       if (firstPass) clearTimeout(firstPass);
       await running;
       await statistics.close();
+      digestFolds.close();
       await live.close();
       if (closeDatabase && !options.database) await database.close();
     },

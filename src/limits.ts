@@ -28,6 +28,8 @@ export interface Limits {
   subscriberQueueBytes: number;
   /** bytes of values one read of the change log holds (backlog pages, tailer reads); a larger single value is read alone */
   feedPageBytes: number;
+  /** bytes of store digests kept for digest requests at the same store state (digest-folds.ts); 0 keeps none */
+  digestCacheBytes: number;
   tombstoneRetentionMs: number;
   /** requests per second per token and client address (token bucket refill); 0 disables */
   rateLimit: number;

@@ -44,6 +44,12 @@ export function createMetrics(sources: MetricSources, defaults = false) {
       registers,
     }),
     batches: new Counter({ name: 'keysync_sync_batches_total', help: 'Sync batches served', registers }),
+    digestFolds: new Counter({
+      name: 'keysync_digest_folds_total',
+      help: "Digest requests by how the store's digests were had: folded, or reused (another request's fold of the same store state)",
+      labelNames: ['outcome'],
+      registers,
+    }),
     events: new Counter({ name: 'keysync_live_events_total', help: 'Live events sent to subscribers', registers }),
     feedsOpened: new Counter({ name: 'keysync_live_feeds_opened_total', help: 'Live feeds opened', registers }),
     feedsEnded: new Counter({

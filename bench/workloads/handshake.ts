@@ -8,7 +8,13 @@
  * Two rows: the whole map in one request (any HTTP client), and the digest
  * handshake the TS client makes of it (docs/API.md, "Digests"): the
  * client's own work of folding the map and picking the listed keys is
- * timed too, from the map in memory to the handshake's answer.
+ * timed too, from the map in memory to the handshake's answer. The server
+ * keeps no fold (KEYSYNC_DIGEST_CACHE_BYTES=0), so each of the three folds
+ * the store: a kept fold would answer the second and third.
+ *
+ * A third row: a wave of replicas asking for the store's digests at once
+ * (as after an options change), each wave after a write (a new store state),
+ * answered by that server and by one that shares folds (the default).
  */
 import { differingBuckets, digestBucketCount } from '@keysync/protocol';
 import { digestHandshake, foldHave, haveListsOfMap } from '../../clients/typescript/src/digest-have.js';
@@ -33,7 +39,8 @@ export async function handshakeHave(ctx: BenchContext, n: number): Promise<void>
   }
   await ctx.floor.settleLoad();
   ctx.mark();
-  const server = await ctx.server();
+  const server = await ctx.server({ env: { KEYSYNC_DIGEST_CACHE_BYTES: '0' } });
+  let alone: number[];
   try {
     const times: number[] = [];
     let peak = 0;
@@ -61,9 +68,51 @@ export async function handshakeHave(ctx: BenchContext, n: number): Promise<void>
       metrics: { keys: n, seconds: t, best: Math.min(...times), requestBytes: body.length, serverPeakMB: peak, serverRssBeforeMB: before },
     });
     await digestHandshakes(ctx, server.url, storeId, have, n);
+    alone = await digestWaves(server.url, storeId, n);
   } finally {
     await server.stop();
   }
+  const sharing = await ctx.server({ profile: false });
+  try {
+    const shared = await digestWaves(sharing.url, storeId, n);
+    ctx.emit({
+      workload: 'handshake (digests)',
+      case: `${WAVE} replicas at once, ${fmt.n(n)} keys`,
+      result: `all answered in ${fmt.s(median(shared))} sharing folds (the default), ${fmt.s(median(alone))} each folding (median of ${shared.length} waves)`,
+      versus: `${fmt.x(median(shared) / median(alone))} of the time`,
+      metrics: { keys: n, replicas: WAVE, sharedSeconds: median(shared), aloneSeconds: median(alone) },
+    });
+  } finally {
+    await sharing.stop();
+  }
+}
+
+/** Replicas in a wave of digest requests. */
+const WAVE = 20;
+
+/** Seconds until WAVE requests for the store's digests, sent at once, are all answered; three waves, each after a write. */
+async function digestWaves(url: string, storeId: string, n: number): Promise<number[]> {
+  const buckets = digestBucketCount(n);
+  const times: number[] = [];
+  for (let wave = 0; wave < 3; wave++) {
+    const put = await fetch(`${url}/v1/stores/${storeId}/keys/wave`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: String(wave) });
+    if (!put.ok) throw new Error(`PUT: ${put.status}`);
+    await put.arrayBuffer();
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: WAVE }, async () => {
+        const res = await fetch(`${url}/v1/stores/${storeId}/sync/digests`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ buckets }),
+        });
+        await res.arrayBuffer();
+        if (res.status !== 200) throw new Error(`digests: ${res.status}`);
+      }),
+    );
+    times.push((performance.now() - started) / 1000);
+  }
+  return times;
 }
 
 /**

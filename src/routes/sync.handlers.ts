@@ -85,6 +85,7 @@ export function registerSyncHandlers(app: App, services: ApiServices): void {
       storeId,
       { buckets, digests: digests === undefined ? undefined : Buffer.from(digests, 'base64'), prefix },
       (options) => services.policies.policyFor(storeId, options),
+      services.digestFolds,
     );
     return c.json(answer, 200);
   });

@@ -21,14 +21,15 @@
  */
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { preparedTx, runsInProcess, type PreparedQuery } from '../db/prepared.js';
+import { preparedDb, preparedTx, runsInProcess, type PreparedQuery } from '../db/prepared.js';
 import { DomainError } from '../domain-errors.js';
 import { differingBuckets, digestBytes, type components } from '@keysync/protocol';
 import { decidesByKeyPrefix, type StorePolicy } from '../options/index.js';
 import { prefixSuccessor } from '../store/prefix-range.js';
 import { nextTurn } from './event-loop.js';
 import { keyFilterSql, type KeyPrefixes } from './have-diff.sql.js';
-import { readSyncStoreRow } from './sync-store-row.sql.js';
+import { type DigestFolds, type FoldIdentity, foldKey } from './digest-folds.js';
+import { readSyncStoreRow, type SyncStoreRow } from './sync-store-row.sql.js';
 
 export interface DigestRequest {
   /** a power of two */
@@ -112,19 +113,32 @@ export async function compareDigests(
   storeId: string,
   request: DigestRequest & { digests: Uint8Array },
   policyFor: (options: Record<string, unknown>) => StorePolicy,
+  folds?: DigestFolds,
 ): Promise<DigestAnswer & { differ: number[] }>;
 export async function compareDigests(
   db: Db,
   storeId: string,
   request: DigestRequest,
   policyFor: (options: Record<string, unknown>) => StorePolicy,
+  folds?: DigestFolds,
 ): Promise<DigestAnswer>;
 export async function compareDigests(
   db: Db,
   storeId: string,
   request: DigestRequest,
   policyFor: (options: Record<string, unknown>) => StorePolicy,
+  folds?: DigestFolds,
 ): Promise<DigestAnswer> {
+  if (folds && folds.maxBytes > 0) {
+    // A fold of the store as it is now, done or running for another request, answers this one
+    // without a transaction (digest-folds.ts). Read alone, the store row costs a short statement.
+    const store = await readSyncStoreRow(preparedDb(db).query, storeId);
+    assertDigestsUsable(policyFor(store.options), store.optionsVersion);
+    const found = folds.find(foldKey(foldIdentity(storeId, store, request)));
+    // A shared fold that failed failed for its own request: this one folds for itself below.
+    const words = await Promise.resolve(found).catch(() => undefined);
+    if (words) return digestAnswer(store, request, words);
+  }
   return db.transaction(
     async (txRaw) => {
       const tx = txRaw as unknown as Db;
@@ -133,18 +147,31 @@ export async function compareDigests(
       const policy = policyFor(store.options);
       assertDigestsUsable(policy, store.optionsVersion);
       const stepped = runsInProcess(db);
-      // A step reads its keys in key order from the primary key. Right after a bulk load the
-      // planner's row estimates are stale, and it would rather read every key of the store and
-      // sort them for each step (80 ms for a step of 20,000 keys of 100,000, against 37).
-      if (stepped) await tx.execute(sql`set local enable_bitmapscan = off`);
-      const words = await foldStore(query, storeId, request.buckets, request.prefix, policy.keyFilter, stepped ? STEP_KEYS : undefined);
-      const basis = { rev: store.headRev, optionsVersion: store.optionsVersion, buckets: request.buckets };
-      return request.digests
-        ? { ...basis, differ: differingBuckets(words, request.digests) }
-        : { ...basis, digests: Buffer.from(digestBytes(words)).toString('base64') };
+      const fold = async () => {
+        // A step reads its keys in key order from the primary key. Right after a bulk load the
+        // planner's row estimates are stale, and it would rather read every key of the store and
+        // sort them for each step (80 ms for a step of 20,000 keys of 100,000, against 37).
+        if (stepped) await tx.execute(sql`set local enable_bitmapscan = off`);
+        return foldStore(query, storeId, request.buckets, request.prefix, policy.keyFilter, stepped ? STEP_KEYS : undefined);
+      };
+      const words = folds ? await folds.run(foldKey(foldIdentity(storeId, store, request)), fold) : await fold();
+      return digestAnswer(store, request, words);
     },
     { isolationLevel: 'repeatable read' },
   );
+}
+
+function foldIdentity(storeId: string, store: SyncStoreRow, request: DigestRequest): FoldIdentity {
+  const { createdUs, headRev, optionsVersion } = store;
+  return { storeId, createdUs, headRev, optionsVersion, buckets: request.buckets, prefix: request.prefix };
+}
+
+/** The answer from the store's words, at the head rev of the store row they were folded at. */
+function digestAnswer(store: SyncStoreRow, request: DigestRequest, words: Int32Array): DigestAnswer {
+  const basis = { rev: store.headRev, optionsVersion: store.optionsVersion, buckets: request.buckets };
+  return request.digests
+    ? { ...basis, differ: differingBuckets(words, request.digests) }
+    : { ...basis, digests: Buffer.from(digestBytes(words)).toString('base64') };
 }
 
 /**

@@ -16,9 +16,11 @@ export interface SyncStoreRow {
   optionsVersion: number;
   /** the largest value size ever written (stores.max_entry_bytes) */
   maxEntryBytes: number;
+  /** when the store was created: tells it from an earlier store with the same id (digest-folds.ts) */
+  createdUs: number;
 }
 
-const STORE_ROW = 'select head_rev, purged_rev, options, options_version, max_entry_bytes from stores where id = $1::uuid';
+const STORE_ROW = 'select head_rev, purged_rev, options, options_version, max_entry_bytes, created_us from stores where id = $1::uuid';
 
 /** The store's row inside the caller's transaction; not-found when there is none. */
 export async function readSyncStoreRow(query: PreparedQuery, storeId: string): Promise<SyncStoreRow> {
@@ -28,6 +30,7 @@ export async function readSyncStoreRow(query: PreparedQuery, storeId: string): P
     options: Record<string, unknown>;
     options_version: BigintColumn;
     max_entry_bytes: number;
+    created_us: BigintColumn;
   }>(STORE_ROW, [storeId]);
   if (!row) throw notFound(`store ${storeId}`);
   return {
@@ -36,6 +39,7 @@ export async function readSyncStoreRow(query: PreparedQuery, storeId: string): P
     options: row.options,
     optionsVersion: Number(row.options_version),
     maxEntryBytes: row.max_entry_bytes,
+    createdUs: Number(row.created_us),
   };
 }
 

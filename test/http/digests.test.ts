@@ -33,6 +33,13 @@ function digestsOf(have: Record<string, string>, buckets: number, prefix = '') {
 }
 
 const digests = (storeId: string, body: unknown) => call(env.server, `/v1/stores/${storeId}/sync/digests`, json(body));
+
+/** keysync_digest_folds_total by outcome, as the server counts them now. */
+async function foldCounts(): Promise<{ folded: number; reused: number }> {
+  const text = await (await env.server.fetch('/metrics')).text();
+  const count = (outcome: string) => Number(new RegExp(`^keysync_digest_folds_total\\{outcome="${outcome}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+  return { folded: count('folded'), reused: count('reused') };
+}
 const handshake = (storeId: string, body: unknown) => call(env.server, `/v1/stores/${storeId}/sync`, json(body));
 
 describe('POST /sync/digests', () => {
@@ -78,6 +85,58 @@ describe('POST /sync/digests', () => {
   it('answers 409 digests-unusable for a store whose walk decides per value', async () => {
     const { storeId } = await storeOf(3, { walk: { roots: ['docs/0'], refs: ['$.next'] } });
     expectProblem(await digests(storeId, { buckets: 1, digests: 'AAAAAAAAAAA=' }), 409, 'digests-unusable');
+  });
+});
+
+describe('folds shared by the digest requests of one store state', () => {
+  it('folds a state once however many requests ask for it at once, and again once a write moves the store', async () => {
+    const { storeId, have } = await storeOf(300);
+    const before = await foldCounts();
+    const answers = await Promise.all([
+      ...Array.from({ length: 3 }, () => digests(storeId, { buckets: 32 })),
+      ...Array.from({ length: 3 }, () => digests(storeId, { buckets: 32, digests: digestsOf(have, 32) })),
+    ]);
+    for (const res of answers.slice(0, 3)) expect(res.body).toEqual({ rev: 300, optionsVersion: 0, buckets: 32, digests: digestsOf(have, 32) });
+    for (const res of answers.slice(3)) expect(res.body).toEqual({ rev: 300, optionsVersion: 0, buckets: 32, differ: [] });
+    expect(await foldCounts()).toEqual({ folded: before.folded + 1, reused: before.reused + 5 });
+    // Another bucket count or prefix is another fold.
+    expect((await digests(storeId, { buckets: 16 })).body.digests).toBe(digestsOf(have, 16));
+    expect((await digests(storeId, { buckets: 32, prefix: 'docs/' })).body.digests).toBe(digestsOf(have, 32, 'docs/'));
+    expect((await foldCounts()).folded).toBe(before.folded + 3);
+    // A write: the next request folds the store as it is now.
+    const [written] = await bulk(env.server, storeId, [{ op: 'put', key: 'users/1', value: 'changed' }]);
+    have['users/1'] = written!.ts;
+    expect((await digests(storeId, { buckets: 32 })).body).toEqual({ rev: 301, optionsVersion: 0, buckets: 32, digests: digestsOf(have, 32) });
+    expect((await foldCounts()).folded).toBe(before.folded + 4);
+  });
+
+  it('answers from the store as it is after an options change, and after the store was deleted and created again at the same rev', async () => {
+    const { storeId, have } = await storeOf(20);
+    expect((await digests(storeId, { buckets: 8 })).body.digests).toBe(digestsOf(have, 8));
+    // The options change moves no rev; the filter leaves only docs/ to fold.
+    const patched = await call(env.server, `/v1/stores/${storeId}`, json({ options: { filter: { prefixes: ['docs/'] } } }, { method: 'PATCH' }));
+    expect(patched.status).toBe(200);
+    expect((await digests(storeId, { buckets: 8 })).body).toEqual({ rev: 20, optionsVersion: 1, buckets: 8, digests: digestsOf(have, 8, 'docs/') });
+
+    // The same config registered again is the same id, counting revs from 0 again: 3 keys, 3 revs.
+    const config = { scope: '00000000-0000-4000-8000-000000000000', name: `refold-${Math.random()}` };
+    const register = () => call(env.server, '/v1/stores', json({ config }));
+    const load = async (value: string) => {
+      const written = await bulk(
+        env.server,
+        id,
+        ['a', 'b', 'c'].map((key) => ({ op: 'put', key, value })),
+      );
+      return Object.fromEntries(written.map((w) => [w.key, w.ts]));
+    };
+    const id = (await register()).body.storeId as string;
+    const first = await load('first');
+    expect((await digests(id, { buckets: 4 })).body).toEqual({ rev: 3, optionsVersion: 0, buckets: 4, digests: digestsOf(first, 4) });
+    expect((await call(env.server, `/v1/stores/${id}`, { method: 'DELETE' })).status).toBe(204);
+    expect((await register()).body.storeId).toBe(id);
+    const second = await load('second');
+    expect(digestsOf(second, 4)).not.toBe(digestsOf(first, 4));
+    expect((await digests(id, { buckets: 4 })).body).toEqual({ rev: 3, optionsVersion: 0, buckets: 4, digests: digestsOf(second, 4) });
   });
 });
 
