@@ -81,10 +81,17 @@ export class DigestFolds {
     return this.#running.get(key);
   }
 
-  /** Runs `fold` as the fold named `key` (or joins it, if another request started it meanwhile), and keeps its words. */
-  run(key: string, fold: () => Promise<Int32Array>): Promise<Int32Array> {
+  /**
+   * Runs `fold` as the fold named `key` (or joins it, if another request
+   * started it meanwhile), and keeps its words. A joined fold that fails
+   * failed for the request that ran it: this one then runs its own.
+   */
+  async run(key: string, fold: () => Promise<Int32Array>): Promise<Int32Array> {
     const found = this.maxBytes === 0 ? undefined : this.find(key);
-    if (found) return Promise.resolve(found);
+    if (found) {
+      const words = await Promise.resolve(found).catch(() => undefined);
+      if (words) return words;
+    }
     this.opts.onFold?.('folded');
     if (this.maxBytes === 0) return fold();
     const running = fold().then(

@@ -135,7 +135,7 @@ export async function compareDigests(
     const store = await readSyncStoreRow(preparedDb(db).query, storeId);
     assertDigestsUsable(policyFor(store.options), store.optionsVersion);
     const found = folds.find(foldKey(foldIdentity(storeId, store, request)));
-    // A shared fold that failed failed for its own request: this one folds for itself below.
+    // A shared fold that failed failed for its own request: this one folds for itself below (DigestFolds.run).
     const words = await Promise.resolve(found).catch(() => undefined);
     if (words) return digestAnswer(store, request, words);
   }
