@@ -59,7 +59,7 @@ export class DigestFolds {
     private readonly opts: { now?: () => number; onFold?: (outcome: 'folded' | 'reused') => void } = {},
   ) {}
 
-  private now(): number {
+  #now(): number {
     return (this.opts.now ?? Date.now)();
   }
 
@@ -72,7 +72,7 @@ export class DigestFolds {
 
   #found(key: string): Int32Array | Promise<Int32Array> | undefined {
     const kept = this.#kept.get(key);
-    if (kept && kept.until > this.now()) {
+    if (kept && kept.until > this.#now()) {
       this.#kept.delete(key);
       this.#kept.set(key, kept); // most recently used
       return kept.words;
@@ -94,14 +94,16 @@ export class DigestFolds {
     }
     this.opts.onFold?.('folded');
     if (this.maxBytes === 0) return fold();
-    const running = fold().then(
+    // Only its own entry is removed: after a failed fold, a joiner's fold may have taken the name.
+    const settled = () => this.#running.get(key) === running && this.#running.delete(key);
+    const running: Promise<Int32Array> = fold().then(
       (words) => {
-        this.#running.delete(key);
+        settled();
         this.#keep(key, words);
         return words;
       },
       (err: unknown) => {
-        this.#running.delete(key);
+        settled();
         throw err;
       },
     );
@@ -129,7 +131,7 @@ export class DigestFolds {
       if (this.#keptBytes + words.byteLength <= this.maxBytes) break;
       this.#forget(oldest, kept);
     }
-    this.#kept.set(key, { words, until: this.now() + KEEP_MS });
+    this.#kept.set(key, { words, until: this.#now() + KEEP_MS });
     this.#keptBytes += words.byteLength;
     this.#sweep ??= setTimeout(() => this.#sweepExpired(), KEEP_MS).unref();
   }
@@ -142,7 +144,7 @@ export class DigestFolds {
   /** Drops what has expired, so a server that stops asking lets the words go. */
   #sweepExpired(): void {
     this.#sweep = undefined;
-    const now = this.now();
+    const now = this.#now();
     for (const [key, kept] of this.#kept) if (kept.until <= now) this.#forget(key, kept);
     if (this.#kept.size > 0) this.#sweep = setTimeout(() => this.#sweepExpired(), KEEP_MS).unref();
   }
