@@ -38,6 +38,11 @@ export function foldKey(id: FoldIdentity): string {
   return JSON.stringify([id.storeId, id.createdUs, id.headRev, id.optionsVersion, id.buckets, id.prefix ?? null]);
 }
 
+/** A found fold's words once it is done; undefined for none, or for one that failed. */
+function wordsOf(found: Int32Array | Promise<Int32Array> | undefined): Promise<Int32Array | undefined> {
+  return Promise.resolve(found).catch(() => undefined);
+}
+
 interface Kept {
   words: Int32Array;
   until: number;
@@ -70,6 +75,15 @@ export class DigestFolds {
     return found;
   }
 
+  /**
+   * The words of the fold named `key` once it is done, if it is kept or
+   * running; undefined if it is neither, or if it failed (it failed for the
+   * request that ran it: the caller folds for itself).
+   */
+  reuse(key: string): Promise<Int32Array | undefined> {
+    return wordsOf(this.find(key));
+  }
+
   #found(key: string): Int32Array | Promise<Int32Array> | undefined {
     const kept = this.#kept.get(key);
     if (kept && kept.until > this.#now()) {
@@ -87,11 +101,10 @@ export class DigestFolds {
    * failed for the request that ran it: this one then runs its own.
    */
   async run(key: string, fold: () => Promise<Int32Array>): Promise<Int32Array> {
+    // Looked up and, when absent, registered below in the same turn: two requests never both start it.
     const found = this.maxBytes === 0 ? undefined : this.find(key);
-    if (found) {
-      const words = await Promise.resolve(found).catch(() => undefined);
-      if (words) return words;
-    }
+    const words = found && (await wordsOf(found));
+    if (words) return words;
     this.opts.onFold?.('folded');
     if (this.maxBytes === 0) return fold();
     // Only its own entry is removed: after a failed fold, a joiner's fold may have taken the name.

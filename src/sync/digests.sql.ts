@@ -107,36 +107,23 @@ export function assertDigestsUsable(
   if (why) throw new DomainError('digests-unusable', `${why}; handshake with the whole "have" map`);
 }
 
+/** A request that carries the replica's digests, and its answer, which names the buckets that differ. */
+type ReplicaDigests = DigestRequest & { digests: Uint8Array };
+type DigestComparison = DigestAnswer & { differ: number[] };
+
+/** How a store's options compile into its policy (the server's PolicyRegistry). */
+type PolicyFor = (options: Record<string, unknown>) => StorePolicy;
+
 /** The replica's digests compared with the store's (`differ`), or without them the store's digests (`digests`). */
-export async function compareDigests(
-  db: Db,
-  storeId: string,
-  request: DigestRequest & { digests: Uint8Array },
-  policyFor: (options: Record<string, unknown>) => StorePolicy,
-  folds?: DigestFolds,
-): Promise<DigestAnswer & { differ: number[] }>;
-export async function compareDigests(
-  db: Db,
-  storeId: string,
-  request: DigestRequest,
-  policyFor: (options: Record<string, unknown>) => StorePolicy,
-  folds?: DigestFolds,
-): Promise<DigestAnswer>;
-export async function compareDigests(
-  db: Db,
-  storeId: string,
-  request: DigestRequest,
-  policyFor: (options: Record<string, unknown>) => StorePolicy,
-  folds?: DigestFolds,
-): Promise<DigestAnswer> {
+export async function compareDigests(db: Db, storeId: string, request: ReplicaDigests, policyFor: PolicyFor, folds?: DigestFolds): Promise<DigestComparison>;
+export async function compareDigests(db: Db, storeId: string, request: DigestRequest, policyFor: PolicyFor, folds?: DigestFolds): Promise<DigestAnswer>;
+export async function compareDigests(db: Db, storeId: string, request: DigestRequest, policyFor: PolicyFor, folds?: DigestFolds): Promise<DigestAnswer> {
   if (folds && folds.maxBytes > 0) {
     // A fold of the store as it is now, done or running for another request, answers this one
     // without a transaction (digest-folds.ts). Read alone, the store row costs a short statement.
     const store = await readSyncStoreRow(preparedDb(db).query, storeId);
     assertDigestsUsable(policyFor(store.options), store.optionsVersion);
-    const found = folds.find(foldKey(foldIdentity(storeId, store, request)));
-    // A shared fold that failed failed for its own request: this one folds for itself below (DigestFolds.run).
-    const words = await Promise.resolve(found).catch(() => undefined);
+    const words = await folds.reuse(foldKey(foldIdentity(storeId, store, request)));
     if (words) return digestAnswer(store, request, words);
   }
   return db.transaction(
